@@ -1,0 +1,1 @@
+//! DST regression tests.

@@ -1,0 +1,35 @@
+//! Pillow Calendar's availability engine.
+//!
+//! Pure functions from availability rules, busy intervals and "now" to
+//! bookable slots. No I/O, no clock, no randomness: the server loads the
+//! data, calls in here, and stores the outcome.
+//!
+//! Time semantics (DESIGN.md section 3): instants are UTC
+//! [`jiff::Timestamp`]s; every rule has an IANA zone; local wall times become
+//! instants with "compatible" disambiguation (a time in a spring-forward gap
+//! moves forward by the gap, an ambiguous fall-back time takes the earlier
+//! instant). Slots step through each working range in real elapsed time, so a
+//! 23- or 25-hour day yields the slots that physically fit.
+//!
+//! Entry points: [`Rule::parse`], [`free_slots`], [`team_slots`],
+//! [`check_slot`] and [`rank`].
+
+mod assignment;
+mod interval;
+mod rule;
+mod slots;
+
+#[cfg(test)]
+mod dst_tests;
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
+mod test_support;
+
+pub use assignment::{Candidate, Strategy, rank};
+pub use interval::Interval;
+pub use rule::{LocalRange, OverrideDocument, RangeDocument, Rule, RuleDocument, RuleError};
+pub use slots::{
+    Member, SlotQuery, SlotRejection, TeamSlot, all_day_interval, check_slot, duration_allowed,
+    free_slots, team_slots, working_intervals, works_on,
+};
