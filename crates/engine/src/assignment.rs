@@ -53,7 +53,10 @@ pub struct Candidate<Id> {
 /// assert_eq!(rank(&Strategy::SpecificUser("cy"), &candidates), Vec::<&str>::new());
 /// ```
 #[must_use]
-pub fn rank<Id: Clone + PartialEq>(strategy: &Strategy<Id>, candidates: &[Candidate<Id>]) -> Vec<Id> {
+pub fn rank<Id: Clone + PartialEq>(
+    strategy: &Strategy<Id>,
+    candidates: &[Candidate<Id>],
+) -> Vec<Id> {
     let mut order: Vec<&Candidate<Id>> = candidates.iter().collect();
     // `Option` orders `None` before `Some`, and earlier instants first: exactly
     // "never booked, then least recently booked". Stable sorts keep list order
@@ -81,7 +84,12 @@ mod tests {
         Some(s.parse().unwrap())
     }
 
-    fn candidate(id: &'static str, priority: i32, last: Option<Timestamp>, upcoming: u32) -> Candidate<&'static str> {
+    fn candidate(
+        id: &'static str,
+        priority: i32,
+        last: Option<Timestamp>,
+        upcoming: u32,
+    ) -> Candidate<&'static str> {
         Candidate {
             id,
             priority,
@@ -98,13 +106,20 @@ mod tests {
             candidate("older", 0, at("2024-05-01T00:00Z"), 0),
             candidate("never_too", 0, None, 0),
         ];
-        assert_eq!(rank(&Strategy::RoundRobin, &c), ["never", "never_too", "older", "recent"]);
+        assert_eq!(
+            rank(&Strategy::RoundRobin, &c),
+            ["never", "never_too", "older", "recent"]
+        );
     }
 
     #[test]
     fn round_robin_breaks_full_ties_by_list_order() {
         let t = at("2024-05-01T00:00Z");
-        let c = [candidate("b", 0, t, 0), candidate("a", 0, t, 0), candidate("c", 0, t, 0)];
+        let c = [
+            candidate("b", 0, t, 0),
+            candidate("a", 0, t, 0),
+            candidate("c", 0, t, 0),
+        ];
         assert_eq!(rank(&Strategy::RoundRobin, &c), ["b", "a", "c"]);
     }
 
@@ -133,7 +148,13 @@ mod tests {
         ];
         assert_eq!(
             rank(&Strategy::Priority, &c),
-            ["negative", "high_never", "high_recent", "high_recent_too", "low"]
+            [
+                "negative",
+                "high_never",
+                "high_recent",
+                "high_recent_too",
+                "low"
+            ]
         );
     }
 
