@@ -330,6 +330,16 @@ impl Store for SqliteStore {
         all(rows, UserRow::into_login)
     }
 
+    async fn find_user(&self, id: Uuid) -> StoreResult<Option<User>> {
+        sqlx::query_as::<_, UserRow>("SELECT * FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .map(UserRow::into_model)
+            .transpose()
+    }
+
     async fn create_api_key(&self, tenant: TenantId, key: &NewApiKey) -> StoreResult<ApiKey> {
         sqlx::query_as::<_, ApiKeyRow>(
             "INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, created_at) \

@@ -64,6 +64,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every user with this e-mail address, in any tenant, with the password hash: the one
     /// cross-tenant read, used only by login.
     async fn find_logins(&self, email: &str) -> StoreResult<Vec<UserLogin>>;
+    /// Finds a user by id in any tenant: a JWT's `sub` names the user, and the user names the
+    /// tenant.
+    async fn find_user(&self, id: Uuid) -> StoreResult<Option<User>>;
 
     // ---- API keys ----
     async fn create_api_key(&self, tenant: TenantId, key: &NewApiKey) -> StoreResult<ApiKey>;

@@ -58,6 +58,7 @@ pub async fn tenants_users_keys_and_agents(store: &dyn Store) {
     assert_eq!(store.list_users(acme.id).await.unwrap(), vec![ada.clone()]);
     assert_eq!(store.get_user(acme.id, ada.id).await.unwrap(), Some(ada.clone()));
     assert_eq!(store.get_user(globex.id, ada.id).await.unwrap(), None, "other tenant");
+    assert_eq!(store.find_user(ada.id).await.unwrap(), Some(ada.clone()));
 
     let patch = UserPatch {
         name: Some("Ada Lovelace".into()),

@@ -1,0 +1,208 @@
+//! The shared store story and the PostgreSQL-only walls, each on a fresh database.
+//!
+//! Without `TEST_DATABASE_URL` every test says it is skipped and passes (except in CI).
+
+use pillow_store::{NewUser, Role, Store, StoreError, TenantId};
+use pillow_store_postgres::PostgresStore;
+use pillow_store_postgres::testing::fresh_database;
+use sqlx::{PgConnection, Postgres, Transaction};
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        email: email.into(),
+        name: email.into(),
+        role: Role::Member,
+        time_zone: "Europe/London".into(),
+        password_hash: None,
+    }
+}
+
+/// Counts the rows of `table` that `tx` sees, after setting `setting` (if any) for it alone.
+async fn count_with(
+    tx: &mut Transaction<'static, Postgres>,
+    table: &str,
+    setting: Option<(&str, String)>,
+) -> i64 {
+    let conn: &mut PgConnection = tx;
+    if let Some((name, value)) = setting {
+        sqlx::query("SELECT set_config($1, $2, true)")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+async fn count(store: &PostgresStore, table: &str, setting: Option<(&str, String)>) -> i64 {
+    let mut tx = store.pool().begin().await.unwrap();
+    let n = count_with(&mut tx, table, setting).await;
+    tx.rollback().await.unwrap();
+    n
+}
+
+fn tenant(id: TenantId) -> Option<(&'static str, String)> {
+    Some(("app.tenant_id", id.to_string()))
+}
+
+#[tokio::test]
+async fn tenants_users_keys_and_agents() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    pillow_store::story::tenants_users_keys_and_agents(&store).await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn without_the_tenant_setting_a_query_sees_no_rows() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    let acme = store.create_tenant("Acme").await.unwrap();
+    let globex = store.create_tenant("Globex").await.unwrap();
+    for email in ["ada@acme.test", "bob@acme.test"] {
+        store.create_user(acme.id, &new_user(email)).await.unwrap();
+    }
+    store
+        .create_user(globex.id, &new_user("ada@acme.test"))
+        .await
+        .unwrap();
+
+    // The rows are there...
+    assert_eq!(store.list_users(acme.id).await.unwrap().len(), 2);
+    // ...yet a query that forgets the tenant sees none of them, nor any tenant.
+    for table in ["tenants", "users", "api_keys", "agents"] {
+        assert_eq!(
+            count(&store, table, None).await,
+            0,
+            "{table} without a tenant"
+        );
+    }
+    assert_eq!(count(&store, "users", tenant(globex.id)).await, 1);
+    assert_eq!(count(&store, "users", tenant(acme.id)).await, 2);
+    assert_eq!(count(&store, "tenants", tenant(acme.id)).await, 1);
+    let stranger = TenantId(uuid::Uuid::now_v7());
+    assert_eq!(
+        count(&store, "users", tenant(stranger)).await,
+        0,
+        "another tenant's id"
+    );
+
+    // The login policy reveals only the address asked for, across tenants.
+    let login = Some(("app.login_email", "ADA@acme.test".to_string()));
+    assert_eq!(count(&store, "users", login).await, 2);
+
+    // The setting is transaction-local: the same connection sees nothing once it has ended.
+    let mut conn = store.pool().acquire().await.unwrap();
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    let conn_tx: &mut PgConnection = &mut tx;
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(acme.id.to_string())
+        .execute(&mut *conn_tx)
+        .await
+        .unwrap();
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut *conn_tx)
+        .await
+        .unwrap();
+    assert_eq!(seen, 2);
+    tx.commit().await.unwrap();
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(after, 0, "the tenant setting outlived its transaction");
+    drop(conn);
+
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn the_store_runs_as_the_unprivileged_app_role() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    let (user, superuser, bypass): (String, bool, bool) = sqlx::query_as(
+        "SELECT rolname::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(user, pillow_store_postgres::APP_ROLE);
+    assert!(!superuser, "a superuser ignores row-level security");
+    assert!(!bypass, "a BYPASSRLS role ignores row-level security");
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn every_tenant_owned_table_forces_row_level_security() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    // Tables with a tenant_id column, plus tenants itself, that lack enabled and forced RLS.
+    let unguarded: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text
+           FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'public' AND c.relkind = 'r'
+            AND (c.relname = 'tenants'
+                 OR EXISTS (SELECT 1 FROM pg_attribute a
+                             WHERE a.attrelid = c.oid AND a.attname = 'tenant_id'
+                               AND NOT a.attisdropped))
+            AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
+          ORDER BY 1",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert!(
+        unguarded.is_empty(),
+        "tables without forced RLS: {unguarded:?}"
+    );
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn migrations_run_twice_on_one_database_are_harmless() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let first = PostgresStore::connect(&db.url).await.unwrap();
+    let acme = first.create_tenant("Acme").await.unwrap();
+    first.pool().close().await;
+    let second = PostgresStore::connect(&db.url).await.unwrap();
+    assert_eq!(second.get_tenant(acme.id).await.unwrap(), Some(acme));
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn constraint_violations_name_the_constraint() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    let acme = store.create_tenant("Acme").await.unwrap();
+    store
+        .create_user(acme.id, &new_user("ada@acme.test"))
+        .await
+        .unwrap();
+    match store.create_user(acme.id, &new_user("Ada@Acme.test")).await {
+        Err(StoreError::Conflict { constraint }) => assert_eq!(constraint, "users_tenant_email"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let nowhere = TenantId(uuid::Uuid::now_v7());
+    match store.create_user(nowhere, &new_user("ada@acme.test")).await {
+        Err(StoreError::MissingReference { what }) => assert_eq!(what, "users_tenant_fk"),
+        other => panic!("expected a missing reference, got {other:?}"),
+    }
+    db.drop_database().await;
+}
