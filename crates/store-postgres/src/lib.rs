@@ -2,7 +2,7 @@
 //!
 //! Every tenant-scoped method filters by `tenant_id` in its own SQL, and also runs in a
 //! transaction that first sets the transaction-local `app.tenant_id`; the policies in
-//! `migrations/0001_foundation.sql` hide every row of any other tenant. The few lookups that
+//! `migrations/` hide every row of any other tenant. The few lookups that
 //! must cross tenants (login by e-mail, user by id, API key by prefix, agent by id, tenant by
 //! name) each set their own narrow setting instead, which reveals only the rows they look for.
 //!
@@ -28,10 +28,10 @@ use jiff::Timestamp;
 use jiff_sqlx::ToSqlx;
 use pillow_store::*;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
-use rows::{AgentRow, ApiKeyRow, TenantRow, UserRow, all};
+use rows::{AgentRow, ApiKeyRow, BusyRow, EventRow, RuleRow, TenantRow, UserRow, all};
 
 /// The ordinary role the store's connections run as; created by the migrations.
 pub const APP_ROLE: &str = "pillow_app";
@@ -185,6 +185,101 @@ fn db(error: sqlx::Error) -> StoreError {
 /// Now, as PostgreSQL stores it (microseconds).
 fn now() -> jiff_sqlx::Timestamp {
     Timestamp::now().to_sqlx()
+}
+
+/// Busy time of some users overlapping a range. The status and transparency terms repeat the
+/// WHERE clause of the partial index `calendar_events_busy`, so the planner may use it; the
+/// widened bounds (`$3`, `$4`) drive the index, the exact ones (`$5`, `$6`) apply to timed
+/// events. A test checks the plan.
+const BUSY_EVENTS: &str = "\
+    SELECT user_id, start_at, end_at, all_day FROM calendar_events
+     WHERE tenant_id = $1 AND user_id = ANY($2)
+       AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
+       AND end_at > $3 AND start_at < $4
+       AND (all_day OR (end_at > $5 AND start_at < $6))";
+
+fn missing_user() -> StoreError {
+    StoreError::MissingReference {
+        what: "user".into(),
+    }
+}
+
+/// `ts` a day earlier, for the all-day widening; the start of time when there is no earlier.
+fn widened_back(ts: Timestamp) -> jiff_sqlx::Timestamp {
+    ts.checked_sub(ALL_DAY_WIDENING)
+        .unwrap_or(Timestamp::MIN)
+        .to_sqlx()
+}
+
+/// `ts` a day later, for the all-day widening; the end of time when there is no later.
+fn widened_forward(ts: Timestamp) -> jiff_sqlx::Timestamp {
+    ts.checked_add(ALL_DAY_WIDENING)
+        .unwrap_or(Timestamp::MAX)
+        .to_sqlx()
+}
+
+/// Bumps the user's busy version; false when the user is not in the tenant. It also locks the
+/// user's row until the transaction ends, so every write to a user's rules or events takes the
+/// user's lock first: two of them never wait on each other in opposite orders, and two
+/// defaults for one user are made one after the other.
+async fn bump(conn: &mut PgConnection, tenant: TenantId, user: Uuid) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET busy_version = busy_version + 1 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.0)
+    .bind(user)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Ends the user's current default rule, except `keep`: the first step of making another one
+/// the default (the partial unique index allows one at a time).
+async fn demote(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    user: Uuid,
+    keep: Uuid,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE availability_rules SET is_default = false, updated_at = $4
+          WHERE tenant_id = $1 AND user_id = $2 AND is_default AND id <> $3",
+    )
+    .bind(tenant.0)
+    .bind(user)
+    .bind(keep)
+    .bind(now())
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Owned {
+    Rule,
+    Event,
+}
+
+/// The user a rule or event belongs to. Read without a lock: the user never changes, and the
+/// caller locks the user (see [`bump`]) before touching the row.
+async fn owner(
+    conn: &mut PgConnection,
+    table: Owned,
+    tenant: TenantId,
+    id: Uuid,
+) -> StoreResult<Option<Uuid>> {
+    let sql = match table {
+        Owned::Rule => "SELECT user_id FROM availability_rules WHERE tenant_id = $1 AND id = $2",
+        Owned::Event => "SELECT user_id FROM calendar_events WHERE tenant_id = $1 AND id = $2",
+    };
+    sqlx::query_scalar(sql)
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(db)
 }
 
 #[async_trait]
@@ -497,5 +592,409 @@ impl Store for PostgresStore {
             .await
             .map_err(db)?;
         commit(tx, row.map(AgentRow::into_model).transpose()?).await
+    }
+
+    // ---- availability rules ----
+
+    async fn create_rule(
+        &self,
+        tenant: TenantId,
+        rule: &NewAvailabilityRule,
+    ) -> StoreResult<AvailabilityRule> {
+        let id = new_id();
+        let mut tx = self.scoped(tenant).await?;
+        // The bump also proves the user is in this tenant, and locks the user.
+        if !bump(&mut tx, tenant, rule.user_id).await? {
+            tx.rollback().await.map_err(db)?;
+            return Err(missing_user());
+        }
+        if rule.is_default {
+            demote(&mut tx, tenant, rule.user_id, id).await?;
+        }
+        let row = sqlx::query_as::<_, RuleRow>(
+            "INSERT INTO availability_rules (id, tenant_id, user_id, name, is_default, document,
+                                             created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+             RETURNING *",
+        )
+        .bind(id)
+        .bind(tenant.0)
+        .bind(rule.user_id)
+        .bind(&rule.name)
+        .bind(rule.is_default)
+        .bind(&rule.document)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, row.into_model()?).await
+    }
+
+    async fn replace_rule(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        rule: &NewAvailabilityRule,
+    ) -> StoreResult<Option<AvailabilityRule>> {
+        let mut tx = self.scoped(tenant).await?;
+        let Some(user) = owner(&mut tx, Owned::Rule, tenant, id).await? else {
+            tx.rollback().await.map_err(db)?;
+            return Ok(None);
+        };
+        bump(&mut tx, tenant, user).await?;
+        if rule.is_default {
+            demote(&mut tx, tenant, user, id).await?;
+        }
+        let row = sqlx::query_as::<_, RuleRow>(
+            "UPDATE availability_rules
+                SET name = $3, is_default = $4, document = $5, updated_at = $6
+              WHERE tenant_id = $1 AND id = $2
+             RETURNING *",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(&rule.name)
+        .bind(rule.is_default)
+        .bind(&rule.document)
+        .bind(now())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(row) = row else {
+            // Deleted between the look-up and the update: undo the bump.
+            tx.rollback().await.map_err(db)?;
+            return Ok(None);
+        };
+        commit(tx, Some(row.into_model()?)).await
+    }
+
+    async fn get_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<AvailabilityRule>> {
+        let mut tx = self.scoped(tenant).await?;
+        let row = sqlx::query_as::<_, RuleRow>(
+            "SELECT * FROM availability_rules WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, row.map(RuleRow::into_model).transpose()?).await
+    }
+
+    async fn list_rules(
+        &self,
+        tenant: TenantId,
+        user_id: Option<Uuid>,
+    ) -> StoreResult<Vec<AvailabilityRule>> {
+        let mut tx = self.scoped(tenant).await?;
+        let rows = sqlx::query_as::<_, RuleRow>(
+            "SELECT * FROM availability_rules
+              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR user_id = $2)
+              ORDER BY created_at, id",
+        )
+        .bind(tenant.0)
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, all(rows, RuleRow::into_model)?).await
+    }
+
+    async fn delete_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+        let mut tx = self.scoped(tenant).await?;
+        let Some(user) = owner(&mut tx, Owned::Rule, tenant, id).await? else {
+            tx.rollback().await.map_err(db)?;
+            return Ok(false);
+        };
+        bump(&mut tx, tenant, user).await?;
+        let done = sqlx::query("DELETE FROM availability_rules WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await.map_err(db)?;
+            return Ok(false);
+        }
+        commit(tx, true).await
+    }
+
+    async fn default_rules(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+    ) -> StoreResult<Vec<AvailabilityRule>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.scoped(tenant).await?;
+        let rows = sqlx::query_as::<_, RuleRow>(
+            "SELECT * FROM availability_rules
+              WHERE tenant_id = $1 AND user_id = ANY($2) AND is_default",
+        )
+        .bind(tenant.0)
+        .bind(user_ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, all(rows, RuleRow::into_model)?).await
+    }
+
+    async fn users_with_default_rule(&self, tenant: TenantId) -> StoreResult<Vec<Uuid>> {
+        let mut tx = self.scoped(tenant).await?;
+        let users = sqlx::query_scalar(
+            "SELECT user_id FROM availability_rules
+              WHERE tenant_id = $1 AND is_default
+              ORDER BY user_id",
+        )
+        .bind(tenant.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, users).await
+    }
+
+    // ---- calendar events ----
+
+    async fn create_event(
+        &self,
+        tenant: TenantId,
+        event: &NewCalendarEvent,
+    ) -> StoreResult<CalendarEvent> {
+        let mut tx = self.scoped(tenant).await?;
+        if !bump(&mut tx, tenant, event.user_id).await? {
+            tx.rollback().await.map_err(db)?;
+            return Err(missing_user());
+        }
+        let row = sqlx::query_as::<_, EventRow>(
+            "INSERT INTO calendar_events (id, tenant_id, user_id, provider_id, external_id, etag,
+                                          title, description, start_at, end_at, all_day, status,
+                                          transparency, source, booking_id, created_at,
+                                          updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
+             RETURNING *",
+        )
+        .bind(new_id())
+        .bind(tenant.0)
+        .bind(event.user_id)
+        .bind(event.provider_id)
+        .bind(&event.external_id)
+        .bind(&event.etag)
+        .bind(&event.title)
+        .bind(&event.description)
+        .bind(event.start.to_sqlx())
+        .bind(event.end.to_sqlx())
+        .bind(event.all_day)
+        .bind(event.status.as_str())
+        .bind(event.transparency.as_str())
+        .bind(event.source.as_str())
+        .bind(event.booking_id)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, row.into_model()?).await
+    }
+
+    async fn get_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<CalendarEvent>> {
+        let mut tx = self.scoped(tenant).await?;
+        let row = sqlx::query_as::<_, EventRow>(
+            "SELECT * FROM calendar_events WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, row.map(EventRow::into_model).transpose()?).await
+    }
+
+    async fn replace_event(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        event: &NewCalendarEvent,
+    ) -> StoreResult<Option<CalendarEvent>> {
+        let mut tx = self.scoped(tenant).await?;
+        let Some(user) = owner(&mut tx, Owned::Event, tenant, id).await? else {
+            tx.rollback().await.map_err(db)?;
+            return Ok(None);
+        };
+        bump(&mut tx, tenant, user).await?;
+        let row = sqlx::query_as::<_, EventRow>(
+            "UPDATE calendar_events
+                SET provider_id = $3, external_id = $4, etag = $5, title = $6, description = $7,
+                    start_at = $8, end_at = $9, all_day = $10, status = $11, transparency = $12,
+                    source = $13, booking_id = $14, updated_at = $15
+              WHERE tenant_id = $1 AND id = $2
+             RETURNING *",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(event.provider_id)
+        .bind(&event.external_id)
+        .bind(&event.etag)
+        .bind(&event.title)
+        .bind(&event.description)
+        .bind(event.start.to_sqlx())
+        .bind(event.end.to_sqlx())
+        .bind(event.all_day)
+        .bind(event.status.as_str())
+        .bind(event.transparency.as_str())
+        .bind(event.source.as_str())
+        .bind(event.booking_id)
+        .bind(now())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(row) = row else {
+            // Deleted between the look-up and the update: undo the bump.
+            tx.rollback().await.map_err(db)?;
+            return Ok(None);
+        };
+        commit(tx, Some(row.into_model()?)).await
+    }
+
+    async fn delete_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+        let mut tx = self.scoped(tenant).await?;
+        let Some(user) = owner(&mut tx, Owned::Event, tenant, id).await? else {
+            tx.rollback().await.map_err(db)?;
+            return Ok(false);
+        };
+        bump(&mut tx, tenant, user).await?;
+        let done = sqlx::query("DELETE FROM calendar_events WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await.map_err(db)?;
+            return Ok(false);
+        }
+        commit(tx, true).await
+    }
+
+    async fn list_events(
+        &self,
+        tenant: TenantId,
+        filter: &EventFilter,
+    ) -> StoreResult<Vec<CalendarEvent>> {
+        // Only fixed fragments are pushed; every value is bound.
+        let mut query =
+            QueryBuilder::<Postgres>::new("SELECT * FROM calendar_events WHERE tenant_id = ");
+        query.push_bind(tenant.0);
+        if !filter.user_ids.is_empty() {
+            query.push(" AND user_id = ANY(");
+            query.push_bind(filter.user_ids.clone());
+            query.push(")");
+        }
+        if !filter.include_cancelled {
+            query.push(" AND status <> 'cancelled'");
+        }
+        if let Some(from) = filter.from {
+            query.push(" AND end_at > ");
+            query.push_bind(widened_back(from));
+            query.push(" AND (all_day OR end_at > ");
+            query.push_bind(from.to_sqlx());
+            query.push(")");
+        }
+        if let Some(to) = filter.to {
+            query.push(" AND start_at < ");
+            query.push_bind(widened_forward(to));
+            query.push(" AND (all_day OR start_at < ");
+            query.push_bind(to.to_sqlx());
+            query.push(")");
+        }
+        query.push(" ORDER BY start_at, id");
+        let mut tx = self.scoped(tenant).await?;
+        let rows = query
+            .build_query_as::<EventRow>()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        commit(tx, all(rows, EventRow::into_model)?).await
+    }
+
+    async fn busy_events(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<BusyEvent>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.scoped(tenant).await?;
+        let rows = sqlx::query_as::<_, BusyRow>(BUSY_EVENTS)
+            .bind(tenant.0)
+            .bind(user_ids)
+            .bind(widened_back(from))
+            .bind(widened_forward(to))
+            .bind(from.to_sqlx())
+            .bind(to.to_sqlx())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        commit(tx, all(rows, BusyRow::into_model)?).await
+    }
+
+    async fn busy_versions(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+    ) -> StoreResult<Vec<(Uuid, i64)>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.scoped(tenant).await?;
+        let versions = sqlx::query_as::<_, (Uuid, i64)>(
+            "SELECT id, busy_version FROM users WHERE tenant_id = $1 AND id = ANY($2)",
+        )
+        .bind(tenant.0)
+        .bind(user_ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, versions).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn busy_events_use_the_partial_index() {
+        let Some(db) = testing::fresh_database().await else {
+            return;
+        };
+        let store = PostgresStore::connect(&db.url).await.unwrap();
+        let mut tx = store.pool().begin().await.unwrap();
+        // Tables this small would be read whole; ask what the plan is when that is not an
+        // option, i.e. whether the index can serve the query at all.
+        sqlx::query("SET LOCAL enable_seqscan = off")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let now = Timestamp::now();
+        let plan: Vec<String> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {BUSY_EVENTS}")))
+                .bind(new_id())
+                .bind(vec![new_id(), new_id()])
+                .bind(widened_back(now))
+                .bind(widened_forward(now))
+                .bind(now.to_sqlx())
+                .bind(now.to_sqlx())
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("calendar_events_busy"), "{plan}");
+        tx.rollback().await.unwrap();
+        drop(store);
+        db.drop_database().await;
     }
 }

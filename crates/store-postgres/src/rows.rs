@@ -124,3 +124,98 @@ impl AgentRow {
         })
     }
 }
+
+#[derive(FromRow)]
+pub(crate) struct RuleRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    name: Option<String>,
+    is_default: bool,
+    /// `sqlx::types::JsonValue` is `serde_json::Value`.
+    document: sqlx::types::JsonValue,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl RuleRow {
+    pub(crate) fn into_model(self) -> StoreResult<AvailabilityRule> {
+        Ok(AvailabilityRule {
+            id: self.id,
+            tenant_id: TenantId(self.tenant_id),
+            user_id: self.user_id,
+            name: self.name,
+            is_default: self.is_default,
+            document: self.document,
+            created_at: self.created_at.to_jiff(),
+            updated_at: self.updated_at.to_jiff(),
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct EventRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    provider_id: Option<Uuid>,
+    external_id: Option<String>,
+    etag: Option<String>,
+    title: String,
+    description: Option<String>,
+    start_at: Timestamp,
+    end_at: Timestamp,
+    all_day: bool,
+    status: String,
+    transparency: String,
+    source: String,
+    booking_id: Option<Uuid>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl EventRow {
+    pub(crate) fn into_model(self) -> StoreResult<CalendarEvent> {
+        Ok(CalendarEvent {
+            id: self.id,
+            tenant_id: TenantId(self.tenant_id),
+            user_id: self.user_id,
+            provider_id: self.provider_id,
+            external_id: self.external_id,
+            etag: self.etag,
+            title: self.title,
+            description: self.description,
+            start: self.start_at.to_jiff(),
+            end: self.end_at.to_jiff(),
+            all_day: self.all_day,
+            status: EventStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("status", &self.status))?,
+            transparency: Transparency::parse(&self.transparency)
+                .ok_or_else(|| corrupt("transparency", &self.transparency))?,
+            source: EventSource::parse(&self.source)
+                .ok_or_else(|| corrupt("source", &self.source))?,
+            booking_id: self.booking_id,
+            created_at: self.created_at.to_jiff(),
+            updated_at: self.updated_at.to_jiff(),
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct BusyRow {
+    user_id: Uuid,
+    start_at: Timestamp,
+    end_at: Timestamp,
+    all_day: bool,
+}
+
+impl BusyRow {
+    pub(crate) fn into_model(self) -> StoreResult<BusyEvent> {
+        Ok(BusyEvent {
+            user_id: self.user_id,
+            start: self.start_at.to_jiff(),
+            end: self.end_at.to_jiff(),
+            all_day: self.all_day,
+        })
+    }
+}

@@ -2,7 +2,10 @@
 //!
 //! Without `TEST_DATABASE_URL` every test says it is skipped and passes (except in CI).
 
-use pillow_store::{NewUser, Role, Store, StoreError, TenantId};
+use pillow_store::{
+    EventSource, EventStatus, NewAvailabilityRule, NewCalendarEvent, NewUser, Role, Store,
+    StoreError, TenantId, Transparency,
+};
 use pillow_store_postgres::PostgresStore;
 use pillow_store_postgres::testing::fresh_database;
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -75,10 +78,53 @@ async fn without_the_tenant_setting_a_query_sees_no_rows() {
         .await
         .unwrap();
 
+    let ada = store.list_users(acme.id).await.unwrap()[0].id;
+    store
+        .create_rule(
+            acme.id,
+            &NewAvailabilityRule {
+                user_id: ada,
+                name: None,
+                is_default: true,
+                document: r#"{"timezone": "UTC"}"#.parse::<sqlx::types::JsonValue>().unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    let start = jiff::Timestamp::now();
+    store
+        .create_event(
+            acme.id,
+            &NewCalendarEvent {
+                user_id: ada,
+                provider_id: None,
+                external_id: None,
+                etag: None,
+                title: "Busy".into(),
+                description: None,
+                start,
+                end: start,
+                all_day: false,
+                status: EventStatus::Confirmed,
+                transparency: Transparency::Opaque,
+                source: EventSource::Internal,
+                booking_id: None,
+            },
+        )
+        .await
+        .unwrap();
+
     // The rows are there...
     assert_eq!(store.list_users(acme.id).await.unwrap().len(), 2);
     // ...yet a query that forgets the tenant sees none of them, nor any tenant.
-    for table in ["tenants", "users", "api_keys", "agents"] {
+    for table in [
+        "tenants",
+        "users",
+        "api_keys",
+        "agents",
+        "availability_rules",
+        "calendar_events",
+    ] {
         assert_eq!(
             count(&store, table, None).await,
             0,
@@ -88,6 +134,10 @@ async fn without_the_tenant_setting_a_query_sees_no_rows() {
     assert_eq!(count(&store, "users", tenant(globex.id)).await, 1);
     assert_eq!(count(&store, "users", tenant(acme.id)).await, 2);
     assert_eq!(count(&store, "tenants", tenant(acme.id)).await, 1);
+    for table in ["availability_rules", "calendar_events"] {
+        assert_eq!(count(&store, table, tenant(acme.id)).await, 1, "{table}");
+        assert_eq!(count(&store, table, tenant(globex.id)).await, 0, "{table}");
+    }
     let stranger = TenantId(uuid::Uuid::now_v7());
     assert_eq!(
         count(&store, "users", tenant(stranger)).await,
@@ -204,5 +254,25 @@ async fn constraint_violations_name_the_constraint() {
         Err(StoreError::MissingReference { what }) => assert_eq!(what, "users_tenant_fk"),
         other => panic!("expected a missing reference, got {other:?}"),
     }
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn availability_rules() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    pillow_store::story::availability_rules(&store).await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn calendar_events() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    pillow_store::story::calendar_events(&store).await;
     db.drop_database().await;
 }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use pillow_store::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use uuid::Uuid;
 
 /// The SQLite-backed store.
@@ -52,6 +52,11 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// Begins a write transaction that takes the write lock at once (see the crate docs).
+    async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)
+    }
 }
 
 fn db(error: sqlx::Error) -> StoreError {
@@ -59,17 +64,163 @@ fn db(error: sqlx::Error) -> StoreError {
         // 2067 = SQLITE_CONSTRAINT_UNIQUE, 1555 = SQLITE_CONSTRAINT_PRIMARYKEY
         if matches!(e.code().as_deref(), Some("2067") | Some("1555")) {
             return StoreError::Conflict {
-                constraint: e.message().to_string(),
+                constraint: unique_constraint(e.message()),
             };
         }
         if e.code().as_deref() == Some("787") {
-            return StoreError::MissingReference {
-                what: "row".into(),
-            };
+            return StoreError::MissingReference { what: "row".into() };
         }
     }
     StoreError::Database(error.to_string())
 }
+
+/// The name of the index behind a failed UNIQUE constraint, as PostgreSQL would report it.
+///
+/// SQLite names an index only when it is on expressions (`UNIQUE constraint failed: index
+/// 'users_tenant_email'`); otherwise it lists the columns (`UNIQUE constraint failed:
+/// calendar_events.provider_id, calendar_events.external_id`). Column lists of the indexes in
+/// the migrations map to those indexes' names (which the PostgreSQL migrations share), a lone
+/// `table.id` to `table_pkey` (PostgreSQL's name for a primary key), and any other list to
+/// `table_column_column`: always a short, stable string, never the whole message.
+fn unique_constraint(message: &str) -> String {
+    let detail = message
+        .strip_prefix("UNIQUE constraint failed: ")
+        .unwrap_or(message)
+        .trim();
+    if let Some(name) = detail
+        .strip_prefix("index '")
+        .and_then(|rest| rest.strip_suffix('\''))
+    {
+        return name.to_string();
+    }
+    match detail {
+        "api_keys.prefix" => return "api_keys_prefix".into(),
+        "users.tenant_id, users.id" => return "users_tenant_id".into(),
+        "availability_rules.user_id" => return "availability_rules_one_default".into(),
+        "calendar_events.provider_id, calendar_events.external_id" => {
+            return "calendar_events_external".into();
+        }
+        _ => {}
+    }
+    let mut table = None;
+    let mut columns = Vec::new();
+    for qualified in detail.split(", ") {
+        let (t, column) = qualified.split_once('.').unwrap_or(("", qualified));
+        table.get_or_insert(t);
+        columns.push(column);
+    }
+    match (table, columns.as_slice()) {
+        (Some(table), ["id"]) => format!("{table}_pkey"),
+        (Some(table), columns) if !table.is_empty() => format!("{table}_{}", columns.join("_")),
+        _ => "unknown".into(),
+    }
+}
+
+fn missing_user() -> StoreError {
+    StoreError::MissingReference {
+        what: "user".into(),
+    }
+}
+
+/// Ids as one JSON array of hex strings, for `IN (SELECT unhex(value) FROM json_each(?))`:
+/// SQLite has no array parameters, and this keeps one cached statement for any number of ids.
+fn id_list(ids: &[Uuid]) -> String {
+    let mut json = String::with_capacity(2 + ids.len() * 35);
+    json.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push('"');
+        json.push_str(id.simple().encode_lower(&mut Uuid::encode_buffer()));
+        json.push('"');
+    }
+    json.push(']');
+    json
+}
+
+/// Bumps the user's busy version; false when the user is not in the tenant.
+async fn bump(conn: &mut SqliteConnection, tenant: TenantId, user: Uuid) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET busy_version = busy_version + 1 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.0)
+    .bind(user)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Ends the user's current default rule, except `keep`: the first step of making another one
+/// the default (the partial unique index allows one at a time).
+async fn demote(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    user: Uuid,
+    keep: Uuid,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE availability_rules SET is_default = 0, updated_at = $4 \
+         WHERE tenant_id = $1 AND user_id = $2 AND is_default AND id <> $3",
+    )
+    .bind(tenant.0)
+    .bind(user)
+    .bind(keep)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// The user a rule or event belongs to; `table` is one of ours, never input.
+async fn owner(
+    conn: &mut SqliteConnection,
+    table: Owned,
+    tenant: TenantId,
+    id: Uuid,
+) -> StoreResult<Option<Uuid>> {
+    let sql = match table {
+        Owned::Rule => "SELECT user_id FROM availability_rules WHERE tenant_id = $1 AND id = $2",
+        Owned::Event => "SELECT user_id FROM calendar_events WHERE tenant_id = $1 AND id = $2",
+    };
+    sqlx::query_scalar(sql)
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(db)
+}
+
+#[derive(Clone, Copy)]
+enum Owned {
+    Rule,
+    Event,
+}
+
+/// Busy time of some users overlapping a range. The status and transparency terms repeat the
+/// WHERE clause of the partial index `calendar_events_busy` word for word, so SQLite may use
+/// it; the widened bounds (`$3`, `$4`) drive the index, the exact ones (`$5`, `$6`) apply to
+/// timed events. A test checks the plan.
+const BUSY_EVENTS: &str = "\
+    SELECT user_id, start_at, end_at, all_day FROM calendar_events
+     WHERE tenant_id = $1 AND user_id IN (SELECT unhex(value) FROM json_each($2))
+       AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
+       AND end_at > $3 AND start_at < $4
+       AND (all_day OR (end_at > $5 AND start_at < $6))";
+
+fn document_text(document: &serde_json::Value) -> StoreResult<String> {
+    serde_json::to_string(document).map_err(|e| StoreError::Database(e.to_string()))
+}
+
+/// `ts` moved by `delta` microseconds, saturating: a bound beyond the ends of time is no bound.
+fn shifted(ts: Timestamp, delta: i64) -> i64 {
+    micros(ts).saturating_add(delta)
+}
+
+const WIDENING_MICROS: i64 = ALL_DAY_WIDENING.as_micros() as i64;
 
 fn micros(ts: Timestamp) -> i64 {
     ts.as_microsecond()
@@ -190,6 +341,102 @@ impl AgentRow {
     }
 }
 
+#[derive(FromRow)]
+struct RuleRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    name: Option<String>,
+    is_default: bool,
+    document: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl RuleRow {
+    fn into_model(self) -> StoreResult<AvailabilityRule> {
+        Ok(AvailabilityRule {
+            id: self.id,
+            tenant_id: TenantId(self.tenant_id),
+            user_id: self.user_id,
+            name: self.name,
+            is_default: self.is_default,
+            document: serde_json::from_str(&self.document)
+                .map_err(|e| StoreError::Corrupt(format!("rule document: {e}")))?,
+            created_at: instant(self.created_at)?,
+            updated_at: instant(self.updated_at)?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct EventRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    provider_id: Option<Uuid>,
+    external_id: Option<String>,
+    etag: Option<String>,
+    title: String,
+    description: Option<String>,
+    start_at: i64,
+    end_at: i64,
+    all_day: bool,
+    status: String,
+    transparency: String,
+    source: String,
+    booking_id: Option<Uuid>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl EventRow {
+    fn into_model(self) -> StoreResult<CalendarEvent> {
+        Ok(CalendarEvent {
+            id: self.id,
+            tenant_id: TenantId(self.tenant_id),
+            user_id: self.user_id,
+            provider_id: self.provider_id,
+            external_id: self.external_id,
+            etag: self.etag,
+            title: self.title,
+            description: self.description,
+            start: instant(self.start_at)?,
+            end: instant(self.end_at)?,
+            all_day: self.all_day,
+            status: EventStatus::parse(&self.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("status {:?}", self.status)))?,
+            transparency: Transparency::parse(&self.transparency).ok_or_else(|| {
+                StoreError::Corrupt(format!("transparency {:?}", self.transparency))
+            })?,
+            source: EventSource::parse(&self.source)
+                .ok_or_else(|| StoreError::Corrupt(format!("source {:?}", self.source)))?,
+            booking_id: self.booking_id,
+            created_at: instant(self.created_at)?,
+            updated_at: instant(self.updated_at)?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct BusyRow {
+    user_id: Uuid,
+    start_at: i64,
+    end_at: i64,
+    all_day: bool,
+}
+
+impl BusyRow {
+    fn into_model(self) -> StoreResult<BusyEvent> {
+        Ok(BusyEvent {
+            user_id: self.user_id,
+            start: instant(self.start_at)?,
+            end: instant(self.end_at)?,
+            all_day: self.all_day,
+        })
+    }
+}
+
 fn all<R, T>(rows: Vec<R>, convert: fn(R) -> StoreResult<T>) -> StoreResult<Vec<T>> {
     rows.into_iter().map(convert).collect()
 }
@@ -201,7 +448,10 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(())
     }
 
@@ -464,5 +714,420 @@ impl Store for SqliteStore {
             .map_err(db)?
             .map(AgentRow::into_model)
             .transpose()
+    }
+
+    // ---- availability rules ----
+
+    async fn create_rule(
+        &self,
+        tenant: TenantId,
+        rule: &NewAvailabilityRule,
+    ) -> StoreResult<AvailabilityRule> {
+        let id = new_id();
+        let now = micros(Timestamp::now());
+        let document = document_text(&rule.document)?;
+        let mut tx = self.write().await?;
+        // The bump also proves the user is in this tenant.
+        if !bump(&mut tx, tenant, rule.user_id).await? {
+            tx.rollback().await.map_err(db)?;
+            return Err(missing_user());
+        }
+        if rule.is_default {
+            demote(&mut tx, tenant, rule.user_id, id, now).await?;
+        }
+        let row = sqlx::query_as::<_, RuleRow>(
+            "INSERT INTO availability_rules (id, tenant_id, user_id, name, is_default, document, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING *",
+        )
+        .bind(id)
+        .bind(tenant.0)
+        .bind(rule.user_id)
+        .bind(&rule.name)
+        .bind(rule.is_default)
+        .bind(document)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        row.into_model()
+    }
+
+    async fn replace_rule(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        rule: &NewAvailabilityRule,
+    ) -> StoreResult<Option<AvailabilityRule>> {
+        let now = micros(Timestamp::now());
+        let document = document_text(&rule.document)?;
+        let mut tx = self.write().await?;
+        let Some(user) = owner(&mut tx, Owned::Rule, tenant, id).await? else {
+            tx.rollback().await.map_err(db)?;
+            return Ok(None);
+        };
+        bump(&mut tx, tenant, user).await?;
+        if rule.is_default {
+            demote(&mut tx, tenant, user, id, now).await?;
+        }
+        let row = sqlx::query_as::<_, RuleRow>(
+            "UPDATE availability_rules SET name = $3, is_default = $4, document = $5, \
+             updated_at = $6 WHERE tenant_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(&rule.name)
+        .bind(rule.is_default)
+        .bind(document)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        row.map(RuleRow::into_model).transpose()
+    }
+
+    async fn get_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<AvailabilityRule>> {
+        sqlx::query_as::<_, RuleRow>(
+            "SELECT * FROM availability_rules WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(RuleRow::into_model)
+        .transpose()
+    }
+
+    async fn list_rules(
+        &self,
+        tenant: TenantId,
+        user_id: Option<Uuid>,
+    ) -> StoreResult<Vec<AvailabilityRule>> {
+        let rows = sqlx::query_as::<_, RuleRow>(
+            "SELECT * FROM availability_rules \
+             WHERE tenant_id = $1 AND ($2 IS NULL OR user_id = $2) ORDER BY created_at, id",
+        )
+        .bind(tenant.0)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        all(rows, RuleRow::into_model)
+    }
+
+    async fn delete_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        let Some(user) = owner(&mut tx, Owned::Rule, tenant, id).await? else {
+            tx.rollback().await.map_err(db)?;
+            return Ok(false);
+        };
+        bump(&mut tx, tenant, user).await?;
+        let done = sqlx::query("DELETE FROM availability_rules WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn default_rules(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+    ) -> StoreResult<Vec<AvailabilityRule>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query_as::<_, RuleRow>(
+            "SELECT * FROM availability_rules WHERE tenant_id = $1 AND is_default \
+             AND user_id IN (SELECT unhex(value) FROM json_each($2))",
+        )
+        .bind(tenant.0)
+        .bind(id_list(user_ids))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        all(rows, RuleRow::into_model)
+    }
+
+    async fn users_with_default_rule(&self, tenant: TenantId) -> StoreResult<Vec<Uuid>> {
+        sqlx::query_scalar(
+            "SELECT user_id FROM availability_rules WHERE tenant_id = $1 AND is_default \
+             ORDER BY user_id",
+        )
+        .bind(tenant.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)
+    }
+
+    // ---- calendar events ----
+
+    async fn create_event(
+        &self,
+        tenant: TenantId,
+        event: &NewCalendarEvent,
+    ) -> StoreResult<CalendarEvent> {
+        let now = micros(Timestamp::now());
+        let mut tx = self.write().await?;
+        if !bump(&mut tx, tenant, event.user_id).await? {
+            tx.rollback().await.map_err(db)?;
+            return Err(missing_user());
+        }
+        let row = sqlx::query_as::<_, EventRow>(
+            "INSERT INTO calendar_events (id, tenant_id, user_id, provider_id, external_id, etag, \
+             title, description, start_at, end_at, all_day, status, transparency, source, \
+             booking_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
+             RETURNING *",
+        )
+        .bind(new_id())
+        .bind(tenant.0)
+        .bind(event.user_id)
+        .bind(event.provider_id)
+        .bind(&event.external_id)
+        .bind(&event.etag)
+        .bind(&event.title)
+        .bind(&event.description)
+        .bind(micros(event.start))
+        .bind(micros(event.end))
+        .bind(event.all_day)
+        .bind(event.status.as_str())
+        .bind(event.transparency.as_str())
+        .bind(event.source.as_str())
+        .bind(event.booking_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        row.into_model()
+    }
+
+    async fn get_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<CalendarEvent>> {
+        sqlx::query_as::<_, EventRow>(
+            "SELECT * FROM calendar_events WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(EventRow::into_model)
+        .transpose()
+    }
+
+    async fn replace_event(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        event: &NewCalendarEvent,
+    ) -> StoreResult<Option<CalendarEvent>> {
+        let now = micros(Timestamp::now());
+        let mut tx = self.write().await?;
+        let Some(user) = owner(&mut tx, Owned::Event, tenant, id).await? else {
+            tx.rollback().await.map_err(db)?;
+            return Ok(None);
+        };
+        bump(&mut tx, tenant, user).await?;
+        let row = sqlx::query_as::<_, EventRow>(
+            "UPDATE calendar_events SET provider_id = $3, external_id = $4, etag = $5, \
+             title = $6, description = $7, start_at = $8, end_at = $9, all_day = $10, \
+             status = $11, transparency = $12, source = $13, booking_id = $14, updated_at = $15 \
+             WHERE tenant_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(event.provider_id)
+        .bind(&event.external_id)
+        .bind(&event.etag)
+        .bind(&event.title)
+        .bind(&event.description)
+        .bind(micros(event.start))
+        .bind(micros(event.end))
+        .bind(event.all_day)
+        .bind(event.status.as_str())
+        .bind(event.transparency.as_str())
+        .bind(event.source.as_str())
+        .bind(event.booking_id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        row.map(EventRow::into_model).transpose()
+    }
+
+    async fn delete_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        let Some(user) = owner(&mut tx, Owned::Event, tenant, id).await? else {
+            tx.rollback().await.map_err(db)?;
+            return Ok(false);
+        };
+        bump(&mut tx, tenant, user).await?;
+        let done = sqlx::query("DELETE FROM calendar_events WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_events(
+        &self,
+        tenant: TenantId,
+        filter: &EventFilter,
+    ) -> StoreResult<Vec<CalendarEvent>> {
+        // Only fixed fragments are pushed; every value is bound.
+        let mut query =
+            QueryBuilder::<Sqlite>::new("SELECT * FROM calendar_events WHERE tenant_id = ");
+        query.push_bind(tenant.0);
+        if !filter.user_ids.is_empty() {
+            query.push(" AND user_id IN (SELECT unhex(value) FROM json_each(");
+            query.push_bind(id_list(&filter.user_ids));
+            query.push("))");
+        }
+        if !filter.include_cancelled {
+            query.push(" AND status <> 'cancelled'");
+        }
+        if let Some(from) = filter.from {
+            query.push(" AND end_at > ");
+            query.push_bind(shifted(from, -WIDENING_MICROS));
+            query.push(" AND (all_day OR end_at > ");
+            query.push_bind(micros(from));
+            query.push(")");
+        }
+        if let Some(to) = filter.to {
+            query.push(" AND start_at < ");
+            query.push_bind(shifted(to, WIDENING_MICROS));
+            query.push(" AND (all_day OR start_at < ");
+            query.push_bind(micros(to));
+            query.push(")");
+        }
+        query.push(" ORDER BY start_at, id");
+        let rows = query
+            .build_query_as::<EventRow>()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        all(rows, EventRow::into_model)
+    }
+
+    async fn busy_events(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<BusyEvent>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query_as::<_, BusyRow>(BUSY_EVENTS)
+            .bind(tenant.0)
+            .bind(id_list(user_ids))
+            .bind(shifted(from, -WIDENING_MICROS))
+            .bind(shifted(to, WIDENING_MICROS))
+            .bind(micros(from))
+            .bind(micros(to))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        all(rows, BusyRow::into_model)
+    }
+
+    async fn busy_versions(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+    ) -> StoreResult<Vec<(Uuid, i64)>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_as::<_, (Uuid, i64)>(
+            "SELECT id, busy_version FROM users \
+             WHERE tenant_id = $1 AND id IN (SELECT unhex(value) FROM json_each($2))",
+        )
+        .bind(tenant.0)
+        .bind(id_list(user_ids))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_failures_name_the_index() {
+        let cases = [
+            (
+                "UNIQUE constraint failed: index 'users_tenant_email'",
+                "users_tenant_email",
+            ),
+            (
+                "UNIQUE constraint failed: api_keys.prefix",
+                "api_keys_prefix",
+            ),
+            ("UNIQUE constraint failed: tenants.id", "tenants_pkey"),
+            (
+                "UNIQUE constraint failed: availability_rules.user_id",
+                "availability_rules_one_default",
+            ),
+            (
+                "UNIQUE constraint failed: calendar_events.provider_id, \
+                 calendar_events.external_id",
+                "calendar_events_external",
+            ),
+            ("UNIQUE constraint failed: things.a, things.b", "things_a_b"),
+            ("something else entirely", "unknown"),
+        ];
+        for (message, expected) in cases {
+            assert_eq!(unique_constraint(message), expected, "{message}");
+        }
+    }
+
+    #[test]
+    fn id_lists_are_json_arrays_of_hex() {
+        let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        assert_eq!(id_list(&[]), "[]");
+        assert_eq!(
+            id_list(&[id, id]),
+            r#"["0123456789abcdef0123456789abcdef","0123456789abcdef0123456789abcdef"]"#
+        );
+    }
+
+    #[tokio::test]
+    async fn busy_events_search_the_covering_partial_index() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {BUSY_EVENTS}"
+        )))
+        .bind(new_id())
+        .bind(id_list(&[new_id(), new_id()]))
+        .bind(0_i64)
+        .bind(10_i64)
+        .bind(0_i64)
+        .bind(10_i64)
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        let details: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("COVERING INDEX calendar_events_busy")
+                    && d.contains("user_id=?")
+                    && d.contains("end_at>?")),
+            "{details:#?}"
+        );
     }
 }

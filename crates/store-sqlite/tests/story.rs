@@ -24,3 +24,37 @@ async fn the_database_file_is_in_wal_mode() {
         .unwrap();
     assert_eq!(mode, "wal");
 }
+
+#[tokio::test]
+async fn availability_rules() {
+    let (_dir, store) = fresh().await;
+    pillow_store::story::availability_rules(&store).await;
+}
+
+#[tokio::test]
+async fn calendar_events() {
+    let (_dir, store) = fresh().await;
+    pillow_store::story::calendar_events(&store).await;
+}
+
+#[tokio::test]
+async fn unique_violations_name_the_index_as_postgresql_does() {
+    use pillow_store::{NewUser, Role, Store, StoreError};
+    let (_dir, store) = fresh().await;
+    let acme = store.create_tenant("Acme").await.unwrap();
+    let user = |email: &str| NewUser {
+        email: email.into(),
+        name: email.into(),
+        role: Role::Member,
+        time_zone: "Europe/London".into(),
+        password_hash: None,
+    };
+    store
+        .create_user(acme.id, &user("ada@acme.test"))
+        .await
+        .unwrap();
+    match store.create_user(acme.id, &user("Ada@Acme.test")).await {
+        Err(StoreError::Conflict { constraint }) => assert_eq!(constraint, "users_tenant_email"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}

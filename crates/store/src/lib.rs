@@ -87,4 +87,99 @@ pub trait Store: Send + Sync + 'static {
     /// Finds an agent by id in any tenant: the internal voice key names the agent, and the agent
     /// names its tenant.
     async fn find_agent(&self, id: Uuid) -> StoreResult<Option<Agent>>;
+
+    // ---- availability rules ----
+    //
+    // Every write here also bumps the rule's user's busy version (see `busy_versions`) in the
+    // same transaction.
+
+    /// Creates a rule. With `is_default`, the user's previous default (if any) stops being the
+    /// default in the same transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] with `what: "user"` when the user is not in this tenant.
+    async fn create_rule(
+        &self,
+        tenant: TenantId,
+        rule: &NewAvailabilityRule,
+    ) -> StoreResult<AvailabilityRule>;
+    /// Replaces name, is_default and document (`rule.user_id` is ignored: the user stays).
+    /// With `is_default`, the user's previous default is demoted as in `create_rule`. `None` if
+    /// absent in this tenant.
+    async fn replace_rule(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        rule: &NewAvailabilityRule,
+    ) -> StoreResult<Option<AvailabilityRule>>;
+    async fn get_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<AvailabilityRule>>;
+    /// All rules of the tenant, or of one user; ordered by created_at, id.
+    async fn list_rules(
+        &self,
+        tenant: TenantId,
+        user_id: Option<Uuid>,
+    ) -> StoreResult<Vec<AvailabilityRule>>;
+    /// Deletes a rule; deleting a user's default leaves the user without one.
+    async fn delete_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
+    /// The default rule of each listed user that has one (any order).
+    async fn default_rules(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+    ) -> StoreResult<Vec<AvailabilityRule>>;
+    /// Users of the tenant that have a default rule (for "all members with a default rule"),
+    /// ordered by id.
+    async fn users_with_default_rule(&self, tenant: TenantId) -> StoreResult<Vec<Uuid>>;
+
+    // ---- calendar events ----
+    //
+    // Every write here also bumps the event's user's busy version in the same transaction.
+
+    /// Creates an event with a new v7 id.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] with `what: "user"` when the user is not in this tenant;
+    /// [`StoreError::Conflict`] on `calendar_events_external` when the provider already has an
+    /// event with this external id.
+    async fn create_event(
+        &self,
+        tenant: TenantId,
+        event: &NewCalendarEvent,
+    ) -> StoreResult<CalendarEvent>;
+    async fn get_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<CalendarEvent>>;
+    /// Replaces every mutable field (`event.user_id` is ignored: the user stays). `None` if
+    /// absent in this tenant.
+    async fn replace_event(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        event: &NewCalendarEvent,
+    ) -> StoreResult<Option<CalendarEvent>>;
+    async fn delete_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
+    /// Events overlapping `[from, to)` (either bound optional), sorted by start then id.
+    /// All-day events are included when their date carriers are within one day
+    /// ([`ALL_DAY_WIDENING`]) of the range; the caller refines them by zone.
+    async fn list_events(
+        &self,
+        tenant: TenantId,
+        filter: &EventFilter,
+    ) -> StoreResult<Vec<CalendarEvent>>;
+    /// Busy time of these users overlapping `[from, to)`: confirmed or tentative, and opaque.
+    /// All-day events use the one-day widening of `list_events`. Any order.
+    async fn busy_events(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> StoreResult<Vec<BusyEvent>>;
+    /// A counter per user, bumped in the same transaction as every change to that user's
+    /// events and rules (and later bookings): lets the server cache busy time and rules safely
+    /// across processes. `(user_id, version)` for each listed user of the tenant (any order;
+    /// users of other tenants and unknown ids are left out).
+    async fn busy_versions(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+    ) -> StoreResult<Vec<(Uuid, i64)>>;
 }

@@ -184,3 +184,189 @@ pub struct AgentPatch {
     pub cal_event_type_slug: Option<Option<String>>,
     pub cal_timezone: Option<Option<String>>,
 }
+
+/// An availability rule of one user. `document` is the seed's JSON exactly as validated by the
+/// engine (`pillow_engine::RuleDocument` serialised), kept whole so a stored rule reads back
+/// identical (as a JSON value: PostgreSQL keeps it as `jsonb`, which does not keep key order or
+/// whitespace).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AvailabilityRule {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub user_id: Uuid,
+    pub name: Option<String>,
+    /// At most one rule per user is the default; making one the default demotes the other.
+    pub is_default: bool,
+    pub document: serde_json::Value,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAvailabilityRule {
+    pub user_id: Uuid,
+    pub name: Option<String>,
+    pub is_default: bool,
+    pub document: serde_json::Value,
+}
+
+/// Whether an event happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventStatus {
+    Confirmed,
+    Tentative,
+    Cancelled,
+}
+
+impl EventStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Confirmed => "confirmed",
+            EventStatus::Tentative => "tentative",
+            EventStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<EventStatus> {
+        match value {
+            "confirmed" => Some(EventStatus::Confirmed),
+            "tentative" => Some(EventStatus::Tentative),
+            "cancelled" => Some(EventStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// Whether an event blocks time (`opaque`) or not (`transparent`), as in iCalendar and Google.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transparency {
+    Opaque,
+    Transparent,
+}
+
+impl Transparency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transparency::Opaque => "opaque",
+            Transparency::Transparent => "transparent",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Transparency> {
+        match value {
+            "opaque" => Some(Transparency::Opaque),
+            "transparent" => Some(Transparency::Transparent),
+            _ => None,
+        }
+    }
+}
+
+/// Where an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventSource {
+    /// Made through this server's API.
+    Internal,
+    /// Synchronised from Google Calendar.
+    Google,
+    /// The calendar entry of a booking.
+    Booking,
+}
+
+impl EventSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventSource::Internal => "internal",
+            EventSource::Google => "google",
+            EventSource::Booking => "booking",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<EventSource> {
+        match value {
+            "internal" => Some(EventSource::Internal),
+            "google" => Some(EventSource::Google),
+            "booking" => Some(EventSource::Booking),
+            _ => None,
+        }
+    }
+}
+
+/// An event in a user's calendar.
+///
+/// For all-day events (`all_day = true`), `start` and `end` carry local *dates*, each at
+/// 00:00 UTC, with `end` exclusive (like Google's `date`): a one-day event on 2024-12-25 is
+/// `2024-12-25T00:00Z .. 2024-12-26T00:00Z`. They are not instants: readers convert the dates to
+/// the user's zone. Timed events carry real instants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalendarEvent {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub user_id: Uuid,
+    /// The calendar connection this event was synchronised from, if any.
+    pub provider_id: Option<Uuid>,
+    /// The event's id at the provider; unique per provider.
+    pub external_id: Option<String>,
+    pub etag: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub all_day: bool,
+    pub status: EventStatus,
+    pub transparency: Transparency,
+    pub source: EventSource,
+    /// The booking this event is the calendar entry of, if any.
+    pub booking_id: Option<Uuid>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A calendar event to create, or the new state of one to replace. See [`CalendarEvent`] for
+/// how all-day events carry their dates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCalendarEvent {
+    pub user_id: Uuid,
+    pub provider_id: Option<Uuid>,
+    pub external_id: Option<String>,
+    pub etag: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub all_day: bool,
+    pub status: EventStatus,
+    pub transparency: Transparency,
+    pub source: EventSource,
+    pub booking_id: Option<Uuid>,
+}
+
+/// Which events [`crate::Store::list_events`] returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFilter {
+    /// Only these users' events; empty means every user of the tenant.
+    pub user_ids: Vec<Uuid>,
+    /// Only events ending after this instant.
+    pub from: Option<Timestamp>,
+    /// Only events starting before this instant.
+    pub to: Option<Timestamp>,
+    /// Whether cancelled events are included.
+    pub include_cancelled: bool,
+}
+
+/// A busy interval for availability: only events that block time (confirmed or tentative, and
+/// opaque). For all-day events `start`/`end` carry dates as in [`CalendarEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusyEvent {
+    pub user_id: Uuid,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub all_day: bool,
+}
+
+/// How far [`crate::Store::list_events`] and [`crate::Store::busy_events`] widen a range for
+/// all-day events, whose dates are carried at 00:00 UTC: no zone is a whole day from UTC, so a
+/// local date that overlaps the range has carriers within one day of it.
+pub const ALL_DAY_WIDENING: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
