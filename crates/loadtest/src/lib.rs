@@ -1,0 +1,12 @@
+//! `pillow-load`: bounded, loopback-only benchmarks for the Pillow Calendar server.
+//!
+//! - [`http::run_http`]: closed-loop HTTP load with latency percentiles.
+//! - [`http::run_compare`]: a baseline and a target under the same settings, and their ratios.
+//! - [`startup::run_startup`]: cold-start time, idle memory and graceful shutdown.
+//!
+//! Every target must be on this machine (`localhost`, 127.0.0.0/8 or `[::1]`), and every
+//! run stops by itself.
+
+pub mod http;
+pub mod startup;
+pub mod util;

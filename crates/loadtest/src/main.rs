@@ -1,0 +1,233 @@
+//! `pillow-load`: see `docs/benchmarks.md`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pillow_loadtest::http::{HttpOptions, HttpReport, run_compare, run_http};
+use pillow_loadtest::startup::{StartupOptions, parse_env, run_startup};
+use pillow_loadtest::util::{parse_duration, parse_header, parse_loopback_url};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, Url};
+
+/// Bounded, loopback-only benchmarks for the Pillow Calendar server.
+#[derive(Parser)]
+#[command(name = "pillow-load", version)]
+struct Cli {
+    /// Tokio worker threads for the load generator (default: one per core).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Closed-loop HTTP load against one or more loopback URLs (cycled round-robin).
+    Http(HttpArgs),
+    /// Runs --baseline then --target with the same settings and prints target/baseline ratios.
+    Compare(CompareArgs),
+    /// Cold start: time from spawn to the first 200 from /readyz, idle RSS, graceful SIGTERM.
+    Startup(StartupArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MethodArg {
+    Get,
+    Post,
+}
+
+#[derive(Args)]
+struct LoadArgs {
+    /// Request header 'Name: value' (repeatable), e.g. 'Authorization: Bearer KEY'.
+    #[arg(long = "header", short = 'H', value_parser = parse_header)]
+    headers: Vec<(HeaderName, HeaderValue)>,
+    #[arg(long, value_enum, ignore_case = true, default_value = "get")]
+    method: MethodArg,
+    /// File whose bytes are sent as the body of every request.
+    #[arg(long)]
+    body_file: Option<PathBuf>,
+    /// Tasks sending back to back, each with one request in flight.
+    #[arg(long, short = 'c', default_value_t = 32)]
+    concurrency: usize,
+    /// Measured time after the warm-up (e.g. 500ms, 10s, 2m).
+    #[arg(long, short = 'd', value_parser = parse_duration, default_value = "10s")]
+    duration: Duration,
+    /// Unrecorded load before the measurement.
+    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    warmup: Duration,
+    /// Stop after this many measured requests.
+    #[arg(long)]
+    max_requests: Option<u64>,
+    /// Per-request timeout; a timed-out request counts as a transport error.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    timeout: Duration,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+impl LoadArgs {
+    fn options(&self, urls: Vec<Url>) -> Result<HttpOptions> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        let body = match &self.body_file {
+            Some(path) => {
+                Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+            }
+            None => None,
+        };
+        Ok(HttpOptions {
+            urls,
+            headers,
+            method: match self.method {
+                MethodArg::Get => Method::GET,
+                MethodArg::Post => Method::POST,
+            },
+            body,
+            concurrency: self.concurrency,
+            warmup: self.warmup,
+            duration: self.duration,
+            max_requests: self.max_requests,
+            timeout: self.timeout,
+        })
+    }
+}
+
+#[derive(Args)]
+struct HttpArgs {
+    /// Target URL (repeatable; cycled). Must be localhost, 127.0.0.0/8 or [::1].
+    #[arg(long = "url", required = true, value_parser = parse_loopback_url)]
+    urls: Vec<Url>,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// Baseline URL (repeatable; cycled), e.g. http://127.0.0.1:3000/healthz.
+    #[arg(long, required = true, value_parser = parse_loopback_url)]
+    baseline: Vec<Url>,
+    /// Target URL (repeatable; cycled).
+    #[arg(long, required = true, value_parser = parse_loopback_url)]
+    target: Vec<Url>,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+#[derive(Args)]
+struct StartupArgs {
+    /// The server binary (started as `<bin> serve`).
+    #[arg(long)]
+    bin: PathBuf,
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Extra environment KEY=VALUE (repeatable). DATABASE_URL, JWT_SECRET and
+    /// CALENDAR_ENCRYPTION_KEY default to a fresh temporary SQLite file and random secrets.
+    #[arg(long = "env", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+    /// Port for the server; 0 picks a free loopback port for each run.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Give up when /readyz has not answered 200 by then.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    ready_timeout: Duration,
+    /// Idle wait between readiness and the memory reading.
+    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    idle: Duration,
+    /// Time allowed between SIGTERM and exit.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    shutdown_timeout: Duration,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Warns about failed requests; fails the command when nothing succeeded at all.
+fn check_errors(label: &str, report: &HttpReport) -> Result<()> {
+    if report.ok == 0 {
+        anyhow::bail!("{label}no request succeeded ({} sent)", report.requests);
+    }
+    if report.errors() > 0 {
+        eprintln!(
+            "warning: {label}{} of {} requests failed (non-2xx {}, transport {})",
+            report.errors(),
+            report.requests,
+            report.non_2xx,
+            report.transport_errors
+        );
+    }
+    Ok(())
+}
+
+async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Http(args) => {
+            let options = args.load.options(args.urls)?;
+            let report = run_http(&options).await?;
+            if args.load.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.render_text());
+            }
+            check_errors("", &report)?;
+        }
+        Command::Compare(args) => {
+            let baseline = args.load.options(args.baseline)?;
+            let target = args.load.options(args.target)?;
+            let report = run_compare(&baseline, &target).await?;
+            if args.load.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.render_text());
+            }
+            check_errors("baseline: ", &report.baseline)?;
+            check_errors("target: ", &report.target)?;
+        }
+        Command::Startup(args) => {
+            let options = StartupOptions {
+                runs: args.runs,
+                env: args.env,
+                port: args.port,
+                ready_timeout: args.ready_timeout,
+                idle: args.idle,
+                shutdown_timeout: args.shutdown_timeout,
+                ..StartupOptions::new(args.bin)
+            };
+            let report = run_startup(&options).await?;
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.render_text());
+            }
+            if !report.all_graceful {
+                eprintln!("warning: not every run shut down gracefully after SIGTERM");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(threads) = cli.threads {
+        builder.worker_threads(threads.max(1));
+    }
+    let result = builder
+        .build()
+        .context("starting the Tokio runtime")
+        .and_then(|runtime| runtime.block_on(run(cli.command)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
