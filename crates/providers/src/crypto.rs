@@ -182,7 +182,10 @@ mod tests {
 
     #[test]
     fn keys_must_be_32_bytes_of_hex() {
-        assert_eq!(SecretKey::from_hex("abc").unwrap_err(), CryptoError::MalformedKey);
+        assert_eq!(
+            SecretKey::from_hex("abc").unwrap_err(),
+            CryptoError::MalformedKey
+        );
         assert_eq!(
             SecretKey::from_hex(&"zz".repeat(32)).unwrap_err(),
             CryptoError::MalformedKey

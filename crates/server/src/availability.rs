@@ -1,0 +1,198 @@
+//! Answers "who is free when" by feeding the engine rules and busy time from the store.
+//!
+//! The engine is fast; the database round trips are what cost. So each member's parsed rule and
+//! busy intervals are cached in memory, tagged with the member's `busy_version`, a counter the
+//! store bumps in the same transaction as every change to that member's events, rules or
+//! bookings. A request asks for the members' versions (one small query) and reloads only the
+//! members whose version moved. Because the version lives in the database, this stays correct
+//! with several server processes on one PostgreSQL.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use pillow_engine::{Interval, Member, Rule, RuleDocument, SlotQuery, TeamSlot};
+use pillow_store::{AvailabilityRule, BusyEvent, Store, StoreError, TenantId};
+use uuid::Uuid;
+
+/// How far around "now" a member's busy time is loaded at once, so most queries hit the cache.
+const LOAD_BEFORE: SignedDuration = SignedDuration::from_hours(24 * 2);
+const LOAD_AFTER: SignedDuration = SignedDuration::from_hours(24 * 120);
+
+/// One member as the engine needs them.
+#[derive(Clone)]
+pub struct MemberCalendar {
+    pub user_id: Uuid,
+    pub rule: Arc<Rule>,
+    pub busy: Arc<Vec<Interval>>,
+}
+
+struct Cached {
+    version: i64,
+    rule: Option<Arc<Rule>>,
+    loaded: Interval,
+    busy: Arc<Vec<Interval>>,
+}
+
+/// Per-process cache of members' rules and busy time, validated against `busy_version`.
+#[derive(Default)]
+pub struct CalendarCache {
+    entries: Mutex<HashMap<(TenantId, Uuid), Arc<Cached>>>,
+}
+
+/// Parses a stored rule document; a stored rule that no longer parses is a corrupt row.
+pub fn parse_stored_rule(rule: &AvailabilityRule) -> Result<Rule, StoreError> {
+    let document: RuleDocument = serde_json::from_value(rule.document.clone())
+        .map_err(|e| StoreError::Corrupt(format!("rule {}: {e}", rule.id)))?;
+    Rule::parse(&document).map_err(|e| StoreError::Corrupt(format!("rule {}: {e}", rule.id)))
+}
+
+/// Turns stored busy events into instants; all-day events cover their local dates in `zone`.
+pub fn busy_intervals(events: &[BusyEvent], user: Uuid, zone: &TimeZone) -> Vec<Interval> {
+    events
+        .iter()
+        .filter(|e| e.user_id == user)
+        .filter_map(|e| {
+            if e.all_day {
+                let start = utc_date(e.start);
+                let end = utc_date(e.end);
+                pillow_engine::all_day_interval(start, end, zone)
+            } else {
+                Interval::new(e.start, e.end)
+            }
+        })
+        .collect()
+}
+
+/// All-day events carry their dates as 00:00 UTC instants.
+fn utc_date(carrier: Timestamp) -> Date {
+    carrier.to_zoned(TimeZone::UTC).date()
+}
+
+impl CalendarCache {
+    /// The calendars of `users` covering `window`, in the order given; members without a
+    /// default rule are left out (they have no working hours).
+    ///
+    /// # Errors
+    /// A database failure or a corrupt stored rule.
+    pub async fn calendars(
+        &self,
+        store: &dyn Store,
+        tenant: TenantId,
+        users: &[Uuid],
+        window: Interval,
+        now: Timestamp,
+    ) -> Result<Vec<MemberCalendar>, StoreError> {
+        let versions: HashMap<Uuid, i64> = store
+            .busy_versions(tenant, users)
+            .await?
+            .into_iter()
+            .collect();
+        let mut stale = Vec::new();
+        {
+            let entries = self.entries.lock().expect("cache lock poisoned");
+            for user in users {
+                let Some(version) = versions.get(user) else {
+                    continue;
+                };
+                let fresh = entries.get(&(tenant, *user)).is_some_and(|c| {
+                    c.version == *version
+                        && c.loaded.start <= window.start
+                        && c.loaded.end >= window.end
+                });
+                if !fresh {
+                    stale.push(*user);
+                }
+            }
+        }
+        if !stale.is_empty() {
+            self.reload(store, tenant, &stale, &versions, window, now)
+                .await?;
+        }
+        let entries = self.entries.lock().expect("cache lock poisoned");
+        Ok(users
+            .iter()
+            .filter_map(|user| {
+                let cached = entries.get(&(tenant, *user))?;
+                Some(MemberCalendar {
+                    user_id: *user,
+                    rule: cached.rule.clone()?,
+                    busy: cached.busy.clone(),
+                })
+            })
+            .collect())
+    }
+
+    async fn reload(
+        &self,
+        store: &dyn Store,
+        tenant: TenantId,
+        users: &[Uuid],
+        versions: &HashMap<Uuid, i64>,
+        window: Interval,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let start = window
+            .start
+            .min(now.saturating_sub(LOAD_BEFORE).unwrap_or(now));
+        let end = window
+            .end
+            .max(now.saturating_add(LOAD_AFTER).unwrap_or(now));
+        let loaded = Interval::new(start, end).unwrap_or(window);
+        // Read rules and events first, then record them under the versions read BEFORE them: a
+        // change racing with this load bumps the version, so the next request reloads.
+        let rules = store.default_rules(tenant, users).await?;
+        let events = store
+            .busy_events(tenant, users, loaded.start, loaded.end)
+            .await?;
+        let mut parsed = HashMap::new();
+        for rule in &rules {
+            parsed.insert(rule.user_id, Arc::new(parse_stored_rule(rule)?));
+        }
+        let mut entries = self.entries.lock().expect("cache lock poisoned");
+        for user in users {
+            let rule = parsed.get(user).cloned();
+            let zone = rule
+                .as_ref()
+                .map_or(TimeZone::UTC, |r| r.time_zone().clone());
+            let busy = busy_intervals(&events, *user, &zone);
+            entries.insert(
+                (tenant, *user),
+                Arc::new(Cached {
+                    version: versions.get(user).copied().unwrap_or_default(),
+                    rule,
+                    loaded,
+                    busy: Arc::new(busy),
+                }),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Free slots of a set of members: each slot with the members free at it, in input order.
+pub fn team_availability(
+    calendars: &[MemberCalendar],
+    window: Interval,
+    duration: SignedDuration,
+    now: Timestamp,
+) -> Vec<TeamSlot<Uuid>> {
+    let members: Vec<Member<'_, Uuid>> = calendars
+        .iter()
+        .map(|c| Member {
+            id: c.user_id,
+            rule: &c.rule,
+            busy: &c.busy,
+        })
+        .collect();
+    pillow_engine::team_slots(
+        &members,
+        &SlotQuery {
+            window,
+            duration,
+            now,
+        },
+    )
+}

@@ -1,0 +1,329 @@
+//! `GET /api/calendar/availability`: free slots for you, a member, or an agent's team, in the
+//! seed's shape `{"slots":[{"start_time","end_time","user_id","user_name"}]}`.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::State;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ToSpan};
+use pillow_engine::{Candidate, Interval, Strategy};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::parse_id;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::availability::team_availability;
+use crate::error::{ApiError, ApiResult};
+use crate::json::ApiQuery;
+
+/// The longest window one request may ask for.
+pub const MAX_WINDOW_DAYS: i64 = 93;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(availability))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityQuery {
+    /// A local date, `YYYY-MM-DD`, in `timezone` or else the rule's (or agent's) zone.
+    date: Option<String>,
+    /// Window start: an RFC 3339 instant or a local date.
+    start: Option<String>,
+    /// Window end (exclusive): an RFC 3339 instant or a local date (the window then includes
+    /// the whole of that date). At most 93 days after `start`.
+    end: Option<String>,
+    /// Slot length in minutes; default the rule's `slot_duration`.
+    duration: Option<String>,
+    /// One member of your tenant.
+    user_id: Option<String>,
+    /// An agent: its team's slots.
+    agent_id: Option<String>,
+    /// IANA zone in which `date`, `start` and `end` dates are read.
+    timezone: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SlotView {
+    /// UTC, e.g. `2024-02-15T09:00:00Z`.
+    start_time: String,
+    end_time: String,
+    user_id: Uuid,
+    user_name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SlotList {
+    slots: Vec<SlotView>,
+    /// The zone dates were read in.
+    timezone: String,
+    /// Slot length in minutes.
+    duration: i64,
+}
+
+fn parse_date(field: &str, raw: &str) -> ApiResult<Date> {
+    raw.parse::<Date>().map_err(|_| {
+        ApiError::invalid(
+            field,
+            "invalid_date",
+            format!("{raw:?} is not a date like 2024-02-15."),
+        )
+    })
+}
+
+fn local_midnight(date: Date, zone: &TimeZone) -> ApiResult<Timestamp> {
+    date.to_zoned(zone.clone())
+        .map(|z| z.timestamp())
+        .map_err(ApiError::internal)
+}
+
+/// An instant, or a local date meaning its start (or, for an end, the start of the next day).
+fn parse_bound(field: &str, raw: &str, zone: &TimeZone, is_end: bool) -> ApiResult<Timestamp> {
+    if let Ok(instant) = raw.parse::<Timestamp>() {
+        return Ok(instant);
+    }
+    let date = raw.parse::<Date>().map_err(|_| {
+        ApiError::invalid(
+            field,
+            "invalid_time",
+            format!("{raw:?} is neither an RFC 3339 instant nor a date like 2024-02-15."),
+        )
+    })?;
+    let date = if is_end {
+        date.checked_add(1.day()).map_err(ApiError::internal)?
+    } else {
+        date
+    };
+    local_midnight(date, zone)
+}
+
+/// The query window in instants.
+fn window(query: &AvailabilityQuery, zone: &TimeZone, now: Timestamp) -> ApiResult<Interval> {
+    let (start, end) = match (&query.date, &query.start, &query.end) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err(ApiError::invalid(
+                "date",
+                "conflicting_parameters",
+                "Give either `date` or `start`/`end`, not both.",
+            ));
+        }
+        (Some(date), None, None) => {
+            let date = parse_date("date", date)?;
+            let next = date.checked_add(1.day()).map_err(ApiError::internal)?;
+            (local_midnight(date, zone)?, local_midnight(next, zone)?)
+        }
+        (None, Some(start), Some(end)) => (
+            parse_bound("start", start, zone, false)?,
+            parse_bound("end", end, zone, true)?,
+        ),
+        (None, Some(_), None) => {
+            return Err(ApiError::invalid(
+                "end",
+                "missing_parameter",
+                "`start` needs an `end`.",
+            ));
+        }
+        (None, None, Some(_)) => {
+            return Err(ApiError::invalid(
+                "start",
+                "missing_parameter",
+                "`end` needs a `start`.",
+            ));
+        }
+        (None, None, None) => {
+            // Today, in the zone.
+            let today = now.to_zoned(zone.clone()).date();
+            let next = today.checked_add(1.day()).map_err(ApiError::internal)?;
+            (local_midnight(today, zone)?, local_midnight(next, zone)?)
+        }
+    };
+    let window = Interval::new(start, end)
+        .ok_or_else(|| ApiError::invalid("end", "invalid_range", "`end` must be after `start`."))?;
+    if window.duration() > SignedDuration::from_hours(24 * MAX_WINDOW_DAYS) {
+        return Err(ApiError::invalid(
+            "end",
+            "window_too_long",
+            format!("Ask for at most {MAX_WINDOW_DAYS} days at once."),
+        ));
+    }
+    Ok(window)
+}
+
+fn parse_duration(raw: Option<&str>) -> ApiResult<Option<SignedDuration>> {
+    let Some(raw) = raw else { return Ok(None) };
+    match raw.trim().parse::<i64>() {
+        Ok(minutes) if (5..=1440).contains(&minutes) => {
+            Ok(Some(SignedDuration::from_mins(minutes)))
+        }
+        _ => Err(ApiError::invalid(
+            "duration",
+            "invalid_duration",
+            "`duration` is a whole number of minutes from 5 to 1440.",
+        )),
+    }
+}
+
+fn parse_zone(raw: Option<&str>) -> ApiResult<Option<TimeZone>> {
+    raw.map(|zone| {
+        TimeZone::get(zone).map_err(|_| {
+            ApiError::invalid(
+                "timezone",
+                "invalid_timezone",
+                format!("{zone:?} is not an IANA time zone such as America/New_York."),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// Who the slots are for: the members in team order, and the zone their dates default to.
+struct Subject {
+    members: Vec<Uuid>,
+    default_zone: Option<TimeZone>,
+}
+
+async fn subject(
+    state: &AppState,
+    caller: &Caller,
+    query: &AvailabilityQuery,
+) -> ApiResult<Subject> {
+    if let Some(raw) = &query.agent_id {
+        let agent_id = parse_id(raw, "agent")?;
+        let agent = state
+            .store
+            .get_agent(caller.tenant, agent_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("agent"))?;
+        // Until booking settings name the team, the team is every member with working hours.
+        let members = state.store.users_with_default_rule(caller.tenant).await?;
+        return Ok(Subject {
+            members,
+            default_zone: TimeZone::get(&agent.time_zone).ok(),
+        });
+    }
+    let user_id = match &query.user_id {
+        Some(raw) => {
+            let id = parse_id(raw, "user")?;
+            state
+                .store
+                .get_user(caller.tenant, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("user"))?;
+            id
+        }
+        None => caller.user().map(|u| u.id).ok_or_else(|| {
+            ApiError::invalid(
+                "user_id",
+                "subject_required",
+                "An API key acts for no one in particular: give `user_id` or `agent_id`.",
+            )
+        })?,
+    };
+    Ok(Subject {
+        members: vec![user_id],
+        default_zone: None,
+    })
+}
+
+/// Free slots for you, a member (`user_id`) or an agent's team (`agent_id`).
+///
+/// Team slots name the member the agent's distribution strategy would assign.
+#[utoipa::path(get, path = "/api/calendar/availability", tag = "availability",
+    security(("bearer" = [])), params(AvailabilityQuery),
+    responses((status = 200, body = SlotList), (status = 404), (status = 422)))]
+async fn availability(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<AvailabilityQuery>,
+) -> ApiResult<Json<SlotList>> {
+    let started = std::time::Instant::now();
+    let now = Timestamp::now();
+    let requested_zone = parse_zone(query.timezone.as_deref())?;
+    let duration = parse_duration(query.duration.as_deref())?;
+    let subject = subject(&state, &caller, &query).await?;
+
+    // Load calendars around a provisional window first: the rule's zone may decide the window.
+    let probe_zone = requested_zone
+        .clone()
+        .or_else(|| subject.default_zone.clone())
+        .unwrap_or(TimeZone::UTC);
+    let provisional = window(&query, &probe_zone, now)?;
+    let widened = Interval::new(
+        provisional
+            .start
+            .saturating_sub(SignedDuration::from_hours(48))
+            .unwrap_or(provisional.start),
+        provisional
+            .end
+            .saturating_add(SignedDuration::from_hours(48))
+            .unwrap_or(provisional.end),
+    )
+    .unwrap_or(provisional);
+    let calendars = state
+        .calendars
+        .calendars(
+            state.store.as_ref(),
+            caller.tenant,
+            &subject.members,
+            widened,
+            now,
+        )
+        .await?;
+
+    let zone = requested_zone
+        .or(subject.default_zone)
+        .or_else(|| calendars.first().map(|c| c.rule.time_zone().clone()))
+        .unwrap_or(TimeZone::UTC);
+    let window = window(&query, &zone, now)?;
+    let duration = duration
+        .or_else(|| calendars.first().map(|c| c.rule.slot_duration()))
+        .unwrap_or(SignedDuration::from_mins(30));
+
+    let slots = team_availability(&calendars, window, duration, now);
+    let names: HashMap<Uuid, String> = if slots.is_empty() {
+        HashMap::new()
+    } else {
+        state
+            .store
+            .list_users(caller.tenant)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.name))
+            .collect()
+    };
+    let views = slots
+        .into_iter()
+        .filter_map(|slot| {
+            // Round robin until booking settings choose the strategy; with no bookings yet the
+            // first free member in team order.
+            let candidates: Vec<Candidate<Uuid>> = slot
+                .free
+                .iter()
+                .map(|id| Candidate {
+                    id: *id,
+                    priority: 0,
+                    last_booked_at: None,
+                    upcoming_bookings: 0,
+                })
+                .collect();
+            let pick = *pillow_engine::rank(&Strategy::RoundRobin, &candidates).first()?;
+            Some(SlotView {
+                start_time: slot.slot.start.to_string(),
+                end_time: slot.slot.end.to_string(),
+                user_id: pick,
+                user_name: names.get(&pick).cloned().unwrap_or_default(),
+            })
+        })
+        .collect();
+    metrics::histogram!("availability_duration_seconds").record(started.elapsed().as_secs_f64());
+    Ok(Json(SlotList {
+        slots: views,
+        timezone: zone.iana_name().unwrap_or("UTC").to_string(),
+        duration: duration.as_mins(),
+    }))
+}

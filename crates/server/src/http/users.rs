@@ -1,0 +1,297 @@
+//! `/api/users`: the members of the caller's tenant.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use jiff::Timestamp;
+use pillow_store::{NewUser, Role, User, UserPatch};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::{check_time_zone, parse_id};
+use crate::AppState;
+use crate::auth::{Caller, hash_password};
+use crate::error::{ApiError, ApiResult};
+use crate::json::ApiJson;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(current_user))
+        .routes(routes!(get_user, update_user, delete_user))
+}
+
+/// A user as the API shows it: never the password hash.
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    id: Uuid,
+    #[schema(value_type = String, format = Uuid)]
+    tenant_id: pillow_store::TenantId,
+    email: String,
+    name: String,
+    #[schema(value_type = String, example = "member")]
+    role: Role,
+    time_zone: String,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    updated_at: Timestamp,
+}
+
+impl From<User> for UserView {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id,
+            tenant_id: user.tenant_id,
+            email: user.email,
+            name: user.name,
+            role: user.role,
+            time_zone: user.time_zone,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct UserList {
+    users: Vec<UserView>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateUser {
+    email: String,
+    name: String,
+    /// `owner`, `admin` or `member` (default).
+    #[serde(default)]
+    role: Option<String>,
+    /// IANA zone; default `UTC`.
+    #[serde(default)]
+    time_zone: Option<String>,
+    /// At least 8 characters; without one the user cannot log in with a password.
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateUser {
+    email: Option<String>,
+    name: Option<String>,
+    role: Option<String>,
+    time_zone: Option<String>,
+    password: Option<String>,
+}
+
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// A plausible e-mail address: one `@`, something on both sides, a dot in the domain, no spaces.
+pub fn check_email(field: &str, email: &str) -> Result<String, ApiError> {
+    let email = email.trim();
+    let plausible = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains('@')
+    }) && !email.chars().any(char::is_whitespace)
+        && email.len() <= 254;
+    if plausible {
+        Ok(email.to_string())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            "invalid_email",
+            format!("{email:?} is not an e-mail address."),
+        ))
+    }
+}
+
+fn check_name(field: &str, name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::invalid(
+            field,
+            "invalid_name",
+            "A name must have 1 to 200 characters.",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn check_role(caller: &Caller, role: &str) -> Result<Role, ApiError> {
+    let role = Role::parse(role).ok_or_else(|| {
+        ApiError::invalid("role", "invalid_role", "A role is owner, admin or member.")
+    })?;
+    let caller_is_owner = caller.user().is_none_or(|u| u.role == Role::Owner);
+    if role == Role::Owner && !caller_is_owner {
+        return Err(ApiError::forbidden("Only an owner can make another owner."));
+    }
+    Ok(role)
+}
+
+fn check_password(password: &str) -> Result<String, ApiError> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(ApiError::invalid(
+            "password",
+            "weak_password",
+            format!("A password needs at least {MIN_PASSWORD_LEN} characters."),
+        ));
+    }
+    hash_password(password)
+}
+
+/// List the members of your tenant.
+#[utoipa::path(get, path = "/api/users", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = UserList)))]
+async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<UserList>> {
+    let users = state.store.list_users(caller.tenant).await?;
+    Ok(Json(UserList {
+        users: users.into_iter().map(UserView::from).collect(),
+    }))
+}
+
+/// Add a member (owners and admins).
+#[utoipa::path(post, path = "/api/users", tag = "users", security(("bearer" = [])),
+    request_body = CreateUser, responses((status = 201, body = UserView)))]
+async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateUser>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
+    caller.require_admin()?;
+    let email = check_email("email", &body.email)?;
+    let name = check_name("name", &body.name)?;
+    let role = check_role(&caller, body.role.as_deref().unwrap_or("member"))?;
+    let time_zone = body.time_zone.unwrap_or_else(|| "UTC".into());
+    check_time_zone("time_zone", &time_zone)?;
+    let password_hash = body.password.as_deref().map(check_password).transpose()?;
+    let user = state
+        .store
+        .create_user(
+            caller.tenant,
+            &NewUser {
+                email,
+                name,
+                role,
+                time_zone,
+                password_hash,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(user.into())))
+}
+
+/// The caller, when it is a person.
+#[utoipa::path(get, path = "/api/users/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 404, description = "An API key is not a user")))]
+async fn current_user(caller: Caller) -> ApiResult<Json<UserView>> {
+    let user = caller
+        .user()
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    Ok(Json(user.into()))
+}
+
+/// One member.
+#[utoipa::path(get, path = "/api/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = UserView), (status = 404)))]
+async fn get_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    let id = parse_id(&id, "user")?;
+    let user = state
+        .store
+        .get_user(caller.tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    Ok(Json(user.into()))
+}
+
+/// Change a member: admins change anyone; a member changes their own name, zone, e-mail and
+/// password, not their role.
+#[utoipa::path(patch, path = "/api/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = UpdateUser,
+    responses((status = 200, body = UserView), (status = 404)))]
+async fn update_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateUser>,
+) -> ApiResult<Json<UserView>> {
+    let id = parse_id(&id, "user")?;
+    let is_self = caller.user().is_some_and(|u| u.id == id);
+    if !is_self {
+        // Check existence first so another tenant's id is a 404, not a 403.
+        state
+            .store
+            .get_user(caller.tenant, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        caller.require_admin()?;
+    }
+    let role = match body.role.as_deref() {
+        Some(role) => {
+            caller.require_admin()?;
+            Some(check_role(&caller, role)?)
+        }
+        None => None,
+    };
+    if let Some(zone) = &body.time_zone {
+        check_time_zone("time_zone", zone)?;
+    }
+    let patch = UserPatch {
+        email: body
+            .email
+            .as_deref()
+            .map(|e| check_email("email", e))
+            .transpose()?,
+        name: body
+            .name
+            .as_deref()
+            .map(|n| check_name("name", n))
+            .transpose()?,
+        role,
+        time_zone: body.time_zone,
+        password_hash: body.password.as_deref().map(check_password).transpose()?,
+    };
+    let user = state
+        .store
+        .update_user(caller.tenant, id, &patch)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    Ok(Json(user.into()))
+}
+
+/// Remove a member (owners and admins).
+#[utoipa::path(delete, path = "/api/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 204), (status = 404)))]
+async fn delete_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id, "user")?;
+    state
+        .store
+        .get_user(caller.tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    caller.require_admin()?;
+    if caller.user().is_some_and(|u| u.id == id) {
+        return Err(ApiError::conflict(
+            "cannot_delete_self",
+            "You cannot delete your own account; ask another admin.",
+        ));
+    }
+    if state.store.delete_user(caller.tenant, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("user"))
+    }
+}

@@ -1,0 +1,161 @@
+//! A JSON body extractor whose failures speak our error format and name the field.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Like `axum::Json`, but a malformed body is a 400 `invalid_body` whose message and `field`
+/// say what was wrong and where.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+        parse(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses a JSON body, reporting the path of the offending field.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "The request body is empty; a JSON object was expected.",
+        ));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(body_error)
+}
+
+/// Converts an already parsed JSON value, with the same error reporting as [`parse`].
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(body_error)
+}
+
+fn body_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> ApiError {
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    let field = unknown_field_name(&inner.to_string())
+        .map(|name| join_path(&path, &name))
+        .unwrap_or(path);
+    let message = if field == "." || field.is_empty() {
+        format!("The request body is not valid: {inner}.")
+    } else {
+        format!("The request body is not valid at `{field}`: {inner}.")
+    };
+    let error = ApiError::bad_request("invalid_body", message);
+    if field == "." || field.is_empty() {
+        error
+    } else {
+        error.with("field", field)
+    }
+}
+
+/// serde reports unknown and missing fields at their parent's path; pull the name out of the
+/// message.
+fn unknown_field_name(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("missing field `"))?;
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+fn join_path(parent: &str, name: &str) -> String {
+    if parent == name || parent.ends_with(&format!(".{name}")) {
+        parent.to_string()
+    } else if parent == "." || parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// Like `axum::extract::Query`, but a bad query string is a 400 `invalid_query` in our format.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+    }
+
+    fn field_of(body: &str) -> Option<String> {
+        let error = parse::<Body>(body.as_bytes()).unwrap_err();
+        assert_eq!(error.code, "invalid_body");
+        error
+            .details
+            .get("field")
+            .and_then(|f| f.as_str())
+            .map(String::from)
+    }
+
+    #[test]
+    fn errors_name_the_offending_field() {
+        assert_eq!(field_of(r#"{"name": 5}"#).as_deref(), Some("name"));
+        assert_eq!(
+            field_of(r#"{"name":"a","inner":{"count":"x"}}"#).as_deref(),
+            Some("inner.count")
+        );
+        assert_eq!(
+            field_of(r#"{"name":"a","colour":"red"}"#).as_deref(),
+            Some("colour")
+        );
+        assert_eq!(
+            field_of(r#"{"name":"a","inner":{"count":1,"x":2}}"#).as_deref(),
+            Some("inner.x")
+        );
+        assert_eq!(field_of(r#"{"inner":null}"#).as_deref(), Some("name"));
+        assert_eq!(field_of("not json"), None);
+        assert_eq!(field_of(""), None);
+    }
+}

@@ -1,0 +1,104 @@
+//! The Pillow Calendar server: the axum application, its state, and start-up.
+//!
+//! `http/<resource>.rs` each own their routes; [`app`] only merges them. The same [`app`] is
+//! what `serve` runs and what the tests start on `127.0.0.1:0`.
+
+pub mod auth;
+pub mod availability;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod json;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use axum::Router;
+use pillow_store::{Store, StoreError};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    /// Members' rules and busy time, checked against the database on every use.
+    pub calendars: Arc<availability::CalendarCache>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+        Self {
+            store,
+            config: Arc::new(config),
+            calendars: Arc::default(),
+        }
+    }
+}
+
+/// Opens the store the URL's scheme names and runs its migrations.
+///
+/// # Errors
+/// An unknown scheme, an unreachable database or a failed migration.
+pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            pillow_store_postgres::PostgresStore::connect(url).await?,
+        ))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(
+            pillow_store_sqlite::SqliteStore::connect(url).await?,
+        ))
+    } else {
+        Err(StoreError::Database(format!(
+            "unsupported database URL scheme in {}",
+            config::redact_url(url)
+        )))
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    http::router(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+///
+/// # Errors
+/// Only if the listener fails.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

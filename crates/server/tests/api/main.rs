@@ -1,0 +1,15 @@
+//! API tests: the real server on 127.0.0.1:0, real HTTP, real databases. Tests written with
+//! `on_both_backends!` run once on SQLite and once on PostgreSQL (when `TEST_DATABASE_URL` is
+//! set; otherwise they say they were skipped).
+
+mod helpers;
+
+mod agents;
+mod auth;
+mod availability;
+mod bodies;
+mod cli;
+mod isolation;
+mod ops;
+mod rules;
+mod users;

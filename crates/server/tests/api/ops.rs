@@ -1,0 +1,85 @@
+use reqwest::{Method, StatusCode};
+
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+
+on_both_backends!(
+    health_and_readiness_answer,
+    metrics_count_requests_by_route_template,
+    the_openapi_document_and_reference_page_describe_the_api,
+    every_response_carries_a_request_id_and_unknown_routes_are_json_404,
+);
+
+async fn health_and_readiness_answer(app: &TestApp) {
+    let health = app.send(Method::GET, "/healthz", None, None).await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.body["status"], "ok");
+    let ready = app.send(Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.body["status"], "ready");
+}
+
+async fn metrics_count_requests_by_route_template(app: &TestApp) {
+    let acme = app.tenant("Acme").await;
+    let path = format!("/api/users/{}", acme.owner.id);
+    assert_eq!(app.get(&path, &acme.key).await.status, StatusCode::OK);
+    let metrics = app.send(Method::GET, "/metrics", None, None).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    let text = metrics.body.as_str().unwrap();
+    assert!(text.contains("http_requests_total"), "{text}");
+    assert!(text.contains("http_request_duration_seconds_bucket"));
+    assert!(
+        text.contains(r#"route="/api/users/{id}""#),
+        "labelled by template: {text}"
+    );
+    assert!(
+        !text.contains(&acme.owner.id.to_string()),
+        "no raw ids in labels"
+    );
+}
+
+async fn the_openapi_document_and_reference_page_describe_the_api(app: &TestApp) {
+    let doc = app.send(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/users",
+        "/api/users/{id}",
+        "/api/agents",
+        "/api/auth/login",
+        "/healthz",
+    ] {
+        assert!(doc.body["paths"].get(path).is_some(), "{path} documented");
+    }
+    assert!(doc.body["components"]["schemas"].get("UserView").is_some());
+    assert!(
+        doc.body["components"]["securitySchemes"]
+            .get("bearer")
+            .is_some()
+    );
+    let page = app.send(Method::GET, "/docs", None, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.body.as_str().unwrap();
+    assert!(html.contains("/openapi.json"));
+    assert!(
+        !html.contains("https://"),
+        "the reference page fetches nothing from elsewhere"
+    );
+}
+
+async fn every_response_carries_a_request_id_and_unknown_routes_are_json_404(app: &TestApp) {
+    let reply = app.send(Method::GET, "/nowhere", None, None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.code(), "not_found");
+    let id = reply.headers.get("x-request-id").unwrap().to_str().unwrap();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+
+    let echoed = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .header("x-request-id", "caller-chosen-id")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "caller-chosen-id");
+}
