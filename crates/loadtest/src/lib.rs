@@ -8,5 +8,6 @@
 //! run stops by itself.
 
 pub mod http;
+pub mod seed;
 pub mod startup;
 pub mod util;

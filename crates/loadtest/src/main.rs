@@ -31,6 +31,21 @@ enum Command {
     Compare(CompareArgs),
     /// Cold start: time from spawn to the first 200 from /readyz, idle RSS, graceful SIGTERM.
     Startup(StartupArgs),
+    /// Writes a benchmark data set (a team, its rules and busy events) into a database.
+    Seed(SeedArgs),
+}
+
+#[derive(Args)]
+struct SeedArgs {
+    /// Database to write into (sqlite://… or postgres://…).
+    #[arg(long)]
+    database_url: String,
+    #[arg(long, default_value_t = 20)]
+    members: u32,
+    #[arg(long, default_value_t = 10_000)]
+    events: u32,
+    #[arg(long, default_value_t = 14)]
+    days: u32,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -207,6 +222,25 @@ async fn run(command: Command) -> Result<()> {
             if !report.all_graceful {
                 eprintln!("warning: not every run shut down gracefully after SIGTERM");
             }
+        }
+        Command::Seed(args) => {
+            let seeded = pillow_loadtest::seed::run_seed(&pillow_loadtest::seed::SeedOptions {
+                database_url: args.database_url,
+                members: args.members,
+                events: args.events,
+                days: args.days,
+            })
+            .await?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "api_key": seeded.api_key,
+                    "agent_id": seeded.agent_id,
+                    "first_member": seeded.first_member,
+                    "start": seeded.start.to_string(),
+                    "end": seeded.end.to_string(),
+                })
+            );
         }
     }
     Ok(())
