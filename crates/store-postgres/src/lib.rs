@@ -5,6 +5,13 @@
 //! `migrations/` hide every row of any other tenant. The few lookups that
 //! must cross tenants (login by e-mail, user by id, API key by prefix, agent by id, tenant by
 //! name) each set their own narrow setting instead, which reveals only the rows they look for.
+//! The job worker's methods (`claim_jobs`, `complete_job`, `fail_job`, `outbox_backlog`) serve
+//! every tenant: they set `app.worker = 'on'`, which reveals the outbox and no other table.
+//!
+//! Bookings cannot overlap: the exclusion constraint `bookings_no_overlap` refuses two
+//! confirmed bookings of one user whose occupied ranges meet, whatever races; calendar events
+//! are re-checked inside the booking's transaction, under the user's row lock that every write
+//! of the user's events takes too.
 //!
 //! # The role
 //! Superusers and roles with `BYPASSRLS` ignore policies. So:
@@ -31,7 +38,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
-use rows::{AgentRow, ApiKeyRow, BusyRow, EventRow, RuleRow, TenantRow, UserRow, all};
+use rows::{
+    AgentRow, ApiKeyRow, BookingRow, BusyRow, EventRow, IdempotencyRow, JobRow, RuleRow, TenantRow,
+    UserRow, all,
+};
 
 /// The ordinary role the store's connections run as; created by the migrations.
 pub const APP_ROLE: &str = "pillow_app";
@@ -66,6 +76,8 @@ enum Scope<'a> {
     ApiKeyPrefix(&'a str),
     /// The agent with this id (`app.agent_id`).
     Agent(Uuid),
+    /// The outbox of every tenant, for the job worker (`app.worker`).
+    Worker,
 }
 
 impl Scope<'_> {
@@ -77,6 +89,7 @@ impl Scope<'_> {
             Scope::User(id) => ("app.user_id", id.to_string()),
             Scope::ApiKeyPrefix(prefix) => ("app.api_key_prefix", (*prefix).to_string()),
             Scope::Agent(id) => ("app.agent_id", id.to_string()),
+            Scope::Worker => ("app.worker", "on".to_string()),
         }
     }
 }
@@ -187,16 +200,24 @@ fn now() -> jiff_sqlx::Timestamp {
     Timestamp::now().to_sqlx()
 }
 
-/// Busy time of some users overlapping a range. The status and transparency terms repeat the
-/// WHERE clause of the partial index `calendar_events_busy`, so the planner may use it; the
-/// widened bounds (`$3`, `$4`) drive the index, the exact ones (`$5`, `$6`) apply to timed
-/// events. A test checks the plan.
+/// Busy time of some users overlapping a range: blocking calendar events, then confirmed
+/// bookings' occupied ranges. The events' status, transparency and source terms repeat the
+/// WHERE clause of the partial index `calendar_events_blocking`, and the bookings' status term
+/// that of `bookings_busy`, so the planner may use them; the widened bounds (`$3`, `$4`) drive
+/// the events index, the exact ones (`$5`, `$6`) apply to timed events and bookings. A
+/// booking's own event is left out: its booking counts, with its buffers. A test checks the
+/// plan.
 const BUSY_EVENTS: &str = "\
     SELECT user_id, start_at, end_at, all_day FROM calendar_events
      WHERE tenant_id = $1 AND user_id = ANY($2)
        AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
+       AND source <> 'booking'
        AND end_at > $3 AND start_at < $4
-       AND (all_day OR (end_at > $5 AND start_at < $6))";
+       AND (all_day OR (end_at > $5 AND start_at < $6))
+    UNION ALL
+    SELECT user_id, occupied_start_at, occupied_end_at, false FROM bookings
+     WHERE tenant_id = $1 AND user_id = ANY($2) AND status = 'confirmed'
+       AND occupied_end_at > $5 AND occupied_start_at < $6";
 
 fn missing_user() -> StoreError {
     StoreError::MissingReference {
@@ -254,6 +275,171 @@ async fn demote(
     .await
     .map_err(db)?;
     Ok(())
+}
+
+/// The blocking calendar events of one user near a booking's occupied range: the events half
+/// of [`BUSY_EVENTS`] for one user. All-day candidates are refined in Rust by zone.
+const BLOCKING_EVENTS: &str = "\
+    SELECT user_id, start_at, end_at, all_day FROM calendar_events
+     WHERE tenant_id = $1 AND user_id = $2
+       AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
+       AND source <> 'booking'
+       AND end_at > $3 AND start_at < $4
+       AND (all_day OR (end_at > $5 AND start_at < $6))";
+
+/// The zones all-day events are read in for a user: the default rule's, then the user's own.
+const USER_ZONES: &str = "\
+    SELECT (SELECT document->>'timezone' FROM availability_rules
+             WHERE tenant_id = $1 AND user_id = $2 AND is_default
+               AND jsonb_typeof(document->'timezone') = 'string'),
+           time_zone
+      FROM users WHERE tenant_id = $1 AND id = $2";
+
+fn overlap() -> StoreError {
+    StoreError::Conflict {
+        constraint: "bookings_no_overlap".into(),
+    }
+}
+
+/// Whether a blocking calendar event of the user meets `occupied`. Bookings are not checked
+/// here: the exclusion constraint `bookings_no_overlap` does that on write. The caller holds
+/// the user's lock (see [`bump`]), and every event write takes it too, so no event can be
+/// committed between this check and the caller's commit.
+async fn blocked_by_event(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    user: Uuid,
+    occupied: (Timestamp, Timestamp),
+) -> StoreResult<bool> {
+    let rows = sqlx::query_as::<_, BusyRow>(BLOCKING_EVENTS)
+        .bind(tenant.0)
+        .bind(user)
+        .bind(widened_back(occupied.0))
+        .bind(widened_forward(occupied.1))
+        .bind(occupied.0.to_sqlx())
+        .bind(occupied.1.to_sqlx())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    if rows.is_empty() {
+        return Ok(false);
+    }
+    let events = all(rows, BusyRow::into_model)?;
+    let zones: Option<(Option<String>, String)> = if events.iter().any(|e| e.all_day) {
+        sqlx::query_as(USER_ZONES)
+            .bind(tenant.0)
+            .bind(user)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?
+    } else {
+        None
+    };
+    let names: Vec<&str> = zones
+        .as_ref()
+        .map(|(rule, user)| {
+            rule.iter()
+                .map(String::as_str)
+                .chain([user.as_str()])
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(blocks_any(&events, &names, occupied))
+}
+
+/// Locks the user's row like [`bump`] does, without bumping: for writes that may turn out to
+/// change nothing. False when the user is not in the tenant.
+async fn lock_user(conn: &mut PgConnection, tenant: TenantId, user: Uuid) -> StoreResult<bool> {
+    let found =
+        sqlx::query("SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE")
+            .bind(tenant.0)
+            .bind(user)
+            .fetch_optional(conn)
+            .await
+            .map_err(db)?;
+    Ok(found.is_some())
+}
+
+/// Queues jobs in the caller's transaction.
+async fn insert_jobs(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    jobs: &[NewJob],
+) -> StoreResult<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let now = now();
+    let mut query = QueryBuilder::<Postgres>::new(
+        "INSERT INTO outbox (id, tenant_id, kind, payload, status, attempts, next_attempt_at, \
+         created_at, updated_at) ",
+    );
+    query.push_values(jobs, |mut row, job| {
+        row.push_bind(new_id())
+            .push_bind(tenant.0)
+            .push_bind(&job.kind)
+            .push_bind(&job.payload)
+            .push("'pending'")
+            .push("0")
+            .push_bind(now)
+            .push_bind(now)
+            .push_bind(now);
+    });
+    query.build().execute(conn).await.map_err(db)?;
+    Ok(())
+}
+
+/// Records a request's answer (key done) in the caller's transaction.
+async fn record_response(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    response: &IdempotentResponse,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO idempotency_keys (tenant_id, key, request_hash, state, status, body,
+                                       created_at, updated_at)
+         VALUES ($1, $2, $3, 'done', $4, $5, $6, $6)
+         ON CONFLICT (tenant_id, key) DO UPDATE
+            SET request_hash = excluded.request_hash, state = 'done', status = excluded.status,
+                body = excluded.body, updated_at = excluded.updated_at",
+    )
+    .bind(tenant.0)
+    .bind(&response.key)
+    .bind(&response.request_hash)
+    .bind(i32::from(response.status))
+    .bind(&response.body)
+    .bind(now())
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Jobs and response: the tail of every booking write.
+async fn follow_up(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    jobs: &[NewJob],
+    response: Option<&IdempotentResponse>,
+) -> StoreResult<()> {
+    insert_jobs(conn, tenant, jobs).await?;
+    if let Some(response) = response {
+        record_response(conn, tenant, response).await?;
+    }
+    Ok(())
+}
+
+async fn booking_row(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: Uuid,
+) -> StoreResult<Option<BookingRow>> {
+    sqlx::query_as::<_, BookingRow>("SELECT * FROM bookings WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(db)
 }
 
 #[derive(Clone, Copy)]
@@ -960,6 +1146,545 @@ impl Store for PostgresStore {
         .map_err(db)?;
         commit(tx, versions).await
     }
+
+    // ---- bookings ----
+
+    async fn create_booking(
+        &self,
+        tenant: TenantId,
+        booking: &NewBooking,
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Booking> {
+        let occupied = booking.occupied();
+        let mut tx = self.scoped(tenant).await?;
+        // The bump proves the user is in this tenant and locks the user: bookings and events
+        // of one user are written one after the other, so the event check below holds until
+        // the commit. The exclusion constraint is the wall for bookings either way.
+        if !bump(&mut tx, tenant, booking.user_id).await? {
+            return Err(missing_user());
+        }
+        if let Some(agent) = booking.agent_id {
+            let known: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM agents WHERE tenant_id = $1 AND id = $2)",
+            )
+            .bind(tenant.0)
+            .bind(agent)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            if !known {
+                return Err(StoreError::MissingReference {
+                    what: "agent".into(),
+                });
+            }
+        }
+        if blocked_by_event(&mut tx, tenant, booking.user_id, occupied).await? {
+            return Err(overlap());
+        }
+        let now = now();
+        let row = sqlx::query_as::<_, BookingRow>(
+            "INSERT INTO bookings (id, tenant_id, agent_id, user_id, confirmation_code, start_at,
+                                   end_at, buffer_before_minutes, buffer_after_minutes,
+                                   occupied_start_at, occupied_end_at, attendee_name,
+                                   attendee_email, attendee_phone, notes, title, description,
+                                   status, call_id, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                     'confirmed', $18, $19, $19)
+             RETURNING *",
+        )
+        .bind(booking.id)
+        .bind(tenant.0)
+        .bind(booking.agent_id)
+        .bind(booking.user_id)
+        .bind(&booking.confirmation_code)
+        .bind(booking.start.to_sqlx())
+        .bind(booking.end.to_sqlx())
+        .bind(booking.buffer_before_minutes)
+        .bind(booking.buffer_after_minutes)
+        .bind(occupied.0.to_sqlx())
+        .bind(occupied.1.to_sqlx())
+        .bind(&booking.attendee.name)
+        .bind(&booking.attendee.email)
+        .bind(&booking.attendee.phone)
+        .bind(&booking.notes)
+        .bind(&booking.title)
+        .bind(&booking.description)
+        .bind(&booking.call_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO calendar_events (id, tenant_id, user_id, title, description, start_at,
+                                          end_at, all_day, status, transparency, source,
+                                          booking_id, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, false, 'confirmed', 'opaque', 'booking', $8,
+                     $9, $9)",
+        )
+        .bind(new_id())
+        .bind(tenant.0)
+        .bind(booking.user_id)
+        .bind(&booking.title)
+        .bind(&booking.description)
+        .bind(booking.start.to_sqlx())
+        .bind(booking.end.to_sqlx())
+        .bind(booking.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        follow_up(&mut tx, tenant, jobs, response).await?;
+        commit(tx, row.into_model()?).await
+    }
+
+    async fn get_booking(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Booking>> {
+        let mut tx = self.scoped(tenant).await?;
+        let row = booking_row(&mut tx, tenant, id).await?;
+        commit(tx, row.map(BookingRow::into_model).transpose()?).await
+    }
+
+    async fn find_booking_by_code(
+        &self,
+        tenant: TenantId,
+        code: &str,
+    ) -> StoreResult<Option<Booking>> {
+        let mut tx = self.scoped(tenant).await?;
+        let row = sqlx::query_as::<_, BookingRow>(
+            "SELECT * FROM bookings WHERE tenant_id = $1 AND confirmation_code = $2",
+        )
+        .bind(tenant.0)
+        .bind(code)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, row.map(BookingRow::into_model).transpose()?).await
+    }
+
+    async fn list_bookings(
+        &self,
+        tenant: TenantId,
+        filter: &BookingFilter,
+    ) -> StoreResult<Vec<Booking>> {
+        // Only fixed fragments are pushed; every value is bound.
+        let mut query = QueryBuilder::<Postgres>::new("SELECT * FROM bookings WHERE tenant_id = ");
+        query.push_bind(tenant.0);
+        if let Some(status) = filter.status {
+            query.push(" AND status = ");
+            query.push_bind(status.as_str());
+        }
+        if let Some(user) = filter.user_id {
+            query.push(" AND user_id = ");
+            query.push_bind(user);
+        }
+        if let Some(agent) = filter.agent_id {
+            query.push(" AND agent_id = ");
+            query.push_bind(agent);
+        }
+        if let Some(from) = filter.from {
+            query.push(" AND end_at > ");
+            query.push_bind(from.to_sqlx());
+        }
+        if let Some(to) = filter.to {
+            query.push(" AND start_at < ");
+            query.push_bind(to.to_sqlx());
+        }
+        query.push(" ORDER BY start_at, id LIMIT ");
+        query.push_bind(i64::from(filter.limit.unwrap_or(DEFAULT_BOOKING_LIMIT)));
+        let mut tx = self.scoped(tenant).await?;
+        let rows = query
+            .build_query_as::<BookingRow>()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        commit(tx, all(rows, BookingRow::into_model)?).await
+    }
+
+    async fn cancel_booking(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        reason: Option<&str>,
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Option<Booking>> {
+        let mut tx = self.scoped(tenant).await?;
+        let Some(found) = booking_row(&mut tx, tenant, id).await? else {
+            return Ok(None);
+        };
+        // User first, then the booking: the lock order of every booking write.
+        lock_user(&mut tx, tenant, found.user_id).await?;
+        let now = now();
+        let row = sqlx::query_as::<_, BookingRow>(
+            "UPDATE bookings SET status = 'cancelled', cancel_reason = $3, cancelled_at = $4,
+                                 updated_at = $4
+              WHERE tenant_id = $1 AND id = $2 AND status = 'confirmed'
+             RETURNING *",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(reason)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(row) = row else {
+            // Already cancelled: nothing changes, but the request still gets its answer.
+            let Some(current) = booking_row(&mut tx, tenant, id).await? else {
+                return Ok(None);
+            };
+            if let Some(response) = response {
+                record_response(&mut tx, tenant, response).await?;
+            }
+            return commit(tx, Some(current.into_model()?)).await;
+        };
+        bump(&mut tx, tenant, row.user_id).await?;
+        sqlx::query(
+            "UPDATE calendar_events SET status = 'cancelled', updated_at = $3
+              WHERE tenant_id = $1 AND booking_id = $2 AND source = 'booking'",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        follow_up(&mut tx, tenant, jobs, response).await?;
+        commit(tx, Some(row.into_model()?)).await
+    }
+
+    async fn reschedule_booking(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        start: Timestamp,
+        end: Timestamp,
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Option<Booking>> {
+        let mut tx = self.scoped(tenant).await?;
+        let Some(found) = booking_row(&mut tx, tenant, id).await? else {
+            return Ok(None);
+        };
+        // User first (the bump locks it), then the booking; a refusal rolls the bump back.
+        bump(&mut tx, tenant, found.user_id).await?;
+        let Some(current) = booking_row(&mut tx, tenant, id).await? else {
+            return Ok(None);
+        };
+        if current.status != BookingStatus::Confirmed.as_str() {
+            return Err(StoreError::Conflict {
+                constraint: "booking_not_confirmed".into(),
+            });
+        }
+        let occupied = occupied_range(
+            start,
+            end,
+            current.buffer_before_minutes,
+            current.buffer_after_minutes,
+        );
+        if blocked_by_event(&mut tx, tenant, current.user_id, occupied).await? {
+            return Err(overlap());
+        }
+        let now = now();
+        // One UPDATE under the exclusion constraint, which compares the new range with every
+        // other confirmed booking: the old time is released only if the new one is taken.
+        let row = sqlx::query_as::<_, BookingRow>(
+            "UPDATE bookings SET start_at = $3, end_at = $4, occupied_start_at = $5,
+                                 occupied_end_at = $6, updated_at = $7
+              WHERE tenant_id = $1 AND id = $2
+             RETURNING *",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(start.to_sqlx())
+        .bind(end.to_sqlx())
+        .bind(occupied.0.to_sqlx())
+        .bind(occupied.1.to_sqlx())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "UPDATE calendar_events SET start_at = $3, end_at = $4, updated_at = $5
+              WHERE tenant_id = $1 AND booking_id = $2 AND source = 'booking'",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(start.to_sqlx())
+        .bind(end.to_sqlx())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        follow_up(&mut tx, tenant, jobs, response).await?;
+        commit(tx, Some(row.into_model()?)).await
+    }
+
+    async fn member_stats(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+        now: Timestamp,
+    ) -> StoreResult<Vec<MemberStats>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.scoped(tenant).await?;
+        let rows: Vec<(Uuid, Option<jiff_sqlx::Timestamp>, i64)> = sqlx::query_as(
+            "SELECT u.id,
+                    max(b.created_at) FILTER (WHERE b.status = 'confirmed'),
+                    count(b.id) FILTER (WHERE b.status = 'confirmed' AND b.start_at >= $3)
+               FROM users u
+               LEFT JOIN bookings b ON b.tenant_id = u.tenant_id AND b.user_id = u.id
+              WHERE u.tenant_id = $1 AND u.id = ANY($2)
+              GROUP BY u.id",
+        )
+        .bind(tenant.0)
+        .bind(user_ids)
+        .bind(now.to_sqlx())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let stats = rows
+            .into_iter()
+            .map(|(user_id, last, upcoming)| MemberStats {
+                user_id,
+                last_booked_at: last.map(|t| t.to_jiff()),
+                upcoming: u32::try_from(upcoming).unwrap_or(u32::MAX),
+            })
+            .collect();
+        commit(tx, stats).await
+    }
+
+    // ---- idempotency ----
+
+    async fn begin_idempotent(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        request_hash: &str,
+        now: Timestamp,
+        stale_after: jiff::SignedDuration,
+    ) -> StoreResult<IdempotencyState> {
+        let stale_before = now.checked_sub(stale_after).unwrap_or(Timestamp::MIN);
+        let mut tx = self.scoped(tenant).await?;
+        // Inserts a new record, or takes over a stale in-progress one; RETURNING says which.
+        // On a conflict the row is locked either way, so the read below sees it as it stays.
+        let claimed: Option<bool> = sqlx::query_scalar(
+            "INSERT INTO idempotency_keys (tenant_id, key, request_hash, state, created_at,
+                                           updated_at)
+             VALUES ($1, $2, $3, 'in_progress', $4, $4)
+             ON CONFLICT (tenant_id, key) DO UPDATE
+                SET request_hash = excluded.request_hash, created_at = excluded.created_at,
+                    updated_at = excluded.updated_at
+              WHERE idempotency_keys.state = 'in_progress'
+                AND idempotency_keys.updated_at <= $5
+             RETURNING true",
+        )
+        .bind(tenant.0)
+        .bind(key)
+        .bind(request_hash)
+        .bind(now.to_sqlx())
+        .bind(stale_before.to_sqlx())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let state = if claimed.is_some() {
+            IdempotencyState::Started
+        } else {
+            sqlx::query_as::<_, IdempotencyRow>(
+                "SELECT request_hash, state, status, body FROM idempotency_keys
+                  WHERE tenant_id = $1 AND key = $2",
+            )
+            .bind(tenant.0)
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?
+            .into_model()?
+        };
+        commit(tx, state).await
+    }
+
+    async fn finish_idempotent(
+        &self,
+        tenant: TenantId,
+        response: &IdempotentResponse,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        record_response(&mut tx, tenant, response).await?;
+        commit(tx, ()).await
+    }
+
+    async fn abandon_idempotent(&self, tenant: TenantId, key: &str) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "DELETE FROM idempotency_keys
+              WHERE tenant_id = $1 AND key = $2 AND state = 'in_progress'",
+        )
+        .bind(tenant.0)
+        .bind(key)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, ()).await
+    }
+
+    // ---- outbox ----
+
+    async fn enqueue_jobs(&self, tenant: TenantId, jobs: &[NewJob]) -> StoreResult<()> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.scoped(tenant).await?;
+        insert_jobs(&mut tx, tenant, jobs).await?;
+        commit(tx, ()).await
+    }
+
+    async fn claim_jobs(
+        &self,
+        now: Timestamp,
+        lease: jiff::SignedDuration,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>> {
+        let until = now.checked_add(lease).unwrap_or(Timestamp::MAX);
+        let mut tx = self.begin(Scope::Worker).await?;
+        // SKIP LOCKED: a job another process is claiming right now is left to it, so
+        // concurrent claims neither wait on each other nor return the same job.
+        let rows = sqlx::query_as::<_, JobRow>(
+            "WITH due AS (
+                 SELECT id FROM outbox
+                  WHERE status IN ('pending', 'running') AND next_attempt_at <= $1
+                  ORDER BY next_attempt_at, id
+                  LIMIT $3
+                    FOR UPDATE SKIP LOCKED)
+             UPDATE outbox o
+                SET status = 'running', attempts = o.attempts + 1, next_attempt_at = $2,
+                    updated_at = $4
+               FROM due
+              WHERE o.id = due.id
+             RETURNING o.*",
+        )
+        .bind(now.to_sqlx())
+        .bind(until.to_sqlx())
+        .bind(i64::from(limit))
+        .bind(self::now())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut jobs = all(rows, JobRow::into_model)?;
+        jobs.sort_by_key(|j| (j.created_at, j.id));
+        commit(tx, jobs).await
+    }
+
+    async fn complete_job(&self, id: Uuid) -> StoreResult<()> {
+        let mut tx = self.begin(Scope::Worker).await?;
+        sqlx::query("UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        commit(tx, ()).await
+    }
+
+    async fn fail_job(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin(Scope::Worker).await?;
+        sqlx::query(
+            "UPDATE outbox
+                SET status = CASE WHEN $3::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
+                    next_attempt_at = COALESCE($3::timestamptz, next_attempt_at),
+                    last_error = $2, updated_at = $4
+              WHERE id = $1",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(retry_at.map(|t| t.to_sqlx()))
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, ()).await
+    }
+
+    async fn list_jobs(&self, tenant: TenantId, kind: Option<&str>) -> StoreResult<Vec<Job>> {
+        let mut tx = self.scoped(tenant).await?;
+        let rows = sqlx::query_as::<_, JobRow>(
+            "SELECT * FROM outbox WHERE tenant_id = $1 AND ($2::text IS NULL OR kind = $2)
+              ORDER BY created_at, id",
+        )
+        .bind(tenant.0)
+        .bind(kind)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, all(rows, JobRow::into_model)?).await
+    }
+
+    async fn outbox_backlog(&self) -> StoreResult<(i64, Option<Timestamp>)> {
+        let mut tx = self.begin(Scope::Worker).await?;
+        let (count, oldest): (i64, Option<jiff_sqlx::Timestamp>) = sqlx::query_as(
+            "SELECT count(*), min(created_at) FILTER (WHERE status = 'pending') FROM outbox
+              WHERE status IN ('pending', 'running')",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, (count, oldest.map(|t| t.to_jiff()))).await
+    }
+
+    // ---- booking settings ----
+
+    async fn get_booking_settings(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+    ) -> StoreResult<Option<sqlx::types::JsonValue>> {
+        let mut tx = self.scoped(tenant).await?;
+        let settings = sqlx::query_scalar(
+            "SELECT settings FROM booking_settings WHERE tenant_id = $1 AND agent_id = $2",
+        )
+        .bind(tenant.0)
+        .bind(agent_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, settings).await
+    }
+
+    async fn put_booking_settings(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        settings: &sqlx::types::JsonValue,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "INSERT INTO booking_settings (tenant_id, agent_id, settings, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (tenant_id, agent_id) DO UPDATE
+                SET settings = excluded.settings, updated_at = excluded.updated_at",
+        )
+        .bind(tenant.0)
+        .bind(agent_id)
+        .bind(settings)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match db(e) {
+            // booking_settings_agent_fk: no such agent in this tenant.
+            StoreError::MissingReference { .. } => StoreError::MissingReference {
+                what: "agent".into(),
+            },
+            other => other,
+        })?;
+        commit(tx, ()).await
+    }
 }
 
 #[cfg(test)]
@@ -992,7 +1717,8 @@ mod tests {
                 .await
                 .unwrap();
         let plan = plan.join("\n");
-        assert!(plan.contains("calendar_events_busy"), "{plan}");
+        assert!(plan.contains("calendar_events_blocking"), "{plan}");
+        assert!(plan.contains("bookings_busy"), "{plan}");
         tx.rollback().await.unwrap();
         drop(store);
         db.drop_database().await;

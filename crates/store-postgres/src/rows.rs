@@ -219,3 +219,116 @@ impl BusyRow {
         })
     }
 }
+
+#[derive(FromRow)]
+pub(crate) struct BookingRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    agent_id: Option<Uuid>,
+    pub(crate) user_id: Uuid,
+    confirmation_code: String,
+    start_at: Timestamp,
+    end_at: Timestamp,
+    pub(crate) buffer_before_minutes: i32,
+    pub(crate) buffer_after_minutes: i32,
+    attendee_name: String,
+    attendee_email: Option<String>,
+    attendee_phone: Option<String>,
+    notes: Option<String>,
+    title: String,
+    description: Option<String>,
+    pub(crate) status: String,
+    cancel_reason: Option<String>,
+    cancelled_at: Option<Timestamp>,
+    call_id: Option<String>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl BookingRow {
+    pub(crate) fn into_model(self) -> StoreResult<Booking> {
+        Ok(Booking {
+            id: self.id,
+            tenant_id: TenantId(self.tenant_id),
+            agent_id: self.agent_id,
+            user_id: self.user_id,
+            confirmation_code: self.confirmation_code,
+            start: self.start_at.to_jiff(),
+            end: self.end_at.to_jiff(),
+            buffer_before_minutes: self.buffer_before_minutes,
+            buffer_after_minutes: self.buffer_after_minutes,
+            attendee: Attendee {
+                name: self.attendee_name,
+                email: self.attendee_email,
+                phone: self.attendee_phone,
+            },
+            notes: self.notes,
+            title: self.title,
+            description: self.description,
+            status: BookingStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("booking status", &self.status))?,
+            cancel_reason: self.cancel_reason,
+            cancelled_at: self.cancelled_at.map(Timestamp::to_jiff),
+            call_id: self.call_id,
+            created_at: self.created_at.to_jiff(),
+            updated_at: self.updated_at.to_jiff(),
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct JobRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    kind: String,
+    payload: sqlx::types::JsonValue,
+    status: String,
+    attempts: i32,
+    next_attempt_at: Timestamp,
+    last_error: Option<String>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl JobRow {
+    pub(crate) fn into_model(self) -> StoreResult<Job> {
+        Ok(Job {
+            id: self.id,
+            tenant_id: TenantId(self.tenant_id),
+            kind: self.kind,
+            payload: self.payload,
+            status: JobStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("job status", &self.status))?,
+            attempts: self.attempts,
+            next_attempt_at: self.next_attempt_at.to_jiff(),
+            last_error: self.last_error,
+            created_at: self.created_at.to_jiff(),
+            updated_at: self.updated_at.to_jiff(),
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct IdempotencyRow {
+    request_hash: String,
+    state: String,
+    status: Option<i32>,
+    body: Option<sqlx::types::JsonValue>,
+}
+
+impl IdempotencyRow {
+    pub(crate) fn into_model(self) -> StoreResult<IdempotencyState> {
+        match (self.state.as_str(), self.status, self.body) {
+            ("in_progress", _, _) => Ok(IdempotencyState::InProgress {
+                request_hash: self.request_hash,
+            }),
+            ("done", Some(status), Some(body)) => Ok(IdempotencyState::Done {
+                request_hash: self.request_hash,
+                status: u16::try_from(status)
+                    .map_err(|_| corrupt("response status", &status.to_string()))?,
+                body,
+            }),
+            (state, _, _) => Err(corrupt("idempotency state", state)),
+        }
+    }
+}

@@ -276,3 +276,211 @@ async fn calendar_events() {
     pillow_store::story::calendar_events(&store).await;
     db.drop_database().await;
 }
+
+#[tokio::test]
+async fn bookings() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    pillow_store::story::bookings(&store).await;
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_bookings() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    pillow_store::story::concurrent_bookings(std::sync::Arc::new(store)).await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn idempotency() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    pillow_store::story::idempotency(&store).await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn outbox() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    pillow_store::story::outbox(&store).await;
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claims() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    pillow_store::story::concurrent_claims(std::sync::Arc::new(store)).await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn booking_settings() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    pillow_store::story::booking_settings(&store).await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn the_worker_setting_reveals_the_outbox_and_nothing_else() {
+    use pillow_store::{Attendee, NewBooking, NewJob, new_id};
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    let acme = store.create_tenant("Acme").await.unwrap();
+    let ada = store
+        .create_user(acme.id, &new_user("ada@acme.test"))
+        .await
+        .unwrap();
+    let agent = store
+        .create_agent(
+            acme.id,
+            &pillow_store::NewAgent {
+                name: "Desk".into(),
+                time_zone: "UTC".into(),
+                backend: pillow_store::AgentBackend::Native,
+                cal_enabled: false,
+                cal_api_key_encrypted: None,
+                cal_event_type_slug: None,
+                cal_timezone: None,
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .put_booking_settings(acme.id, agent.id, &sqlx::types::JsonValue::Null)
+        .await
+        .unwrap();
+    let start: jiff::Timestamp = "2025-03-10T10:00:00Z".parse().unwrap();
+    store
+        .create_booking(
+            acme.id,
+            &NewBooking {
+                id: new_id(),
+                agent_id: None,
+                user_id: ada.id,
+                confirmation_code: "ABCDEFGHJ".into(),
+                start,
+                end: start + jiff::SignedDuration::from_mins(30),
+                buffer_before_minutes: 0,
+                buffer_after_minutes: 0,
+                attendee: Attendee {
+                    name: "Carol".into(),
+                    email: None,
+                    phone: None,
+                },
+                notes: None,
+                title: "Call".into(),
+                description: None,
+                call_id: None,
+            },
+            &[NewJob {
+                kind: "notify".into(),
+                payload: sqlx::types::JsonValue::Null,
+            }],
+            Some(&pillow_store::IdempotentResponse {
+                key: "k".into(),
+                request_hash: "h".into(),
+                status: 201,
+                body: sqlx::types::JsonValue::Null,
+            }),
+        )
+        .await
+        .unwrap();
+
+    let tables = ["bookings", "idempotency_keys", "outbox", "booking_settings"];
+    for table in tables {
+        assert_eq!(
+            count(&store, table, None).await,
+            0,
+            "{table} without a tenant"
+        );
+        assert_eq!(count(&store, table, tenant(acme.id)).await, 1, "{table}");
+    }
+    let worker = || Some(("app.worker", "on".to_string()));
+    assert_eq!(count(&store, "outbox", worker()).await, 1);
+    for table in [
+        "bookings",
+        "idempotency_keys",
+        "booking_settings",
+        "users",
+        "calendar_events",
+    ] {
+        assert_eq!(
+            count(&store, table, worker()).await,
+            0,
+            "{table} for the worker"
+        );
+    }
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn the_exclusion_constraint_refuses_overlaps_written_behind_the_store() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    let acme = store.create_tenant("Acme").await.unwrap();
+    let ada = store
+        .create_user(acme.id, &new_user("ada@acme.test"))
+        .await
+        .unwrap();
+    let mut tx = store.pool().begin().await.unwrap();
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(acme.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let insert = |code: &'static str, start: &'static str, end: &'static str, status| {
+        sqlx::query(
+            "INSERT INTO bookings (id, tenant_id, user_id, confirmation_code, start_at, end_at,
+                                   buffer_before_minutes, buffer_after_minutes,
+                                   occupied_start_at, occupied_end_at, attendee_name, title,
+                                   status, created_at, updated_at)
+             VALUES (gen_random_uuid(), $1, $2, $3, $4::timestamptz, $5::timestamptz, 0, 0,
+                     $4::timestamptz, $5::timestamptz, 'x', 'x', $6, now(), now())",
+        )
+        .bind(acme.id.0)
+        .bind(ada.id)
+        .bind(code)
+        .bind(start)
+        .bind(end)
+        .bind(status)
+    };
+    insert("A", "2025-03-10 10:00Z", "2025-03-10 10:30Z", "confirmed")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    // A cancelled booking does not hold its time.
+    insert("B", "2025-03-10 10:00Z", "2025-03-10 10:30Z", "cancelled")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let clash = insert("C", "2025-03-10 10:29Z", "2025-03-10 11:00Z", "confirmed")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    let e = clash.as_database_error().unwrap();
+    assert_eq!(e.code().as_deref(), Some("23P01"));
+    assert_eq!(e.constraint(), Some("bookings_no_overlap"));
+    tx.rollback().await.unwrap();
+    db.drop_database().await;
+}

@@ -97,6 +97,9 @@ fn unique_constraint(message: &str) -> String {
         "api_keys.prefix" => return "api_keys_prefix".into(),
         "users.tenant_id, users.id" => return "users_tenant_id".into(),
         "availability_rules.user_id" => return "availability_rules_one_default".into(),
+        "bookings.tenant_id, bookings.confirmation_code" => {
+            return "bookings_tenant_code".into();
+        }
         "calendar_events.provider_id, calendar_events.external_id" => {
             return "calendar_events_external".into();
         }
@@ -200,16 +203,199 @@ enum Owned {
     Event,
 }
 
-/// Busy time of some users overlapping a range. The status and transparency terms repeat the
-/// WHERE clause of the partial index `calendar_events_busy` word for word, so SQLite may use
+/// Busy time of some users overlapping a range: blocking calendar events, then confirmed
+/// bookings' occupied ranges. The events' status, transparency and source terms repeat the
+/// WHERE clause of the partial index `calendar_events_blocking` word for word, so SQLite may use
 /// it; the widened bounds (`$3`, `$4`) drive the index, the exact ones (`$5`, `$6`) apply to
-/// timed events. A test checks the plan.
+/// timed events and bookings. A booking's own event is left out: its booking counts, with its
+/// buffers. A test checks the plan.
 const BUSY_EVENTS: &str = "\
     SELECT user_id, start_at, end_at, all_day FROM calendar_events
      WHERE tenant_id = $1 AND user_id IN (SELECT unhex(value) FROM json_each($2))
        AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
+       AND source <> 'booking'
+       AND end_at > $3 AND start_at < $4
+       AND (all_day OR (end_at > $5 AND start_at < $6))
+    UNION ALL
+    SELECT user_id, occupied_start_at, occupied_end_at, FALSE FROM bookings
+     WHERE tenant_id = $1 AND user_id IN (SELECT unhex(value) FROM json_each($2))
+       AND status = 'confirmed'
+       AND occupied_end_at > $5 AND occupied_start_at < $6";
+
+/// The blocking calendar events of one user near a booking's occupied range: the events half
+/// of [`BUSY_EVENTS`] for one user. All-day candidates are refined in Rust by zone.
+const BLOCKING_EVENTS: &str = "\
+    SELECT user_id, start_at, end_at, all_day FROM calendar_events
+     WHERE tenant_id = $1 AND user_id = $2
+       AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
+       AND source <> 'booking'
        AND end_at > $3 AND start_at < $4
        AND (all_day OR (end_at > $5 AND start_at < $6))";
+
+/// Whether another confirmed booking of the user occupies part of the range.
+const OVERLAPPING_BOOKING: &str = "\
+    SELECT EXISTS (SELECT 1 FROM bookings
+                    WHERE tenant_id = $1 AND user_id = $2 AND status = 'confirmed'
+                      AND id <> $3 AND occupied_end_at > $4 AND occupied_start_at < $5)";
+
+/// The zones all-day events are read in for a user: the default rule's, then the user's own.
+const USER_ZONES: &str = "\
+    SELECT (SELECT json_extract(document, '$.timezone') FROM availability_rules
+             WHERE tenant_id = $1 AND user_id = $2 AND is_default
+               AND json_type(document, '$.timezone') = 'text'),
+           time_zone
+      FROM users WHERE tenant_id = $1 AND id = $2";
+
+fn overlap() -> StoreError {
+    StoreError::Conflict {
+        constraint: "bookings_no_overlap".into(),
+    }
+}
+
+/// Whether `occupied` (of `booking`, or a new booking) of the user is taken, by another
+/// confirmed booking or a blocking event. Run inside the write transaction that then writes.
+async fn taken(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    user: Uuid,
+    booking: Uuid,
+    occupied: (Timestamp, Timestamp),
+) -> StoreResult<bool> {
+    let (start, end) = (micros(occupied.0), micros(occupied.1));
+    let clash: bool = sqlx::query_scalar(OVERLAPPING_BOOKING)
+        .bind(tenant.0)
+        .bind(user)
+        .bind(booking)
+        .bind(start)
+        .bind(end)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    if clash {
+        return Ok(true);
+    }
+    let rows = sqlx::query_as::<_, BusyRow>(BLOCKING_EVENTS)
+        .bind(tenant.0)
+        .bind(user)
+        .bind(start.saturating_sub(WIDENING_MICROS))
+        .bind(end.saturating_add(WIDENING_MICROS))
+        .bind(start)
+        .bind(end)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    if rows.is_empty() {
+        return Ok(false);
+    }
+    let events = all(rows, BusyRow::into_model)?;
+    let zones: Option<(Option<String>, String)> = if events.iter().any(|e| e.all_day) {
+        sqlx::query_as(USER_ZONES)
+            .bind(tenant.0)
+            .bind(user)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?
+    } else {
+        None
+    };
+    let names: Vec<&str> = zones
+        .as_ref()
+        .map(|(rule, user)| {
+            rule.iter()
+                .map(String::as_str)
+                .chain([user.as_str()])
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(blocks_any(&events, &names, occupied))
+}
+
+/// Queues jobs in the caller's transaction.
+async fn insert_jobs(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    jobs: &[NewJob],
+    now: i64,
+) -> StoreResult<()> {
+    for job in jobs {
+        sqlx::query(
+            "INSERT INTO outbox (id, tenant_id, kind, payload, status, attempts, \
+             next_attempt_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5)",
+        )
+        .bind(new_id())
+        .bind(tenant.0)
+        .bind(&job.kind)
+        .bind(json_text(&job.payload)?)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Records a request's answer (key done) in the caller's transaction.
+async fn record_response(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    response: &IdempotentResponse,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO idempotency_keys (tenant_id, key, request_hash, state, status, body, \
+         created_at, updated_at) VALUES ($1, $2, $3, 'done', $4, $5, $6, $6) \
+         ON CONFLICT (tenant_id, key) DO UPDATE SET request_hash = excluded.request_hash, \
+         state = 'done', status = excluded.status, body = excluded.body, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(tenant.0)
+    .bind(&response.key)
+    .bind(&response.request_hash)
+    .bind(i64::from(response.status))
+    .bind(json_text(&response.body)?)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Jobs and response: the tail of every booking write.
+async fn follow_up(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    jobs: &[NewJob],
+    response: Option<&IdempotentResponse>,
+    now: i64,
+) -> StoreResult<()> {
+    insert_jobs(conn, tenant, jobs, now).await?;
+    if let Some(response) = response {
+        record_response(conn, tenant, response, now).await?;
+    }
+    Ok(())
+}
+
+async fn booking_row(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    id: Uuid,
+) -> StoreResult<Option<BookingRow>> {
+    sqlx::query_as::<_, BookingRow>("SELECT * FROM bookings WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(db)
+}
+
+fn json_text(value: &serde_json::Value) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Database(e.to_string()))
+}
+
+fn json_value(what: &str, text: &str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
 
 fn document_text(document: &serde_json::Value) -> StoreResult<String> {
     serde_json::to_string(document).map_err(|e| StoreError::Database(e.to_string()))
@@ -434,6 +620,119 @@ impl BusyRow {
             end: instant(self.end_at)?,
             all_day: self.all_day,
         })
+    }
+}
+
+#[derive(FromRow)]
+struct BookingRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    agent_id: Option<Uuid>,
+    user_id: Uuid,
+    confirmation_code: String,
+    start_at: i64,
+    end_at: i64,
+    buffer_before_minutes: i32,
+    buffer_after_minutes: i32,
+    attendee_name: String,
+    attendee_email: Option<String>,
+    attendee_phone: Option<String>,
+    notes: Option<String>,
+    title: String,
+    description: Option<String>,
+    status: String,
+    cancel_reason: Option<String>,
+    cancelled_at: Option<i64>,
+    call_id: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl BookingRow {
+    fn into_model(self) -> StoreResult<Booking> {
+        Ok(Booking {
+            id: self.id,
+            tenant_id: TenantId(self.tenant_id),
+            agent_id: self.agent_id,
+            user_id: self.user_id,
+            confirmation_code: self.confirmation_code,
+            start: instant(self.start_at)?,
+            end: instant(self.end_at)?,
+            buffer_before_minutes: self.buffer_before_minutes,
+            buffer_after_minutes: self.buffer_after_minutes,
+            attendee: Attendee {
+                name: self.attendee_name,
+                email: self.attendee_email,
+                phone: self.attendee_phone,
+            },
+            notes: self.notes,
+            title: self.title,
+            description: self.description,
+            status: BookingStatus::parse(&self.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("status {:?}", self.status)))?,
+            cancel_reason: self.cancel_reason,
+            cancelled_at: self.cancelled_at.map(instant).transpose()?,
+            call_id: self.call_id,
+            created_at: instant(self.created_at)?,
+            updated_at: instant(self.updated_at)?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct JobRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    kind: String,
+    payload: String,
+    status: String,
+    attempts: i32,
+    next_attempt_at: i64,
+    last_error: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl JobRow {
+    fn into_model(self) -> StoreResult<Job> {
+        Ok(Job {
+            id: self.id,
+            tenant_id: TenantId(self.tenant_id),
+            kind: self.kind,
+            payload: json_value("job payload", &self.payload)?,
+            status: JobStatus::parse(&self.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("job status {:?}", self.status)))?,
+            attempts: self.attempts,
+            next_attempt_at: instant(self.next_attempt_at)?,
+            last_error: self.last_error,
+            created_at: instant(self.created_at)?,
+            updated_at: instant(self.updated_at)?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct IdempotencyRow {
+    request_hash: String,
+    state: String,
+    status: Option<i64>,
+    body: Option<String>,
+}
+
+impl IdempotencyRow {
+    fn into_model(self) -> StoreResult<IdempotencyState> {
+        match (self.state.as_str(), self.status, self.body) {
+            ("in_progress", _, _) => Ok(IdempotencyState::InProgress {
+                request_hash: self.request_hash,
+            }),
+            ("done", Some(status), Some(body)) => Ok(IdempotencyState::Done {
+                request_hash: self.request_hash,
+                status: u16::try_from(status)
+                    .map_err(|_| StoreError::Corrupt(format!("response status {status}")))?,
+                body: json_value("response body", &body)?,
+            }),
+            (state, _, _) => Err(StoreError::Corrupt(format!("idempotency state {state:?}"))),
+        }
     }
 }
 
@@ -1060,6 +1359,516 @@ impl Store for SqliteStore {
         .await
         .map_err(db)
     }
+
+    // ---- bookings ----
+
+    async fn create_booking(
+        &self,
+        tenant: TenantId,
+        booking: &NewBooking,
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Booking> {
+        let now = micros(Timestamp::now());
+        // IMMEDIATE: the write lock is ours from the overlap check to the commit, so no other
+        // booking can slip in between (concurrent callers wait on the busy timeout).
+        let mut tx = self.write().await?;
+        if !bump(&mut tx, tenant, booking.user_id).await? {
+            return Err(missing_user());
+        }
+        if let Some(agent) = booking.agent_id {
+            let known: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM agents WHERE tenant_id = $1 AND id = $2)",
+            )
+            .bind(tenant.0)
+            .bind(agent)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            if !known {
+                return Err(StoreError::MissingReference {
+                    what: "agent".into(),
+                });
+            }
+        }
+        if taken(
+            &mut tx,
+            tenant,
+            booking.user_id,
+            booking.id,
+            booking.occupied(),
+        )
+        .await?
+        {
+            return Err(overlap());
+        }
+        let row = sqlx::query_as::<_, BookingRow>(
+            "INSERT INTO bookings (id, tenant_id, agent_id, user_id, confirmation_code, \
+             start_at, end_at, buffer_before_minutes, buffer_after_minutes, attendee_name, \
+             attendee_email, attendee_phone, notes, title, description, status, call_id, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             'confirmed', $16, $17, $17) RETURNING *",
+        )
+        .bind(booking.id)
+        .bind(tenant.0)
+        .bind(booking.agent_id)
+        .bind(booking.user_id)
+        .bind(&booking.confirmation_code)
+        .bind(micros(booking.start))
+        .bind(micros(booking.end))
+        .bind(booking.buffer_before_minutes)
+        .bind(booking.buffer_after_minutes)
+        .bind(&booking.attendee.name)
+        .bind(&booking.attendee.email)
+        .bind(&booking.attendee.phone)
+        .bind(&booking.notes)
+        .bind(&booking.title)
+        .bind(&booking.description)
+        .bind(&booking.call_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO calendar_events (id, tenant_id, user_id, title, description, start_at, \
+             end_at, all_day, status, transparency, source, booking_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 'confirmed', 'opaque', 'booking', $8, $9, $9)",
+        )
+        .bind(new_id())
+        .bind(tenant.0)
+        .bind(booking.user_id)
+        .bind(&booking.title)
+        .bind(&booking.description)
+        .bind(micros(booking.start))
+        .bind(micros(booking.end))
+        .bind(booking.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        follow_up(&mut tx, tenant, jobs, response, now).await?;
+        tx.commit().await.map_err(db)?;
+        row.into_model()
+    }
+
+    async fn get_booking(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Booking>> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        booking_row(&mut conn, tenant, id)
+            .await?
+            .map(BookingRow::into_model)
+            .transpose()
+    }
+
+    async fn find_booking_by_code(
+        &self,
+        tenant: TenantId,
+        code: &str,
+    ) -> StoreResult<Option<Booking>> {
+        sqlx::query_as::<_, BookingRow>(
+            "SELECT * FROM bookings WHERE tenant_id = $1 AND confirmation_code = $2",
+        )
+        .bind(tenant.0)
+        .bind(code)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(BookingRow::into_model)
+        .transpose()
+    }
+
+    async fn list_bookings(
+        &self,
+        tenant: TenantId,
+        filter: &BookingFilter,
+    ) -> StoreResult<Vec<Booking>> {
+        // Only fixed fragments are pushed; every value is bound.
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM bookings WHERE tenant_id = ");
+        query.push_bind(tenant.0);
+        if let Some(status) = filter.status {
+            query.push(" AND status = ");
+            query.push_bind(status.as_str());
+        }
+        if let Some(user) = filter.user_id {
+            query.push(" AND user_id = ");
+            query.push_bind(user);
+        }
+        if let Some(agent) = filter.agent_id {
+            query.push(" AND agent_id = ");
+            query.push_bind(agent);
+        }
+        if let Some(from) = filter.from {
+            query.push(" AND end_at > ");
+            query.push_bind(micros(from));
+        }
+        if let Some(to) = filter.to {
+            query.push(" AND start_at < ");
+            query.push_bind(micros(to));
+        }
+        query.push(" ORDER BY start_at, id LIMIT ");
+        query.push_bind(i64::from(filter.limit.unwrap_or(DEFAULT_BOOKING_LIMIT)));
+        let rows = query
+            .build_query_as::<BookingRow>()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        all(rows, BookingRow::into_model)
+    }
+
+    async fn cancel_booking(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        reason: Option<&str>,
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Option<Booking>> {
+        let now = micros(Timestamp::now());
+        let mut tx = self.write().await?;
+        let Some(current) = booking_row(&mut tx, tenant, id).await? else {
+            return Ok(None);
+        };
+        if current.status != BookingStatus::Confirmed.as_str() {
+            // Already cancelled: nothing changes, but the request still gets its answer.
+            if let Some(response) = response {
+                record_response(&mut tx, tenant, response, now).await?;
+            }
+            tx.commit().await.map_err(db)?;
+            return current.into_model().map(Some);
+        }
+        bump(&mut tx, tenant, current.user_id).await?;
+        let row = sqlx::query_as::<_, BookingRow>(
+            "UPDATE bookings SET status = 'cancelled', cancel_reason = $3, cancelled_at = $4, \
+             updated_at = $4 WHERE tenant_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(reason)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "UPDATE calendar_events SET status = 'cancelled', updated_at = $3 \
+             WHERE tenant_id = $1 AND booking_id = $2 AND source = 'booking'",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        follow_up(&mut tx, tenant, jobs, response, now).await?;
+        tx.commit().await.map_err(db)?;
+        row.into_model().map(Some)
+    }
+
+    async fn reschedule_booking(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        start: Timestamp,
+        end: Timestamp,
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Option<Booking>> {
+        let now = micros(Timestamp::now());
+        let mut tx = self.write().await?;
+        let Some(current) = booking_row(&mut tx, tenant, id).await? else {
+            return Ok(None);
+        };
+        if current.status != BookingStatus::Confirmed.as_str() {
+            return Err(StoreError::Conflict {
+                constraint: "booking_not_confirmed".into(),
+            });
+        }
+        let occupied = occupied_range(
+            start,
+            end,
+            current.buffer_before_minutes,
+            current.buffer_after_minutes,
+        );
+        // The booking itself is left out of the check: moving by less than its length is fine.
+        if taken(&mut tx, tenant, current.user_id, id, occupied).await? {
+            return Err(overlap());
+        }
+        bump(&mut tx, tenant, current.user_id).await?;
+        let row = sqlx::query_as::<_, BookingRow>(
+            "UPDATE bookings SET start_at = $3, end_at = $4, updated_at = $5 \
+             WHERE tenant_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(micros(start))
+        .bind(micros(end))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "UPDATE calendar_events SET start_at = $3, end_at = $4, updated_at = $5 \
+             WHERE tenant_id = $1 AND booking_id = $2 AND source = 'booking'",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(micros(start))
+        .bind(micros(end))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        follow_up(&mut tx, tenant, jobs, response, now).await?;
+        tx.commit().await.map_err(db)?;
+        row.into_model().map(Some)
+    }
+
+    async fn member_stats(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+        now: Timestamp,
+    ) -> StoreResult<Vec<MemberStats>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(Uuid, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT u.id,
+                    max(b.created_at) FILTER (WHERE b.status = 'confirmed'),
+                    count(b.id) FILTER (WHERE b.status = 'confirmed' AND b.start_at >= $3)
+               FROM users u
+               LEFT JOIN bookings b ON b.tenant_id = u.tenant_id AND b.user_id = u.id
+              WHERE u.tenant_id = $1 AND u.id IN (SELECT unhex(value) FROM json_each($2))
+              GROUP BY u.id",
+        )
+        .bind(tenant.0)
+        .bind(id_list(user_ids))
+        .bind(micros(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(|(user_id, last, upcoming)| {
+                Ok(MemberStats {
+                    user_id,
+                    last_booked_at: last.map(instant).transpose()?,
+                    upcoming: u32::try_from(upcoming).unwrap_or(u32::MAX),
+                })
+            })
+            .collect()
+    }
+
+    // ---- idempotency ----
+
+    async fn begin_idempotent(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        request_hash: &str,
+        now: Timestamp,
+        stale_after: jiff::SignedDuration,
+    ) -> StoreResult<IdempotencyState> {
+        let stale_before = now.checked_sub(stale_after).unwrap_or(Timestamp::MIN);
+        let mut tx = self.write().await?;
+        // Inserts a new record, or takes over a stale in-progress one; RETURNING says which.
+        let claimed = sqlx::query(
+            "INSERT INTO idempotency_keys (tenant_id, key, request_hash, state, created_at, \
+             updated_at) VALUES ($1, $2, $3, 'in_progress', $4, $4) \
+             ON CONFLICT (tenant_id, key) DO UPDATE SET request_hash = excluded.request_hash, \
+             created_at = excluded.created_at, updated_at = excluded.updated_at \
+             WHERE idempotency_keys.state = 'in_progress' \
+               AND idempotency_keys.updated_at <= $5 \
+             RETURNING 1",
+        )
+        .bind(tenant.0)
+        .bind(key)
+        .bind(request_hash)
+        .bind(micros(now))
+        .bind(micros(stale_before))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let state = if claimed.is_some() {
+            IdempotencyState::Started
+        } else {
+            sqlx::query_as::<_, IdempotencyRow>(
+                "SELECT request_hash, state, status, body FROM idempotency_keys \
+                 WHERE tenant_id = $1 AND key = $2",
+            )
+            .bind(tenant.0)
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?
+            .into_model()?
+        };
+        tx.commit().await.map_err(db)?;
+        Ok(state)
+    }
+
+    async fn finish_idempotent(
+        &self,
+        tenant: TenantId,
+        response: &IdempotentResponse,
+    ) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        record_response(&mut conn, tenant, response, micros(Timestamp::now())).await
+    }
+
+    async fn abandon_idempotent(&self, tenant: TenantId, key: &str) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM idempotency_keys \
+             WHERE tenant_id = $1 AND key = $2 AND state = 'in_progress'",
+        )
+        .bind(tenant.0)
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    // ---- outbox ----
+
+    async fn enqueue_jobs(&self, tenant: TenantId, jobs: &[NewJob]) -> StoreResult<()> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        insert_jobs(&mut tx, tenant, jobs, micros(Timestamp::now())).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn claim_jobs(
+        &self,
+        now: Timestamp,
+        lease: jiff::SignedDuration,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>> {
+        let until = now.checked_add(lease).unwrap_or(Timestamp::MAX);
+        // One writer at a time: a job is claimed by exactly one caller until its lease ends.
+        let mut tx = self.write().await?;
+        let rows = sqlx::query_as::<_, JobRow>(
+            "UPDATE outbox SET status = 'running', attempts = attempts + 1, \
+             next_attempt_at = $2, updated_at = $3 \
+             WHERE id IN (SELECT id FROM outbox \
+                           WHERE status IN ('pending', 'running') AND next_attempt_at <= $1 \
+                           ORDER BY next_attempt_at, id LIMIT $4) \
+             RETURNING *",
+        )
+        .bind(micros(now))
+        .bind(micros(until))
+        .bind(micros(Timestamp::now()))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        let mut jobs = all(rows, JobRow::into_model)?;
+        jobs.sort_by_key(|j| (j.created_at, j.id));
+        Ok(jobs)
+    }
+
+    async fn complete_job(&self, id: Uuid) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(micros(Timestamp::now()))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn fail_job(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> StoreResult<()> {
+        let now = micros(Timestamp::now());
+        sqlx::query(
+            "UPDATE outbox SET status = CASE WHEN $3 IS NULL THEN 'failed' ELSE 'pending' END, \
+             next_attempt_at = COALESCE($3, next_attempt_at), last_error = $2, updated_at = $4 \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(retry_at.map(micros))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn list_jobs(&self, tenant: TenantId, kind: Option<&str>) -> StoreResult<Vec<Job>> {
+        let rows = sqlx::query_as::<_, JobRow>(
+            "SELECT * FROM outbox WHERE tenant_id = $1 AND ($2 IS NULL OR kind = $2) \
+             ORDER BY created_at, id",
+        )
+        .bind(tenant.0)
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        all(rows, JobRow::into_model)
+    }
+
+    async fn outbox_backlog(&self) -> StoreResult<(i64, Option<Timestamp>)> {
+        let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT count(*), min(created_at) FILTER (WHERE status = 'pending') FROM outbox \
+             WHERE status IN ('pending', 'running')",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok((count, oldest.map(instant).transpose()?))
+    }
+
+    // ---- booking settings ----
+
+    async fn get_booking_settings(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+    ) -> StoreResult<Option<serde_json::Value>> {
+        let text: Option<String> = sqlx::query_scalar(
+            "SELECT settings FROM booking_settings WHERE tenant_id = $1 AND agent_id = $2",
+        )
+        .bind(tenant.0)
+        .bind(agent_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        text.map(|t| json_value("booking settings", &t)).transpose()
+    }
+
+    async fn put_booking_settings(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        settings: &serde_json::Value,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO booking_settings (tenant_id, agent_id, settings, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (tenant_id, agent_id) DO UPDATE SET settings = excluded.settings, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(tenant.0)
+        .bind(agent_id)
+        .bind(json_text(settings)?)
+        .bind(micros(Timestamp::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match db(e) {
+            // The (tenant_id, agent_id) foreign key: no such agent in this tenant.
+            StoreError::MissingReference { .. } => StoreError::MissingReference {
+                what: "agent".into(),
+            },
+            other => other,
+        })?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -1106,7 +1915,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn busy_events_search_the_covering_partial_index() {
+    async fn busy_events_search_the_covering_partial_indexes() {
         let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
         let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "EXPLAIN QUERY PLAN {BUSY_EVENTS}"
@@ -1124,7 +1933,7 @@ mod tests {
         assert!(
             details
                 .iter()
-                .any(|d| d.contains("COVERING INDEX calendar_events_busy")
+                .any(|d| d.contains("COVERING INDEX calendar_events_blocking")
                     && d.contains("user_id=?")
                     && d.contains("end_at>?")),
             "{details:#?}"

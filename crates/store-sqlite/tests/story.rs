@@ -58,3 +58,39 @@ async fn unique_violations_name_the_index_as_postgresql_does() {
         other => panic!("expected a conflict, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn bookings() {
+    let (_dir, store) = fresh().await;
+    pillow_store::story::bookings(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_bookings() {
+    let (_dir, store) = fresh().await;
+    pillow_store::story::concurrent_bookings(std::sync::Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn idempotency() {
+    let (_dir, store) = fresh().await;
+    pillow_store::story::idempotency(&store).await;
+}
+
+#[tokio::test]
+async fn outbox() {
+    let (_dir, store) = fresh().await;
+    pillow_store::story::outbox(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claims() {
+    let (_dir, store) = fresh().await;
+    pillow_store::story::concurrent_claims(std::sync::Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn booking_settings() {
+    let (_dir, store) = fresh().await;
+    pillow_store::story::booking_settings(&store).await;
+}

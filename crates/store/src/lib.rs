@@ -164,7 +164,9 @@ pub trait Store: Send + Sync + 'static {
         tenant: TenantId,
         filter: &EventFilter,
     ) -> StoreResult<Vec<CalendarEvent>>;
-    /// Busy time of these users overlapping `[from, to)`: confirmed or tentative, and opaque.
+    /// Busy time of these users overlapping `[from, to)`, in one query: calendar events that
+    /// are confirmed or tentative, opaque, and not a booking's own entry (source `booking`),
+    /// plus every confirmed booking's *occupied* range (with its buffers, `all_day` false).
     /// All-day events use the one-day widening of `list_events`. Any order.
     async fn busy_events(
         &self,
@@ -182,4 +184,158 @@ pub trait Store: Send + Sync + 'static {
         tenant: TenantId,
         user_ids: &[Uuid],
     ) -> StoreResult<Vec<(Uuid, i64)>>;
+
+    // ---- bookings ----
+    //
+    // Every write here bumps the booking's user's busy version in the same transaction, and
+    // writes the given outbox jobs and idempotent response in it too: a committed booking
+    // always has its follow-up work queued and its answer recorded.
+
+    /// Books atomically. In one transaction: checks that the booking's occupied range overlaps
+    /// no other confirmed booking's occupied range of the same user, nor a blocking calendar
+    /// event of the user (confirmed or tentative, opaque, source not `booking`); inserts the
+    /// booking, its calendar event (source `booking`, `[start, end)`, opaque, confirmed), the
+    /// `jobs` and, if given, the `response` (key done); bumps the user's busy version.
+    ///
+    /// All-day events block their local dates in the zone of the user's default rule (the
+    /// zone availability uses), else the user's own zone; when neither parses, their carriers
+    /// widened by [`ALL_DAY_WIDENING`] on both sides (too much rather than too little).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] on `bookings_no_overlap` when the time is taken (by a booking or
+    /// an event), on `bookings_tenant_code` when the confirmation code exists in the tenant;
+    /// [`StoreError::MissingReference`] with `what: "user"` (or `"agent"`) when the user (or
+    /// the agent) is not in this tenant.
+    async fn create_booking(
+        &self,
+        tenant: TenantId,
+        booking: &NewBooking,
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Booking>;
+    async fn get_booking(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Booking>>;
+    /// The booking with exactly this confirmation code.
+    async fn find_booking_by_code(
+        &self,
+        tenant: TenantId,
+        code: &str,
+    ) -> StoreResult<Option<Booking>>;
+    /// Bookings overlapping `[from, to)` (by `[start, end)`, either bound optional) that match
+    /// the filter, sorted by start then id; at most `limit` ([`DEFAULT_BOOKING_LIMIT`]).
+    async fn list_bookings(
+        &self,
+        tenant: TenantId,
+        filter: &BookingFilter,
+    ) -> StoreResult<Vec<Booking>>;
+    /// Cancels a confirmed booking: status cancelled, `reason`, `cancelled_at`; its calendar
+    /// event becomes cancelled; jobs and response written; busy version bumped. `None` if
+    /// absent in this tenant. An already cancelled booking is returned unchanged: no jobs, no
+    /// bump (the response, if given, is still recorded).
+    async fn cancel_booking(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        reason: Option<&str>,
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Option<Booking>>;
+    /// Moves a confirmed booking to `[start, end)` (same user, same buffers) atomically: the
+    /// overlap rules of `create_booking`, ignoring the booking itself; the old time is released
+    /// only if the new one is taken. Updates its calendar event; jobs, response, bump. `None`
+    /// if absent in this tenant.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] on `bookings_no_overlap` when the new time is taken (the booking
+    /// stays where it was), on `booking_not_confirmed` when the booking is cancelled.
+    async fn reschedule_booking(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        start: jiff::Timestamp,
+        end: jiff::Timestamp,
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Option<Booking>>;
+    /// One row per listed user of the tenant (unknown ids and other tenants' users are left
+    /// out; any order).
+    async fn member_stats(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+        now: jiff::Timestamp,
+    ) -> StoreResult<Vec<MemberStats>>;
+
+    // ---- idempotency ----
+
+    /// Claims `key` for a request with this hash: records it in progress if the tenant has no
+    /// record of it, or takes over an in-progress record last touched `stale_after` or longer
+    /// before `now` (its owner died); both return [`IdempotencyState::Started`]. Otherwise
+    /// returns the record's state, whatever its hash (the caller compares).
+    async fn begin_idempotent(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        request_hash: &str,
+        now: jiff::Timestamp,
+        stale_after: jiff::SignedDuration,
+    ) -> StoreResult<IdempotencyState>;
+    /// Records the answer of a request that changed nothing (e.g. a 409 or 422), marking the
+    /// key done.
+    async fn finish_idempotent(
+        &self,
+        tenant: TenantId,
+        response: &IdempotentResponse,
+    ) -> StoreResult<()>;
+    /// Forgets an in-progress key after a server-side failure, so a retry runs again. A done
+    /// key is kept.
+    async fn abandon_idempotent(&self, tenant: TenantId, key: &str) -> StoreResult<()>;
+
+    // ---- outbox ----
+
+    /// Queues jobs on their own (the changes above queue theirs in their own transaction).
+    async fn enqueue_jobs(&self, tenant: TenantId, jobs: &[NewJob]) -> StoreResult<()>;
+    /// Claims up to `limit` jobs of any tenant that are pending with `next_attempt_at <= now`,
+    /// or running with an expired lease (their worker died), oldest due first: marks them
+    /// running with a lease until `now + lease` and counts the attempt. Concurrent claims, in
+    /// this process or another, never return the same job twice while its lease lasts.
+    async fn claim_jobs(
+        &self,
+        now: jiff::Timestamp,
+        lease: jiff::SignedDuration,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>>;
+    /// Marks a job done.
+    async fn complete_job(&self, id: Uuid) -> StoreResult<()>;
+    /// Records a failure: back to pending at `retry_at`, or failed for good when `None`.
+    async fn fail_job(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_at: Option<jiff::Timestamp>,
+    ) -> StoreResult<()>;
+    /// The tenant's jobs, of one kind or all, by created_at then id.
+    async fn list_jobs(&self, tenant: TenantId, kind: Option<&str>) -> StoreResult<Vec<Job>>;
+    /// Pending plus running jobs of every tenant, and the oldest pending job's created_at: for
+    /// metrics.
+    async fn outbox_backlog(&self) -> StoreResult<(i64, Option<jiff::Timestamp>)>;
+
+    // ---- booking settings ----
+
+    /// An agent's booking settings: the seed's JSON, kept whole.
+    async fn get_booking_settings(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+    ) -> StoreResult<Option<serde_json::Value>>;
+    /// Creates or replaces an agent's booking settings.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] with `what: "agent"` when the agent is not in this
+    /// tenant.
+    async fn put_booking_settings(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        settings: &serde_json::Value,
+    ) -> StoreResult<()>;
 }
