@@ -14,26 +14,34 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use pillow_engine::{Interval, Member, Rule, RuleDocument, SlotQuery, TeamSlot};
-use pillow_store::{AvailabilityRule, BusyEvent, Store, StoreError, TenantId};
+use pillow_store::{AvailabilityRule, BusyEvent, MemberStats, Store, StoreError, TenantId};
 use uuid::Uuid;
 
 /// How far around "now" a member's busy time is loaded at once, so most queries hit the cache.
 const LOAD_BEFORE: SignedDuration = SignedDuration::from_hours(24 * 2);
 const LOAD_AFTER: SignedDuration = SignedDuration::from_hours(24 * 120);
 
-/// One member as the engine needs them.
+/// Cached entries are reloaded at least this often even when their version has not moved:
+/// `upcoming` in the assignment statistics counts bookings after "now", which moves.
+const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// One member as the engine and the distribution strategies need them.
 #[derive(Clone)]
 pub struct MemberCalendar {
     pub user_id: Uuid,
     pub rule: Arc<Rule>,
     pub busy: Arc<Vec<Interval>>,
+    /// For the distribution strategies: last booking, upcoming bookings.
+    pub stats: MemberStats,
 }
 
 struct Cached {
     version: i64,
     rule: Option<Arc<Rule>>,
     loaded: Interval,
+    loaded_at: std::time::Instant,
     busy: Arc<Vec<Interval>>,
+    stats: MemberStats,
 }
 
 /// Per-process cache of members' rules and busy time, validated against `busy_version`.
@@ -99,6 +107,7 @@ impl CalendarCache {
                 };
                 let fresh = entries.get(&(tenant, *user)).is_some_and(|c| {
                     c.version == *version
+                        && c.loaded_at.elapsed() < MAX_AGE
                         && c.loaded.start <= window.start
                         && c.loaded.end >= window.end
                 });
@@ -120,6 +129,7 @@ impl CalendarCache {
                     user_id: *user,
                     rule: cached.rule.clone()?,
                     busy: cached.busy.clone(),
+                    stats: cached.stats.clone(),
                 })
             })
             .collect())
@@ -147,6 +157,12 @@ impl CalendarCache {
         let events = store
             .busy_events(tenant, users, loaded.start, loaded.end)
             .await?;
+        let mut stats: HashMap<Uuid, MemberStats> = store
+            .member_stats(tenant, users, now)
+            .await?
+            .into_iter()
+            .map(|s| (s.user_id, s))
+            .collect();
         let mut parsed = HashMap::new();
         for rule in &rules {
             parsed.insert(rule.user_id, Arc::new(parse_stored_rule(rule)?));
@@ -164,7 +180,13 @@ impl CalendarCache {
                     version: versions.get(user).copied().unwrap_or_default(),
                     rule,
                     loaded,
+                    loaded_at: std::time::Instant::now(),
                     busy: Arc::new(busy),
+                    stats: stats.remove(user).unwrap_or(MemberStats {
+                        user_id: *user,
+                        last_booked_at: None,
+                        upcoming: 0,
+                    }),
                 }),
             );
         }

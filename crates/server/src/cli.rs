@@ -337,6 +337,7 @@ pub async fn serve_with(config: Config, ready: impl FnOnce(&AppState)) -> Result
     crate::telemetry::prometheus();
     tracing::info!(%address, backend = state.store.backend().as_str(), "listening");
     ready(&state);
+    crate::jobs::Worker::new(state.store.clone()).spawn();
     crate::serve(state, listener, crate::shutdown_signal()).await?;
     Ok(())
 }

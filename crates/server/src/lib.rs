@@ -5,12 +5,15 @@
 
 pub mod auth;
 pub mod availability;
+pub mod booking;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod json;
+pub mod rate_limit;
 pub mod telemetry;
 
 use std::sync::Arc;
@@ -28,6 +31,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Members' rules and busy time, checked against the database on every use.
     pub calendars: Arc<availability::CalendarCache>,
+    /// Agents' teams, briefly reused between requests.
+    pub teams: Arc<booking::TeamCache>,
+    /// Attempts on the public self-service endpoints, per confirmation code.
+    pub self_service_limiter: Arc<rate_limit::RateLimiter>,
 }
 
 impl AppState {
@@ -36,6 +43,11 @@ impl AppState {
             store,
             config: Arc::new(config),
             calendars: Arc::default(),
+            teams: Arc::default(),
+            self_service_limiter: Arc::new(rate_limit::RateLimiter::new(
+                10,
+                std::time::Duration::from_secs(15 * 60),
+            )),
         }
     }
 }

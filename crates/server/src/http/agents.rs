@@ -298,6 +298,7 @@ async fn update_agent(
         .update_agent(caller.tenant, id, &patch)
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
+    state.teams.invalidate(caller.tenant);
     Ok(Json(agent.into()))
 }
 
@@ -316,6 +317,7 @@ async fn delete_agent(
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
     caller.require_admin()?;
+    state.teams.invalidate(caller.tenant);
     if state.store.delete_agent(caller.tenant, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

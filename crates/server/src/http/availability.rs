@@ -8,7 +8,7 @@ use axum::extract::State;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
-use pillow_engine::{Candidate, Interval, Strategy};
+use pillow_engine::Interval;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -181,10 +181,13 @@ fn parse_zone(raw: Option<&str>) -> ApiResult<Option<TimeZone>> {
     .transpose()
 }
 
-/// Who the slots are for: the members in team order, and the zone their dates default to.
+/// Who the slots are for: the members in team order, the zone their dates default to, the
+/// members' names, and for an agent its team (strategy, priorities, default duration).
 struct Subject {
     members: Vec<Uuid>,
     default_zone: Option<TimeZone>,
+    names: HashMap<Uuid, String>,
+    context: Option<std::sync::Arc<crate::booking::TeamContext>>,
 }
 
 async fn subject(
@@ -194,29 +197,24 @@ async fn subject(
 ) -> ApiResult<Subject> {
     if let Some(raw) = &query.agent_id {
         let agent_id = parse_id(raw, "agent")?;
-        let agent = state
-            .store
-            .get_agent(caller.tenant, agent_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("agent"))?;
-        // Until booking settings name the team, the team is every member with working hours.
-        let members = state.store.users_with_default_rule(caller.tenant).await?;
+        let context = state.teams.get(state, caller.tenant, agent_id).await?;
         return Ok(Subject {
-            members,
-            default_zone: TimeZone::get(&agent.time_zone).ok(),
+            members: context.team.members.clone(),
+            default_zone: TimeZone::get(&context.agent.time_zone).ok(),
+            names: context.names.clone(),
+            context: Some(context),
         });
     }
-    let user_id = match &query.user_id {
+    let user = match &query.user_id {
         Some(raw) => {
             let id = parse_id(raw, "user")?;
             state
                 .store
                 .get_user(caller.tenant, id)
                 .await?
-                .ok_or_else(|| ApiError::not_found("user"))?;
-            id
+                .ok_or_else(|| ApiError::not_found("user"))?
         }
-        None => caller.user().map(|u| u.id).ok_or_else(|| {
+        None => caller.user().cloned().ok_or_else(|| {
             ApiError::invalid(
                 "user_id",
                 "subject_required",
@@ -225,8 +223,10 @@ async fn subject(
         })?,
     };
     Ok(Subject {
-        members: vec![user_id],
+        members: vec![user.id],
         default_zone: None,
+        names: HashMap::from([(user.id, user.name)]),
+        context: None,
     })
 }
 
@@ -276,47 +276,30 @@ async fn availability(
         .await?;
 
     let zone = requested_zone
-        .or(subject.default_zone)
+        .or(subject.default_zone.clone())
         .or_else(|| calendars.first().map(|c| c.rule.time_zone().clone()))
         .unwrap_or(TimeZone::UTC);
     let window = window(&query, &zone, now)?;
+    let team = subject.context.as_ref().map(|c| &c.team);
+    let team_duration = team
+        .and_then(|t| t.settings.event_type_config.duration)
+        .map(SignedDuration::from_mins);
     let duration = duration
+        .or(team_duration)
         .or_else(|| calendars.first().map(|c| c.rule.slot_duration()))
         .unwrap_or(SignedDuration::from_mins(30));
 
     let slots = team_availability(&calendars, window, duration, now);
-    let names: HashMap<Uuid, String> = if slots.is_empty() {
-        HashMap::new()
-    } else {
-        state
-            .store
-            .list_users(caller.tenant)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u.name))
-            .collect()
-    };
+    // Each slot names the member the agent's strategy would assign now.
     let views = slots
         .into_iter()
         .filter_map(|slot| {
-            // Round robin until booking settings choose the strategy; with no bookings yet the
-            // first free member in team order.
-            let candidates: Vec<Candidate<Uuid>> = slot
-                .free
-                .iter()
-                .map(|id| Candidate {
-                    id: *id,
-                    priority: 0,
-                    last_booked_at: None,
-                    upcoming_bookings: 0,
-                })
-                .collect();
-            let pick = *pillow_engine::rank(&Strategy::RoundRobin, &candidates).first()?;
+            let pick = *crate::booking::rank_members(team, &slot.free, &calendars).first()?;
             Some(SlotView {
                 start_time: slot.slot.start.to_string(),
                 end_time: slot.slot.end.to_string(),
                 user_id: pick,
-                user_name: names.get(&pick).cloned().unwrap_or_default(),
+                user_name: subject.names.get(&pick).cloned().unwrap_or_default(),
             })
         })
         .collect();

@@ -5,6 +5,9 @@
 pub mod agents;
 pub mod auth;
 pub mod availability;
+pub mod booking_settings;
+pub mod bookings;
+pub mod events;
 pub mod ops;
 pub mod rules;
 pub mod users;
@@ -35,6 +38,8 @@ use crate::error::ApiError;
         (name = "users", description = "Members of your tenant"),
         (name = "agents", description = "Voice agents"),
         (name = "availability", description = "Working hours and free slots"),
+        (name = "events", description = "Calendar events"),
+        (name = "bookings", description = "Book, cancel and reschedule"),
         (name = "voice", description = "Endpoints voice platforms call"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
@@ -65,6 +70,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(agents::router())
         .merge(rules::router())
         .merge(availability::router())
+        .merge(events::router())
+        .merge(bookings::router())
+        .merge(booking_settings::router())
         .merge(voice::router())
         .merge(ops::router())
 }

@@ -173,6 +173,8 @@ async fn create_rule(
             },
         )
         .await?;
+    // A first rule can add a member to an agent's default team.
+    state.teams.invalidate(caller.tenant);
     Ok((StatusCode::CREATED, Json(view(rule))))
 }
 
@@ -260,6 +262,7 @@ async fn patch(state: &AppState, caller: &Caller, raw_id: &str, body: Value) -> 
         )
         .await?
         .ok_or_else(|| ApiError::not_found("availability rule"))?;
+    state.teams.invalidate(caller.tenant);
     Ok(view(rule))
 }
 
@@ -292,6 +295,7 @@ async fn update_rule_by_query(
 async fn remove(state: &AppState, caller: &Caller, raw_id: &str) -> ApiResult<StatusCode> {
     let rule = load(state, caller, raw_id).await?;
     may_change(caller, &rule)?;
+    state.teams.invalidate(caller.tenant);
     if state.store.delete_rule(caller.tenant, rule.id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -182,6 +182,7 @@ async fn create_user(
             },
         )
         .await?;
+    state.teams.invalidate(caller.tenant);
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -265,6 +266,7 @@ async fn update_user(
         .update_user(caller.tenant, id, &patch)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
+    state.teams.invalidate(caller.tenant);
     Ok(Json(user.into()))
 }
 
@@ -289,6 +291,7 @@ async fn delete_user(
             "You cannot delete your own account; ask another admin.",
         ));
     }
+    state.teams.invalidate(caller.tenant);
     if state.store.delete_user(caller.tenant, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

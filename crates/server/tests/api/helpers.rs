@@ -64,6 +64,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub state: AppState,
+    pub database_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
@@ -101,6 +102,7 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
         base,
         client: reqwest::Client::new(),
         state,
+        database_url,
         shutdown: Some(tx),
         server: Some(server),
         _dir: dir,
@@ -310,6 +312,10 @@ impl TestAppOnUrl {
             shutdown: tx,
             server,
         }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     pub async fn get_json(&self, path: &str, bearer: &str) -> Value {

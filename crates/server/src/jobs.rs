@@ -1,0 +1,142 @@
+//! The outbox worker: delivers the durable jobs that booking changes write in their own
+//! transaction, retrying with backoff until they succeed or are given up loudly.
+//!
+//! Built as a small loop around [`Worker::try_execute_task`], which tests drive step by step.
+//! On PostgreSQL, jobs are claimed with `FOR UPDATE SKIP LOCKED`, so several processes share
+//! the work without doing any job twice at once; a job whose worker died is claimed again when
+//! its lease runs out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use pillow_store::{Job, Store, StoreError};
+use rand::Rng;
+
+/// How long a claimed job is ours before another worker may take it.
+const LEASE: SignedDuration = SignedDuration::from_secs(120);
+/// After this many attempts a job is marked failed for good.
+pub const MAX_ATTEMPTS: i32 = 12;
+const BATCH: u32 = 16;
+
+/// What one step did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Some jobs were handled (delivered or rescheduled).
+    Done(usize),
+    /// Nothing was due.
+    Empty,
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    store: Arc<dyn Store>,
+}
+
+/// Exponential backoff with jitter: about 2^attempts seconds, capped at an hour.
+pub fn backoff(attempts: i32) -> SignedDuration {
+    let base = 2_i64.saturating_pow(attempts.clamp(0, 12) as u32).min(3600);
+    let jitter = rand::thread_rng().gen_range(0..=base / 4 + 1);
+    SignedDuration::from_secs(base + jitter)
+}
+
+impl Worker {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Claims what is due and handles it.
+    ///
+    /// # Errors
+    /// Only database failures; a failing job is recorded on the job.
+    pub async fn try_execute_task(&self) -> Result<Step, StoreError> {
+        let now = Timestamp::now();
+        let jobs = self.store.claim_jobs(now, LEASE, BATCH).await?;
+        if jobs.is_empty() {
+            return Ok(Step::Empty);
+        }
+        let count = jobs.len();
+        for job in jobs {
+            match deliver(&job).await {
+                Ok(()) => {
+                    self.store.complete_job(job.id).await?;
+                    metrics::counter!("outbox_jobs_total", "kind" => job.kind.clone(), "outcome" => "done")
+                        .increment(1);
+                }
+                Err(error) if job.attempts >= MAX_ATTEMPTS => {
+                    tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, %error,
+                        "outbox job given up after its last attempt");
+                    self.store.fail_job(job.id, &error, None).await?;
+                    metrics::counter!("outbox_jobs_total", "kind" => job.kind.clone(), "outcome" => "given_up")
+                        .increment(1);
+                }
+                Err(error) => {
+                    let retry_at = Timestamp::now()
+                        .saturating_add(backoff(job.attempts))
+                        .unwrap_or(now);
+                    tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, %error,
+                        %retry_at, "outbox job failed; will retry");
+                    self.store.fail_job(job.id, &error, Some(retry_at)).await?;
+                    metrics::counter!("outbox_jobs_total", "kind" => job.kind.clone(), "outcome" => "retry")
+                        .increment(1);
+                }
+            }
+        }
+        Ok(Step::Done(count))
+    }
+
+    /// Runs until the process ends, sleeping while nothing is due.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                match self.try_execute_task().await {
+                    Ok(Step::Done(_)) => continue,
+                    Ok(Step::Empty) => tokio::time::sleep(Duration::from_millis(500)).await,
+                    Err(error) => {
+                        tracing::warn!(%error, "outbox worker could not reach the database");
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                    }
+                }
+                if let Ok((backlog, _)) = self.store.outbox_backlog().await {
+                    metrics::gauge!("outbox_backlog").set(backlog as f64);
+                }
+            }
+        })
+    }
+}
+
+/// Delivers one job. Booking lifecycle jobs are the hook later deliverers (calendar write-back,
+/// e-mail, SMS, webhooks) attach to; today they are acknowledged. `test` jobs fail on purpose
+/// while `attempts <= payload.fail_times`, to exercise retries.
+async fn deliver(job: &Job) -> Result<(), String> {
+    match job.kind.as_str() {
+        "booking.created" | "booking.cancelled" | "booking.rescheduled" => {
+            tracing::info!(job = %job.id, kind = %job.kind, payload = %job.payload, "booking lifecycle");
+            Ok(())
+        }
+        "test" => {
+            let fail_times = job.payload["fail_times"].as_i64().unwrap_or(0);
+            if i64::from(job.attempts) <= fail_times {
+                Err(format!(
+                    "test job failing on purpose (attempt {})",
+                    job.attempts
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        other => Err(format!("no deliverer for job kind {other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) >= SignedDuration::from_secs(2));
+        assert!(backoff(5) >= SignedDuration::from_secs(32));
+        assert!(backoff(30) <= SignedDuration::from_secs(3600 + 901));
+    }
+}
