@@ -33,7 +33,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, bound: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % bound.max(1)
     }
 }
@@ -46,7 +49,15 @@ pub async fn run_seed(options: &SeedOptions) -> Result<Seeded> {
         .create_tenant(&format!("Benchmark {}", uuid::Uuid::now_v7()))
         .await?;
     let zone = "America/New_York";
-    let days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+    let days = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
     let schedule: serde_json::Map<String, serde_json::Value> = days
         .iter()
         .map(|d| (d.to_string(), json!([{"start": "08:00", "end": "18:00"}])))
