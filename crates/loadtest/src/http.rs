@@ -28,6 +28,11 @@ pub struct HttpOptions {
     pub headers: HeaderMap,
     pub method: Method,
     pub body: Option<Vec<u8>>,
+    /// Bodies sent in turn, one per request (each used once before any repeats); overrides
+    /// `body` when not empty. For benchmarks where every request must differ.
+    pub bodies: Vec<Vec<u8>>,
+    /// Statuses besides 2xx that count as answered (e.g. 409 for a contended slot).
+    pub accept: Vec<u16>,
     /// Number of tasks, each with at most one request in flight.
     pub concurrency: usize,
     /// Requests sent but not recorded before the measurement starts.
@@ -49,6 +54,8 @@ impl HttpOptions {
             headers: HeaderMap::new(),
             method: Method::GET,
             body: None,
+            bodies: Vec::new(),
+            accept: Vec::new(),
             concurrency: 32,
             warmup: Duration::from_secs(2),
             duration: Duration::from_secs(10),
@@ -202,6 +209,7 @@ struct Shared {
     options: HttpOptions,
     client: Client,
     next_url: AtomicUsize,
+    next_body: AtomicUsize,
     issued: AtomicU64,
     measure_start: Instant,
     end: Instant,
@@ -251,7 +259,10 @@ async fn worker(shared: Arc<Shared>) -> WorkerStats {
         let index = shared.next_url.fetch_add(1, Ordering::Relaxed) % options.urls.len();
         let url = &options.urls[index];
         let mut request = shared.client.request(options.method.clone(), url.clone());
-        if let Some(body) = &options.body {
+        if !options.bodies.is_empty() {
+            let index = shared.next_body.fetch_add(1, Ordering::Relaxed) % options.bodies.len();
+            request = request.body(options.bodies[index].clone());
+        } else if let Some(body) = &options.body {
             request = request.body(body.clone());
         }
         let outcome = match request.send().await {
@@ -274,7 +285,7 @@ async fn worker(shared: Arc<Shared>) -> WorkerStats {
         };
         stats.last_finish_ns = stats.last_finish_ns.max(offset(finished));
         let error = match outcome {
-            Ok((status, _)) if status.is_success() => {
+            Ok((status, _)) if status.is_success() || options.accept.contains(&status.as_u16()) => {
                 stats.ok += 1;
                 let latency = finished.duration_since(started).as_nanos();
                 stats
@@ -336,6 +347,7 @@ pub async fn run_http(options: &HttpOptions) -> Result<HttpReport> {
         options: options.clone(),
         client,
         next_url: AtomicUsize::new(0),
+        next_body: AtomicUsize::new(0),
         issued: AtomicU64::new(0),
         measure_start,
         end,

@@ -64,6 +64,12 @@ struct LoadArgs {
     /// File whose bytes are sent as the body of every request.
     #[arg(long)]
     body_file: Option<PathBuf>,
+    /// File with one body per line, sent in turn (each once before any repeats).
+    #[arg(long)]
+    bodies_file: Option<PathBuf>,
+    /// A status besides 2xx that counts as answered, e.g. 409 (repeatable).
+    #[arg(long = "accept-status")]
+    accept_status: Vec<u16>,
     /// Tasks sending back to back, each with one request in flight.
     #[arg(long, short = 'c', default_value_t = 32)]
     concurrency: usize,
@@ -96,9 +102,20 @@ impl LoadArgs {
             }
             None => None,
         };
+        let bodies = match &self.bodies_file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+                .map(|line| line.as_bytes().to_vec())
+                .collect(),
+            None => Vec::new(),
+        };
         Ok(HttpOptions {
             urls,
             headers,
+            bodies,
+            accept: self.accept_status.clone(),
             method: match self.method {
                 MethodArg::Get => Method::GET,
                 MethodArg::Post => Method::POST,

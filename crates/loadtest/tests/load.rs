@@ -231,3 +231,50 @@ async fn startup_reports_a_server_that_dies() {
     let error = run_startup(&options).await.unwrap_err().to_string();
     assert!(error.contains("exited"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_status_counts_as_answered() {
+    let base = serve().await;
+    let mut opts = options(&[format!("{base}/fail")]);
+    opts.accept = vec![503];
+    let report = run_http(&opts).await.unwrap();
+    assert!(report.requests > 0);
+    assert_eq!(report.ok, report.requests, "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_sent_in_turn() {
+    let seen: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let recorded = Arc::clone(&seen);
+    let app = Router::new().route(
+        "/echo",
+        axum::routing::post(move |body: String| {
+            let recorded = Arc::clone(&recorded);
+            async move {
+                recorded.lock().unwrap().push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut opts = options(&[format!("http://{addr}/echo")]);
+    opts.method = reqwest::Method::POST;
+    opts.bodies = (0..1000)
+        .map(|i| format!("body-{i}").into_bytes())
+        .collect();
+    opts.warmup = Duration::ZERO;
+    opts.max_requests = Some(50);
+    run_http(&opts).await.unwrap();
+    let mut bodies = seen.lock().unwrap().clone();
+    assert!(bodies.len() >= 50);
+    bodies.sort();
+    let before = bodies.len();
+    bodies.dedup();
+    assert_eq!(
+        before,
+        bodies.len(),
+        "no body sent twice while unused ones remain"
+    );
+}
