@@ -290,11 +290,14 @@ async fn availability(
         .unwrap_or(SignedDuration::from_mins(30));
 
     let slots = team_availability(&calendars, window, duration, now);
-    // Each slot names the member the agent's strategy would assign now.
+    // Each slot names the member the agent's strategy would assign now. A strategy orders
+    // members by who they are, not by the slot, so one ranking of the whole team serves every
+    // slot: the pick is the first member in that order who is free.
+    let order = crate::booking::rank_members(team, &subject.members, &calendars);
     let views = slots
         .into_iter()
         .filter_map(|slot| {
-            let pick = *crate::booking::rank_members(team, &slot.free, &calendars).first()?;
+            let pick = *order.iter().find(|id| slot.free.contains(id))?;
             Some(SlotView {
                 start_time: slot.slot.start.to_string(),
                 end_time: slot.slot.end.to_string(),
