@@ -46,6 +46,10 @@ struct SeedArgs {
     events: u32,
     #[arg(long, default_value_t = 14)]
     days: u32,
+    /// Also write one booking body per member and free slot to this file (JSON lines), for
+    /// `http --bodies-file`.
+    #[arg(long)]
+    bodies_out: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -246,6 +250,7 @@ async fn run(command: Command) -> Result<()> {
                 members: args.members,
                 events: args.events,
                 days: args.days,
+                bodies_out: args.bodies_out,
             })
             .await?;
             println!(

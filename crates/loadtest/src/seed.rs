@@ -17,6 +17,8 @@ pub struct SeedOptions {
     pub members: u32,
     pub events: u32,
     pub days: u32,
+    /// Also write booking bodies, one per member and free grid slot, to this file (JSON lines).
+    pub bodies_out: Option<std::path::PathBuf>,
 }
 
 /// What a benchmark needs to query the data set.
@@ -148,6 +150,9 @@ pub async fn run_seed(options: &SeedOptions) -> Result<Seeded> {
             },
         )
         .await?;
+    if let Some(path) = &options.bodies_out {
+        write_booking_bodies(path, &members, start, options.days, zone)?;
+    }
     Ok(Seeded {
         api_key: minted.key,
         agent_id: agent.id,
@@ -155,4 +160,33 @@ pub async fn run_seed(options: &SeedOptions) -> Result<Seeded> {
         start,
         end,
     })
+}
+
+/// One booking body per member and 30-minute grid slot of the working day (08:00–18:00), day by
+/// day, so a booking benchmark never asks for the same slot twice. Slots are interleaved across
+/// members so concurrent requests spread over the team.
+fn write_booking_bodies(
+    path: &std::path::Path,
+    members: &[uuid::Uuid],
+    start: jiff::civil::Date,
+    days: u32,
+    zone: &str,
+) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for day in 0..i64::from(days) {
+        let date = start.checked_add(day.days())?;
+        for slot in 0..20_i64 {
+            let local = date.at(8, 0, 0, 0).checked_add((slot * 30).minutes())?;
+            let instant = local.in_tz(zone)?.timestamp();
+            for member in members {
+                let body = json!({"start_time": instant.to_string(), "duration": 30,
+                                  "user_id": member.to_string(),
+                                  "attendee": {"name": "Load Test", "email": "load@bench.test"}});
+                writeln!(out, "{body}")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
