@@ -74,7 +74,7 @@ pub(crate) fn add_clamped(ts: Timestamp, d: SignedDuration) -> Timestamp {
 ///
 /// Merging touching intervals is safe for conflict checks: a half-open
 /// interval overlaps `[a, c)` exactly when it overlaps `[a, b)` or `[b, c)`.
-pub(crate) fn normalize(intervals: &[Interval]) -> Vec<Interval> {
+pub fn normalize(intervals: &[Interval]) -> Vec<Interval> {
     let mut sorted = intervals.to_vec();
     sorted.sort_unstable();
     let mut merged: Vec<Interval> = Vec::with_capacity(sorted.len());
@@ -89,6 +89,12 @@ pub(crate) fn normalize(intervals: &[Interval]) -> Vec<Interval> {
         }
     }
     merged
+}
+
+/// Whether intervals are already sorted and disjoint (as [`normalize`] leaves them), so callers
+/// that keep busy time normalised skip the copy and sort.
+pub(crate) fn is_normalized(intervals: &[Interval]) -> bool {
+    intervals.windows(2).all(|w| w[0].end < w[1].start)
 }
 
 #[cfg(test)]

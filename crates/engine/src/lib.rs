@@ -27,7 +27,7 @@ mod properties;
 mod test_support;
 
 pub use assignment::{Candidate, Strategy, rank};
-pub use interval::Interval;
+pub use interval::{Interval, normalize};
 pub use rule::{LocalRange, OverrideDocument, RangeDocument, Rule, RuleDocument, RuleError};
 pub use slots::{
     Member, SlotQuery, SlotRejection, TeamSlot, all_day_interval, check_slot, duration_allowed,

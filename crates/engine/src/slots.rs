@@ -6,7 +6,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::Interval;
-use crate::interval::{add_clamped, normalize};
+use crate::interval::{add_clamped, is_normalized, normalize};
 use crate::rule::Rule;
 
 /// What to search for: slots of `duration` whose start lies in `window`,
@@ -261,12 +261,19 @@ pub fn free_slots(rule: &Rule, busy: &[Interval], query: &SlotQuery) -> Vec<Inte
     if !duration_allowed(rule, query.duration) {
         return Vec::new();
     }
-    let busy = normalize(busy);
+    // Callers that cache busy time normalised (the server does) skip the copy and sort.
+    let normalized;
+    let busy = if is_normalized(busy) {
+        busy
+    } else {
+        normalized = normalize(busy);
+        &normalized
+    };
     let limits = StartLimits::new(rule, query.now);
     let earliest = limits.earliest.max(query.window.start);
     let mut out = Vec::new();
     for range in working_intervals(rule, query.window) {
-        sweep_range(rule, range, &busy, query, earliest, limits.latest, &mut out);
+        sweep_range(rule, range, busy, query, earliest, limits.latest, &mut out);
     }
     // Overlapping ranges (only possible around DST gaps) can produce
     // out-of-order or repeated slots; the usual case needs neither step.
@@ -368,19 +375,21 @@ fn sweep_range(
 /// ```
 #[must_use]
 pub fn team_slots<Id: Clone>(members: &[Member<'_, Id>], query: &SlotQuery) -> Vec<TeamSlot<Id>> {
-    let mut tagged: Vec<(Interval, usize)> = Vec::new();
-    for (index, member) in members.iter().enumerate() {
-        tagged.extend(
-            free_slots(member.rule, member.busy, query)
-                .into_iter()
-                .map(|slot| (slot, index)),
-        );
-    }
-    // Sorting by (slot, member index) groups equal slots and keeps members
-    // in input order within each group.
-    tagged.sort_unstable();
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let lists: Vec<Vec<Interval>> = members
+        .iter()
+        .map(|member| free_slots(member.rule, member.busy, query))
+        .collect();
+    // Each member's slots are sorted: a k-way merge by (slot, member index) groups equal slots
+    // and keeps members in input order within each group, without sorting everything again.
+    let mut heads: BinaryHeap<Reverse<(Interval, usize, usize)>> = lists
+        .iter()
+        .enumerate()
+        .filter_map(|(index, list)| list.first().map(|slot| Reverse((*slot, index, 0))))
+        .collect();
     let mut out: Vec<TeamSlot<Id>> = Vec::new();
-    for (slot, index) in tagged {
+    while let Some(Reverse((slot, index, position))) = heads.pop() {
         let id = members[index].id.clone();
         match out.last_mut() {
             Some(last) if last.slot == slot => last.free.push(id),
@@ -388,6 +397,9 @@ pub fn team_slots<Id: Clone>(members: &[Member<'_, Id>], query: &SlotQuery) -> V
                 slot,
                 free: vec![id],
             }),
+        }
+        if let Some(next) = lists[index].get(position + 1) {
+            heads.push(Reverse((*next, index, position + 1)));
         }
     }
     out

@@ -173,7 +173,8 @@ impl CalendarCache {
             let zone = rule
                 .as_ref()
                 .map_or(TimeZone::UTC, |r| r.time_zone().clone());
-            let busy = busy_intervals(&events, *user, &zone);
+            // Normalised once here, so the engine need not sort on every request.
+            let busy = pillow_engine::normalize(&busy_intervals(&events, *user, &zone));
             entries.insert(
                 (tenant, *user),
                 Arc::new(Cached {
