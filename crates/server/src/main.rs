@@ -4,6 +4,11 @@ use clap::Parser;
 use pillow_server::cli::{Cli, run};
 use pillow_server::{config, telemetry};
 
+/// mimalloc: the default glibc allocator showed up at about 15 % of CPU under load, with lock
+/// contention between worker threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     config::load_dotenv();
