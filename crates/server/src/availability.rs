@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use pillow_engine::{Interval, Member, Rule, RuleDocument, SlotQuery, TeamSlot};
@@ -64,19 +63,14 @@ pub fn busy_intervals(events: &[BusyEvent], user: Uuid, zone: &TimeZone) -> Vec<
         .filter(|e| e.user_id == user)
         .filter_map(|e| {
             if e.all_day {
-                let start = utc_date(e.start);
-                let end = utc_date(e.end);
+                let start = crate::http::utc_date(e.start);
+                let end = crate::http::utc_date(e.end);
                 pillow_engine::all_day_interval(start, end, zone)
             } else {
                 Interval::new(e.start, e.end)
             }
         })
         .collect()
-}
-
-/// All-day events carry their dates as 00:00 UTC instants.
-fn utc_date(carrier: Timestamp) -> Date {
-    carrier.to_zoned(TimeZone::UTC).date()
 }
 
 impl CalendarCache {

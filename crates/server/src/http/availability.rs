@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::parse_id;
+use super::{parse_bound, parse_date, parse_id};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::availability::team_availability;
@@ -66,40 +66,10 @@ pub struct SlotList {
     duration: i64,
 }
 
-fn parse_date(field: &str, raw: &str) -> ApiResult<Date> {
-    raw.parse::<Date>().map_err(|_| {
-        ApiError::invalid(
-            field,
-            "invalid_date",
-            format!("{raw:?} is not a date like 2024-02-15."),
-        )
-    })
-}
-
 fn local_midnight(date: Date, zone: &TimeZone) -> ApiResult<Timestamp> {
     date.to_zoned(zone.clone())
         .map(|z| z.timestamp())
         .map_err(ApiError::internal)
-}
-
-/// An instant, or a local date meaning its start (or, for an end, the start of the next day).
-fn parse_bound(field: &str, raw: &str, zone: &TimeZone, is_end: bool) -> ApiResult<Timestamp> {
-    if let Ok(instant) = raw.parse::<Timestamp>() {
-        return Ok(instant);
-    }
-    let date = raw.parse::<Date>().map_err(|_| {
-        ApiError::invalid(
-            field,
-            "invalid_time",
-            format!("{raw:?} is neither an RFC 3339 instant nor a date like 2024-02-15."),
-        )
-    })?;
-    let date = if is_end {
-        date.checked_add(1.day()).map_err(ApiError::internal)?
-    } else {
-        date
-    };
-    local_midnight(date, zone)
 }
 
 /// The query window in instants.

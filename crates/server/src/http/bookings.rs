@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::parse_id;
+use super::{parse_id, parse_instant};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::booking::{
@@ -110,16 +110,6 @@ pub fn check_attendee(body: &AttendeeBody) -> ApiResult<Attendee> {
         name: name.to_string(),
         email,
         phone,
-    })
-}
-
-pub fn parse_instant(field: &str, raw: &str) -> ApiResult<Timestamp> {
-    raw.parse::<Timestamp>().map_err(|_| {
-        ApiError::invalid(
-            field,
-            "invalid_time",
-            format!("{raw:?} is not an RFC 3339 time such as 2024-02-15T09:00:00Z."),
-        )
     })
 }
 

@@ -25,7 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::parse_id;
+use super::{json_object, parse_bound, parse_date, parse_id, parse_instant, utc_date};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -133,11 +133,6 @@ struct ListQuery {
     include_cancelled: Option<String>,
 }
 
-/// All-day events carry their dates as 00:00 UTC instants.
-fn utc_date(carrier: Timestamp) -> Date {
-    carrier.to_zoned(TimeZone::UTC).date()
-}
-
 fn date_carrier(field: &str, date: Date) -> ApiResult<Timestamp> {
     date.to_zoned(TimeZone::UTC)
         .map(|z| z.timestamp())
@@ -234,54 +229,8 @@ async fn owner(state: &AppState, caller: &Caller, user_id: Uuid) -> ApiResult<Op
     Ok(state.store.get_user(caller.tenant, user_id).await?)
 }
 
-fn parse_date(field: &str, raw: &str) -> ApiResult<Date> {
-    raw.parse::<Date>().map_err(|_| {
-        ApiError::invalid(
-            field,
-            "invalid_date",
-            format!("{raw:?} is not a date like 2024-02-15."),
-        )
-    })
-}
-
-fn parse_instant(field: &str, raw: &str) -> ApiResult<Timestamp> {
-    raw.parse::<Timestamp>().map_err(|_| {
-        ApiError::invalid(
-            field,
-            "invalid_time",
-            format!(
-                "{raw:?} is not an RFC 3339 time with an offset, like 2024-02-15T09:00:00-08:00 \
-                 or 2024-02-15T17:00:00Z."
-            ),
-        )
-    })
-}
-
 fn required<'a>(field: &str, value: Option<&'a str>) -> ApiResult<&'a str> {
     value.ok_or_else(|| ApiError::invalid(field, "required", format!("`{field}` is required.")))
-}
-
-/// A listing bound: an instant, or a local date meaning its start (or, for an end, the start of
-/// the next day), as in `GET /api/calendar/availability`.
-fn parse_bound(field: &str, raw: &str, zone: &TimeZone, is_end: bool) -> ApiResult<Timestamp> {
-    if let Ok(instant) = raw.parse::<Timestamp>() {
-        return Ok(instant);
-    }
-    let date = raw.parse::<Date>().map_err(|_| {
-        ApiError::invalid(
-            field,
-            "invalid_time",
-            format!("{raw:?} is neither an RFC 3339 instant nor a date like 2024-02-15."),
-        )
-    })?;
-    let date = if is_end {
-        date.tomorrow().ok()
-    } else {
-        Some(date)
-    };
-    date.and_then(|d| d.to_zoned(zone.clone()).ok())
-        .map(|z| z.timestamp())
-        .ok_or_else(|| ApiError::invalid(field, "invalid_time", "The date is out of range."))
 }
 
 fn window(query: &ListQuery, zone: &TimeZone, now: Timestamp) -> ApiResult<Interval> {
@@ -629,16 +578,6 @@ async fn editable(state: &AppState, caller: &Caller, raw_id: &str) -> ApiResult<
     }
 }
 
-fn object(body: Value) -> ApiResult<Map<String, Value>> {
-    match body {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::bad_request(
-            "invalid_body",
-            "A JSON object was expected.",
-        )),
-    }
-}
-
 /// Your events (or a member's, with `user_id`) overlapping the window, sorted by start.
 #[utoipa::path(get, path = "/api/calendar/events", tag = "events",
     security(("bearer" = [])), params(ListQuery),
@@ -728,7 +667,7 @@ async fn update_event(
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<EventView>> {
     let current = editable(&state, &caller, &id).await?;
-    let changes = object(body)?;
+    let changes = json_object(body)?;
     if changes.contains_key("user_id") {
         return Err(ApiError::invalid(
             "user_id",

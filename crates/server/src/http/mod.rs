@@ -129,3 +129,74 @@ pub fn check_time_zone(field: &str, zone: &str) -> Result<(), ApiError> {
         )
     })
 }
+
+/// A local date, `YYYY-MM-DD`.
+pub fn parse_date(field: &str, raw: &str) -> Result<jiff::civil::Date, ApiError> {
+    raw.parse::<jiff::civil::Date>().map_err(|_| {
+        ApiError::invalid(
+            field,
+            "invalid_date",
+            format!("{raw:?} is not a date like 2024-02-15."),
+        )
+    })
+}
+
+/// An RFC 3339 instant with an offset or `Z`.
+pub fn parse_instant(field: &str, raw: &str) -> Result<jiff::Timestamp, ApiError> {
+    raw.parse::<jiff::Timestamp>().map_err(|_| {
+        ApiError::invalid(
+            field,
+            "invalid_time",
+            format!(
+                "{raw:?} is not an RFC 3339 time with an offset, like 2024-02-15T09:00:00-08:00 \
+                 or 2024-02-15T17:00:00Z."
+            ),
+        )
+    })
+}
+
+/// A window bound: an instant, or a local date in `zone` meaning its start (or, for an end,
+/// the start of the next day, so the window includes that whole date).
+pub fn parse_bound(
+    field: &str,
+    raw: &str,
+    zone: &jiff::tz::TimeZone,
+    is_end: bool,
+) -> Result<jiff::Timestamp, ApiError> {
+    if let Ok(instant) = raw.parse::<jiff::Timestamp>() {
+        return Ok(instant);
+    }
+    let date = raw.parse::<jiff::civil::Date>().map_err(|_| {
+        ApiError::invalid(
+            field,
+            "invalid_time",
+            format!("{raw:?} is neither an RFC 3339 instant nor a date like 2024-02-15."),
+        )
+    })?;
+    let date = if is_end {
+        date.tomorrow().ok()
+    } else {
+        Some(date)
+    };
+    date.and_then(|d| d.to_zoned(zone.clone()).ok())
+        .map(|z| z.timestamp())
+        .ok_or_else(|| ApiError::invalid(field, "invalid_time", "The date is out of range."))
+}
+
+/// A request body that must be a JSON object.
+pub fn json_object(
+    body: serde_json::Value,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    match body {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => Err(ApiError::bad_request(
+            "invalid_body",
+            "A JSON object was expected.",
+        )),
+    }
+}
+
+/// All-day events carry their dates as 00:00 UTC instants.
+pub fn utc_date(carrier: jiff::Timestamp) -> jiff::civil::Date {
+    carrier.to_zoned(jiff::tz::TimeZone::UTC).date()
+}

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::parse_id;
+use super::{json_object, parse_id};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -133,16 +133,6 @@ fn validated(document: Value) -> ApiResult<(RuleDocument, Value)> {
     Ok((parsed, stored))
 }
 
-fn object(body: Value) -> ApiResult<Map<String, Value>> {
-    match body {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::bad_request(
-            "invalid_body",
-            "A JSON object was expected.",
-        )),
-    }
-}
-
 /// Create a rule (the seed's JSON). 201 with the stored rule.
 #[utoipa::path(post, path = "/api/calendar/availability-rules", tag = "availability",
     security(("bearer" = [])), request_body(content = Object, description = "The seed's rule JSON, optionally with `user_id`"),
@@ -152,7 +142,7 @@ async fn create_rule(
     caller: Caller,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let mut body = object(body)?;
+    let mut body = json_object(body)?;
     let user_id = owner_of(&state, &caller, body.remove("user_id").as_ref()).await?;
     let (document, stored) = validated(Value::Object(body))?;
     // A member's first rule is their default: otherwise they would have no working hours.
@@ -229,7 +219,7 @@ async fn get_rule(
 async fn patch(state: &AppState, caller: &Caller, raw_id: &str, body: Value) -> ApiResult<Value> {
     let current = load(state, caller, raw_id).await?;
     may_change(caller, &current)?;
-    let changes = object(body)?;
+    let changes = json_object(body)?;
     if changes.contains_key("user_id") {
         return Err(ApiError::invalid(
             "user_id",
@@ -238,7 +228,7 @@ async fn patch(state: &AppState, caller: &Caller, raw_id: &str, body: Value) -> 
         ));
     }
     // Top-level merge: a field given replaces the stored one; `null` resets it to its default.
-    let mut merged = object(current.document.clone())?;
+    let mut merged = json_object(current.document.clone())?;
     merged.insert("is_default".into(), current.is_default.into());
     for (key, value) in changes {
         if value.is_null() {

@@ -1,15 +1,14 @@
 //! `GET /api/calendar/availability` over HTTP: the seed's shape, busy time, teams, DST.
 
-use jiff::civil::{Date, Weekday};
-use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan};
+use jiff::Timestamp;
+use jiff::civil::Weekday;
 use pillow_store::{EventSource, EventStatus, NewCalendarEvent, TenantId, Transparency};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::rules::seed_rule;
-use crate::helpers::{Reply, TestApp};
+use crate::helpers::{Reply, TestApp, at, next};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -23,20 +22,6 @@ on_both_backends!(
 );
 
 const RULES: &str = "/api/calendar/availability-rules";
-
-/// The next `weekday` at least a week ahead, so notice limits never interfere.
-fn next(weekday: Weekday) -> Date {
-    let mut date = Timestamp::now().to_zoned(TimeZone::UTC).date() + 7.days();
-    while date.weekday() != weekday {
-        date = date.tomorrow().unwrap();
-    }
-    date
-}
-
-fn at(date: Date, time: &str, zone: &str) -> Timestamp {
-    let time: jiff::civil::Time = time.parse().unwrap();
-    date.to_datetime(time).in_tz(zone).unwrap().timestamp()
-}
 
 fn starts(reply: &Reply) -> Vec<String> {
     reply.body["slots"]

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::rules::seed_rule;
-use crate::helpers::{Reply, Tenant, TestApp};
+use crate::helpers::{Reply, Tenant, TestApp, always_open, at, next};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -33,19 +33,6 @@ on_both_backends!(
 const RULES: &str = "/api/calendar/availability-rules";
 const BOOK: &str = "/api/calendar/booking";
 
-fn next(weekday: Weekday) -> Date {
-    let mut date = Timestamp::now().to_zoned(TimeZone::UTC).date() + 7.days();
-    while date.weekday() != weekday {
-        date = date.tomorrow().unwrap();
-    }
-    date
-}
-
-fn at(date: Date, time: &str, zone: &str) -> Timestamp {
-    let time: jiff::civil::Time = time.parse().unwrap();
-    date.to_datetime(time).in_tz(zone).unwrap().timestamp()
-}
-
 fn la(date: Date, time: &str) -> String {
     at(date, time, "America/Los_Angeles").to_string()
 }
@@ -57,28 +44,6 @@ fn booking_body(start: &str) -> Value {
         "attendee": {"name": "John Doe", "phone": "+1234567890", "email": "john@example.com"},
         "notes": "Product demo"
     })
-}
-
-/// A rule open every day, all day, in UTC: lets tests book many distinct slots.
-fn always_open(user: Option<Uuid>, slot: i64) -> Value {
-    let days = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
-    let schedule: serde_json::Map<String, Value> = days
-        .iter()
-        .map(|d| (d.to_string(), json!([{"start": "00:00", "end": "24:00"}])))
-        .collect();
-    let mut rule = json!({"timezone": "UTC", "slot_duration": slot, "schedule": schedule});
-    if let Some(user) = user {
-        rule["user_id"] = json!(user.to_string());
-    }
-    rule
 }
 
 /// A team agent with `n` members (owner included) whose rules are always open.

@@ -97,20 +97,8 @@ async fn a_server_killed_during_a_booking_storm_loses_no_confirmed_booking() {
     let mut server = start_server(&url, port);
     wait_ready(&client, &base).await;
 
-    let days = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
-    let schedule: serde_json::Map<String, Value> = days
-        .iter()
-        .map(|d| (d.to_string(), json!([{"start": "00:00", "end": "24:00"}])))
-        .collect();
-    let rule = json!({"user_id": user["id"], "timezone": "UTC", "slot_duration": 30, "schedule": schedule});
+    let mut rule = crate::helpers::always_open(None, 30);
+    rule["user_id"] = user["id"].clone();
     let created = client
         .post(format!("{base}/api/calendar/availability-rules"))
         .bearer_auth(&key)
@@ -215,20 +203,7 @@ async fn two_servers_sharing_postgres_give_one_booking_for_one_slot() {
         return;
     };
     let acme = app.tenant("Acme").await;
-    let days = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
-    let schedule: serde_json::Map<String, Value> = days
-        .iter()
-        .map(|d| (d.to_string(), json!([{"start": "00:00", "end": "24:00"}])))
-        .collect();
-    let rule = json!({"timezone": "UTC", "slot_duration": 30, "schedule": schedule});
+    let rule = crate::helpers::always_open(None, 30);
     app.post("/api/calendar/availability-rules", &acme.token, &rule)
         .await;
     let twin = TestAppOnUrl::start(&app.database_url).await;

@@ -1,14 +1,13 @@
 //! `/api/calendar/events`: create, list, change and delete, and how events shape availability.
 
 use jiff::civil::{Date, Weekday};
-use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use pillow_store::{EventFilter, EventSource, EventStatus, NewCalendarEvent, Transparency};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::rules::seed_rule;
-use crate::helpers::{Reply, TestApp};
+use crate::helpers::{Reply, TestApp, at, next};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -26,20 +25,6 @@ const EVENTS: &str = "/api/calendar/events";
 const RULES: &str = "/api/calendar/availability-rules";
 const LA: &str = "America/Los_Angeles";
 const NY: &str = "America/New_York";
-
-/// The next `weekday` at least a week ahead, so notice limits never interfere.
-fn next(weekday: Weekday) -> Date {
-    let mut date = Timestamp::now().to_zoned(TimeZone::UTC).date() + 7.days();
-    while date.weekday() != weekday {
-        date = date.tomorrow().unwrap();
-    }
-    date
-}
-
-fn at(date: Date, time: &str, zone: &str) -> Timestamp {
-    let time: jiff::civil::Time = time.parse().unwrap();
-    date.to_datetime(time).in_tz(zone).unwrap().timestamp()
-}
 
 /// The same instant written with the zone's offset, e.g. `2030-01-07T12:00:00-08:00`.
 fn with_offset(date: Date, time: &str, zone: &str) -> String {

@@ -335,3 +335,50 @@ impl TestAppOnUrl {
         let _ = self.server.await;
     }
 }
+
+/// The next `weekday` at least a week ahead, so notice limits never interfere.
+pub fn next(weekday: jiff::civil::Weekday) -> jiff::civil::Date {
+    use jiff::ToSpan;
+    let mut date = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        + 7.days();
+    while date.weekday() != weekday {
+        date = date.tomorrow().unwrap();
+    }
+    date
+}
+
+/// The instant of a local wall time, e.g. `at(date, "09:00", "America/Los_Angeles")`.
+pub fn at(date: jiff::civil::Date, time: &str, zone: &str) -> jiff::Timestamp {
+    let time: jiff::civil::Time = time.parse().unwrap();
+    date.to_datetime(time).in_tz(zone).unwrap().timestamp()
+}
+
+/// A rule open every day, all day, in UTC: lets tests book many distinct slots.
+pub fn always_open(user: Option<uuid::Uuid>, slot: i64) -> Value {
+    let days = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let schedule: serde_json::Map<String, Value> = days
+        .iter()
+        .map(|d| {
+            (
+                d.to_string(),
+                serde_json::json!([{"start": "00:00", "end": "24:00"}]),
+            )
+        })
+        .collect();
+    let mut rule =
+        serde_json::json!({"timezone": "UTC", "slot_duration": slot, "schedule": schedule});
+    if let Some(user) = user {
+        rule["user_id"] = serde_json::json!(user.to_string());
+    }
+    rule
+}
