@@ -47,6 +47,8 @@ struct Cached {
 #[derive(Default)]
 pub struct CalendarCache {
     entries: Mutex<HashMap<(TenantId, Uuid), Arc<Cached>>>,
+    /// Members loaded from the database so far (for metrics and tests).
+    reloads: std::sync::atomic::AtomicU64,
 }
 
 /// Parses a stored rule document; a stored rule that no longer parses is a corrupt row.
@@ -111,6 +113,9 @@ impl CalendarCache {
             }
         }
         if !stale.is_empty() {
+            self.reloads
+                .fetch_add(stale.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            metrics::counter!("calendar_cache_reloads_total").increment(stale.len() as u64);
             self.reload(store, tenant, &stale, &versions, window, now)
                 .await?;
         }
@@ -186,6 +191,51 @@ impl CalendarCache {
             );
         }
         Ok(())
+    }
+}
+
+impl CalendarCache {
+    /// How many member calendars were loaded from the database so far.
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Applies a booking this process just committed to the member's cached calendar, so the
+    /// next request need not reload it. The patched entry claims the version one above the
+    /// cached one; if the database shows any other number (another change came first, or
+    /// after), the entry is reloaded as usual, so this can only save work, never serve
+    /// stale data.
+    pub fn record_booking(
+        &self,
+        tenant: TenantId,
+        user: Uuid,
+        occupied: Interval,
+        booked_at: Timestamp,
+        upcoming: bool,
+    ) {
+        let mut entries = self.entries.lock().expect("cache lock poisoned");
+        let Some(cached) = entries.get(&(tenant, user)) else {
+            return;
+        };
+        if occupied.start < cached.loaded.start || occupied.end > cached.loaded.end {
+            return;
+        }
+        let mut busy = cached.busy.as_ref().clone();
+        busy.push(occupied);
+        let mut stats = cached.stats.clone();
+        stats.last_booked_at = Some(booked_at);
+        if upcoming {
+            stats.upcoming += 1;
+        }
+        let patched = Cached {
+            version: cached.version + 1,
+            rule: cached.rule.clone(),
+            loaded: cached.loaded,
+            loaded_at: cached.loaded_at,
+            busy: Arc::new(pillow_engine::normalize(&busy)),
+            stats,
+        };
+        entries.insert((tenant, user), Arc::new(patched));
     }
 }
 

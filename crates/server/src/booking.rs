@@ -675,8 +675,18 @@ pub async fn book(
                 .create_booking(tenant, &new, &jobs, response.as_ref())
                 .await
             {
-                Ok(_) => {
+                Ok(booking) => {
                     metrics::counter!("bookings_total", "outcome" => "confirmed").increment(1);
+                    let (start, end) = booking.occupied();
+                    if let Some(occupied) = Interval::new(start, end) {
+                        state.calendars.record_booking(
+                            tenant,
+                            member,
+                            occupied,
+                            booking.created_at,
+                            booking.start >= now,
+                        );
+                    }
                     return Ok(body);
                 }
                 Err(StoreError::Conflict { constraint })

@@ -28,6 +28,7 @@ on_both_backends!(
     callers_cancel_and_reschedule_with_their_code_and_contact,
     another_tenants_bookings_and_agents_are_404,
     booking_changes_write_outbox_jobs_that_the_worker_delivers,
+    a_booking_updates_the_cached_calendar_without_a_reload,
 );
 
 const RULES: &str = "/api/calendar/availability-rules";
@@ -839,4 +840,64 @@ async fn booking_changes_write_outbox_jobs_that_the_worker_delivers(app: &TestAp
         .await
         .unwrap();
     assert_eq!(delivered[0].status, pillow_store::JobStatus::Done);
+}
+
+async fn a_booking_updates_the_cached_calendar_without_a_reload(app: &TestApp) {
+    let acme = app.tenant("Acme").await;
+    app.post(RULES, &acme.token, &always_open(None, 30)).await;
+    let day = Timestamp::now().to_zoned(TimeZone::UTC).date() + 3.days();
+    let url = format!("/api/calendar/availability?date={day}&timezone=UTC");
+    let before = app.get(&url, &acme.token).await.body["slots"]
+        .as_array()
+        .unwrap()
+        .len();
+    let booked = app
+        .post(BOOK, &acme.token, &booking_body(&slot(3, 20)))
+        .await;
+    assert_eq!(booked.status, StatusCode::CREATED);
+    let reloads = app.state.calendars.reloads();
+    let after = app.get(&url, &acme.token).await;
+    assert_eq!(
+        after.body["slots"].as_array().unwrap().len(),
+        before - 1,
+        "the slot is gone"
+    );
+    assert!(
+        !after.body["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["start_time"] == slot(3, 20)),
+        "the booked slot is not offered"
+    );
+    assert_eq!(
+        app.state.calendars.reloads(),
+        reloads,
+        "served from the patched cache"
+    );
+    // A change made elsewhere (straight in the store) still forces a reload.
+    app.store()
+        .create_event(
+            acme.id,
+            &pillow_store::NewCalendarEvent {
+                user_id: acme.owner.id,
+                provider_id: None,
+                external_id: None,
+                etag: None,
+                title: "Elsewhere".into(),
+                description: None,
+                start: slot(3, 30).parse().unwrap(),
+                end: slot(3, 31).parse().unwrap(),
+                all_day: false,
+                status: pillow_store::EventStatus::Confirmed,
+                transparency: pillow_store::Transparency::Opaque,
+                source: pillow_store::EventSource::Internal,
+                booking_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let later = app.get(&url, &acme.token).await;
+    assert_eq!(later.body["slots"].as_array().unwrap().len(), before - 2);
+    assert!(app.state.calendars.reloads() > reloads);
 }
