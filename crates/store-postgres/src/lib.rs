@@ -81,6 +81,16 @@ enum Scope<'a> {
 }
 
 impl Scope<'_> {
+    /// The setting when its value is an id, which is safe to write into SQL as a literal.
+    fn id_setting(&self) -> Option<(&'static str, Uuid)> {
+        match self {
+            Scope::Tenant(id) => Some(("app.tenant_id", id.0)),
+            Scope::User(id) => Some(("app.user_id", *id)),
+            Scope::Agent(id) => Some(("app.agent_id", *id)),
+            _ => None,
+        }
+    }
+
     fn setting(&self) -> (&'static str, String) {
         match self {
             Scope::Tenant(id) => ("app.tenant_id", id.0.to_string()),
@@ -151,6 +161,17 @@ impl PostgresStore {
 
     /// Begins a transaction that sees only what `scope` allows.
     async fn begin(&self, scope: Scope<'_>) -> StoreResult<Transaction<'static, Postgres>> {
+        // Ids are UUIDs (hex digits and dashes only), so they can be written into the BEGIN
+        // itself: one round trip instead of two on the hottest path. Every other value is
+        // user-supplied text and stays a bound parameter below.
+        if let Some((name, id)) = scope.id_setting() {
+            let statement = format!("BEGIN; SELECT set_config('{name}', '{id}', true)");
+            return self
+                .pool
+                .begin_with(sqlx::AssertSqlSafe(statement))
+                .await
+                .map_err(db);
+        }
         let (name, value) = scope.setting();
         let mut tx = self.pool.begin().await.map_err(db)?;
         // is_local = true: the setting ends with the transaction, so a pooled connection never
