@@ -11,7 +11,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use jiff::Timestamp;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use pillow_store::{Agent, TenantId, User};
+use pillow_store::{Agent, ApiKey, TenantId, User};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use secrecy::ExposeSecret;
@@ -163,11 +163,18 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 async fn caller_from_api_key(state: &AppState, key: &str) -> Result<Caller, ApiError> {
     let invalid = || ApiError::unauthorized("The API key is not valid.");
     let prefix = api_key_prefix(key).ok_or_else(invalid)?;
-    let stored = state
-        .store
-        .find_api_key(prefix)
-        .await?
-        .ok_or_else(invalid)?;
+    let stored = match state.api_keys.get(prefix) {
+        Some(stored) => stored,
+        None => {
+            let stored = state
+                .store
+                .find_api_key(prefix)
+                .await?
+                .ok_or_else(invalid)?;
+            state.api_keys.put(stored.clone());
+            stored
+        }
+    };
     let presented = hash_api_key(key);
     if !bool::from(presented.as_bytes().ct_eq(stored.secret_hash.as_bytes())) {
         return Err(invalid());
@@ -304,11 +311,57 @@ mod tests {
     }
 
     #[test]
+    fn the_key_cache_answers_what_was_put_and_nothing_else() {
+        let cache = ApiKeyCache::default();
+        let minted = mint_api_key();
+        assert!(cache.get(&minted.prefix).is_none());
+        let key = ApiKey {
+            id: Uuid::now_v7(),
+            tenant_id: TenantId(Uuid::now_v7()),
+            name: "k".into(),
+            prefix: minted.prefix.clone(),
+            secret_hash: minted.secret_hash.clone(),
+            created_at: Timestamp::now(),
+        };
+        cache.put(key.clone());
+        assert_eq!(cache.get(&minted.prefix), Some(key));
+        assert!(cache.get("pcal_other").is_none());
+    }
+
+    #[test]
     fn passwords_verify_only_against_their_own_hash() {
         let hash = hash_password("correct horse").unwrap();
         assert!(hash.starts_with("$argon2id$"));
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("wrong horse", &hash));
         assert!(!verify_password("correct horse", "not a hash"));
+    }
+}
+
+/// How long a process reuses an API key's stored hash and tenant without asking the database.
+/// Every request still checks the presented secret against the hash.
+const API_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Per-process cache of API keys by prefix: saves a database round trip on every request.
+#[derive(Default)]
+pub struct ApiKeyCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, ApiKey)>>,
+}
+
+impl ApiKeyCache {
+    pub fn get(&self, prefix: &str) -> Option<ApiKey> {
+        let entries = self.entries.lock().expect("api key cache lock");
+        entries
+            .get(prefix)
+            .filter(|(at, _)| at.elapsed() < API_KEY_TTL)
+            .map(|(_, key)| key.clone())
+    }
+
+    pub fn put(&self, key: ApiKey) {
+        let mut entries = self.entries.lock().expect("api key cache lock");
+        if entries.len() > 10_000 {
+            entries.retain(|_, (at, _)| at.elapsed() < API_KEY_TTL);
+        }
+        entries.insert(key.prefix.clone(), (std::time::Instant::now(), key));
     }
 }

@@ -31,6 +31,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Members' rules and busy time, checked against the database on every use.
     pub calendars: Arc<availability::CalendarCache>,
+    /// API keys by prefix, briefly reused between requests.
+    pub api_keys: Arc<auth::ApiKeyCache>,
     /// Agents' teams, briefly reused between requests.
     pub teams: Arc<booking::TeamCache>,
     /// Attempts on the public self-service endpoints, per confirmation code.
@@ -44,6 +46,7 @@ impl AppState {
             config: Arc::new(config),
             calendars: Arc::default(),
             teams: Arc::default(),
+            api_keys: Arc::default(),
             self_service_limiter: Arc::new(rate_limit::RateLimiter::new(
                 10,
                 std::time::Duration::from_secs(15 * 60),
