@@ -497,14 +497,9 @@ async fn do_cancel(
             after.cancelled_at = Some(now);
             after.updated_at = now;
             let body = view_of(state, &after).await?;
-            let response = record.map(|(key, request_hash)| IdempotentResponse {
-                key,
-                request_hash,
-                status: 200,
-                body: body.clone(),
-            });
+            let response = recorded(record, &body);
             let jobs = booking_jobs("booking.cancelled", booking);
-            let cancelled = state
+            state
                 .store
                 .cancel_booking(
                     tenant,
@@ -516,10 +511,21 @@ async fn do_cancel(
                 .await?
                 .ok_or_else(|| ApiError::not_found("booking"))?;
             metrics::counter!("bookings_total", "outcome" => "cancelled").increment(1);
-            view_of(state, &cancelled).await
+            // The answer recorded for the key, so a retry gets exactly this.
+            Ok(body)
         },
     )
     .await
+}
+
+/// The idempotency record of a 200 answer, when the request carried a key.
+fn recorded(record: Option<(String, String)>, body: &Value) -> Option<IdempotentResponse> {
+    record.map(|(key, request_hash)| IdempotentResponse {
+        key,
+        request_hash,
+        status: 200,
+        body: body.clone(),
+    })
 }
 
 fn booking_jobs(kind: &str, booking: &Booking) -> Vec<pillow_store::NewJob> {
@@ -606,21 +612,17 @@ async fn do_reschedule(
             after.end = end;
             after.updated_at = now;
             let body = view_of(state, &after).await?;
-            let response = record.map(|(key, request_hash)| IdempotentResponse {
-                key,
-                request_hash,
-                status: 200,
-                body: body.clone(),
-            });
+            let response = recorded(record, &body);
             let jobs = booking_jobs("booking.rescheduled", booking);
             match state
                 .store
                 .reschedule_booking(tenant, booking.id, start, end, &jobs, response.as_ref())
                 .await
             {
-                Ok(Some(moved)) => {
+                Ok(Some(_)) => {
                     metrics::counter!("bookings_total", "outcome" => "rescheduled").increment(1);
-                    view_of(state, &moved).await
+                    // The answer recorded for the key, so a retry gets exactly this.
+                    Ok(body)
                 }
                 Ok(None) => Err(ApiError::not_found("booking")),
                 Err(pillow_store::StoreError::Conflict { constraint })
