@@ -4,3 +4,5 @@
 //! (OAuth tokens, Cal.com API keys). Provider clients join it as the integrations land.
 
 pub mod crypto;
+pub mod calcom;
+pub mod google;
