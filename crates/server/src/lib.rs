@@ -14,6 +14,7 @@ pub mod http;
 pub mod jobs;
 pub mod json;
 pub mod rate_limit;
+pub mod slot_id;
 pub mod telemetry;
 
 use std::sync::Arc;
@@ -37,12 +38,18 @@ pub struct AppState {
     pub teams: Arc<booking::TeamCache>,
     /// Attempts on the public self-service endpoints, per confirmation code.
     pub self_service_limiter: Arc<rate_limit::RateLimiter>,
+    /// Signs and checks the opaque `CS_…` slot ids handed to callers.
+    pub slot_ids: Arc<slot_id::SlotIds>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+        let slot_ids = slot_id::SlotIds::from_secret(
+            secrecy::ExposeSecret::expose_secret(&config.jwt_secret).as_bytes(),
+        );
         Self {
             store,
+            slot_ids: Arc::new(slot_ids),
             config: Arc::new(config),
             calendars: Arc::default(),
             teams: Arc::default(),
