@@ -35,7 +35,7 @@ use jiff::Timestamp;
 use jiff_sqlx::ToSqlx;
 use pillow_store::*;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Transaction};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
 use rows::{
@@ -315,6 +315,47 @@ const USER_ZONES: &str = "\
                AND jsonb_typeof(document->'timezone') = 'string'),
            time_zone
       FROM users WHERE tenant_id = $1 AND id = $2";
+
+/// Writes a booking with everything that must commit with it, in one statement: the booking
+/// (only if its agent, when named, is in the tenant), the member's busy event, the outbox jobs
+/// and the idempotent answer. No row back means the agent check failed; an overlap is the
+/// exclusion constraint's error.
+const INSERT_BOOKING: &str = "
+WITH agent_ok AS (
+    SELECT $3::uuid IS NULL
+        OR EXISTS (SELECT 1 FROM agents WHERE tenant_id = $2 AND id = $3) AS ok
+), booking AS (
+    INSERT INTO bookings (id, tenant_id, agent_id, user_id, confirmation_code, start_at, end_at,
+                          buffer_before_minutes, buffer_after_minutes, occupied_start_at,
+                          occupied_end_at, attendee_name, attendee_email, attendee_phone, notes,
+                          title, description, status, call_id, created_at, updated_at)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+           'confirmed', $18, $19, $19
+      FROM agent_ok WHERE agent_ok.ok
+    RETURNING *
+), busy_event AS (
+    INSERT INTO calendar_events (id, tenant_id, user_id, title, description, start_at, end_at,
+                                 all_day, status, transparency, source, booking_id, created_at,
+                                 updated_at)
+    SELECT $20, tenant_id, user_id, title, description, start_at, end_at, false, 'confirmed',
+           'opaque', 'booking', id, created_at, created_at
+      FROM booking
+), jobs AS (
+    INSERT INTO outbox (id, tenant_id, kind, payload, status, attempts, next_attempt_at,
+                        created_at, updated_at)
+    SELECT job.id, booking.tenant_id, job.kind, job.payload::jsonb, 'pending', 0,
+           booking.created_at, booking.created_at, booking.created_at
+      FROM booking, unnest($21::uuid[], $22::text[], $23::text[]) AS job (id, kind, payload)
+), answer AS (
+    INSERT INTO idempotency_keys (tenant_id, key, request_hash, state, status, body, created_at,
+                                  updated_at)
+    SELECT booking.tenant_id, $24, $25, 'done', $26, $27, booking.created_at, booking.created_at
+      FROM booking WHERE $24::text IS NOT NULL
+    ON CONFLICT (tenant_id, key) DO UPDATE
+       SET request_hash = excluded.request_hash, state = 'done', status = excluded.status,
+           body = excluded.body, updated_at = excluded.updated_at
+)
+SELECT * FROM booking";
 
 fn overlap() -> StoreError {
     StoreError::Conflict {
@@ -1156,16 +1197,29 @@ impl Store for PostgresStore {
         if user_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.scoped(tenant).await?;
-        let versions = sqlx::query_as::<_, (Uuid, i64)>(
-            "SELECT id, busy_version FROM users WHERE tenant_id = $1 AND id = ANY($2)",
-        )
-        .bind(tenant.0)
-        .bind(user_ids)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        commit(tx, versions).await
+        // Asked before every availability answer and booking, so it takes one round trip: the
+        // scope and the query go as one simple-protocol message, which PostgreSQL runs as one
+        // implicit transaction, so the transaction-local setting holds for the query and ends
+        // with it. Only UUIDs we formatted ourselves are written into the text.
+        let ids = user_ids
+            .iter()
+            .map(|id| format!("'{id}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let statement = format!(
+            "SELECT set_config('app.tenant_id', '{tenant}', true); \
+             SELECT id, busy_version FROM users WHERE tenant_id = '{tenant}' AND id IN ({ids})",
+            tenant = tenant.0,
+        );
+        let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            // The first statement's single row is the setting's value.
+            .filter(|row| row.columns().len() == 2)
+            .map(|row| Ok((row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?)))
+            .collect()
     }
 
     // ---- bookings ----
@@ -1178,84 +1232,70 @@ impl Store for PostgresStore {
         response: Option<&IdempotentResponse>,
     ) -> StoreResult<Booking> {
         let occupied = booking.occupied();
-        let mut tx = self.scoped(tenant).await?;
-        // The bump proves the user is in this tenant and locks the user: bookings and events
-        // of one user are written one after the other, so the event check below holds until
-        // the commit. The exclusion constraint is the wall for bookings either way.
-        if !bump(&mut tx, tenant, booking.user_id).await? {
-            return Err(missing_user());
-        }
-        if let Some(agent) = booking.agent_id {
-            let known: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM agents WHERE tenant_id = $1 AND id = $2)",
-            )
-            .bind(tenant.0)
-            .bind(agent)
-            .fetch_one(&mut *tx)
+        // Three round trips in all, the hottest write path: the BEGIN that scopes the
+        // transaction also takes the user's lock (see [`bump`]); then the blocking-event check;
+        // then one statement that writes the booking, its busy event, its jobs and the
+        // idempotent answer. The lock comes first so that the check's snapshot already sees
+        // every event committed before it: event writes take the same lock.
+        let statement = format!(
+            "BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true); \
+             UPDATE users SET busy_version = busy_version + 1 \
+              WHERE tenant_id = '{tenant}' AND id = '{user}'",
+            tenant = tenant.0,
+            user = booking.user_id,
+        );
+        let mut tx = self
+            .pool
+            .begin_with(sqlx::AssertSqlSafe(statement))
             .await
             .map_err(db)?;
-            if !known {
-                return Err(StoreError::MissingReference {
-                    what: "agent".into(),
-                });
-            }
-        }
         if blocked_by_event(&mut tx, tenant, booking.user_id, occupied).await? {
             return Err(overlap());
         }
         let now = now();
-        let row = sqlx::query_as::<_, BookingRow>(
-            "INSERT INTO bookings (id, tenant_id, agent_id, user_id, confirmation_code, start_at,
-                                   end_at, buffer_before_minutes, buffer_after_minutes,
-                                   occupied_start_at, occupied_end_at, attendee_name,
-                                   attendee_email, attendee_phone, notes, title, description,
-                                   status, call_id, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                     'confirmed', $18, $19, $19)
-             RETURNING *",
-        )
-        .bind(booking.id)
-        .bind(tenant.0)
-        .bind(booking.agent_id)
-        .bind(booking.user_id)
-        .bind(&booking.confirmation_code)
-        .bind(booking.start.to_sqlx())
-        .bind(booking.end.to_sqlx())
-        .bind(booking.buffer_before_minutes)
-        .bind(booking.buffer_after_minutes)
-        .bind(occupied.0.to_sqlx())
-        .bind(occupied.1.to_sqlx())
-        .bind(&booking.attendee.name)
-        .bind(&booking.attendee.email)
-        .bind(&booking.attendee.phone)
-        .bind(&booking.notes)
-        .bind(&booking.title)
-        .bind(&booking.description)
-        .bind(&booking.call_id)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
-        sqlx::query(
-            "INSERT INTO calendar_events (id, tenant_id, user_id, title, description, start_at,
-                                          end_at, all_day, status, transparency, source,
-                                          booking_id, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, false, 'confirmed', 'opaque', 'booking', $8,
-                     $9, $9)",
-        )
-        .bind(new_id())
-        .bind(tenant.0)
-        .bind(booking.user_id)
-        .bind(&booking.title)
-        .bind(&booking.description)
-        .bind(booking.start.to_sqlx())
-        .bind(booking.end.to_sqlx())
-        .bind(booking.id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        follow_up(&mut tx, tenant, jobs, response).await?;
+        let job_ids: Vec<Uuid> = jobs.iter().map(|_| new_id()).collect();
+        let job_kinds: Vec<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
+        let job_payloads: Vec<String> = jobs.iter().map(|j| j.payload.to_string()).collect();
+        let row = sqlx::query_as::<_, BookingRow>(INSERT_BOOKING)
+            .bind(booking.id)
+            .bind(tenant.0)
+            .bind(booking.agent_id)
+            .bind(booking.user_id)
+            .bind(&booking.confirmation_code)
+            .bind(booking.start.to_sqlx())
+            .bind(booking.end.to_sqlx())
+            .bind(booking.buffer_before_minutes)
+            .bind(booking.buffer_after_minutes)
+            .bind(occupied.0.to_sqlx())
+            .bind(occupied.1.to_sqlx())
+            .bind(&booking.attendee.name)
+            .bind(&booking.attendee.email)
+            .bind(&booking.attendee.phone)
+            .bind(&booking.notes)
+            .bind(&booking.title)
+            .bind(&booking.description)
+            .bind(&booking.call_id)
+            .bind(now)
+            .bind(new_id())
+            .bind(&job_ids)
+            .bind(&job_kinds)
+            .bind(&job_payloads)
+            .bind(response.map(|r| r.key.as_str()))
+            .bind(response.map(|r| r.request_hash.as_str()))
+            .bind(response.map(|r| i32::from(r.status)))
+            .bind(response.map(|r| &r.body))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|error| match db(error) {
+                StoreError::MissingReference { what } if what == "bookings_user_fk" => {
+                    missing_user()
+                }
+                other => other,
+            })?;
+        // No row: the agent named is not in this tenant.
+        let row = row.ok_or_else(|| StoreError::MissingReference {
+            what: "agent".into(),
+        })?;
         commit(tx, row.into_model()?).await
     }
 
