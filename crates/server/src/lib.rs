@@ -16,6 +16,8 @@ pub mod json;
 pub mod rate_limit;
 pub mod slot_id;
 pub mod telemetry;
+// --- voice ---
+pub mod voice;
 
 use std::sync::Arc;
 

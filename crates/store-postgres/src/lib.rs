@@ -1746,6 +1746,113 @@ impl Store for PostgresStore {
         })?;
         commit(tx, ()).await
     }
+
+    // --- voice ---
+
+    async fn set_retell_agent_id(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        retell_agent_id: Option<&str>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.scoped(tenant).await?;
+        let done = sqlx::query(
+            "UPDATE agents SET retell_agent_id = $3, updated_at = $4
+              WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.0)
+        .bind(agent_id)
+        .bind(retell_agent_id)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, done.rows_affected() > 0).await
+    }
+
+    async fn get_retell_agent_id(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+    ) -> StoreResult<Option<String>> {
+        let mut tx = self.scoped(tenant).await?;
+        let found: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT retell_agent_id FROM agents WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.0)
+        .bind(agent_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, found.flatten()).await
+    }
+
+    async fn find_agents_by_retell_id(&self, retell_agent_id: &str) -> StoreResult<Vec<Agent>> {
+        // The narrow policy agents_by_retell_id reveals only the agents with this Retell id.
+        let mut tx = self
+            .begin_voice_scope("app.retell_agent_id", retell_agent_id)
+            .await?;
+        let rows = sqlx::query_as::<_, AgentRow>(
+            "SELECT * FROM agents WHERE retell_agent_id = $1 ORDER BY id",
+        )
+        .bind(retell_agent_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, all(rows, AgentRow::into_model)?).await
+    }
+
+    async fn get_retell_key(&self, tenant: TenantId) -> StoreResult<Option<String>> {
+        let mut tx = self.scoped(tenant).await?;
+        let found: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT retell_api_key_encrypted FROM voice_settings WHERE tenant_id = $1",
+        )
+        .bind(tenant.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, found.flatten()).await
+    }
+
+    async fn set_retell_key(&self, tenant: TenantId, sealed: Option<&str>) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "INSERT INTO voice_settings (tenant_id, retell_api_key_encrypted, created_at,
+                                         updated_at)
+             VALUES ($1, $2, $3, $3)
+             ON CONFLICT (tenant_id) DO UPDATE
+                SET retell_api_key_encrypted = excluded.retell_api_key_encrypted,
+                    updated_at = excluded.updated_at",
+        )
+        .bind(tenant.0)
+        .bind(sealed)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, ()).await
+    }
+}
+
+// --- voice ---
+impl PostgresStore {
+    /// Begins a transaction with one narrow, text-valued setting of the voice lookups (the
+    /// `Scope` enum is left alone so other branches' additions merge cleanly).
+    async fn begin_voice_scope(
+        &self,
+        name: &'static str,
+        value: &str,
+    ) -> StoreResult<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // is_local = true: the setting ends with the transaction.
+        sqlx::query("SELECT set_config($1, $2, true)")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        Ok(tx)
+    }
 }
 
 #[cfg(test)]

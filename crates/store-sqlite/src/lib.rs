@@ -1869,6 +1869,88 @@ impl Store for SqliteStore {
         })?;
         Ok(())
     }
+
+    // --- voice ---
+
+    async fn set_retell_agent_id(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        retell_agent_id: Option<&str>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE agents SET retell_agent_id = $3, updated_at = $4 \
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.0)
+        .bind(agent_id)
+        .bind(retell_agent_id)
+        .bind(micros(Timestamp::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match db(e) {
+            StoreError::Conflict { .. } => StoreError::Conflict {
+                constraint: "agents_tenant_retell".into(),
+            },
+            other => other,
+        })?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn get_retell_agent_id(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+    ) -> StoreResult<Option<String>> {
+        let found: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT retell_agent_id FROM agents WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.0)
+        .bind(agent_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(found.flatten())
+    }
+
+    async fn find_agents_by_retell_id(&self, retell_agent_id: &str) -> StoreResult<Vec<Agent>> {
+        let rows = sqlx::query_as::<_, AgentRow>(
+            "SELECT * FROM agents WHERE retell_agent_id = $1 ORDER BY id",
+        )
+        .bind(retell_agent_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        all(rows, AgentRow::into_model)
+    }
+
+    async fn get_retell_key(&self, tenant: TenantId) -> StoreResult<Option<String>> {
+        let found: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT retell_api_key_encrypted FROM voice_settings WHERE tenant_id = $1",
+        )
+        .bind(tenant.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(found.flatten())
+    }
+
+    async fn set_retell_key(&self, tenant: TenantId, sealed: Option<&str>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO voice_settings (tenant_id, retell_api_key_encrypted, created_at, \
+             updated_at) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (tenant_id) DO UPDATE SET \
+             retell_api_key_encrypted = excluded.retell_api_key_encrypted, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(tenant.0)
+        .bind(sealed)
+        .bind(micros(Timestamp::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -338,4 +338,33 @@ pub trait Store: Send + Sync + 'static {
         agent_id: Uuid,
         settings: &serde_json::Value,
     ) -> StoreResult<()>;
+
+    // --- voice ---
+
+    /// Sets (or clears, with `None`) the Retell agent id of an agent, which lets a signed Retell
+    /// call name our agent by Retell's own id. `false` when the agent is not in this tenant.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] on `agents_tenant_retell` when another agent of the tenant
+    /// already has this Retell id.
+    async fn set_retell_agent_id(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        retell_agent_id: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// The Retell agent id of an agent of this tenant, if it has one.
+    async fn get_retell_agent_id(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+    ) -> StoreResult<Option<String>>;
+    /// Agents in any tenant whose Retell agent id is exactly this: a signed Retell call names
+    /// only Retell's id, and each candidate's tenant key then decides which one signed it.
+    /// Ordered by id.
+    async fn find_agents_by_retell_id(&self, retell_agent_id: &str) -> StoreResult<Vec<Agent>>;
+    /// The tenant's Retell API key, sealed (the store never sees it in clear).
+    async fn get_retell_key(&self, tenant: TenantId) -> StoreResult<Option<String>>;
+    /// Stores (or clears, with `None`) the tenant's sealed Retell API key.
+    async fn set_retell_key(&self, tenant: TenantId, sealed: Option<&str>) -> StoreResult<()>;
 }

@@ -468,7 +468,7 @@ fn may_change(caller: &Caller, booking: &Booking) -> ApiResult<()> {
 }
 
 /// Cancels; shared by the authenticated and the self-service routes.
-async fn do_cancel(
+pub(crate) async fn do_cancel(
     state: &AppState,
     booking: &Booking,
     reason: Option<String>,
@@ -542,7 +542,7 @@ fn booking_jobs(kind: &str, booking: &Booking) -> Vec<pillow_store::NewJob> {
 }
 
 /// Moves a booking; the new time is checked like a new booking for the same member.
-async fn do_reschedule(
+pub(crate) async fn do_reschedule(
     state: &AppState,
     booking: &Booking,
     start: Timestamp,

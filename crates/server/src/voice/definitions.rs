@@ -1,0 +1,176 @@
+//! Ready-to-paste tool definitions for an agent: the equivalent of the seed's
+//! `generateTools({booking, availability}, {agentId})`, for Retell, Vapi and OpenAI-style
+//! function calling. Names, descriptions and schemas come from [`super::tools::tool_specs`], so
+//! every platform (and MCP) describes the same tools.
+//!
+//! The internal key is one secret for the whole deployment, so it is never written into a
+//! tenant's definitions: they carry the placeholder [`INTERNAL_KEY_PLACEHOLDER`]. Retell needs
+//! no key at all once the tenant's Retell API key is set, since Retell signs every request.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::tools::tool_specs;
+
+/// Where the operator substitutes `INTERNAL_API_KEY`.
+pub const INTERNAL_KEY_PLACEHOLDER: &str = "Bearer <INTERNAL_API_KEY>";
+
+/// A platform definitions are made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Retell,
+    Vapi,
+    Openai,
+}
+
+impl Platform {
+    pub fn parse(text: &str) -> Option<Platform> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "retell" => Some(Platform::Retell),
+            "vapi" => Some(Platform::Vapi),
+            "openai" => Some(Platform::Openai),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Retell => "retell",
+            Platform::Vapi => "vapi",
+            Platform::Openai => "openai",
+        }
+    }
+}
+
+/// The Retell-style URL of a tool: also what OpenAI-style callers post bare arguments to.
+pub fn retell_path(tool: &str) -> &'static str {
+    match tool {
+        "check_availability" => "/api/calendar/availability/retell",
+        "book_appointment" => "/api/calendar/booking/retell",
+        "find_booking" => "/api/calendar/find-booking/retell",
+        "cancel_booking" => "/api/calendar/cancel/retell",
+        _ => "/api/calendar/reschedule/retell",
+    }
+}
+
+/// What the agent says while a tool runs, so the caller never hears silence.
+fn filler(tool: &str) -> &'static str {
+    match tool {
+        "check_availability" => "Let me check the calendar.",
+        "book_appointment" => "One moment while I book that.",
+        "find_booking" => "Let me look that up.",
+        "cancel_booking" => "One moment while I cancel that.",
+        _ => "One moment while I move that.",
+    }
+}
+
+/// The definitions for `agent_id`. `signed_retell` says the tenant has a Retell API key, so
+/// Retell's signature authenticates and no key header is needed.
+pub fn definitions(
+    platform: Platform,
+    agent_id: Uuid,
+    public_url: &str,
+    signed_retell: bool,
+) -> Value {
+    let agent = agent_id.to_string();
+    let key_headers = json!({"Authorization": INTERNAL_KEY_PLACEHOLDER, "X-Agent-ID": agent});
+    let (auth, headers) = match platform {
+        Platform::Retell if signed_retell => ("retell_signature", json!({"X-Agent-ID": agent})),
+        _ => ("internal_key", key_headers),
+    };
+    let tools: Vec<Value> = tool_specs()
+        .into_iter()
+        .map(|spec| {
+            let parameters = (spec.schema)();
+            match platform {
+                Platform::Retell => json!({
+                    "type": "custom",
+                    "name": spec.name,
+                    "description": spec.description,
+                    "url": format!("{public_url}{}", retell_path(spec.name)),
+                    "method": "POST",
+                    "headers": headers,
+                    "parameters": parameters,
+                    "speak_during_execution": true,
+                    "execution_message_description": filler(spec.name),
+                    "speak_after_execution": true,
+                    "timeout_ms": 10000,
+                }),
+                Platform::Vapi => json!({
+                    "type": "function",
+                    "async": false,
+                    "function": {
+                        "name": spec.name,
+                        "description": spec.description,
+                        "parameters": parameters,
+                    },
+                    "server": {
+                        "url": format!("{public_url}/api/voice/vapi"),
+                        "headers": headers,
+                        "timeoutSeconds": 10,
+                    },
+                    "messages": [{"type": "request-start", "content": filler(spec.name)}],
+                }),
+                Platform::Openai => json!({
+                    "type": "function",
+                    "function": {
+                        "name": spec.name,
+                        "description": spec.description,
+                        "parameters": parameters,
+                    },
+                }),
+            }
+        })
+        .collect();
+    let mut answer = json!({
+        "platform": platform.as_str(),
+        "agent_id": agent,
+        "auth": auth,
+        "tools": tools,
+    });
+    if platform == Platform::Openai {
+        // Function calling leaves the HTTP call to the host: post the arguments, bare, here.
+        let endpoints: serde_json::Map<String, Value> = tool_specs()
+            .into_iter()
+            .map(|spec| {
+                (
+                    spec.name.to_string(),
+                    json!({
+                        "method": "POST",
+                        "url": format!("{public_url}{}", retell_path(spec.name)),
+                        "headers": headers,
+                    }),
+                )
+            })
+            .collect();
+        answer["endpoints"] = Value::Object(endpoints);
+    }
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_platform_lists_the_five_tools_with_urls_and_the_agent() {
+        let agent = Uuid::from_u128(7);
+        for platform in [Platform::Retell, Platform::Vapi, Platform::Openai] {
+            let defs = definitions(platform, agent, "https://cal.example", false);
+            let tools = defs["tools"].as_array().unwrap();
+            assert_eq!(tools.len(), 5, "{platform:?}");
+            let text = defs.to_string();
+            if platform != Platform::Openai {
+                assert!(text.contains("https://cal.example/api/"), "{platform:?}");
+            }
+            assert!(text.contains(&agent.to_string()) || platform == Platform::Openai);
+        }
+        let retell = definitions(Platform::Retell, agent, "https://cal.example", true);
+        assert_eq!(retell["auth"], "retell_signature");
+        assert!(retell["tools"][0]["headers"].get("Authorization").is_none());
+        assert_eq!(
+            retell["tools"][1]["url"],
+            "https://cal.example/api/calendar/booking/retell"
+        );
+    }
+}

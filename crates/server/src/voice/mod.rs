@@ -1,0 +1,16 @@
+//! Voice agents on live calls: the tools they call ([`tools`]), the words they speak
+//! ([`speech`]), and the envelopes of each platform ([`retell`], [`vapi`]) plus ready-to-paste
+//! tool definitions ([`definitions`]). The routes are in `crate::http::voice`.
+
+pub mod definitions;
+pub mod retell;
+pub mod speech;
+pub mod tools;
+pub mod vapi;
+
+pub use tools::{
+    AvailabilityAnswer, BookAppointmentArgs, BookingAnswer, CancelBookingArgs,
+    CheckAvailabilityArgs, FindBookingArgs, RescheduleBookingArgs, SlotOption, ToolContext,
+    ToolError, ToolSpec, book_appointment, call_tool, cancel_booking, check_availability,
+    find_booking, reschedule_booking, tool_specs,
+};
