@@ -301,7 +301,9 @@ async fn access(
             ),
         )));
     }
-    let ip = peer.0.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+    let ip = peer
+        .0
+        .map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
     let (limiter, what) = match operation {
         Operation::Slots => (&state.incall.slot_limiter, "slots"),
         Operation::Book => (&state.incall.book_limiter, "book"),
@@ -357,10 +359,7 @@ async fn preflight(
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     let h = response.headers_mut();
-    add_cors(
-        h,
-        HeaderValue::from_str(&origin).ok(),
-    );
+    add_cors(h, HeaderValue::from_str(&origin).ok());
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("GET, POST, OPTIONS"),
@@ -405,7 +404,13 @@ fn agent_zone(context: &TeamContext) -> TimeZone {
     TimeZone::get(&context.agent.time_zone).unwrap_or(TimeZone::UTC)
 }
 
-fn slot_view(state: &AppState, agent_id: Uuid, start: Timestamp, duration: SignedDuration, zone: &TimeZone) -> InCallSlot {
+fn slot_view(
+    state: &AppState,
+    agent_id: Uuid,
+    start: Timestamp,
+    duration: SignedDuration,
+    zone: &TimeZone,
+) -> InCallSlot {
     InCallSlot {
         id: state.slot_ids.sign(&SlotRef {
             agent_id,
@@ -429,7 +434,13 @@ pub async fn native_slots(
 ) -> ApiResult<Vec<InCallSlot>> {
     let calendars = state
         .calendars
-        .calendars(state.store.as_ref(), tenant, &context.team.members, window, now)
+        .calendars(
+            state.store.as_ref(),
+            tenant,
+            &context.team.members,
+            window,
+            now,
+        )
         .await?;
     let duration = context
         .team
@@ -480,8 +491,7 @@ impl SlotCache {
         let entries = self.entries.lock().expect("slot cache lock");
         let cached = entries.get(key)?;
         (cached.at.elapsed() < SLOT_CACHE_TTL && cached.versions == versions).then(|| {
-            self.hits
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             cached.slots.clone()
         })
     }
@@ -648,7 +658,11 @@ struct BookBody {
 
 /// The attendee checks of the bookings API, reported under the seed's field names.
 fn check_book_body(body: &BookBody) -> ApiResult<(pillow_store::Attendee, Option<String>)> {
-    if body.attendeeEmail.as_deref().is_none_or(|e| e.trim().is_empty()) {
+    if body
+        .attendeeEmail
+        .as_deref()
+        .is_none_or(|e| e.trim().is_empty())
+    {
         return Err(ApiError::invalid(
             "attendeeEmail",
             "invalid_email",
@@ -865,7 +879,10 @@ fn replayed_error(status: StatusCode, error: &Value) -> ApiError {
         "not_found",
     ];
     let code = error["code"].as_str().unwrap_or_default();
-    let code = KNOWN.into_iter().find(|k| *k == code).unwrap_or("replayed_error");
+    let code = KNOWN
+        .into_iter()
+        .find(|k| *k == code)
+        .unwrap_or("replayed_error");
     let mut replayed = ApiError::new(status, code, error["message"].as_str().unwrap_or_default());
     if let Some(details) = error.as_object() {
         for (k, v) in details {
@@ -900,7 +917,9 @@ fn with_incall_alternatives(
                 .ok()
             })
             .collect();
-        error.details.insert("alternatives".into(), converted.into());
+        error
+            .details
+            .insert("alternatives".into(), converted.into());
     }
     error
 }
@@ -961,7 +980,9 @@ pub fn check_origin(index: usize, raw: &str) -> ApiResult<String> {
         ApiError::invalid(
             &field,
             "invalid_origin",
-            format!("{raw:?} is not an origin such as https://shop.example or http://localhost:8080."),
+            format!(
+                "{raw:?} is not an origin such as https://shop.example or http://localhost:8080."
+            ),
         )
     };
     let origin = raw.trim().to_ascii_lowercase();
@@ -1090,7 +1111,11 @@ async fn update_widget_key(
     let key_id = parse_id(&key_id, "widget key")?;
     let patch = WidgetKeyPatch {
         name: check_key_name(body.name.as_deref())?,
-        allowed_origins: body.allowed_origins.as_deref().map(check_origins).transpose()?,
+        allowed_origins: body
+            .allowed_origins
+            .as_deref()
+            .map(check_origins)
+            .transpose()?,
         secret: None,
     };
     let key = state
@@ -1174,9 +1199,22 @@ mod tests {
 
     #[test]
     fn origins_are_scheme_host_and_port_only() {
-        assert_eq!(check_origin(0, "https://Shop.Example").unwrap(), "https://shop.example");
-        assert_eq!(check_origin(0, "http://localhost:8080").unwrap(), "http://localhost:8080");
-        for bad in ["shop.example", "https://shop.example/path", "ftp://x", "https://", "http://a:99999", "*"] {
+        assert_eq!(
+            check_origin(0, "https://Shop.Example").unwrap(),
+            "https://shop.example"
+        );
+        assert_eq!(
+            check_origin(0, "http://localhost:8080").unwrap(),
+            "http://localhost:8080"
+        );
+        for bad in [
+            "shop.example",
+            "https://shop.example/path",
+            "ftp://x",
+            "https://",
+            "http://a:99999",
+            "*",
+        ] {
             assert!(check_origin(0, bad).is_err(), "{bad}");
         }
     }

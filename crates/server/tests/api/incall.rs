@@ -119,7 +119,11 @@ async fn send(
 
 fn envelope_error(reply: &Reply) -> &str {
     assert_eq!(reply.body["success"], json!(false), "{:?}", reply.body);
-    assert!(reply.body["error"]["message"].is_string(), "{:?}", reply.body);
+    assert!(
+        reply.body["error"]["message"].is_string(),
+        "{:?}",
+        reply.body
+    );
     reply.body["error"]["code"].as_str().unwrap_or("")
 }
 
@@ -134,7 +138,9 @@ async fn incall_slots_and_booking_match_the_seed_field_for_field(app: &TestApp) 
     let agent = scheduler(app, &acme).await;
     let monday = next(Weekday::Monday);
 
-    let reply = app.get(&slots_path(&agent, monday, monday), &acme.token).await;
+    let reply = app
+        .get(&slots_path(&agent, monday, monday), &acme.token)
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     assert_eq!(reply.body["success"], json!(true));
     let data = &reply.body["data"];
@@ -145,19 +151,36 @@ async fn incall_slots_and_booking_match_the_seed_field_for_field(app: &TestApp) 
     let slots = data["slots"].as_array().unwrap();
     assert_eq!(slots.len(), 16, "09:00 to 17:00 in 30-minute slots");
     let ten = &slots[2];
-    let mut keys: Vec<&str> = ten.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = ten
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort();
     assert_eq!(
         keys,
-        ["duration_min", "id", "local_date", "local_time", "start_time"]
+        [
+            "duration_min",
+            "id",
+            "local_date",
+            "local_time",
+            "start_time"
+        ]
     );
     assert!(ten["id"].as_str().unwrap().starts_with("CS_"));
-    assert_eq!(ten["start_time"], json!(at(monday, "10:00", ZONE).to_string()));
+    assert_eq!(
+        ten["start_time"],
+        json!(at(monday, "10:00", ZONE).to_string())
+    );
     assert!(ten["start_time"].as_str().unwrap().ends_with('Z'));
     assert_eq!(ten["duration_min"], json!(30));
     assert_eq!(ten["local_time"], json!(seed_local_time(monday, 10, 0)));
     assert_eq!(ten["local_date"], json!(monday.to_string()));
-    assert_eq!(slots[15]["local_time"], json!(seed_local_time(monday, 16, 30)));
+    assert_eq!(
+        slots[15]["local_time"],
+        json!(seed_local_time(monday, 16, 30))
+    );
 
     // The seed's request, with a slot id from the answer above.
     let slot_id = ten["id"].as_str().unwrap();
@@ -281,15 +304,39 @@ async fn incall_an_idempotency_key_replays_the_booking(app: &TestApp) {
     let slots = slot_ids(app, &acme.key, &agent, monday).await;
     let body = seed_body(slots[0]["id"].as_str().unwrap());
     let key = [("Idempotency-Key", "call-42-slot-0")];
-    let first = send(app, Method::POST, &book_path(&agent), Some(&acme.key), &key, Some(&body)).await;
-    let again = send(app, Method::POST, &book_path(&agent), Some(&acme.key), &key, Some(&body)).await;
+    let first = send(
+        app,
+        Method::POST,
+        &book_path(&agent),
+        Some(&acme.key),
+        &key,
+        Some(&body),
+    )
+    .await;
+    let again = send(
+        app,
+        Method::POST,
+        &book_path(&agent),
+        Some(&acme.key),
+        &key,
+        Some(&body),
+    )
+    .await;
     assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
     assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
     assert_eq!(first.body, again.body);
 
     let mut changed = body.clone();
     changed["slotId"] = slots[1]["id"].clone();
-    let reused = send(app, Method::POST, &book_path(&agent), Some(&acme.key), &key, Some(&changed)).await;
+    let reused = send(
+        app,
+        Method::POST,
+        &book_path(&agent),
+        Some(&acme.key),
+        &key,
+        Some(&changed),
+    )
+    .await;
     assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(envelope_error(&reused), "idempotency_key_reused");
 
@@ -297,8 +344,24 @@ async fn incall_an_idempotency_key_replays_the_booking(app: &TestApp) {
     let taken = [("Idempotency-Key", "call-43-slot-0")];
     let mut other = body.clone();
     other["attendeeEmail"] = json!("other@example.com");
-    let conflict = send(app, Method::POST, &book_path(&agent), Some(&acme.key), &taken, Some(&other)).await;
-    let replay = send(app, Method::POST, &book_path(&agent), Some(&acme.key), &taken, Some(&other)).await;
+    let conflict = send(
+        app,
+        Method::POST,
+        &book_path(&agent),
+        Some(&acme.key),
+        &taken,
+        Some(&other),
+    )
+    .await;
+    let replay = send(
+        app,
+        Method::POST,
+        &book_path(&agent),
+        Some(&acme.key),
+        &taken,
+        Some(&other),
+    )
+    .await;
     assert_eq!(conflict.status, StatusCode::CONFLICT);
     assert_eq!(replay.status, StatusCode::CONFLICT);
     assert_eq!(envelope_error(&replay), "slot_unavailable");
@@ -315,7 +378,11 @@ async fn incall_slot_answers_are_cached_and_dropped_by_any_booking(app: &TestApp
     let first = slot_ids(app, &acme.key, &agent, monday).await;
     let second = slot_ids(app, &acme.key, &agent, monday).await;
     assert_eq!(first, second);
-    assert_eq!(app.state.incall.slots.hits(), hits + 1, "the second answer was cached");
+    assert_eq!(
+        app.state.incall.slots.hits(),
+        hits + 1,
+        "the second answer was cached"
+    );
 
     // A booking through the ordinary bookings API changes the members' availability: the
     // cached answer is not served again.
@@ -330,11 +397,19 @@ async fn incall_slot_answers_are_cached_and_dropped_by_any_booking(app: &TestApp
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
     let third = slot_ids(app, &acme.key, &agent, monday).await;
     assert_eq!(third.len(), first.len() - 1);
-    assert!(third.iter().all(|s| s["start_time"] != first[0]["start_time"]));
+    assert!(
+        third
+            .iter()
+            .all(|s| s["start_time"] != first[0]["start_time"])
+    );
 
     // And through the in-call API.
     let reply = app
-        .post(&book_path(&agent), &acme.key, &seed_body(third[0]["id"].as_str().unwrap()))
+        .post(
+            &book_path(&agent),
+            &acme.key,
+            &seed_body(third[0]["id"].as_str().unwrap()),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED);
     let fourth = slot_ids(app, &acme.key, &agent, monday).await;
@@ -349,11 +424,21 @@ async fn incall_bad_requests_are_4xx_in_the_envelope_and_book_nothing(app: &Test
     let slot_id = slots[0]["id"].as_str().unwrap();
 
     // No credentials, and another tenant's credentials.
-    let anonymous = send(app, Method::GET, &slots_path(&agent, monday, monday), None, &[], None).await;
+    let anonymous = send(
+        app,
+        Method::GET,
+        &slots_path(&agent, monday, monday),
+        None,
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert_eq!(envelope_error(&anonymous), "unauthorized");
     let globex = app.tenant("Globex").await;
-    let foreign = app.get(&slots_path(&agent, monday, monday), &globex.key).await;
+    let foreign = app
+        .get(&slots_path(&agent, monday, monday), &globex.key)
+        .await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
     assert_eq!(envelope_error(&foreign), "not_found");
     let unknown = app
@@ -367,14 +452,20 @@ async fn incall_bad_requests_are_4xx_in_the_envelope_and_book_nothing(app: &Test
         ("startDate=2030-01-01&endDate=2030-06-01", "endDate"),
     ] {
         let reply = app
-            .get(&format!("/api/v1/agents/{agent}/calendar/slots?{query}"), &acme.key)
+            .get(
+                &format!("/api/v1/agents/{agent}/calendar/slots?{query}"),
+                &acme.key,
+            )
             .await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
         envelope_error(&reply);
         assert_eq!(reply.body["error"]["field"], json!(field), "{query}");
     }
     let unknown_param = app
-        .get(&format!("/api/v1/agents/{agent}/calendar/slots?colour=red"), &acme.key)
+        .get(
+            &format!("/api/v1/agents/{agent}/calendar/slots?colour=red"),
+            &acme.key,
+        )
         .await;
     assert_eq!(unknown_param.status, StatusCode::BAD_REQUEST);
     assert_eq!(envelope_error(&unknown_param), "invalid_query");
@@ -405,7 +496,9 @@ async fn incall_bad_requests_are_4xx_in_the_envelope_and_book_nothing(app: &Test
     let reply = app.post(&book_path(&agent), &acme.key, &extra).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(envelope_error(&reply), "invalid_body");
-    let reply = app.post_raw(&book_path(&agent), &acme.key, "{not json").await;
+    let reply = app
+        .post_raw(&book_path(&agent), &acme.key, "{not json")
+        .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(envelope_error(&reply), "invalid_body");
 
@@ -426,7 +519,11 @@ async fn incall_widget_keys_are_managed_by_admins_and_open_only_their_agent(app:
     let acme = app.tenant("Acme").await;
     let agent = scheduler(app, &acme).await;
     let other = app
-        .post("/api/agents", &acme.key, &json!({"name": "Other", "time_zone": ZONE}))
+        .post(
+            "/api/agents",
+            &acme.key,
+            &json!({"name": "Other", "time_zone": ZONE}),
+        )
         .await;
     let other = other.body["id"].as_str().unwrap().to_string();
     let monday = next(Weekday::Monday);
@@ -442,7 +539,11 @@ async fn incall_widget_keys_are_managed_by_admins_and_open_only_their_agent(app:
         )
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
-    for bad in [json!(["shop.example"]), json!(["https://shop.example/path"]), json!(["*"])] {
+    for bad in [
+        json!(["shop.example"]),
+        json!(["https://shop.example/path"]),
+        json!(["*"]),
+    ] {
         let reply = widget_key(app, &acme, &agent, bad.clone()).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         assert_eq!(reply.code(), "invalid_origin");
@@ -452,16 +553,25 @@ async fn incall_widget_keys_are_managed_by_admins_and_open_only_their_agent(app:
     let key = created.body["key"].as_str().unwrap().to_string();
     let key_id = created.body["id"].as_str().unwrap().to_string();
     assert!(key.starts_with("pk_"));
-    assert_eq!(created.body["allowed_origins"], json!(["https://shop.example"]));
+    assert_eq!(
+        created.body["allowed_origins"],
+        json!(["https://shop.example"])
+    );
     let listed = app
         .get(&format!("/api/agents/{agent}/widget-keys"), &acme.token)
         .await;
     assert_eq!(listed.body["widget_keys"].as_array().unwrap().len(), 1);
-    assert!(listed.body["widget_keys"][0].get("key").is_none(), "shown once");
+    assert!(
+        listed.body["widget_keys"][0].get("key").is_none(),
+        "shown once"
+    );
     assert!(!listed.body.to_string().contains(&key[16..]));
 
     // The key reads its agent's slots from an allowed origin, answering with CORS headers.
-    let allowed = [("X-Pillow-Key", key.as_str()), ("Origin", "https://shop.example")];
+    let allowed = [
+        ("X-Pillow-Key", key.as_str()),
+        ("Origin", "https://shop.example"),
+    ];
     let reply = send(app, Method::GET, &slots, None, &allowed, None).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     assert_eq!(
@@ -469,10 +579,21 @@ async fn incall_widget_keys_are_managed_by_admins_and_open_only_their_agent(app:
         "https://shop.example"
     );
     // Without an Origin (not a browser) it works too: origins bind browsers.
-    let reply = send(app, Method::GET, &slots, None, &[("X-Pillow-Key", &key)], None).await;
+    let reply = send(
+        app,
+        Method::GET,
+        &slots,
+        None,
+        &[("X-Pillow-Key", &key)],
+        None,
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK);
     // Another origin may not use it.
-    let evil = [("X-Pillow-Key", key.as_str()), ("Origin", "https://evil.example")];
+    let evil = [
+        ("X-Pillow-Key", key.as_str()),
+        ("Origin", "https://evil.example"),
+    ];
     let reply = send(app, Method::GET, &slots, None, &evil, None).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(envelope_error(&reply), "origin_not_allowed");
@@ -491,7 +612,15 @@ async fn incall_widget_keys_are_managed_by_admins_and_open_only_their_agent(app:
     let users = app.get("/api/users", &key).await;
     assert_eq!(users.status, StatusCode::UNAUTHORIZED);
     let wrong = format!("{}x", &key[..key.len() - 1]);
-    let reply = send(app, Method::GET, &slots, None, &[("X-Pillow-Key", &wrong)], None).await;
+    let reply = send(
+        app,
+        Method::GET,
+        &slots,
+        None,
+        &[("X-Pillow-Key", &wrong)],
+        None,
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 
     // It books with its agent.
@@ -532,16 +661,43 @@ async fn incall_widget_keys_are_managed_by_admins_and_open_only_their_agent(app:
     assert_eq!(rotated.status, StatusCode::OK, "{:?}", rotated.body);
     let new_key = rotated.body["key"].as_str().unwrap().to_string();
     assert_ne!(new_key, key);
-    let old = send(app, Method::GET, &slots, None, &[("X-Pillow-Key", &key)], None).await;
+    let old = send(
+        app,
+        Method::GET,
+        &slots,
+        None,
+        &[("X-Pillow-Key", &key)],
+        None,
+    )
+    .await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED);
     assert_eq!(envelope_error(&old), "unauthorized");
-    let new = send(app, Method::GET, &slots, None, &[("X-Pillow-Key", &new_key)], None).await;
+    let new = send(
+        app,
+        Method::GET,
+        &slots,
+        None,
+        &[("X-Pillow-Key", &new_key)],
+        None,
+    )
+    .await;
     assert_eq!(new.status, StatusCode::OK);
     let revoked = app
-        .delete(&format!("/api/agents/{agent}/widget-keys/{key_id}"), &acme.token)
+        .delete(
+            &format!("/api/agents/{agent}/widget-keys/{key_id}"),
+            &acme.token,
+        )
         .await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
-    let gone = send(app, Method::GET, &slots, None, &[("X-Pillow-Key", &new_key)], None).await;
+    let gone = send(
+        app,
+        Method::GET,
+        &slots,
+        None,
+        &[("X-Pillow-Key", &new_key)],
+        None,
+    )
+    .await;
     assert_eq!(gone.status, StatusCode::UNAUTHORIZED);
 
     // Another tenant sees no such agent.
@@ -569,7 +725,10 @@ async fn incall_preflight_answers_allowed_origins_only(app: &TestApp) {
         let preflight = [
             ("Origin", "http://localhost:8080"),
             ("Access-Control-Request-Method", "POST"),
-            ("Access-Control-Request-Headers", "content-type,x-pillow-key"),
+            (
+                "Access-Control-Request-Headers",
+                "content-type,x-pillow-key",
+            ),
         ];
         let reply = send(app, Method::OPTIONS, &path, None, &preflight, None).await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{path}");
@@ -577,12 +736,16 @@ async fn incall_preflight_answers_allowed_origins_only(app: &TestApp) {
             reply.headers["access-control-allow-origin"],
             "http://localhost:8080"
         );
-        let allowed_headers = reply.headers["access-control-allow-headers"].to_str().unwrap();
-        assert!(allowed_headers.contains("x-pillow-key"));
-        assert!(reply.headers["access-control-allow-methods"]
+        let allowed_headers = reply.headers["access-control-allow-headers"]
             .to_str()
-            .unwrap()
-            .contains("POST"));
+            .unwrap();
+        assert!(allowed_headers.contains("x-pillow-key"));
+        assert!(
+            reply.headers["access-control-allow-methods"]
+                .to_str()
+                .unwrap()
+                .contains("POST")
+        );
 
         let evil = [
             ("Origin", "https://evil.example"),
@@ -605,10 +768,26 @@ async fn incall_widget_keys_are_rate_limited_per_key_and_address(app: &TestApp) 
     let headers = [("X-Pillow-Key", key.as_str())];
     // Ten booking attempts per ten minutes; these fail validation, and still count.
     for _ in 0..10 {
-        let reply = send(app, Method::POST, &book_path(&agent), None, &headers, Some(&json!({}))).await;
+        let reply = send(
+            app,
+            Method::POST,
+            &book_path(&agent),
+            None,
+            &headers,
+            Some(&json!({})),
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     }
-    let reply = send(app, Method::POST, &book_path(&agent), None, &headers, Some(&json!({}))).await;
+    let reply = send(
+        app,
+        Method::POST,
+        &book_path(&agent),
+        None,
+        &headers,
+        Some(&json!({})),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(envelope_error(&reply), "rate_limited");
     // Another key is counted apart, and so are the tenant's own credentials.

@@ -36,7 +36,10 @@ fn find_binary(env: &str, names: &[&str]) -> Option<PathBuf> {
 
 /// Chromium and chromedriver, or `None` (after saying so) when they are not installed.
 fn browser_binaries() -> Option<(PathBuf, PathBuf)> {
-    let chrome = find_binary("CHROME_BIN", &["chromium", "chromium-browser", "google-chrome"]);
+    let chrome = find_binary(
+        "CHROME_BIN",
+        &["chromium", "chromium-browser", "google-chrome"],
+    );
     let driver = find_binary("CHROMEDRIVER", &["chromedriver"]);
     match (chrome, driver) {
         (Some(chrome), Some(driver)) => Some((chrome, driver)),
@@ -81,7 +84,9 @@ async fn outage_layer(
     if outage.load(Ordering::SeqCst) && request.uri().path().starts_with("/api/v1/") {
         return (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            axum::response::Html("<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"),
+            axum::response::Html(
+                "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
+            ),
         )
             .into_response();
     }
@@ -183,8 +188,10 @@ impl Server {
             .call(
                 reqwest::Method::POST,
                 "/api/users",
-                Some(json!({"email": email, "name": format!("{name} Host"), "role": "member",
-                            "time_zone": "America/New_York"})),
+                Some(
+                    json!({"email": email, "name": format!("{name} Host"), "role": "member",
+                            "time_zone": "America/New_York"}),
+                ),
             )
             .await;
         assert_eq!(status, 201, "{user}");
@@ -205,7 +212,11 @@ impl Server {
                           "schedule": schedule, "min_booking_notice": notice_days * 24 * 60,
                           "max_booking_notice": 200 * 24 * 60});
         let (status, body) = self
-            .call(reqwest::Method::POST, "/api/calendar/availability-rules", Some(rule))
+            .call(
+                reqwest::Method::POST,
+                "/api/calendar/availability-rules",
+                Some(rule),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         let (status, agent) = self
@@ -261,7 +272,13 @@ struct Browser {
 }
 
 impl Browser {
-    async fn start(chrome: &Path, driver: &Path, prefix: &'static str, width: u32, height: u32) -> Browser {
+    async fn start(
+        chrome: &Path,
+        driver: &Path,
+        prefix: &'static str,
+        width: u32,
+        height: u32,
+    ) -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -350,7 +367,13 @@ impl Browser {
     }
 
     async fn click(&self, css: &str) {
-        self.c().find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+        self.c()
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
     }
 
     async fn type_into(&self, css: &str, text: &str) {
@@ -360,7 +383,13 @@ impl Browser {
     }
 
     async fn keys(&self, keys: &str) {
-        self.c().active_element().await.unwrap().send_keys(keys).await.unwrap();
+        self.c()
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(keys)
+            .await
+            .unwrap();
     }
 
     async fn active(&self) -> Value {
@@ -369,28 +398,50 @@ impl Browser {
     }
 
     async fn count(&self, css: &str) -> u64 {
-        self.js(&format!("return document.querySelectorAll('{css}').length;"))
-            .await
-            .as_u64()
-            .unwrap()
+        self.js(&format!(
+            "return document.querySelectorAll('{css}').length;"
+        ))
+        .await
+        .as_u64()
+        .unwrap()
     }
 
     async fn text(&self, css: &str) -> String {
-        self.c().find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+        self.c()
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     /// Opens the demo call page and connects the call.
     async fn connected_call(&self, server: &Server, agent: &str, key: &str) {
         self.c()
-            .goto(&format!("{}/demo/call?agent={agent}&key={key}", server.base))
+            .goto(&format!(
+                "{}/demo/call?agent={agent}&key={key}",
+                server.base
+            ))
             .await
             .unwrap();
-        self.until("customElements.get('pillow-incall-calendar') && document.getElementById('start')")
-            .await;
-        assert_eq!(self.js("return document.getElementById('book').hidden").await, json!(true));
+        self.until(
+            "customElements.get('pillow-incall-calendar') && document.getElementById('start')",
+        )
+        .await;
+        assert_eq!(
+            self.js("return document.getElementById('book').hidden")
+                .await,
+            json!(true)
+        );
         self.click("#start").await;
-        self.until("document.body.dataset.call === 'connected'").await;
-        assert_eq!(self.js("return document.getElementById('book').hidden").await, json!(false));
+        self.until("document.body.dataset.call === 'connected'")
+            .await;
+        assert_eq!(
+            self.js("return document.getElementById('book').hidden")
+                .await,
+            json!(false)
+        );
     }
 
     async fn finish(mut self) {
@@ -403,7 +454,9 @@ impl Browser {
 }
 
 /// Sets up a server and a browser, or skips when the browser is not installed.
-async fn setup(prefix: &'static str) -> Option<(tokio::sync::MutexGuard<'static, ()>, Server, Browser)> {
+async fn setup(
+    prefix: &'static str,
+) -> Option<(tokio::sync::MutexGuard<'static, ()>, Server, Browser)> {
     let (chrome, driver) = browser_binaries()?;
     let guard = ONE_AT_A_TIME.lock().await;
     let server = Server::start().await;
@@ -413,16 +466,25 @@ async fn setup(prefix: &'static str) -> Option<(tokio::sync::MutexGuard<'static,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_flow_from_the_demo_call_page_ends_with_a_booking_in_the_api() {
-    let Some((_guard, server, browser)) = setup("flow").await else { return };
+    let Some((_guard, server, browser)) = setup("flow").await else {
+        return;
+    };
     let (agent, key) = server.agent("Front Desk", "host@clinic.test", 0).await;
     browser.connected_call(&server, &agent, &key).await;
     browser.shot("01-call-connected").await;
 
     browser.click("#book").await;
     browser.state_is("slots").await;
-    assert_eq!(browser.js("return document.querySelector('dialog').open").await, json!(true));
     assert_eq!(
-        browser.js("return document.querySelector('dialog').getAttribute('aria-labelledby') !== null").await,
+        browser
+            .js("return document.querySelector('dialog').open")
+            .await,
+        json!(true)
+    );
+    assert_eq!(
+        browser
+            .js("return document.querySelector('dialog').getAttribute('aria-labelledby') !== null")
+            .await,
         json!(true)
     );
     let week_days = browser.count(".pic-day").await;
@@ -439,7 +501,9 @@ async fn the_whole_flow_from_the_demo_call_page_ends_with_a_booking_in_the_api()
         .select_by_value("14")
         .await
         .unwrap();
-    browser.until("document.querySelectorAll('.pic-day').length > 10").await;
+    browser
+        .until("document.querySelectorAll('.pic-day').length > 10")
+        .await;
     assert!(browser.text(".pic-days").await.contains("in 13 days"));
     browser.shot("03-slots-two-weeks").await;
 
@@ -449,9 +513,15 @@ async fn the_whole_flow_from_the_demo_call_page_ends_with_a_booking_in_the_api()
     let chosen = browser.text(".pic-chosen").await;
     browser.shot("04-form").await;
     browser.type_into("input[name=name]", "Ada Lovelace").await;
-    browser.type_into("input[name=email]", "ada@example.com").await;
-    browser.type_into("input[name=phone]", "+1 212 555 0100").await;
-    browser.type_into("textarea[name=notes]", "First visit").await;
+    browser
+        .type_into("input[name=email]", "ada@example.com")
+        .await;
+    browser
+        .type_into("input[name=phone]", "+1 212 555 0100")
+        .await;
+    browser
+        .type_into("textarea[name=notes]", "First visit")
+        .await;
     browser.click("button[type=submit]").await;
     browser.state_is("confirmed").await;
     browser.shot("05-confirmed").await;
@@ -470,7 +540,11 @@ async fn the_whole_flow_from_the_demo_call_page_ends_with_a_booking_in_the_api()
 
     // The booking is visible through the API.
     let (status, booking) = server
-        .call(reqwest::Method::GET, &format!("/api/calendar/bookings/{code}"), None)
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/calendar/bookings/{code}"),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{booking}");
     assert_eq!(booking["attendee"]["email"], json!("ada@example.com"));
@@ -481,18 +555,29 @@ async fn the_whole_flow_from_the_demo_call_page_ends_with_a_booking_in_the_api()
 
     // Back to the call: the caption confirms; ending the call hides the button.
     browser.click(".pic-done [data-act=close]").await;
-    browser.until("!document.querySelector('dialog').open").await;
+    browser
+        .until("!document.querySelector('dialog').open")
+        .await;
     assert!(browser.text("#captions").await.contains(&code));
     browser.click("#end").await;
-    browser.until("document.body.dataset.call === 'ended'").await;
-    assert_eq!(browser.js("return document.getElementById('book').hidden").await, json!(true));
+    browser
+        .until("document.body.dataset.call === 'ended'")
+        .await;
+    assert_eq!(
+        browser
+            .js("return document.getElementById('book').hidden")
+            .await,
+        json!(true)
+    );
     browser.shot("06-call-ended").await;
     browser.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_form_is_checked_inline_before_anything_is_sent() {
-    let Some((_guard, server, browser)) = setup("validation").await else { return };
+    let Some((_guard, server, browser)) = setup("validation").await else {
+        return;
+    };
     let (agent, key) = server.agent("Front Desk", "host@clinic.test", 0).await;
     browser.connected_call(&server, &agent, &key).await;
     browser.click("#book").await;
@@ -501,17 +586,26 @@ async fn the_form_is_checked_inline_before_anything_is_sent() {
     browser.state_is("form").await;
 
     browser.click("button[type=submit]").await;
-    browser.until("document.querySelectorAll('.pic-field-error').length === 2").await;
-    assert_eq!(browser.js("return document.activeElement.name").await, json!("name"));
+    browser
+        .until("document.querySelectorAll('.pic-field-error').length === 2")
+        .await;
     assert_eq!(
-        browser.js("return document.querySelector('input[name=email]').getAttribute('aria-invalid')").await,
+        browser.js("return document.activeElement.name").await,
+        json!("name")
+    );
+    assert_eq!(
+        browser
+            .js("return document.querySelector('input[name=email]').getAttribute('aria-invalid')")
+            .await,
         json!("true")
     );
     browser.shot("01-required-fields").await;
 
     browser.type_into("input[name=name]", "Ada").await;
     browser.type_into("input[name=email]", "ada@").await;
-    browser.type_into("input[name=phone]", "call me maybe").await;
+    browser
+        .type_into("input[name=phone]", "call me maybe")
+        .await;
     browser.click("button[type=submit]").await;
     browser.until("document.querySelectorAll('.pic-field-error').length === 2 && document.activeElement.name === 'email'").await;
     let errors = browser.text(".pic-form").await;
@@ -520,7 +614,9 @@ async fn the_form_is_checked_inline_before_anything_is_sent() {
     browser.shot("02-invalid-email-and-phone").await;
     assert!(server.bookings().await.is_empty(), "nothing was sent");
 
-    browser.type_into("input[name=email]", "ada@example.com").await;
+    browser
+        .type_into("input[name=email]", "ada@example.com")
+        .await;
     browser.type_into("input[name=phone]", "").await;
     browser.click("button[type=submit]").await;
     browser.state_is("confirmed").await;
@@ -530,7 +626,9 @@ async fn the_form_is_checked_inline_before_anything_is_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_slots_suggests_a_longer_range_that_finds_some() {
-    let Some((_guard, server, browser)) = setup("no-slots").await else { return };
+    let Some((_guard, server, browser)) = setup("no-slots").await else {
+        return;
+    };
     // Forty days of notice: nothing in the first weeks.
     let (agent, key) = server.agent("Busy Desk", "busy@clinic.test", 40).await;
     browser.connected_call(&server, &agent, &key).await;
@@ -541,12 +639,16 @@ async fn no_slots_suggests_a_longer_range_that_finds_some() {
     browser.click("[data-act=range]").await;
     browser.until("document.querySelector('pillow-incall-calendar').dataset.state === 'empty' && document.querySelector('select[name=range]').value === '14'").await;
     browser.click("[data-act=range]").await;
-    browser.until("document.querySelector('select[name=range]').value === '31'").await;
+    browser
+        .until("document.querySelector('select[name=range]').value === '31'")
+        .await;
     browser.state_is("empty").await;
     browser.click("[data-act=range]").await;
     browser.state_is("slots").await;
     assert_eq!(
-        browser.js("return document.querySelector('select[name=range]').value").await,
+        browser
+            .js("return document.querySelector('select[name=range]').value")
+            .await,
         json!("92")
     );
     assert!(browser.text(".pic-days").await.contains("weeks"));
@@ -556,7 +658,9 @@ async fn no_slots_suggests_a_longer_range_that_finds_some() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_api_shows_a_retry_that_recovers_and_a_failed_booking_is_safe_to_repeat() {
-    let Some((_guard, server, browser)) = setup("network").await else { return };
+    let Some((_guard, server, browser)) = setup("network").await else {
+        return;
+    };
     let (agent, key) = server.agent("Front Desk", "host@clinic.test", 0).await;
     browser.connected_call(&server, &agent, &key).await;
 
@@ -573,13 +677,20 @@ async fn a_failing_api_shows_a_retry_that_recovers_and_a_failed_booking_is_safe_
     browser.click(".pic-slot").await;
     browser.state_is("form").await;
     browser.type_into("input[name=name]", "Grace Hopper").await;
-    browser.type_into("input[name=email]", "grace@example.com").await;
+    browser
+        .type_into("input[name=email]", "grace@example.com")
+        .await;
     server.outage.store(true, Ordering::SeqCst);
     browser.click("button[type=submit]").await;
     browser.until("document.querySelector('.pic-error') && document.querySelector('pillow-incall-calendar').dataset.state === 'form'").await;
     let failure = browser.text(".pic-error").await;
     assert!(failure.contains("did not go through"), "{failure}");
-    assert_eq!(browser.js("return document.querySelector('input[name=name]').value").await, json!("Grace Hopper"));
+    assert_eq!(
+        browser
+            .js("return document.querySelector('input[name=name]').value")
+            .await,
+        json!("Grace Hopper")
+    );
     browser.shot("02-booking-failed").await;
     server.outage.store(false, Ordering::SeqCst);
     browser.click("button[type=submit]").await;
@@ -590,7 +701,9 @@ async fn a_failing_api_shows_a_retry_that_recovers_and_a_failed_booking_is_safe_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slot_taken_between_choosing_and_booking_sends_the_caller_back_to_fresh_slots() {
-    let Some((_guard, server, browser)) = setup("slot-taken").await else { return };
+    let Some((_guard, server, browser)) = setup("slot-taken").await else {
+        return;
+    };
     let (agent, key) = server.agent("Front Desk", "host@clinic.test", 0).await;
     browser.connected_call(&server, &agent, &key).await;
     browser.click("#book").await;
@@ -613,7 +726,9 @@ async fn a_slot_taken_between_choosing_and_booking_sends_the_caller_back_to_fres
     assert_eq!(status, 201, "{body}");
 
     browser.type_into("input[name=name]", "Ada").await;
-    browser.type_into("input[name=email]", "ada@example.com").await;
+    browser
+        .type_into("input[name=email]", "ada@example.com")
+        .await;
     browser.click("button[type=submit]").await;
     browser.state_is("slots").await;
     let notice = browser.text(".pic-notice").await;
@@ -633,11 +748,16 @@ async fn a_slot_taken_between_choosing_and_booking_sends_the_caller_back_to_fres
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_calendar_works_with_the_keyboard_alone() {
-    let Some((_guard, server, browser)) = setup("keyboard").await else { return };
+    let Some((_guard, server, browser)) = setup("keyboard").await else {
+        return;
+    };
     let (agent, key) = server.agent("Front Desk", "host@clinic.test", 0).await;
     browser
         .c()
-        .goto(&format!("{}/demo/call?agent={agent}&key={key}", server.base))
+        .goto(&format!(
+            "{}/demo/call?agent={agent}&key={key}",
+            server.base
+        ))
         .await
         .unwrap();
     browser.until("document.getElementById('start')").await;
@@ -657,7 +777,11 @@ async fn the_calendar_works_with_the_keyboard_alone() {
     let buttons = browser.count("dialog button, dialog select").await;
     for _ in 0..buttons {
         browser.keys(&Key::Tab).await;
-        assert_eq!(browser.active().await["inDialog"], json!(true), "focus left the dialog");
+        assert_eq!(
+            browser.active().await["inDialog"],
+            json!(true),
+            "focus left the dialog"
+        );
     }
     // Back to the first slot and choose it with Enter.
     browser
@@ -684,7 +808,9 @@ async fn the_calendar_works_with_the_keyboard_alone() {
     browser.shot("02-confirmed-by-keyboard").await;
     // Escape closes the dialog and focus returns to the call.
     browser.keys(&Key::Escape).await;
-    browser.until("!document.querySelector('dialog').open").await;
+    browser
+        .until("!document.querySelector('dialog').open")
+        .await;
     browser.until("document.activeElement.id === 'book'").await;
     let bookings = server.bookings().await;
     assert_eq!(bookings.len(), 1);
@@ -694,7 +820,9 @@ async fn the_calendar_works_with_the_keyboard_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hosted_page_books_and_manages_a_booking_on_a_phone_screen() {
-    let Some((chrome, driver)) = browser_binaries() else { return };
+    let Some((chrome, driver)) = browser_binaries() else {
+        return;
+    };
     let _guard = ONE_AT_A_TIME.lock().await;
     let server = Server::start().await;
     let browser = Browser::start(&chrome, &driver, "book-page", 390, 844).await;
@@ -704,7 +832,9 @@ async fn the_hosted_page_books_and_manages_a_booking_on_a_phone_screen() {
         .goto(&format!("{}/book/{agent}?key={key}", server.base))
         .await
         .unwrap();
-    browser.until("customElements.get('pillow-incall-calendar')").await;
+    browser
+        .until("customElements.get('pillow-incall-calendar')")
+        .await;
     browser.click("#open").await;
     browser.state_is("slots").await;
     // The dialog fits the phone's width.
@@ -715,13 +845,19 @@ async fn the_hosted_page_books_and_manages_a_booking_on_a_phone_screen() {
     browser.shot("01-phone-slots").await;
     browser.click(".pic-slot").await;
     browser.state_is("form").await;
-    browser.type_into("input[name=name]", "Katherine Johnson").await;
-    browser.type_into("input[name=email]", "kj@example.com").await;
+    browser
+        .type_into("input[name=name]", "Katherine Johnson")
+        .await;
+    browser
+        .type_into("input[name=email]", "kj@example.com")
+        .await;
     browser.click("button[type=submit]").await;
     browser.state_is("confirmed").await;
     browser.shot("02-phone-confirmed").await;
     browser.click(".pic-done [data-act=close]").await;
-    browser.until("!document.getElementById('booked').hidden").await;
+    browser
+        .until("!document.getElementById('booked').hidden")
+        .await;
     let booked = server.bookings().await;
     let code = booked[0]["confirmation_code"].as_str().unwrap().to_string();
     let first_start = booked[0]["start_time"].clone();
@@ -730,26 +866,46 @@ async fn the_hosted_page_books_and_manages_a_booking_on_a_phone_screen() {
     browser.type_into("#code", &code).await;
     browser.type_into("#contact", "kj@example.com").await;
     browser.click("#reschedule").await;
-    browser.until("document.querySelectorAll('.new-time').length > 3").await;
+    browser
+        .until("document.querySelectorAll('.new-time').length > 3")
+        .await;
     browser.shot("03-phone-new-times").await;
-    browser.click("#new-times li:nth-of-type(3) .new-time").await;
-    browser.until("!document.getElementById('manage-result').hidden").await;
+    browser
+        .click("#new-times li:nth-of-type(3) .new-time")
+        .await;
+    browser
+        .until("!document.getElementById('manage-result').hidden")
+        .await;
     assert!(browser.text("#manage-result").await.contains("now starts"));
     let (_, moved) = server
-        .call(reqwest::Method::GET, &format!("/api/calendar/bookings/{code}"), None)
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/calendar/bookings/{code}"),
+            None,
+        )
         .await;
     assert_ne!(moved["start_time"], first_start);
 
     // A wrong contact is refused; the right one cancels.
     browser.type_into("#contact", "someone@else.example").await;
     browser.click("#cancel").await;
-    browser.until("document.getElementById('manage-result').textContent.includes('No booking matches')").await;
+    browser
+        .until(
+            "document.getElementById('manage-result').textContent.includes('No booking matches')",
+        )
+        .await;
     browser.type_into("#contact", "kj@example.com").await;
     browser.click("#cancel").await;
-    browser.until("document.getElementById('manage-result').textContent.includes('cancelled')").await;
+    browser
+        .until("document.getElementById('manage-result').textContent.includes('cancelled')")
+        .await;
     browser.shot("04-phone-cancelled").await;
     let (_, cancelled) = server
-        .call(reqwest::Method::GET, &format!("/api/calendar/bookings/{code}"), None)
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/calendar/bookings/{code}"),
+            None,
+        )
         .await;
     assert_eq!(cancelled["status"], json!("cancelled"));
     browser.finish().await;
@@ -757,15 +913,22 @@ async fn the_hosted_page_books_and_manages_a_booking_on_a_phone_screen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_widget_is_small_and_shows_slots_quickly() {
-    let Some((_guard, server, browser)) = setup("figures").await else { return };
+    let Some((_guard, server, browser)) = setup("figures").await else {
+        return;
+    };
     let mut bytes = 0;
     for file in ["pillow-incall-calendar.js", "pillow-incall-calendar.css"] {
-        let response = reqwest::get(format!("{}/embed/{file}", server.base)).await.unwrap();
+        let response = reqwest::get(format!("{}/embed/{file}", server.base))
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
         bytes += response.bytes().await.unwrap().len();
     }
     println!("widget size: {bytes} bytes of JavaScript and CSS (uncompressed)");
-    assert!(bytes < 25 * 1024, "the widget grew past 25 KB: {bytes} bytes");
+    assert!(
+        bytes < 25 * 1024,
+        "the widget grew past 25 KB: {bytes} bytes"
+    );
 
     let (agent, key) = server.agent("Front Desk", "host@clinic.test", 0).await;
     browser.connected_call(&server, &agent, &key).await;
@@ -780,7 +943,9 @@ async fn the_widget_is_small_and_shows_slots_quickly() {
             .unwrap();
         times.push(ms);
         browser.keys(&Key::Escape).await;
-        browser.until("!document.querySelector('dialog').open").await;
+        browser
+            .until("!document.querySelector('dialog').open")
+            .await;
     }
     let first = times[0];
     times.sort_by(f64::total_cmp);
