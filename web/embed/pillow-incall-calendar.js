@@ -300,7 +300,7 @@ export class PillowIncallCalendar extends HTMLElement {
       ${row('Name', b.attendeeName)}${row('Email', b.attendeeEmail)}${row('Phone', b.attendeePhone)}
       ${row('Confirmation code', b.confirmationCode)}${row('Booking id', b.bookingId)}</dl>
       <p>Keep the confirmation code to change or cancel the appointment.</p>
-      <button type="button" class="pic-primary" data-act="close" data-autofocus>Back to the call</button></div>`;
+      <button type="button" class="pic-primary" data-act="close" data-autofocus>${esc(this.getAttribute('done-label') || 'Back to the call')}</button></div>`;
   }
 
   #onClick(event) {

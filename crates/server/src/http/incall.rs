@@ -224,7 +224,7 @@ fn origin_of(headers: &HeaderMap) -> Option<&str> {
 /// Whether a page on `origin` may use `allowed`.
 fn origin_allowed(state: &AppState, headers: &HeaderMap, origin: &str, allowed: &[String]) -> bool {
     let origin = origin.to_ascii_lowercase();
-    allowed.iter().any(|a| *a == origin) || own_origins(state, headers).contains(&origin)
+    allowed.contains(&origin) || own_origins(state, headers).contains(&origin)
 }
 
 /// Which limit a request counts against.
