@@ -66,6 +66,9 @@ pub struct DemoData {
     pub api_key: String,
     pub agent_id: uuid::Uuid,
     pub owner_email: String,
+    // --- in-call ---
+    /// The demo agent's publishable widget key, for `/demo/call` and `/book/{agent}`.
+    pub widget_key: String,
 }
 
 /// Team members of the demo: (name, e-mail, role, zone).
@@ -147,11 +150,13 @@ pub async fn seed(
         }
     };
     let api_key = reuse_or_mint_key(store, tenant.id, secrets).await?;
+    let widget_key = reuse_or_mint_widget_key(store, tenant.id, agent.id, secrets).await?;
     Ok(DemoData {
         tenant: tenant.id,
         api_key,
         agent_id: agent.id,
         owner_email: TEAM[0].1.into(),
+        widget_key,
     })
 }
 
@@ -321,6 +326,16 @@ pub async fn run(database_url: String) -> Result<(), CliError> {
         println!("  Health:         {base}/healthz");
         println!("  API reference:  {base}/docs");
         println!("  OpenAPI:        {base}/openapi.json");
+        // --- in-call ---
+        println!(
+            "  Demo call:      {base}/demo/call?agent={}&key={}",
+            demo.agent_id, demo.widget_key
+        );
+        println!(
+            "  Booking page:   {base}/book/{}?key={}",
+            demo.agent_id, demo.widget_key
+        );
+        println!("  Widget:         {base}/embed/pillow-incall-calendar.js (docs/widget.md)");
         println!();
         println!("  Try:  curl -H 'Authorization: Bearer {}' {base}/api/users", demo.api_key);
         println!(
@@ -337,4 +352,43 @@ pub async fn run(database_url: String) -> Result<(), CliError> {
         println!();
     })
     .await
+}
+
+// --- in-call ---
+
+/// The demo agent's publishable widget key: the one in the secrets file while it still
+/// matches, else a new one (only its hash is stored, so it cannot be read back).
+async fn reuse_or_mint_widget_key(
+    store: &dyn Store,
+    tenant: TenantId,
+    agent: uuid::Uuid,
+    secrets: &mut HashMap<String, String>,
+) -> Result<String, CliError> {
+    use crate::http::incall::{hash_widget_key, mint_widget_key};
+    if let Some(key) = secrets.get("DEMO_WIDGET_KEY") {
+        let prefix = key.get(..13).unwrap_or_default();
+        if let Some(stored) = store.find_widget_key(prefix).await?
+            && stored.tenant_id == tenant
+            && stored.agent_id == agent
+            && stored.secret_hash == hash_widget_key(key)
+        {
+            return Ok(key.clone());
+        }
+    }
+    let minted = mint_widget_key();
+    store
+        .create_widget_key(
+            tenant,
+            &pillow_store::NewWidgetKey {
+                agent_id: agent,
+                name: "demo".into(),
+                prefix: minted.prefix,
+                secret_hash: minted.secret_hash,
+                // The demo's own pages are same-origin; add yours to embed the widget elsewhere.
+                allowed_origins: Vec::new(),
+            },
+        )
+        .await?;
+    secrets.insert("DEMO_WIDGET_KEY".into(), minted.key.clone());
+    Ok(minted.key)
 }

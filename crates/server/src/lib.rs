@@ -42,6 +42,9 @@ pub struct AppState {
     pub self_service_limiter: Arc<rate_limit::RateLimiter>,
     /// Signs and checks the opaque `CS_…` slot ids handed to callers.
     pub slot_ids: Arc<slot_id::SlotIds>,
+    // --- in-call ---
+    /// The in-call API's slot cache and widget-key rate limits.
+    pub incall: Arc<http::incall::InCallState>,
 }
 
 impl AppState {
@@ -60,6 +63,8 @@ impl AppState {
                 10,
                 std::time::Duration::from_secs(15 * 60),
             )),
+            // --- in-call ---
+            incall: Arc::default(),
         }
     }
 }
@@ -99,9 +104,13 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // Connection info gives the in-call API the client address its rate limits count by.
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -27,6 +27,8 @@
 
 mod rows;
 pub mod testing;
+// --- in-call ---
+mod incall;
 
 use std::str::FromStr;
 
@@ -1852,6 +1854,46 @@ impl PostgresStore {
             .await
             .map_err(db)?;
         Ok(tx)
+    // --- in-call ---
+
+    async fn create_widget_key(
+        &self,
+        tenant: TenantId,
+        key: &NewWidgetKey,
+    ) -> StoreResult<WidgetKey> {
+        self.incall_create_widget_key(tenant, key).await
+    }
+
+    async fn list_widget_keys(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+    ) -> StoreResult<Vec<WidgetKey>> {
+        self.incall_list_widget_keys(tenant, agent_id).await
+    }
+
+    async fn update_widget_key(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        id: Uuid,
+        patch: &WidgetKeyPatch,
+    ) -> StoreResult<Option<WidgetKey>> {
+        self.incall_update_widget_key(tenant, agent_id, id, patch)
+            .await
+    }
+
+    async fn delete_widget_key(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<bool> {
+        self.incall_delete_widget_key(tenant, agent_id, id).await
+    }
+
+    async fn find_widget_key(&self, prefix: &str) -> StoreResult<Option<WidgetKey>> {
+        self.incall_find_widget_key(prefix).await
     }
 }
 

@@ -14,6 +14,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use uuid::Uuid;
 
+// --- in-call ---
+mod incall;
+
 /// The SQLite-backed store.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -1950,6 +1953,46 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         Ok(())
+    // --- in-call ---
+
+    async fn create_widget_key(
+        &self,
+        tenant: TenantId,
+        key: &NewWidgetKey,
+    ) -> StoreResult<WidgetKey> {
+        self.incall_create_widget_key(tenant, key).await
+    }
+
+    async fn list_widget_keys(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+    ) -> StoreResult<Vec<WidgetKey>> {
+        self.incall_list_widget_keys(tenant, agent_id).await
+    }
+
+    async fn update_widget_key(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        id: Uuid,
+        patch: &WidgetKeyPatch,
+    ) -> StoreResult<Option<WidgetKey>> {
+        self.incall_update_widget_key(tenant, agent_id, id, patch)
+            .await
+    }
+
+    async fn delete_widget_key(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<bool> {
+        self.incall_delete_widget_key(tenant, agent_id, id).await
+    }
+
+    async fn find_widget_key(&self, prefix: &str) -> StoreResult<Option<WidgetKey>> {
+        self.incall_find_widget_key(prefix).await
     }
 }
 

@@ -367,4 +367,39 @@ pub trait Store: Send + Sync + 'static {
     async fn get_retell_key(&self, tenant: TenantId) -> StoreResult<Option<String>>;
     /// Stores (or clears, with `None`) the tenant's sealed Retell API key.
     async fn set_retell_key(&self, tenant: TenantId, sealed: Option<&str>) -> StoreResult<()>;
+    // --- in-call ---
+
+    /// Creates a publishable widget key for one of the tenant's agents.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] with `what: "agent"` when the agent is not in this
+    /// tenant.
+    async fn create_widget_key(
+        &self,
+        tenant: TenantId,
+        key: &NewWidgetKey,
+    ) -> StoreResult<WidgetKey>;
+    /// An agent's widget keys, by created_at then id.
+    async fn list_widget_keys(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+    ) -> StoreResult<Vec<WidgetKey>>;
+    /// Changes a key of the agent (name, origins, or a new secret); `None` if absent.
+    async fn update_widget_key(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        id: Uuid,
+        patch: &WidgetKeyPatch,
+    ) -> StoreResult<Option<WidgetKey>>;
+    /// Revokes (deletes) a key of the agent; false if absent.
+    async fn delete_widget_key(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<bool>;
+    /// Looks a key up by its public prefix, in any tenant: the key itself names its agent.
+    async fn find_widget_key(&self, prefix: &str) -> StoreResult<Option<WidgetKey>>;
 }

@@ -672,3 +672,41 @@ pub struct Job {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
+
+// --- in-call ---
+
+/// A publishable widget key (`pk_…`): lets browsers on its allowed origins read one agent's
+/// slots and book with that agent, nothing else. Public-ish, but still only hashed at rest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WidgetKey {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub agent_id: Uuid,
+    pub name: String,
+    /// Public part, used to find the key; the rest is only hashed.
+    pub prefix: String,
+    #[serde(skip)]
+    pub secret_hash: String,
+    /// Origins (`scheme://host[:port]`) whose pages may use the key; the server's own pages
+    /// always may.
+    pub allowed_origins: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewWidgetKey {
+    pub agent_id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub secret_hash: String,
+    pub allowed_origins: Vec<String>,
+}
+
+/// A partial update; `None` leaves the field alone. `secret` (prefix, hash) rotates the key.
+#[derive(Debug, Clone, Default)]
+pub struct WidgetKeyPatch {
+    pub name: Option<String>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub secret: Option<(String, String)>,
+}

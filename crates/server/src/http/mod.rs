@@ -12,6 +12,9 @@ pub mod ops;
 pub mod rules;
 pub mod users;
 pub mod voice;
+// --- in-call ---
+pub mod incall;
+pub mod web;
 
 use axum::Router;
 use axum::http::HeaderName;
@@ -42,6 +45,7 @@ use crate::error::ApiError;
         (name = "bookings", description = "Book, cancel and reschedule"),
         (name = "voice", description = "Endpoints voice platforms call"),
         (name = "operations", description = "Health, readiness and metrics"),
+        (name = "in-call", description = "The in-call calendar API and publishable widget keys"),
     )
 )]
 struct ApiDoc;
@@ -75,6 +79,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(booking_settings::router())
         .merge(voice::router())
         .merge(ops::router())
+        // --- in-call ---
+        .merge(incall::router())
 }
 
 pub fn router(state: AppState) -> Router {
@@ -92,6 +98,8 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/docs", get(ops::api_reference))
+        // --- in-call ---
+        .merge(web::router())
         .fallback(|| async { ApiError::not_found("route") })
         .layer(axum::middleware::from_fn(crate::telemetry::track_requests))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

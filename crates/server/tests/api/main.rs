@@ -18,3 +18,5 @@ mod rules;
 mod users;
 // --- voice ---
 mod voice;
+// --- in-call ---
+mod incall;
