@@ -195,6 +195,7 @@ struct Inner {
     bookings: Vec<FakeBooking>,
     next_id: i64,
     failures: VecDeque<u16>,
+    lost_answers: VecDeque<u16>,
     retry_after_seconds: u64,
     legacy_conflicts: bool,
     log: Vec<RecordedRequest>,
@@ -299,6 +300,12 @@ impl FakeCalcom {
     pub fn fail_next(&self, n: usize, status: u16) {
         let mut inner = self.lock();
         inner.failures.extend(std::iter::repeat_n(status, n));
+    }
+
+    /// Carries out the next request but answers it with `status`, as when Cal.com did the work
+    /// and the answer was lost on the way back (a timeout, a proxy's 502).
+    pub fn lose_next_answer(&self, status: u16) {
+        self.lock().lost_answers.push_back(status);
     }
 
     /// The `Retry-After` seconds sent with injected 429s (0 by default).
@@ -454,7 +461,11 @@ async fn handle(
                 caller,
                 body: json_body.as_ref(),
             };
-            route(&mut inner, &request)
+            let answer = route(&mut inner, &request);
+            match inner.lost_answers.pop_front() {
+                Some(status) => injected_failure(status, inner.retry_after_seconds, &full_path),
+                None => answer,
+            }
         }
     };
     inner.log.push(RecordedRequest {
@@ -534,6 +545,7 @@ fn route(inner: &mut Inner, request: &Request<'_>) -> Answer {
         (Method::GET, ["v2", "event-types"]) => event_types(inner, request),
         (Method::GET, ["v2", "slots"]) => slots(inner, request),
         (Method::POST, ["v2", "bookings"]) => create_booking(inner, request),
+        (Method::GET, ["v2", "bookings"]) => list_bookings(inner, request),
         (Method::GET, ["v2", "bookings", uid]) => get_booking(inner, request, uid),
         (Method::POST, ["v2", "bookings", uid, "cancel"]) => cancel_booking(inner, request, uid),
         (Method::POST, ["v2", "bookings", uid, "reschedule"]) => {
@@ -1208,6 +1220,111 @@ fn booking_not_found(uid: &str, path: &str) -> Answer {
         &format!("Booking with uid={uid} was not found in the database"),
         path,
     )
+}
+
+const LIST_PARAMETERS: &[&str] = &[
+    "status",
+    "attendeeEmail",
+    "attendeeName",
+    "bookingUid",
+    "eventTypeIds",
+    "eventTypeId",
+    "teamsIds",
+    "teamId",
+    "afterStart",
+    "beforeEnd",
+    "afterCreatedAt",
+    "beforeCreatedAt",
+    "sortStart",
+    "sortEnd",
+    "sortCreated",
+    "take",
+    "skip",
+];
+
+/// `GET /v2/bookings`: the caller's bookings as host, filtered and paged.
+fn list_bookings(inner: &Inner, request: &Request<'_>) -> Answer {
+    let path = request.full_path;
+    let host = match require_user(request) {
+        Ok(id) => id,
+        Err(answer) => return answer,
+    };
+    if request.version != Some(BOOKINGS_VERSION) {
+        return Answer::bad_request("property take should not exist", path);
+    }
+    if let Some((name, _)) = request
+        .query
+        .iter()
+        .find(|(name, _)| !LIST_PARAMETERS.contains(&name.as_str()))
+    {
+        return Answer::bad_request(&format!("property {name} should not exist"), path);
+    }
+    let instant = |name: &str| match request.param(name) {
+        None => Ok(None),
+        Some(text) => text.parse::<Timestamp>().map(Some).map_err(|_| {
+            Answer::bad_request(
+                &format!("{name} must be a valid ISO 8601 date string"),
+                path,
+            )
+        }),
+    };
+    let (after_start, before_end) = match (instant("afterStart"), instant("beforeEnd")) {
+        (Ok(after), Ok(before)) => (after, before),
+        (Err(answer), _) | (_, Err(answer)) => return answer,
+    };
+    let event_type = match request.param("eventTypeId").map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => {
+            return Answer::bad_request("eventTypeId must be an integer number", path);
+        }
+    };
+    let number = |name: &str, default: usize| {
+        request
+            .param(name)
+            .map_or(Some(default), |text| text.parse::<usize>().ok())
+    };
+    let (Some(take), Some(skip)) = (number("take", 100), number("skip", 0)) else {
+        return Answer::bad_request("take and skip must be numbers", path);
+    };
+    let now = inner.now();
+    let matching: Vec<&FakeBooking> = inner
+        .bookings
+        .iter()
+        .filter(|booking| booking.host_id == host)
+        .filter(|booking| event_type.is_none_or(|id| booking.event_type_id == id))
+        .filter(|booking| after_start.is_none_or(|after| booking.start >= after))
+        .filter(|booking| before_end.is_none_or(|before| booking.end <= before))
+        .filter(|booking| match request.param("status") {
+            None => true,
+            Some(statuses) => statuses.split(',').any(|status| match status.trim() {
+                "upcoming" => booking.status == "accepted" && booking.end >= now,
+                "past" => booking.end < now,
+                "cancelled" => booking.status == "cancelled",
+                _ => false,
+            }),
+        })
+        .collect();
+    let total = matching.len();
+    let page: Vec<Value> = matching
+        .into_iter()
+        .skip(skip)
+        .take(take)
+        .map(|booking| booking_json(inner, booking))
+        .collect();
+    let returned = page.len();
+    let mut answer = Answer::ok(StatusCode::OK, Value::Array(page));
+    answer.body["pagination"] = json!({
+        "totalItems": total,
+        "remainingItems": total.saturating_sub(skip + returned),
+        "returnedItems": returned,
+        "itemsPerPage": take,
+        "currentPage": if take == 0 { 0 } else { skip / take + 1 },
+        "totalPages": if take == 0 { 0 } else { total.div_ceil(take) },
+        "hasNextPage": skip + returned < total,
+        "hasPreviousPage": skip > 0,
+    });
+    answer
 }
 
 fn get_booking(inner: &Inner, request: &Request<'_>, uid: &str) -> Answer {

@@ -480,6 +480,28 @@ impl CalcomClient {
         self.read(key, &path, Some(BOOKINGS_VERSION), &[]).await
     }
 
+    /// The key owner's bookings of one event type that start at or after `after_start` and end
+    /// at or before `before_end` (`GET /v2/bookings`, first 100), whatever their status.
+    ///
+    /// # Errors
+    /// [`CalcomError::Unauthorized`] for a bad key; otherwise see [`CalcomError`].
+    pub async fn bookings_between(
+        &self,
+        key: &SecretString,
+        event_type_id: i64,
+        after_start: Timestamp,
+        before_end: Timestamp,
+    ) -> Result<Vec<CalBooking>, CalcomError> {
+        let params = [
+            ("eventTypeId", event_type_id.to_string()),
+            ("afterStart", after_start.to_string()),
+            ("beforeEnd", before_end.to_string()),
+            ("take", "100".to_string()),
+        ];
+        self.read(key, "/v2/bookings", Some(BOOKINGS_VERSION), &params)
+            .await
+    }
+
     /// Cancels a booking; its time becomes bookable again. Not retried.
     ///
     /// # Errors

@@ -719,3 +719,78 @@ async fn working_hours_are_read_in_the_hosts_zone_across_a_dst_change() {
         [ts("2030-03-08T14:00:00Z"), ts("2030-03-11T13:00:00Z")]
     );
 }
+
+#[tokio::test]
+async fn bookings_between_lists_the_owners_bookings_in_a_window() {
+    let setup = setup().await;
+    let ten = setup
+        .client
+        .create_booking(&setup.key, &booking_at(&setup, "2030-01-07T10:00:00Z"))
+        .await
+        .unwrap();
+    let noon = setup
+        .client
+        .create_booking(&setup.key, &booking_at(&setup, "2030-01-07T12:00:00Z"))
+        .await
+        .unwrap();
+    setup
+        .client
+        .cancel_booking(&setup.key, &noon.uid, None)
+        .await
+        .unwrap();
+    let listed = setup
+        .client
+        .bookings_between(
+            &setup.key,
+            setup.event_type_id,
+            ts("2030-01-07T10:00:00Z"),
+            ts("2030-01-07T11:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].uid, ten.uid);
+    assert_eq!(listed[0].metadata["idempotency_key"], "call-1");
+    let whole_day = setup
+        .client
+        .bookings_between(
+            &setup.key,
+            setup.event_type_id,
+            ts("2030-01-07T00:00:00Z"),
+            ts("2030-01-08T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(whole_day.len(), 2);
+    let request = setup.fake.requests().pop().unwrap();
+    assert_eq!(request.api_version.as_deref(), Some(BOOKINGS_VERSION));
+    assert!(matches!(
+        setup
+            .client
+            .bookings_between(
+                &SecretString::from("cal_test_wrong"),
+                setup.event_type_id,
+                ts("2030-01-07T00:00:00Z"),
+                ts("2030-01-08T00:00:00Z"),
+            )
+            .await,
+        Err(CalcomError::Unauthorized)
+    ));
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_is_lost_still_happened() {
+    // Why writes are not retried: Cal.com may have booked even though we saw a failure.
+    let setup = setup().await;
+    setup.fake.lose_next_answer(502);
+    let request = booking_at(&setup, "2030-01-07T10:00:00Z");
+    assert!(matches!(
+        setup.client.create_booking(&setup.key, &request).await,
+        Err(CalcomError::Server(502))
+    ));
+    assert_eq!(setup.fake.bookings().len(), 1);
+    assert!(matches!(
+        setup.client.create_booking(&setup.key, &request).await,
+        Err(CalcomError::SlotUnavailable { .. })
+    ));
+}
