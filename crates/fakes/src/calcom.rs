@@ -1007,7 +1007,7 @@ fn check_attendee(attendee: Option<&Value>) -> Result<Value, String> {
         return Err("attendee property is wrong,name must be a string".into());
     }
     let zone = attendee.get("timeZone").and_then(Value::as_str);
-    if !zone.is_some_and(|zone| TimeZone::get(zone).is_ok()) {
+    if zone.is_none_or(|zone| TimeZone::get(zone).is_err()) {
         return Err("attendee property is wrong,timeZone must be a valid IANA time zone".into());
     }
     let email = attendee.get("email").and_then(Value::as_str).unwrap_or("");
@@ -1018,14 +1018,15 @@ fn check_attendee(attendee: Option<&Value>) -> Result<Value, String> {
     if email.trim().is_empty() && phone.trim().is_empty() {
         return Err("attendee property is wrong,At least one contact method (email or phone number) must be provided".into());
     }
-    if !email.is_empty() && !(email.contains('@') && email.contains('.')) {
+    let email_ok = email.is_empty() || (email.contains('@') && email.contains('.'));
+    if !email_ok {
         return Err("attendee property is wrong,Invalid email format".into());
     }
-    if !phone.is_empty()
-        && !(phone.starts_with('+')
+    let phone_ok = phone.is_empty()
+        || (phone.starts_with('+')
             && phone.len() >= 8
-            && phone[1..].bytes().all(|b| b.is_ascii_digit()))
-    {
+            && phone[1..].bytes().all(|b| b.is_ascii_digit()));
+    if !phone_ok {
         return Err(
             "attendee property is wrong,Invalid phone number format. Please use international format."
                 .into(),
@@ -1287,6 +1288,9 @@ fn list_bookings(inner: &Inner, request: &Request<'_>) -> Answer {
     let (Some(take), Some(skip)) = (number("take", 100), number("skip", 0)) else {
         return Answer::bad_request("take and skip must be numbers", path);
     };
+    if take == 0 {
+        return Answer::bad_request("take must not be less than 1", path);
+    }
     let now = inner.now();
     let matching: Vec<&FakeBooking> = inner
         .bookings
@@ -1319,8 +1323,8 @@ fn list_bookings(inner: &Inner, request: &Request<'_>) -> Answer {
         "remainingItems": total.saturating_sub(skip + returned),
         "returnedItems": returned,
         "itemsPerPage": take,
-        "currentPage": if take == 0 { 0 } else { skip / take + 1 },
-        "totalPages": if take == 0 { 0 } else { total.div_ceil(take) },
+        "currentPage": skip / take + 1,
+        "totalPages": total.div_ceil(take),
         "hasNextPage": skip + returned < total,
         "hasPreviousPage": skip > 0,
     });
