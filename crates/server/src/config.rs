@@ -45,6 +45,9 @@ pub struct Config {
     pub internal_api_key: Option<SecretString>,
     /// Guards `GET /api/cron/calendar-sync`; off if unset.
     pub cron_secret: Option<SecretString>,
+    // --- Cal.com ---
+    /// `CAL_API_BASE_URL`: where Cal.com's API v2 lives (a fake's address in tests).
+    pub cal_api_base_url: String,
 }
 
 /// Where settings come from; tests pass a map instead of the process environment.
@@ -196,6 +199,18 @@ impl Config {
             )
         })?;
 
+        // --- Cal.com ---
+        let cal_api_base_url = source
+            .get("CAL_API_BASE_URL")
+            .unwrap_or_else(|| pillow_providers::calcom::DEFAULT_BASE_URL.to_string());
+        if !(cal_api_base_url.starts_with("http://") || cal_api_base_url.starts_with("https://")) {
+            return Err(ConfigError::new(
+                "CAL_API_BASE_URL",
+                format!("{cal_api_base_url:?} is not an http(s) URL"),
+                "Leave it unset for https://api.cal.com, or give the address of another Cal.com.",
+            ));
+        }
+
         Ok(Config {
             database_url,
             bind,
@@ -204,6 +219,8 @@ impl Config {
             secrets: SecretBox::new(key),
             internal_api_key: secret(source, "INTERNAL_API_KEY", false)?,
             cron_secret: secret(source, "CRON_SECRET", false)?,
+            // --- Cal.com ---
+            cal_api_base_url: cal_api_base_url.trim_end_matches('/').to_string(),
         })
     }
 

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod availability;
 pub mod booking;
+pub mod calcom;
 pub mod cli;
 pub mod config;
 pub mod demo;
