@@ -16,3 +16,6 @@ mod isolation;
 mod ops;
 mod rules;
 mod users;
+// --- MCP ---
+mod mcp;
+mod mcp_exchange;
