@@ -7,7 +7,7 @@
 //! (default `target/mcp-venv/bin/python`). Without it the test says it is skipped, except with
 //! `CI=true`, where it fails.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -56,7 +56,7 @@ fn instant_of(value: &Value) -> jiff::Timestamp {
 }
 
 /// Runs the SDK's exchange and returns what it printed.
-async fn exchange(python: &PathBuf, app: &TestApp, tenant: &Tenant, args: &[&str]) -> Value {
+async fn exchange(python: &Path, app: &TestApp, tenant: &Tenant, args: &[&str]) -> Value {
     let script = workspace().join("crates/server/tests/mcp_client/exchange.py");
     let url = format!("{}/mcp", app.base);
     let output = tokio::process::Command::new(python)
