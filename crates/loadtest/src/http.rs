@@ -64,7 +64,7 @@ impl HttpOptions {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.urls.is_empty() {
             bail!("give at least one --url");
         }
@@ -194,15 +194,15 @@ impl HttpReport {
 }
 
 #[derive(Default)]
-struct WorkerStats {
-    latencies_ns: Vec<u64>,
-    ok: u64,
-    non_2xx: u64,
-    transport_errors: u64,
+pub(crate) struct WorkerStats {
+    pub(crate) latencies_ns: Vec<u64>,
+    pub(crate) ok: u64,
+    pub(crate) non_2xx: u64,
+    pub(crate) transport_errors: u64,
     /// (offset from measurement start in ns, error) of this task's first failure.
-    first_error: Option<(u64, FirstError)>,
+    pub(crate) first_error: Option<(u64, FirstError)>,
     /// Offset from measurement start of the last measured response, in ns.
-    last_finish_ns: u64,
+    pub(crate) last_finish_ns: u64,
 }
 
 struct Shared {
@@ -217,7 +217,7 @@ struct Shared {
 
 /// Builds the client: HTTP/1.1, keep-alive pool, no proxy, no redirects, `localhost`
 /// pinned to loopback addresses so that name resolution cannot send traffic elsewhere.
-fn build_client(options: &HttpOptions) -> Result<Client> {
+pub(crate) fn build_client(options: &HttpOptions) -> Result<Client> {
     let mut builder = Client::builder()
         .http1_only()
         .no_proxy()
@@ -376,7 +376,11 @@ pub async fn run_http(options: &HttpOptions) -> Result<HttpReport> {
     Ok(summarize(options, all, abandoned_tasks))
 }
 
-fn summarize(options: &HttpOptions, all: Vec<WorkerStats>, abandoned_tasks: usize) -> HttpReport {
+pub(crate) fn summarize(
+    options: &HttpOptions,
+    all: Vec<WorkerStats>,
+    abandoned_tasks: usize,
+) -> HttpReport {
     let mut latencies = Vec::with_capacity(all.iter().map(|s| s.latencies_ns.len()).sum());
     let (mut ok, mut non_2xx, mut transport_errors, mut last_finish_ns) = (0, 0, 0, 0);
     let mut first_error: Option<(u64, FirstError)> = None;

@@ -11,3 +11,5 @@ pub mod http;
 pub mod seed;
 pub mod startup;
 pub mod util;
+// --- MCP ---
+pub mod mcp;

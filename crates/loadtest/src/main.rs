@@ -33,6 +33,28 @@ enum Command {
     Startup(StartupArgs),
     /// Writes a benchmark data set (a team, its rules and busy events) into a database.
     Seed(SeedArgs),
+    // --- MCP ---
+    /// Closed-loop MCP load: each task is an MCP client calling one tool back to back.
+    Mcp(McpArgs),
+}
+
+// --- MCP ---
+#[derive(Args)]
+struct McpArgs {
+    /// The MCP endpoint, e.g. http://127.0.0.1:3000/mcp. Must be loopback.
+    #[arg(long, value_parser = parse_loopback_url)]
+    url: Url,
+    /// MCP revision: 2025-11-25 (a session per task) or 2026-07-28 (no sessions).
+    #[arg(long, default_value = "2026-07-28", value_parser = pillow_loadtest::mcp::Protocol::parse)]
+    protocol: pillow_loadtest::mcp::Protocol,
+    /// The tool to call.
+    #[arg(long, default_value = "check_availability")]
+    tool: String,
+    /// The tool's arguments, a JSON object.
+    #[arg(long, default_value = "{}")]
+    arguments: String,
+    #[command(flatten)]
+    load: LoadArgs,
 }
 
 #[derive(Args)]
@@ -243,6 +265,23 @@ async fn run(command: Command) -> Result<()> {
             if !report.all_graceful {
                 eprintln!("warning: not every run shut down gracefully after SIGTERM");
             }
+        }
+        // --- MCP ---
+        Command::Mcp(args) => {
+            let options = pillow_loadtest::mcp::McpOptions {
+                http: args.load.options(vec![args.url])?,
+                protocol: args.protocol,
+                tool: args.tool,
+                arguments: serde_json::from_str(&args.arguments)
+                    .context("--arguments is not JSON")?,
+            };
+            let report = pillow_loadtest::mcp::run_mcp(&options).await?;
+            if args.load.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.render_text());
+            }
+            check_errors("", &report)?;
         }
         Command::Seed(args) => {
             let seeded = pillow_loadtest::seed::run_seed(&pillow_loadtest::seed::SeedOptions {

@@ -278,3 +278,74 @@ async fn bodies_are_sent_in_turn() {
         "no body sent twice while unused ones remain"
     );
 }
+
+// --- MCP ---
+/// The real server on a seeded temporary SQLite database; returns its base URL and what the
+/// seed printed.
+async fn real_server() -> (String, pillow_loadtest::seed::Seeded, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("load.db").display());
+    let seeded = pillow_loadtest::seed::run_seed(&pillow_loadtest::seed::SeedOptions {
+        database_url: url.clone(),
+        members: 3,
+        events: 20,
+        days: 3,
+        bodies_out: None,
+    })
+    .await
+    .unwrap();
+    let source = std::collections::HashMap::from([
+        ("DATABASE_URL".to_string(), url.clone()),
+        ("JWT_SECRET".to_string(), "j".repeat(40)),
+        ("CALENDAR_ENCRYPTION_KEY".to_string(), "ab".repeat(32)),
+    ]);
+    let config = pillow_server::Config::from_source(&source).unwrap();
+    let state =
+        pillow_server::AppState::new(pillow_server::open_store(&url).await.unwrap(), config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        pillow_server::serve(state, listener, std::future::pending())
+            .await
+            .unwrap();
+    });
+    (base, seeded, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_load_calls_the_real_servers_tool_on_both_protocol_revisions() {
+    use pillow_loadtest::mcp::{McpOptions, Protocol, run_mcp};
+    let (base, seeded, _dir) = real_server().await;
+    let mut http = options(&[format!("{base}/mcp")]);
+    http.concurrency = 2;
+    http.warmup = Duration::from_millis(100);
+    http.duration = Duration::from_millis(500);
+    for (name, value) in [
+        ("authorization", format!("Bearer {}", seeded.api_key)),
+        ("x-agent-id", seeded.agent_id.to_string()),
+    ] {
+        http.headers.insert(name, value.parse().unwrap());
+    }
+    for protocol in [Protocol::Modern2026, Protocol::Handshake2025] {
+        let options = McpOptions {
+            http: http.clone(),
+            protocol,
+            tool: "check_availability".into(),
+            arguments: serde_json::json!({"date": seeded.start.to_string()}),
+        };
+        let report = run_mcp(&options).await.unwrap();
+        assert!(report.ok > 0, "{protocol:?}: {report:?}");
+        assert_eq!(report.errors(), 0, "{protocol:?}: {report:?}");
+        assert!(report.method.contains(protocol.version()));
+
+        // A tool error is not an answer, however fast it comes.
+        let failing = McpOptions {
+            arguments: serde_json::json!({"date": "the day after never"}),
+            ..options
+        };
+        let report = run_mcp(&failing).await.unwrap();
+        assert_eq!(report.ok, 0, "{protocol:?}: {report:?}");
+        let error = report.first_error.expect("the failure is reported");
+        assert!(error.message.contains("tool error"), "{error:?}");
+    }
+}

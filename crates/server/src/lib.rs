@@ -19,6 +19,8 @@ pub mod slot_id;
 pub mod telemetry;
 // --- voice ---
 pub mod voice;
+// --- MCP ---
+pub mod mcp;
 
 use std::sync::Arc;
 

@@ -87,6 +87,10 @@ pub fn router(state: AppState) -> Router {
     // Install the recorder before the first request is counted.
     crate::telemetry::prometheus();
     let (routes, document) = api_router().split_for_parts();
+    // --- MCP ---
+    // Merged here, not in `api_router`, so the layers below (request ids, tracing, metrics)
+    // cover it too; it has no OpenAPI operations.
+    let routes = routes.merge(crate::mcp::router(&state));
     let document = std::sync::Arc::new(document);
     let request_id = HeaderName::from_static("x-request-id");
     routes

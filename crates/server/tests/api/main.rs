@@ -20,3 +20,6 @@ mod users;
 mod voice;
 // --- in-call ---
 mod incall;
+// --- MCP ---
+mod mcp;
+mod mcp_exchange;
