@@ -16,6 +16,8 @@ pub mod json;
 pub mod rate_limit;
 pub mod slot_id;
 pub mod telemetry;
+// --- Google sync ---
+pub mod google;
 
 use std::sync::Arc;
 
@@ -40,6 +42,9 @@ pub struct AppState {
     pub self_service_limiter: Arc<rate_limit::RateLimiter>,
     /// Signs and checks the opaque `CS_…` slot ids handed to callers.
     pub slot_ids: Arc<slot_id::SlotIds>,
+    // --- Google sync ---
+    /// Google Calendar sync and write-back; `None` unless Google is configured.
+    pub google: Option<Arc<google::GoogleSync>>,
 }
 
 impl AppState {
@@ -47,6 +52,11 @@ impl AppState {
         let slot_ids = slot_id::SlotIds::from_secret(
             secrecy::ExposeSecret::expose_secret(&config.jwt_secret).as_bytes(),
         );
+        // --- Google sync ---
+        let google = config
+            .google
+            .as_ref()
+            .map(|g| Arc::new(google::GoogleSync::new(store.clone(), &config, g)));
         Self {
             store,
             slot_ids: Arc::new(slot_ids),
@@ -58,6 +68,8 @@ impl AppState {
                 10,
                 std::time::Duration::from_secs(15 * 60),
             )),
+            // --- Google sync ---
+            google,
         }
     }
 }

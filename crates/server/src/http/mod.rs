@@ -12,6 +12,8 @@ pub mod ops;
 pub mod rules;
 pub mod users;
 pub mod voice;
+// --- Google sync ---
+pub mod google;
 
 use axum::Router;
 use axum::http::HeaderName;
@@ -75,6 +77,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(booking_settings::router())
         .merge(voice::router())
         .merge(ops::router())
+        // --- Google sync ---
+        .merge(google::router())
 }
 
 pub fn router(state: AppState) -> Router {

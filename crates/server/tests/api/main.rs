@@ -16,3 +16,5 @@ mod isolation;
 mod ops;
 mod rules;
 mod users;
+// --- Google sync ---
+mod google;
