@@ -3,6 +3,6 @@
 //! For now this holds [`crypto`], the encryption of secrets we must be able to use again
 //! (OAuth tokens, Cal.com API keys). Provider clients join it as the integrations land.
 
-pub mod crypto;
 pub mod calcom;
+pub mod crypto;
 pub mod google;
