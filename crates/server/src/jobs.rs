@@ -63,7 +63,15 @@ impl Worker {
     /// # Errors
     /// Only database failures; a failing job is recorded on the job.
     pub async fn try_execute_task(&self) -> Result<Step, StoreError> {
-        let now = Timestamp::now();
+        self.try_execute_task_at(Timestamp::now()).await
+    }
+
+    /// [`Worker::try_execute_task`] as if it were `now`: tests use a later `now` to run jobs
+    /// whose backoff has not ended yet.
+    ///
+    /// # Errors
+    /// As [`Worker::try_execute_task`].
+    pub async fn try_execute_task_at(&self, now: Timestamp) -> Result<Step, StoreError> {
         let jobs = self.store.claim_jobs(now, LEASE, BATCH).await?;
         if jobs.is_empty() {
             return Ok(Step::Empty);
@@ -84,7 +92,8 @@ impl Worker {
                         .increment(1);
                 }
                 Err(error) => {
-                    let retry_at = Timestamp::now()
+                    let retry_at = now
+                        .max(Timestamp::now())
                         .saturating_add(backoff(job.attempts))
                         .unwrap_or(now);
                     tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, %error,

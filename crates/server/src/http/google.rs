@@ -83,12 +83,16 @@ struct ProviderView {
     /// `active`, `needs_reauth` or `error`.
     status: String,
     sync_enabled: bool,
+    #[schema(value_type = Option<String>, format = DateTime)]
     token_expires_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     last_synced_at: Option<Timestamp>,
     last_error: Option<String>,
     scopes: Vec<String>,
     /// Whether a push channel is open, and until when.
+    #[schema(value_type = Option<String>, format = DateTime)]
     push_channel_expires_at: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
 }
 
