@@ -83,7 +83,7 @@ pub async fn calendar_connections(store: &dyn Store) {
     assert!(matches!(missing, Err(StoreError::MissingReference { .. })), "{missing:?}");
 
     // Patches touch only what they name.
-    let expires = Timestamp::now() + SignedDuration::from_hours(2);
+    let expires = Timestamp::from_second(Timestamp::now().as_second() + 7200).unwrap();
     let patched = store
         .update_calendar_connection(
             acme.id,

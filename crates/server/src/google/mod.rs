@@ -184,8 +184,13 @@ impl GoogleSync {
             push: google.push,
             interval: SignedDuration::try_from(config.sync_interval)
                 .unwrap_or(SignedDuration::from_mins(5)),
-            owner: format!("{}:{}", std::process::id(), Uuid::new_v4()),
+            owner: format!("pid{}", std::process::id()),
         }
+    }
+
+    /// A lease holder's name for one run: this process, and the run.
+    fn run_owner(&self) -> String {
+        format!("{}:{}", self.owner, Uuid::new_v4())
     }
 
     // ---- tokens ----
@@ -312,9 +317,12 @@ impl GoogleSync {
         id: Uuid,
         trigger: Trigger,
     ) -> Result<SyncReport, SyncError> {
+        // Each run leases under a name of its own, so two runs in one process exclude each
+        // other as runs in two processes do.
+        let owner = self.run_owner();
         let leased = self
             .store
-            .lease_calendar_connection(tenant, id, &self.owner, Timestamp::now(), LEASE)
+            .lease_calendar_connection(tenant, id, &owner, Timestamp::now(), LEASE)
             .await?;
         let Some(connection) = leased else {
             return match self.store.get_calendar_connection(tenant, id).await? {
@@ -322,7 +330,7 @@ impl GoogleSync {
                 None => Err(SyncError::Missing),
             };
         };
-        self.run_leased(connection, trigger).await
+        self.run_leased(connection, trigger, &owner).await
     }
 
     /// Like [`GoogleSync::sync_now`], waiting (up to `patience`) for a running sync of the
@@ -351,9 +359,10 @@ impl GoogleSync {
         &self,
         connection: CalendarConnection,
         trigger: Trigger,
+        owner: &str,
     ) -> Result<SyncReport, SyncError> {
         let started = std::time::Instant::now();
-        let result = self.sync_leased(&connection).await;
+        let result = self.sync_leased(&connection, owner).await;
         let now = Timestamp::now();
         let (outcome, patch) = match &result {
             Ok(_) => (
@@ -402,14 +411,18 @@ impl GoogleSync {
                 .await?;
         }
         self.store
-            .release_calendar_connection(connection.tenant_id, connection.id, &self.owner)
+            .release_calendar_connection(connection.tenant_id, connection.id, owner)
             .await?;
         result
     }
 
-    async fn sync_leased(&self, connection: &CalendarConnection) -> Result<SyncReport, SyncError> {
+    async fn sync_leased(
+        &self,
+        connection: &CalendarConnection,
+        owner: &str,
+    ) -> Result<SyncReport, SyncError> {
         let mut report = match &connection.sync_token {
-            Some(token) => match self.incremental(connection, token).await {
+            Some(token) => match self.incremental(connection, token, owner).await {
                 Err(SyncError::Google(GoogleError::SyncTokenExpired)) => {
                     tracing::info!(connection = %connection.id, "sync token expired: full sync");
                     self.store
@@ -422,11 +435,11 @@ impl GoogleSync {
                             },
                         )
                         .await?;
-                    self.full(connection).await
+                    self.full(connection, owner).await
                 }
                 other => other,
             },
-            None => self.full(connection).await,
+            None => self.full(connection, owner).await,
         }?;
         if self.push {
             self.ensure_channel(connection).await?;
@@ -436,7 +449,11 @@ impl GoogleSync {
     }
 
     /// Lists the whole window, then prunes what Google no longer has.
-    async fn full(&self, connection: &CalendarConnection) -> Result<SyncReport, SyncError> {
+    async fn full(
+        &self,
+        connection: &CalendarConnection,
+        owner: &str,
+    ) -> Result<SyncReport, SyncError> {
         let now = Timestamp::now();
         let request = ListEvents {
             time_min: Some(now - SignedDuration::from_hours(24 * DAYS_BACK)),
@@ -450,7 +467,7 @@ impl GoogleSync {
             ..Default::default()
         };
         let sync_token = self
-            .pages(connection, request, &mut report, Some(&mut keep))
+            .pages(connection, request, &mut report, Some(&mut keep), owner)
             .await?;
         report.deleted += self
             .store
@@ -465,6 +482,7 @@ impl GoogleSync {
         &self,
         connection: &CalendarConnection,
         token: &str,
+        owner: &str,
     ) -> Result<SyncReport, SyncError> {
         let request = ListEvents {
             sync_token: Some(token.to_string()),
@@ -472,7 +490,9 @@ impl GoogleSync {
             ..Default::default()
         };
         let mut report = SyncReport::default();
-        let sync_token = self.pages(connection, request, &mut report, None).await?;
+        let sync_token = self
+            .pages(connection, request, &mut report, None, owner)
+            .await?;
         self.save_sync_token(connection, sync_token).await?;
         Ok(report)
     }
@@ -506,6 +526,7 @@ impl GoogleSync {
         mut request: ListEvents,
         report: &mut SyncReport,
         mut keep: Option<&mut Vec<String>>,
+        owner: &str,
     ) -> Result<Option<String>, SyncError> {
         loop {
             let page = self
@@ -526,7 +547,7 @@ impl GoogleSync {
                 .lease_calendar_connection(
                     connection.tenant_id,
                     connection.id,
-                    &self.owner,
+                    owner,
                     Timestamp::now(),
                     LEASE,
                 )
@@ -776,14 +797,16 @@ impl GoogleSync {
     /// Leases and syncs up to a batch of due connections (of any tenant).
     async fn sync_due(&self) -> Result<usize, StoreError> {
         let now = Timestamp::now();
+        let owner = self.run_owner();
         let due = self
             .store
-            .lease_due_calendar_connections(&self.owner, now, LEASE, now + CHANNEL_RENEW_BEFORE, 8)
+            .lease_due_calendar_connections(&owner, now, LEASE, now + CHANNEL_RENEW_BEFORE, 8)
             .await?;
         let count = due.len();
         for connection in due {
             // The outcome is recorded on the connection; a store failure ends the step.
-            if let Err(SyncError::Store(error)) = self.run_leased(connection, Trigger::Poll).await
+            if let Err(SyncError::Store(error)) =
+                self.run_leased(connection, Trigger::Poll, &owner).await
             {
                 return Err(error);
             }

@@ -852,7 +852,7 @@ async fn a_push_notification_blocks_availability_at_once(h: &Harness) {
     h.connect().await;
     h.sync().await;
     let channels = h.google.channels();
-    assert_eq!(channels.len(), 1, "the sync opened a push channel");
+    assert_eq!(channels.len(), 1, "the sync opened one push channel: {channels:?} {}", h.provider().await);
     assert!(h.provider().await["push_channel_expires_at"].is_string());
     let slot = soon(6);
     let free = |at: jiff::Timestamp| async move {
