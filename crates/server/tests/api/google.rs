@@ -522,6 +522,8 @@ async fn incremental_sync_applies_changes_tombstones_and_pages(h: &Harness) {
     h.google.set_empty_pages(true);
     h.connect().await;
     h.sync().await;
+    // Push notifications would sync behind the test's back: the test drives every sync.
+    h.google.expire_channels();
     assert_eq!(h.local_google_events().await, h.remote_events());
     assert_eq!(h.local_google_events().await.len(), 9);
 
@@ -546,6 +548,8 @@ async fn an_expired_sync_token_ends_in_a_copy_identical_to_google(h: &Harness) {
     h.create("Kept", soon(2), 30);
     h.connect().await;
     h.sync().await;
+    // Push notifications would sync behind the test's back: the test drives every sync.
+    h.google.expire_channels();
     h.google.delete_event(HOST_EMAIL, doomed["id"].as_str().unwrap());
     h.create("New", soon(3), 30);
     h.google.expire_sync_tokens();
@@ -586,6 +590,8 @@ async fn rate_limits_and_server_errors_are_retried(h: &Harness) {
     h.create("A", soon(1), 30);
     h.connect().await;
     h.sync().await;
+    // Push notifications would sync behind the test's back: the test drives every sync.
+    h.google.expire_channels();
     h.create("B", soon(2), 30);
     h.google.fail_next(1, 429, "rateLimitExceeded");
     h.google.fail_next(1, 403, "userRateLimitExceeded");
@@ -618,6 +624,8 @@ async fn rate_limits_and_server_errors_are_retried(h: &Harness) {
 async fn refresh_keeps_the_refresh_token_and_invalid_grant_needs_reauth(h: &Harness) {
     let id = h.connect().await;
     h.sync().await;
+    // Push notifications would sync behind the test's back: the test drives every sync.
+    h.google.expire_channels();
     let id = uuid::Uuid::parse_str(&id).unwrap();
     let store = h.app.store();
     let before = store.get_calendar_connection(h.tenant.id, id).await.unwrap().unwrap();
@@ -930,6 +938,8 @@ async fn disconnect_revokes_and_removes_everything(h: &Harness) {
 async fn the_cron_endpoint_syncs_due_connections(h: &Harness) {
     h.connect().await;
     h.sync().await;
+    // No push notifications here: only the cron may bring the change in.
+    h.google.expire_channels();
     h.create("Later", soon(1), 30);
     // Not due yet: nothing happens.
     let cron = || h.app.get("/api/cron/calendar-sync", "cron-secret-for-tests-0123456789abcdef");
