@@ -306,13 +306,18 @@ fn google_settings(source: &dyn Source, config: &mut Config) -> Result<(), Confi
         }
     }
     if let Some(seconds) = source.get("GOOGLE_SYNC_INTERVAL_SECONDS") {
-        let seconds = seconds.trim().parse::<u64>().ok().filter(|s| *s > 0).ok_or_else(|| {
-            ConfigError::new(
-                "GOOGLE_SYNC_INTERVAL_SECONDS",
-                format!("{seconds:?} is not a positive number of seconds"),
-                "Use e.g. 300 for every five minutes.",
-            )
-        })?;
+        let seconds = seconds
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|s| *s > 0)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "GOOGLE_SYNC_INTERVAL_SECONDS",
+                    format!("{seconds:?} is not a positive number of seconds"),
+                    "Use e.g. 300 for every five minutes.",
+                )
+            })?;
         config.sync_interval = std::time::Duration::from_secs(seconds);
     }
     let (id, secret) = (
@@ -505,7 +510,10 @@ mod tests {
             Config::from_source(&source).unwrap_err().variable,
             "GOOGLE_OAUTH_CLIENT_SECRET"
         );
-        source.insert("GOOGLE_OAUTH_CLIENT_SECRET".into(), "client-secret-value".into());
+        source.insert(
+            "GOOGLE_OAUTH_CLIENT_SECRET".into(),
+            "client-secret-value".into(),
+        );
         source.insert("PUBLIC_URL".into(), "https://cal.example.com".into());
         let config = Config::from_source(&source).unwrap();
         let google = config.google.as_ref().unwrap();
@@ -529,7 +537,13 @@ mod tests {
     fn previous_keys_still_open_what_they_sealed() {
         let old = "cd".repeat(32);
         let sealed = SecretBox::new(SecretKey::from_hex(&old).unwrap()).seal("token");
-        assert!(Config::from_source(&valid()).unwrap().secrets.open(&sealed).is_err());
+        assert!(
+            Config::from_source(&valid())
+                .unwrap()
+                .secrets
+                .open(&sealed)
+                .is_err()
+        );
         let mut source = valid();
         source.insert("CALENDAR_ENCRYPTION_KEY_PREVIOUS".into(), old);
         let config = Config::from_source(&source).unwrap();

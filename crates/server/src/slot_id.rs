@@ -30,7 +30,9 @@ pub struct SlotRef {
 
 impl SlotRef {
     pub fn end(&self) -> Timestamp {
-        self.start.saturating_add(self.duration).unwrap_or(self.start)
+        self.start
+            .saturating_add(self.duration)
+            .unwrap_or(self.start)
     }
 }
 

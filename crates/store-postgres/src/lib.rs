@@ -1798,10 +1798,14 @@ impl Store for PostgresStore {
             QueryBuilder::<Postgres>::new("UPDATE calendar_providers SET updated_at = ");
         query.push_bind(now());
         if let Some(v) = &patch.access_token_encrypted {
-            query.push(", access_token_encrypted = ").push_bind(v.clone());
+            query
+                .push(", access_token_encrypted = ")
+                .push_bind(v.clone());
         }
         if let Some(v) = &patch.refresh_token_encrypted {
-            query.push(", refresh_token_encrypted = ").push_bind(v.clone());
+            query
+                .push(", refresh_token_encrypted = ")
+                .push_bind(v.clone());
         }
         if let Some(v) = patch.token_expires_at {
             query.push(", token_expires_at = ").push_bind(v.to_sqlx());

@@ -454,11 +454,7 @@ pub trait Store: Send + Sync + 'static {
     async fn sealed_secrets(&self) -> StoreResult<Vec<SealedSecret>>;
     /// Replaces one sealed value if it still is `old` (a concurrent token refresh wins).
     /// Whether it was replaced.
-    async fn replace_sealed_secret(
-        &self,
-        secret: &SealedSecret,
-        old: &str,
-    ) -> StoreResult<bool>;
+    async fn replace_sealed_secret(&self, secret: &SealedSecret, old: &str) -> StoreResult<bool>;
 }
 
 // --- Google sync ---

@@ -39,7 +39,10 @@ pub async fn rotate_keys(store: &dyn Store, secrets: &SecretBox) -> Result<Rotat
             value: secrets.seal(&plain),
             ..secret.clone()
         };
-        if store.replace_sealed_secret(&resealed, &secret.value).await? {
+        if store
+            .replace_sealed_secret(&resealed, &secret.value)
+            .await?
+        {
             rotation.rotated += 1;
         } else {
             // Changed meanwhile (a refresh sealed it under the current key).

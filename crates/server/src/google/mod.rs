@@ -25,13 +25,12 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use pillow_providers::crypto::{CryptoError, SecretBox};
 use pillow_providers::google::{
-    self as g, GoogleCalendar, GoogleEndpoints, GoogleError, GoogleEvent, GoogleOAuth,
-    ListEvents, RetryPolicy, WatchRequest,
+    self as g, GoogleCalendar, GoogleEndpoints, GoogleError, GoogleEvent, GoogleOAuth, ListEvents,
+    RetryPolicy, WatchRequest,
 };
 use pillow_store::{
-    BookingStatus, CalendarConnection, ConnectionPatch, ConnectionStatus, EventSource,
-    EventStatus, NewCalendarEvent, NewJob, PushChannel, Store, StoreError, TenantId,
-    Transparency,
+    BookingStatus, CalendarConnection, ConnectionPatch, ConnectionStatus, EventSource, EventStatus,
+    NewCalendarEvent, NewJob, PushChannel, Store, StoreError, TenantId, Transparency,
 };
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
@@ -250,8 +249,11 @@ impl GoogleSync {
             Err(GoogleError::InvalidGrant) => {
                 metrics::counter!("calendar_token_refreshes_total", "provider" => "google", "outcome" => "invalid_grant")
                     .increment(1);
-                self.mark_needs_reauth(connection, "Google refused the refresh token (invalid_grant)")
-                    .await?;
+                self.mark_needs_reauth(
+                    connection,
+                    "Google refused the refresh token (invalid_grant)",
+                )
+                .await?;
                 Err(SyncError::NeedsReauth)
             }
             Err(error) => {
@@ -274,9 +276,7 @@ impl GoogleSync {
                 connection.id,
                 &ConnectionPatch {
                     status: Some(ConnectionStatus::NeedsReauth),
-                    last_error: Some(Some(format!(
-                        "{why}; connect Google Calendar again"
-                    ))),
+                    last_error: Some(Some(format!("{why}; connect Google Calendar again"))),
                     ..Default::default()
                 },
             )
@@ -471,7 +471,12 @@ impl GoogleSync {
             .await?;
         report.deleted += self
             .store
-            .prune_synced_events(connection.tenant_id, connection.id, connection.user_id, &keep)
+            .prune_synced_events(
+                connection.tenant_id,
+                connection.id,
+                connection.user_id,
+                &keep,
+            )
             .await? as usize;
         self.save_sync_token(connection, sync_token).await?;
         Ok(report)
@@ -642,7 +647,13 @@ impl GoogleSync {
                 && event.user_id == connection.user_id
             {
                 self.store
-                    .set_event_provider_ref(tenant, id, Some(connection.id), Some(&item.id), item.etag.as_deref())
+                    .set_event_provider_ref(
+                        tenant,
+                        id,
+                        Some(connection.id),
+                        Some(&item.id),
+                        item.etag.as_deref(),
+                    )
                     .await?;
             }
             return Ok(());
@@ -692,7 +703,13 @@ impl GoogleSync {
         }
         if let Some(event) = self.store.booking_event(tenant, booking.id).await? {
             self.store
-                .set_event_provider_ref(tenant, event.id, Some(connection.id), Some(&item.id), item.etag.as_deref())
+                .set_event_provider_ref(
+                    tenant,
+                    event.id,
+                    Some(connection.id),
+                    Some(&item.id),
+                    item.etag.as_deref(),
+                )
                 .await?;
         }
         Ok(())
@@ -832,7 +849,10 @@ fn from_google(kind: &str, booking: Uuid, user: Uuid) -> Vec<NewJob> {
 
 /// A timed event's `[start, end)`; `None` for all-day or incomplete events.
 fn timed_span(item: &GoogleEvent) -> Option<(Timestamp, Timestamp)> {
-    Some((item.start.as_ref()?.date_time?, item.end.as_ref()?.date_time?))
+    Some((
+        item.start.as_ref()?.date_time?,
+        item.end.as_ref()?.date_time?,
+    ))
 }
 
 /// A Google event as a local busy event: timed events keep their instants, all-day events
@@ -846,7 +866,9 @@ fn to_local(connection: &CalendarConnection, item: &GoogleEvent) -> Option<NewCa
         }
         (s, e) => {
             let carrier = |d: jiff::civil::Date| {
-                d.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
+                d.to_zoned(jiff::tz::TimeZone::UTC)
+                    .ok()
+                    .map(|z| z.timestamp())
             };
             let start_date = s.date?;
             let end_date = e
@@ -1016,7 +1038,11 @@ pub async fn queue_event_write(
     if !connected {
         return Ok(());
     }
-    let kind = if delete { EVENT_DELETE_JOB } else { EVENT_UPSERT_JOB };
+    let kind = if delete {
+        EVENT_DELETE_JOB
+    } else {
+        EVENT_UPSERT_JOB
+    };
     state
         .store
         .enqueue_jobs(

@@ -47,10 +47,9 @@ impl GoogleSync {
                 .as_str()
                 .and_then(|s| Uuid::parse_str(s).ok())
         };
-        let (Some(user), Some(object)) = (
-            id("user_id"),
-            id("booking_id").or_else(|| id("event_id")),
-        ) else {
+        let (Some(user), Some(object)) =
+            (id("user_id"), id("booking_id").or_else(|| id("event_id")))
+        else {
             return Ok(());
         };
         let tenant = job.tenant_id;
@@ -72,7 +71,11 @@ impl GoogleSync {
             Desired::Present(body) => {
                 let written = self.put_remote(&connection, &event_id, body).await?;
                 let local = match kind {
-                    "booking" => self.store.booking_event(tenant, object).await?.map(|e| e.id),
+                    "booking" => self
+                        .store
+                        .booking_event(tenant, object)
+                        .await?
+                        .map(|e| e.id),
                     _ => Some(object),
                 };
                 if let Some(local) = local {

@@ -693,8 +693,7 @@ async fn update_event(
         .await?
         .ok_or_else(|| ApiError::not_found("event"))?;
     // --- Google sync ---
-    crate::google::queue_event_write(&state, caller.tenant, event.user_id, event.id, false)
-        .await?;
+    crate::google::queue_event_write(&state, caller.tenant, event.user_id, event.id, false).await?;
     let zone = zone_of(owner(&state, &caller, event.user_id).await?.as_ref());
     Ok(Json(view(event, &zone)))
 }

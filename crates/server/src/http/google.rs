@@ -228,13 +228,17 @@ async fn callback(
             ),
             other => google_failed(other),
         })?;
-    let writes_events = grant.scopes.iter().any(|s| {
-        s == CALENDAR_EVENTS_SCOPE || s == "https://www.googleapis.com/auth/calendar"
-    });
+    let writes_events = grant
+        .scopes
+        .iter()
+        .any(|s| s == CALENDAR_EVENTS_SCOPE || s == "https://www.googleapis.com/auth/calendar");
     if !writes_events {
         // Without the events scope we can neither read busy time nor write bookings: give the
         // grant back rather than keep a token we cannot use.
-        let _ = google.oauth.revoke(grant.access_token.expose_secret()).await;
+        let _ = google
+            .oauth
+            .revoke(grant.access_token.expose_secret())
+            .await;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "insufficient_scope",
@@ -480,8 +484,15 @@ async fn cron_sync(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if !bool::from(secret.expose_secret().as_bytes().ct_eq(presented.as_bytes())) {
-        return Err(ApiError::unauthorized("Send `Authorization: Bearer <CRON_SECRET>`."));
+    if !bool::from(
+        secret
+            .expose_secret()
+            .as_bytes()
+            .ct_eq(presented.as_bytes()),
+    ) {
+        return Err(ApiError::unauthorized(
+            "Send `Authorization: Bearer <CRON_SECRET>`.",
+        ));
     }
     let google = google(&state)?;
     let scheduler = Scheduler::new(google);

@@ -4,9 +4,7 @@
 use std::process::Command;
 
 use pillow_providers::crypto::{SecretBox, SecretKey};
-use pillow_store::{
-    AgentBackend, NewAgent, NewCalendarConnection, NewUser, Role, SealedColumn,
-};
+use pillow_store::{AgentBackend, NewAgent, NewCalendarConnection, NewUser, Role, SealedColumn};
 use serde_json::{Value, json};
 
 use crate::helpers::{Db, TestApp, always_open, spawn_app_with};
@@ -34,7 +32,12 @@ async fn google_endpoints_say_when_google_is_not_configured(app: &crate::helpers
         assert_eq!(reply.code(), "google_not_configured");
     }
     let webhook = app
-        .send(reqwest::Method::POST, "/api/calendar/google/webhook", None, None)
+        .send(
+            reqwest::Method::POST,
+            "/api/calendar/google/webhook",
+            None,
+            None,
+        )
         .await;
     assert_eq!(webhook.code(), "google_not_configured");
     let providers = app.get("/api/calendar/providers", &acme.token).await;
@@ -44,9 +47,18 @@ async fn google_endpoints_say_when_google_is_not_configured(app: &crate::helpers
 
 /// The cron endpoint wants the secret, compared exactly.
 async fn the_cron_endpoint_wants_its_secret(app: &crate::helpers::TestApp) {
-    for bearer in [None, Some("wrong"), Some("cron-secret-for-tests-0123456789abcde")] {
+    for bearer in [
+        None,
+        Some("wrong"),
+        Some("cron-secret-for-tests-0123456789abcde"),
+    ] {
         let reply = app
-            .send(reqwest::Method::GET, "/api/cron/calendar-sync", bearer, None)
+            .send(
+                reqwest::Method::GET,
+                "/api/cron/calendar-sync",
+                bearer,
+                None,
+            )
             .await;
         assert_eq!(reply.status, 401, "{bearer:?}");
     }
@@ -177,9 +189,7 @@ pub fn assert_no_plain_text(dir: &std::path::Path, secrets: &[&str]) {
         scanned += bytes.len();
         for secret in secrets {
             assert!(
-                !bytes
-                    .windows(secret.len())
-                    .any(|w| w == secret.as_bytes()),
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
                 "{secret} is in {} in plain text",
                 path.display()
             );
@@ -413,7 +423,10 @@ async fn connecting_through_the_consent_page_stores_an_active_connection_and_syn
         .unwrap();
     assert!(browser.status().is_redirection());
     let location = browser.headers()["location"].to_str().unwrap().to_string();
-    assert!(location.starts_with(&h.google.authorize_url()), "{location}");
+    assert!(
+        location.starts_with(&h.google.authorize_url()),
+        "{location}"
+    );
     for part in [
         "access_type=offline",
         "prompt=consent",
@@ -430,7 +443,11 @@ async fn connecting_through_the_consent_page_stores_an_active_connection_and_syn
     assert_eq!(provider["account_email"], HOST_EMAIL);
     assert_eq!(provider["sync_enabled"], true);
     assert_eq!(provider["provider"], "google");
-    let expires: jiff::Timestamp = provider["token_expires_at"].as_str().unwrap().parse().unwrap();
+    let expires: jiff::Timestamp = provider["token_expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(expires > jiff::Timestamp::now());
     assert!(provider.get("access_token_encrypted").is_none());
     assert_eq!(h.google.calls(Call::TokenExchange), 1);
@@ -450,19 +467,32 @@ async fn the_callback_refuses_bad_states_declines_and_missing_scopes(h: &Harness
     let redirect = h.google.approve(&url, HOST_EMAIL).unwrap();
     let tampered = redirect.replace("state=", "state=x");
     let (status, body) = h.follow(&tampered).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_state")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_state"))
+    );
 
     let denied = h.google.deny(&h.consent_url().await).unwrap();
     let (status, body) = h.follow(&denied).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("consent_denied")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("consent_denied"))
+    );
 
     let narrow = h
         .google
         .approve_with_scopes(&h.consent_url().await, HOST_EMAIL, &["openid", "email"])
         .unwrap();
     let (status, body) = h.follow(&narrow).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("insufficient_scope")));
-    assert_eq!(h.google.calls(Call::Revoke), 1, "the useless grant is given back");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+    assert_eq!(
+        h.google.calls(Call::Revoke),
+        1,
+        "the useless grant is given back"
+    );
 
     let reply = h.app.get("/api/calendar/providers", h.token()).await;
     assert_eq!(reply.body["providers"], json!([]));
@@ -471,43 +501,76 @@ async fn the_callback_refuses_bad_states_declines_and_missing_scopes(h: &Harness
 /// Google events block availability; transparent ones do not; all-day ones block the day.
 async fn synced_google_events_block_availability(h: &Harness) {
     h.app
-        .post("/api/calendar/availability-rules", h.token(), &json!({
-            "is_default": true, "timezone": "UTC", "slot_duration": 60,
-            "schedule": always_open(None, 60)["schedule"].clone()
-        }))
+        .post(
+            "/api/calendar/availability-rules",
+            h.token(),
+            &json!({
+                "is_default": true, "timezone": "UTC", "slot_duration": 60,
+                "schedule": always_open(None, 60)["schedule"].clone()
+            }),
+        )
         .await;
     let day = soon(0).to_zoned(jiff::tz::TimeZone::UTC).date();
-    let at = |hour: i8| day.at(hour, 0, 0, 0).to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp();
+    let at = |hour: i8| {
+        day.at(hour, 0, 0, 0)
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .unwrap()
+            .timestamp()
+    };
     h.create("Busy", at(10), 60);
-    h.google.create_event(HOST_EMAIL, json!({
-        "summary": "Free lunch", "transparency": "transparent",
-        "start": {"dateTime": at(12).to_string()}, "end": {"dateTime": at(13).to_string()},
-    }));
+    h.google.create_event(
+        HOST_EMAIL,
+        json!({
+            "summary": "Free lunch", "transparency": "transparent",
+            "start": {"dateTime": at(12).to_string()}, "end": {"dateTime": at(13).to_string()},
+        }),
+    );
     let next_day = day.tomorrow().unwrap();
-    h.google.create_event(HOST_EMAIL, json!({
-        "summary": "Holiday", "start": {"date": next_day.to_string()},
-        "end": {"date": next_day.tomorrow().unwrap().to_string()},
-    }));
+    h.google.create_event(
+        HOST_EMAIL,
+        json!({
+            "summary": "Holiday", "start": {"date": next_day.to_string()},
+            "end": {"date": next_day.tomorrow().unwrap().to_string()},
+        }),
+    );
     h.connect().await;
     h.sync().await;
     let slots = |date: jiff::civil::Date| async move {
         let reply = h
             .app
-            .get(&format!("/api/calendar/availability?date={date}&timezone=UTC"), h.token())
+            .get(
+                &format!("/api/calendar/availability?date={date}&timezone=UTC"),
+                h.token(),
+            )
             .await;
         assert_eq!(reply.status, 200, "{:?}", reply.body);
         reply.body["slots"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|s| s["start_time"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap())
+            .map(|s| {
+                s["start_time"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<jiff::Timestamp>()
+                    .unwrap()
+            })
             .collect::<Vec<_>>()
     };
     let today = slots(day).await;
-    assert!(!today.contains(&at(10)), "the busy Google event blocks 10:00");
-    assert!(today.contains(&at(12)), "a transparent event does not block");
+    assert!(
+        !today.contains(&at(10)),
+        "the busy Google event blocks 10:00"
+    );
+    assert!(
+        today.contains(&at(12)),
+        "a transparent event does not block"
+    );
     assert!(today.contains(&at(9)));
-    assert!(slots(next_day).await.is_empty(), "the all-day event blocks the whole day");
+    assert!(
+        slots(next_day).await.is_empty(),
+        "the all-day event blocks the whole day"
+    );
 }
 
 /// Incremental sync applies edits and deletions (tombstones) with the sync token, and follows
@@ -528,17 +591,29 @@ async fn incremental_sync_applies_changes_tombstones_and_pages(h: &Harness) {
     assert_eq!(h.local_google_events().await.len(), 9);
 
     let lists = h.google.calls(Call::List);
-    h.google.update_event(HOST_EMAIL, a["id"].as_str().unwrap(), json!({"summary": "A moved",
+    h.google.update_event(
+        HOST_EMAIL,
+        a["id"].as_str().unwrap(),
+        json!({"summary": "A moved",
         "start": {"dateTime": soon(5).to_string()},
-        "end": {"dateTime": (soon(5) + jiff::SignedDuration::from_mins(30)).to_string()}}));
+        "end": {"dateTime": (soon(5) + jiff::SignedDuration::from_mins(30)).to_string()}}),
+    );
     h.google.delete_event(HOST_EMAIL, b["id"].as_str().unwrap());
     let result = h.sync().await;
     assert_eq!(result["full"], false, "{result}");
     assert!(h.google.calls(Call::List) > lists);
     let local = h.local_google_events().await;
     assert_eq!(local, h.remote_events());
-    assert!(local.iter().any(|(_, title, start)| title == "A moved" && *start == soon(5).to_string()));
-    assert!(!local.iter().any(|(id, _, _)| id == b["id"].as_str().unwrap()));
+    assert!(
+        local
+            .iter()
+            .any(|(_, title, start)| title == "A moved" && *start == soon(5).to_string())
+    );
+    assert!(
+        !local
+            .iter()
+            .any(|(id, _, _)| id == b["id"].as_str().unwrap())
+    );
 }
 
 /// A 410 in the middle: the token is dropped, a full sync runs, and the local copy ends
@@ -550,7 +625,8 @@ async fn an_expired_sync_token_ends_in_a_copy_identical_to_google(h: &Harness) {
     h.sync().await;
     // Push notifications would sync behind the test's back: the test drives every sync.
     h.google.expire_channels();
-    h.google.delete_event(HOST_EMAIL, doomed["id"].as_str().unwrap());
+    h.google
+        .delete_event(HOST_EMAIL, doomed["id"].as_str().unwrap());
     h.create("New", soon(3), 30);
     h.google.expire_sync_tokens();
     h.google.set_page_size(Some(1));
@@ -628,35 +704,65 @@ async fn refresh_keeps_the_refresh_token_and_invalid_grant_needs_reauth(h: &Harn
     h.google.expire_channels();
     let id = uuid::Uuid::parse_str(&id).unwrap();
     let store = h.app.store();
-    let before = store.get_calendar_connection(h.tenant.id, id).await.unwrap().unwrap();
+    let before = store
+        .get_calendar_connection(h.tenant.id, id)
+        .await
+        .unwrap()
+        .unwrap();
     let expire_soon = || pillow_store::ConnectionPatch {
         token_expires_at: Some(jiff::Timestamp::now() + jiff::SignedDuration::from_mins(2)),
         ..Default::default()
     };
-    store.update_calendar_connection(h.tenant.id, id, &expire_soon()).await.unwrap();
+    store
+        .update_calendar_connection(h.tenant.id, id, &expire_soon())
+        .await
+        .unwrap();
     let refreshes = h.google.calls(Call::TokenRefresh);
     assert_eq!(h.sync().await["outcome"], "synced");
     assert_eq!(h.google.calls(Call::TokenRefresh), refreshes + 1);
-    let after = store.get_calendar_connection(h.tenant.id, id).await.unwrap().unwrap();
+    let after = store
+        .get_calendar_connection(h.tenant.id, id)
+        .await
+        .unwrap()
+        .unwrap();
     let secrets = &h.app.state.config.secrets;
     assert_eq!(
-        secrets.open(after.refresh_token_encrypted.as_ref().unwrap()).unwrap(),
-        secrets.open(before.refresh_token_encrypted.as_ref().unwrap()).unwrap()
+        secrets
+            .open(after.refresh_token_encrypted.as_ref().unwrap())
+            .unwrap(),
+        secrets
+            .open(before.refresh_token_encrypted.as_ref().unwrap())
+            .unwrap()
     );
     assert_ne!(after.access_token_encrypted, before.access_token_encrypted);
-    assert!(after.token_expires_at.unwrap() > jiff::Timestamp::now() + jiff::SignedDuration::from_mins(30));
+    assert!(
+        after.token_expires_at.unwrap()
+            > jiff::Timestamp::now() + jiff::SignedDuration::from_mins(30)
+    );
 
     h.google.revoke_user_grants(HOST_EMAIL);
-    store.update_calendar_connection(h.tenant.id, id, &expire_soon()).await.unwrap();
+    store
+        .update_calendar_connection(h.tenant.id, id, &expire_soon())
+        .await
+        .unwrap();
     assert_eq!(h.sync().await["outcome"], "needs_reauth");
     let provider = h.provider().await;
     assert_eq!(provider["status"], "needs_reauth");
-    assert!(provider["last_error"].as_str().unwrap().contains("connect Google Calendar again"));
+    assert!(
+        provider["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("connect Google Calendar again")
+    );
     let refreshes = h.google.calls(Call::TokenRefresh);
     assert_eq!(h.sync().await["outcome"], "needs_reauth");
     let scheduler = pillow_server::google::Scheduler::new(h.app.state.google.clone().unwrap());
     assert_eq!(scheduler.try_execute_task().await.unwrap(), Step::Empty);
-    assert_eq!(h.google.calls(Call::TokenRefresh), refreshes, "nothing retries it");
+    assert_eq!(
+        h.google.calls(Call::TokenRefresh),
+        refreshes,
+        "nothing retries it"
+    );
     // Connecting again makes it active.
     h.connect().await;
     assert_eq!(h.provider().await["status"], "active");
@@ -680,7 +786,11 @@ async fn book(h: &Harness, start: jiff::Timestamp) -> Value {
 async fn open_hours(h: &Harness) {
     let reply = h
         .app
-        .post("/api/calendar/availability-rules", h.token(), &always_open(Some(h.tenant.owner.id), 30))
+        .post(
+            "/api/calendar/availability-rules",
+            h.token(),
+            &always_open(Some(h.tenant.owner.id), 30),
+        )
         .await;
     assert_eq!(reply.status, 201, "{:?}", reply.body);
 }
@@ -705,10 +815,21 @@ async fn a_booking_storm_while_google_is_down_lands_exactly_once(h: &Harness) {
     }
     // Every attempt fails while Google is down; the jobs wait with backoff.
     let worker = h.worker();
-    assert!(matches!(worker.try_execute_task().await.unwrap(), Step::Done(_)));
+    assert!(matches!(
+        worker.try_execute_task().await.unwrap(),
+        Step::Done(_)
+    ));
     assert!(booking_events(h).is_empty());
-    let jobs = h.app.store().list_jobs(h.tenant.id, Some("booking.created")).await.unwrap();
-    assert!(jobs.iter().all(|j| j.status == pillow_store::JobStatus::Pending && j.last_error.is_some()));
+    let jobs = h
+        .app
+        .store()
+        .list_jobs(h.tenant.id, Some("booking.created"))
+        .await
+        .unwrap();
+    assert!(
+        jobs.iter()
+            .all(|j| j.status == pillow_store::JobStatus::Pending && j.last_error.is_some())
+    );
     h.google.set_down(false);
     // A retry of an insert that did land (e.g. its answer was lost) must not duplicate: run
     // the outbox twice over, re-queuing every created job once more.
@@ -731,12 +852,20 @@ async fn a_booking_storm_while_google_is_down_lands_exactly_once(h: &Harness) {
     assert_eq!(events.len(), 12, "each booking exactly once");
     let mut named: Vec<_> = events
         .iter()
-        .map(|e| e["extendedProperties"]["private"]["pillow_booking"].as_str().unwrap().to_string())
+        .map(|e| {
+            e["extendedProperties"]["private"]["pillow_booking"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     named.sort();
     ids.sort();
     assert_eq!(named, ids);
-    assert!(h.google.calls(Call::Insert) > 12, "the retried inserts answered 409");
+    assert!(
+        h.google.calls(Call::Insert) > 12,
+        "the retried inserts answered 409"
+    );
     // Syncing them back recognises them as ours: they do not become Google busy events.
     h.sync().await;
     assert!(h.local_google_events().await.is_empty());
@@ -752,20 +881,31 @@ async fn reschedule_patches_and_cancel_deletes_in_google(h: &Harness) {
     let code = booking["confirmation_code"].as_str().unwrap();
     let reply = h
         .app
-        .post(&format!("/api/calendar/bookings/{code}/reschedule"), h.token(),
-              &json!({"start_time": soon(3).to_string()}))
+        .post(
+            &format!("/api/calendar/bookings/{code}/reschedule"),
+            h.token(),
+            &json!({"start_time": soon(3).to_string()}),
+        )
         .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     h.drain_outbox(jiff::SignedDuration::ZERO).await;
     let events = booking_events(h);
     assert_eq!(events.len(), 1);
-    let start: jiff::Timestamp = events[0]["start"]["dateTime"].as_str().unwrap().parse().unwrap();
+    let start: jiff::Timestamp = events[0]["start"]["dateTime"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(start, soon(3));
     assert!(h.google.calls(Call::Patch) >= 1);
 
     let reply = h
         .app
-        .post(&format!("/api/calendar/bookings/{code}/cancel"), h.token(), &json!({}))
+        .post(
+            &format!("/api/calendar/bookings/{code}/cancel"),
+            h.token(),
+            &json!({}),
+        )
         .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     h.drain_outbox(jiff::SignedDuration::ZERO).await;
@@ -780,8 +920,17 @@ async fn reschedule_patches_and_cancel_deletes_in_google(h: &Harness) {
         .await
         .unwrap();
     h.drain_outbox(jiff::SignedDuration::ZERO).await;
-    let jobs = h.app.store().list_jobs(h.tenant.id, Some("booking.cancelled")).await.unwrap();
-    assert!(jobs.iter().all(|j| j.status == pillow_store::JobStatus::Done), "{jobs:?}");
+    let jobs = h
+        .app
+        .store()
+        .list_jobs(h.tenant.id, Some("booking.cancelled"))
+        .await
+        .unwrap();
+    assert!(
+        jobs.iter()
+            .all(|j| j.status == pillow_store::JobStatus::Done),
+        "{jobs:?}"
+    );
 }
 
 /// The host deletes a booking's event in Google: the booking is cancelled and says why. The
@@ -803,17 +952,29 @@ async fn the_host_deleting_or_moving_a_booking_in_google_steers_the_booking(h: &
             .to_string()
     };
     assert!(h.google.delete_event(HOST_EMAIL, &google_id(&deleted)));
-    h.google.update_event(HOST_EMAIL, &google_id(&moved), json!({
+    h.google.update_event(
+        HOST_EMAIL,
+        &google_id(&moved),
+        json!({
         "start": {"dateTime": soon(5).to_string()},
-        "end": {"dateTime": (soon(5) + jiff::SignedDuration::from_mins(30)).to_string()}}));
+        "end": {"dateTime": (soon(5) + jiff::SignedDuration::from_mins(30)).to_string()}}),
+    );
     h.sync().await;
     let get = |b: &Value| {
         let id = b["id"].as_str().unwrap().to_string();
-        async move { h.app.get(&format!("/api/calendar/bookings/{id}"), h.token()).await.body }
+        async move {
+            h.app
+                .get(&format!("/api/calendar/bookings/{id}"), h.token())
+                .await
+                .body
+        }
     };
     let cancelled = get(&deleted).await;
     assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
-    assert!(cancelled.to_string().contains("Google Calendar"), "{cancelled}");
+    assert!(
+        cancelled.to_string().contains("Google Calendar"),
+        "{cancelled}"
+    );
     let followed = get(&moved).await;
     assert_eq!(followed["status"], "confirmed");
     let start: jiff::Timestamp = followed["start_time"].as_str().unwrap().parse().unwrap();
@@ -844,9 +1005,18 @@ async fn internal_events_are_written_back(h: &Harness) {
     assert_eq!(mirrored.len(), 1);
     assert_eq!(mirrored[0]["summary"], "Focus time");
     let id = reply.body["id"].as_str().unwrap();
-    assert_eq!(h.app.delete(&format!("/api/calendar/events/{id}"), h.token()).await.status, 204);
+    assert_eq!(
+        h.app
+            .delete(&format!("/api/calendar/events/{id}"), h.token())
+            .await
+            .status,
+        204
+    );
     h.drain_outbox(jiff::SignedDuration::ZERO).await;
-    let after = h.google.event(HOST_EMAIL, mirrored[0]["id"].as_str().unwrap()).unwrap();
+    let after = h
+        .google
+        .event(HOST_EMAIL, mirrored[0]["id"].as_str().unwrap())
+        .unwrap();
     assert_eq!(after["status"], "cancelled");
     // Synced back, it is not a second (Google) busy event.
     h.sync().await;
@@ -860,20 +1030,31 @@ async fn a_push_notification_blocks_availability_at_once(h: &Harness) {
     h.connect().await;
     h.sync().await;
     let channels = h.google.channels();
-    assert_eq!(channels.len(), 1, "the sync opened one push channel: {channels:?} {}", h.provider().await);
+    assert_eq!(
+        channels.len(),
+        1,
+        "the sync opened one push channel: {channels:?} {}",
+        h.provider().await
+    );
     assert!(h.provider().await["push_channel_expires_at"].is_string());
     let slot = soon(6);
     let free = |at: jiff::Timestamp| async move {
         let date = at.to_zoned(jiff::tz::TimeZone::UTC).date();
         let reply = h
             .app
-            .get(&format!("/api/calendar/availability?date={date}&timezone=UTC"), h.token())
+            .get(
+                &format!("/api/calendar/availability?date={date}&timezone=UTC"),
+                h.token(),
+            )
             .await;
-        reply.body["slots"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|s| s["start_time"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap() == at)
+        reply.body["slots"].as_array().unwrap().iter().any(|s| {
+            s["start_time"]
+                .as_str()
+                .unwrap()
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                == at
+        })
     };
     assert!(free(slot).await);
     let started = std::time::Instant::now();
@@ -918,7 +1099,10 @@ async fn disconnect_revokes_and_removes_everything(h: &Harness) {
     assert!(h.google.calls(Call::Revoke) >= 1);
     assert!(h.google.calls(Call::StopChannel) >= 1);
     assert!(h.local_google_events().await.is_empty());
-    assert_eq!(h.app.get("/api/calendar/providers", h.token()).await.body["providers"], json!([]));
+    assert_eq!(
+        h.app.get("/api/calendar/providers", h.token()).await.body["providers"],
+        json!([])
+    );
     let again = h
         .app
         .delete(&format!("/api/calendar/google/disconnect/{id}"), h.token())
@@ -929,7 +1113,10 @@ async fn disconnect_revokes_and_removes_everything(h: &Harness) {
     let other = h.app.tenant("Other").await;
     let reply = h
         .app
-        .delete(&format!("/api/calendar/google/disconnect/{id2}"), &other.token)
+        .delete(
+            &format!("/api/calendar/google/disconnect/{id2}"),
+            &other.token,
+        )
         .await;
     assert_eq!(reply.status, 404);
 }
@@ -942,15 +1129,24 @@ async fn the_cron_endpoint_syncs_due_connections(h: &Harness) {
     h.google.expire_channels();
     h.create("Later", soon(1), 30);
     // Not due yet: nothing happens.
-    let cron = || h.app.get("/api/cron/calendar-sync", "cron-secret-for-tests-0123456789abcdef");
+    let cron = || {
+        h.app.get(
+            "/api/cron/calendar-sync",
+            "cron-secret-for-tests-0123456789abcdef",
+        )
+    };
     assert_eq!(cron().await.body["synced"], 0);
     let id = uuid::Uuid::parse_str(h.provider().await["id"].as_str().unwrap()).unwrap();
     h.app
         .store()
-        .update_calendar_connection(h.tenant.id, id, &pillow_store::ConnectionPatch {
-            next_sync_at: Some(jiff::Timestamp::now()),
-            ..Default::default()
-        })
+        .update_calendar_connection(
+            h.tenant.id,
+            id,
+            &pillow_store::ConnectionPatch {
+                next_sync_at: Some(jiff::Timestamp::now()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let reply = cron().await;
@@ -985,10 +1181,18 @@ async fn no_token_is_stored_in_plain_text() {
     h.sync().await;
     let id = uuid::Uuid::parse_str(h.provider().await["id"].as_str().unwrap()).unwrap();
     let store = h.app.store();
-    let connection = store.get_calendar_connection(h.tenant.id, id).await.unwrap().unwrap();
+    let connection = store
+        .get_calendar_connection(h.tenant.id, id)
+        .await
+        .unwrap()
+        .unwrap();
     let secrets = &h.app.state.config.secrets;
-    let access = secrets.open(connection.access_token_encrypted.as_ref().unwrap()).unwrap();
-    let refresh = secrets.open(connection.refresh_token_encrypted.as_ref().unwrap()).unwrap();
+    let access = secrets
+        .open(connection.access_token_encrypted.as_ref().unwrap())
+        .unwrap();
+    let refresh = secrets
+        .open(connection.refresh_token_encrypted.as_ref().unwrap())
+        .unwrap();
     assert!(access.len() > 10 && refresh.len() > 10);
     let dir = h.app.sqlite_dir().unwrap().to_path_buf();
     assert_no_plain_text(&dir, &[&access, &refresh]);
