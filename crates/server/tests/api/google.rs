@@ -1198,3 +1198,87 @@ async fn no_token_is_stored_in_plain_text() {
     assert_no_plain_text(&dir, &[&access, &refresh]);
     h.app.finish().await;
 }
+
+/// Benchmark (run on demand): the initial sync of 10,000 Google events, end to end through the
+/// fake, and the store's own ingest of the same events (the part that is ours, without the
+/// fake's time). `cargo test -p pillow-calendar --test api google::bench -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark; run on demand"]
+async fn bench_initial_sync_of_10000_events() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let Some(h) = harness(db, &[("GOOGLE_PUSH", "off".to_string())]).await else {
+            continue;
+        };
+        for n in 0..10_000i64 {
+            h.create(&format!("E{n}"), soon(0) + jiff::SignedDuration::from_mins(15 * n), 15);
+        }
+        let url = h.consent_url().await;
+        // Connect without the background sync racing the measured one: time the manual sync
+        // after the connect's own finished, on a fresh token-less (full) state.
+        let redirect = h.google.approve(&url, HOST_EMAIL).unwrap();
+        h.follow(&redirect).await;
+        h.sync().await;
+        let id = uuid::Uuid::parse_str(h.provider().await["id"].as_str().unwrap()).unwrap();
+        let store = h.app.store();
+        store
+            .update_calendar_connection(h.tenant.id, id, &pillow_store::ConnectionPatch {
+                sync_token: Some(None),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        store.prune_synced_events(h.tenant.id, id, h.tenant.owner.id, &[]).await.unwrap();
+        let started = std::time::Instant::now();
+        let result = h.sync().await;
+        let total = started.elapsed();
+        assert_eq!(result["upserted"], 10_000, "{result}");
+        // The store's part alone: the same 10,000 events in pages of 2,500.
+        store.prune_synced_events(h.tenant.id, id, h.tenant.owner.id, &[]).await.unwrap();
+        let events: Vec<_> = store
+            .list_events(h.tenant.id, &pillow_store::EventFilter::default())
+            .await
+            .unwrap();
+        assert!(events.is_empty());
+        let pages: Vec<Vec<pillow_store::NewCalendarEvent>> = (0..4)
+            .map(|p| {
+                (0..2500i64)
+                    .map(|n| {
+                        let start = soon(0) + jiff::SignedDuration::from_mins(15 * (p * 2500 + n));
+                        pillow_store::NewCalendarEvent {
+                            user_id: h.tenant.owner.id,
+                            provider_id: Some(id),
+                            external_id: Some(format!("bench{p}x{n}")),
+                            etag: Some("\"1\"".into()),
+                            title: format!("E{n}"),
+                            description: None,
+                            start,
+                            end: start + jiff::SignedDuration::from_mins(15),
+                            all_day: false,
+                            status: pillow_store::EventStatus::Confirmed,
+                            transparency: pillow_store::Transparency::Opaque,
+                            source: pillow_store::EventSource::Google,
+                            booking_id: None,
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        for page in &pages {
+            store
+                .apply_synced_events(h.tenant.id, id, h.tenant.owner.id, page, &[])
+                .await
+                .unwrap();
+        }
+        let ingest = started.elapsed();
+        println!(
+            "{db:?}: initial sync of 10,000 events end to end {:.0} ms ({:.0} events/s, fake \
+             included); store ingest {:.0} ms ({:.0} events/s)",
+            total.as_secs_f64() * 1000.0,
+            10_000.0 / total.as_secs_f64(),
+            ingest.as_secs_f64() * 1000.0,
+            10_000.0 / ingest.as_secs_f64()
+        );
+        h.app.finish().await;
+    }
+}
