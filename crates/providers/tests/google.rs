@@ -467,7 +467,7 @@ async fn rate_limits_and_outages_are_retried_until_they_pass() {
 #[tokio::test]
 async fn retries_give_up_after_max_attempts_with_the_last_error() {
     let env = env().await;
-    env.google.fail_next(10, 503, "backendError");
+    env.google.fail_next(4, 503, "backendError");
     let err = env
         .calendar
         .list_events(&env.token, "primary", &window())
@@ -476,7 +476,7 @@ async fn retries_give_up_after_max_attempts_with_the_last_error() {
     assert_eq!(err, GoogleError::Server(503));
     assert_eq!(env.google.calls(Call::List), 4);
 
-    env.google.fail_next(10, 403, "rateLimitExceeded");
+    env.google.fail_next(4, 403, "rateLimitExceeded");
     let err = env
         .calendar
         .delete_event(&env.token, "primary", "abcdef12345")
