@@ -634,11 +634,11 @@ fn begin<'a>(
     call: Call,
     headers: &HeaderMap,
     calendar_id: Option<&str>,
-) -> Result<(MutexGuard<'a, FakeState>, String), Response> {
+) -> Result<(MutexGuard<'a, FakeState>, String), Box<Response>> {
     let mut state = shared.lock();
     *state.counts.entry(call).or_default() += 1;
     if state.down {
-        return Err(api_error(503, "backendError", "Backend Error"));
+        return Err(Box::new(api_error(503, "backendError", "Backend Error")));
     }
     if let Some((status, reason)) = state.failures.pop_front() {
         let mut response = api_error(status, &reason, default_message(&reason));
@@ -647,7 +647,7 @@ fn begin<'a>(
                 .headers_mut()
                 .insert(header::RETRY_AFTER, seconds.into());
         }
-        return Err(response);
+        return Err(Box::new(response));
     }
     let token = headers
         .get(header::AUTHORIZATION)
@@ -666,18 +666,20 @@ fn begin<'a>(
                         "locationType": "header", "location": "Authorization"}],
             "code": 401, "message": "Invalid Credentials",
         }});
-        return Err((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response());
+        return Err(Box::new(
+            (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response(),
+        ));
     };
     if !access
         .scopes
         .iter()
         .any(|s| s == CALENDAR_EVENTS_SCOPE || s == CALENDAR_SCOPE)
     {
-        return Err(api_error(
+        return Err(Box::new(api_error(
             403,
             "insufficientPermissions",
             "Request had insufficient authentication scopes.",
-        ));
+        )));
     }
     let calendar_id = match calendar_id {
         Some("primary") => access.email.clone(),
@@ -686,7 +688,7 @@ fn begin<'a>(
     };
     // A user sees only their own calendar; Google answers 404 for the rest.
     if calendar_id != access.email || !state.calendars.contains_key(&calendar_id) {
-        return Err(api_error(404, "notFound", "Not Found"));
+        return Err(Box::new(api_error(404, "notFound", "Not Found")));
     }
     Ok((state, calendar_id))
 }
@@ -703,7 +705,7 @@ async fn list_events(
 ) -> Response {
     let (mut state, calendar_id) = match begin(&shared, Call::List, &headers, Some(&calendar_id)) {
         Ok(ok) => ok,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let state = &mut *state;
     if let Some(page_token) = q.get("pageToken") {
@@ -713,17 +715,17 @@ async fn list_events(
         };
     }
     let calendar = &state.calendars[&calendar_id];
-    let parse_time = |key: &str| -> Result<Option<Timestamp>, Response> {
+    let parse_time = |key: &str| -> Result<Option<Timestamp>, Box<Response>> {
         q.get(key)
             .map(|t| {
                 t.parse::<Timestamp>()
-                    .map_err(|_| api_error(400, "invalid", &format!("Bad {key} value.")))
+                    .map_err(|_| Box::new(api_error(400, "invalid", &format!("Bad {key} value."))))
             })
             .transpose()
     };
     let (time_min, time_max) = match (parse_time("timeMin"), parse_time("timeMax")) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return e,
+        (Err(e), _) | (_, Err(e)) => return *e,
     };
     let since = match q.get("syncToken") {
         Some(token) => {
@@ -816,7 +818,7 @@ async fn get_event(
 ) -> Response {
     let (state, calendar_id) = match begin(&shared, Call::Get, &headers, Some(&calendar_id)) {
         Ok(ok) => ok,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match state.calendars[&calendar_id].events.get(&event_id) {
         Some(stored) => json_ok(Value::Object(stored.json.clone())),
@@ -833,7 +835,7 @@ async fn insert_event(
     let (mut state, calendar_id) = match begin(&shared, Call::Insert, &headers, Some(&calendar_id))
     {
         Ok(ok) => ok,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Ok(Value::Object(event)) = serde_json::from_slice::<Value>(&body) else {
         return api_error(400, "parseError", "Parse Error");
@@ -876,7 +878,7 @@ async fn patch_event(
 ) -> Response {
     let (mut state, calendar_id) = match begin(&shared, Call::Patch, &headers, Some(&calendar_id)) {
         Ok(ok) => ok,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Ok(Value::Object(patch)) = serde_json::from_slice::<Value>(&body) else {
         return api_error(400, "parseError", "Parse Error");
@@ -901,7 +903,7 @@ async fn delete_event(
     let (mut state, calendar_id) = match begin(&shared, Call::Delete, &headers, Some(&calendar_id))
     {
         Ok(ok) => ok,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let calendar = state.calendars.get_mut(&calendar_id).expect("checked");
     match calendar.events.get(&event_id) {
@@ -927,7 +929,7 @@ async fn watch(
 ) -> Response {
     let (mut state, calendar_id) = match begin(&shared, Call::Watch, &headers, Some(&calendar_id)) {
         Ok(ok) => ok,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(&body) else {
         return api_error(400, "parseError", "Parse Error");
@@ -984,7 +986,7 @@ async fn stop_channel(
 ) -> Response {
     let (mut state, email) = match begin(&shared, Call::StopChannel, &headers, None) {
         Ok(ok) => ok,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Ok(request) = serde_json::from_slice::<Map<String, Value>>(&body) else {
         return api_error(400, "parseError", "Parse Error");

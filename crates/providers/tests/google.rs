@@ -467,7 +467,7 @@ async fn rate_limits_and_outages_are_retried_until_they_pass() {
 #[tokio::test]
 async fn retries_give_up_after_max_attempts_with_the_last_error() {
     let env = env().await;
-    env.google.fail_next(10, 503, "backendError");
+    env.google.fail_next(4, 503, "backendError");
     let err = env
         .calendar
         .list_events(&env.token, "primary", &window())
@@ -476,7 +476,7 @@ async fn retries_give_up_after_max_attempts_with_the_last_error() {
     assert_eq!(err, GoogleError::Server(503));
     assert_eq!(env.google.calls(Call::List), 4);
 
-    env.google.fail_next(10, 403, "rateLimitExceeded");
+    env.google.fail_next(4, 403, "rateLimitExceeded");
     let err = env
         .calendar
         .delete_event(&env.token, "primary", "abcdef12345")
@@ -865,6 +865,66 @@ async fn a_channel_id_cannot_be_reused_while_open() {
     let err = env
         .calendar
         .watch(&env.token, "primary", &request)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GoogleError::BadRequest(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_deleted_series_and_a_moved_event_sync_as_tombstones() {
+    let env = env().await;
+    env.google.add_user("other@example.com");
+    let first = (Timestamp::now() + SignedDuration::from_hours(48))
+        .round(jiff::Unit::Second)
+        .unwrap();
+    let series = env.google.create_event(
+        HOST,
+        json!({
+            "summary": "weekly",
+            "start": {"dateTime": first.to_string()},
+            "end": {"dateTime": (first + SignedDuration::from_mins(30)).to_string()},
+            "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=2"],
+        }),
+    );
+    let moved = env.google.create_event(HOST, timed("moving", 3));
+    let (events, pages) = list_all(&env, window()).await;
+    assert_eq!(events.len(), 3);
+
+    assert!(
+        env.google
+            .delete_event(HOST, series["id"].as_str().unwrap())
+    );
+    let moved_id = moved["id"].as_str().unwrap();
+    assert!(env.google.move_event(HOST, moved_id, "other@example.com"));
+    let incremental = ListEvents {
+        sync_token: Some(sync_token_of(&pages)),
+        ..ListEvents::default()
+    };
+    let (changes, _) = list_all(&env, incremental).await;
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    assert!(changes.iter().all(GoogleEvent::is_cancelled));
+    let mut ids: Vec<_> = changes.iter().map(|e| e.id.clone()).collect();
+    ids.sort();
+    let mut expected: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
+    expected.sort();
+    assert_eq!(
+        ids, expected,
+        "every instance and the moved event are tombstones"
+    );
+    assert_eq!(env.google.events("other@example.com").len(), 1);
+}
+
+#[tokio::test]
+async fn a_sync_token_cannot_be_combined_with_a_time_window() {
+    let env = env().await;
+    let (_, pages) = list_all(&env, window()).await;
+    let request = ListEvents {
+        sync_token: Some(sync_token_of(&pages)),
+        ..window()
+    };
+    let err = env
+        .calendar
+        .list_events(&env.token, "primary", &request)
         .await
         .unwrap_err();
     assert!(matches!(err, GoogleError::BadRequest(_)), "{err:?}");

@@ -103,7 +103,10 @@ impl OAuthState {
 
     /// Revokes a grant by any of its tokens; false if the token is unknown.
     pub fn revoke(&mut self, token: &str) -> bool {
-        let refresh = if self.grants.contains_key(token) {
+        let refresh = if let Some(grant) = self.grants.get(token) {
+            if grant.revoked {
+                return false;
+            }
             Some(token.to_owned())
         } else if let Some(access) = self.access.remove(token) {
             access.refresh_token

@@ -237,8 +237,8 @@ mod tests {
     #[test]
     fn the_s256_challenge_matches_rfc_7636_appendix_b() {
         assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-1B0AOHVXmtVqKzQzTq-Mr_iHJ_Jbas"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGKIEoPOgw"
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 
