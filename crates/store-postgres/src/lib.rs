@@ -2183,6 +2183,37 @@ impl Store for PostgresStore {
     }
 }
 
+// --- Google sync ---
+
+impl PostgresStore {
+    /// Begins a transaction with one narrow transaction-local setting that a policy of
+    /// `0004_google.sql` reads (`app.sync_worker`, `app.channel_id`,
+    /// `app.maintenance`).
+    async fn begin_setting(
+        &self,
+        name: &'static str,
+        value: &str,
+    ) -> StoreResult<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("SELECT set_config($1, $2, true)")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        Ok(tx)
+    }
+}
+
+fn sealed_secret((column, id, value): (String, Uuid, String)) -> SealedSecret {
+    let column = match column.as_str() {
+        "access" => SealedColumn::ConnectionAccessToken,
+        "refresh" => SealedColumn::ConnectionRefreshToken,
+        _ => SealedColumn::AgentCalApiKey,
+    };
+    SealedSecret { column, id, value }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2219,35 +2250,4 @@ mod tests {
         drop(store);
         db.drop_database().await;
     }
-}
-
-// --- Google sync ---
-
-impl PostgresStore {
-    /// Begins a transaction with one narrow transaction-local setting that a policy of
-    /// `0004_google.sql` reads (`app.sync_worker`, `app.channel_id`,
-    /// `app.maintenance`).
-    async fn begin_setting(
-        &self,
-        name: &'static str,
-        value: &str,
-    ) -> StoreResult<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        sqlx::query("SELECT set_config($1, $2, true)")
-            .bind(name)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        Ok(tx)
-    }
-}
-
-fn sealed_secret((column, id, value): (String, Uuid, String)) -> SealedSecret {
-    let column = match column.as_str() {
-        "access" => SealedColumn::ConnectionAccessToken,
-        "refresh" => SealedColumn::ConnectionRefreshToken,
-        _ => SealedColumn::AgentCalApiKey,
-    };
-    SealedSecret { column, id, value }
 }

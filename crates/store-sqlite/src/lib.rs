@@ -2321,76 +2321,6 @@ impl Store for SqliteStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unique_failures_name_the_index() {
-        let cases = [
-            (
-                "UNIQUE constraint failed: index 'users_tenant_email'",
-                "users_tenant_email",
-            ),
-            (
-                "UNIQUE constraint failed: api_keys.prefix",
-                "api_keys_prefix",
-            ),
-            ("UNIQUE constraint failed: tenants.id", "tenants_pkey"),
-            (
-                "UNIQUE constraint failed: availability_rules.user_id",
-                "availability_rules_one_default",
-            ),
-            (
-                "UNIQUE constraint failed: calendar_events.provider_id, \
-                 calendar_events.external_id",
-                "calendar_events_external",
-            ),
-            ("UNIQUE constraint failed: things.a, things.b", "things_a_b"),
-            ("something else entirely", "unknown"),
-        ];
-        for (message, expected) in cases {
-            assert_eq!(unique_constraint(message), expected, "{message}");
-        }
-    }
-
-    #[test]
-    fn id_lists_are_json_arrays_of_hex() {
-        let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
-        assert_eq!(id_list(&[]), "[]");
-        assert_eq!(
-            id_list(&[id, id]),
-            r#"["0123456789abcdef0123456789abcdef","0123456789abcdef0123456789abcdef"]"#
-        );
-    }
-
-    #[tokio::test]
-    async fn busy_events_search_the_covering_partial_indexes() {
-        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
-        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN {BUSY_EVENTS}"
-        )))
-        .bind(new_id())
-        .bind(id_list(&[new_id(), new_id()]))
-        .bind(0_i64)
-        .bind(10_i64)
-        .bind(0_i64)
-        .bind(10_i64)
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
-        let details: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
-        assert!(
-            details
-                .iter()
-                .any(|d| d.contains("COVERING INDEX calendar_events_blocking")
-                    && d.contains("user_id=?")
-                    && d.contains("end_at>?")),
-            "{details:#?}"
-        );
-    }
-}
-
 // --- Google sync ---
 
 #[derive(FromRow)]
@@ -2471,4 +2401,74 @@ fn sealed_secret((column, id, value): (String, Uuid, String)) -> SealedSecret {
         _ => SealedColumn::AgentCalApiKey,
     };
     SealedSecret { column, id, value }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_failures_name_the_index() {
+        let cases = [
+            (
+                "UNIQUE constraint failed: index 'users_tenant_email'",
+                "users_tenant_email",
+            ),
+            (
+                "UNIQUE constraint failed: api_keys.prefix",
+                "api_keys_prefix",
+            ),
+            ("UNIQUE constraint failed: tenants.id", "tenants_pkey"),
+            (
+                "UNIQUE constraint failed: availability_rules.user_id",
+                "availability_rules_one_default",
+            ),
+            (
+                "UNIQUE constraint failed: calendar_events.provider_id, \
+                 calendar_events.external_id",
+                "calendar_events_external",
+            ),
+            ("UNIQUE constraint failed: things.a, things.b", "things_a_b"),
+            ("something else entirely", "unknown"),
+        ];
+        for (message, expected) in cases {
+            assert_eq!(unique_constraint(message), expected, "{message}");
+        }
+    }
+
+    #[test]
+    fn id_lists_are_json_arrays_of_hex() {
+        let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        assert_eq!(id_list(&[]), "[]");
+        assert_eq!(
+            id_list(&[id, id]),
+            r#"["0123456789abcdef0123456789abcdef","0123456789abcdef0123456789abcdef"]"#
+        );
+    }
+
+    #[tokio::test]
+    async fn busy_events_search_the_covering_partial_indexes() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {BUSY_EVENTS}"
+        )))
+        .bind(new_id())
+        .bind(id_list(&[new_id(), new_id()]))
+        .bind(0_i64)
+        .bind(10_i64)
+        .bind(0_i64)
+        .bind(10_i64)
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        let details: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("COVERING INDEX calendar_events_blocking")
+                    && d.contains("user_id=?")
+                    && d.contains("end_at>?")),
+            "{details:#?}"
+        );
+    }
 }

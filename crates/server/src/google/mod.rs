@@ -949,6 +949,49 @@ impl Scheduler {
     }
 }
 
+/// Queues the write-back of an internal event when its member has a Google connection (and
+/// Google is configured): `delete` when the event is gone. Internal events are written to
+/// the store first and queued right after, so a crash between the two loses only this
+/// event's write-back (bookings queue theirs in the booking's own transaction).
+pub async fn queue_event_write(
+    state: &crate::AppState,
+    tenant: TenantId,
+    user: Uuid,
+    event: Uuid,
+    delete: bool,
+) -> Result<(), StoreError> {
+    if state.google.is_none() {
+        return Ok(());
+    }
+    let connected = state
+        .store
+        .list_calendar_connections(tenant, Some(user))
+        .await?
+        .iter()
+        .any(|c| c.kind == "google");
+    if !connected {
+        return Ok(());
+    }
+    let kind = if delete {
+        EVENT_DELETE_JOB
+    } else {
+        EVENT_UPSERT_JOB
+    };
+    state
+        .store
+        .enqueue_jobs(
+            tenant,
+            &[NewJob {
+                kind: kind.to_string(),
+                payload: serde_json::json!({
+                    "event_id": event.to_string(),
+                    "user_id": user.to_string(),
+                }),
+            }],
+        )
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1013,47 +1056,4 @@ mod tests {
         .unwrap();
         assert!(to_local(&connection(), &backwards).is_none());
     }
-}
-
-/// Queues the write-back of an internal event when its member has a Google connection (and
-/// Google is configured): `delete` when the event is gone. Internal events are written to
-/// the store first and queued right after, so a crash between the two loses only this
-/// event's write-back (bookings queue theirs in the booking's own transaction).
-pub async fn queue_event_write(
-    state: &crate::AppState,
-    tenant: TenantId,
-    user: Uuid,
-    event: Uuid,
-    delete: bool,
-) -> Result<(), StoreError> {
-    if state.google.is_none() {
-        return Ok(());
-    }
-    let connected = state
-        .store
-        .list_calendar_connections(tenant, Some(user))
-        .await?
-        .iter()
-        .any(|c| c.kind == "google");
-    if !connected {
-        return Ok(());
-    }
-    let kind = if delete {
-        EVENT_DELETE_JOB
-    } else {
-        EVENT_UPSERT_JOB
-    };
-    state
-        .store
-        .enqueue_jobs(
-            tenant,
-            &[NewJob {
-                kind: kind.to_string(),
-                payload: serde_json::json!({
-                    "event_id": event.to_string(),
-                    "user_id": user.to_string(),
-                }),
-            }],
-        )
-        .await
 }

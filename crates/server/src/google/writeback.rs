@@ -26,7 +26,7 @@ pub const EVENT_DELETE_JOB: &str = "google.event_delete";
 /// What to write for one of our objects.
 enum Desired {
     /// The event should exist with this content.
-    Present(GoogleEvent),
+    Present(Box<GoogleEvent>),
     /// The event should not exist.
     Absent,
 }
@@ -69,7 +69,7 @@ impl GoogleSync {
         match desired {
             Desired::Absent => self.delete_remote(&connection, &event_id).await,
             Desired::Present(body) => {
-                let written = self.put_remote(&connection, &event_id, body).await?;
+                let written = self.put_remote(&connection, &event_id, *body).await?;
                 let local = match kind {
                     "booking" => self
                         .store
@@ -125,7 +125,7 @@ impl GoogleSync {
             description.push_str("\n\n");
         }
         description.push_str(&format!("Confirmation code: {}", booking.confirmation_code));
-        Ok(Desired::Present(GoogleEvent {
+        Ok(Desired::Present(Box::new(GoogleEvent {
             summary: Some(booking.title.clone()),
             description: Some(description),
             start: Some(EventDateTime::at(booking.start)),
@@ -135,7 +135,7 @@ impl GoogleSync {
                 ..Default::default()
             }),
             ..Default::default()
-        }))
+        })))
     }
 
     async fn desired_event(&self, tenant: TenantId, id: Uuid) -> Result<Desired, SyncError> {
@@ -153,7 +153,7 @@ impl GoogleSync {
         } else {
             (EventDateTime::at(event.start), EventDateTime::at(event.end))
         };
-        Ok(Desired::Present(GoogleEvent {
+        Ok(Desired::Present(Box::new(GoogleEvent {
             summary: Some(event.title.clone()),
             description: event.description.clone(),
             start: Some(start),
@@ -171,7 +171,7 @@ impl GoogleSync {
                 ..Default::default()
             }),
             ..Default::default()
-        }))
+        })))
     }
 
     /// Makes the event exist with `body`: insert with our id; if it exists (409), patch it

@@ -1210,7 +1210,11 @@ async fn bench_initial_sync_of_10000_events() {
             continue;
         };
         for n in 0..10_000i64 {
-            h.create(&format!("E{n}"), soon(0) + jiff::SignedDuration::from_mins(15 * n), 15);
+            h.create(
+                &format!("E{n}"),
+                soon(0) + jiff::SignedDuration::from_mins(15 * n),
+                15,
+            );
         }
         let url = h.consent_url().await;
         // Connect without the background sync racing the measured one: time the manual sync
@@ -1221,19 +1225,29 @@ async fn bench_initial_sync_of_10000_events() {
         let id = uuid::Uuid::parse_str(h.provider().await["id"].as_str().unwrap()).unwrap();
         let store = h.app.store();
         store
-            .update_calendar_connection(h.tenant.id, id, &pillow_store::ConnectionPatch {
-                sync_token: Some(None),
-                ..Default::default()
-            })
+            .update_calendar_connection(
+                h.tenant.id,
+                id,
+                &pillow_store::ConnectionPatch {
+                    sync_token: Some(None),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
-        store.prune_synced_events(h.tenant.id, id, h.tenant.owner.id, &[]).await.unwrap();
+        store
+            .prune_synced_events(h.tenant.id, id, h.tenant.owner.id, &[])
+            .await
+            .unwrap();
         let started = std::time::Instant::now();
         let result = h.sync().await;
         let total = started.elapsed();
         assert_eq!(result["upserted"], 10_000, "{result}");
         // The store's part alone: the same 10,000 events in pages of 2,500.
-        store.prune_synced_events(h.tenant.id, id, h.tenant.owner.id, &[]).await.unwrap();
+        store
+            .prune_synced_events(h.tenant.id, id, h.tenant.owner.id, &[])
+            .await
+            .unwrap();
         let events: Vec<_> = store
             .list_events(h.tenant.id, &pillow_store::EventFilter::default())
             .await
