@@ -1212,7 +1212,7 @@ async fn bench_initial_sync_of_10000_events() {
         for n in 0..10_000i64 {
             h.create(
                 &format!("E{n}"),
-                soon(0) + jiff::SignedDuration::from_mins(15 * n),
+                soon(0) + jiff::SignedDuration::from_mins(12 * n),
                 15,
             );
         }
