@@ -523,8 +523,9 @@ mod tests {
         );
         assert_eq!(google.token_url, "https://oauth2.googleapis.com/token");
         assert!(!format!("{config:?}").contains("client-secret-value"));
+        source.insert("GOOGLE_CALENDAR_API_BASE".into(), "localhost:1".into());
         assert_eq!(
-            error_for("GOOGLE_CALENDAR_API_BASE", "localhost:1").variable,
+            Config::from_source(&source).unwrap_err().variable,
             "GOOGLE_CALENDAR_API_BASE"
         );
         assert_eq!(
