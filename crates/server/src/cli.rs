@@ -46,6 +46,14 @@ pub enum Command {
     /// Manage voice agents.
     #[command(subcommand)]
     Agent(AgentCommand),
+    // --- Google sync ---
+    /// Re-encrypt every stored secret (OAuth tokens, Cal.com keys) under CALENDAR_ENCRYPTION_KEY,
+    /// opening old values with the keys in CALENDAR_ENCRYPTION_KEY_PREVIOUS.
+    #[command(name = "rotate-keys")]
+    RotateKeys {
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -309,8 +317,51 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 format!("created agent {:?} with id {}", agent.name, agent.id),
             );
         }
+        // --- Google sync ---
+        Command::RotateKeys { output } => {
+            let secrets = encryption_keys(&config::Environment)?;
+            let store = store(&cli).await?;
+            let done = crate::google::keys::rotate_keys(store.as_ref(), &secrets).await?;
+            print(
+                output,
+                json!({"rotated": done.rotated, "current": done.current,
+                       "unreadable": done.unreadable, "key_id": secrets.current_key_id()}),
+                format!(
+                    "re-encrypted {} secrets under key {} ({} were already, {} no configured \
+                     key opens)",
+                    done.rotated,
+                    secrets.current_key_id(),
+                    done.current,
+                    done.unreadable
+                ),
+            );
+            if done.unreadable > 0 {
+                return Err(invalid(format!(
+                    "{} secrets were sealed under a key that is not configured: add it to \
+                     CALENDAR_ENCRYPTION_KEY_PREVIOUS and run rotate-keys again",
+                    done.unreadable
+                )));
+            }
+        }
     }
     Ok(())
+}
+
+// --- Google sync ---
+/// The current key and the previous ones, as the server reads them, without the rest of the
+/// server's settings (rotating keys needs no JWT secret).
+fn encryption_keys(
+    source: &dyn config::Source,
+) -> Result<pillow_providers::crypto::SecretBox, ConfigError> {
+    let mut settings: std::collections::HashMap<String, String> = [
+        "CALENDAR_ENCRYPTION_KEY",
+        "CALENDAR_ENCRYPTION_KEY_PREVIOUS",
+    ]
+    .iter()
+    .filter_map(|name| source.get(name).map(|v| (name.to_string(), v)))
+    .collect();
+    settings.insert("JWT_SECRET".into(), "x".repeat(32));
+    Ok(Config::from_source(&settings)?.secrets)
 }
 
 /// Opens the store and serves until a shutdown signal.
@@ -337,7 +388,14 @@ pub async fn serve_with(config: Config, ready: impl FnOnce(&AppState)) -> Result
     crate::telemetry::prometheus();
     tracing::info!(%address, backend = state.store.backend().as_str(), "listening");
     ready(&state);
-    crate::jobs::Worker::new(state.store.clone()).spawn();
+    crate::jobs::Worker::new(state.store.clone())
+        // --- Google sync ---
+        .with_google(state.google.clone())
+        .spawn();
+    // --- Google sync ---
+    if let Some(google) = state.google.clone() {
+        crate::google::Scheduler::new(google).spawn();
+    }
     crate::serve(state, listener, crate::shutdown_signal()).await?;
     Ok(())
 }

@@ -48,6 +48,13 @@ pub struct Config {
     // --- Cal.com ---
     /// `CAL_API_BASE_URL`: where Cal.com's API v2 lives (a fake's address in tests).
     pub cal_api_base_url: String,
+    // --- Google sync ---
+    /// Google OAuth client and endpoints; `None` (the Google routes answer 503
+    /// `google_not_configured`) unless `GOOGLE_OAUTH_CLIENT_ID` and `..._SECRET` are set.
+    pub google: Option<GoogleConfig>,
+    /// How often the internal scheduler polls each connection (`GOOGLE_SYNC_INTERVAL_SECONDS`,
+    /// default 300); push notifications sync sooner.
+    pub sync_interval: std::time::Duration,
 }
 
 /// Where settings come from; tests pass a map instead of the process environment.
@@ -211,7 +218,7 @@ impl Config {
             ));
         }
 
-        Ok(Config {
+        let mut config = Config {
             database_url,
             bind,
             public_url: public_url.trim_end_matches('/').to_string(),
@@ -221,7 +228,13 @@ impl Config {
             cron_secret: secret(source, "CRON_SECRET", false)?,
             // --- Cal.com ---
             cal_api_base_url: cal_api_base_url.trim_end_matches('/').to_string(),
-        })
+            // --- Google sync ---
+            google: None,
+            sync_interval: std::time::Duration::from_secs(300),
+        };
+        // --- Google sync ---
+        google_settings(source, &mut config)?;
+        Ok(config)
     }
 
     /// Constant-time check of a presented internal key.
@@ -231,6 +244,170 @@ impl Config {
             bool::from(key.expose_secret().as_bytes().ct_eq(presented.as_bytes()))
         })
     }
+}
+
+// --- Google sync ---
+
+/// Google's OAuth client and where Google lives (real Google unless the URLs point elsewhere,
+/// e.g. at the fake for a local demo).
+#[derive(Debug, Clone)]
+pub struct GoogleConfig {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// Where Google sends the user back: `GOOGLE_OAUTH_REDIRECT_URI`, by default
+    /// `PUBLIC_URL/api/calendar/google/callback`.
+    pub redirect_uri: String,
+    pub authorize_url: String,
+    pub token_url: String,
+    pub revoke_url: String,
+    pub calendar_base: String,
+    /// Whether to open push channels (`GOOGLE_PUSH`, default on): Google only calls https
+    /// addresses, so a server without a public https URL relies on polling.
+    pub push: bool,
+    /// Attempts per Google request on 403/429 rate limits, 5xx and transport errors
+    /// (`GOOGLE_RETRY_ATTEMPTS`, default 5), with exponential backoff and jitter from
+    /// `GOOGLE_RETRY_BASE_MS` (default 500).
+    pub retry_attempts: u32,
+    pub retry_base_delay: std::time::Duration,
+}
+
+fn url_setting(
+    source: &dyn Source,
+    variable: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    let value = source.get(variable).unwrap_or_else(|| default.to_string());
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(value.trim_end_matches('/').to_string())
+    } else {
+        Err(ConfigError::new(
+            variable,
+            format!("{value:?} is not an http(s) URL"),
+            format!("Leave it unset for Google ({default}) or point it at a fake."),
+        ))
+    }
+}
+
+fn number(source: &dyn Source, variable: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match source.get(variable) {
+        None => Ok(default),
+        Some(value) => value
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0 && *n <= 1_000_000)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    variable,
+                    format!("{value:?} is not a positive whole number"),
+                    format!("Leave it unset for the default, {default}."),
+                )
+            }),
+    }
+}
+
+/// Reads the Google settings and the previous encryption keys into `config`.
+fn google_settings(source: &dyn Source, config: &mut Config) -> Result<(), ConfigError> {
+    // CALENDAR_ENCRYPTION_KEY_PREVIOUS: old keys (comma-separated) still accepted while
+    // `rotate-keys` re-encrypts everything under the current one.
+    if let Some(previous) = source.get("CALENDAR_ENCRYPTION_KEY_PREVIOUS") {
+        for hex_key in previous.split(',').filter(|k| !k.trim().is_empty()) {
+            let key = SecretKey::from_hex(hex_key).map_err(|_| {
+                ConfigError::new(
+                    "CALENDAR_ENCRYPTION_KEY_PREVIOUS",
+                    "holds a key that is not 64 hexadecimal characters",
+                    "List the old keys, comma-separated, exactly as they were set.",
+                )
+            })?;
+            config.secrets = config.secrets.clone().with_previous(key);
+        }
+    }
+    if let Some(seconds) = source.get("GOOGLE_SYNC_INTERVAL_SECONDS") {
+        let seconds = seconds
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|s| *s > 0)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "GOOGLE_SYNC_INTERVAL_SECONDS",
+                    format!("{seconds:?} is not a positive number of seconds"),
+                    "Use e.g. 300 for every five minutes.",
+                )
+            })?;
+        config.sync_interval = std::time::Duration::from_secs(seconds);
+    }
+    let (id, secret) = (
+        source.get("GOOGLE_OAUTH_CLIENT_ID"),
+        source.get("GOOGLE_OAUTH_CLIENT_SECRET"),
+    );
+    let (client_id, client_secret) = match (id, secret) {
+        (None, None) => return Ok(()),
+        (Some(id), Some(secret)) => (id, SecretString::from(secret)),
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                "GOOGLE_OAUTH_CLIENT_SECRET",
+                "is not set but GOOGLE_OAUTH_CLIENT_ID is",
+                "Set both from your Google Cloud OAuth client, or neither to turn Google off.",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                "GOOGLE_OAUTH_CLIENT_ID",
+                "is not set but GOOGLE_OAUTH_CLIENT_SECRET is",
+                "Set both from your Google Cloud OAuth client, or neither to turn Google off.",
+            ));
+        }
+    };
+    let redirect_uri = url_setting(
+        source,
+        "GOOGLE_OAUTH_REDIRECT_URI",
+        &format!("{}/api/calendar/google/callback", config.public_url),
+    )?;
+    let push = match source.get("GOOGLE_PUSH").as_deref().map(str::trim) {
+        None | Some("on" | "true" | "1") => true,
+        Some("off" | "false" | "0") => false,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "GOOGLE_PUSH",
+                format!("{other:?} is neither on nor off"),
+                "Use GOOGLE_PUSH=off to rely on polling alone.",
+            ));
+        }
+    };
+    config.google = Some(GoogleConfig {
+        client_id,
+        client_secret,
+        redirect_uri,
+        authorize_url: url_setting(
+            source,
+            "GOOGLE_OAUTH_AUTHORIZE_URL",
+            "https://accounts.google.com/o/oauth2/v2/auth",
+        )?,
+        token_url: url_setting(
+            source,
+            "GOOGLE_OAUTH_TOKEN_URL",
+            "https://oauth2.googleapis.com/token",
+        )?,
+        revoke_url: url_setting(
+            source,
+            "GOOGLE_OAUTH_REVOKE_URL",
+            "https://oauth2.googleapis.com/revoke",
+        )?,
+        calendar_base: url_setting(
+            source,
+            "GOOGLE_CALENDAR_API_BASE",
+            "https://www.googleapis.com/calendar/v3",
+        )?,
+        push,
+        retry_attempts: number(source, "GOOGLE_RETRY_ATTEMPTS", 5)? as u32,
+        retry_base_delay: std::time::Duration::from_millis(number(
+            source,
+            "GOOGLE_RETRY_BASE_MS",
+            500,
+        )?),
+    });
+    Ok(())
 }
 
 #[cfg(test)]
@@ -337,5 +514,61 @@ mod tests {
         assert!(config.is_internal_key(&"k".repeat(40)));
         assert!(!config.is_internal_key(&"k".repeat(39)));
         assert!(!Config::from_source(&valid()).unwrap().is_internal_key(""));
+    }
+
+    // --- Google sync ---
+
+    #[test]
+    fn google_is_off_without_a_client_and_both_halves_are_needed() {
+        assert!(Config::from_source(&valid()).unwrap().google.is_none());
+        let mut source = valid();
+        source.insert("GOOGLE_OAUTH_CLIENT_ID".into(), "client".into());
+        assert_eq!(
+            Config::from_source(&source).unwrap_err().variable,
+            "GOOGLE_OAUTH_CLIENT_SECRET"
+        );
+        source.insert(
+            "GOOGLE_OAUTH_CLIENT_SECRET".into(),
+            "client-secret-value".into(),
+        );
+        source.insert("PUBLIC_URL".into(), "https://cal.example.com".into());
+        let config = Config::from_source(&source).unwrap();
+        let google = config.google.as_ref().unwrap();
+        assert_eq!(
+            google.redirect_uri,
+            "https://cal.example.com/api/calendar/google/callback"
+        );
+        assert_eq!(google.token_url, "https://oauth2.googleapis.com/token");
+        assert!(!format!("{config:?}").contains("client-secret-value"));
+        source.insert("GOOGLE_CALENDAR_API_BASE".into(), "localhost:1".into());
+        assert_eq!(
+            Config::from_source(&source).unwrap_err().variable,
+            "GOOGLE_CALENDAR_API_BASE"
+        );
+        assert_eq!(
+            error_for("GOOGLE_SYNC_INTERVAL_SECONDS", "soon").variable,
+            "GOOGLE_SYNC_INTERVAL_SECONDS"
+        );
+    }
+
+    #[test]
+    fn previous_keys_still_open_what_they_sealed() {
+        let old = "cd".repeat(32);
+        let sealed = SecretBox::new(SecretKey::from_hex(&old).unwrap()).seal("token");
+        assert!(
+            Config::from_source(&valid())
+                .unwrap()
+                .secrets
+                .open(&sealed)
+                .is_err()
+        );
+        let mut source = valid();
+        source.insert("CALENDAR_ENCRYPTION_KEY_PREVIOUS".into(), old);
+        let config = Config::from_source(&source).unwrap();
+        assert_eq!(config.secrets.open(&sealed).unwrap(), "token");
+        assert_eq!(
+            error_for("CALENDAR_ENCRYPTION_KEY_PREVIOUS", "xyz").variable,
+            "CALENDAR_ENCRYPTION_KEY_PREVIOUS"
+        );
     }
 }

@@ -31,6 +31,9 @@ pub enum Step {
 #[derive(Clone)]
 pub struct Worker {
     store: Arc<dyn Store>,
+    // --- Google sync ---
+    /// Writes bookings and events to members' Google Calendars; `None` without Google.
+    google: Option<Arc<crate::google::GoogleSync>>,
 }
 
 /// Exponential backoff with jitter: about 2^attempts seconds, capped at an hour.
@@ -42,7 +45,17 @@ pub fn backoff(attempts: i32) -> SignedDuration {
 
 impl Worker {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            google: None,
+        }
+    }
+
+    // --- Google sync ---
+    /// Delivers calendar write-back through `google` too.
+    pub fn with_google(mut self, google: Option<Arc<crate::google::GoogleSync>>) -> Self {
+        self.google = google;
+        self
     }
 
     /// Claims what is due and handles it.
@@ -50,14 +63,22 @@ impl Worker {
     /// # Errors
     /// Only database failures; a failing job is recorded on the job.
     pub async fn try_execute_task(&self) -> Result<Step, StoreError> {
-        let now = Timestamp::now();
+        self.try_execute_task_at(Timestamp::now()).await
+    }
+
+    /// [`Worker::try_execute_task`] as if it were `now`: tests use a later `now` to run jobs
+    /// whose backoff has not ended yet.
+    ///
+    /// # Errors
+    /// As [`Worker::try_execute_task`].
+    pub async fn try_execute_task_at(&self, now: Timestamp) -> Result<Step, StoreError> {
         let jobs = self.store.claim_jobs(now, LEASE, BATCH).await?;
         if jobs.is_empty() {
             return Ok(Step::Empty);
         }
         let count = jobs.len();
         for job in jobs {
-            match deliver(&job).await {
+            match deliver(&job, self.google.as_deref()).await {
                 Ok(()) => {
                     self.store.complete_job(job.id).await?;
                     metrics::counter!("outbox_jobs_total", "kind" => job.kind.clone(), "outcome" => "done")
@@ -71,7 +92,8 @@ impl Worker {
                         .increment(1);
                 }
                 Err(error) => {
-                    let retry_at = Timestamp::now()
+                    let retry_at = now
+                        .max(Timestamp::now())
                         .saturating_add(backoff(job.attempts))
                         .unwrap_or(now);
                     tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, %error,
@@ -97,23 +119,38 @@ impl Worker {
                         tokio::time::sleep(Duration::from_secs(5)).await;
                     }
                 }
-                if let Ok((backlog, _)) = self.store.outbox_backlog().await {
+                if let Ok((backlog, oldest)) = self.store.outbox_backlog().await {
                     metrics::gauge!("outbox_backlog").set(backlog as f64);
+                    // --- Google sync ---
+                    let age = oldest.map_or(0.0, |t| {
+                        Timestamp::now().duration_since(t).as_secs_f64().max(0.0)
+                    });
+                    metrics::gauge!("outbox_oldest_pending_age_seconds").set(age);
                 }
             }
         })
     }
 }
 
-/// Delivers one job. Booking lifecycle jobs are the hook later deliverers (calendar write-back,
-/// e-mail, SMS, webhooks) attach to; today they are acknowledged. `test` jobs fail on purpose
-/// while `attempts <= payload.fail_times`, to exercise retries.
-async fn deliver(job: &Job) -> Result<(), String> {
+/// Delivers one job. Booking lifecycle jobs are the hook deliverers (calendar write-back,
+/// e-mail, SMS, webhooks) attach to: with Google configured, they are written to the member's
+/// Google Calendar. `test` jobs fail on purpose while `attempts <= payload.fail_times`, to
+/// exercise retries.
+async fn deliver(job: &Job, google: Option<&crate::google::GoogleSync>) -> Result<(), String> {
     match job.kind.as_str() {
         "booking.created" | "booking.cancelled" | "booking.rescheduled" => {
             tracing::info!(job = %job.id, kind = %job.kind, payload = %job.payload, "booking lifecycle");
+            // --- Google sync ---
+            if let Some(google) = google {
+                google.write_back(job).await.map_err(|e| e.to_string())?;
+            }
             Ok(())
         }
+        // --- Google sync ---
+        crate::google::EVENT_UPSERT_JOB | crate::google::EVENT_DELETE_JOB => match google {
+            Some(google) => google.write_back(job).await.map_err(|e| e.to_string()),
+            None => Ok(()),
+        },
         "test" => {
             let fail_times = job.payload["fail_times"].as_i64().unwrap_or(0);
             if i64::from(job.attempts) <= fail_times {

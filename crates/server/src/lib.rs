@@ -21,6 +21,8 @@ pub mod telemetry;
 pub mod voice;
 // --- MCP ---
 pub mod mcp;
+// --- Google sync ---
+pub mod google;
 
 use std::sync::Arc;
 
@@ -48,6 +50,9 @@ pub struct AppState {
     // --- in-call ---
     /// The in-call API's slot cache and widget-key rate limits.
     pub incall: Arc<http::incall::InCallState>,
+    // --- Google sync ---
+    /// Google Calendar sync and write-back; `None` unless Google is configured.
+    pub google: Option<Arc<google::GoogleSync>>,
 }
 
 impl AppState {
@@ -55,6 +60,11 @@ impl AppState {
         let slot_ids = slot_id::SlotIds::from_secret(
             secrecy::ExposeSecret::expose_secret(&config.jwt_secret).as_bytes(),
         );
+        // --- Google sync ---
+        let google = config
+            .google
+            .as_ref()
+            .map(|g| Arc::new(google::GoogleSync::new(store.clone(), &config, g)));
         Self {
             store,
             slot_ids: Arc::new(slot_ids),
@@ -68,6 +78,8 @@ impl AppState {
             )),
             // --- in-call ---
             incall: Arc::default(),
+            // --- Google sync ---
+            google,
         }
     }
 }

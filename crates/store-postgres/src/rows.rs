@@ -332,3 +332,76 @@ impl IdempotencyRow {
         }
     }
 }
+
+// --- Google sync ---
+
+#[derive(FromRow)]
+pub(crate) struct ConnectionRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    kind: String,
+    calendar_id: String,
+    account_email: String,
+    access_token_encrypted: Option<String>,
+    refresh_token_encrypted: Option<String>,
+    token_expires_at: Option<Timestamp>,
+    scopes: String,
+    sync_token: Option<String>,
+    sync_enabled: bool,
+    status: String,
+    last_synced_at: Option<Timestamp>,
+    last_error: Option<String>,
+    next_sync_at: Timestamp,
+    failure_count: i32,
+    channel_id: Option<String>,
+    channel_resource_id: Option<String>,
+    channel_token_hash: Option<String>,
+    channel_expires_at: Option<Timestamp>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl ConnectionRow {
+    pub(crate) fn into_model(self) -> StoreResult<CalendarConnection> {
+        let channel = match (
+            self.channel_id,
+            self.channel_resource_id,
+            self.channel_token_hash,
+            self.channel_expires_at,
+        ) {
+            (Some(id), Some(resource_id), Some(token_hash), Some(expires_at)) => {
+                Some(PushChannel {
+                    id,
+                    resource_id,
+                    token_hash,
+                    expires_at: expires_at.to_jiff(),
+                })
+            }
+            _ => None,
+        };
+        Ok(CalendarConnection {
+            id: self.id,
+            tenant_id: TenantId(self.tenant_id),
+            user_id: self.user_id,
+            kind: self.kind,
+            calendar_id: self.calendar_id,
+            account_email: self.account_email,
+            access_token_encrypted: self.access_token_encrypted,
+            refresh_token_encrypted: self.refresh_token_encrypted,
+            token_expires_at: self.token_expires_at.map(|t| t.to_jiff()),
+            scopes: self.scopes.split_whitespace().map(str::to_string).collect(),
+            sync_token: self.sync_token,
+            sync_enabled: self.sync_enabled,
+            status: ConnectionStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("status", &self.status))?,
+            last_synced_at: self.last_synced_at.map(|t| t.to_jiff()),
+            last_error: self.last_error,
+            next_sync_at: self.next_sync_at.to_jiff(),
+            failure_count: self.failure_count,
+            channel,
+            created_at: self.created_at.to_jiff(),
+            updated_at: self.updated_at.to_jiff(),
+        })
+    }
+}

@@ -94,3 +94,17 @@ async fn booking_settings() {
     let (_dir, store) = fresh().await;
     pillow_store::story::booking_settings(&store).await;
 }
+
+// --- Google sync ---
+
+#[tokio::test]
+async fn calendar_connections() {
+    let (_dir, store) = fresh().await;
+    pillow_store::google_story::calendar_connections(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_connection_leases() {
+    let (_dir, store) = fresh().await;
+    pillow_store::google_story::concurrent_connection_leases(std::sync::Arc::new(store)).await;
+}

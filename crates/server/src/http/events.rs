@@ -633,6 +633,8 @@ async fn create_event(
         .store
         .create_event(caller.tenant, &valid.into_new(user.id))
         .await?;
+    // --- Google sync ---
+    crate::google::queue_event_write(&state, caller.tenant, user.id, event.id, false).await?;
     Ok((
         StatusCode::CREATED,
         Json(view(event, &zone_of(Some(&user)))),
@@ -690,6 +692,8 @@ async fn update_event(
         .replace_event(caller.tenant, current.id, &new)
         .await?
         .ok_or_else(|| ApiError::not_found("event"))?;
+    // --- Google sync ---
+    crate::google::queue_event_write(&state, caller.tenant, event.user_id, event.id, false).await?;
     let zone = zone_of(owner(&state, &caller, event.user_id).await?.as_ref());
     Ok(Json(view(event, &zone)))
 }
@@ -706,6 +710,9 @@ async fn delete_event(
 ) -> ApiResult<StatusCode> {
     let event = editable(&state, &caller, &id).await?;
     if state.store.delete_event(caller.tenant, event.id).await? {
+        // --- Google sync ---
+        crate::google::queue_event_write(&state, caller.tenant, event.user_id, event.id, true)
+            .await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("event"))

@@ -15,6 +15,8 @@ pub mod voice;
 // --- in-call ---
 pub mod incall;
 pub mod web;
+// --- Google sync ---
+pub mod google;
 
 use axum::Router;
 use axum::http::HeaderName;
@@ -81,6 +83,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(ops::router())
         // --- in-call ---
         .merge(incall::router())
+        // --- Google sync ---
+        .merge(google::router())
 }
 
 pub fn router(state: AppState) -> Router {

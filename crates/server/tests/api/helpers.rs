@@ -382,3 +382,68 @@ pub fn always_open(user: Option<uuid::Uuid>, slot: i64) -> Value {
     }
     rule
 }
+
+// --- Google sync ---
+
+/// Starts the real server on a fresh database with `extra` settings on top of the test
+/// configuration; `PUBLIC_URL` is the server's own address (the listener is bound first), so
+/// OAuth redirects and push channels reach it. `None` when PostgreSQL is not configured.
+pub async fn spawn_app_with(db: Db, extra: &[(&str, String)]) -> Option<TestApp> {
+    let (database_url, dir, test_db) = match db {
+        Db::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("test.db").display());
+            (url, Some(dir), None)
+        }
+        Db::Postgres => {
+            let test_db = fresh_database().await?;
+            (test_db.url.clone(), None, Some(test_db))
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut source: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), database_url.clone()),
+        ("JWT_SECRET".into(), JWT_SECRET.into()),
+        ("CALENDAR_ENCRYPTION_KEY".into(), "42".repeat(32)),
+        ("INTERNAL_API_KEY".into(), INTERNAL_KEY.into()),
+        (
+            "CRON_SECRET".into(),
+            "cron-secret-for-tests-0123456789abcdef".into(),
+        ),
+        ("BIND".into(), "127.0.0.1:0".into()),
+        ("PUBLIC_URL".into(), base.clone()),
+    ]);
+    for (name, value) in extra {
+        source.insert(name.to_string(), value.clone());
+    }
+    let config = Config::from_source(&source).expect("test configuration is valid");
+    let store = pillow_server::open_store(&database_url).await.unwrap();
+    let state = AppState::new(store, config);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = state.clone();
+    let server = tokio::spawn(async move {
+        pillow_server::serve(served, listener, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    Some(TestApp {
+        base,
+        client: reqwest::Client::new(),
+        state,
+        database_url,
+        shutdown: Some(tx),
+        server: Some(server),
+        _dir: dir,
+        db: test_db,
+    })
+}
+
+impl TestApp {
+    /// The directory of a SQLite test database (`None` on PostgreSQL).
+    pub fn sqlite_dir(&self) -> Option<&std::path::Path> {
+        self._dir.as_ref().map(|d| d.path())
+    }
+}

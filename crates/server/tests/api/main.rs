@@ -23,3 +23,5 @@ mod incall;
 // --- MCP ---
 mod mcp;
 mod mcp_exchange;
+// --- Google sync ---
+mod google;

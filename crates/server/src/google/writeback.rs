@@ -1,0 +1,270 @@
+//! Write-back: the outbox jobs that put our bookings and events into the member's Google
+//! Calendar.
+//!
+//! Every event we write has a deterministic id ([`g::event_id_for`]) and names its booking or
+//! event in `extendedProperties.private`, so a retried insert answers 409 (done, not a second
+//! event) and our events are recognised when they sync back. Reschedules patch with
+//! `If-Match`; on 412 we read the event again and patch with its new ETag. A delete that finds
+//! the event already gone (410, 404) is done. Each job reads the current state of its booking
+//! or event, so jobs that run late or out of order still converge on what is true now.
+
+use std::collections::BTreeMap;
+
+use pillow_providers::google::{
+    self as g, EventDateTime, ExtendedProperties, GoogleError, GoogleEvent,
+};
+use pillow_store::{BookingStatus, CalendarConnection, ConnectionStatus, Job, TenantId};
+use secrecy::ExposeSecret;
+use uuid::Uuid;
+
+use super::{BOOKING_PROPERTY, EVENT_PROPERTY, GoogleSync, SyncError};
+
+/// Job kinds that write an internal event to Google (or delete it there).
+pub const EVENT_UPSERT_JOB: &str = "google.event_upsert";
+pub const EVENT_DELETE_JOB: &str = "google.event_delete";
+
+/// What to write for one of our objects.
+enum Desired {
+    /// The event should exist with this content.
+    Present(Box<GoogleEvent>),
+    /// The event should not exist.
+    Absent,
+}
+
+impl GoogleSync {
+    /// Delivers one outbox job to Google. Jobs of users without a Google connection, and
+    /// booking changes that came from Google itself, are done at once.
+    ///
+    /// # Errors
+    /// Anything worth retrying later (Google down or rate limiting, a connection that needs
+    /// re-authorisation, the database).
+    pub async fn write_back(&self, job: &Job) -> Result<(), SyncError> {
+        if job.payload["origin"] == "google" {
+            return Ok(());
+        }
+        let id = |key: &str| {
+            job.payload[key]
+                .as_str()
+                .and_then(|s| Uuid::parse_str(s).ok())
+        };
+        let (Some(user), Some(object)) =
+            (id("user_id"), id("booking_id").or_else(|| id("event_id")))
+        else {
+            return Ok(());
+        };
+        let tenant = job.tenant_id;
+        let Some(connection) = self.connection_of(tenant, user).await? else {
+            return Ok(());
+        };
+        let (kind, desired) = match job.kind.as_str() {
+            "booking.created" | "booking.rescheduled" | "booking.cancelled" => {
+                ("booking", self.desired_booking(tenant, object).await?)
+            }
+            EVENT_UPSERT_JOB | EVENT_DELETE_JOB => {
+                ("event", self.desired_event(tenant, object).await?)
+            }
+            _ => return Ok(()),
+        };
+        let event_id = g::event_id_for(kind, object);
+        match desired {
+            Desired::Absent => self.delete_remote(&connection, &event_id).await,
+            Desired::Present(body) => {
+                let written = self.put_remote(&connection, &event_id, *body).await?;
+                let local = match kind {
+                    "booking" => self
+                        .store
+                        .booking_event(tenant, object)
+                        .await?
+                        .map(|e| e.id),
+                    _ => Some(object),
+                };
+                if let Some(local) = local {
+                    self.store
+                        .set_event_provider_ref(
+                            tenant,
+                            local,
+                            Some(connection.id),
+                            Some(&written.id),
+                            written.etag.as_deref(),
+                        )
+                        .await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The user's Google connection that write-back uses (the first one). One that needs
+    /// re-authorisation is an error, so the job waits for the user to connect again.
+    async fn connection_of(
+        &self,
+        tenant: TenantId,
+        user: Uuid,
+    ) -> Result<Option<CalendarConnection>, SyncError> {
+        let connection = self
+            .store
+            .list_calendar_connections(tenant, Some(user))
+            .await?
+            .into_iter()
+            .find(|c| c.kind == "google" && c.sync_enabled);
+        match connection {
+            Some(c) if c.status == ConnectionStatus::NeedsReauth => Err(SyncError::NeedsReauth),
+            other => Ok(other),
+        }
+    }
+
+    async fn desired_booking(&self, tenant: TenantId, id: Uuid) -> Result<Desired, SyncError> {
+        let Some(booking) = self.store.get_booking(tenant, id).await? else {
+            return Ok(Desired::Absent);
+        };
+        if booking.status == BookingStatus::Cancelled {
+            return Ok(Desired::Absent);
+        }
+        let mut description = booking.description.clone().unwrap_or_default();
+        if !description.is_empty() {
+            description.push_str("\n\n");
+        }
+        description.push_str(&format!("Confirmation code: {}", booking.confirmation_code));
+        Ok(Desired::Present(Box::new(GoogleEvent {
+            summary: Some(booking.title.clone()),
+            description: Some(description),
+            start: Some(EventDateTime::at(booking.start)),
+            end: Some(EventDateTime::at(booking.end)),
+            extended_properties: Some(ExtendedProperties {
+                private: BTreeMap::from([(BOOKING_PROPERTY.to_string(), id.to_string())]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })))
+    }
+
+    async fn desired_event(&self, tenant: TenantId, id: Uuid) -> Result<Desired, SyncError> {
+        let Some(event) = self.store.get_event(tenant, id).await? else {
+            return Ok(Desired::Absent);
+        };
+        if event.status == pillow_store::EventStatus::Cancelled
+            || event.source != pillow_store::EventSource::Internal
+        {
+            return Ok(Desired::Absent);
+        }
+        let (start, end) = if event.all_day {
+            let date = |t: jiff::Timestamp| EventDateTime::on(crate::http::utc_date(t));
+            (date(event.start), date(event.end))
+        } else {
+            (EventDateTime::at(event.start), EventDateTime::at(event.end))
+        };
+        Ok(Desired::Present(Box::new(GoogleEvent {
+            summary: Some(event.title.clone()),
+            description: event.description.clone(),
+            start: Some(start),
+            end: Some(end),
+            status: Some(match event.status {
+                pillow_store::EventStatus::Tentative => g::EventStatus::Tentative,
+                _ => g::EventStatus::Confirmed,
+            }),
+            transparency: Some(match event.transparency {
+                pillow_store::Transparency::Transparent => g::Transparency::Transparent,
+                pillow_store::Transparency::Opaque => g::Transparency::Opaque,
+            }),
+            extended_properties: Some(ExtendedProperties {
+                private: BTreeMap::from([(EVENT_PROPERTY.to_string(), id.to_string())]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })))
+    }
+
+    /// Makes the event exist with `body`: insert with our id; if it exists (409), patch it
+    /// with `If-Match`, re-reading it on 412.
+    async fn put_remote(
+        &self,
+        connection: &CalendarConnection,
+        event_id: &str,
+        mut body: GoogleEvent,
+    ) -> Result<GoogleEvent, SyncError> {
+        body.id = event_id.to_string();
+        let calendar = connection.calendar_id.as_str();
+        let inserted = self
+            .with_token(connection, |token| {
+                let body = body.clone();
+                async move {
+                    self.calendar
+                        .insert_event(token.expose_secret(), calendar, &body)
+                        .await
+                }
+            })
+            .await;
+        match inserted {
+            Ok(event) => return Ok(event),
+            Err(SyncError::Google(GoogleError::Duplicate)) => {}
+            Err(other) => return Err(other),
+        }
+        // It exists: bring it up to date unless it already is.
+        let patch = serde_json::json!({
+            "summary": body.summary,
+            "description": body.description,
+            "start": body.start,
+            "end": body.end,
+            "status": "confirmed",
+        });
+        for _ in 0..3 {
+            let current = self
+                .with_token(connection, |token| async move {
+                    self.calendar
+                        .get_event(token.expose_secret(), calendar, event_id)
+                        .await
+                })
+                .await?;
+            if current.start == body.start
+                && current.end == body.end
+                && current.summary == body.summary
+                && !current.is_cancelled()
+            {
+                return Ok(current);
+            }
+            let etag = current.etag.clone();
+            let patched = self
+                .with_token(connection, |token| {
+                    let (patch, etag) = (patch.clone(), etag.clone());
+                    async move {
+                        self.calendar
+                            .patch_event(
+                                token.expose_secret(),
+                                calendar,
+                                event_id,
+                                etag.as_deref(),
+                                &patch,
+                            )
+                            .await
+                    }
+                })
+                .await;
+            match patched {
+                Ok(event) => return Ok(event),
+                // Changed in Google between our read and our patch: read again.
+                Err(SyncError::Google(GoogleError::PreconditionFailed)) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(SyncError::Google(GoogleError::PreconditionFailed))
+    }
+
+    async fn delete_remote(
+        &self,
+        connection: &CalendarConnection,
+        event_id: &str,
+    ) -> Result<(), SyncError> {
+        let calendar = connection.calendar_id.as_str();
+        let deleted = self
+            .with_token(connection, |token| async move {
+                self.calendar
+                    .delete_event(token.expose_secret(), calendar, event_id)
+                    .await
+            })
+            .await;
+        match deleted {
+            Ok(()) | Err(SyncError::Google(GoogleError::Gone | GoogleError::NotFound)) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+}

@@ -1,0 +1,545 @@
+//! Google Calendar connections: the OAuth web flow, the connection list the seed's
+//! troubleshooting reads, manual and cron syncs, and the push-notification webhook.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::Timestamp;
+use pillow_providers::google::{CALENDAR_EVENTS_SCOPE, GoogleError, pkce_pair};
+use pillow_store::{CalendarConnection, NewCalendarConnection, User};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::parse_id;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::google::{GoogleSync, Scheduler, StateError, SyncError, Trigger, hash_token};
+use crate::json::{ApiQuery, parse};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(connect))
+        .routes(routes!(callback))
+        .routes(routes!(disconnect))
+        .routes(routes!(providers))
+        .routes(routes!(sync))
+        .routes(routes!(cron_sync))
+        .routes(routes!(webhook))
+}
+
+fn google(state: &AppState) -> ApiResult<Arc<GoogleSync>> {
+    state.google.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "google_not_configured",
+            "Google Calendar is not configured on this server: set GOOGLE_OAUTH_CLIENT_ID and \
+             GOOGLE_OAUTH_CLIENT_SECRET (and GOOGLE_OAUTH_REDIRECT_URI).",
+        )
+    })
+}
+
+/// The member acted for: the caller, or (admins and API keys) the one named by `user_id`.
+async fn member(state: &AppState, caller: &Caller, user_id: Option<&str>) -> ApiResult<User> {
+    let Some(raw) = user_id else {
+        return caller.user().cloned().ok_or_else(|| {
+            ApiError::invalid(
+                "user_id",
+                "user_id_required",
+                "An API key acts for no one in particular: name the member in `user_id`.",
+            )
+        });
+    };
+    let id = parse_id(raw, "user")?;
+    if let Some(me) = caller.user().filter(|u| u.id == id) {
+        return Ok(me.clone());
+    }
+    caller.require_admin()?;
+    state
+        .store
+        .get_user(caller.tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))
+}
+
+/// A connection as the seed's troubleshooting reads it; never a token.
+#[derive(Serialize, ToSchema)]
+struct ProviderView {
+    id: Uuid,
+    user_id: Uuid,
+    /// `google`.
+    provider: String,
+    calendar_id: String,
+    account_email: String,
+    /// `active`, `needs_reauth` or `error`.
+    status: String,
+    sync_enabled: bool,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    token_expires_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    last_synced_at: Option<Timestamp>,
+    last_error: Option<String>,
+    scopes: Vec<String>,
+    /// Whether a push channel is open, and until when.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    push_channel_expires_at: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Timestamp,
+}
+
+fn view(c: &CalendarConnection) -> ProviderView {
+    ProviderView {
+        id: c.id,
+        user_id: c.user_id,
+        provider: c.kind.clone(),
+        calendar_id: c.calendar_id.clone(),
+        account_email: c.account_email.clone(),
+        status: c.status.as_str().to_string(),
+        sync_enabled: c.sync_enabled,
+        token_expires_at: c.token_expires_at,
+        last_synced_at: c.last_synced_at,
+        last_error: c.last_error.clone(),
+        scopes: c.scopes.clone(),
+        push_channel_expires_at: c.channel.as_ref().map(|ch| ch.expires_at),
+        created_at: c.created_at,
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+struct ConnectQuery {
+    /// The member to connect (admins and API keys); yourself by default.
+    user_id: Option<String>,
+    /// Pre-fills the Google account on the consent page.
+    login_hint: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ConnectUrl {
+    url: String,
+}
+
+/// Start connecting Google Calendar: a redirect to Google's consent page (offline access,
+/// PKCE S256, the calendar events scope, a signed expiring state bound to the member), or
+/// `{"url"}` for callers that send `Accept: application/json`.
+#[utoipa::path(get, path = "/api/calendar/google/connect", tag = "calendar sync",
+    security(("bearer" = [])), params(ConnectQuery),
+    responses((status = 303, description = "To Google's consent page"),
+        (status = 200, body = ConnectUrl), (status = 503, description = "`google_not_configured`")))]
+async fn connect(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<ConnectQuery>,
+) -> ApiResult<Response> {
+    let google = google(&state)?;
+    let user = member(&state, &caller, query.user_id.as_deref()).await?;
+    let (verifier, challenge) = pkce_pair();
+    let signed = google
+        .states
+        .sign(caller.tenant, user.id, &verifier, Timestamp::now());
+    let hint = query.login_hint.as_deref().filter(|h| !h.trim().is_empty());
+    let url = google.oauth.authorization_url(&signed, &challenge, hint);
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if wants_json {
+        Ok(Json(ConnectUrl { url }).into_response())
+    } else {
+        Ok(Redirect::to(&url).into_response())
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    /// Set by Google when the user declined.
+    error: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Connected {
+    connected: bool,
+    provider: ProviderView,
+}
+
+/// Where Google sends the user back: checks the state, exchanges the code (with the PKCE
+/// verifier), checks the granted scopes, stores the connection with its tokens sealed, and
+/// starts the initial sync.
+#[utoipa::path(get, path = "/api/calendar/google/callback", tag = "calendar sync",
+    params(CallbackQuery),
+    responses((status = 200, body = Connected),
+        (status = 400, description = "`invalid_state`, `state_expired`, `consent_denied`, `invalid_grant`"),
+        (status = 403, description = "`insufficient_scope`"),
+        (status = 502, description = "Google failed"), (status = 503)))]
+async fn callback(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<CallbackQuery>,
+) -> ApiResult<Json<Connected>> {
+    let google = google(&state)?;
+    if let Some(error) = query.error {
+        return Err(ApiError::bad_request(
+            "consent_denied",
+            format!("Google did not grant access ({error}); nothing was connected."),
+        ));
+    }
+    let raw_state = query
+        .state
+        .ok_or_else(|| ApiError::bad_request("invalid_state", "The state is missing."))?;
+    let flow = google
+        .states
+        .verify(&raw_state, Timestamp::now())
+        .map_err(|e| match e {
+            StateError::Invalid => {
+                ApiError::bad_request("invalid_state", "The state is not one we signed.")
+            }
+            StateError::Expired => ApiError::bad_request(
+                "state_expired",
+                "The connect link expired; start connecting again.",
+            ),
+        })?;
+    let code = query
+        .code
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("missing_code", "The code is missing."))?;
+    let user = state
+        .store
+        .get_user(flow.tenant, flow.user)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    let grant = google
+        .oauth
+        .exchange_code(&code, &flow.verifier)
+        .await
+        .map_err(|e| match e {
+            GoogleError::InvalidGrant => ApiError::bad_request(
+                "invalid_grant",
+                "Google refused the code (used, expired, or not from this flow).",
+            ),
+            other => google_failed(other),
+        })?;
+    let writes_events = grant
+        .scopes
+        .iter()
+        .any(|s| s == CALENDAR_EVENTS_SCOPE || s == "https://www.googleapis.com/auth/calendar");
+    if !writes_events {
+        // Without the events scope we can neither read busy time nor write bookings: give the
+        // grant back rather than keep a token we cannot use.
+        let _ = google
+            .oauth
+            .revoke(grant.access_token.expose_secret())
+            .await;
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!(
+                "Google Calendar access was not granted ({CALENDAR_EVENTS_SCOPE}); connect again \
+                 and allow it."
+            ),
+        ));
+    }
+    let now = Timestamp::now();
+    let connection = state
+        .store
+        .upsert_calendar_connection(
+            flow.tenant,
+            &NewCalendarConnection {
+                user_id: user.id,
+                kind: "google".into(),
+                calendar_id: "primary".into(),
+                account_email: grant.email.clone().unwrap_or_default(),
+                access_token_encrypted: state
+                    .config
+                    .secrets
+                    .seal(grant.access_token.expose_secret()),
+                refresh_token_encrypted: grant
+                    .refresh_token
+                    .as_ref()
+                    .map(|t| state.config.secrets.seal(t.expose_secret())),
+                token_expires_at: now + jiff::SignedDuration::from_secs(grant.expires_in),
+                scopes: grant.scopes.clone(),
+            },
+        )
+        .await?;
+    let (tenant, id) = (connection.tenant_id, connection.id);
+    tokio::spawn(async move {
+        let _ = google
+            .sync_when_free(tenant, id, Trigger::Connect, Duration::from_secs(60))
+            .await;
+    });
+    Ok(Json(Connected {
+        connected: true,
+        provider: view(&connection),
+    }))
+}
+
+fn google_failed(error: GoogleError) -> ApiError {
+    tracing::warn!(%error, "Google failed during the connect flow");
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "google_unavailable",
+        "Google did not answer as expected; try connecting again in a moment.",
+    )
+}
+
+async fn connection_of(
+    state: &AppState,
+    caller: &Caller,
+    raw: &str,
+) -> ApiResult<CalendarConnection> {
+    let id = parse_id(raw, "calendar connection")?;
+    let connection = state
+        .store
+        .get_calendar_connection(caller.tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("calendar connection"))?;
+    if caller.user().is_none_or(|u| u.id != connection.user_id) {
+        caller.require_admin()?;
+    }
+    Ok(connection)
+}
+
+/// Disconnect Google Calendar: stops the push channel, revokes the grant at Google, deletes
+/// the sealed tokens and removes the events synced from it.
+#[utoipa::path(delete, path = "/api/calendar/google/disconnect/{id}", tag = "calendar sync",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403), (status = 404)))]
+async fn disconnect(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let connection = connection_of(&state, &caller, &id).await?;
+    let gone = match &state.google {
+        Some(google) => google.disconnect(&connection).await.map_err(sync_failed)?,
+        None => {
+            state
+                .store
+                .delete_calendar_connection(caller.tenant, connection.id)
+                .await?
+        }
+    };
+    if gone {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("calendar connection"))
+    }
+}
+
+fn sync_failed(error: SyncError) -> ApiError {
+    match error {
+        SyncError::Store(e) => e.into(),
+        other => ApiError::internal(other),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+struct ProvidersQuery {
+    /// One member's connections (admins); yours by default, or the whole tenant's for API keys.
+    user_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ProviderList {
+    providers: Vec<ProviderView>,
+}
+
+/// Calendar connections with what troubleshooting needs: status, token expiry, sync enabled,
+/// last sync and last error.
+#[utoipa::path(get, path = "/api/calendar/providers", tag = "calendar sync",
+    security(("bearer" = [])), params(ProvidersQuery),
+    responses((status = 200, body = ProviderList)))]
+async fn providers(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ProvidersQuery>,
+) -> ApiResult<Json<ProviderList>> {
+    let user = match (query.user_id.as_deref(), caller.user()) {
+        (None, None) => None,
+        (raw, _) => Some(member(&state, &caller, raw).await?.id),
+    };
+    let connections = state
+        .store
+        .list_calendar_connections(caller.tenant, user)
+        .await?;
+    Ok(Json(ProviderList {
+        providers: connections.iter().map(view).collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+struct SyncRequest {
+    /// One connection; by default every connection of the member.
+    provider_id: Option<String>,
+    /// The member (admins and API keys); yourself by default.
+    user_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct SyncResult {
+    provider_id: Uuid,
+    /// `synced`, `busy` (another sync is running), `needs_reauth` or `failed`.
+    outcome: &'static str,
+    full: bool,
+    upserted: usize,
+    deleted: usize,
+    error: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct SyncResults {
+    results: Vec<SyncResult>,
+}
+
+/// Sync now (the seed's manual sync): the member's connections, or one of them.
+#[utoipa::path(post, path = "/api/calendar/sync", tag = "calendar sync",
+    security(("bearer" = [])), request_body = SyncRequest,
+    responses((status = 200, body = SyncResults), (status = 404), (status = 503)))]
+async fn sync(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<Json<SyncResults>> {
+    let google = google(&state)?;
+    let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SyncRequest::default()
+    } else {
+        parse(&body)?
+    };
+    let connections = match &request.provider_id {
+        Some(raw) => vec![connection_of(&state, &caller, raw).await?],
+        None => {
+            let user = member(&state, &caller, request.user_id.as_deref()).await?;
+            state
+                .store
+                .list_calendar_connections(caller.tenant, Some(user.id))
+                .await?
+        }
+    };
+    let mut results = Vec::new();
+    for connection in connections.iter().filter(|c| c.kind == "google") {
+        let outcome = google
+            .sync_now(caller.tenant, connection.id, Trigger::Manual)
+            .await;
+        results.push(match outcome {
+            Ok(report) => SyncResult {
+                provider_id: connection.id,
+                outcome: "synced",
+                full: report.full,
+                upserted: report.upserted,
+                deleted: report.deleted,
+                error: None,
+            },
+            Err(error) => SyncResult {
+                provider_id: connection.id,
+                outcome: match error {
+                    SyncError::Busy => "busy",
+                    SyncError::NeedsReauth => "needs_reauth",
+                    _ => "failed",
+                },
+                full: false,
+                upserted: 0,
+                deleted: 0,
+                error: Some(error.to_string()),
+            },
+        });
+    }
+    Ok(Json(SyncResults { results }))
+}
+
+#[derive(Serialize, ToSchema)]
+struct CronResult {
+    /// Connections synced in this run.
+    synced: usize,
+}
+
+/// For an external cron: syncs every connection that is due, in every tenant. Protected by
+/// `CRON_SECRET` (`Authorization: Bearer <CRON_SECRET>`, as Vercel Cron sends it).
+#[utoipa::path(get, path = "/api/cron/calendar-sync", tag = "calendar sync",
+    responses((status = 200, body = CronResult), (status = 401), (status = 503)))]
+async fn cron_sync(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<CronResult>> {
+    let Some(secret) = &state.config.cron_secret else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cron_not_configured",
+            "Set CRON_SECRET to enable the cron endpoint.",
+        ));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !bool::from(
+        secret
+            .expose_secret()
+            .as_bytes()
+            .ct_eq(presented.as_bytes()),
+    ) {
+        return Err(ApiError::unauthorized(
+            "Send `Authorization: Bearer <CRON_SECRET>`.",
+        ));
+    }
+    let google = google(&state)?;
+    let scheduler = Scheduler::new(google);
+    let mut synced = 0;
+    // Bounded, so one request cannot run forever; what is left waits for the next run.
+    for _ in 0..50 {
+        match scheduler.try_execute_task().await? {
+            crate::jobs::Step::Done(n) => synced += n,
+            crate::jobs::Step::Empty => break,
+        }
+    }
+    Ok(Json(CronResult { synced }))
+}
+
+/// Google's push notification (`events.watch`): an empty body with `X-Goog-Channel-ID`,
+/// `X-Goog-Channel-Token` and `X-Goog-Resource-State`. The channel token is checked against
+/// its stored hash in constant time; then the connection syncs at once, in the background.
+#[utoipa::path(post, path = "/api/calendar/google/webhook", tag = "calendar sync",
+    responses((status = 200), (status = 401), (status = 404), (status = 503)))]
+async fn webhook(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<StatusCode> {
+    let google = google(&state)?;
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let channel_id = text("x-goog-channel-id")
+        .ok_or_else(|| ApiError::bad_request("missing_channel", "X-Goog-Channel-ID is missing."))?;
+    let token = text("x-goog-channel-token").unwrap_or("");
+    let connection = state
+        .store
+        .find_calendar_connection_by_channel(channel_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("channel"))?;
+    let stored = connection
+        .channel
+        .as_ref()
+        .map(|c| c.token_hash.clone())
+        .unwrap_or_default();
+    if !bool::from(hash_token(token).as_bytes().ct_eq(stored.as_bytes())) {
+        return Err(ApiError::unauthorized("The channel token does not match."));
+    }
+    // `sync` is Google's hello when a channel opens; anything else means something changed.
+    if text("x-goog-resource-state") != Some("sync") {
+        metrics::counter!("calendar_push_notifications_total", "provider" => "google").increment(1);
+        let (tenant, id) = (connection.tenant_id, connection.id);
+        tokio::spawn(async move {
+            let _ = google
+                .sync_when_free(tenant, id, Trigger::Push, Duration::from_secs(30))
+                .await;
+        });
+    }
+    Ok(StatusCode::OK)
+}

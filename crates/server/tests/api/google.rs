@@ -1,0 +1,1298 @@
+//! Google Calendar sync: configuration, key rotation, and (against the fake Google) the connect
+//! flow, sync, push and write-back.
+
+use std::process::Command;
+
+use pillow_providers::crypto::{SecretBox, SecretKey};
+use pillow_store::{AgentBackend, NewAgent, NewCalendarConnection, NewUser, Role, SealedColumn};
+use serde_json::{Value, json};
+
+use crate::helpers::{Db, TestApp, always_open, spawn_app_with};
+use crate::on_both_backends;
+use pillow_fakes::google::{Call, FakeGoogle};
+use pillow_server::jobs::{Step, Worker};
+
+const OLD_KEY: &str = "4242424242424242424242424242424242424242424242424242424242424242";
+const NEW_KEY: &str = "1717171717171717171717171717171717171717171717171717171717171717";
+
+fn boxed(key: &str) -> SecretBox {
+    SecretBox::new(SecretKey::from_hex(key).unwrap())
+}
+
+/// Without a Google OAuth client, the Google endpoints answer 503 `google_not_configured`
+/// and the rest of the server works.
+async fn google_endpoints_say_when_google_is_not_configured(app: &crate::helpers::TestApp) {
+    let acme = app.tenant("Acme").await;
+    for (path, method) in [
+        ("/api/calendar/google/connect", reqwest::Method::GET),
+        ("/api/calendar/sync", reqwest::Method::POST),
+    ] {
+        let reply = app.send(method, path, Some(&acme.token), None).await;
+        assert_eq!(reply.status, 503, "{path}: {:?}", reply.body);
+        assert_eq!(reply.code(), "google_not_configured");
+    }
+    let webhook = app
+        .send(
+            reqwest::Method::POST,
+            "/api/calendar/google/webhook",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(webhook.code(), "google_not_configured");
+    let providers = app.get("/api/calendar/providers", &acme.token).await;
+    assert_eq!(providers.status, 200);
+    assert_eq!(providers.body, json!({"providers": []}));
+}
+
+/// The cron endpoint wants the secret, compared exactly.
+async fn the_cron_endpoint_wants_its_secret(app: &crate::helpers::TestApp) {
+    for bearer in [
+        None,
+        Some("wrong"),
+        Some("cron-secret-for-tests-0123456789abcde"),
+    ] {
+        let reply = app
+            .send(
+                reqwest::Method::GET,
+                "/api/cron/calendar-sync",
+                bearer,
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, 401, "{bearer:?}");
+    }
+    let reply = app
+        .get(
+            "/api/cron/calendar-sync",
+            "cron-secret-for-tests-0123456789abcdef",
+        )
+        .await;
+    // The secret is right; Google is simply not configured on this server.
+    assert_eq!(reply.code(), "google_not_configured");
+}
+
+on_both_backends!(
+    google_endpoints_say_when_google_is_not_configured,
+    the_cron_endpoint_wants_its_secret,
+);
+
+fn rotate(url: &str, current: &str, previous: Option<&str>) -> Value {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pillow-calendar"));
+    command
+        .args(["rotate-keys", "--json", "--database-url", url])
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .env("CALENDAR_ENCRYPTION_KEY", current);
+    match previous {
+        Some(previous) => command.env("CALENDAR_ENCRYPTION_KEY_PREVIOUS", previous),
+        None => command.env_remove("CALENDAR_ENCRYPTION_KEY_PREVIOUS"),
+    };
+    let output = command.output().unwrap();
+    let stdout: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    json!({"ok": output.status.success(), "out": stdout,
+           "err": String::from_utf8_lossy(&output.stderr)})
+}
+
+/// `rotate-keys` re-encrypts every token and Cal.com key under the new key while the old one
+/// is still accepted; afterwards the new key alone opens everything, and the database file
+/// never holds a token in plain text.
+#[tokio::test]
+async fn rotate_keys_reseals_everything_under_the_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("rotate.db").display());
+    let store = pillow_server::open_store(&url).await.unwrap();
+    let old = boxed(OLD_KEY);
+    let tenant = store.create_tenant("Acme").await.unwrap();
+    let host = store
+        .create_user(
+            tenant.id,
+            &NewUser {
+                email: "host@acme.test".into(),
+                name: "Host".into(),
+                role: Role::Member,
+                time_zone: "UTC".into(),
+                password_hash: None,
+            },
+        )
+        .await
+        .unwrap();
+    let access = "ya29.access-token-in-plain-text";
+    let refresh = "1//refresh-token-in-plain-text";
+    let cal_key = "cal_live_key_in_plain_text";
+    store
+        .upsert_calendar_connection(
+            tenant.id,
+            &NewCalendarConnection {
+                user_id: host.id,
+                kind: "google".into(),
+                calendar_id: "primary".into(),
+                account_email: "host@gmail.test".into(),
+                access_token_encrypted: old.seal(access),
+                refresh_token_encrypted: Some(old.seal(refresh)),
+                token_expires_at: jiff::Timestamp::now(),
+                scopes: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .create_agent(
+            tenant.id,
+            &NewAgent {
+                name: "Desk".into(),
+                time_zone: "UTC".into(),
+                backend: AgentBackend::Calcom,
+                cal_enabled: true,
+                cal_api_key_encrypted: Some(old.seal(cal_key)),
+                cal_event_type_slug: None,
+                cal_timezone: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    // Without the old key the values cannot be opened: nothing changes, and it says so.
+    let refused = rotate(&url, NEW_KEY, None);
+    assert!(!refused["ok"].as_bool().unwrap(), "{refused}");
+    assert_eq!(refused["out"]["unreadable"], 3, "{refused}");
+
+    let done = rotate(&url, NEW_KEY, Some(OLD_KEY));
+    assert!(done["ok"].as_bool().unwrap(), "{done}");
+    assert_eq!(done["out"]["rotated"], 3, "{done}");
+    let new = boxed(NEW_KEY);
+    let secrets = store.sealed_secrets().await.unwrap();
+    assert_eq!(secrets.len(), 3);
+    for secret in &secrets {
+        let expected = match secret.column {
+            SealedColumn::ConnectionAccessToken => access,
+            SealedColumn::ConnectionRefreshToken => refresh,
+            SealedColumn::AgentCalApiKey => cal_key,
+        };
+        assert_eq!(new.open(&secret.value).unwrap(), expected);
+    }
+    let again = rotate(&url, NEW_KEY, None);
+    assert_eq!(again["out"]["rotated"], 0, "{again}");
+    assert_eq!(again["out"]["current"], 3, "{again}");
+
+    drop(store);
+    assert_no_plain_text(dir.path(), &[access, refresh, cal_key]);
+}
+
+/// Reads every file of the database (main file, WAL, shared memory) and fails if any secret
+/// appears in it as plain text.
+pub fn assert_no_plain_text(dir: &std::path::Path, secrets: &[&str]) {
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        scanned += bytes.len();
+        for secret in secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} is in {} in plain text",
+                path.display()
+            );
+        }
+    }
+    assert!(scanned > 0, "nothing was scanned");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against the fake Google.
+
+const CLIENT_ID: &str = "pillow-test-client.apps.googleusercontent.com";
+const CLIENT_SECRET: &str = "pillow-test-client-secret";
+const HOST_EMAIL: &str = "host@gmail.test";
+
+/// The server, the fake Google it is configured for, and a tenant whose owner is the host.
+struct Harness {
+    app: TestApp,
+    google: FakeGoogle,
+    tenant: crate::helpers::Tenant,
+}
+
+async fn harness(db: Db, extra: &[(&str, String)]) -> Option<Harness> {
+    let google = FakeGoogle::start().await;
+    let mut settings = vec![
+        ("GOOGLE_OAUTH_CLIENT_ID", CLIENT_ID.to_string()),
+        ("GOOGLE_OAUTH_CLIENT_SECRET", CLIENT_SECRET.to_string()),
+        ("GOOGLE_OAUTH_AUTHORIZE_URL", google.authorize_url()),
+        ("GOOGLE_OAUTH_TOKEN_URL", google.token_url()),
+        ("GOOGLE_OAUTH_REVOKE_URL", google.revoke_url()),
+        ("GOOGLE_CALENDAR_API_BASE", google.calendar_base()),
+        ("GOOGLE_RETRY_ATTEMPTS", "3".to_string()),
+        ("GOOGLE_RETRY_BASE_MS", "5".to_string()),
+    ];
+    settings.extend(extra.iter().cloned());
+    let app = spawn_app_with(db, &settings).await?;
+    google.register_client(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &format!("{}/api/calendar/google/callback", app.base),
+    );
+    google.add_user(HOST_EMAIL);
+    let tenant = app.tenant("Acme").await;
+    Some(Harness {
+        app,
+        google,
+        tenant,
+    })
+}
+
+async fn run(test: impl AsyncFnOnce(&Harness), db: Db, extra: &[(&str, String)]) {
+    if let Some(h) = harness(db, extra).await {
+        test(&h).await;
+        h.app.finish().await;
+    }
+}
+
+macro_rules! with_google {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::run(super::$name, crate::helpers::Db::Sqlite, &[]).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::run(super::$name, crate::helpers::Db::Postgres, &[]).await;
+                }
+            }
+        )*
+    };
+}
+
+impl Harness {
+    fn token(&self) -> &str {
+        &self.tenant.token
+    }
+
+    /// The consent URL, as an API client asks for it.
+    async fn consent_url(&self) -> String {
+        let reply = self
+            .app
+            .client
+            .get(format!("{}/api/calendar/google/connect", self.app.base))
+            .bearer_auth(self.token())
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        let body: Value = reply.json().await.unwrap();
+        body["url"].as_str().unwrap().to_string()
+    }
+
+    /// Follows Google's redirect back to our callback.
+    async fn follow(&self, redirect: &str) -> (u16, Value) {
+        let reply = self.app.client.get(redirect).send().await.unwrap();
+        let status = reply.status().as_u16();
+        (status, reply.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The whole connect flow through the fake's consent step; the connection's id.
+    async fn connect(&self) -> String {
+        let url = self.consent_url().await;
+        let redirect = self.google.approve(&url, HOST_EMAIL).unwrap();
+        let (status, body) = self.follow(&redirect).await;
+        assert_eq!(status, 200, "{body}");
+        body["provider"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// A sync now, waiting out one already running (the initial sync starts in the background).
+    async fn sync(&self) -> Value {
+        for _ in 0..200 {
+            let reply = self
+                .app
+                .post("/api/calendar/sync", self.token(), &json!({}))
+                .await;
+            assert_eq!(reply.status, 200, "{:?}", reply.body);
+            if reply.body["results"][0]["outcome"] != "busy" {
+                return reply.body["results"][0].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the connection stayed busy");
+    }
+
+    async fn provider(&self) -> Value {
+        let reply = self.app.get("/api/calendar/providers", self.token()).await;
+        reply.body["providers"][0].clone()
+    }
+
+    /// The host's events here, as `(google id, title, start)` sorted, from the store.
+    async fn local_google_events(&self) -> Vec<(String, String, String)> {
+        let events = self
+            .app
+            .store()
+            .list_events(
+                self.tenant.id,
+                &pillow_store::EventFilter {
+                    user_ids: vec![self.tenant.owner.id],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let mut out: Vec<_> = events
+            .into_iter()
+            .filter(|e| e.source == pillow_store::EventSource::Google)
+            .map(|e| (e.external_id.unwrap(), e.title, e.start.to_string()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Google's live (not cancelled) events, the same way.
+    fn remote_events(&self) -> Vec<(String, String, String)> {
+        let mut out: Vec<_> = self
+            .google
+            .events(HOST_EMAIL)
+            .into_iter()
+            .filter(|e| e["status"] != "cancelled")
+            .map(|e| {
+                let start = e["start"]["dateTime"]
+                    .as_str()
+                    .map(|s| s.parse::<jiff::Timestamp>().unwrap().to_string())
+                    .unwrap_or_default();
+                (
+                    e["id"].as_str().unwrap().to_string(),
+                    e["summary"].as_str().unwrap_or("").to_string(),
+                    start,
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn create(&self, summary: &str, start: jiff::Timestamp, minutes: i64) -> Value {
+        self.google.create_event(
+            HOST_EMAIL,
+            json!({
+                "summary": summary,
+                "start": {"dateTime": start.to_string()},
+                "end": {"dateTime": (start + jiff::SignedDuration::from_mins(minutes)).to_string()},
+            }),
+        )
+    }
+
+    fn worker(&self) -> Worker {
+        Worker::new(self.app.state.store.clone()).with_google(self.app.state.google.clone())
+    }
+
+    /// Runs the outbox until nothing is due, as if `ahead` had passed (backoffs end).
+    async fn drain_outbox(&self, ahead: jiff::SignedDuration) {
+        let worker = self.worker();
+        for _ in 0..100 {
+            if worker
+                .try_execute_task_at(jiff::Timestamp::now() + ahead)
+                .await
+                .unwrap()
+                == Step::Empty
+            {
+                return;
+            }
+        }
+        panic!("the outbox never emptied");
+    }
+}
+
+/// A time tomorrow-ish at a round hour, inside the initial sync window.
+fn soon(hours: i64) -> jiff::Timestamp {
+    let now = jiff::Timestamp::now().as_second();
+    jiff::Timestamp::from_second((now / 3600 + 24 + hours) * 3600).unwrap()
+}
+
+/// Connect end to end through the fake's consent page: the callback stores an active
+/// connection with the account, scopes and token expiry, and the initial sync brings the
+/// host's existing Google events in.
+async fn connecting_through_the_consent_page_stores_an_active_connection_and_syncs(h: &Harness) {
+    let existing = h.create("Dentist", soon(2), 60);
+    // A browser gets a redirect to the consent page.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/api/calendar/google/connect", h.app.base))
+        .bearer_auth(h.token())
+        .send()
+        .await
+        .unwrap();
+    assert!(browser.status().is_redirection());
+    let location = browser.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with(&h.google.authorize_url()),
+        "{location}"
+    );
+    for part in [
+        "access_type=offline",
+        "prompt=consent",
+        "code_challenge_method=S256",
+        "calendar.events",
+        "state=",
+    ] {
+        assert!(location.contains(part), "{part} missing from {location}");
+    }
+
+    h.connect().await;
+    let provider = h.provider().await;
+    assert_eq!(provider["status"], "active");
+    assert_eq!(provider["account_email"], HOST_EMAIL);
+    assert_eq!(provider["sync_enabled"], true);
+    assert_eq!(provider["provider"], "google");
+    let expires: jiff::Timestamp = provider["token_expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(expires > jiff::Timestamp::now());
+    assert!(provider.get("access_token_encrypted").is_none());
+    assert_eq!(h.google.calls(Call::TokenExchange), 1);
+
+    let result = h.sync().await;
+    assert_eq!(result["outcome"], "synced", "{result}");
+    let local = h.local_google_events().await;
+    assert_eq!(local.len(), 1);
+    assert_eq!(local[0].0, existing["id"].as_str().unwrap());
+    assert!(h.provider().await["last_synced_at"].is_string());
+}
+
+/// A forged, expired or missing state, a declined consent and a grant without the calendar
+/// scope are refused with a clear error, and nothing is connected.
+async fn the_callback_refuses_bad_states_declines_and_missing_scopes(h: &Harness) {
+    let url = h.consent_url().await;
+    let redirect = h.google.approve(&url, HOST_EMAIL).unwrap();
+    let tampered = redirect.replace("state=", "state=x");
+    let (status, body) = h.follow(&tampered).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_state"))
+    );
+
+    let denied = h.google.deny(&h.consent_url().await).unwrap();
+    let (status, body) = h.follow(&denied).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("consent_denied"))
+    );
+
+    let narrow = h
+        .google
+        .approve_with_scopes(&h.consent_url().await, HOST_EMAIL, &["openid", "email"])
+        .unwrap();
+    let (status, body) = h.follow(&narrow).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+    assert_eq!(
+        h.google.calls(Call::Revoke),
+        1,
+        "the useless grant is given back"
+    );
+
+    let reply = h.app.get("/api/calendar/providers", h.token()).await;
+    assert_eq!(reply.body["providers"], json!([]));
+}
+
+/// Google events block availability; transparent ones do not; all-day ones block the day.
+async fn synced_google_events_block_availability(h: &Harness) {
+    h.app
+        .post(
+            "/api/calendar/availability-rules",
+            h.token(),
+            &json!({
+                "is_default": true, "timezone": "UTC", "slot_duration": 60,
+                "schedule": always_open(None, 60)["schedule"].clone()
+            }),
+        )
+        .await;
+    let day = soon(0).to_zoned(jiff::tz::TimeZone::UTC).date();
+    let at = |hour: i8| {
+        day.at(hour, 0, 0, 0)
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .unwrap()
+            .timestamp()
+    };
+    h.create("Busy", at(10), 60);
+    h.google.create_event(
+        HOST_EMAIL,
+        json!({
+            "summary": "Free lunch", "transparency": "transparent",
+            "start": {"dateTime": at(12).to_string()}, "end": {"dateTime": at(13).to_string()},
+        }),
+    );
+    let next_day = day.tomorrow().unwrap();
+    h.google.create_event(
+        HOST_EMAIL,
+        json!({
+            "summary": "Holiday", "start": {"date": next_day.to_string()},
+            "end": {"date": next_day.tomorrow().unwrap().to_string()},
+        }),
+    );
+    h.connect().await;
+    h.sync().await;
+    let slots = |date: jiff::civil::Date| async move {
+        let reply = h
+            .app
+            .get(
+                &format!("/api/calendar/availability?date={date}&timezone=UTC"),
+                h.token(),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        reply.body["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                s["start_time"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<jiff::Timestamp>()
+                    .unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    let today = slots(day).await;
+    assert!(
+        !today.contains(&at(10)),
+        "the busy Google event blocks 10:00"
+    );
+    assert!(
+        today.contains(&at(12)),
+        "a transparent event does not block"
+    );
+    assert!(today.contains(&at(9)));
+    assert!(
+        slots(next_day).await.is_empty(),
+        "the all-day event blocks the whole day"
+    );
+}
+
+/// Incremental sync applies edits and deletions (tombstones) with the sync token, and follows
+/// pages, empty ones included.
+async fn incremental_sync_applies_changes_tombstones_and_pages(h: &Harness) {
+    let a = h.create("A", soon(1), 30);
+    let b = h.create("B", soon(2), 30);
+    for n in 0..7 {
+        h.create(&format!("N{n}"), soon(10 + n), 30);
+    }
+    h.google.set_page_size(Some(2));
+    h.google.set_empty_pages(true);
+    h.connect().await;
+    h.sync().await;
+    // Push notifications would sync behind the test's back: the test drives every sync.
+    h.google.expire_channels();
+    assert_eq!(h.local_google_events().await, h.remote_events());
+    assert_eq!(h.local_google_events().await.len(), 9);
+
+    let lists = h.google.calls(Call::List);
+    h.google.update_event(
+        HOST_EMAIL,
+        a["id"].as_str().unwrap(),
+        json!({"summary": "A moved",
+        "start": {"dateTime": soon(5).to_string()},
+        "end": {"dateTime": (soon(5) + jiff::SignedDuration::from_mins(30)).to_string()}}),
+    );
+    h.google.delete_event(HOST_EMAIL, b["id"].as_str().unwrap());
+    let result = h.sync().await;
+    assert_eq!(result["full"], false, "{result}");
+    assert!(h.google.calls(Call::List) > lists);
+    let local = h.local_google_events().await;
+    assert_eq!(local, h.remote_events());
+    assert!(
+        local
+            .iter()
+            .any(|(_, title, start)| title == "A moved" && *start == soon(5).to_string())
+    );
+    assert!(
+        !local
+            .iter()
+            .any(|(id, _, _)| id == b["id"].as_str().unwrap())
+    );
+}
+
+/// A 410 in the middle: the token is dropped, a full sync runs, and the local copy ends
+/// identical to Google's (no duplicates, deletions applied).
+async fn an_expired_sync_token_ends_in_a_copy_identical_to_google(h: &Harness) {
+    let doomed = h.create("Doomed", soon(1), 30);
+    h.create("Kept", soon(2), 30);
+    h.connect().await;
+    h.sync().await;
+    // Push notifications would sync behind the test's back: the test drives every sync.
+    h.google.expire_channels();
+    h.google
+        .delete_event(HOST_EMAIL, doomed["id"].as_str().unwrap());
+    h.create("New", soon(3), 30);
+    h.google.expire_sync_tokens();
+    h.google.set_page_size(Some(1));
+    let result = h.sync().await;
+    assert_eq!(result["outcome"], "synced", "{result}");
+    assert_eq!(result["full"], true, "{result}");
+    let local = h.local_google_events().await;
+    assert_eq!(local, h.remote_events());
+    assert_eq!(local.len(), 2);
+    // The next sync is incremental again.
+    assert_eq!(h.sync().await["full"], false);
+}
+
+/// Recurring events arrive as instances; cancelling one instance removes only it.
+async fn recurring_instances_sync_and_a_cancelled_instance_goes(h: &Harness) {
+    let series = h.google.create_event(HOST_EMAIL, json!({
+        "summary": "Standup",
+        "start": {"dateTime": soon(1).to_string(), "timeZone": "UTC"},
+        "end": {"dateTime": (soon(1) + jiff::SignedDuration::from_mins(15)).to_string(), "timeZone": "UTC"},
+        "recurrence": ["RRULE:FREQ=DAILY;COUNT=5"],
+    }));
+    h.connect().await;
+    h.sync().await;
+    let local = h.local_google_events().await;
+    assert_eq!(local.len(), 5, "{local:?}");
+    let second = &local[1].0;
+    let base = series["id"].as_str().unwrap();
+    assert!(h.google.cancel_instance(HOST_EMAIL, base, second));
+    h.sync().await;
+    let after = h.local_google_events().await;
+    assert_eq!(after.len(), 4);
+    assert!(!after.iter().any(|(id, _, _)| id == second));
+}
+
+/// 429 and 403 rate limits and 5xx are retried with backoff: the sync still succeeds.
+async fn rate_limits_and_server_errors_are_retried(h: &Harness) {
+    h.create("A", soon(1), 30);
+    h.connect().await;
+    h.sync().await;
+    // Push notifications would sync behind the test's back: the test drives every sync.
+    h.google.expire_channels();
+    h.create("B", soon(2), 30);
+    h.google.fail_next(1, 429, "rateLimitExceeded");
+    h.google.fail_next(1, 403, "userRateLimitExceeded");
+    let result = h.sync().await;
+    assert_eq!(result["outcome"], "synced", "{result}");
+    h.create("C", soon(3), 30);
+    h.google.fail_next(2, 503, "backendError");
+    assert_eq!(h.sync().await["outcome"], "synced");
+    assert_eq!(h.local_google_events().await.len(), 3);
+    // More failures than attempts: the sync fails, says why, and the next one recovers.
+    h.google.fail_next(10, 500, "backendError");
+    let failed = h.sync().await;
+    assert_eq!(failed["outcome"], "failed", "{failed}");
+    assert!(h.provider().await["last_error"].is_string());
+    h.google.fail_next(0, 500, "backendError");
+    h.google.set_down(false);
+    let mut recovered = h.sync().await;
+    for _ in 0..10 {
+        if recovered["outcome"] == "synced" {
+            break;
+        }
+        recovered = h.sync().await;
+    }
+    assert_eq!(recovered["outcome"], "synced", "{recovered}");
+    assert!(h.provider().await["last_error"].is_null());
+}
+
+/// Tokens are refreshed ahead of expiry and a refresh without a new refresh token keeps the
+/// old one; `invalid_grant` marks the connection `needs_reauth` and nothing retries it.
+async fn refresh_keeps_the_refresh_token_and_invalid_grant_needs_reauth(h: &Harness) {
+    let id = h.connect().await;
+    h.sync().await;
+    // Push notifications would sync behind the test's back: the test drives every sync.
+    h.google.expire_channels();
+    let id = uuid::Uuid::parse_str(&id).unwrap();
+    let store = h.app.store();
+    let before = store
+        .get_calendar_connection(h.tenant.id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let expire_soon = || pillow_store::ConnectionPatch {
+        token_expires_at: Some(jiff::Timestamp::now() + jiff::SignedDuration::from_mins(2)),
+        ..Default::default()
+    };
+    store
+        .update_calendar_connection(h.tenant.id, id, &expire_soon())
+        .await
+        .unwrap();
+    let refreshes = h.google.calls(Call::TokenRefresh);
+    assert_eq!(h.sync().await["outcome"], "synced");
+    assert_eq!(h.google.calls(Call::TokenRefresh), refreshes + 1);
+    let after = store
+        .get_calendar_connection(h.tenant.id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let secrets = &h.app.state.config.secrets;
+    assert_eq!(
+        secrets
+            .open(after.refresh_token_encrypted.as_ref().unwrap())
+            .unwrap(),
+        secrets
+            .open(before.refresh_token_encrypted.as_ref().unwrap())
+            .unwrap()
+    );
+    assert_ne!(after.access_token_encrypted, before.access_token_encrypted);
+    assert!(
+        after.token_expires_at.unwrap()
+            > jiff::Timestamp::now() + jiff::SignedDuration::from_mins(30)
+    );
+
+    h.google.revoke_user_grants(HOST_EMAIL);
+    store
+        .update_calendar_connection(h.tenant.id, id, &expire_soon())
+        .await
+        .unwrap();
+    assert_eq!(h.sync().await["outcome"], "needs_reauth");
+    let provider = h.provider().await;
+    assert_eq!(provider["status"], "needs_reauth");
+    assert!(
+        provider["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("connect Google Calendar again")
+    );
+    let refreshes = h.google.calls(Call::TokenRefresh);
+    assert_eq!(h.sync().await["outcome"], "needs_reauth");
+    let scheduler = pillow_server::google::Scheduler::new(h.app.state.google.clone().unwrap());
+    assert_eq!(scheduler.try_execute_task().await.unwrap(), Step::Empty);
+    assert_eq!(
+        h.google.calls(Call::TokenRefresh),
+        refreshes,
+        "nothing retries it"
+    );
+    // Connecting again makes it active.
+    h.connect().await;
+    assert_eq!(h.provider().await["status"], "active");
+}
+
+async fn book(h: &Harness, start: jiff::Timestamp) -> Value {
+    let reply = h
+        .app
+        .post(
+            "/api/calendar/booking",
+            h.token(),
+            &json!({"start_time": start.to_string(), "duration": 30,
+                    "user_id": h.tenant.owner.id.to_string(),
+                    "attendee": {"name": "Carol", "email": "carol@example.com"}}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    reply.body
+}
+
+async fn open_hours(h: &Harness) {
+    let reply = h
+        .app
+        .post(
+            "/api/calendar/availability-rules",
+            h.token(),
+            &always_open(Some(h.tenant.owner.id), 30),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+}
+
+fn booking_events(h: &Harness) -> Vec<Value> {
+    h.google
+        .events(HOST_EMAIL)
+        .into_iter()
+        .filter(|e| e["extendedProperties"]["private"]["pillow_booking"].is_string())
+        .collect()
+}
+
+/// Google down for a whole booking storm, then back: every booking appears exactly once.
+async fn a_booking_storm_while_google_is_down_lands_exactly_once(h: &Harness) {
+    open_hours(h).await;
+    h.connect().await;
+    h.sync().await;
+    h.google.set_down(true);
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        ids.push(book(h, soon(n)).await["id"].as_str().unwrap().to_string());
+    }
+    // Every attempt fails while Google is down; the jobs wait with backoff.
+    let worker = h.worker();
+    assert!(matches!(
+        worker.try_execute_task().await.unwrap(),
+        Step::Done(_)
+    ));
+    assert!(booking_events(h).is_empty());
+    let jobs = h
+        .app
+        .store()
+        .list_jobs(h.tenant.id, Some("booking.created"))
+        .await
+        .unwrap();
+    assert!(
+        jobs.iter()
+            .all(|j| j.status == pillow_store::JobStatus::Pending && j.last_error.is_some())
+    );
+    h.google.set_down(false);
+    // A retry of an insert that did land (e.g. its answer was lost) must not duplicate: run
+    // the outbox twice over, re-queuing every created job once more.
+    h.drain_outbox(jiff::SignedDuration::from_hours(2)).await;
+    h.app
+        .store()
+        .enqueue_jobs(
+            h.tenant.id,
+            &ids.iter()
+                .map(|id| pillow_store::NewJob {
+                    kind: "booking.created".into(),
+                    payload: json!({"booking_id": id, "user_id": h.tenant.owner.id.to_string()}),
+                })
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+    h.drain_outbox(jiff::SignedDuration::from_hours(2)).await;
+    let events = booking_events(h);
+    assert_eq!(events.len(), 12, "each booking exactly once");
+    let mut named: Vec<_> = events
+        .iter()
+        .map(|e| {
+            e["extendedProperties"]["private"]["pillow_booking"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    named.sort();
+    ids.sort();
+    assert_eq!(named, ids);
+    assert!(
+        h.google.calls(Call::Insert) > 12,
+        "the retried inserts answered 409"
+    );
+    // Syncing them back recognises them as ours: they do not become Google busy events.
+    h.sync().await;
+    assert!(h.local_google_events().await.is_empty());
+}
+
+/// Reschedule patches the event, cancel deletes it (a second delete's 410 counts as done).
+async fn reschedule_patches_and_cancel_deletes_in_google(h: &Harness) {
+    open_hours(h).await;
+    h.connect().await;
+    h.sync().await;
+    let booking = book(h, soon(1)).await;
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    let code = booking["confirmation_code"].as_str().unwrap();
+    let reply = h
+        .app
+        .post(
+            &format!("/api/calendar/bookings/{code}/reschedule"),
+            h.token(),
+            &json!({"start_time": soon(3).to_string()}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    let events = booking_events(h);
+    assert_eq!(events.len(), 1);
+    let start: jiff::Timestamp = events[0]["start"]["dateTime"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(start, soon(3));
+    assert!(h.google.calls(Call::Patch) >= 1);
+
+    let reply = h
+        .app
+        .post(
+            &format!("/api/calendar/bookings/{code}/cancel"),
+            h.token(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    assert!(booking_events(h).iter().all(|e| e["status"] == "cancelled"));
+    // Delivering the cancellation again meets 410 and is done, not failed.
+    h.app
+        .store()
+        .enqueue_jobs(h.tenant.id, &[pillow_store::NewJob {
+            kind: "booking.cancelled".into(),
+            payload: json!({"booking_id": booking["id"], "user_id": h.tenant.owner.id.to_string()}),
+        }])
+        .await
+        .unwrap();
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    let jobs = h
+        .app
+        .store()
+        .list_jobs(h.tenant.id, Some("booking.cancelled"))
+        .await
+        .unwrap();
+    assert!(
+        jobs.iter()
+            .all(|j| j.status == pillow_store::JobStatus::Done),
+        "{jobs:?}"
+    );
+}
+
+/// The host deletes a booking's event in Google: the booking is cancelled and says why. The
+/// host moves another: the booking follows.
+async fn the_host_deleting_or_moving_a_booking_in_google_steers_the_booking(h: &Harness) {
+    open_hours(h).await;
+    h.connect().await;
+    h.sync().await;
+    let deleted = book(h, soon(1)).await;
+    let moved = book(h, soon(2)).await;
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    let google_id = |b: &Value| {
+        booking_events(h)
+            .into_iter()
+            .find(|e| e["extendedProperties"]["private"]["pillow_booking"] == b["id"])
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(h.google.delete_event(HOST_EMAIL, &google_id(&deleted)));
+    h.google.update_event(
+        HOST_EMAIL,
+        &google_id(&moved),
+        json!({
+        "start": {"dateTime": soon(5).to_string()},
+        "end": {"dateTime": (soon(5) + jiff::SignedDuration::from_mins(30)).to_string()}}),
+    );
+    h.sync().await;
+    let get = |b: &Value| {
+        let id = b["id"].as_str().unwrap().to_string();
+        async move {
+            h.app
+                .get(&format!("/api/calendar/bookings/{id}"), h.token())
+                .await
+                .body
+        }
+    };
+    let cancelled = get(&deleted).await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert!(
+        cancelled.to_string().contains("Google Calendar"),
+        "{cancelled}"
+    );
+    let followed = get(&moved).await;
+    assert_eq!(followed["status"], "confirmed");
+    let start: jiff::Timestamp = followed["start_time"].as_str().unwrap().parse().unwrap();
+    assert_eq!(start, soon(5), "{followed}");
+    // Their follow-up jobs do not echo back to Google.
+    let patches = h.google.calls(Call::Patch);
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    assert_eq!(h.google.calls(Call::Patch), patches);
+}
+
+/// Internal events made through the API are written to Google and deleted there.
+async fn internal_events_are_written_back(h: &Harness) {
+    h.connect().await;
+    h.sync().await;
+    let reply = h
+        .app
+        .post("/api/calendar/events", h.token(), &json!({"title": "Focus time",
+            "start_time": soon(4).to_string(), "end_time": (soon(4) + jiff::SignedDuration::from_hours(1)).to_string()}))
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    let mirrored: Vec<_> = h
+        .google
+        .events(HOST_EMAIL)
+        .into_iter()
+        .filter(|e| e["extendedProperties"]["private"]["pillow_event"] == reply.body["id"])
+        .collect();
+    assert_eq!(mirrored.len(), 1);
+    assert_eq!(mirrored[0]["summary"], "Focus time");
+    let id = reply.body["id"].as_str().unwrap();
+    assert_eq!(
+        h.app
+            .delete(&format!("/api/calendar/events/{id}"), h.token())
+            .await
+            .status,
+        204
+    );
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    let after = h
+        .google
+        .event(HOST_EMAIL, mirrored[0]["id"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(after["status"], "cancelled");
+    // Synced back, it is not a second (Google) busy event.
+    h.sync().await;
+    assert!(h.local_google_events().await.is_empty());
+}
+
+/// A push notification makes a new Google event block availability without waiting for the
+/// poll; a notification with the wrong token or channel is refused.
+async fn a_push_notification_blocks_availability_at_once(h: &Harness) {
+    open_hours(h).await;
+    h.connect().await;
+    h.sync().await;
+    let channels = h.google.channels();
+    assert_eq!(
+        channels.len(),
+        1,
+        "the sync opened one push channel: {channels:?} {}",
+        h.provider().await
+    );
+    assert!(h.provider().await["push_channel_expires_at"].is_string());
+    let slot = soon(6);
+    let free = |at: jiff::Timestamp| async move {
+        let date = at.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let reply = h
+            .app
+            .get(
+                &format!("/api/calendar/availability?date={date}&timezone=UTC"),
+                h.token(),
+            )
+            .await;
+        reply.body["slots"].as_array().unwrap().iter().any(|s| {
+            s["start_time"]
+                .as_str()
+                .unwrap()
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                == at
+        })
+    };
+    assert!(free(slot).await);
+    let started = std::time::Instant::now();
+    h.create("Pushed", slot, 30);
+    let mut blocked = false;
+    while started.elapsed() < std::time::Duration::from_secs(5) {
+        if !free(slot).await {
+            blocked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(blocked, "the pushed event never blocked the slot");
+    println!("push to availability: {:?}", started.elapsed());
+
+    let send = |id: &str, token: &str| {
+        h.app
+            .client
+            .post(format!("{}/api/calendar/google/webhook", h.app.base))
+            .header("X-Goog-Channel-ID", id)
+            .header("X-Goog-Channel-Token", token)
+            .header("X-Goog-Resource-State", "exists")
+            .send()
+    };
+    assert_eq!(send(&channels[0].id, "wrong").await.unwrap().status(), 401);
+    assert_eq!(send("no-such-channel", "x").await.unwrap().status(), 404);
+    let token = channels[0].token.clone().unwrap();
+    assert_eq!(send(&channels[0].id, &token).await.unwrap().status(), 200);
+}
+
+/// Disconnect stops the channel, revokes the grant, and removes the tokens and synced events.
+async fn disconnect_revokes_and_removes_everything(h: &Harness) {
+    h.create("A", soon(1), 30);
+    let id = h.connect().await;
+    h.sync().await;
+    assert_eq!(h.local_google_events().await.len(), 1);
+    let reply = h
+        .app
+        .delete(&format!("/api/calendar/google/disconnect/{id}"), h.token())
+        .await;
+    assert_eq!(reply.status, 204, "{:?}", reply.body);
+    assert!(h.google.calls(Call::Revoke) >= 1);
+    assert!(h.google.calls(Call::StopChannel) >= 1);
+    assert!(h.local_google_events().await.is_empty());
+    assert_eq!(
+        h.app.get("/api/calendar/providers", h.token()).await.body["providers"],
+        json!([])
+    );
+    let again = h
+        .app
+        .delete(&format!("/api/calendar/google/disconnect/{id}"), h.token())
+        .await;
+    assert_eq!(again.status, 404);
+    // Another tenant cannot see or remove a connection.
+    let id2 = h.connect().await;
+    let other = h.app.tenant("Other").await;
+    let reply = h
+        .app
+        .delete(
+            &format!("/api/calendar/google/disconnect/{id2}"),
+            &other.token,
+        )
+        .await;
+    assert_eq!(reply.status, 404);
+}
+
+/// The cron endpoint and the scheduler sync what is due.
+async fn the_cron_endpoint_syncs_due_connections(h: &Harness) {
+    h.connect().await;
+    h.sync().await;
+    // No push notifications here: only the cron may bring the change in.
+    h.google.expire_channels();
+    h.create("Later", soon(1), 30);
+    // Not due yet: nothing happens.
+    let cron = || {
+        h.app.get(
+            "/api/cron/calendar-sync",
+            "cron-secret-for-tests-0123456789abcdef",
+        )
+    };
+    assert_eq!(cron().await.body["synced"], 0);
+    let id = uuid::Uuid::parse_str(h.provider().await["id"].as_str().unwrap()).unwrap();
+    h.app
+        .store()
+        .update_calendar_connection(
+            h.tenant.id,
+            id,
+            &pillow_store::ConnectionPatch {
+                next_sync_at: Some(jiff::Timestamp::now()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let reply = cron().await;
+    assert_eq!(reply.body["synced"], 1, "{:?}", reply.body);
+    assert_eq!(h.local_google_events().await.len(), 1);
+}
+
+with_google!(
+    connecting_through_the_consent_page_stores_an_active_connection_and_syncs,
+    the_callback_refuses_bad_states_declines_and_missing_scopes,
+    synced_google_events_block_availability,
+    incremental_sync_applies_changes_tombstones_and_pages,
+    an_expired_sync_token_ends_in_a_copy_identical_to_google,
+    recurring_instances_sync_and_a_cancelled_instance_goes,
+    rate_limits_and_server_errors_are_retried,
+    refresh_keeps_the_refresh_token_and_invalid_grant_needs_reauth,
+    a_booking_storm_while_google_is_down_lands_exactly_once,
+    reschedule_patches_and_cancel_deletes_in_google,
+    the_host_deleting_or_moving_a_booking_in_google_steers_the_booking,
+    internal_events_are_written_back,
+    a_push_notification_blocks_availability_at_once,
+    disconnect_revokes_and_removes_everything,
+    the_cron_endpoint_syncs_due_connections,
+);
+
+/// On SQLite, the database files never contain a token in plain text after a connect, a
+/// sync and a refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_is_stored_in_plain_text() {
+    let h = harness(Db::Sqlite, &[]).await.unwrap();
+    h.connect().await;
+    h.sync().await;
+    let id = uuid::Uuid::parse_str(h.provider().await["id"].as_str().unwrap()).unwrap();
+    let store = h.app.store();
+    let connection = store
+        .get_calendar_connection(h.tenant.id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let secrets = &h.app.state.config.secrets;
+    let access = secrets
+        .open(connection.access_token_encrypted.as_ref().unwrap())
+        .unwrap();
+    let refresh = secrets
+        .open(connection.refresh_token_encrypted.as_ref().unwrap())
+        .unwrap();
+    assert!(access.len() > 10 && refresh.len() > 10);
+    let dir = h.app.sqlite_dir().unwrap().to_path_buf();
+    assert_no_plain_text(&dir, &[&access, &refresh]);
+    h.app.finish().await;
+}
+
+/// Benchmark (run on demand): the initial sync of 10,000 Google events, end to end through the
+/// fake, and the store's own ingest of the same events (the part that is ours, without the
+/// fake's time). `cargo test -p pillow-calendar --test api google::bench -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark; run on demand"]
+async fn bench_initial_sync_of_10000_events() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let Some(h) = harness(db, &[("GOOGLE_PUSH", "off".to_string())]).await else {
+            continue;
+        };
+        for n in 0..10_000i64 {
+            h.create(
+                &format!("E{n}"),
+                soon(0) + jiff::SignedDuration::from_mins(12 * n),
+                15,
+            );
+        }
+        let url = h.consent_url().await;
+        // Connect without the background sync racing the measured one: time the manual sync
+        // after the connect's own finished, on a fresh token-less (full) state.
+        let redirect = h.google.approve(&url, HOST_EMAIL).unwrap();
+        h.follow(&redirect).await;
+        h.sync().await;
+        let id = uuid::Uuid::parse_str(h.provider().await["id"].as_str().unwrap()).unwrap();
+        let store = h.app.store();
+        store
+            .update_calendar_connection(
+                h.tenant.id,
+                id,
+                &pillow_store::ConnectionPatch {
+                    sync_token: Some(None),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .prune_synced_events(h.tenant.id, id, h.tenant.owner.id, &[])
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let result = h.sync().await;
+        let total = started.elapsed();
+        assert_eq!(result["upserted"], 10_000, "{result}");
+        // The store's part alone: the same 10,000 events in pages of 2,500.
+        store
+            .prune_synced_events(h.tenant.id, id, h.tenant.owner.id, &[])
+            .await
+            .unwrap();
+        let events: Vec<_> = store
+            .list_events(h.tenant.id, &pillow_store::EventFilter::default())
+            .await
+            .unwrap();
+        assert!(events.is_empty());
+        let pages: Vec<Vec<pillow_store::NewCalendarEvent>> = (0..4)
+            .map(|p| {
+                (0..2500i64)
+                    .map(|n| {
+                        let start = soon(0) + jiff::SignedDuration::from_mins(15 * (p * 2500 + n));
+                        pillow_store::NewCalendarEvent {
+                            user_id: h.tenant.owner.id,
+                            provider_id: Some(id),
+                            external_id: Some(format!("bench{p}x{n}")),
+                            etag: Some("\"1\"".into()),
+                            title: format!("E{n}"),
+                            description: None,
+                            start,
+                            end: start + jiff::SignedDuration::from_mins(15),
+                            all_day: false,
+                            status: pillow_store::EventStatus::Confirmed,
+                            transparency: pillow_store::Transparency::Opaque,
+                            source: pillow_store::EventSource::Google,
+                            booking_id: None,
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        for page in &pages {
+            store
+                .apply_synced_events(h.tenant.id, id, h.tenant.owner.id, page, &[])
+                .await
+                .unwrap();
+        }
+        let ingest = started.elapsed();
+        println!(
+            "{db:?}: initial sync of 10,000 events end to end {:.0} ms ({:.0} events/s, fake \
+             included); store ingest {:.0} ms ({:.0} events/s)",
+            total.as_secs_f64() * 1000.0,
+            10_000.0 / total.as_secs_f64(),
+            ingest.as_secs_f64() * 1000.0,
+            10_000.0 / ingest.as_secs_f64()
+        );
+        h.app.finish().await;
+    }
+}
