@@ -1831,6 +1831,53 @@ impl Store for PostgresStore {
         .bind(tenant.0)
         .bind(sealed)
         .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        commit(tx, ()).await
+    }
+
+    // --- in-call ---
+
+    async fn create_widget_key(
+        &self,
+        tenant: TenantId,
+        key: &NewWidgetKey,
+    ) -> StoreResult<WidgetKey> {
+        self.incall_create_widget_key(tenant, key).await
+    }
+
+    async fn list_widget_keys(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+    ) -> StoreResult<Vec<WidgetKey>> {
+        self.incall_list_widget_keys(tenant, agent_id).await
+    }
+
+    async fn update_widget_key(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        id: Uuid,
+        patch: &WidgetKeyPatch,
+    ) -> StoreResult<Option<WidgetKey>> {
+        self.incall_update_widget_key(tenant, agent_id, id, patch)
+            .await
+    }
+
+    async fn delete_widget_key(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<bool> {
+        self.incall_delete_widget_key(tenant, agent_id, id).await
+    }
+
+    async fn find_widget_key(&self, prefix: &str) -> StoreResult<Option<WidgetKey>> {
+        self.incall_find_widget_key(prefix).await
+    }
     // --- Google sync ---
 
     async fn upsert_calendar_connection(
@@ -2072,13 +2119,6 @@ impl Store for PostgresStore {
         .map_err(db)?;
         commit(tx, ()).await
     }
-}
-
-// --- voice ---
-impl PostgresStore {
-    /// Begins a transaction with one narrow, text-valued setting of the voice lookups (the
-    /// `Scope` enum is left alone so other branches' additions merge cleanly).
-    async fn begin_voice_scope(
 
     async fn lease_due_calendar_connections(
         &self,
@@ -2313,13 +2353,11 @@ impl PostgresStore {
     }
 }
 
-// --- Google sync ---
-
+// --- voice ---
 impl PostgresStore {
-    /// Begins a transaction with one narrow transaction-local setting that a policy of
-    /// `0004_google.sql` reads (`app.sync_worker`, `app.channel_id`,
-    /// `app.maintenance`).
-    async fn begin_setting(
+    /// Begins a transaction with one narrow, text-valued setting of the voice lookups (the
+    /// `Scope` enum is left alone so other branches' additions merge cleanly).
+    async fn begin_voice_scope(
         &self,
         name: &'static str,
         value: &str,
@@ -2333,47 +2371,28 @@ impl PostgresStore {
             .await
             .map_err(db)?;
         Ok(tx)
-    // --- in-call ---
-
-    async fn create_widget_key(
-        &self,
-        tenant: TenantId,
-        key: &NewWidgetKey,
-    ) -> StoreResult<WidgetKey> {
-        self.incall_create_widget_key(tenant, key).await
     }
+}
 
-    async fn list_widget_keys(
-        &self,
-        tenant: TenantId,
-        agent_id: Uuid,
-    ) -> StoreResult<Vec<WidgetKey>> {
-        self.incall_list_widget_keys(tenant, agent_id).await
-    }
+// --- Google sync ---
 
-    async fn update_widget_key(
+impl PostgresStore {
+    /// Begins a transaction with one narrow transaction-local setting that a policy of
+    /// `0004_google.sql` reads (`app.sync_worker`, `app.channel_id`,
+    /// `app.maintenance`).
+    async fn begin_setting(
         &self,
-        tenant: TenantId,
-        agent_id: Uuid,
-        id: Uuid,
-        patch: &WidgetKeyPatch,
-    ) -> StoreResult<Option<WidgetKey>> {
-        self.incall_update_widget_key(tenant, agent_id, id, patch)
+        name: &'static str,
+        value: &str,
+    ) -> StoreResult<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("SELECT set_config($1, $2, true)")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
             .await
-    }
-
-    async fn delete_widget_key(
-        &self,
-        tenant: TenantId,
-        agent_id: Uuid,
-        id: Uuid,
-    ) -> StoreResult<bool> {
-        self.incall_delete_widget_key(tenant, agent_id, id).await
-    }
-
-    async fn find_widget_key(&self, prefix: &str) -> StoreResult<Option<WidgetKey>> {
-        self.incall_find_widget_key(prefix).await
-    }
+            .map_err(db)?;
+        Ok(tx)
     }
 }
 

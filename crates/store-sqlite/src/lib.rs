@@ -1949,6 +1949,53 @@ impl Store for SqliteStore {
         .bind(tenant.0)
         .bind(sealed)
         .bind(micros(Timestamp::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    // --- in-call ---
+
+    async fn create_widget_key(
+        &self,
+        tenant: TenantId,
+        key: &NewWidgetKey,
+    ) -> StoreResult<WidgetKey> {
+        self.incall_create_widget_key(tenant, key).await
+    }
+
+    async fn list_widget_keys(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+    ) -> StoreResult<Vec<WidgetKey>> {
+        self.incall_list_widget_keys(tenant, agent_id).await
+    }
+
+    async fn update_widget_key(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        id: Uuid,
+        patch: &WidgetKeyPatch,
+    ) -> StoreResult<Option<WidgetKey>> {
+        self.incall_update_widget_key(tenant, agent_id, id, patch)
+            .await
+    }
+
+    async fn delete_widget_key(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<bool> {
+        self.incall_delete_widget_key(tenant, agent_id, id).await
+    }
+
+    async fn find_widget_key(&self, prefix: &str) -> StoreResult<Option<WidgetKey>> {
+        self.incall_find_widget_key(prefix).await
+    }
     // --- Google sync ---
 
     async fn upsert_calendar_connection(
@@ -2179,47 +2226,6 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         Ok(())
-    // --- in-call ---
-
-    async fn create_widget_key(
-        &self,
-        tenant: TenantId,
-        key: &NewWidgetKey,
-    ) -> StoreResult<WidgetKey> {
-        self.incall_create_widget_key(tenant, key).await
-    }
-
-    async fn list_widget_keys(
-        &self,
-        tenant: TenantId,
-        agent_id: Uuid,
-    ) -> StoreResult<Vec<WidgetKey>> {
-        self.incall_list_widget_keys(tenant, agent_id).await
-    }
-
-    async fn update_widget_key(
-        &self,
-        tenant: TenantId,
-        agent_id: Uuid,
-        id: Uuid,
-        patch: &WidgetKeyPatch,
-    ) -> StoreResult<Option<WidgetKey>> {
-        self.incall_update_widget_key(tenant, agent_id, id, patch)
-            .await
-    }
-
-    async fn delete_widget_key(
-        &self,
-        tenant: TenantId,
-        agent_id: Uuid,
-        id: Uuid,
-    ) -> StoreResult<bool> {
-        self.incall_delete_widget_key(tenant, agent_id, id).await
-    }
-
-    async fn find_widget_key(&self, prefix: &str) -> StoreResult<Option<WidgetKey>> {
-        self.incall_find_widget_key(prefix).await
-    }
     }
 
     async fn lease_due_calendar_connections(

@@ -367,6 +367,7 @@ pub trait Store: Send + Sync + 'static {
     async fn get_retell_key(&self, tenant: TenantId) -> StoreResult<Option<String>>;
     /// Stores (or clears, with `None`) the tenant's sealed Retell API key.
     async fn set_retell_key(&self, tenant: TenantId, sealed: Option<&str>) -> StoreResult<()>;
+
     // --- in-call ---
 
     /// Creates a publishable widget key for one of the tenant's agents.
@@ -402,6 +403,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Looks a key up by its public prefix, in any tenant: the key itself names its agent.
     async fn find_widget_key(&self, prefix: &str) -> StoreResult<Option<WidgetKey>>;
+
     // --- Google sync ---
     //
     // Calendar connections and the events synchronised from them. Writes to synchronised
