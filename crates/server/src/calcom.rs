@@ -414,7 +414,7 @@ impl<'a> CalcomBackend<'a> {
                 name: attendee.name.clone(),
                 email: attendee.email.clone(),
                 time_zone: Self::time_zone(agent),
-                phone_number: attendee.phone.clone(),
+                phone_number: attendee.phone.as_deref().map(international_phone),
                 language: None,
             },
             length_in_minutes,
@@ -505,6 +505,17 @@ impl<'a> CalcomBackend<'a> {
             .await
             .map(CalcomBooked::from)
             .map_err(Self::calcom(agent))
+    }
+}
+
+/// A phone number as Cal.com accepts it: `+` and digits only. We accept spaces, dashes and
+/// brackets ("+1 415 555 0100"); Cal.com refuses them with a 400.
+fn international_phone(phone: &str) -> String {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    if phone.trim_start().starts_with('+') {
+        format!("+{digits}")
+    } else {
+        digits
     }
 }
 

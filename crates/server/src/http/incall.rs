@@ -9,7 +9,9 @@
 //!   opens these two endpoints for its one agent and nothing else, and is rate limited per key
 //!   and client address.
 //! - Slot ids are the server-signed `CS_…` ids of [`crate::slot_id`]; booking ids are `BK_` +
-//!   the confirmation code, so `GET /api/calendar/bookings/{code}` finds the booking.
+//!   the confirmation code, so `GET /api/calendar/bookings/{code}` finds the booking. A booking
+//!   held on Cal.com (agents on the `calcom` backend) is `BK_cal_` + its Cal.com uid: codes
+//!   never contain `_`, so the two cannot be confused, and the uid is Cal.com's handle for it.
 //! - Slot answers are cached briefly per agent and window, and reused only while the members'
 //!   busy versions are unchanged: any booking, by any route or process, drops them.
 //!
@@ -30,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use pillow_engine::Interval;
-use pillow_store::{NewWidgetKey, TenantId, WidgetKey, WidgetKeyPatch};
+use pillow_store::{Agent, AgentBackend, NewWidgetKey, TenantId, WidgetKey, WidgetKeyPatch};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use serde::Deserialize;
@@ -467,6 +469,30 @@ pub async fn native_slots(
     )
 }
 
+/// The agent's slots as Cal.com offers them: the `calcom` backend. Not cached, since our busy
+/// versions say nothing about bookings made on Cal.com.
+pub async fn calcom_slots(
+    state: &AppState,
+    agent: &Agent,
+    window: Interval,
+    zone: &TimeZone,
+) -> ApiResult<Vec<InCallSlot>> {
+    let offered =
+        crate::calcom::offered_slots(state, agent, window.start, window.end, None).await?;
+    Ok(offered
+        .into_iter()
+        .map(|slot| {
+            slot_view(
+                state,
+                agent.id,
+                slot.start,
+                slot.end.duration_since(slot.start),
+                zone,
+            )
+        })
+        .collect())
+}
+
 /// One cached slots answer and what it was computed from.
 struct CachedSlots {
     at: Instant,
@@ -606,18 +632,23 @@ async fn slots_for(
     let context = state.teams.get(state, access.tenant, agent_id).await?;
     let zone = agent_zone(&context);
     let window = slots_window(&query, &zone, now)?;
-    let mut versions = state
-        .store
-        .busy_versions(access.tenant, &context.team.members)
-        .await?;
-    versions.sort();
-    let key = (access.tenant, agent_id, window.start, window.end);
-    let slots = match state.incall.slots.get(&key, &versions) {
-        Some(slots) => slots,
-        None => {
-            let slots = Arc::new(native_slots(state, access.tenant, &context, window, now).await?);
-            state.incall.slots.put(key, versions, slots.clone());
-            slots
+    let slots = if context.agent.backend == AgentBackend::Calcom {
+        Arc::new(calcom_slots(state, &context.agent, window, &zone).await?)
+    } else {
+        let mut versions = state
+            .store
+            .busy_versions(access.tenant, &context.team.members)
+            .await?;
+        versions.sort();
+        let key = (access.tenant, agent_id, window.start, window.end);
+        match state.incall.slots.get(&key, &versions) {
+            Some(slots) => slots,
+            None => {
+                let slots =
+                    Arc::new(native_slots(state, access.tenant, &context, window, now).await?);
+                state.incall.slots.put(key, versions, slots.clone());
+                slots
+            }
         }
     };
     // Slots that became too soon since they were cached are left out.
@@ -784,6 +815,27 @@ async fn book_for(
     let (attendee, notes) = check_book_body(&body)?;
     let context = state.teams.get(state, tenant, agent_id).await?;
     let zone = agent_zone(&context);
+    if context.agent.backend == AgentBackend::Calcom {
+        // The Idempotency-Key becomes the adapter's hint: a retry finds the booking it made.
+        let hint = key.map(|key| format!("incall:{agent_id}:{key}"));
+        let booked = crate::calcom::book(
+            state,
+            &context.agent,
+            slot.start,
+            Some(slot.duration),
+            &attendee,
+            notes.as_deref(),
+            hint.as_deref(),
+        )
+        .await?;
+        return Ok(calcom_booking_data(
+            &booked,
+            &attendee,
+            notes.as_deref(),
+            &body.slotId,
+            &zone,
+        ));
+    }
     let request = BookingRequest {
         start: slot.start,
         duration: Some(slot.duration),
@@ -857,6 +909,46 @@ fn booking_data(view: &Value, slot_id: &str, zone: &TimeZone) -> Value {
             "localTime": start.map(|s| local_time(s, zone)),
             "timezone": zone.iana_name().unwrap_or("UTC"),
             "hostName": view["user_name"],
+        },
+        "message": "Appointment booked successfully",
+    })
+}
+
+/// The `BK_…` id of a booking held on Cal.com.
+pub fn calcom_booking_id(uid: &str) -> String {
+    format!("BK_cal_{uid}")
+}
+
+/// The seed's booking block for a booking made on Cal.com. Cal.com's `accepted` is reported as
+/// our `confirmed`, so widgets need not know which backend answered; the confirmation code is
+/// the Cal.com uid.
+fn calcom_booking_data(
+    booked: &crate::calcom::CalcomBooked,
+    attendee: &pillow_store::Attendee,
+    notes: Option<&str>,
+    slot_id: &str,
+    zone: &TimeZone,
+) -> Value {
+    let status = match booked.status.as_str() {
+        "accepted" => "confirmed",
+        other => other,
+    };
+    json!({
+        "booking": {
+            "bookingId": calcom_booking_id(&booked.uid),
+            "slotId": slot_id,
+            "attendeeName": attendee.name,
+            "attendeeEmail": attendee.email,
+            "attendeePhone": attendee.phone,
+            "notes": notes,
+            "status": status,
+            "confirmationCode": booked.uid,
+            "startTime": booked.start.to_string(),
+            "endTime": booked.end.to_string(),
+            "durationMin": booked.end.duration_since(booked.start).as_mins(),
+            "localTime": local_time(booked.start, zone),
+            "timezone": zone.iana_name().unwrap_or("UTC"),
+            "hostName": Value::Null,
         },
         "message": "Appointment booked successfully",
     })

@@ -17,7 +17,9 @@ use jiff::civil::{Date, DateTime, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use pillow_engine::Interval;
-use pillow_store::{Agent, Booking, BookingFilter, BookingStatus, TenantId};
+use pillow_store::{
+    Agent, AgentBackend, Attendee, Booking, BookingFilter, BookingStatus, TenantId,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
@@ -332,7 +334,15 @@ impl From<pillow_store::StoreError> for ToolError {
 
 /// `ApiError` codes are `&'static str`; a tool's code is mapped back onto the known set.
 fn static_code(code: &str) -> &'static str {
-    const KNOWN: [&str; 29] = [
+    const KNOWN: [&str; 36] = [
+        // The Cal.com backend's.
+        "not_available",
+        "calcom_not_configured",
+        "calcom_event_type_not_found",
+        "calcom_unauthorized",
+        "calcom_unavailable",
+        "calcom_bad_response",
+        "calcom_rejected",
         "busy",
         "slot_unavailable",
         "in_the_past",
@@ -712,7 +722,89 @@ pub async fn check_availability(
     ctx: &ToolContext<'_>,
     args: CheckAvailabilityArgs,
 ) -> Result<AvailabilityAnswer, ToolError> {
+    if ctx.agent.backend == AgentBackend::Calcom {
+        return check_availability_calcom(ctx, args).await;
+    }
     check_availability_native(ctx, args).await
+}
+
+/// A Cal.com backend failure as a tool error (through [`ApiError`], so the codes match).
+fn calcom_error(error: crate::calcom::CalcomBackendError) -> ToolError {
+    ApiError::from(error).into()
+}
+
+/// Open times for agents on the `calcom` backend: the same answer as the native path, from
+/// Cal.com's `GET /v2/slots` for the days asked about. Nearest open days are not searched
+/// (that would be a second Cal.com request per question), so `nearest_available_days` is empty.
+async fn check_availability_calcom(
+    ctx: &ToolContext<'_>,
+    args: CheckAvailabilityArgs,
+) -> Result<AvailabilityAnswer, ToolError> {
+    let now = Timestamp::now();
+    let zone = match given(&args.timezone) {
+        Some(name) => TimeZone::get(name).map_err(|_| {
+            ToolError::invalid(
+                "timezone",
+                "invalid_timezone",
+                format!("{name:?} is not a time zone name such as America/New_York."),
+            )
+        })?,
+        None => agent_zone(ctx.agent),
+    };
+    let requested = parse_minutes(args.duration)?;
+    let today = local_date(now, &zone);
+    let (first, last, single) = requested_days(&args, today)?;
+    let window = Interval::new(
+        local_midnight(first, &zone)?,
+        local_midnight(last.tomorrow().map_err(|_| out_of_range("date"))?, &zone)?,
+    )
+    .ok_or_else(|| out_of_range("date"))?;
+    let part = args.part_of_day;
+    let slots: Vec<crate::calcom::CalcomSlot> =
+        crate::calcom::offered_slots(ctx.state, ctx.agent, window.start, window.end, requested)
+            .await
+            .map_err(calcom_error)?
+            .into_iter()
+            .filter(|s| {
+                s.start > now
+                    && part.is_none_or(|p| p.contains(s.start.to_zoned(zone.clone()).time()))
+            })
+            .collect();
+    // Cal.com's slots carry the event type's length; without any, the asked length (or 30 min).
+    let duration = slots
+        .first()
+        .map(|s| s.end.duration_since(s.start))
+        .or(requested)
+        .unwrap_or(SignedDuration::from_mins(30));
+    let starts: Vec<Timestamp> = slots.iter().map(|s| s.start).collect();
+    let picked: Vec<Timestamp> = speech::spread(&starts, MAX_OPTIONS)
+        .into_iter()
+        .map(|i| starts[i])
+        .collect();
+    let options: Vec<SlotOption> = picked
+        .iter()
+        .map(|start| option(ctx, *start, duration, &zone, now))
+        .collect();
+    let summary = if options.is_empty() {
+        format!(
+            "Nothing is open {}.",
+            describe_request(first, last, single, today, part)
+        )
+    } else {
+        summarize_options(&options, &picked, starts.len(), &zone, today)
+    };
+    Ok(AvailabilityAnswer {
+        date: if first == last {
+            first.to_string()
+        } else {
+            format!("{first}/{last}")
+        },
+        timezone: zone_name(&zone),
+        options,
+        summary,
+        nearest_available_days: Vec::new(),
+        duration_minutes: duration.as_mins(),
+    })
 }
 
 /// The days an availability question covers, in `zone`: first and last, included.
@@ -998,7 +1090,92 @@ pub async fn book_appointment(
     ctx: &ToolContext<'_>,
     args: BookAppointmentArgs,
 ) -> Result<BookingAnswer, ToolError> {
+    if ctx.agent.backend == AgentBackend::Calcom {
+        return book_appointment_calcom(ctx, args).await;
+    }
     book_appointment_native(ctx, args).await
+}
+
+/// The caller's details and notes, checked as the bookings API checks them.
+fn caller_details(args: &BookAppointmentArgs) -> Result<(Attendee, Option<String>), ToolError> {
+    let attendee = check_attendee(&AttendeeBody {
+        name: args.name.clone(),
+        phone: given(&args.phone).map(str::to_string),
+        email: given(&args.email).map(str::to_string),
+    })
+    .map_err(|e| {
+        let mut error = ToolError::from(e);
+        if let Some(field) = &mut error.field {
+            *field = field.trim_start_matches("attendee.").to_string();
+        }
+        error
+    })?;
+    let notes = match given(&args.notes) {
+        Some(notes) if notes.chars().count() > 2000 => {
+            return Err(ToolError::invalid(
+                "notes",
+                "too_long",
+                "Notes may have at most 2000 characters.",
+            ));
+        }
+        other => other.map(str::to_string),
+    };
+    Ok((attendee, notes))
+}
+
+/// Books on Cal.com for agents on the `calcom` backend. On a call, the call's key (call id,
+/// agent and slot) is the adapter's idempotency hint, so a platform's retry finds the booking
+/// the first attempt made instead of a "slot taken" or a second booking.
+///
+/// The confirmation code is Cal.com's booking uid: it is what Cal.com's own e-mails and pages
+/// show, and what cancelling or rescheduling on Cal.com needs. It is too long to read out, so
+/// the summary does not.
+async fn book_appointment_calcom(
+    ctx: &ToolContext<'_>,
+    args: BookAppointmentArgs,
+) -> Result<BookingAnswer, ToolError> {
+    let (attendee, notes) = caller_details(&args)?;
+    let (start, slot_duration) = requested_slot(ctx, &args.slot_id, &args.start_time)?;
+    let duration = match slot_duration {
+        Some(duration) => Some(duration),
+        None => parse_minutes(args.duration)?,
+    };
+    let hint = given(&ctx.call_id).map(|call_id| call_key(call_id, ctx.agent, start, duration));
+    let booked = crate::calcom::book(
+        ctx.state,
+        ctx.agent,
+        start,
+        duration,
+        &attendee,
+        notes.as_deref(),
+        hint.as_deref(),
+    )
+    .await
+    .map_err(calcom_error)?;
+    let zone = agent_zone(ctx.agent);
+    let spoken = speech::spoken_time(booked.start, &zone, Timestamp::now());
+    Ok(BookingAnswer {
+        booked: true,
+        summary: format!(
+            "You're booked {spoken}; you'll get a confirmation by e-mail with the details."
+        ),
+        spoken_code: speech::spell_code(&booked.uid),
+        confirmation_code: booked.uid,
+        start_time: speech::iso_with_offset(booked.start, &zone),
+        spoken,
+        host_name: String::new(),
+    })
+}
+
+/// Finding, cancelling and moving Cal.com bookings by voice are not wired yet: rather than
+/// look in our own calendar (where a Cal.com booking is not), they say so.
+fn calcom_not_available() -> ToolError {
+    ToolError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "not_available",
+        "I can't look up, cancel or move appointments on this line yet; the confirmation \
+         e-mail has a link to manage it.",
+    )
 }
 
 /// The idempotency key of a booking from a call: the call, the agent and the slot, hashed so
@@ -1026,28 +1203,7 @@ pub async fn book_appointment_native(
 ) -> Result<BookingAnswer, ToolError> {
     // Everything about the caller is checked before the call's key is claimed, so a corrected
     // phone number on a retry is not answered with the first attempt's error.
-    let attendee = check_attendee(&AttendeeBody {
-        name: args.name.clone(),
-        phone: given(&args.phone).map(str::to_string),
-        email: given(&args.email).map(str::to_string),
-    })
-    .map_err(|e| {
-        let mut error = ToolError::from(e);
-        if let Some(field) = &mut error.field {
-            *field = field.trim_start_matches("attendee.").to_string();
-        }
-        error
-    })?;
-    let notes = match given(&args.notes) {
-        Some(notes) if notes.chars().count() > 2000 => {
-            return Err(ToolError::invalid(
-                "notes",
-                "too_long",
-                "Notes may have at most 2000 characters.",
-            ));
-        }
-        other => other.map(str::to_string),
-    };
+    let (attendee, notes) = caller_details(&args)?;
     let (start, slot_duration) = requested_slot(ctx, &args.slot_id, &args.start_time)?;
     let duration = match slot_duration {
         Some(duration) => Some(duration),
@@ -1191,6 +1347,9 @@ pub async fn find_booking(
     ctx: &ToolContext<'_>,
     args: FindBookingArgs,
 ) -> Result<Value, ToolError> {
+    if ctx.agent.backend == AgentBackend::Calcom {
+        return Err(calcom_not_available());
+    }
     find_booking_native(ctx, args).await
 }
 
@@ -1292,6 +1451,9 @@ pub async fn cancel_booking(
     ctx: &ToolContext<'_>,
     args: CancelBookingArgs,
 ) -> Result<Value, ToolError> {
+    if ctx.agent.backend == AgentBackend::Calcom {
+        return Err(calcom_not_available());
+    }
     cancel_booking_native(ctx, args).await
 }
 
@@ -1331,6 +1493,9 @@ pub async fn reschedule_booking(
     ctx: &ToolContext<'_>,
     args: RescheduleBookingArgs,
 ) -> Result<Value, ToolError> {
+    if ctx.agent.backend == AgentBackend::Calcom {
+        return Err(calcom_not_available());
+    }
     reschedule_booking_native(ctx, args).await
 }
 

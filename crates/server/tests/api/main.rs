@@ -25,3 +25,5 @@ mod mcp;
 mod mcp_exchange;
 // --- Google sync ---
 mod google;
+// --- Cal.com backend ---
+mod calcom;
