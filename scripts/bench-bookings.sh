@@ -10,6 +10,7 @@
 # is the steadier figure, and 2 cores divided by it bounds the rate this machine can reach.
 set -euo pipefail
 BIN=${1:?BIN_DIR}; BACKEND=${2:?postgres|sqlite}; RUNS=${3:-3}
+export PGOPTIONS="-c client_min_messages=warning"
 PG_ADMIN=${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 WORK=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 ticks() { # utime+stime of the given pids, in clock ticks
@@ -21,7 +22,7 @@ ticks() { # utime+stime of the given pids, in clock ticks
   echo "$total"
 }
 # The PostgreSQL backends serving this run's database only (other work may share the server).
-pg_pids() { [ -n "${DB:-}" ] && pgrep -f "^postgres: [^ ]+ $DB " || true; }
+pg_pids() { [ -n "${DB:-}" ] && pgrep -f "^postgres: .* $DB " || true; }
 HZ=$(getconf CLK_TCK)
 for run in $(seq 1 "$RUNS"); do
   if [ "$BACKEND" = postgres ]; then
