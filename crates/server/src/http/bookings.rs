@@ -405,8 +405,10 @@ async fn list_bookings(
     Ok(Json(json!({ "bookings": views })))
 }
 
-/// Finds a booking by id or confirmation code, in the caller's tenant.
+/// Finds a booking by id or confirmation code, in the caller's tenant. The in-call API's
+/// booking ids (`BK_` + the code) are accepted as they are, so a client can use what it got.
 async fn find(state: &AppState, tenant: TenantId, id_or_code: &str) -> ApiResult<Booking> {
+    let id_or_code = id_or_code.strip_prefix("BK_").unwrap_or(id_or_code);
     let found = if let Ok(id) = Uuid::parse_str(id_or_code) {
         state.store.get_booking(tenant, id).await?
     } else if looks_like_code(id_or_code) {

@@ -218,6 +218,17 @@ async fn incall_slots_and_booking_match_the_seed_field_for_field(app: &TestApp) 
     assert_eq!(found.body["start_time"], ten["start_time"]);
     assert_eq!(found.body["agent_id"], json!(agent));
     assert_eq!(found.body["attendee"]["email"], json!("john@example.com"));
+    // ...and so does the whole BK_ id, as the in-call answer gave it.
+    let by_booking_id = app
+        .get(&format!("/api/calendar/bookings/{booking_id}"), &acme.key)
+        .await;
+    assert_eq!(
+        by_booking_id.status,
+        StatusCode::OK,
+        "{:?}",
+        by_booking_id.body
+    );
+    assert_eq!(by_booking_id.body["id"], found.body["id"]);
 
     // The booked slot is no longer offered.
     let after = slot_ids(app, &acme.token, &agent, monday).await;
