@@ -733,14 +733,23 @@ fn calcom_error(error: crate::calcom::CalcomBackendError) -> ToolError {
     ApiError::from(error).into()
 }
 
-/// Open times for agents on the `calcom` backend: the same answer as the native path, from
-/// Cal.com's `GET /v2/slots` for the days asked about. Nearest open days are not searched
-/// (that would be a second Cal.com request per question), so `nearest_available_days` is empty.
-async fn check_availability_calcom(
+/// What an availability question asks about, read the same way for every backend: the zone
+/// (the caller's or the agent's), the length, the local days and their window in instants.
+struct RequestedTime {
+    zone: TimeZone,
+    requested: Option<SignedDuration>,
+    today: Date,
+    first: Date,
+    last: Date,
+    single: bool,
+    window: Interval,
+}
+
+fn requested_time(
     ctx: &ToolContext<'_>,
-    args: CheckAvailabilityArgs,
-) -> Result<AvailabilityAnswer, ToolError> {
-    let now = Timestamp::now();
+    args: &CheckAvailabilityArgs,
+    now: Timestamp,
+) -> Result<RequestedTime, ToolError> {
     let zone = match given(&args.timezone) {
         Some(name) => TimeZone::get(name).map_err(|_| {
             ToolError::invalid(
@@ -753,12 +762,40 @@ async fn check_availability_calcom(
     };
     let requested = parse_minutes(args.duration)?;
     let today = local_date(now, &zone);
-    let (first, last, single) = requested_days(&args, today)?;
+    let (first, last, single) = requested_days(args, today)?;
     let window = Interval::new(
         local_midnight(first, &zone)?,
         local_midnight(last.tomorrow().map_err(|_| out_of_range("date"))?, &zone)?,
     )
     .ok_or_else(|| out_of_range("date"))?;
+    Ok(RequestedTime {
+        zone,
+        requested,
+        today,
+        first,
+        last,
+        single,
+        window,
+    })
+}
+
+/// Open times for agents on the `calcom` backend: the same answer as the native path, from
+/// Cal.com's `GET /v2/slots` for the days asked about. Nearest open days are not searched
+/// (that would be a second Cal.com request per question), so `nearest_available_days` is empty.
+async fn check_availability_calcom(
+    ctx: &ToolContext<'_>,
+    args: CheckAvailabilityArgs,
+) -> Result<AvailabilityAnswer, ToolError> {
+    let now = Timestamp::now();
+    let RequestedTime {
+        zone,
+        requested,
+        today,
+        first,
+        last,
+        single,
+        window,
+    } = requested_time(ctx, &args, now)?;
     let part = args.part_of_day;
     let slots: Vec<crate::calcom::CalcomSlot> =
         crate::calcom::offered_slots(ctx.state, ctx.agent, window.start, window.end, requested)
@@ -889,24 +926,15 @@ pub async fn check_availability_native(
     args: CheckAvailabilityArgs,
 ) -> Result<AvailabilityAnswer, ToolError> {
     let now = Timestamp::now();
-    let zone = match given(&args.timezone) {
-        Some(name) => TimeZone::get(name).map_err(|_| {
-            ToolError::invalid(
-                "timezone",
-                "invalid_timezone",
-                format!("{name:?} is not a time zone name such as America/New_York."),
-            )
-        })?,
-        None => agent_zone(ctx.agent),
-    };
-    let requested = parse_minutes(args.duration)?;
-    let today = local_date(now, &zone);
-    let (first, last, single) = requested_days(&args, today)?;
-    let window = Interval::new(
-        local_midnight(first, &zone)?,
-        local_midnight(last.tomorrow().map_err(|_| out_of_range("date"))?, &zone)?,
-    )
-    .ok_or_else(|| out_of_range("date"))?;
+    let RequestedTime {
+        zone,
+        requested,
+        today,
+        first,
+        last,
+        single,
+        window,
+    } = requested_time(ctx, &args, now)?;
 
     // One load covers the window and the days around it searched when it is full.
     let search_from = first
