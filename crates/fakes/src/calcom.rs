@@ -1292,7 +1292,7 @@ fn list_bookings(inner: &Inner, request: &Request<'_>) -> Answer {
         return Answer::bad_request("take must not be less than 1", path);
     }
     let now = inner.now();
-    let matching: Vec<&FakeBooking> = inner
+    let mut matching: Vec<&FakeBooking> = inner
         .bookings
         .iter()
         .filter(|booking| booking.host_id == host)
@@ -1309,6 +1309,17 @@ fn list_bookings(inner: &Inner, request: &Request<'_>) -> Answer {
             }),
         })
         .collect();
+    match request.param("sortStart") {
+        None => {}
+        Some("asc") => matching.sort_by_key(|booking| booking.start),
+        Some("desc") => matching.sort_by_key(|booking| std::cmp::Reverse(booking.start)),
+        Some(_) => {
+            return Answer::bad_request(
+                "sortStart must be one of the following values: asc, desc",
+                path,
+            );
+        }
+    }
     let total = matching.len();
     let page: Vec<Value> = matching
         .into_iter()

@@ -502,6 +502,29 @@ impl CalcomClient {
             .await
     }
 
+    /// One page (`take` at most 100, from `skip`) of the key owner's upcoming accepted
+    /// bookings of one event type, soonest first (`GET /v2/bookings?status=upcoming`).
+    ///
+    /// # Errors
+    /// [`CalcomError::Unauthorized`] for a bad key; otherwise see [`CalcomError`].
+    pub async fn upcoming_bookings(
+        &self,
+        key: &SecretString,
+        event_type_id: i64,
+        take: usize,
+        skip: usize,
+    ) -> Result<Vec<CalBooking>, CalcomError> {
+        let params = [
+            ("eventTypeId", event_type_id.to_string()),
+            ("status", "upcoming".to_string()),
+            ("sortStart", "asc".to_string()),
+            ("take", take.clamp(1, 100).to_string()),
+            ("skip", skip.to_string()),
+        ];
+        self.read(key, "/v2/bookings", Some(BOOKINGS_VERSION), &params)
+            .await
+    }
+
     /// Cancels a booking; its time becomes bookable again. Not retried.
     ///
     /// # Errors

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use jiff::{SignedDuration, Timestamp};
 use pillow_providers::calcom::{
-    CalAttendee, CalBooking, CalcomClient, CalcomError, DEFAULT_BASE_URL, EventTypeRef,
-    NewCalBooking, SlotsQuery,
+    CalAttendee, CalBooking, CalBookingAttendee, CalcomClient, CalcomError, DEFAULT_BASE_URL,
+    EventTypeRef, NewCalBooking, SlotsQuery,
 };
 use pillow_providers::crypto::{CryptoError, SecretBox};
 use pillow_store::{Agent, AgentBackend, Attendee};
@@ -58,6 +58,9 @@ pub struct CalcomBooked {
     pub status: String,
     /// Set on the booking a reschedule created: the uid it replaced.
     pub rescheduled_from_uid: Option<String>,
+    pub event_type_id: Option<i64>,
+    /// The first attendee: the caller, for bookings made through us.
+    pub attendee: Option<CalBookingAttendee>,
 }
 
 impl From<CalBooking> for CalcomBooked {
@@ -69,9 +72,14 @@ impl From<CalBooking> for CalcomBooked {
             end: booking.end,
             status: booking.status,
             rescheduled_from_uid: booking.rescheduled_from_uid,
+            event_type_id: booking.event_type_id,
+            attendee: booking.attendees.into_iter().next(),
         }
     }
 }
+
+/// How many of an agent's upcoming Cal.com bookings a caller lookup reads at most.
+const UPCOMING_MAX: usize = 500;
 
 /// Why the Cal.com backend could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +103,9 @@ pub enum CalcomBackendError {
     /// Cal.com takes lengths in whole minutes.
     #[error("a Cal.com booking lasts whole minutes, not {0}")]
     InvalidDuration(SignedDuration),
+    /// Only accepted bookings can be moved.
+    #[error("Cal.com booking {uid} is {status}, so it cannot be moved")]
+    NotConfirmed { uid: String, status: String },
     /// Cal.com answered with an error, or not at all.
     #[error("Cal.com, for agent {agent_name:?}: {source}")]
     Calcom {
@@ -121,6 +132,9 @@ impl From<CalcomBackendError> for ApiError {
             ),
             CalcomBackendError::InvalidDuration(_) => {
                 ApiError::invalid("duration", "invalid_duration", error.to_string())
+            }
+            CalcomBackendError::NotConfirmed { .. } => {
+                ApiError::conflict("booking_not_confirmed", error.to_string())
             }
             CalcomBackendError::Calcom { agent_name, source } => {
                 calcom_to_api_error(&agent_name, source)
@@ -451,7 +465,8 @@ impl<'a> CalcomBackend<'a> {
         Err(Self::calcom(agent)(error))
     }
 
-    /// A Cal.com booking by uid.
+    /// A booking of the agent's event type by uid. Bookings of the key owner's other event
+    /// types are not found: each agent answers for its own appointments.
     ///
     /// # Errors
     /// An unknown uid is [`CalcomError::NotFound`]; see [`CalcomBackendError`].
@@ -460,26 +475,72 @@ impl<'a> CalcomBackend<'a> {
         agent: &Agent,
         uid: &str,
     ) -> Result<CalcomBooked, CalcomBackendError> {
-        let (key, _) = self.credentials(agent)?;
-        self.client
-            .get_booking(&key, uid)
-            .await
-            .map(CalcomBooked::from)
-            .map_err(Self::calcom(agent))
+        let (key, slug) = self.credentials(agent)?;
+        self.owned_booking(agent, &key, slug, uid).await
     }
 
-    /// Cancels a Cal.com booking; its time is offered again.
+    async fn owned_booking(
+        &self,
+        agent: &Agent,
+        key: &SecretString,
+        slug: &str,
+        uid: &str,
+    ) -> Result<CalcomBooked, CalcomBackendError> {
+        let event_type = self.event_type(agent, key, slug).await?;
+        let booking = self
+            .client
+            .get_booking(key, uid)
+            .await
+            .map_err(Self::calcom(agent))?;
+        if booking.event_type_id != Some(event_type.id) {
+            return Err(Self::calcom(agent)(CalcomError::NotFound {
+                message: format!("booking {uid} is not one of this agent's"),
+            }));
+        }
+        Ok(booking.into())
+    }
+
+    /// The agent's upcoming accepted bookings, soonest first, at most [`UPCOMING_MAX`].
     ///
     /// # Errors
-    /// An unknown uid is [`CalcomError::NotFound`], an already cancelled one
-    /// [`CalcomError::BadRequest`]; see [`CalcomBackendError`].
+    /// See [`CalcomBackendError`].
+    pub async fn upcoming(&self, agent: &Agent) -> Result<Vec<CalcomBooked>, CalcomBackendError> {
+        const PAGE: usize = 100;
+        let (key, slug) = self.credentials(agent)?;
+        let event_type = self.event_type(agent, &key, slug).await?;
+        let mut found = Vec::new();
+        while found.len() < UPCOMING_MAX {
+            let page = self
+                .client
+                .upcoming_bookings(&key, event_type.id, PAGE, found.len())
+                .await
+                .map_err(Self::calcom(agent))?;
+            let full = page.len() == PAGE;
+            found.extend(page.into_iter().map(CalcomBooked::from));
+            if !full {
+                break;
+            }
+        }
+        found.sort_by_key(|booking| booking.start);
+        Ok(found)
+    }
+
+    /// Cancels a booking of the agent's; its time is offered again. Cancelling a cancelled
+    /// booking answers it as it is, since Cal.com would refuse the second cancel.
+    ///
+    /// # Errors
+    /// An unknown uid is [`CalcomError::NotFound`]; see [`CalcomBackendError`].
     pub async fn cancel(
         &self,
         agent: &Agent,
         uid: &str,
         reason: Option<&str>,
     ) -> Result<CalcomBooked, CalcomBackendError> {
-        let (key, _) = self.credentials(agent)?;
+        let (key, slug) = self.credentials(agent)?;
+        let booking = self.owned_booking(agent, &key, slug, uid).await?;
+        if booking.status == "cancelled" {
+            return Ok(booking);
+        }
         self.client
             .cancel_booking(&key, uid, reason)
             .await
@@ -487,11 +548,12 @@ impl<'a> CalcomBackend<'a> {
             .map_err(Self::calcom(agent))
     }
 
-    /// Moves a Cal.com booking. The answer is the *new* booking, with a new uid; the old one is
-    /// cancelled by Cal.com.
+    /// Moves a booking of the agent's. The answer is the *new* booking, with a new uid; the old
+    /// one is cancelled by Cal.com.
     ///
     /// # Errors
-    /// A taken time is [`CalcomError::SlotUnavailable`]; see [`CalcomBackendError`].
+    /// A taken time is [`CalcomError::SlotUnavailable`]; a cancelled booking
+    /// [`CalcomBackendError::NotConfirmed`]; see [`CalcomBackendError`].
     pub async fn reschedule(
         &self,
         agent: &Agent,
@@ -499,7 +561,14 @@ impl<'a> CalcomBackend<'a> {
         start: Timestamp,
         reason: Option<&str>,
     ) -> Result<CalcomBooked, CalcomBackendError> {
-        let (key, _) = self.credentials(agent)?;
+        let (key, slug) = self.credentials(agent)?;
+        let booking = self.owned_booking(agent, &key, slug, uid).await?;
+        if booking.status != "accepted" {
+            return Err(CalcomBackendError::NotConfirmed {
+                uid: uid.to_string(),
+                status: booking.status,
+            });
+        }
         self.client
             .reschedule_booking(&key, uid, start, reason)
             .await
@@ -572,6 +641,17 @@ pub async fn booking(
     uid: &str,
 ) -> Result<CalcomBooked, CalcomBackendError> {
     CalcomBackend::new(&state.config).booking(agent, uid).await
+}
+
+/// [`CalcomBackend::upcoming`] with the server's configuration.
+///
+/// # Errors
+/// See [`CalcomBackendError`].
+pub async fn upcoming(
+    state: &AppState,
+    agent: &Agent,
+) -> Result<Vec<CalcomBooked>, CalcomBackendError> {
+    CalcomBackend::new(&state.config).upcoming(agent).await
 }
 
 /// [`CalcomBackend::cancel`] with the server's configuration.

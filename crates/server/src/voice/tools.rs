@@ -1195,17 +1195,6 @@ async fn book_appointment_calcom(
     })
 }
 
-/// Finding, cancelling and moving Cal.com bookings by voice are not wired yet: rather than
-/// look in our own calendar (where a Cal.com booking is not), they say so.
-fn calcom_not_available() -> ToolError {
-    ToolError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_available",
-        "I can't look up, cancel or move appointments on this line yet; the confirmation \
-         e-mail has a link to manage it.",
-    )
-}
-
 /// The idempotency key of a booking from a call: the call, the agent and the slot, hashed so
 /// any call id fits.
 fn call_key(
@@ -1376,7 +1365,7 @@ pub async fn find_booking(
     args: FindBookingArgs,
 ) -> Result<Value, ToolError> {
     if ctx.agent.backend == AgentBackend::Calcom {
-        return Err(calcom_not_available());
+        return find_booking_calcom(ctx, args).await;
     }
     find_booking_native(ctx, args).await
 }
@@ -1480,7 +1469,7 @@ pub async fn cancel_booking(
     args: CancelBookingArgs,
 ) -> Result<Value, ToolError> {
     if ctx.agent.backend == AgentBackend::Calcom {
-        return Err(calcom_not_available());
+        return cancel_booking_calcom(ctx, args).await;
     }
     cancel_booking_native(ctx, args).await
 }
@@ -1522,7 +1511,7 @@ pub async fn reschedule_booking(
     args: RescheduleBookingArgs,
 ) -> Result<Value, ToolError> {
     if ctx.agent.backend == AgentBackend::Calcom {
-        return Err(calcom_not_available());
+        return reschedule_booking_calcom(ctx, args).await;
     }
     reschedule_booking_native(ctx, args).await
 }
@@ -1555,6 +1544,184 @@ pub async fn reschedule_booking_native(
         "summary": format!(
             "Your appointment is moved to {when}{with}; your confirmation code stays {}.",
             speech::spell_code(&booking.confirmation_code)
+        ),
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// find, cancel, reschedule on Cal.com
+//
+// A Cal.com booking's confirmation code is its uid: what Cal.com's own e-mails show and what
+// cancelling or moving it needs. It is too long to read out, so summaries don't; the agent
+// keeps it from `find_booking`'s answer. The in-call API's `BK_cal_` form is taken too.
+
+/// The uid a caller or agent gave: trimmed, without the in-call `BK_cal_` prefix. Uids are
+/// case-sensitive, so the case is kept.
+fn calcom_uid(raw: &str) -> Result<&str, ToolError> {
+    let uid = raw.trim();
+    let uid = uid.strip_prefix("BK_cal_").unwrap_or(uid);
+    if uid.is_empty() {
+        return Err(ToolError::invalid(
+            "confirmation_code",
+            "missing_parameter",
+            "I need the confirmation code of the appointment.",
+        ));
+    }
+    Ok(uid)
+}
+
+/// A Cal.com failure about one booking: an unknown (or another agent's) uid is the same
+/// "couldn't find" as on the native path.
+fn calcom_booking_error(error: crate::calcom::CalcomBackendError) -> ToolError {
+    let error = calcom_error(error);
+    if error.code == "not_found" {
+        booking_not_found()
+    } else {
+        error
+    }
+}
+
+/// A Cal.com booking as the voice tools show it (the native view's fields; no host name).
+fn calcom_view(ctx: &ToolContext<'_>, booking: &crate::calcom::CalcomBooked) -> Value {
+    let zone = agent_zone(ctx.agent);
+    let status = match booking.status.as_str() {
+        "accepted" => "confirmed",
+        other => other,
+    };
+    json!({
+        "confirmation_code": booking.uid,
+        "status": status,
+        "start_time": speech::iso_with_offset(booking.start, &zone),
+        "end_time": speech::iso_with_offset(booking.end, &zone),
+        "spoken": speech::spoken_time(booking.start, &zone, Timestamp::now()),
+        "host_name": "",
+        "attendee_name": booking.attendee.as_ref().map_or("", |a| a.name.as_str()),
+    })
+}
+
+/// Finds the caller's Cal.com appointments: by uid, or among the agent's upcoming bookings by
+/// the attendee's e-mail (any case) or phone (the last digits given, at least seven).
+async fn find_booking_calcom(
+    ctx: &ToolContext<'_>,
+    args: FindBookingArgs,
+) -> Result<Value, ToolError> {
+    let found = if let Some(code) = given(&args.confirmation_code) {
+        vec![
+            crate::calcom::booking(ctx.state, ctx.agent, calcom_uid(code)?)
+                .await
+                .map_err(calcom_booking_error)?,
+        ]
+    } else {
+        let phone = given(&args.phone).map(digits).filter(|d| d.len() >= 7);
+        let email = given(&args.email).map(str::trim);
+        if phone.is_none() && email.is_none() {
+            return Err(ToolError::invalid(
+                "confirmation_code",
+                "missing_parameter",
+                "I need the confirmation code, or the phone number or e-mail the appointment \
+                 was booked with.",
+            ));
+        }
+        crate::calcom::upcoming(ctx.state, ctx.agent)
+            .await
+            .map_err(calcom_error)?
+            .into_iter()
+            .filter(|booking| {
+                let Some(attendee) = &booking.attendee else {
+                    return false;
+                };
+                let phone_ok = phone.as_ref().is_some_and(|given| {
+                    attendee
+                        .phone_number
+                        .as_deref()
+                        .is_some_and(|p| digits(p).ends_with(given.as_str()))
+                });
+                let email_ok = email.is_some_and(|given| {
+                    attendee
+                        .email
+                        .as_deref()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(given))
+                });
+                phone_ok || email_ok
+            })
+            .take(MAX_OPTIONS)
+            .collect()
+    };
+    if found.is_empty() {
+        return Err(ToolError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "I couldn't find an upcoming appointment under that phone number or e-mail.",
+        ));
+    }
+    let zone = agent_zone(ctx.agent);
+    let lines: Vec<String> = found
+        .iter()
+        .map(|b| {
+            let when = speech::spoken_time(b.start, &zone, Timestamp::now());
+            if b.status == "cancelled" {
+                format!("{when} (cancelled)")
+            } else {
+                when
+            }
+        })
+        .collect();
+    let summary = if found.len() == 1 {
+        format!("I found your appointment {}.", lines[0])
+    } else {
+        format!(
+            "I found {} appointments: {}.",
+            found.len(),
+            speech::join_and(&lines)
+        )
+    };
+    let views: Vec<Value> = found.iter().map(|b| calcom_view(ctx, b)).collect();
+    Ok(json!({"found": true, "bookings": views, "summary": summary}))
+}
+
+/// Cancels a Cal.com appointment of this agent's. Cancelling twice answers the same.
+async fn cancel_booking_calcom(
+    ctx: &ToolContext<'_>,
+    args: CancelBookingArgs,
+) -> Result<Value, ToolError> {
+    let uid = calcom_uid(&args.confirmation_code)?;
+    let before = crate::calcom::booking(ctx.state, ctx.agent, uid)
+        .await
+        .map_err(calcom_booking_error)?;
+    let cancelled = crate::calcom::cancel(ctx.state, ctx.agent, uid, given(&args.reason))
+        .await
+        .map_err(calcom_booking_error)?;
+    let when = speech::spoken_time(before.start, &agent_zone(ctx.agent), Timestamp::now());
+    let summary = if before.status == "cancelled" {
+        format!("That appointment, {when}, was already cancelled.")
+    } else {
+        format!("Your appointment {when} is cancelled.")
+    };
+    Ok(json!({
+        "cancelled": true,
+        "booking": calcom_view(ctx, &cancelled),
+        "summary": summary,
+    }))
+}
+
+/// Moves a Cal.com appointment of this agent's. Cal.com gives the moved booking a new uid,
+/// which the answer carries as the new confirmation code.
+async fn reschedule_booking_calcom(
+    ctx: &ToolContext<'_>,
+    args: RescheduleBookingArgs,
+) -> Result<Value, ToolError> {
+    let uid = calcom_uid(&args.confirmation_code)?;
+    let (start, _) = requested_slot(ctx, &args.slot_id, &args.start_time)?;
+    let moved = crate::calcom::reschedule(ctx.state, ctx.agent, uid, start, None)
+        .await
+        .map_err(calcom_booking_error)?;
+    let when = speech::spoken_time(moved.start, &agent_zone(ctx.agent), Timestamp::now());
+    Ok(json!({
+        "rescheduled": true,
+        "previous_confirmation_code": uid,
+        "booking": calcom_view(ctx, &moved),
+        "summary": format!(
+            "Your appointment is moved to {when}; you'll get an updated confirmation by e-mail."
         ),
     }))
 }

@@ -204,33 +204,6 @@ async fn a_calcom_agent_answers_from_calcom_until_switched_to_native() {
     assert_eq!(other.status, StatusCode::CONFLICT, "{:?}", other.body);
     assert_eq!(accepted(&cal), 2);
 
-    // Find, cancel and reschedule say plainly they are not available for this agent, rather
-    // than looking in our own calendar, and leave the Cal.com booking alone.
-    for (path, args) in [
-        (
-            "/api/calendar/find-booking/retell",
-            json!({"confirmation_code": code}),
-        ),
-        (
-            "/api/calendar/cancel/retell",
-            json!({"confirmation_code": code}),
-        ),
-        (
-            "/api/calendar/reschedule/retell",
-            json!({"confirmation_code": code, "slot_id": options[1]["slot_id"]}),
-        ),
-    ] {
-        let reply = retell(&app, path, &agent, "call_1", args).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::NOT_IMPLEMENTED,
-            "{path}: {:?}",
-            reply.body
-        );
-        assert_eq!(reply.code(), "not_available", "{path}: {:?}", reply.body);
-    }
-    assert_eq!(cal.booking(code).unwrap().status, "accepted");
-
     // One update to native: the next answers are our own, and Cal.com hears nothing more.
     let switched = app
         .patch(
@@ -279,5 +252,250 @@ async fn a_calcom_agent_answers_from_calcom_until_switched_to_native() {
         seen,
         "no request reached Cal.com after the switch"
     );
+    app.finish().await;
+}
+
+/// A Vapi `tool-calls` message with one call, sent with the internal key and `X-Agent-ID`;
+/// answers the call's result (or error) parsed.
+async fn vapi(app: &TestApp, agent: &str, name: &str, arguments: &Value) -> (bool, Value) {
+    let message = json!({"message": {
+        "type": "tool-calls",
+        "call": {"id": "vapi-call-1"},
+        "toolCallList": [{"id": "t1", "type": "function",
+            "function": {"name": name, "arguments": arguments.to_string()}}],
+    }});
+    let response = app
+        .client
+        .post(format!("{}/api/voice/vapi", app.base))
+        .header("authorization", format!("Bearer {INTERNAL_KEY}"))
+        .header("x-agent-id", agent)
+        .json(&message)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let result = &body["results"][0];
+    match (result["result"].as_str(), result["error"].as_str()) {
+        (Some(text), _) => (true, serde_json::from_str(text).unwrap()),
+        (None, Some(text)) => (false, serde_json::from_str(text).unwrap()),
+        (None, None) => panic!("no result: {body}"),
+    }
+}
+
+/// Creates a `calcom` agent on `slug` and answers its id.
+async fn calcom_agent(app: &TestApp, key: &str, name: &str, slug: &str) -> String {
+    let created = app
+        .post(
+            "/api/agents",
+            key,
+            &json!({
+                "name": name,
+                "time_zone": "America/Los_Angeles",
+                "backend": "calcom",
+                "cal_enabled": true,
+                "cal_api_key": CAL_KEY,
+                "cal_event_type_slug": slug,
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    created.body["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calcom_agent_finds_cancels_and_reschedules_on_calcom() {
+    let (app, cal) = app_with_calcom().await;
+    let tenant = app.tenant("Acme").await;
+    let agent = calcom_agent(&app, &tenant.key, "Front Desk", "consult").await;
+    let tuesday = next(Weekday::Tuesday);
+    let offered = retell(
+        &app,
+        RETELL_AVAILABILITY,
+        &agent,
+        "call_1",
+        json!({"date": tuesday.to_string()}),
+    )
+    .await;
+    assert_eq!(offered.status, StatusCode::OK, "{:?}", offered.body);
+    let options = offered.body["options"].as_array().unwrap().clone();
+    assert_eq!(options.len(), 3, "{options:?}");
+    let book = |call: &'static str, option: &Value, name: &str, email: &str, phone: &str| {
+        let args = json!({"slot_id": option["slot_id"], "name": name, "email": email,
+            "phone": phone});
+        let app = &app;
+        let agent = agent.clone();
+        async move {
+            let reply = retell(app, RETELL_BOOKING, &agent, call, args).await;
+            assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+            reply.body["confirmation_code"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let grace = book(
+        "call_1",
+        &options[0],
+        "Grace Hopper",
+        "grace@example.com",
+        "+1 415 555 0100",
+    )
+    .await;
+    let ada = book(
+        "call_2",
+        &options[1],
+        "Ada Lovelace",
+        "ada@example.com",
+        "+44 20 7946 0018",
+    )
+    .await;
+    assert_ne!(grace, ada);
+
+    // Found by phone (however it is written), by e-mail in any case, and by code.
+    let find = |args: Value| {
+        retell(
+            &app,
+            "/api/calendar/find-booking/retell",
+            &agent,
+            "call_3",
+            args,
+        )
+    };
+    for args in [
+        json!({"phone": "(415) 555-0100"}),
+        json!({"email": "GRACE@example.com"}),
+        json!({"confirmation_code": grace}),
+        json!({"confirmation_code": format!("BK_cal_{grace}")}),
+    ] {
+        let found = find(args.clone()).await;
+        assert_eq!(found.status, StatusCode::OK, "{args}: {:?}", found.body);
+        let bookings = found.body["bookings"].as_array().unwrap();
+        assert_eq!(bookings.len(), 1, "{args}: {bookings:?}");
+        assert_eq!(bookings[0]["confirmation_code"], grace.as_str());
+        assert_eq!(bookings[0]["attendee_name"], "Grace Hopper");
+        assert_eq!(bookings[0]["status"], "confirmed");
+        assert_eq!(bookings[0]["start_time"], options[0]["start_time"]);
+        assert!(
+            found.body["summary"]
+                .as_str()
+                .unwrap()
+                .starts_with("I found your appointment"),
+            "{:?}",
+            found.body
+        );
+    }
+    let nobody = find(json!({"email": "nobody@example.com"})).await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND, "{:?}", nobody.body);
+    assert_eq!(nobody.code(), "not_found");
+    let unknown = find(json!({"confirmation_code": "noSuchUid123"})).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{:?}", unknown.body);
+    assert_eq!(unknown.code(), "not_found");
+    let nothing = find(json!({})).await;
+    assert_eq!(nothing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(nothing.code(), "missing_parameter");
+
+    // Through Vapi the same tool answers the same.
+    let (ok, by_vapi) = vapi(
+        &app,
+        &agent,
+        "find_booking",
+        &json!({"email": "ada@example.com"}),
+    )
+    .await;
+    assert!(ok, "{by_vapi}");
+    assert_eq!(by_vapi["bookings"][0]["confirmation_code"], ada.as_str());
+
+    // Another agent on the same Cal.com account but another event type does not see them.
+    let owner_id = cal.booking(&grace).unwrap().host_id;
+    cal.add_event_type(owner_id, NewFakeEventType::new("intro", 15));
+    let intro = calcom_agent(&app, &tenant.key, "Intro Line", "intro").await;
+    let elsewhere = retell(
+        &app,
+        "/api/calendar/cancel/retell",
+        &intro,
+        "call_4",
+        json!({"confirmation_code": grace}),
+    )
+    .await;
+    assert_eq!(
+        elsewhere.status,
+        StatusCode::NOT_FOUND,
+        "{:?}",
+        elsewhere.body
+    );
+    assert_eq!(cal.booking(&grace).unwrap().status, "accepted");
+
+    // Rescheduling onto Ada's time is refused and changes nothing.
+    let reschedule = |args: Value| {
+        retell(
+            &app,
+            "/api/calendar/reschedule/retell",
+            &agent,
+            "call_5",
+            args,
+        )
+    };
+    let clash = reschedule(json!({"confirmation_code": grace,
+        "start_time": options[1]["start_time"]}))
+    .await;
+    assert_eq!(clash.status, StatusCode::CONFLICT, "{:?}", clash.body);
+    assert_eq!(clash.code(), "slot_unavailable");
+    assert_eq!(cal.booking(&grace).unwrap().status, "accepted");
+
+    // Rescheduling to a free time: Cal.com's new booking, with a new code.
+    let moved =
+        reschedule(json!({"confirmation_code": grace, "slot_id": options[2]["slot_id"]})).await;
+    assert_eq!(moved.status, StatusCode::OK, "{:?}", moved.body);
+    assert_eq!(moved.body["rescheduled"], true);
+    assert_eq!(moved.body["previous_confirmation_code"], grace.as_str());
+    let new_code = moved.body["booking"]["confirmation_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new_code, grace);
+    assert_eq!(
+        moved.body["booking"]["start_time"],
+        options[2]["start_time"]
+    );
+    let held = cal.booking(&new_code).unwrap();
+    assert_eq!(held.status, "accepted");
+    assert_eq!(held.rescheduled_from_uid.as_deref(), Some(grace.as_str()));
+    assert_eq!(cal.booking(&grace).unwrap().status, "cancelled");
+    // The old code cannot be moved again.
+    let stale =
+        reschedule(json!({"confirmation_code": grace, "slot_id": options[0]["slot_id"]})).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{:?}", stale.body);
+    assert_eq!(stale.code(), "booking_not_confirmed");
+
+    // Cancelling, twice: one cancel reaches Cal.com, both answers say cancelled.
+    let cancel = |args: Value| retell(&app, "/api/calendar/cancel/retell", &agent, "call_6", args);
+    let cancelled = cancel(json!({"confirmation_code": new_code, "reason": "Travelling"})).await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{:?}", cancelled.body);
+    assert_eq!(cancelled.body["cancelled"], true);
+    assert_eq!(cancelled.body["booking"]["status"], "cancelled");
+    let held = cal.booking(&new_code).unwrap();
+    assert_eq!(held.status, "cancelled");
+    assert_eq!(held.cancellation_reason.as_deref(), Some("Travelling"));
+    let again = cancel(json!({"confirmation_code": new_code})).await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+    assert!(
+        again.body["summary"]
+            .as_str()
+            .unwrap()
+            .contains("already cancelled"),
+        "{:?}",
+        again.body
+    );
+    let cancel_posts = cal
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == format!("/v2/bookings/{new_code}/cancel"))
+        .count();
+    assert_eq!(cancel_posts, 1);
+    // Grace has nothing upcoming now; Ada's booking is untouched.
+    let gone = find(json!({"phone": "415 555 0100"})).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{:?}", gone.body);
+    assert_eq!(cal.booking(&ada).unwrap().status, "accepted");
     app.finish().await;
 }
