@@ -1653,6 +1653,20 @@ impl Store for PostgresStore {
         commit(tx, ()).await
     }
 
+    async fn complete_jobs(&self, ids: &[Uuid]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin(Scope::Worker).await?;
+        sqlx::query("UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = ANY($1)")
+            .bind(ids)
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        commit(tx, ()).await
+    }
+
     async fn fail_job(
         &self,
         id: Uuid,

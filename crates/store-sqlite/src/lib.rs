@@ -1781,6 +1781,24 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn complete_jobs(&self, ids: &[Uuid]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let now = micros(Timestamp::now());
+        let mut tx = self.write().await?;
+        for id in ids {
+            sqlx::query("UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
     async fn fail_job(
         &self,
         id: Uuid,

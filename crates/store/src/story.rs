@@ -2267,10 +2267,24 @@ pub async fn outbox(store: &dyn Store) {
         store.outbox_backlog().await.unwrap(),
         (5, Some(oldest_pending))
     );
-    assert_eq!(
-        store.claim_jobs(secs(100), lease, 10).await.unwrap().len(),
-        3
-    );
+    let rest = store.claim_jobs(secs(100), lease, 10).await.unwrap();
+    assert_eq!(rest.len(), 3);
+
+    // A batch is completed at once; nothing of it is claimed again, the rest is.
+    let batch: Vec<Uuid> = first.iter().chain(&rest[..1]).map(|j| j.id).collect();
+    store.complete_jobs(&batch).await.unwrap();
+    store.complete_jobs(&[]).await.unwrap();
+    let bulk = store.list_jobs(acme.id, Some("bulk")).await.unwrap();
+    let done: Vec<Uuid> = bulk
+        .iter()
+        .filter(|j| j.status == JobStatus::Done)
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(done.len(), 3);
+    assert!(batch.iter().all(|id| done.contains(id)));
+    let again = store.claim_jobs(secs(10_000), lease, 10).await.unwrap();
+    assert_eq!(again.len(), 2, "only the two not completed come back");
+    assert!(again.iter().all(|j| !batch.contains(&j.id)));
 }
 
 /// Two workers claiming at once never get the same job.
