@@ -119,6 +119,12 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // Answers streamed in several writes (MCP's SSE) must not wait for the client's delayed
+    // ACK: without TCP_NODELAY, Nagle holds each later write for up to 40 ms.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     // Connection info gives the in-call API the client address its rate limits count by.
     axum::serve(
         listener,
