@@ -53,6 +53,9 @@ pub struct AppState {
     // --- Google sync ---
     /// Google Calendar sync and write-back; `None` unless Google is configured.
     pub google: Option<Arc<google::GoogleSync>>,
+    /// Cancelled when the server starts shutting down: ends the streams that would otherwise
+    /// keep a graceful shutdown waiting (MCP sessions' server-sent events).
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -80,6 +83,7 @@ impl AppState {
             incall: Arc::default(),
             // --- Google sync ---
             google,
+            shutdown: tokio_util::sync::CancellationToken::new(),
         }
     }
 }
@@ -125,6 +129,11 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
+    let streams = state.shutdown.clone();
+    let shutdown = async move {
+        shutdown.await;
+        streams.cancel();
+    };
     // Connection info gives the in-call API the client address its rate limits count by.
     axum::serve(
         listener,

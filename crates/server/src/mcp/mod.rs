@@ -48,7 +48,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let service = StreamableHttpService::new(
         move || Ok(server::PillowMcp::new(handler_state.clone())),
         std::sync::Arc::new(LocalSessionManager::default()),
-        http_config(),
+        http_config().with_cancellation_token(state.shutdown.child_token()),
     );
     Router::new()
         .route_service(PATH, service)

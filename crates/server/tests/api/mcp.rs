@@ -205,6 +205,58 @@ async fn initialize_on_2025_11_25_negotiates_it_and_opens_a_session(app: &TestAp
     assert!(closed.status().is_success(), "{}", closed.status());
 }
 
+/// A session's open event stream (the `GET /mcp` a 2025-11-25 client keeps for server
+/// messages) is ended by a graceful shutdown instead of holding it open for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_open_session_streams() {
+    let app = crate::helpers::spawn_app(crate::helpers::Db::Sqlite)
+        .await
+        .expect("SQLite always runs");
+    let acme = app.tenant("Acme").await;
+    let opened = post_mcp(
+        &app,
+        Some(&acme.key),
+        &[("mcp-protocol-version", HANDSHAKE)],
+        &initialize(HANDSHAKE),
+    )
+    .await;
+    let session = opened.session().expect("a session id").to_owned();
+    let session_headers = [
+        ("mcp-protocol-version", HANDSHAKE),
+        ("mcp-session-id", session.as_str()),
+    ];
+    let initialized = post_mcp(
+        &app,
+        Some(&acme.key),
+        &session_headers,
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    assert_eq!(initialized.status, StatusCode::ACCEPTED);
+    let mut stream = app
+        .client
+        .get(format!("{}/mcp", app.base))
+        .bearer_auth(&acme.key)
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", HANDSHAKE)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let reader = tokio::spawn(async move {
+        // Reads until the server ends the stream.
+        while let Ok(Some(_)) = stream.chunk().await {}
+    });
+    tokio::time::timeout(std::time::Duration::from_secs(20), app.finish())
+        .await
+        .expect("the server stopped although a session stream was open");
+    tokio::time::timeout(std::time::Duration::from_secs(5), reader)
+        .await
+        .expect("the stream ended")
+        .unwrap();
+}
+
 async fn a_2026_07_28_client_discovers_and_lists_tools_without_a_session(app: &TestApp) {
     let acme = app.tenant("Acme").await;
     let discovered = modern_request(app, &acme.key, &[], "server/discover", json!({})).await;
