@@ -47,8 +47,37 @@ struct Cached {
 #[derive(Default)]
 pub struct CalendarCache {
     entries: Mutex<HashMap<(TenantId, Uuid), Arc<Cached>>>,
+    /// Bookings of this process between their write and [`CalendarCache::record_booking`], per
+    /// member. A version one of them has already bumped is about to be cached, so a request
+    /// that sees it waits a moment for that rather than reloading the member.
+    writing: Mutex<HashMap<(TenantId, Uuid), u32>>,
     /// Members loaded from the database so far (for metrics and tests).
     reloads: std::sync::atomic::AtomicU64,
+}
+
+/// How often, and how long each time, a request waits for this process's own bookings to be
+/// recorded before it reloads a member whose version moved.
+/// A record follows its commit within microseconds; the bound is for a stalled task.
+const WRITE_WAITS: u32 = 25;
+const WRITE_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// A booking of this process being written: from before its write until it is recorded in the
+/// cache (or has failed). See [`CalendarCache::writing`].
+pub struct BookingWrite<'a> {
+    cache: &'a CalendarCache,
+    key: (TenantId, Uuid),
+}
+
+impl Drop for BookingWrite<'_> {
+    fn drop(&mut self) {
+        let mut writing = self.cache.writing.lock().expect("cache lock poisoned");
+        if let Some(count) = writing.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                writing.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// Parses a stored rule document; a stored rule that no longer parses is a corrupt row.
@@ -94,23 +123,15 @@ impl CalendarCache {
             .await?
             .into_iter()
             .collect();
-        let mut stale = Vec::new();
-        {
-            let entries = self.entries.lock().expect("cache lock poisoned");
-            for user in users {
-                let Some(version) = versions.get(user) else {
-                    continue;
-                };
-                let fresh = entries.get(&(tenant, *user)).is_some_and(|c| {
-                    c.version == *version
-                        && c.loaded_at.elapsed() < MAX_AGE
-                        && c.loaded.start <= window.start
-                        && c.loaded.end >= window.end
-                });
-                if !fresh {
-                    stale.push(*user);
-                }
+        let mut stale = self.stale(tenant, users, &versions, window);
+        // Members whose version moved only because a booking of ours is being recorded: wait
+        // for the record (it carries exactly the new version) instead of reloading them.
+        for _ in 0..WRITE_WAITS {
+            if stale.is_empty() || !self.being_written(tenant, &stale, &versions) {
+                break;
             }
+            tokio::time::sleep(WRITE_WAIT).await;
+            stale = self.stale(tenant, &stale, &versions, window);
         }
         if !stale.is_empty() {
             self.reloads
@@ -132,6 +153,71 @@ impl CalendarCache {
                 })
             })
             .collect())
+    }
+
+    /// The members of `users` whose cached calendar is missing, older than its version in
+    /// `versions`, too old, or does not cover `window`.
+    fn stale(
+        &self,
+        tenant: TenantId,
+        users: &[Uuid],
+        versions: &HashMap<Uuid, i64>,
+        window: Interval,
+    ) -> Vec<Uuid> {
+        let entries = self.entries.lock().expect("cache lock poisoned");
+        users
+            .iter()
+            .filter(|user| {
+                let Some(version) = versions.get(user) else {
+                    return false;
+                };
+                !entries.get(&(tenant, **user)).is_some_and(|c| {
+                    c.version == *version
+                        && c.loaded_at.elapsed() < MAX_AGE
+                        && c.loaded.start <= window.start
+                        && c.loaded.end >= window.end
+                })
+            })
+            .copied()
+            .collect()
+    }
+
+    /// Whether every member of `users` is cached at a version that this process's bookings
+    /// being written could account for: behind `versions` by no more than their number.
+    fn being_written(
+        &self,
+        tenant: TenantId,
+        users: &[Uuid],
+        versions: &HashMap<Uuid, i64>,
+    ) -> bool {
+        let entries = self.entries.lock().expect("cache lock poisoned");
+        let writing = self.writing.lock().expect("cache lock poisoned");
+        users.iter().all(|user| {
+            let (Some(cached), Some(version), Some(count)) = (
+                entries.get(&(tenant, *user)),
+                versions.get(user),
+                writing.get(&(tenant, *user)),
+            ) else {
+                return false;
+            };
+            let behind = version - cached.version;
+            behind > 0 && behind <= i64::from(*count)
+        })
+    }
+
+    /// Marks a booking of `user` as being written until the returned guard is dropped; drop it
+    /// after [`CalendarCache::record_booking`] (or after the write failed).
+    pub fn begin_booking_write(&self, tenant: TenantId, user: Uuid) -> BookingWrite<'_> {
+        *self
+            .writing
+            .lock()
+            .expect("cache lock poisoned")
+            .entry((tenant, user))
+            .or_insert(0) += 1;
+        BookingWrite {
+            cache: self,
+            key: (tenant, user),
+        }
     }
 
     async fn reload(

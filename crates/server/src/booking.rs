@@ -670,6 +670,7 @@ pub async fn book(
                 status: StatusCode::CREATED.as_u16(),
                 body: body.clone(),
             });
+            let _writing = state.calendars.begin_booking_write(tenant, member);
             match state
                 .store
                 .create_booking(tenant, &new, &jobs, response.as_ref())

@@ -29,6 +29,7 @@ on_both_backends!(
     another_tenants_bookings_and_agents_are_404,
     booking_changes_write_outbox_jobs_that_the_worker_delivers,
     a_booking_updates_the_cached_calendar_without_a_reload,
+    a_request_waits_for_a_booking_of_ours_being_recorded_instead_of_reloading,
 );
 
 const RULES: &str = "/api/calendar/availability-rules";
@@ -840,6 +841,80 @@ async fn booking_changes_write_outbox_jobs_that_the_worker_delivers(app: &TestAp
         .await
         .unwrap();
     assert_eq!(delivered[0].status, pillow_store::JobStatus::Done);
+}
+
+/// A member's version moved by a booking this process is still recording: the next request
+/// waits for the record instead of reloading the member. Without a booking of ours in flight,
+/// the same move is a reload.
+async fn a_request_waits_for_a_booking_of_ours_being_recorded_instead_of_reloading(app: &TestApp) {
+    let acme = app.tenant("Acme").await;
+    app.post(RULES, &acme.token, &always_open(None, 30)).await;
+    let day = Timestamp::now().to_zoned(TimeZone::UTC).date() + 3.days();
+    let url = format!("/api/calendar/availability?date={day}&timezone=UTC");
+    let before = app.get(&url, &acme.token).await.body["slots"]
+        .as_array()
+        .unwrap()
+        .len();
+    let elsewhere = |start: &str, end: &str| pillow_store::NewCalendarEvent {
+        user_id: acme.owner.id,
+        provider_id: None,
+        external_id: None,
+        etag: None,
+        title: "Booked".into(),
+        description: None,
+        start: start.parse().unwrap(),
+        end: end.parse().unwrap(),
+        all_day: false,
+        status: pillow_store::EventStatus::Confirmed,
+        transparency: pillow_store::Transparency::Opaque,
+        source: pillow_store::EventSource::Internal,
+        booking_id: None,
+    };
+    // "Our booking": marked as being written, its write bumps the version, and it is recorded
+    // a moment later.
+    let state = app.state.clone();
+    let (tenant, owner) = (acme.id, acme.owner.id);
+    let (marked_tx, marked) = tokio::sync::oneshot::channel();
+    let (written, written_rx) = tokio::sync::oneshot::channel::<()>();
+    let recorder = tokio::spawn(async move {
+        let writing = state.calendars.begin_booking_write(tenant, owner);
+        marked_tx.send(()).unwrap();
+        written_rx.await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let start: Timestamp = slot(3, 20).parse().unwrap();
+        let end: Timestamp = slot(3, 21).parse().unwrap();
+        state.calendars.record_booking(
+            tenant,
+            owner,
+            pillow_engine::Interval::new(start, end).unwrap(),
+            Timestamp::now(),
+            true,
+        );
+        drop(writing);
+    });
+    marked.await.unwrap();
+    app.store()
+        .create_event(acme.id, &elsewhere(&slot(3, 20), &slot(3, 21)))
+        .await
+        .unwrap();
+    let reloads = app.state.calendars.reloads();
+    written.send(()).unwrap();
+    let after = app.get(&url, &acme.token).await;
+    recorder.await.unwrap();
+    assert_eq!(after.body["slots"].as_array().unwrap().len(), before - 1);
+    assert_eq!(
+        app.state.calendars.reloads(),
+        reloads,
+        "waited for the record"
+    );
+    // With nothing of ours in flight, a moved version is reloaded.
+    app.store()
+        .create_event(acme.id, &elsewhere(&slot(3, 30), &slot(3, 31)))
+        .await
+        .unwrap();
+    let later = app.get(&url, &acme.token).await;
+    assert_eq!(later.body["slots"].as_array().unwrap().len(), before - 2);
+    assert_eq!(app.state.calendars.reloads(), reloads + 1);
 }
 
 async fn a_booking_updates_the_cached_calendar_without_a_reload(app: &TestApp) {
