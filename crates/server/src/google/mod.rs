@@ -949,19 +949,18 @@ impl Scheduler {
     }
 }
 
-/// Queues the write-back of an internal event when its member has a Google connection (and
-/// Google is configured): `delete` when the event is gone. Internal events are written to
-/// the store first and queued right after, so a crash between the two loses only this
-/// event's write-back (bookings queue theirs in the booking's own transaction).
-pub async fn queue_event_write(
+/// The write-back job of an internal event change (`delete` when the event goes), or none
+/// when Google is not configured or the member has no Google connection. The caller hands it
+/// to the store with the change itself, so the change and its write-back commit together.
+pub async fn event_write_jobs(
     state: &crate::AppState,
     tenant: TenantId,
     user: Uuid,
     event: Uuid,
     delete: bool,
-) -> Result<(), StoreError> {
+) -> Result<Vec<NewJob>, StoreError> {
     if state.google.is_none() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let connected = state
         .store
@@ -970,26 +969,20 @@ pub async fn queue_event_write(
         .iter()
         .any(|c| c.kind == "google");
     if !connected {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let kind = if delete {
         EVENT_DELETE_JOB
     } else {
         EVENT_UPSERT_JOB
     };
-    state
-        .store
-        .enqueue_jobs(
-            tenant,
-            &[NewJob {
-                kind: kind.to_string(),
-                payload: serde_json::json!({
-                    "event_id": event.to_string(),
-                    "user_id": user.to_string(),
-                }),
-            }],
-        )
-        .await
+    Ok(vec![NewJob {
+        kind: kind.to_string(),
+        payload: serde_json::json!({
+            "event_id": event.to_string(),
+            "user_id": user.to_string(),
+        }),
+    }])
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Db, TestApp, always_open, spawn_app_with};
 use crate::on_both_backends;
 use pillow_fakes::google::{Call, FakeGoogle};
+use pillow_server::google::{EVENT_DELETE_JOB, EVENT_UPSERT_JOB};
 use pillow_server::jobs::{Step, Worker};
 
 const OLD_KEY: &str = "4242424242424242424242424242424242424242424242424242424242424242";
@@ -1192,6 +1193,273 @@ async fn the_cron_endpoint_syncs_due_connections(h: &Harness) {
     assert_eq!(h.local_google_events().await.len(), 1);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Internal events: the change and its write-back in one transaction.
+
+/// The write-back jobs of internal events, as `(kind, event id)` in the order queued.
+async fn event_jobs(h: &Harness) -> Vec<(String, String)> {
+    h.app
+        .store()
+        .list_jobs(h.tenant.id, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.kind == EVENT_UPSERT_JOB || j.kind == EVENT_DELETE_JOB)
+        .map(|j| (j.kind, j.payload["event_id"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn upsert(id: &str) -> (String, String) {
+    (EVENT_UPSERT_JOB.to_string(), id.to_string())
+}
+
+/// An internal event's write-back job is written with the event: it is queued by the time the
+/// API answers (no worker runs in tests), each change queues its own, and a change that is
+/// refused, or a store write that fails or finds nothing, queues nothing.
+async fn an_internal_event_and_its_write_back_job_commit_together(h: &Harness) {
+    let connection = h.connect_settled().await;
+    assert!(event_jobs(h).await.is_empty());
+    let start = soon(4);
+    let created = h
+        .app
+        .post(
+            "/api/calendar/events",
+            h.token(),
+            &json!({"title": "Focus time", "start_time": start.to_string(),
+                    "end_time": (start + jiff::SignedDuration::from_hours(1)).to_string()}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let path = format!("/api/calendar/events/{id}");
+    assert_eq!(event_jobs(h).await, vec![upsert(&id)]);
+    // The job does its work: the event is written to Google.
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    let mirrored = || {
+        h.google
+            .events(HOST_EMAIL)
+            .into_iter()
+            .filter(|e| e["extendedProperties"]["private"]["pillow_event"] == id.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(mirrored().len(), 1);
+    assert_eq!(mirrored()[0]["summary"], "Focus time");
+
+    let refused = h
+        .app
+        .patch(
+            &path,
+            h.token(),
+            &json!({"end_time": (start - jiff::SignedDuration::from_hours(1)).to_string()}),
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{:?}", refused.body);
+    assert_eq!(event_jobs(h).await, vec![upsert(&id)], "a refused change");
+
+    let changed = h
+        .app
+        .patch(&path, h.token(), &json!({"title": "Deep work"}))
+        .await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    assert_eq!(event_jobs(h).await, vec![upsert(&id), upsert(&id)]);
+
+    assert_eq!(h.app.delete(&path, h.token()).await.status, 204);
+    let deleted = (EVENT_DELETE_JOB.to_string(), id.clone());
+    assert_eq!(
+        event_jobs(h).await,
+        vec![upsert(&id), upsert(&id), deleted.clone()]
+    );
+    assert_eq!(h.app.delete(&path, h.token()).await.status, 404);
+    assert_eq!(event_jobs(h).await.len(), 3, "a delete that found nothing");
+
+    // Writes that fail in the store leave neither the event nor its job.
+    let store = h.app.store();
+    let job = |event: uuid::Uuid| pillow_store::NewJob {
+        kind: EVENT_UPSERT_JOB.into(),
+        payload: json!({"event_id": event.to_string(),
+                        "user_id": h.tenant.owner.id.to_string()}),
+    };
+    let event = |user: uuid::Uuid, external: Option<&str>| pillow_store::NewCalendarEvent {
+        user_id: user,
+        provider_id: external.map(|_| uuid::Uuid::parse_str(&connection).unwrap()),
+        external_id: external.map(str::to_string),
+        etag: None,
+        title: "Ghost".into(),
+        description: None,
+        start,
+        end: start + jiff::SignedDuration::from_hours(1),
+        all_day: false,
+        status: pillow_store::EventStatus::Confirmed,
+        transparency: pillow_store::Transparency::Opaque,
+        source: pillow_store::EventSource::Internal,
+        booking_id: None,
+    };
+    let ghost = pillow_store::new_id();
+    let missing_user = store
+        .create_event(
+            h.tenant.id,
+            ghost,
+            &event(pillow_store::new_id(), None),
+            &[job(ghost)],
+        )
+        .await;
+    assert!(
+        matches!(
+            missing_user,
+            Err(pillow_store::StoreError::MissingReference { .. })
+        ),
+        "{missing_user:?}"
+    );
+    let owner = h.tenant.owner.id;
+    store
+        .create_event(
+            h.tenant.id,
+            pillow_store::new_id(),
+            &event(owner, Some("taken")),
+            &[],
+        )
+        .await
+        .unwrap();
+    let duplicate = store
+        .create_event(
+            h.tenant.id,
+            ghost,
+            &event(owner, Some("taken")),
+            &[job(ghost)],
+        )
+        .await;
+    assert!(
+        matches!(duplicate, Err(pillow_store::StoreError::Conflict { .. })),
+        "{duplicate:?}"
+    );
+    assert!(store.get_event(h.tenant.id, ghost).await.unwrap().is_none());
+    let replaced = store
+        .replace_event(h.tenant.id, ghost, &event(owner, None), &[job(ghost)])
+        .await
+        .unwrap();
+    assert!(replaced.is_none());
+    assert!(
+        !store
+            .delete_event(h.tenant.id, ghost, &[job(ghost)])
+            .await
+            .unwrap()
+    );
+    assert_eq!(event_jobs(h).await.len(), 3, "failed store writes");
+
+    // A member without Google gets no job at all.
+    let (_, member) = h.app.member(&h.tenant, "no-google@acme.test").await;
+    let theirs = h
+        .app
+        .post(
+            "/api/calendar/events",
+            &member,
+            &json!({"title": "Gym", "start_time": start.to_string(),
+                    "end_time": (start + jiff::SignedDuration::from_hours(1)).to_string()}),
+        )
+        .await;
+    assert_eq!(theirs.status, 201, "{:?}", theirs.body);
+    assert_eq!(event_jobs(h).await.len(), 3);
+
+    // The rest of the jobs do their work: the event is removed from Google.
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    let mirrored = mirrored();
+    assert_eq!(mirrored.len(), 1, "{mirrored:?}");
+    assert_eq!(mirrored[0]["status"], "cancelled");
+}
+
+/// Makes the database refuse every internal-event write-back job from now on, as if the
+/// process died between the event and its job: a trigger on the outbox, on either backend.
+async fn refuse_event_jobs(database_url: &str) {
+    use sqlx::Connection;
+    if database_url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(database_url).await.unwrap();
+        sqlx::query(
+            "CREATE TRIGGER outbox_refuses BEFORE INSERT ON outbox \
+             WHEN NEW.kind LIKE 'google.event_%' \
+             BEGIN SELECT RAISE(ABORT, 'the outbox refuses this job'); END",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(database_url).await.unwrap();
+        sqlx::query(
+            "CREATE FUNCTION outbox_refuses() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'the outbox refuses this job'; END $$",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        sqlx::query(
+            "CREATE TRIGGER outbox_refuses BEFORE INSERT ON outbox FOR EACH ROW \
+             WHEN (NEW.kind LIKE 'google.event_%') EXECUTE FUNCTION outbox_refuses()",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+}
+
+/// When the write-back job cannot be written, the event change is not made either: a create,
+/// a change and a delete all fail whole (500), and the calendar is as it was. Queued after
+/// the change, as before, the event would be there without its write-back.
+async fn an_event_change_whose_write_back_cannot_be_queued_is_not_made(h: &Harness) {
+    h.connect_settled().await;
+    let start = soon(4);
+    let body = |title: &str| {
+        json!({"title": title, "start_time": start.to_string(),
+               "end_time": (start + jiff::SignedDuration::from_hours(1)).to_string()})
+    };
+    let kept = h
+        .app
+        .post("/api/calendar/events", h.token(), &body("Kept"))
+        .await;
+    assert_eq!(kept.status, 201, "{:?}", kept.body);
+    let path = format!("/api/calendar/events/{}", kept.body["id"].as_str().unwrap());
+    let events = || async {
+        let mut titles: Vec<String> = h
+            .app
+            .store()
+            .list_events(
+                h.tenant.id,
+                &pillow_store::EventFilter {
+                    user_ids: vec![h.tenant.owner.id],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.source == pillow_store::EventSource::Internal)
+            .map(|e| e.title)
+            .collect();
+        titles.sort();
+        titles
+    };
+    assert_eq!(events().await, ["Kept"]);
+
+    refuse_event_jobs(&h.app.database_url).await;
+    let created = h
+        .app
+        .post("/api/calendar/events", h.token(), &body("Lost"))
+        .await;
+    assert_eq!(created.status, 500, "{:?}", created.body);
+    assert_eq!(created.code(), "internal_error");
+    let changed = h
+        .app
+        .patch(&path, h.token(), &json!({"title": "Renamed"}))
+        .await;
+    assert_eq!(changed.status, 500, "{:?}", changed.body);
+    let deleted = h.app.delete(&path, h.token()).await;
+    assert_eq!(deleted.status, 500, "{:?}", deleted.body);
+    assert_eq!(
+        events().await,
+        ["Kept"],
+        "no change was made without its job"
+    );
+    assert_eq!(event_jobs(h).await.len(), 1, "only the first event's job");
+}
+
 with_google!(
     connecting_through_the_consent_page_stores_an_active_connection_and_syncs,
     the_callback_refuses_bad_states_declines_and_missing_scopes,
@@ -1208,6 +1476,8 @@ with_google!(
     a_push_notification_blocks_availability_at_once,
     disconnect_revokes_and_removes_everything,
     the_cron_endpoint_syncs_due_connections,
+    an_internal_event_and_its_write_back_job_commit_together,
+    an_event_change_whose_write_back_cannot_be_queued_is_not_made,
 );
 
 /// On SQLite, the database files never contain a token in plain text after a connect, a
