@@ -507,39 +507,69 @@ async fn cron_sync(
     Ok(Json(CronResult { synced }))
 }
 
+#[derive(Serialize, ToSchema)]
+struct WebhookAck {
+    /// `sync_started`, or `channel_opened` for Google's `sync` hello.
+    outcome: &'static str,
+}
+
 /// Google's push notification (`events.watch`): an empty body with `X-Goog-Channel-ID`,
-/// `X-Goog-Channel-Token` and `X-Goog-Resource-State`. The channel token is checked against
-/// its stored hash in constant time; then the connection syncs at once, in the background.
+/// `X-Goog-Channel-Token`, `X-Goog-Resource-ID` and `X-Goog-Resource-State`. The token (against
+/// its stored hash) and the resource id (against the one `events.watch` returned) are both
+/// checked, in constant time; a notification failing either is refused and syncs nothing.
+/// Then the connection syncs at once, in the background.
 #[utoipa::path(post, path = "/api/calendar/google/webhook", tag = "calendar sync",
-    responses((status = 200), (status = 401), (status = 404), (status = 503)))]
-async fn webhook(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<StatusCode> {
+    responses((status = 200, body = WebhookAck),
+        (status = 400, description = "`missing_channel`"),
+        (status = 401, description = "`unauthorized`: the channel token does not match"),
+        (status = 403, description = "`resource_mismatch`: X-Goog-Resource-ID is missing or \
+            not the channel's resource"),
+        (status = 404), (status = 503)))]
+async fn webhook(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<WebhookAck>> {
     let google = google(&state)?;
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let channel_id = text("x-goog-channel-id")
         .ok_or_else(|| ApiError::bad_request("missing_channel", "X-Goog-Channel-ID is missing."))?;
     let token = text("x-goog-channel-token").unwrap_or("");
+    let resource = text("x-goog-resource-id").unwrap_or("");
     let connection = state
         .store
         .find_calendar_connection_by_channel(channel_id)
         .await?
         .ok_or_else(|| ApiError::not_found("channel"))?;
-    let stored = connection
+    let (stored_hash, stored_resource) = connection
         .channel
         .as_ref()
-        .map(|c| c.token_hash.clone())
+        .map(|c| (c.token_hash.as_str(), c.resource_id.as_str()))
         .unwrap_or_default();
-    if !bool::from(hash_token(token).as_bytes().ct_eq(stored.as_bytes())) {
+    // Both compared before either is acted on, so timing tells nothing about which failed.
+    let token_ok = hash_token(token).as_bytes().ct_eq(stored_hash.as_bytes());
+    let resource_ok = resource.as_bytes().ct_eq(stored_resource.as_bytes());
+    if !bool::from(token_ok) {
         return Err(ApiError::unauthorized("The channel token does not match."));
     }
-    // `sync` is Google's hello when a channel opens; anything else means something changed.
-    if text("x-goog-resource-state") != Some("sync") {
-        metrics::counter!("calendar_push_notifications_total", "provider" => "google").increment(1);
-        let (tenant, id) = (connection.tenant_id, connection.id);
-        tokio::spawn(async move {
-            let _ = google
-                .sync_when_free(tenant, id, Trigger::Push, Duration::from_secs(30))
-                .await;
-        });
+    if stored_resource.is_empty() || !bool::from(resource_ok) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "resource_mismatch",
+            "X-Goog-Resource-ID is missing or is not the resource this channel watches; the \
+             notification is ignored.",
+        ));
     }
-    Ok(StatusCode::OK)
+    // `sync` is Google's hello when a channel opens; anything else means something changed.
+    if text("x-goog-resource-state") == Some("sync") {
+        return Ok(Json(WebhookAck {
+            outcome: "channel_opened",
+        }));
+    }
+    metrics::counter!("calendar_push_notifications_total", "provider" => "google").increment(1);
+    let (tenant, id) = (connection.tenant_id, connection.id);
+    tokio::spawn(async move {
+        let _ = google
+            .sync_when_free(tenant, id, Trigger::Push, Duration::from_secs(30))
+            .await;
+    });
+    Ok(Json(WebhookAck {
+        outcome: "sync_started",
+    }))
 }

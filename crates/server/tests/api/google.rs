@@ -1116,6 +1116,7 @@ async fn a_push_notification_blocks_availability_at_once(h: &Harness) {
             .post(format!("{}/api/calendar/google/webhook", h.app.base))
             .header("X-Goog-Channel-ID", id)
             .header("X-Goog-Channel-Token", token)
+            .header("X-Goog-Resource-ID", &channels[0].resource_id)
             .header("X-Goog-Resource-State", "exists")
             .send()
     };
@@ -1460,6 +1461,95 @@ async fn an_event_change_whose_write_back_cannot_be_queued_is_not_made(h: &Harne
     assert_eq!(event_jobs(h).await.len(), 1, "only the first event's job");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Push notifications: the resource id.
+
+/// Sends a push notification as Google does, with the given resource id header (if any).
+async fn notify(
+    h: &Harness,
+    channel: &pillow_fakes::google::ChannelInfo,
+    resource_id: Option<&str>,
+) -> (u16, Value) {
+    let mut request = h
+        .app
+        .client
+        .post(format!("{}/api/calendar/google/webhook", h.app.base))
+        .header("X-Goog-Channel-ID", &channel.id)
+        .header("X-Goog-Channel-Token", channel.token.clone().unwrap())
+        .header("X-Goog-Resource-State", "exists")
+        .header("X-Goog-Message-Number", "7");
+    if let Some(resource_id) = resource_id {
+        request = request.header("X-Goog-Resource-ID", resource_id);
+    }
+    let reply = request.send().await.unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.json().await.unwrap_or(Value::Null))
+}
+
+/// Waits (up to five seconds) until a Google event with this title is stored here.
+async fn arrives(h: &Harness, title: &str) -> bool {
+    for _ in 0..250 {
+        if h.local_google_events().await.iter().any(|e| e.1 == title) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// We keep the resource id `events.watch` returned. A notification with the right channel and
+/// token but another resource id (or none) is refused and syncs nothing; with the channel's
+/// resource id, it syncs.
+async fn a_notification_for_another_resource_is_refused_and_syncs_nothing(h: &Harness) {
+    let id = h.connect_settled().await;
+    let channel = h
+        .google
+        .channels()
+        .pop()
+        .expect("the sync opened a channel");
+    // From here the test sends every notification itself.
+    h.google.expire_channels();
+    let stored = h
+        .app
+        .store()
+        .get_calendar_connection(h.tenant.id, uuid::Uuid::parse_str(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .channel
+        .unwrap();
+    assert_eq!(stored.id, channel.id);
+    assert_eq!(stored.resource_id, channel.resource_id);
+
+    h.create("Changed", soon(2), 30);
+    let lists = h.google.calls(Call::List);
+    let almost = &channel.resource_id[..channel.resource_id.len() - 1];
+    for resource_id in [Some("another-resource"), Some(almost), Some(""), None] {
+        let (status, body) = notify(h, &channel, resource_id).await;
+        assert_eq!(status, 403, "{resource_id:?}: {body}");
+        assert_eq!(body["error"]["code"], "resource_mismatch", "{body}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        h.google.calls(Call::List),
+        lists,
+        "a refused notification syncs nothing"
+    );
+    assert!(
+        !h.local_google_events()
+            .await
+            .iter()
+            .any(|e| e.1 == "Changed")
+    );
+
+    let (status, body) = notify(h, &channel, Some(&channel.resource_id)).await;
+    assert_eq!((status, &body["outcome"]), (200, &json!("sync_started")));
+    assert!(
+        arrives(h, "Changed").await,
+        "the genuine notification syncs"
+    );
+}
+
 with_google!(
     connecting_through_the_consent_page_stores_an_active_connection_and_syncs,
     the_callback_refuses_bad_states_declines_and_missing_scopes,
@@ -1478,6 +1568,7 @@ with_google!(
     the_cron_endpoint_syncs_due_connections,
     an_internal_event_and_its_write_back_job_commit_together,
     an_event_change_whose_write_back_cannot_be_queued_is_not_made,
+    a_notification_for_another_resource_is_refused_and_syncs_nothing,
 );
 
 /// On SQLite, the database files never contain a token in plain text after a connect, a
