@@ -76,6 +76,12 @@ pub enum SyncError {
     /// Another process holds the connection's sync lease.
     #[error("another sync of this connection is running")]
     Busy,
+    /// Sync is turned off for the connection (`sync_enabled: false`).
+    #[error(
+        "sync is turned off for this connection; turn it on with PATCH \
+         /api/calendar/providers/{{id}} and {{\"sync_enabled\": true}}"
+    )]
+    Disabled,
     #[error("the connection does not exist")]
     Missing,
 }
@@ -101,6 +107,8 @@ pub enum Trigger {
     Poll,
     Push,
     Manual,
+    /// Sync was turned back on.
+    Resume,
 }
 
 impl Trigger {
@@ -110,6 +118,7 @@ impl Trigger {
             Trigger::Poll => "poll",
             Trigger::Push => "push",
             Trigger::Manual => "manual",
+            Trigger::Resume => "resume",
         }
     }
 }
@@ -310,7 +319,8 @@ impl GoogleSync {
     ///
     /// # Errors
     /// [`SyncError::Busy`] when another sync holds it, [`SyncError::Missing`] when it is
-    /// gone, and the sync's own failure (also recorded on the connection).
+    /// gone, [`SyncError::Disabled`] when its sync is turned off, and the sync's own failure
+    /// (also recorded on the connection).
     pub async fn sync_now(
         &self,
         tenant: TenantId,
@@ -330,6 +340,13 @@ impl GoogleSync {
                 None => Err(SyncError::Missing),
             };
         };
+        // Checked under the lease, so every trigger (push, manual, connect) obeys the toggle.
+        if !connection.sync_enabled {
+            self.store
+                .release_calendar_connection(tenant, id, &owner)
+                .await?;
+            return Err(SyncError::Disabled);
+        }
         self.run_leased(connection, trigger, &owner).await
     }
 

@@ -1550,6 +1550,224 @@ async fn a_notification_for_another_resource_is_refused_and_syncs_nothing(h: &Ha
     );
 }
 
+// ---------------------------------------------------------------------------------------------
+// The sync toggle.
+
+async fn set_sync(h: &Harness, bearer: &str, id: &str, body: &Value) -> crate::helpers::Reply {
+    h.app
+        .patch(&format!("/api/calendar/providers/{id}"), bearer, body)
+        .await
+}
+
+/// Turning sync off stops its push channel and makes the scheduler, the cron, a genuine push
+/// notification and an on-demand sync all leave it alone (the last one says why); turning it
+/// on syncs at once and brings in what changed meanwhile.
+async fn turning_sync_off_stops_every_trigger_and_turning_it_on_resumes(h: &Harness) {
+    let id = h.connect_settled().await;
+    let channel = h
+        .google
+        .channels()
+        .pop()
+        .expect("the sync opened a channel");
+    let uuid = uuid::Uuid::parse_str(&id).unwrap();
+
+    let off = set_sync(h, h.token(), &id, &json!({"sync_enabled": false})).await;
+    assert_eq!(off.status, 200, "{:?}", off.body);
+    assert_eq!(off.body["sync_enabled"], false);
+    assert!(off.body["push_channel_expires_at"].is_null());
+    assert_eq!(h.provider().await["sync_enabled"], false);
+    assert!(h.google.calls(Call::StopChannel) >= 1);
+    assert!(h.google.channels().is_empty(), "the channel is stopped");
+    let again = set_sync(h, h.token(), &id, &json!({"sync_enabled": false})).await;
+    assert_eq!(
+        (again.status.as_u16(), &again.body["sync_enabled"]),
+        (200, &json!(false))
+    );
+
+    h.create("While paused", soon(3), 30);
+    let lists = h.google.calls(Call::List);
+    for body in [json!({}), json!({"provider_id": id})] {
+        let reply = h.app.post("/api/calendar/sync", h.token(), &body).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        let result = &reply.body["results"][0];
+        assert_eq!(result["outcome"], "disabled", "{result}");
+        assert!(
+            result["error"].as_str().unwrap().contains("turned off"),
+            "{result}"
+        );
+    }
+    // Due now, still: neither the scheduler nor the cron takes it.
+    h.app
+        .store()
+        .update_calendar_connection(
+            h.tenant.id,
+            uuid,
+            &pillow_store::ConnectionPatch {
+                next_sync_at: Some(jiff::Timestamp::now()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let scheduler = pillow_server::google::Scheduler::new(h.app.state.google.clone().unwrap());
+    assert_eq!(scheduler.try_execute_task().await.unwrap(), Step::Empty);
+    let cron = h
+        .app
+        .get(
+            "/api/cron/calendar-sync",
+            "cron-secret-for-tests-0123456789abcdef",
+        )
+        .await;
+    assert_eq!(cron.body["synced"], 0, "{:?}", cron.body);
+    // A genuine notification that Google sent before the stop took effect: the channel is
+    // put back as it was, and the notification is acknowledged but syncs nothing.
+    h.app
+        .store()
+        .update_calendar_connection(
+            h.tenant.id,
+            uuid,
+            &pillow_store::ConnectionPatch {
+                channel: Some(Some(pillow_store::PushChannel {
+                    id: channel.id.clone(),
+                    resource_id: channel.resource_id.clone(),
+                    token_hash: pillow_server::google::hash_token(
+                        channel.token.as_deref().unwrap(),
+                    ),
+                    expires_at: channel.expiration,
+                })),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (status, body) = notify(h, &channel, Some(&channel.resource_id)).await;
+    assert_eq!((status, &body["outcome"]), (200, &json!("sync_disabled")));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(h.google.calls(Call::List), lists, "nothing synced it");
+    assert!(
+        !h.local_google_events()
+            .await
+            .iter()
+            .any(|e| e.1 == "While paused")
+    );
+
+    let on = set_sync(h, h.token(), &id, &json!({"sync_enabled": true})).await;
+    assert_eq!(on.status, 200, "{:?}", on.body);
+    assert_eq!(on.body["sync_enabled"], true);
+    assert!(
+        arrives(h, "While paused").await,
+        "turning sync on syncs at once"
+    );
+    assert_eq!(h.sync().await["outcome"], "synced");
+    assert_eq!(h.local_google_events().await, h.remote_events());
+}
+
+/// The member whose connection it is and the tenant's admins (and API keys) may turn sync
+/// off and on; another member may not (403), another tenant sees nothing (404), and bad
+/// bodies are refused with the error envelope, changing nothing. The route is documented.
+async fn only_its_member_or_an_admin_may_toggle_sync(h: &Harness) {
+    let (member, member_token) = h.app.member(&h.tenant, "member@acme.test").await;
+    let (_, other_token) = h.app.member(&h.tenant, "other@acme.test").await;
+    let secrets = &h.app.state.config.secrets;
+    // The toggle needs no Google: the member's connection is made in the store directly.
+    let connection = h
+        .app
+        .store()
+        .upsert_calendar_connection(
+            h.tenant.id,
+            &NewCalendarConnection {
+                user_id: member.id,
+                kind: "google".into(),
+                calendar_id: "primary".into(),
+                account_email: "member@gmail.test".into(),
+                access_token_encrypted: secrets.seal("access"),
+                refresh_token_encrypted: Some(secrets.seal("refresh")),
+                token_expires_at: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1),
+                scopes: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    let id = connection.id.to_string();
+    let enabled = || async {
+        h.app
+            .store()
+            .get_calendar_connection(h.tenant.id, connection.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .sync_enabled
+    };
+
+    let reply = set_sync(h, &other_token, &id, &json!({"sync_enabled": false})).await;
+    assert_eq!((reply.status.as_u16(), reply.code()), (403, "forbidden"));
+    let other_tenant = h.app.tenant("Other").await;
+    for bearer in [&other_tenant.token, &other_tenant.key] {
+        let reply = set_sync(h, bearer, &id, &json!({"sync_enabled": false})).await;
+        assert_eq!((reply.status.as_u16(), reply.code()), (404, "not_found"));
+    }
+    let unknown = pillow_store::new_id().to_string();
+    for missing in [unknown.as_str(), "not-an-id"] {
+        let reply = set_sync(h, h.token(), missing, &json!({"sync_enabled": false})).await;
+        assert_eq!(reply.status, 404, "{missing}");
+    }
+    assert!(enabled().await, "nothing changed so far");
+
+    for (bearer, value) in [
+        (&member_token, false),
+        (&member_token, true),
+        (&h.tenant.token, false),
+        (&h.tenant.key, true),
+    ] {
+        let reply = set_sync(h, bearer, &id, &json!({"sync_enabled": value})).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        assert_eq!(reply.body["sync_enabled"], value);
+        assert_eq!(reply.body["id"], id.as_str());
+        assert_eq!(enabled().await, value);
+    }
+
+    set_sync(h, &member_token, &id, &json!({"sync_enabled": false})).await;
+    for body in [json!({}), json!({"sync_enabled": null})] {
+        let reply = set_sync(h, &member_token, &id, &body).await;
+        assert_eq!(reply.status, 422, "{body}: {:?}", reply.body);
+        assert_eq!(reply.code(), "required");
+        assert_eq!(reply.body["error"]["field"], "sync_enabled");
+        assert!(reply.body["error"]["message"].is_string());
+    }
+    for (raw, field) in [
+        (r#"{"sync_enabled": "yes"}"#, Some("sync_enabled")),
+        (r#"{"sync_enabled": true, "paused": 1}"#, Some("paused")),
+        (r#"{"sync_enabled": tru"#, None),
+        ("", None),
+    ] {
+        let reply = h
+            .app
+            .client
+            .patch(format!("{}/api/calendar/providers/{id}", h.app.base))
+            .bearer_auth(&member_token)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 400, "{raw}");
+        let body: Value = reply.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_body", "{raw}: {body}");
+        if let Some(field) = field {
+            assert_eq!(body["error"]["field"], field, "{raw}: {body}");
+        }
+    }
+    assert!(!enabled().await, "bad bodies change nothing");
+
+    let doc = h
+        .app
+        .send(reqwest::Method::GET, "/openapi.json", None, None)
+        .await;
+    let operation = &doc.body["paths"]["/api/calendar/providers/{id}"]["patch"];
+    assert!(operation.is_object(), "{}", doc.body["paths"]);
+    assert!(operation["requestBody"].is_object(), "{operation}");
+}
+
 with_google!(
     connecting_through_the_consent_page_stores_an_active_connection_and_syncs,
     the_callback_refuses_bad_states_declines_and_missing_scopes,
@@ -1569,6 +1787,8 @@ with_google!(
     an_internal_event_and_its_write_back_job_commit_together,
     an_event_change_whose_write_back_cannot_be_queued_is_not_made,
     a_notification_for_another_resource_is_refused_and_syncs_nothing,
+    turning_sync_off_stops_every_trigger_and_turning_it_on_resumes,
+    only_its_member_or_an_admin_may_toggle_sync,
 );
 
 /// On SQLite, the database files never contain a token in plain text after a connect, a
