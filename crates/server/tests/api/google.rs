@@ -7,7 +7,7 @@ use pillow_providers::crypto::{SecretBox, SecretKey};
 use pillow_store::{AgentBackend, NewAgent, NewCalendarConnection, NewUser, Role, SealedColumn};
 use serde_json::{Value, json};
 
-use crate::helpers::{Db, TestApp, always_open, spawn_app_with};
+use crate::helpers::{Db, TestApp, always_open, spawn_app_beside, spawn_app_with};
 use crate::on_both_backends;
 use pillow_fakes::google::{Call, FakeGoogle};
 use pillow_server::google::{EVENT_DELETE_JOB, EVENT_UPSERT_JOB};
@@ -213,9 +213,9 @@ struct Harness {
     tenant: crate::helpers::Tenant,
 }
 
-async fn harness(db: Db, extra: &[(&str, String)]) -> Option<Harness> {
-    let google = FakeGoogle::start().await;
-    let mut settings = vec![
+/// The settings that point a server at the fake Google.
+fn google_settings(google: &FakeGoogle) -> Vec<(&'static str, String)> {
+    vec![
         ("GOOGLE_OAUTH_CLIENT_ID", CLIENT_ID.to_string()),
         ("GOOGLE_OAUTH_CLIENT_SECRET", CLIENT_SECRET.to_string()),
         ("GOOGLE_OAUTH_AUTHORIZE_URL", google.authorize_url()),
@@ -224,7 +224,12 @@ async fn harness(db: Db, extra: &[(&str, String)]) -> Option<Harness> {
         ("GOOGLE_CALENDAR_API_BASE", google.calendar_base()),
         ("GOOGLE_RETRY_ATTEMPTS", "3".to_string()),
         ("GOOGLE_RETRY_BASE_MS", "5".to_string()),
-    ];
+    ]
+}
+
+async fn harness(db: Db, extra: &[(&str, String)]) -> Option<Harness> {
+    let google = FakeGoogle::start().await;
+    let mut settings = google_settings(&google);
     settings.extend(extra.iter().cloned());
     let app = spawn_app_with(db, &settings).await?;
     google.register_client(
@@ -1815,6 +1820,139 @@ async fn no_token_is_stored_in_plain_text() {
     assert!(access.len() > 10 && refresh.len() > 10);
     let dir = h.app.sqlite_dir().unwrap().to_path_buf();
     assert_no_plain_text(&dir, &[&access, &refresh]);
+    h.app.finish().await;
+}
+
+/// Two servers on one PostgreSQL database (their own pools and states, as two processes
+/// behind a load balancer) are told again and again, at the same moment, to sync the same
+/// connection: by hand on both, and by both schedulers, while the host keeps changing the
+/// calendar and sync tokens expire (full syncs). Google never
+/// answers two `events.list` calls on the calendar at once, and the local copy ends
+/// identical to Google's, with no event twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_on_one_database_never_sync_one_connection_at_once() {
+    // Push off: only the triggers below sync, so each round is the two servers colliding.
+    let no_push = [("GOOGLE_PUSH", "off".to_string())];
+    let Some(h) = harness(Db::Postgres, &no_push).await else {
+        eprintln!("skipped: two servers on one database need PostgreSQL (TEST_DATABASE_URL)");
+        return;
+    };
+    let mut settings = google_settings(&h.google);
+    settings.extend(no_push.iter().cloned());
+    let second = spawn_app_beside(&h.app, &settings).await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        ids.push(
+            h.create(&format!("E{n}"), soon(n), 30)["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let connection = h.connect_settled().await;
+    // Long enough that two syncs running together would surely overlap at Google.
+    h.google
+        .set_list_delay(std::time::Duration::from_millis(40));
+    h.google.reset_concurrent_lists();
+    let lists = h.google.calls(Call::List);
+    let schedulers = [&h.app, &second]
+        .map(|app| pillow_server::google::Scheduler::new(app.state.google.clone().unwrap()));
+    let manual = |app: &TestApp| {
+        let body = json!({"provider_id": connection});
+        let (client, url, token) = (
+            app.client.clone(),
+            format!("{}/api/calendar/sync", app.base),
+            h.token().to_string(),
+        );
+        async move {
+            let reply = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status(), 200);
+            let body: Value = reply.json().await.unwrap();
+            body["results"][0]["outcome"].as_str().unwrap().to_string()
+        }
+    };
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    for round in 0..12i64 {
+        h.create(&format!("R{round}"), soon(30 + round), 30);
+        h.google.update_event(
+            HOST_EMAIL,
+            &ids[round as usize],
+            json!({"summary": format!("E{round} moved")}),
+        );
+        if round % 3 == 1 {
+            h.google.delete_event(HOST_EMAIL, &ids[19 - round as usize]);
+        }
+        if round % 4 == 3 {
+            h.google.expire_sync_tokens();
+        }
+        // Even rounds: due, so both schedulers join in; odd rounds: the two servers' manual
+        // syncs race each other alone.
+        if round % 2 == 0 {
+            h.app
+                .store()
+                .update_calendar_connection(
+                    h.tenant.id,
+                    uuid::Uuid::parse_str(&connection).unwrap(),
+                    &pillow_store::ConnectionPatch {
+                        next_sync_at: Some(jiff::Timestamp::now()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let (a, b, c, d) = tokio::join!(
+            manual(&h.app),
+            manual(&second),
+            schedulers[0].try_execute_task(),
+            schedulers[1].try_execute_task(),
+        );
+        for outcome in [a, b] {
+            *outcomes.entry(outcome).or_default() += 1;
+        }
+        for step in [c.unwrap(), d.unwrap()] {
+            let name = if step == Step::Empty {
+                "tick: nothing due"
+            } else {
+                "tick: synced"
+            };
+            *outcomes.entry(name.to_string()).or_default() += 1;
+        }
+    }
+    h.google.set_list_delay(std::time::Duration::ZERO);
+    let result = h.sync().await;
+    assert_eq!(result["outcome"], "synced", "{result}");
+    println!("{outcomes:?}, {} lists", h.google.calls(Call::List) - lists);
+
+    assert_eq!(
+        h.google.max_concurrent_lists(HOST_EMAIL),
+        1,
+        "two syncs of one connection listed at the same time ({outcomes:?})"
+    );
+    assert!(
+        outcomes.get("busy").copied().unwrap_or(0) > 0,
+        "the servers never collided, so the test proved nothing: {outcomes:?}"
+    );
+    for ran in ["synced", "tick: synced"] {
+        assert!(outcomes.get(ran).copied().unwrap_or(0) > 0, "{outcomes:?}");
+    }
+    let local = h.local_google_events().await;
+    let mut unique: Vec<_> = local.iter().map(|e| &e.0).collect();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        local.len(),
+        "an event is stored twice: {local:?}"
+    );
+    assert_eq!(local, h.remote_events());
+    assert_eq!(local.len(), 20 - 4 + 12);
+    second.finish().await;
     h.app.finish().await;
 }
 
