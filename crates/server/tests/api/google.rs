@@ -578,8 +578,7 @@ async fn synced_google_events_block_availability(h: &Harness) {
             "end": {"date": next_day.tomorrow().unwrap().to_string()},
         }),
     );
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     let slots = |date: jiff::civil::Date| async move {
         let reply = h
             .app
@@ -628,8 +627,7 @@ async fn incremental_sync_applies_changes_tombstones_and_pages(h: &Harness) {
     }
     h.google.set_page_size(Some(2));
     h.google.set_empty_pages(true);
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     // Push notifications would sync behind the test's back: the test drives every sync.
     h.google.expire_channels();
     assert_eq!(h.local_google_events().await, h.remote_events());
@@ -666,8 +664,7 @@ async fn incremental_sync_applies_changes_tombstones_and_pages(h: &Harness) {
 async fn an_expired_sync_token_ends_in_a_copy_identical_to_google(h: &Harness) {
     let doomed = h.create("Doomed", soon(1), 30);
     h.create("Kept", soon(2), 30);
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     // Push notifications would sync behind the test's back: the test drives every sync.
     h.google.expire_channels();
     h.google
@@ -693,8 +690,7 @@ async fn recurring_instances_sync_and_a_cancelled_instance_goes(h: &Harness) {
         "end": {"dateTime": (soon(1) + jiff::SignedDuration::from_mins(15)).to_string(), "timeZone": "UTC"},
         "recurrence": ["RRULE:FREQ=DAILY;COUNT=5"],
     }));
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     let local = h.local_google_events().await;
     assert_eq!(local.len(), 5, "{local:?}");
     let second = &local[1].0;
@@ -709,8 +705,7 @@ async fn recurring_instances_sync_and_a_cancelled_instance_goes(h: &Harness) {
 /// 429 and 403 rate limits and 5xx are retried with backoff: the sync still succeeds.
 async fn rate_limits_and_server_errors_are_retried(h: &Harness) {
     h.create("A", soon(1), 30);
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     // Push notifications would sync behind the test's back: the test drives every sync.
     h.google.expire_channels();
     h.create("B", soon(2), 30);
@@ -743,8 +738,7 @@ async fn rate_limits_and_server_errors_are_retried(h: &Harness) {
 /// Tokens are refreshed ahead of expiry and a refresh without a new refresh token keeps the
 /// old one; `invalid_grant` marks the connection `needs_reauth` and nothing retries it.
 async fn refresh_keeps_the_refresh_token_and_invalid_grant_needs_reauth(h: &Harness) {
-    let id = h.connect().await;
-    h.sync().await;
+    let id = h.connect_settled().await;
     // Push notifications would sync behind the test's back: the test drives every sync.
     h.google.expire_channels();
     let id = uuid::Uuid::parse_str(&id).unwrap();
@@ -851,8 +845,7 @@ fn booking_events(h: &Harness) -> Vec<Value> {
 /// Google down for a whole booking storm, then back: every booking appears exactly once.
 async fn a_booking_storm_while_google_is_down_lands_exactly_once(h: &Harness) {
     open_hours(h).await;
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     h.google.set_down(true);
     let mut ids = Vec::new();
     for n in 0..12 {
@@ -919,8 +912,7 @@ async fn a_booking_storm_while_google_is_down_lands_exactly_once(h: &Harness) {
 /// Reschedule patches the event, cancel deletes it (a second delete's 410 counts as done).
 async fn reschedule_patches_and_cancel_deletes_in_google(h: &Harness) {
     open_hours(h).await;
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     let booking = book(h, soon(1)).await;
     h.drain_outbox(jiff::SignedDuration::ZERO).await;
     let code = booking["confirmation_code"].as_str().unwrap();
@@ -982,8 +974,7 @@ async fn reschedule_patches_and_cancel_deletes_in_google(h: &Harness) {
 /// host moves another: the booking follows.
 async fn the_host_deleting_or_moving_a_booking_in_google_steers_the_booking(h: &Harness) {
     open_hours(h).await;
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     let deleted = book(h, soon(1)).await;
     let moved = book(h, soon(2)).await;
     h.drain_outbox(jiff::SignedDuration::ZERO).await;
@@ -1032,8 +1023,7 @@ async fn the_host_deleting_or_moving_a_booking_in_google_steers_the_booking(h: &
 
 /// Internal events made through the API are written to Google and deleted there.
 async fn internal_events_are_written_back(h: &Harness) {
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     let reply = h
         .app
         .post("/api/calendar/events", h.token(), &json!({"title": "Focus time",
@@ -1072,8 +1062,7 @@ async fn internal_events_are_written_back(h: &Harness) {
 /// poll; a notification with the wrong token or channel is refused.
 async fn a_push_notification_blocks_availability_at_once(h: &Harness) {
     open_hours(h).await;
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     let channels = h.google.channels();
     assert_eq!(
         channels.len(),
@@ -1134,8 +1123,7 @@ async fn a_push_notification_blocks_availability_at_once(h: &Harness) {
 /// Disconnect stops the channel, revokes the grant, and removes the tokens and synced events.
 async fn disconnect_revokes_and_removes_everything(h: &Harness) {
     h.create("A", soon(1), 30);
-    let id = h.connect().await;
-    h.sync().await;
+    let id = h.connect_settled().await;
     assert_eq!(h.local_google_events().await.len(), 1);
     let reply = h
         .app
