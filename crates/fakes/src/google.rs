@@ -5,7 +5,8 @@
 //! instances, all-day events, ETags and 412, duplicate ids and 409, 410 on a second delete,
 //! injected 403/429/5xx, `invalid_grant`, refreshes without a new refresh token, and push
 //! channels whose notifications have an empty body. The control methods play the user in
-//! Google's UI and let a test look at what the client did.
+//! Google's UI and let a test look at what the client did (including how many `events.list`
+//! calls on one calendar overlapped, with a configurable delay to widen the window).
 //!
 //! # Example
 //! ```no_run
@@ -117,6 +118,11 @@ pub(crate) struct FakeState {
     channels: HashMap<String, ChannelInfo>,
     counts: HashMap<Call, usize>,
     deliveries: Vec<DeliveryRecord>,
+    /// How long each `events.list` answer is held back.
+    list_delay: std::time::Duration,
+    /// `events.list` calls being answered now, and the most ever at once, per calendar.
+    lists_in_flight: HashMap<String, usize>,
+    max_lists_in_flight: HashMap<String, usize>,
 }
 
 struct Inner {
@@ -233,6 +239,9 @@ impl FakeGoogle {
                 channels: HashMap::new(),
                 counts: HashMap::new(),
                 deliveries: Vec::new(),
+                list_delay: std::time::Duration::ZERO,
+                lists_in_flight: HashMap::new(),
+                max_lists_in_flight: HashMap::new(),
             }),
             base: format!("http://{addr}"),
             notify: tx,
@@ -561,6 +570,27 @@ impl FakeGoogle {
         self.lock().counts.clear();
     }
 
+    /// Holds every `events.list` answer back this long (after authorisation, before the
+    /// page is cut), so overlapping syncs of one calendar really overlap.
+    pub fn set_list_delay(&self, delay: std::time::Duration) {
+        self.lock().list_delay = delay;
+    }
+
+    /// The most `events.list` calls on this calendar (an email) ever answered at the same
+    /// time: 1 when syncs of it never overlapped.
+    pub fn max_concurrent_lists(&self, calendar_id: &str) -> usize {
+        self.lock()
+            .max_lists_in_flight
+            .get(calendar_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Forgets the maximum of [`FakeGoogle::max_concurrent_lists`].
+    pub fn reset_concurrent_lists(&self) {
+        self.lock().max_lists_in_flight.clear();
+    }
+
     // ---- push channels ----
 
     /// The open channels.
@@ -697,16 +727,63 @@ fn json_ok(value: Value) -> Response {
     axum::Json(value).into_response()
 }
 
+/// One `events.list` call being answered; counted in and out of the calendar's in-flight
+/// number, whatever way the handler returns.
+struct ListInFlight {
+    shared: Shared,
+    calendar_id: String,
+}
+
+impl ListInFlight {
+    fn enter(shared: &Shared, calendar_id: &str) -> Self {
+        let mut state = shared.lock();
+        let now = state
+            .lists_in_flight
+            .entry(calendar_id.to_owned())
+            .or_default();
+        *now += 1;
+        let now = *now;
+        let max = state
+            .max_lists_in_flight
+            .entry(calendar_id.to_owned())
+            .or_default();
+        *max = (*max).max(now);
+        Self {
+            shared: shared.clone(),
+            calendar_id: calendar_id.to_owned(),
+        }
+    }
+}
+
+impl Drop for ListInFlight {
+    fn drop(&mut self) {
+        if let Some(n) = self
+            .shared
+            .lock()
+            .lists_in_flight
+            .get_mut(&self.calendar_id)
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
 async fn list_events(
     State(shared): State<Shared>,
     Path(calendar_id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let (mut state, calendar_id) = match begin(&shared, Call::List, &headers, Some(&calendar_id)) {
-        Ok(ok) => ok,
+    let (calendar_id, delay) = match begin(&shared, Call::List, &headers, Some(&calendar_id)) {
+        Ok((state, calendar_id)) => (calendar_id, state.list_delay),
         Err(response) => return *response,
     };
+    // Declared before the state's guard, so it is dropped (and locks) after the guard goes.
+    let _in_flight = ListInFlight::enter(&shared, &calendar_id);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let mut state = shared.lock();
     let state = &mut *state;
     if let Some(page_token) = q.get("pageToken") {
         return match state.pages.remove(page_token) {

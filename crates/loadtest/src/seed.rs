@@ -107,6 +107,7 @@ pub async fn run_seed(options: &SeedOptions) -> Result<Seeded> {
         store
             .create_event(
                 tenant.id,
+                pillow_store::new_id(),
                 &NewCalendarEvent {
                     user_id: user,
                     provider_id: None,
@@ -122,6 +123,7 @@ pub async fn run_seed(options: &SeedOptions) -> Result<Seeded> {
                     source: EventSource::Internal,
                     booking_id: None,
                 },
+                &[],
             )
             .await?;
     }

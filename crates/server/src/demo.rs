@@ -225,6 +225,7 @@ async fn seed_calendar(store: &dyn Store, tenant: TenantId, user: &User) -> Resu
         store
             .create_event(
                 tenant,
+                pillow_store::new_id(),
                 &NewCalendarEvent {
                     user_id: user.id,
                     provider_id: None,
@@ -245,6 +246,7 @@ async fn seed_calendar(store: &dyn Store, tenant: TenantId, user: &User) -> Resu
                     source: EventSource::Internal,
                     booking_id: None,
                 },
+                &[],
             )
             .await?;
     }

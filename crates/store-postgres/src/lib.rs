@@ -1012,7 +1012,9 @@ impl Store for PostgresStore {
     async fn create_event(
         &self,
         tenant: TenantId,
+        id: Uuid,
         event: &NewCalendarEvent,
+        jobs: &[NewJob],
     ) -> StoreResult<CalendarEvent> {
         let mut tx = self.scoped(tenant).await?;
         if !bump(&mut tx, tenant, event.user_id).await? {
@@ -1027,7 +1029,7 @@ impl Store for PostgresStore {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
              RETURNING *",
         )
-        .bind(new_id())
+        .bind(id)
         .bind(tenant.0)
         .bind(event.user_id)
         .bind(event.provider_id)
@@ -1046,6 +1048,7 @@ impl Store for PostgresStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        insert_jobs(&mut tx, tenant, jobs).await?;
         commit(tx, row.into_model()?).await
     }
 
@@ -1067,6 +1070,7 @@ impl Store for PostgresStore {
         tenant: TenantId,
         id: Uuid,
         event: &NewCalendarEvent,
+        jobs: &[NewJob],
     ) -> StoreResult<Option<CalendarEvent>> {
         let mut tx = self.scoped(tenant).await?;
         let Some(user) = owner(&mut tx, Owned::Event, tenant, id).await? else {
@@ -1105,10 +1109,11 @@ impl Store for PostgresStore {
             tx.rollback().await.map_err(db)?;
             return Ok(None);
         };
+        insert_jobs(&mut tx, tenant, jobs).await?;
         commit(tx, Some(row.into_model()?)).await
     }
 
-    async fn delete_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+    async fn delete_event(&self, tenant: TenantId, id: Uuid, jobs: &[NewJob]) -> StoreResult<bool> {
         let mut tx = self.scoped(tenant).await?;
         let Some(user) = owner(&mut tx, Owned::Event, tenant, id).await? else {
             tx.rollback().await.map_err(db)?;
@@ -1125,6 +1130,7 @@ impl Store for PostgresStore {
             tx.rollback().await.map_err(db)?;
             return Ok(false);
         }
+        insert_jobs(&mut tx, tenant, jobs).await?;
         commit(tx, true).await
     }
 

@@ -95,6 +95,7 @@ async fn without_the_tenant_setting_a_query_sees_no_rows() {
     store
         .create_event(
             acme.id,
+            pillow_store::new_id(),
             &NewCalendarEvent {
                 user_id: ada,
                 provider_id: None,
@@ -110,6 +111,7 @@ async fn without_the_tenant_setting_a_query_sees_no_rows() {
                 source: EventSource::Internal,
                 booking_id: None,
             },
+            &[],
         )
         .await
         .unwrap();

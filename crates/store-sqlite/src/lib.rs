@@ -1172,7 +1172,9 @@ impl Store for SqliteStore {
     async fn create_event(
         &self,
         tenant: TenantId,
+        id: Uuid,
         event: &NewCalendarEvent,
+        jobs: &[NewJob],
     ) -> StoreResult<CalendarEvent> {
         let now = micros(Timestamp::now());
         let mut tx = self.write().await?;
@@ -1187,7 +1189,7 @@ impl Store for SqliteStore {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
              RETURNING *",
         )
-        .bind(new_id())
+        .bind(id)
         .bind(tenant.0)
         .bind(event.user_id)
         .bind(event.provider_id)
@@ -1206,6 +1208,7 @@ impl Store for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        insert_jobs(&mut tx, tenant, jobs, now).await?;
         tx.commit().await.map_err(db)?;
         row.into_model()
     }
@@ -1228,6 +1231,7 @@ impl Store for SqliteStore {
         tenant: TenantId,
         id: Uuid,
         event: &NewCalendarEvent,
+        jobs: &[NewJob],
     ) -> StoreResult<Option<CalendarEvent>> {
         let now = micros(Timestamp::now());
         let mut tx = self.write().await?;
@@ -1260,11 +1264,16 @@ impl Store for SqliteStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
+        let Some(row) = row else {
+            tx.rollback().await.map_err(db)?;
+            return Ok(None);
+        };
+        insert_jobs(&mut tx, tenant, jobs, now).await?;
         tx.commit().await.map_err(db)?;
-        row.map(EventRow::into_model).transpose()
+        row.into_model().map(Some)
     }
 
-    async fn delete_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+    async fn delete_event(&self, tenant: TenantId, id: Uuid, jobs: &[NewJob]) -> StoreResult<bool> {
         let mut tx = self.write().await?;
         let Some(user) = owner(&mut tx, Owned::Event, tenant, id).await? else {
             tx.rollback().await.map_err(db)?;
@@ -1277,8 +1286,13 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await.map_err(db)?;
+            return Ok(false);
+        }
+        insert_jobs(&mut tx, tenant, jobs, micros(Timestamp::now())).await?;
         tx.commit().await.map_err(db)?;
-        Ok(done.rows_affected() > 0)
+        Ok(true)
     }
 
     async fn list_events(

@@ -289,12 +289,14 @@ pub async fn calendar_connections(store: &dyn Store) {
     let mine = store
         .create_event(
             acme.id,
+            new_id(),
             &NewCalendarEvent {
                 user_id: host.id,
                 external_id: None,
                 source: EventSource::Internal,
                 ..synced("x", 9, "Mine")
             },
+            &[],
         )
         .await
         .unwrap();

@@ -133,9 +133,12 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- calendar events ----
     //
-    // Every write here also bumps the event's user's busy version in the same transaction.
+    // Every write here also bumps the event's user's busy version, and writes the given outbox
+    // jobs, in the same transaction: a committed change always has its write-back queued, and
+    // a change that fails queues nothing.
 
-    /// Creates an event with a new v7 id.
+    /// Creates an event with the given id (the caller picks it, a v7 id from [`new_id`], so
+    /// its jobs can name it).
     ///
     /// # Errors
     /// [`StoreError::MissingReference`] with `what: "user"` when the user is not in this tenant;
@@ -144,18 +147,22 @@ pub trait Store: Send + Sync + 'static {
     async fn create_event(
         &self,
         tenant: TenantId,
+        id: Uuid,
         event: &NewCalendarEvent,
+        jobs: &[NewJob],
     ) -> StoreResult<CalendarEvent>;
     async fn get_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<CalendarEvent>>;
     /// Replaces every mutable field (`event.user_id` is ignored: the user stays). `None` if
-    /// absent in this tenant.
+    /// absent in this tenant (and no job is queued).
     async fn replace_event(
         &self,
         tenant: TenantId,
         id: Uuid,
         event: &NewCalendarEvent,
+        jobs: &[NewJob],
     ) -> StoreResult<Option<CalendarEvent>>;
-    async fn delete_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
+    /// Deletes an event. False if absent in this tenant (and no job is queued).
+    async fn delete_event(&self, tenant: TenantId, id: Uuid, jobs: &[NewJob]) -> StoreResult<bool>;
     /// Events overlapping `[from, to)` (either bound optional), sorted by start then id.
     /// All-day events are included when their date carriers are within one day
     /// ([`ALL_DAY_WIDENING`]) of the range; the caller refines them by zone.

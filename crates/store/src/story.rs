@@ -562,12 +562,14 @@ pub async fn calendar_events(store: &dyn Store) {
     let meeting = store
         .create_event(
             acme.id,
+            new_id(),
             &event(
                 ada.id,
                 "Meeting",
                 "2025-03-10T10:00:00Z",
                 "2025-03-10T11:00:00Z",
             ),
+            &[],
         )
         .await
         .unwrap();
@@ -583,6 +585,7 @@ pub async fn calendar_events(store: &dyn Store) {
     let transparent = store
         .create_event(
             acme.id,
+            new_id(),
             &NewCalendarEvent {
                 transparency: Transparency::Transparent,
                 ..event(
@@ -592,12 +595,14 @@ pub async fn calendar_events(store: &dyn Store) {
                     "2025-03-10T13:00:00Z",
                 )
             },
+            &[],
         )
         .await
         .unwrap();
     let cancelled = store
         .create_event(
             acme.id,
+            new_id(),
             &NewCalendarEvent {
                 status: EventStatus::Cancelled,
                 ..event(
@@ -607,12 +612,14 @@ pub async fn calendar_events(store: &dyn Store) {
                     "2025-03-10T15:00:00Z",
                 )
             },
+            &[],
         )
         .await
         .unwrap();
     let tentative = store
         .create_event(
             acme.id,
+            new_id(),
             &NewCalendarEvent {
                 status: EventStatus::Tentative,
                 provider_id: Some(new_id()),
@@ -627,6 +634,7 @@ pub async fn calendar_events(store: &dyn Store) {
                     "2025-03-10T16:00:00Z",
                 )
             },
+            &[],
         )
         .await
         .unwrap();
@@ -636,12 +644,14 @@ pub async fn calendar_events(store: &dyn Store) {
     let before = store
         .create_event(
             acme.id,
+            new_id(),
             &event(
                 ada.id,
                 "Breakfast",
                 "2025-03-10T08:00:00Z",
                 "2025-03-10T09:00:00Z",
             ),
+            &[],
         )
         .await
         .unwrap();
@@ -649,12 +659,14 @@ pub async fn calendar_events(store: &dyn Store) {
     let after = store
         .create_event(
             acme.id,
+            new_id(),
             &event(
                 ada.id,
                 "Dinner",
                 "2025-03-10T17:00:00Z",
                 "2025-03-10T18:00:00Z",
             ),
+            &[],
         )
         .await
         .unwrap();
@@ -662,12 +674,14 @@ pub async fn calendar_events(store: &dyn Store) {
     let long = store
         .create_event(
             acme.id,
+            new_id(),
             &event(
                 bob.id,
                 "Conference",
                 "2025-03-09T12:00:00Z",
                 "2025-03-11T12:00:00Z",
             ),
+            &[],
         )
         .await
         .unwrap();
@@ -675,6 +689,7 @@ pub async fn calendar_events(store: &dyn Store) {
     let holiday = store
         .create_event(
             acme.id,
+            new_id(),
             &NewCalendarEvent {
                 all_day: true,
                 ..event(
@@ -684,12 +699,14 @@ pub async fn calendar_events(store: &dyn Store) {
                     "2025-03-11T00:00:00Z",
                 )
             },
+            &[],
         )
         .await
         .unwrap();
     let next_day = store
         .create_event(
             acme.id,
+            new_id(),
             &NewCalendarEvent {
                 all_day: true,
                 ..event(
@@ -699,6 +716,7 @@ pub async fn calendar_events(store: &dyn Store) {
                     "2025-03-12T00:00:00Z",
                 )
             },
+            &[],
         )
         .await
         .unwrap();
@@ -706,6 +724,7 @@ pub async fn calendar_events(store: &dyn Store) {
     let far = store
         .create_event(
             acme.id,
+            new_id(),
             &NewCalendarEvent {
                 all_day: true,
                 ..event(
@@ -715,18 +734,21 @@ pub async fn calendar_events(store: &dyn Store) {
                     "2025-03-13T00:00:00Z",
                 )
             },
+            &[],
         )
         .await
         .unwrap();
     let gus_event = store
         .create_event(
             globex.id,
+            new_id(),
             &event(
                 gus.id,
                 "Globex",
                 "2025-03-10T10:00:00Z",
                 "2025-03-10T11:00:00Z",
             ),
+            &[],
         )
         .await
         .unwrap();
@@ -737,6 +759,7 @@ pub async fn calendar_events(store: &dyn Store) {
     let duplicate = store
         .create_event(
             acme.id,
+            new_id(),
             &NewCalendarEvent {
                 provider_id: tentative.provider_id,
                 external_id: Some("google-123".into()),
@@ -747,6 +770,7 @@ pub async fn calendar_events(store: &dyn Store) {
                     "2025-03-10T16:00:00Z",
                 )
             },
+            &[],
         )
         .await;
     assert!(
@@ -756,12 +780,14 @@ pub async fn calendar_events(store: &dyn Store) {
     let foreign = store
         .create_event(
             globex.id,
+            new_id(),
             &event(
                 ada.id,
                 "Stolen",
                 "2025-03-10T10:00:00Z",
                 "2025-03-10T11:00:00Z",
             ),
+            &[],
         )
         .await;
     assert!(
@@ -896,7 +922,7 @@ pub async fn calendar_events(store: &dyn Store) {
         booking_id: Some(new_id()),
     };
     let replaced = store
-        .replace_event(acme.id, meeting.id, &moved)
+        .replace_event(acme.id, meeting.id, &moved, &[])
         .await
         .unwrap()
         .unwrap();
@@ -940,12 +966,17 @@ pub async fn calendar_events(store: &dyn Store) {
     assert_eq!(store.get_event(globex.id, meeting.id).await.unwrap(), None);
     assert_eq!(
         store
-            .replace_event(globex.id, meeting.id, &moved)
+            .replace_event(globex.id, meeting.id, &moved, &[])
             .await
             .unwrap(),
         None
     );
-    assert!(!store.delete_event(globex.id, meeting.id).await.unwrap());
+    assert!(
+        !store
+            .delete_event(globex.id, meeting.id, &[])
+            .await
+            .unwrap()
+    );
     assert!(
         store
             .busy_events(globex.id, &[ada.id, bob.id], from, to)
@@ -969,15 +1000,15 @@ pub async fn calendar_events(store: &dyn Store) {
     assert_eq!(version(store, acme.id, ada.id).await, 7);
 
     // Deleting.
-    assert!(store.delete_event(acme.id, meeting.id).await.unwrap());
+    assert!(store.delete_event(acme.id, meeting.id, &[]).await.unwrap());
     assert!(
-        !store.delete_event(acme.id, meeting.id).await.unwrap(),
+        !store.delete_event(acme.id, meeting.id, &[]).await.unwrap(),
         "already gone"
     );
     assert_eq!(store.get_event(acme.id, meeting.id).await.unwrap(), None);
     assert_eq!(
         store
-            .replace_event(acme.id, meeting.id, &moved)
+            .replace_event(acme.id, meeting.id, &moved, &[])
             .await
             .unwrap(),
         None
@@ -1205,12 +1236,14 @@ pub async fn bookings(store: &dyn Store) {
     let meeting = store
         .create_event(
             acme.id,
+            new_id(),
             &event(
                 ada.id,
                 "Meeting",
                 "2025-03-10T12:00:00Z",
                 "2025-03-10T13:00:00Z",
             ),
+            &[],
         )
         .await
         .unwrap();
@@ -1230,6 +1263,7 @@ pub async fn bookings(store: &dyn Store) {
     store
         .create_event(
             acme.id,
+            new_id(),
             &NewCalendarEvent {
                 transparency: Transparency::Transparent,
                 ..event(
@@ -1239,12 +1273,14 @@ pub async fn bookings(store: &dyn Store) {
                     "2025-03-10T15:00:00Z",
                 )
             },
+            &[],
         )
         .await
         .unwrap();
     store
         .create_event(
             acme.id,
+            new_id(),
             &NewCalendarEvent {
                 status: EventStatus::Cancelled,
                 ..event(
@@ -1254,6 +1290,7 @@ pub async fn bookings(store: &dyn Store) {
                     "2025-03-10T16:00:00Z",
                 )
             },
+            &[],
         )
         .await
         .unwrap();
@@ -1279,6 +1316,7 @@ pub async fn bookings(store: &dyn Store) {
     let holiday = store
         .create_event(
             acme.id,
+            new_id(),
             &NewCalendarEvent {
                 all_day: true,
                 ..event(
@@ -1288,6 +1326,7 @@ pub async fn bookings(store: &dyn Store) {
                     "2025-03-12T00:00:00Z",
                 )
             },
+            &[],
         )
         .await
         .unwrap();
@@ -1316,6 +1355,7 @@ pub async fn bookings(store: &dyn Store) {
     store
         .create_event(
             acme.id,
+            new_id(),
             &NewCalendarEvent {
                 source: EventSource::Booking,
                 ..event(
@@ -1325,6 +1365,7 @@ pub async fn bookings(store: &dyn Store) {
                     "2025-03-10T16:45:00Z",
                 )
             },
+            &[],
         )
         .await
         .unwrap();

@@ -76,6 +76,12 @@ pub enum SyncError {
     /// Another process holds the connection's sync lease.
     #[error("another sync of this connection is running")]
     Busy,
+    /// Sync is turned off for the connection (`sync_enabled: false`).
+    #[error(
+        "sync is turned off for this connection; turn it on with PATCH \
+         /api/calendar/providers/{{id}} and {{\"sync_enabled\": true}}"
+    )]
+    Disabled,
     #[error("the connection does not exist")]
     Missing,
 }
@@ -101,6 +107,8 @@ pub enum Trigger {
     Poll,
     Push,
     Manual,
+    /// Sync was turned back on.
+    Resume,
 }
 
 impl Trigger {
@@ -110,6 +118,7 @@ impl Trigger {
             Trigger::Poll => "poll",
             Trigger::Push => "push",
             Trigger::Manual => "manual",
+            Trigger::Resume => "resume",
         }
     }
 }
@@ -310,7 +319,8 @@ impl GoogleSync {
     ///
     /// # Errors
     /// [`SyncError::Busy`] when another sync holds it, [`SyncError::Missing`] when it is
-    /// gone, and the sync's own failure (also recorded on the connection).
+    /// gone, [`SyncError::Disabled`] when its sync is turned off, and the sync's own failure
+    /// (also recorded on the connection).
     pub async fn sync_now(
         &self,
         tenant: TenantId,
@@ -330,6 +340,13 @@ impl GoogleSync {
                 None => Err(SyncError::Missing),
             };
         };
+        // Checked under the lease, so every trigger (push, manual, connect) obeys the toggle.
+        if !connection.sync_enabled {
+            self.store
+                .release_calendar_connection(tenant, id, &owner)
+                .await?;
+            return Err(SyncError::Disabled);
+        }
         self.run_leased(connection, trigger, &owner).await
     }
 
@@ -949,19 +966,18 @@ impl Scheduler {
     }
 }
 
-/// Queues the write-back of an internal event when its member has a Google connection (and
-/// Google is configured): `delete` when the event is gone. Internal events are written to
-/// the store first and queued right after, so a crash between the two loses only this
-/// event's write-back (bookings queue theirs in the booking's own transaction).
-pub async fn queue_event_write(
+/// The write-back job of an internal event change (`delete` when the event goes), or none
+/// when Google is not configured or the member has no Google connection. The caller hands it
+/// to the store with the change itself, so the change and its write-back commit together.
+pub async fn event_write_jobs(
     state: &crate::AppState,
     tenant: TenantId,
     user: Uuid,
     event: Uuid,
     delete: bool,
-) -> Result<(), StoreError> {
+) -> Result<Vec<NewJob>, StoreError> {
     if state.google.is_none() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let connected = state
         .store
@@ -970,26 +986,20 @@ pub async fn queue_event_write(
         .iter()
         .any(|c| c.kind == "google");
     if !connected {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let kind = if delete {
         EVENT_DELETE_JOB
     } else {
         EVENT_UPSERT_JOB
     };
-    state
-        .store
-        .enqueue_jobs(
-            tenant,
-            &[NewJob {
-                kind: kind.to_string(),
-                payload: serde_json::json!({
-                    "event_id": event.to_string(),
-                    "user_id": user.to_string(),
-                }),
-            }],
-        )
-        .await
+    Ok(vec![NewJob {
+        kind: kind.to_string(),
+        payload: serde_json::json!({
+            "event_id": event.to_string(),
+            "user_id": user.to_string(),
+        }),
+    }])
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use pillow_engine::Interval;
 use pillow_store::{
     CalendarEvent, EventFilter, EventSource, EventStatus, NewCalendarEvent, Transparency, User,
+    new_id,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -629,12 +630,13 @@ async fn create_event(
 ) -> ApiResult<(StatusCode, Json<EventView>)> {
     let user = member(&state, &caller, body.user_id.as_deref(), Access::Write).await?;
     let valid = validate(&body, false)?;
+    let id = new_id();
+    // --- Google sync ---
+    let jobs = crate::google::event_write_jobs(&state, caller.tenant, user.id, id, false).await?;
     let event = state
         .store
-        .create_event(caller.tenant, &valid.into_new(user.id))
+        .create_event(caller.tenant, id, &valid.into_new(user.id), &jobs)
         .await?;
-    // --- Google sync ---
-    crate::google::queue_event_write(&state, caller.tenant, user.id, event.id, false).await?;
     Ok((
         StatusCode::CREATED,
         Json(view(event, &zone_of(Some(&user)))),
@@ -687,13 +689,15 @@ async fn update_event(
         booking_id: current.booking_id,
         ..valid.into_new(current.user_id)
     };
+    // --- Google sync ---
+    let jobs =
+        crate::google::event_write_jobs(&state, caller.tenant, current.user_id, current.id, false)
+            .await?;
     let event = state
         .store
-        .replace_event(caller.tenant, current.id, &new)
+        .replace_event(caller.tenant, current.id, &new, &jobs)
         .await?
         .ok_or_else(|| ApiError::not_found("event"))?;
-    // --- Google sync ---
-    crate::google::queue_event_write(&state, caller.tenant, event.user_id, event.id, false).await?;
     let zone = zone_of(owner(&state, &caller, event.user_id).await?.as_ref());
     Ok(Json(view(event, &zone)))
 }
@@ -709,10 +713,15 @@ async fn delete_event(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let event = editable(&state, &caller, &id).await?;
-    if state.store.delete_event(caller.tenant, event.id).await? {
-        // --- Google sync ---
-        crate::google::queue_event_write(&state, caller.tenant, event.user_id, event.id, true)
+    // --- Google sync ---
+    let jobs =
+        crate::google::event_write_jobs(&state, caller.tenant, event.user_id, event.id, true)
             .await?;
+    if state
+        .store
+        .delete_event(caller.tenant, event.id, &jobs)
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("event"))

@@ -1,5 +1,6 @@
 //! Google Calendar connections: the OAuth web flow, the connection list the seed's
-//! troubleshooting reads, manual and cron syncs, and the push-notification webhook.
+//! troubleshooting reads, the sync toggle, manual and cron syncs, and the push-notification
+//! webhook.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use pillow_providers::google::{CALENDAR_EVENTS_SCOPE, GoogleError, pkce_pair};
-use pillow_store::{CalendarConnection, NewCalendarConnection, User};
+use pillow_store::{CalendarConnection, ConnectionPatch, NewCalendarConnection, User};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -24,7 +25,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::google::{GoogleSync, Scheduler, StateError, SyncError, Trigger, hash_token};
-use crate::json::{ApiQuery, parse};
+use crate::json::{ApiJson, ApiQuery, parse};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -32,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(callback))
         .routes(routes!(disconnect))
         .routes(routes!(providers))
+        .routes(routes!(update_provider))
         .routes(routes!(sync))
         .routes(routes!(cron_sync))
         .routes(routes!(webhook))
@@ -82,6 +84,8 @@ struct ProviderView {
     account_email: String,
     /// `active`, `needs_reauth` or `error`.
     status: String,
+    /// Whether polling, push notifications, the cron and on-demand syncs bring this calendar's
+    /// changes in; `PATCH /api/calendar/providers/{id}` turns it off and on.
     sync_enabled: bool,
     #[schema(value_type = Option<String>, format = DateTime)]
     token_expires_at: Option<Timestamp>,
@@ -377,6 +381,75 @@ async fn providers(
     }))
 }
 
+/// A change to a connection: for now only whether it syncs.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ProviderChange {
+    /// `false` pauses sync (the calendar's events stay as last synced, so its busy time still
+    /// blocks); `true` resumes it at once from where it stopped.
+    sync_enabled: Option<bool>,
+}
+
+/// Turn a connection's sync off or on (its member, or an admin). Turning it off also stops
+/// its push channel; turning it on syncs at once in the background.
+#[utoipa::path(patch, path = "/api/calendar/providers/{id}", tag = "calendar sync",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = ProviderChange,
+    responses((status = 200, body = ProviderView),
+        (status = 400, description = "`invalid_body`: malformed JSON, a wrong type or an unknown field"),
+        (status = 403), (status = 404),
+        (status = 422, description = "`required`: `sync_enabled` is missing or null")))]
+async fn update_provider(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(change): ApiJson<ProviderChange>,
+) -> ApiResult<Json<ProviderView>> {
+    let connection = connection_of(&state, &caller, &id).await?;
+    let enabled = change.sync_enabled.ok_or_else(|| {
+        ApiError::invalid(
+            "sync_enabled",
+            "required",
+            "`sync_enabled` is required: `true` to sync this calendar, `false` to pause it.",
+        )
+    })?;
+    if enabled == connection.sync_enabled {
+        return Ok(Json(view(&connection)));
+    }
+    let patch = if enabled {
+        ConnectionPatch {
+            sync_enabled: Some(true),
+            // Due now, so the poller catches up even if the sync below cannot run.
+            next_sync_at: Some(Timestamp::now()),
+            ..Default::default()
+        }
+    } else {
+        ConnectionPatch {
+            sync_enabled: Some(false),
+            channel: connection.channel.is_some().then_some(None),
+            ..Default::default()
+        }
+    };
+    // Stored first: from here on the webhook, the poller and on-demand syncs obey it.
+    let updated = state
+        .store
+        .update_calendar_connection(caller.tenant, connection.id, &patch)
+        .await?
+        .ok_or_else(|| ApiError::not_found("calendar connection"))?;
+    if let Some(google) = state.google.clone() {
+        if enabled {
+            let (tenant, id) = (updated.tenant_id, updated.id);
+            tokio::spawn(async move {
+                let _ = google
+                    .sync_when_free(tenant, id, Trigger::Resume, Duration::from_secs(60))
+                    .await;
+            });
+        } else if let Some(channel) = &connection.channel {
+            google.stop_channel(&connection, channel).await;
+        }
+    }
+    Ok(Json(view(&updated)))
+}
+
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 struct SyncRequest {
@@ -389,7 +462,8 @@ struct SyncRequest {
 #[derive(Serialize, ToSchema)]
 struct SyncResult {
     provider_id: Uuid,
-    /// `synced`, `busy` (another sync is running), `needs_reauth` or `failed`.
+    /// `synced`, `busy` (another sync is running), `disabled` (sync is turned off for the
+    /// connection), `needs_reauth` or `failed`.
     outcome: &'static str,
     full: bool,
     upserted: usize,
@@ -445,6 +519,7 @@ async fn sync(
                 provider_id: connection.id,
                 outcome: match error {
                     SyncError::Busy => "busy",
+                    SyncError::Disabled => "disabled",
                     SyncError::NeedsReauth => "needs_reauth",
                     _ => "failed",
                 },
@@ -507,39 +582,75 @@ async fn cron_sync(
     Ok(Json(CronResult { synced }))
 }
 
+#[derive(Serialize, ToSchema)]
+struct WebhookAck {
+    /// `sync_started`, `channel_opened` (Google's `sync` hello) or `sync_disabled` (the
+    /// notification is genuine but sync is turned off for the connection: nothing runs).
+    outcome: &'static str,
+}
+
 /// Google's push notification (`events.watch`): an empty body with `X-Goog-Channel-ID`,
-/// `X-Goog-Channel-Token` and `X-Goog-Resource-State`. The channel token is checked against
-/// its stored hash in constant time; then the connection syncs at once, in the background.
+/// `X-Goog-Channel-Token`, `X-Goog-Resource-ID` and `X-Goog-Resource-State`. The token (against
+/// its stored hash) and the resource id (against the one `events.watch` returned) are both
+/// checked, in constant time; a notification failing either is refused and syncs nothing.
+/// Then the connection syncs at once, in the background, unless its sync is turned off.
 #[utoipa::path(post, path = "/api/calendar/google/webhook", tag = "calendar sync",
-    responses((status = 200), (status = 401), (status = 404), (status = 503)))]
-async fn webhook(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<StatusCode> {
+    responses((status = 200, body = WebhookAck),
+        (status = 400, description = "`missing_channel`"),
+        (status = 401, description = "`unauthorized`: the channel token does not match"),
+        (status = 403, description = "`resource_mismatch`: X-Goog-Resource-ID is missing or \
+            not the channel's resource"),
+        (status = 404), (status = 503)))]
+async fn webhook(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<WebhookAck>> {
     let google = google(&state)?;
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let channel_id = text("x-goog-channel-id")
         .ok_or_else(|| ApiError::bad_request("missing_channel", "X-Goog-Channel-ID is missing."))?;
     let token = text("x-goog-channel-token").unwrap_or("");
+    let resource = text("x-goog-resource-id").unwrap_or("");
     let connection = state
         .store
         .find_calendar_connection_by_channel(channel_id)
         .await?
         .ok_or_else(|| ApiError::not_found("channel"))?;
-    let stored = connection
+    let (stored_hash, stored_resource) = connection
         .channel
         .as_ref()
-        .map(|c| c.token_hash.clone())
+        .map(|c| (c.token_hash.as_str(), c.resource_id.as_str()))
         .unwrap_or_default();
-    if !bool::from(hash_token(token).as_bytes().ct_eq(stored.as_bytes())) {
+    // Both compared before either is acted on, so timing tells nothing about which failed.
+    let token_ok = hash_token(token).as_bytes().ct_eq(stored_hash.as_bytes());
+    let resource_ok = resource.as_bytes().ct_eq(stored_resource.as_bytes());
+    if !bool::from(token_ok) {
         return Err(ApiError::unauthorized("The channel token does not match."));
     }
-    // `sync` is Google's hello when a channel opens; anything else means something changed.
-    if text("x-goog-resource-state") != Some("sync") {
-        metrics::counter!("calendar_push_notifications_total", "provider" => "google").increment(1);
-        let (tenant, id) = (connection.tenant_id, connection.id);
-        tokio::spawn(async move {
-            let _ = google
-                .sync_when_free(tenant, id, Trigger::Push, Duration::from_secs(30))
-                .await;
-        });
+    if stored_resource.is_empty() || !bool::from(resource_ok) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "resource_mismatch",
+            "X-Goog-Resource-ID is missing or is not the resource this channel watches; the \
+             notification is ignored.",
+        ));
     }
-    Ok(StatusCode::OK)
+    // `sync` is Google's hello when a channel opens; anything else means something changed.
+    if text("x-goog-resource-state") == Some("sync") {
+        return Ok(Json(WebhookAck {
+            outcome: "channel_opened",
+        }));
+    }
+    if !connection.sync_enabled {
+        return Ok(Json(WebhookAck {
+            outcome: "sync_disabled",
+        }));
+    }
+    metrics::counter!("calendar_push_notifications_total", "provider" => "google").increment(1);
+    let (tenant, id) = (connection.tenant_id, connection.id);
+    tokio::spawn(async move {
+        let _ = google
+            .sync_when_free(tenant, id, Trigger::Push, Duration::from_secs(30))
+            .await;
+    });
+    Ok(Json(WebhookAck {
+        outcome: "sync_started",
+    }))
 }

@@ -54,7 +54,10 @@ async fn add_event(
         booking_id: None,
     };
     event(&mut new);
-    app.store().create_event(tenant, &new).await.unwrap();
+    app.store()
+        .create_event(tenant, pillow_store::new_id(), &new, &[])
+        .await
+        .unwrap();
 }
 
 async fn the_seed_example_answers_slots_in_the_seeds_shape(app: &TestApp) {

@@ -954,6 +954,7 @@ async fn a_booking_updates_the_cached_calendar_without_a_reload(app: &TestApp) {
     app.store()
         .create_event(
             acme.id,
+            pillow_store::new_id(),
             &pillow_store::NewCalendarEvent {
                 user_id: acme.owner.id,
                 provider_id: None,
@@ -969,6 +970,7 @@ async fn a_booking_updates_the_cached_calendar_without_a_reload(app: &TestApp) {
                 source: pillow_store::EventSource::Internal,
                 booking_id: None,
             },
+            &[],
         )
         .await
         .unwrap();

@@ -693,6 +693,7 @@ async fn booking_and_synchronised_events_cannot_be_changed_here(app: &TestApp) {
             .store()
             .create_event(
                 acme.id,
+                pillow_store::new_id(),
                 &NewCalendarEvent {
                     user_id: acme.owner.id,
                     provider_id: None,
@@ -708,6 +709,7 @@ async fn booking_and_synchronised_events_cannot_be_changed_here(app: &TestApp) {
                     source,
                     booking_id: None,
                 },
+                &[],
             )
             .await
             .unwrap();

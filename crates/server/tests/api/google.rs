@@ -7,9 +7,10 @@ use pillow_providers::crypto::{SecretBox, SecretKey};
 use pillow_store::{AgentBackend, NewAgent, NewCalendarConnection, NewUser, Role, SealedColumn};
 use serde_json::{Value, json};
 
-use crate::helpers::{Db, TestApp, always_open, spawn_app_with};
+use crate::helpers::{Db, TestApp, always_open, spawn_app_beside, spawn_app_with};
 use crate::on_both_backends;
 use pillow_fakes::google::{Call, FakeGoogle};
+use pillow_server::google::{EVENT_DELETE_JOB, EVENT_UPSERT_JOB};
 use pillow_server::jobs::{Step, Worker};
 
 const OLD_KEY: &str = "4242424242424242424242424242424242424242424242424242424242424242";
@@ -212,9 +213,9 @@ struct Harness {
     tenant: crate::helpers::Tenant,
 }
 
-async fn harness(db: Db, extra: &[(&str, String)]) -> Option<Harness> {
-    let google = FakeGoogle::start().await;
-    let mut settings = vec![
+/// The settings that point a server at the fake Google.
+fn google_settings(google: &FakeGoogle) -> Vec<(&'static str, String)> {
+    vec![
         ("GOOGLE_OAUTH_CLIENT_ID", CLIENT_ID.to_string()),
         ("GOOGLE_OAUTH_CLIENT_SECRET", CLIENT_SECRET.to_string()),
         ("GOOGLE_OAUTH_AUTHORIZE_URL", google.authorize_url()),
@@ -223,7 +224,12 @@ async fn harness(db: Db, extra: &[(&str, String)]) -> Option<Harness> {
         ("GOOGLE_CALENDAR_API_BASE", google.calendar_base()),
         ("GOOGLE_RETRY_ATTEMPTS", "3".to_string()),
         ("GOOGLE_RETRY_BASE_MS", "5".to_string()),
-    ];
+    ]
+}
+
+async fn harness(db: Db, extra: &[(&str, String)]) -> Option<Harness> {
+    let google = FakeGoogle::start().await;
+    let mut settings = google_settings(&google);
     settings.extend(extra.iter().cloned());
     let app = spawn_app_with(db, &settings).await?;
     google.register_client(
@@ -299,6 +305,45 @@ impl Harness {
         let (status, body) = self.follow(&redirect).await;
         assert_eq!(status, 200, "{body}");
         body["provider"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// Connects, then waits until the sync the callback starts in the background has finished.
+    /// After `connect` and `sync`, that sync may still be waiting for the lease and run later,
+    /// behind the test's back (e.g. while the test expects the cron to take the connection).
+    async fn connect_settled(&self) -> String {
+        let id = self.connect().await;
+        let uuid = uuid::Uuid::parse_str(&id).unwrap();
+        for _ in 0..500 {
+            if self.provider().await["last_synced_at"].is_string() && self.idle(uuid).await {
+                return id;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the sync that connecting starts never finished");
+    }
+
+    /// Whether no sync of the connection is running: its lease is free (probed with a lease
+    /// that ends at once).
+    async fn idle(&self, id: uuid::Uuid) -> bool {
+        let store = self.app.store();
+        let free = store
+            .lease_calendar_connection(
+                self.tenant.id,
+                id,
+                "test-probe",
+                jiff::Timestamp::now(),
+                jiff::SignedDuration::ZERO,
+            )
+            .await
+            .unwrap()
+            .is_some();
+        if free {
+            store
+                .release_calendar_connection(self.tenant.id, id, "test-probe")
+                .await
+                .unwrap();
+        }
+        free
     }
 
     /// A sync now, waiting out one already running (the initial sync starts in the background).
@@ -533,8 +578,7 @@ async fn synced_google_events_block_availability(h: &Harness) {
             "end": {"date": next_day.tomorrow().unwrap().to_string()},
         }),
     );
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     let slots = |date: jiff::civil::Date| async move {
         let reply = h
             .app
@@ -583,8 +627,7 @@ async fn incremental_sync_applies_changes_tombstones_and_pages(h: &Harness) {
     }
     h.google.set_page_size(Some(2));
     h.google.set_empty_pages(true);
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     // Push notifications would sync behind the test's back: the test drives every sync.
     h.google.expire_channels();
     assert_eq!(h.local_google_events().await, h.remote_events());
@@ -621,8 +664,7 @@ async fn incremental_sync_applies_changes_tombstones_and_pages(h: &Harness) {
 async fn an_expired_sync_token_ends_in_a_copy_identical_to_google(h: &Harness) {
     let doomed = h.create("Doomed", soon(1), 30);
     h.create("Kept", soon(2), 30);
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     // Push notifications would sync behind the test's back: the test drives every sync.
     h.google.expire_channels();
     h.google
@@ -648,8 +690,7 @@ async fn recurring_instances_sync_and_a_cancelled_instance_goes(h: &Harness) {
         "end": {"dateTime": (soon(1) + jiff::SignedDuration::from_mins(15)).to_string(), "timeZone": "UTC"},
         "recurrence": ["RRULE:FREQ=DAILY;COUNT=5"],
     }));
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     let local = h.local_google_events().await;
     assert_eq!(local.len(), 5, "{local:?}");
     let second = &local[1].0;
@@ -664,8 +705,7 @@ async fn recurring_instances_sync_and_a_cancelled_instance_goes(h: &Harness) {
 /// 429 and 403 rate limits and 5xx are retried with backoff: the sync still succeeds.
 async fn rate_limits_and_server_errors_are_retried(h: &Harness) {
     h.create("A", soon(1), 30);
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     // Push notifications would sync behind the test's back: the test drives every sync.
     h.google.expire_channels();
     h.create("B", soon(2), 30);
@@ -698,8 +738,7 @@ async fn rate_limits_and_server_errors_are_retried(h: &Harness) {
 /// Tokens are refreshed ahead of expiry and a refresh without a new refresh token keeps the
 /// old one; `invalid_grant` marks the connection `needs_reauth` and nothing retries it.
 async fn refresh_keeps_the_refresh_token_and_invalid_grant_needs_reauth(h: &Harness) {
-    let id = h.connect().await;
-    h.sync().await;
+    let id = h.connect_settled().await;
     // Push notifications would sync behind the test's back: the test drives every sync.
     h.google.expire_channels();
     let id = uuid::Uuid::parse_str(&id).unwrap();
@@ -806,8 +845,7 @@ fn booking_events(h: &Harness) -> Vec<Value> {
 /// Google down for a whole booking storm, then back: every booking appears exactly once.
 async fn a_booking_storm_while_google_is_down_lands_exactly_once(h: &Harness) {
     open_hours(h).await;
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     h.google.set_down(true);
     let mut ids = Vec::new();
     for n in 0..12 {
@@ -874,8 +912,7 @@ async fn a_booking_storm_while_google_is_down_lands_exactly_once(h: &Harness) {
 /// Reschedule patches the event, cancel deletes it (a second delete's 410 counts as done).
 async fn reschedule_patches_and_cancel_deletes_in_google(h: &Harness) {
     open_hours(h).await;
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     let booking = book(h, soon(1)).await;
     h.drain_outbox(jiff::SignedDuration::ZERO).await;
     let code = booking["confirmation_code"].as_str().unwrap();
@@ -937,8 +974,7 @@ async fn reschedule_patches_and_cancel_deletes_in_google(h: &Harness) {
 /// host moves another: the booking follows.
 async fn the_host_deleting_or_moving_a_booking_in_google_steers_the_booking(h: &Harness) {
     open_hours(h).await;
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     let deleted = book(h, soon(1)).await;
     let moved = book(h, soon(2)).await;
     h.drain_outbox(jiff::SignedDuration::ZERO).await;
@@ -987,8 +1023,7 @@ async fn the_host_deleting_or_moving_a_booking_in_google_steers_the_booking(h: &
 
 /// Internal events made through the API are written to Google and deleted there.
 async fn internal_events_are_written_back(h: &Harness) {
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     let reply = h
         .app
         .post("/api/calendar/events", h.token(), &json!({"title": "Focus time",
@@ -1027,8 +1062,7 @@ async fn internal_events_are_written_back(h: &Harness) {
 /// poll; a notification with the wrong token or channel is refused.
 async fn a_push_notification_blocks_availability_at_once(h: &Harness) {
     open_hours(h).await;
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     let channels = h.google.channels();
     assert_eq!(
         channels.len(),
@@ -1076,6 +1110,7 @@ async fn a_push_notification_blocks_availability_at_once(h: &Harness) {
             .post(format!("{}/api/calendar/google/webhook", h.app.base))
             .header("X-Goog-Channel-ID", id)
             .header("X-Goog-Channel-Token", token)
+            .header("X-Goog-Resource-ID", &channels[0].resource_id)
             .header("X-Goog-Resource-State", "exists")
             .send()
     };
@@ -1088,8 +1123,7 @@ async fn a_push_notification_blocks_availability_at_once(h: &Harness) {
 /// Disconnect stops the channel, revokes the grant, and removes the tokens and synced events.
 async fn disconnect_revokes_and_removes_everything(h: &Harness) {
     h.create("A", soon(1), 30);
-    let id = h.connect().await;
-    h.sync().await;
+    let id = h.connect_settled().await;
     assert_eq!(h.local_google_events().await.len(), 1);
     let reply = h
         .app
@@ -1123,8 +1157,7 @@ async fn disconnect_revokes_and_removes_everything(h: &Harness) {
 
 /// The cron endpoint and the scheduler sync what is due.
 async fn the_cron_endpoint_syncs_due_connections(h: &Harness) {
-    h.connect().await;
-    h.sync().await;
+    h.connect_settled().await;
     // No push notifications here: only the cron may bring the change in.
     h.google.expire_channels();
     h.create("Later", soon(1), 30);
@@ -1154,6 +1187,580 @@ async fn the_cron_endpoint_syncs_due_connections(h: &Harness) {
     assert_eq!(h.local_google_events().await.len(), 1);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Internal events: the change and its write-back in one transaction.
+
+/// The write-back jobs of internal events, as `(kind, event id)` in the order queued.
+async fn event_jobs(h: &Harness) -> Vec<(String, String)> {
+    h.app
+        .store()
+        .list_jobs(h.tenant.id, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.kind == EVENT_UPSERT_JOB || j.kind == EVENT_DELETE_JOB)
+        .map(|j| (j.kind, j.payload["event_id"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn upsert(id: &str) -> (String, String) {
+    (EVENT_UPSERT_JOB.to_string(), id.to_string())
+}
+
+/// An internal event's write-back job is written with the event: it is queued by the time the
+/// API answers (no worker runs in tests), each change queues its own, and a change that is
+/// refused, or a store write that fails or finds nothing, queues nothing.
+async fn an_internal_event_and_its_write_back_job_commit_together(h: &Harness) {
+    let connection = h.connect_settled().await;
+    assert!(event_jobs(h).await.is_empty());
+    let start = soon(4);
+    let created = h
+        .app
+        .post(
+            "/api/calendar/events",
+            h.token(),
+            &json!({"title": "Focus time", "start_time": start.to_string(),
+                    "end_time": (start + jiff::SignedDuration::from_hours(1)).to_string()}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let path = format!("/api/calendar/events/{id}");
+    assert_eq!(event_jobs(h).await, vec![upsert(&id)]);
+    // The job does its work: the event is written to Google.
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    let mirrored = || {
+        h.google
+            .events(HOST_EMAIL)
+            .into_iter()
+            .filter(|e| e["extendedProperties"]["private"]["pillow_event"] == id.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(mirrored().len(), 1);
+    assert_eq!(mirrored()[0]["summary"], "Focus time");
+
+    let refused = h
+        .app
+        .patch(
+            &path,
+            h.token(),
+            &json!({"end_time": (start - jiff::SignedDuration::from_hours(1)).to_string()}),
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{:?}", refused.body);
+    assert_eq!(event_jobs(h).await, vec![upsert(&id)], "a refused change");
+
+    let changed = h
+        .app
+        .patch(&path, h.token(), &json!({"title": "Deep work"}))
+        .await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    assert_eq!(event_jobs(h).await, vec![upsert(&id), upsert(&id)]);
+
+    assert_eq!(h.app.delete(&path, h.token()).await.status, 204);
+    let deleted = (EVENT_DELETE_JOB.to_string(), id.clone());
+    assert_eq!(
+        event_jobs(h).await,
+        vec![upsert(&id), upsert(&id), deleted.clone()]
+    );
+    assert_eq!(h.app.delete(&path, h.token()).await.status, 404);
+    assert_eq!(event_jobs(h).await.len(), 3, "a delete that found nothing");
+
+    // Writes that fail in the store leave neither the event nor its job.
+    let store = h.app.store();
+    let job = |event: uuid::Uuid| pillow_store::NewJob {
+        kind: EVENT_UPSERT_JOB.into(),
+        payload: json!({"event_id": event.to_string(),
+                        "user_id": h.tenant.owner.id.to_string()}),
+    };
+    let event = |user: uuid::Uuid, external: Option<&str>| pillow_store::NewCalendarEvent {
+        user_id: user,
+        provider_id: external.map(|_| uuid::Uuid::parse_str(&connection).unwrap()),
+        external_id: external.map(str::to_string),
+        etag: None,
+        title: "Ghost".into(),
+        description: None,
+        start,
+        end: start + jiff::SignedDuration::from_hours(1),
+        all_day: false,
+        status: pillow_store::EventStatus::Confirmed,
+        transparency: pillow_store::Transparency::Opaque,
+        source: pillow_store::EventSource::Internal,
+        booking_id: None,
+    };
+    let ghost = pillow_store::new_id();
+    let missing_user = store
+        .create_event(
+            h.tenant.id,
+            ghost,
+            &event(pillow_store::new_id(), None),
+            &[job(ghost)],
+        )
+        .await;
+    assert!(
+        matches!(
+            missing_user,
+            Err(pillow_store::StoreError::MissingReference { .. })
+        ),
+        "{missing_user:?}"
+    );
+    let owner = h.tenant.owner.id;
+    store
+        .create_event(
+            h.tenant.id,
+            pillow_store::new_id(),
+            &event(owner, Some("taken")),
+            &[],
+        )
+        .await
+        .unwrap();
+    let duplicate = store
+        .create_event(
+            h.tenant.id,
+            ghost,
+            &event(owner, Some("taken")),
+            &[job(ghost)],
+        )
+        .await;
+    assert!(
+        matches!(duplicate, Err(pillow_store::StoreError::Conflict { .. })),
+        "{duplicate:?}"
+    );
+    assert!(store.get_event(h.tenant.id, ghost).await.unwrap().is_none());
+    let replaced = store
+        .replace_event(h.tenant.id, ghost, &event(owner, None), &[job(ghost)])
+        .await
+        .unwrap();
+    assert!(replaced.is_none());
+    assert!(
+        !store
+            .delete_event(h.tenant.id, ghost, &[job(ghost)])
+            .await
+            .unwrap()
+    );
+    assert_eq!(event_jobs(h).await.len(), 3, "failed store writes");
+
+    // A member without Google gets no job at all.
+    let (_, member) = h.app.member(&h.tenant, "no-google@acme.test").await;
+    let theirs = h
+        .app
+        .post(
+            "/api/calendar/events",
+            &member,
+            &json!({"title": "Gym", "start_time": start.to_string(),
+                    "end_time": (start + jiff::SignedDuration::from_hours(1)).to_string()}),
+        )
+        .await;
+    assert_eq!(theirs.status, 201, "{:?}", theirs.body);
+    assert_eq!(event_jobs(h).await.len(), 3);
+
+    // The rest of the jobs do their work: the event is removed from Google.
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    let mirrored = mirrored();
+    assert_eq!(mirrored.len(), 1, "{mirrored:?}");
+    assert_eq!(mirrored[0]["status"], "cancelled");
+}
+
+/// Makes the database refuse every internal-event write-back job from now on, as if the
+/// process died between the event and its job: a trigger on the outbox, on either backend.
+async fn refuse_event_jobs(database_url: &str) {
+    use sqlx::Connection;
+    if database_url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(database_url).await.unwrap();
+        sqlx::query(
+            "CREATE TRIGGER outbox_refuses BEFORE INSERT ON outbox \
+             WHEN NEW.kind LIKE 'google.event_%' \
+             BEGIN SELECT RAISE(ABORT, 'the outbox refuses this job'); END",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(database_url).await.unwrap();
+        sqlx::query(
+            "CREATE FUNCTION outbox_refuses() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'the outbox refuses this job'; END $$",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        sqlx::query(
+            "CREATE TRIGGER outbox_refuses BEFORE INSERT ON outbox FOR EACH ROW \
+             WHEN (NEW.kind LIKE 'google.event_%') EXECUTE FUNCTION outbox_refuses()",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+}
+
+/// When the write-back job cannot be written, the event change is not made either: a create,
+/// a change and a delete all fail whole (500), and the calendar is as it was. Queued after
+/// the change, as before, the event would be there without its write-back.
+async fn an_event_change_whose_write_back_cannot_be_queued_is_not_made(h: &Harness) {
+    h.connect_settled().await;
+    let start = soon(4);
+    let body = |title: &str| {
+        json!({"title": title, "start_time": start.to_string(),
+               "end_time": (start + jiff::SignedDuration::from_hours(1)).to_string()})
+    };
+    let kept = h
+        .app
+        .post("/api/calendar/events", h.token(), &body("Kept"))
+        .await;
+    assert_eq!(kept.status, 201, "{:?}", kept.body);
+    let path = format!("/api/calendar/events/{}", kept.body["id"].as_str().unwrap());
+    let events = || async {
+        let mut titles: Vec<String> = h
+            .app
+            .store()
+            .list_events(
+                h.tenant.id,
+                &pillow_store::EventFilter {
+                    user_ids: vec![h.tenant.owner.id],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.source == pillow_store::EventSource::Internal)
+            .map(|e| e.title)
+            .collect();
+        titles.sort();
+        titles
+    };
+    assert_eq!(events().await, ["Kept"]);
+
+    refuse_event_jobs(&h.app.database_url).await;
+    let created = h
+        .app
+        .post("/api/calendar/events", h.token(), &body("Lost"))
+        .await;
+    assert_eq!(created.status, 500, "{:?}", created.body);
+    assert_eq!(created.code(), "internal_error");
+    let changed = h
+        .app
+        .patch(&path, h.token(), &json!({"title": "Renamed"}))
+        .await;
+    assert_eq!(changed.status, 500, "{:?}", changed.body);
+    let deleted = h.app.delete(&path, h.token()).await;
+    assert_eq!(deleted.status, 500, "{:?}", deleted.body);
+    assert_eq!(
+        events().await,
+        ["Kept"],
+        "no change was made without its job"
+    );
+    assert_eq!(event_jobs(h).await.len(), 1, "only the first event's job");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Push notifications: the resource id.
+
+/// Sends a push notification as Google does, with the given resource id header (if any).
+async fn notify(
+    h: &Harness,
+    channel: &pillow_fakes::google::ChannelInfo,
+    resource_id: Option<&str>,
+) -> (u16, Value) {
+    let mut request = h
+        .app
+        .client
+        .post(format!("{}/api/calendar/google/webhook", h.app.base))
+        .header("X-Goog-Channel-ID", &channel.id)
+        .header("X-Goog-Channel-Token", channel.token.clone().unwrap())
+        .header("X-Goog-Resource-State", "exists")
+        .header("X-Goog-Message-Number", "7");
+    if let Some(resource_id) = resource_id {
+        request = request.header("X-Goog-Resource-ID", resource_id);
+    }
+    let reply = request.send().await.unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.json().await.unwrap_or(Value::Null))
+}
+
+/// Waits (up to five seconds) until a Google event with this title is stored here.
+async fn arrives(h: &Harness, title: &str) -> bool {
+    for _ in 0..250 {
+        if h.local_google_events().await.iter().any(|e| e.1 == title) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// We keep the resource id `events.watch` returned. A notification with the right channel and
+/// token but another resource id (or none) is refused and syncs nothing; with the channel's
+/// resource id, it syncs.
+async fn a_notification_for_another_resource_is_refused_and_syncs_nothing(h: &Harness) {
+    let id = h.connect_settled().await;
+    let channel = h
+        .google
+        .channels()
+        .pop()
+        .expect("the sync opened a channel");
+    // From here the test sends every notification itself.
+    h.google.expire_channels();
+    let stored = h
+        .app
+        .store()
+        .get_calendar_connection(h.tenant.id, uuid::Uuid::parse_str(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .channel
+        .unwrap();
+    assert_eq!(stored.id, channel.id);
+    assert_eq!(stored.resource_id, channel.resource_id);
+
+    h.create("Changed", soon(2), 30);
+    let lists = h.google.calls(Call::List);
+    let almost = &channel.resource_id[..channel.resource_id.len() - 1];
+    for resource_id in [Some("another-resource"), Some(almost), Some(""), None] {
+        let (status, body) = notify(h, &channel, resource_id).await;
+        assert_eq!(status, 403, "{resource_id:?}: {body}");
+        assert_eq!(body["error"]["code"], "resource_mismatch", "{body}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        h.google.calls(Call::List),
+        lists,
+        "a refused notification syncs nothing"
+    );
+    assert!(
+        !h.local_google_events()
+            .await
+            .iter()
+            .any(|e| e.1 == "Changed")
+    );
+
+    let (status, body) = notify(h, &channel, Some(&channel.resource_id)).await;
+    assert_eq!((status, &body["outcome"]), (200, &json!("sync_started")));
+    assert!(
+        arrives(h, "Changed").await,
+        "the genuine notification syncs"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sync toggle.
+
+async fn set_sync(h: &Harness, bearer: &str, id: &str, body: &Value) -> crate::helpers::Reply {
+    h.app
+        .patch(&format!("/api/calendar/providers/{id}"), bearer, body)
+        .await
+}
+
+/// Turning sync off stops its push channel and makes the scheduler, the cron, a genuine push
+/// notification and an on-demand sync all leave it alone (the last one says why); turning it
+/// on syncs at once and brings in what changed meanwhile.
+async fn turning_sync_off_stops_every_trigger_and_turning_it_on_resumes(h: &Harness) {
+    let id = h.connect_settled().await;
+    let channel = h
+        .google
+        .channels()
+        .pop()
+        .expect("the sync opened a channel");
+    let uuid = uuid::Uuid::parse_str(&id).unwrap();
+
+    let off = set_sync(h, h.token(), &id, &json!({"sync_enabled": false})).await;
+    assert_eq!(off.status, 200, "{:?}", off.body);
+    assert_eq!(off.body["sync_enabled"], false);
+    assert!(off.body["push_channel_expires_at"].is_null());
+    assert_eq!(h.provider().await["sync_enabled"], false);
+    assert!(h.google.calls(Call::StopChannel) >= 1);
+    assert!(h.google.channels().is_empty(), "the channel is stopped");
+    let again = set_sync(h, h.token(), &id, &json!({"sync_enabled": false})).await;
+    assert_eq!(
+        (again.status.as_u16(), &again.body["sync_enabled"]),
+        (200, &json!(false))
+    );
+
+    h.create("While paused", soon(3), 30);
+    let lists = h.google.calls(Call::List);
+    for body in [json!({}), json!({"provider_id": id})] {
+        let reply = h.app.post("/api/calendar/sync", h.token(), &body).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        let result = &reply.body["results"][0];
+        assert_eq!(result["outcome"], "disabled", "{result}");
+        assert!(
+            result["error"].as_str().unwrap().contains("turned off"),
+            "{result}"
+        );
+    }
+    // Due now, still: neither the scheduler nor the cron takes it.
+    h.app
+        .store()
+        .update_calendar_connection(
+            h.tenant.id,
+            uuid,
+            &pillow_store::ConnectionPatch {
+                next_sync_at: Some(jiff::Timestamp::now()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let scheduler = pillow_server::google::Scheduler::new(h.app.state.google.clone().unwrap());
+    assert_eq!(scheduler.try_execute_task().await.unwrap(), Step::Empty);
+    let cron = h
+        .app
+        .get(
+            "/api/cron/calendar-sync",
+            "cron-secret-for-tests-0123456789abcdef",
+        )
+        .await;
+    assert_eq!(cron.body["synced"], 0, "{:?}", cron.body);
+    // A genuine notification that Google sent before the stop took effect: the channel is
+    // put back as it was, and the notification is acknowledged but syncs nothing.
+    h.app
+        .store()
+        .update_calendar_connection(
+            h.tenant.id,
+            uuid,
+            &pillow_store::ConnectionPatch {
+                channel: Some(Some(pillow_store::PushChannel {
+                    id: channel.id.clone(),
+                    resource_id: channel.resource_id.clone(),
+                    token_hash: pillow_server::google::hash_token(
+                        channel.token.as_deref().unwrap(),
+                    ),
+                    expires_at: channel.expiration,
+                })),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (status, body) = notify(h, &channel, Some(&channel.resource_id)).await;
+    assert_eq!((status, &body["outcome"]), (200, &json!("sync_disabled")));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(h.google.calls(Call::List), lists, "nothing synced it");
+    assert!(
+        !h.local_google_events()
+            .await
+            .iter()
+            .any(|e| e.1 == "While paused")
+    );
+
+    let on = set_sync(h, h.token(), &id, &json!({"sync_enabled": true})).await;
+    assert_eq!(on.status, 200, "{:?}", on.body);
+    assert_eq!(on.body["sync_enabled"], true);
+    assert!(
+        arrives(h, "While paused").await,
+        "turning sync on syncs at once"
+    );
+    assert_eq!(h.sync().await["outcome"], "synced");
+    assert_eq!(h.local_google_events().await, h.remote_events());
+}
+
+/// The member whose connection it is and the tenant's admins (and API keys) may turn sync
+/// off and on; another member may not (403), another tenant sees nothing (404), and bad
+/// bodies are refused with the error envelope, changing nothing. The route is documented.
+async fn only_its_member_or_an_admin_may_toggle_sync(h: &Harness) {
+    let (member, member_token) = h.app.member(&h.tenant, "member@acme.test").await;
+    let (_, other_token) = h.app.member(&h.tenant, "other@acme.test").await;
+    let secrets = &h.app.state.config.secrets;
+    // The toggle needs no Google: the member's connection is made in the store directly.
+    let connection = h
+        .app
+        .store()
+        .upsert_calendar_connection(
+            h.tenant.id,
+            &NewCalendarConnection {
+                user_id: member.id,
+                kind: "google".into(),
+                calendar_id: "primary".into(),
+                account_email: "member@gmail.test".into(),
+                access_token_encrypted: secrets.seal("access"),
+                refresh_token_encrypted: Some(secrets.seal("refresh")),
+                token_expires_at: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1),
+                scopes: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    let id = connection.id.to_string();
+    let enabled = || async {
+        h.app
+            .store()
+            .get_calendar_connection(h.tenant.id, connection.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .sync_enabled
+    };
+
+    let reply = set_sync(h, &other_token, &id, &json!({"sync_enabled": false})).await;
+    assert_eq!((reply.status.as_u16(), reply.code()), (403, "forbidden"));
+    let other_tenant = h.app.tenant("Other").await;
+    for bearer in [&other_tenant.token, &other_tenant.key] {
+        let reply = set_sync(h, bearer, &id, &json!({"sync_enabled": false})).await;
+        assert_eq!((reply.status.as_u16(), reply.code()), (404, "not_found"));
+    }
+    let unknown = pillow_store::new_id().to_string();
+    for missing in [unknown.as_str(), "not-an-id"] {
+        let reply = set_sync(h, h.token(), missing, &json!({"sync_enabled": false})).await;
+        assert_eq!(reply.status, 404, "{missing}");
+    }
+    assert!(enabled().await, "nothing changed so far");
+
+    for (bearer, value) in [
+        (&member_token, false),
+        (&member_token, true),
+        (&h.tenant.token, false),
+        (&h.tenant.key, true),
+    ] {
+        let reply = set_sync(h, bearer, &id, &json!({"sync_enabled": value})).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        assert_eq!(reply.body["sync_enabled"], value);
+        assert_eq!(reply.body["id"], id.as_str());
+        assert_eq!(enabled().await, value);
+    }
+
+    set_sync(h, &member_token, &id, &json!({"sync_enabled": false})).await;
+    for body in [json!({}), json!({"sync_enabled": null})] {
+        let reply = set_sync(h, &member_token, &id, &body).await;
+        assert_eq!(reply.status, 422, "{body}: {:?}", reply.body);
+        assert_eq!(reply.code(), "required");
+        assert_eq!(reply.body["error"]["field"], "sync_enabled");
+        assert!(reply.body["error"]["message"].is_string());
+    }
+    for (raw, field) in [
+        (r#"{"sync_enabled": "yes"}"#, Some("sync_enabled")),
+        (r#"{"sync_enabled": true, "paused": 1}"#, Some("paused")),
+        (r#"{"sync_enabled": tru"#, None),
+        ("", None),
+    ] {
+        let reply = h
+            .app
+            .client
+            .patch(format!("{}/api/calendar/providers/{id}", h.app.base))
+            .bearer_auth(&member_token)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 400, "{raw}");
+        let body: Value = reply.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_body", "{raw}: {body}");
+        if let Some(field) = field {
+            assert_eq!(body["error"]["field"], field, "{raw}: {body}");
+        }
+    }
+    assert!(!enabled().await, "bad bodies change nothing");
+
+    let doc = h
+        .app
+        .send(reqwest::Method::GET, "/openapi.json", None, None)
+        .await;
+    let operation = &doc.body["paths"]["/api/calendar/providers/{id}"]["patch"];
+    assert!(operation.is_object(), "{}", doc.body["paths"]);
+    assert!(operation["requestBody"].is_object(), "{operation}");
+}
+
 with_google!(
     connecting_through_the_consent_page_stores_an_active_connection_and_syncs,
     the_callback_refuses_bad_states_declines_and_missing_scopes,
@@ -1170,6 +1777,11 @@ with_google!(
     a_push_notification_blocks_availability_at_once,
     disconnect_revokes_and_removes_everything,
     the_cron_endpoint_syncs_due_connections,
+    an_internal_event_and_its_write_back_job_commit_together,
+    an_event_change_whose_write_back_cannot_be_queued_is_not_made,
+    a_notification_for_another_resource_is_refused_and_syncs_nothing,
+    turning_sync_off_stops_every_trigger_and_turning_it_on_resumes,
+    only_its_member_or_an_admin_may_toggle_sync,
 );
 
 /// On SQLite, the database files never contain a token in plain text after a connect, a
@@ -1196,6 +1808,139 @@ async fn no_token_is_stored_in_plain_text() {
     assert!(access.len() > 10 && refresh.len() > 10);
     let dir = h.app.sqlite_dir().unwrap().to_path_buf();
     assert_no_plain_text(&dir, &[&access, &refresh]);
+    h.app.finish().await;
+}
+
+/// Two servers on one PostgreSQL database (their own pools and states, as two processes
+/// behind a load balancer) are told again and again, at the same moment, to sync the same
+/// connection: by hand on both, and by both schedulers, while the host keeps changing the
+/// calendar and sync tokens expire (full syncs). Google never
+/// answers two `events.list` calls on the calendar at once, and the local copy ends
+/// identical to Google's, with no event twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_on_one_database_never_sync_one_connection_at_once() {
+    // Push off: only the triggers below sync, so each round is the two servers colliding.
+    let no_push = [("GOOGLE_PUSH", "off".to_string())];
+    let Some(h) = harness(Db::Postgres, &no_push).await else {
+        eprintln!("skipped: two servers on one database need PostgreSQL (TEST_DATABASE_URL)");
+        return;
+    };
+    let mut settings = google_settings(&h.google);
+    settings.extend(no_push.iter().cloned());
+    let second = spawn_app_beside(&h.app, &settings).await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        ids.push(
+            h.create(&format!("E{n}"), soon(n), 30)["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let connection = h.connect_settled().await;
+    // Long enough that two syncs running together would surely overlap at Google.
+    h.google
+        .set_list_delay(std::time::Duration::from_millis(40));
+    h.google.reset_concurrent_lists();
+    let lists = h.google.calls(Call::List);
+    let schedulers = [&h.app, &second]
+        .map(|app| pillow_server::google::Scheduler::new(app.state.google.clone().unwrap()));
+    let manual = |app: &TestApp| {
+        let body = json!({"provider_id": connection});
+        let (client, url, token) = (
+            app.client.clone(),
+            format!("{}/api/calendar/sync", app.base),
+            h.token().to_string(),
+        );
+        async move {
+            let reply = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status(), 200);
+            let body: Value = reply.json().await.unwrap();
+            body["results"][0]["outcome"].as_str().unwrap().to_string()
+        }
+    };
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    for round in 0..12i64 {
+        h.create(&format!("R{round}"), soon(30 + round), 30);
+        h.google.update_event(
+            HOST_EMAIL,
+            &ids[round as usize],
+            json!({"summary": format!("E{round} moved")}),
+        );
+        if round % 3 == 1 {
+            h.google.delete_event(HOST_EMAIL, &ids[19 - round as usize]);
+        }
+        if round % 4 == 3 {
+            h.google.expire_sync_tokens();
+        }
+        // Even rounds: due, so both schedulers join in; odd rounds: the two servers' manual
+        // syncs race each other alone.
+        if round % 2 == 0 {
+            h.app
+                .store()
+                .update_calendar_connection(
+                    h.tenant.id,
+                    uuid::Uuid::parse_str(&connection).unwrap(),
+                    &pillow_store::ConnectionPatch {
+                        next_sync_at: Some(jiff::Timestamp::now()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let (a, b, c, d) = tokio::join!(
+            manual(&h.app),
+            manual(&second),
+            schedulers[0].try_execute_task(),
+            schedulers[1].try_execute_task(),
+        );
+        for outcome in [a, b] {
+            *outcomes.entry(outcome).or_default() += 1;
+        }
+        for step in [c.unwrap(), d.unwrap()] {
+            let name = if step == Step::Empty {
+                "tick: nothing due"
+            } else {
+                "tick: synced"
+            };
+            *outcomes.entry(name.to_string()).or_default() += 1;
+        }
+    }
+    h.google.set_list_delay(std::time::Duration::ZERO);
+    let result = h.sync().await;
+    assert_eq!(result["outcome"], "synced", "{result}");
+    println!("{outcomes:?}, {} lists", h.google.calls(Call::List) - lists);
+
+    assert_eq!(
+        h.google.max_concurrent_lists(HOST_EMAIL),
+        1,
+        "two syncs of one connection listed at the same time ({outcomes:?})"
+    );
+    assert!(
+        outcomes.get("busy").copied().unwrap_or(0) > 0,
+        "the servers never collided, so the test proved nothing: {outcomes:?}"
+    );
+    for ran in ["synced", "tick: synced"] {
+        assert!(outcomes.get(ran).copied().unwrap_or(0) > 0, "{outcomes:?}");
+    }
+    let local = h.local_google_events().await;
+    let mut unique: Vec<_> = local.iter().map(|e| &e.0).collect();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        local.len(),
+        "an event is stored twice: {local:?}"
+    );
+    assert_eq!(local, h.remote_events());
+    assert_eq!(local.len(), 20 - 4 + 12);
+    second.finish().await;
     h.app.finish().await;
 }
 

@@ -400,6 +400,22 @@ pub async fn spawn_app_with(db: Db, extra: &[(&str, String)]) -> Option<TestApp>
             (test_db.url.clone(), None, Some(test_db))
         }
     };
+    Some(start_with(database_url, dir, test_db, extra).await)
+}
+
+/// A second server on the database of `first`, with its own pool, state and port and `extra`
+/// settings: two processes behind one load balancer. Finish it before `first`, which owns the
+/// database.
+pub async fn spawn_app_beside(first: &TestApp, extra: &[(&str, String)]) -> TestApp {
+    start_with(first.database_url.clone(), None, None, extra).await
+}
+
+async fn start_with(
+    database_url: String,
+    dir: Option<tempfile::TempDir>,
+    test_db: Option<TestDatabase>,
+    extra: &[(&str, String)],
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mut source: HashMap<String, String> = HashMap::from([
@@ -429,7 +445,7 @@ pub async fn spawn_app_with(db: Db, extra: &[(&str, String)]) -> Option<TestApp>
         .await
         .unwrap();
     });
-    Some(TestApp {
+    TestApp {
         base,
         client: reqwest::Client::new(),
         state,
@@ -438,7 +454,7 @@ pub async fn spawn_app_with(db: Db, extra: &[(&str, String)]) -> Option<TestApp>
         server: Some(server),
         _dir: dir,
         db: test_db,
-    })
+    }
 }
 
 impl TestApp {
