@@ -129,6 +129,9 @@ struct Inner {
     state: Mutex<FakeState>,
     base: String,
     notify: mpsc::UnboundedSender<Delivery>,
+    /// Time spent answering requests (handlers and their JSON), for benchmarks that leave the
+    /// fake's own work out of their figures.
+    busy_nanos: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Clone)]
@@ -245,6 +248,7 @@ impl FakeGoogle {
             }),
             base: format!("http://{addr}"),
             notify: tx,
+            busy_nanos: std::sync::atomic::AtomicU64::new(0),
         }));
         // One task delivers notifications in order, as Google numbers them.
         let notifier = {
@@ -570,6 +574,17 @@ impl FakeGoogle {
         self.lock().counts.clear();
     }
 
+    /// The time the fake has spent answering requests so far (its handlers, including
+    /// building and serialising their answers; not the network).
+    pub fn busy_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(
+            self.shared
+                .0
+                .busy_nanos
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
     /// Holds every `events.list` answer back this long (after authorisation, before the
     /// page is cut), so overlapping syncs of one calendar really overlap.
     pub fn set_list_delay(&self, delay: std::time::Duration) {
@@ -630,7 +645,24 @@ fn router(shared: Shared) -> Router {
             get(get_event).patch(patch_event).delete(delete_event),
         )
         .route("/calendar/v3/channels/stop", post(stop_channel))
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), timed))
         .with_state(shared)
+}
+
+/// Adds each request's handling time to [`FakeGoogle::busy_time`].
+async fn timed(
+    State(shared): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    shared
+        .0
+        .busy_nanos
+        .fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+    response
 }
 
 /// Google's error body: `{"error":{"errors":[{domain,reason,message}],"code","message"}}`.

@@ -894,7 +894,12 @@ async fn a_request_waits_for_a_booking_of_ours_being_recorded_instead_of_reloadi
     });
     marked.await.unwrap();
     app.store()
-        .create_event(acme.id, &elsewhere(&slot(3, 20), &slot(3, 21)))
+        .create_event(
+            acme.id,
+            pillow_store::new_id(),
+            &elsewhere(&slot(3, 20), &slot(3, 21)),
+            &[],
+        )
         .await
         .unwrap();
     let reloads = app.state.calendars.reloads();
@@ -909,7 +914,12 @@ async fn a_request_waits_for_a_booking_of_ours_being_recorded_instead_of_reloadi
     );
     // With nothing of ours in flight, a moved version is reloaded.
     app.store()
-        .create_event(acme.id, &elsewhere(&slot(3, 30), &slot(3, 31)))
+        .create_event(
+            acme.id,
+            pillow_store::new_id(),
+            &elsewhere(&slot(3, 30), &slot(3, 31)),
+            &[],
+        )
         .await
         .unwrap();
     let later = app.get(&url, &acme.token).await;
