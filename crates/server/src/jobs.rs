@@ -164,7 +164,9 @@ async fn deliver(job: &Job, google: Option<&crate::google::GoogleSync>) -> Resul
             Ok(())
         }
         // --- Google sync ---
-        crate::google::EVENT_UPSERT_JOB | crate::google::EVENT_DELETE_JOB => match google {
+        crate::google::EVENT_UPSERT_JOB
+        | crate::google::EVENT_DELETE_JOB
+        | crate::google::BOOKING_WRITE_JOB => match google {
             Some(google) => google.write_back(job).await.map_err(|e| e.to_string()),
             None => Ok(()),
         },

@@ -17,7 +17,7 @@ pub mod keys;
 pub mod state;
 mod writeback;
 
-pub use writeback::{EVENT_DELETE_JOB, EVENT_UPSERT_JOB};
+pub use writeback::{BOOKING_WRITE_JOB, EVENT_DELETE_JOB, EVENT_UPSERT_JOB};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -964,6 +964,60 @@ impl Scheduler {
             }
         })
     }
+}
+
+/// Write-back jobs that bring a member's Google Calendar up to date with what is here from
+/// now on: every upcoming booking (written, or removed if it was cancelled) and internal
+/// event. Queued when a calendar is connected, and when its sync resumes, since changes made
+/// meanwhile were not written. Writes are idempotent (our deterministic event ids), so
+/// what Google already has is not duplicated.
+///
+/// # Errors
+/// Database failures.
+pub async fn catch_up_jobs(
+    state: &crate::AppState,
+    tenant: TenantId,
+    user: Uuid,
+) -> Result<Vec<NewJob>, StoreError> {
+    let now = jiff::Timestamp::now();
+    let bookings = state
+        .store
+        .list_bookings(
+            tenant,
+            &pillow_store::BookingFilter {
+                user_id: Some(user),
+                from: Some(now),
+                limit: Some(10_000),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let events = state
+        .store
+        .list_events(
+            tenant,
+            &pillow_store::EventFilter {
+                user_ids: vec![user],
+                from: Some(now),
+                to: None,
+                include_cancelled: false,
+            },
+        )
+        .await?;
+    let job = |kind: &str, key: &str, id: Uuid| NewJob {
+        kind: kind.to_string(),
+        payload: serde_json::json!({key: id.to_string(), "user_id": user.to_string()}),
+    };
+    Ok(bookings
+        .iter()
+        .map(|b| job(BOOKING_WRITE_JOB, "booking_id", b.id))
+        .chain(
+            events
+                .iter()
+                .filter(|e| e.source == pillow_store::EventSource::Internal)
+                .map(|e| job(EVENT_UPSERT_JOB, "event_id", e.id)),
+        )
+        .collect())
 }
 
 /// The write-back job of an internal event change (`delete` when the event goes), or none

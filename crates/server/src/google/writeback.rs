@@ -22,6 +22,9 @@ use super::{BOOKING_PROPERTY, EVENT_PROPERTY, GoogleSync, SyncError};
 /// Job kinds that write an internal event to Google (or delete it there).
 pub const EVENT_UPSERT_JOB: &str = "google.event_upsert";
 pub const EVENT_DELETE_JOB: &str = "google.event_delete";
+/// Job kind that writes a booking to Google as it is now, without the lifecycle's other
+/// deliverers (no second confirmation): queued when a calendar is connected or resumes.
+pub const BOOKING_WRITE_JOB: &str = "google.booking_write";
 
 /// What to write for one of our objects.
 enum Desired {
@@ -57,7 +60,7 @@ impl GoogleSync {
             return Ok(());
         };
         let (kind, desired) = match job.kind.as_str() {
-            "booking.created" | "booking.rescheduled" | "booking.cancelled" => {
+            "booking.created" | "booking.rescheduled" | "booking.cancelled" | BOOKING_WRITE_JOB => {
                 ("booking", self.desired_booking(tenant, object).await?)
             }
             EVENT_UPSERT_JOB | EVENT_DELETE_JOB => {

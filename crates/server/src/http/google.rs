@@ -275,6 +275,9 @@ async fn callback(
             },
         )
         .await?;
+    // What was booked or planned here before the calendar was connected goes to it too.
+    let catch_up = crate::google::catch_up_jobs(&state, flow.tenant, user.id).await?;
+    state.store.enqueue_jobs(flow.tenant, &catch_up).await?;
     let (tenant, id) = (connection.tenant_id, connection.id);
     tokio::spawn(async move {
         let _ = google
@@ -437,6 +440,13 @@ async fn update_provider(
         .ok_or_else(|| ApiError::not_found("calendar connection"))?;
     if let Some(google) = state.google.clone() {
         if enabled {
+            // Bookings and events changed while paused were not written: write them now.
+            let catch_up =
+                crate::google::catch_up_jobs(&state, updated.tenant_id, updated.user_id).await?;
+            state
+                .store
+                .enqueue_jobs(updated.tenant_id, &catch_up)
+                .await?;
             let (tenant, id) = (updated.tenant_id, updated.id);
             tokio::spawn(async move {
                 let _ = google

@@ -1058,6 +1058,79 @@ async fn internal_events_are_written_back(h: &Harness) {
     assert!(h.local_google_events().await.is_empty());
 }
 
+/// Bookings and internal events made before the calendar was connected, or while its sync
+/// was paused, are written to Google once it is connected or resumed; a booking cancelled
+/// while paused leaves Google. Nothing is written twice.
+async fn what_was_booked_before_connecting_or_while_paused_reaches_google(h: &Harness) {
+    open_hours(h).await;
+    let early = book(h, soon(30)).await;
+    let focus = h
+        .app
+        .post(
+            "/api/calendar/events",
+            h.token(),
+            &json!({"title": "Focus time",
+            "start_time": soon(40).to_string(),
+            "end_time": (soon(40) + jiff::SignedDuration::from_hours(1)).to_string()}),
+        )
+        .await;
+    assert_eq!(focus.status, 201, "{:?}", focus.body);
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    assert!(booking_events(h).is_empty(), "no calendar yet");
+
+    let id = h.connect_settled().await;
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    let written = booking_events(h);
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert_eq!(
+        written[0]["extendedProperties"]["private"]["pillow_booking"],
+        early["id"]
+    );
+    let ours = |h: &Harness| {
+        h.google
+            .events(HOST_EMAIL)
+            .into_iter()
+            .filter(|e| e["extendedProperties"]["private"]["pillow_event"] == focus.body["id"])
+            .count()
+    };
+    assert_eq!(ours(h), 1);
+
+    // Paused: a new booking and a cancellation are not written...
+    let off = set_sync(h, h.token(), &id, &json!({"sync_enabled": false})).await;
+    assert_eq!(off.status, 200, "{:?}", off.body);
+    let paused = book(h, soon(50)).await;
+    let code = early["confirmation_code"].as_str().unwrap();
+    let cancelled = h
+        .app
+        .post(
+            &format!("/api/calendar/bookings/{code}/cancel"),
+            h.token(),
+            &json!({"reason": "Moved away"}),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    let live = |h: &Harness| -> Vec<Value> {
+        booking_events(h)
+            .into_iter()
+            .filter(|e| e["status"] != "cancelled")
+            .collect()
+    };
+    assert_eq!(live(h).len(), 1, "nothing written while paused");
+
+    // ...until sync resumes: the new booking appears, the cancelled one goes.
+    let on = set_sync(h, h.token(), &id, &json!({"sync_enabled": true})).await;
+    assert_eq!(on.status, 200, "{:?}", on.body);
+    h.drain_outbox(jiff::SignedDuration::ZERO).await;
+    let now_live = live(h);
+    assert_eq!(now_live.len(), 1, "{now_live:?}");
+    assert_eq!(
+        now_live[0]["extendedProperties"]["private"]["pillow_booking"],
+        paused["id"]
+    );
+    assert_eq!(ours(h), 1, "the internal event is not written twice");
+}
+
 /// A push notification makes a new Google event block availability without waiting for the
 /// poll; a notification with the wrong token or channel is refused.
 async fn a_push_notification_blocks_availability_at_once(h: &Harness) {
@@ -1782,6 +1855,7 @@ with_google!(
     a_notification_for_another_resource_is_refused_and_syncs_nothing,
     turning_sync_off_stops_every_trigger_and_turning_it_on_resumes,
     only_its_member_or_an_admin_may_toggle_sync,
+    what_was_booked_before_connecting_or_while_paused_reaches_google,
 );
 
 /// On SQLite, the database files never contain a token in plain text after a connect, a
