@@ -2019,8 +2019,9 @@ async fn two_servers_on_one_database_never_sync_one_connection_at_once() {
 }
 
 /// Benchmark (run on demand): the initial sync of 10,000 Google events, end to end through the
-/// fake, and the store's own ingest of the same events (the part that is ours, without the
-/// fake's time). `cargo test -p pillow-calendar --test api google::bench -- --ignored --nocapture`
+/// fake (also without the fake's own time), and the store's own ingest of the same events.
+/// Figures come from a release build:
+/// `cargo test --release -p pillow-calendar --test api google::bench -- --ignored --nocapture`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark; run on demand"]
 async fn bench_initial_sync_of_10000_events() {
