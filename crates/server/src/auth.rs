@@ -233,7 +233,9 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// A voice platform calling for one agent with the internal key.
+/// A voice platform calling for one agent (`X-Agent-ID`), with the deployment's internal key
+/// or with an API key of the agent's own tenant. A tenant configuring its voice platform with
+/// its own key needs no secret shared with other tenants, and reaches only its own agents.
 #[derive(Debug, Clone)]
 pub struct VoiceCaller {
     pub tenant: TenantId,
@@ -244,10 +246,18 @@ impl FromRequestParts<AppState> for VoiceCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts)?;
-        if !state.config.is_internal_key(token) {
-            return Err(ApiError::unauthorized("The internal API key is not valid."));
-        }
+        let internal = state.config.is_internal_key(bearer(parts)?);
+        let tenant = if internal {
+            None
+        } else {
+            let caller = Caller::from_request_parts(parts, state).await?;
+            if !matches!(caller.actor, Actor::ApiKey { .. }) {
+                return Err(ApiError::unauthorized(
+                    "Voice endpoints take the internal key or an API key (`Bearer pcal_…`).",
+                ));
+            }
+            Some(caller.tenant)
+        };
         let agent_id = parts
             .headers
             .get("x-agent-id")
@@ -255,11 +265,12 @@ impl FromRequestParts<AppState> for VoiceCaller {
             .ok_or_else(|| ApiError::unauthorized("Send the agent's id in `X-Agent-ID`."))?;
         let agent_id =
             Uuid::parse_str(agent_id.trim()).map_err(|_| ApiError::not_found("agent"))?;
-        let agent = state
-            .store
-            .find_agent(agent_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("agent"))?;
+        let agent = match tenant {
+            None => state.store.find_agent(agent_id).await?,
+            // Another tenant's agent is not found, exactly like one that does not exist.
+            Some(tenant) => state.store.get_agent(tenant, agent_id).await?,
+        }
+        .ok_or_else(|| ApiError::not_found("agent"))?;
         Ok(VoiceCaller {
             tenant: agent.tenant_id,
             agent,

@@ -1,9 +1,11 @@
 //! Endpoints voice platforms call, and the settings that make them work.
 //!
 //! - Retell custom functions: `POST /api/calendar/{availability,booking,find-booking,cancel,
-//!   reschedule}/retell`, either body shape, authenticated by the internal key plus
-//!   `X-Agent-ID` or by `X-Retell-Signature` under the tenant's Retell API key.
-//! - Vapi server tools: `POST /api/voice/vapi`, internal key plus `X-Agent-ID`.
+//!   reschedule}/retell`, either body shape, authenticated by the internal key (or the
+//!   tenant's own API key) plus `X-Agent-ID`, or by `X-Retell-Signature` under the tenant's
+//!   Retell API key.
+//! - Vapi server tools: `POST /api/voice/vapi`, internal key (or the tenant's API key) plus
+//!   `X-Agent-ID`.
 //! - Tool definitions: `GET /api/agents/{id}/tools?platform=retell|vapi|openai`.
 //! - Settings: the tenant's Retell API key (`/api/voice/retell-key`, sealed at rest) and an
 //!   agent's Retell agent id (`/api/agents/{id}/retell`).

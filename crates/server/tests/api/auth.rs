@@ -194,9 +194,14 @@ async fn the_internal_key_with_an_agent_id_opens_voice_endpoints_only(app: &Test
             .status(),
         StatusCode::NOT_FOUND
     );
-    // A user's API key is not the internal key.
+    // The tenant's own API key opens its own agents too (see the voice tests for the rest).
     assert_eq!(
         call(&acme.key, Some(&agent_id)).await.unwrap().status(),
+        StatusCode::OK
+    );
+    // A user's token does not.
+    assert_eq!(
+        call(&acme.token, Some(&agent_id)).await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
     // The internal key does not open the people API.

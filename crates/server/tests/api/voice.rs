@@ -22,6 +22,7 @@ on_both_backends!(
     voice_bad_input_is_a_clear_error_and_books_nothing,
     voice_callers_find_reschedule_and_cancel_by_code,
     voice_tool_definitions_for_each_platform,
+    voice_a_tenants_api_key_reaches_its_own_agents_only,
     voice_options_and_phrases_keep_wall_times_across_dst_in_two_zones,
 );
 
@@ -83,6 +84,90 @@ async fn voice(app: &TestApp, path: &str, agent: &str, body: &Value) -> Reply {
         &body.to_string(),
     )
     .await
+}
+
+/// A tenant can set its voice platform up with its own API key instead of the deployment's
+/// internal key: its agents answer, another tenant's agent is not found and nothing is booked.
+async fn voice_a_tenants_api_key_reaches_its_own_agents_only(app: &TestApp) {
+    let (acme, acme_agent) = front_desk(app, "Acme").await;
+    let (other, other_agent) = front_desk(app, "Other").await;
+    let tuesday = next(Weekday::Tuesday);
+    let with_key = |key: &str, agent: &str, path: &str, body: Value| {
+        let bearer = format!("Bearer {key}");
+        let agent = agent.to_string();
+        let path = path.to_string();
+        async move {
+            post_with(
+                app,
+                &path,
+                &[("authorization", bearer.as_str()), ("x-agent-id", &agent)],
+                &body.to_string(),
+            )
+            .await
+        }
+    };
+    let ask = envelope(
+        "check_availability",
+        "call_key_1",
+        json!({"date": tuesday.to_string()}),
+    );
+    let own = with_key(&acme.key, &acme_agent, AVAILABILITY, ask.clone()).await;
+    assert_eq!(own.status, StatusCode::OK, "{:?}", own.body);
+    let slot = options(&own)[0]["slot_id"].clone();
+    let book = json!({"message": {"type": "tool-calls", "call": {"id": "vapi-key-call"},
+        "toolCallList": [{"id": "b1", "type": "function", "function": {
+            "name": "book_appointment",
+            "arguments": {"slot_id": slot, "name": "Ada", "email": "ada@example.com"}}}]}});
+    let booked = with_key(&acme.key, &acme_agent, VAPI, book.clone()).await;
+    assert_eq!(booked.status, StatusCode::OK, "{:?}", booked.body);
+    assert!(
+        booked.body["results"][0]["result"].is_string(),
+        "{:?}",
+        booked.body
+    );
+    assert_eq!(bookings(app, &acme).await.len(), 1);
+
+    // Acme's key names Other's agent: not found, on every voice endpoint, and nothing booked.
+    let foreign = with_key(&acme.key, &other_agent, AVAILABILITY, ask).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{:?}", foreign.body);
+    let foreign_book = with_key(&acme.key, &other_agent, VAPI, book).await;
+    assert_eq!(foreign_book.status, StatusCode::NOT_FOUND);
+    assert!(bookings(app, &other).await.is_empty());
+    // A user's token, a wrong key and no agent id are refused.
+    let by_token = with_key(
+        &acme.token,
+        &acme_agent,
+        AVAILABILITY,
+        json!({"date": tuesday.to_string()}),
+    )
+    .await;
+    assert_eq!(
+        by_token.status,
+        StatusCode::UNAUTHORIZED,
+        "{:?}",
+        by_token.body
+    );
+    let wrong = with_key(
+        "pcal_not_a_real_key_000000000000000000000000",
+        &acme_agent,
+        AVAILABILITY,
+        json!({"date": tuesday.to_string()}),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{:?}", wrong.body);
+    let nameless = post_with(
+        app,
+        AVAILABILITY,
+        &[("authorization", format!("Bearer {}", acme.key).as_str())],
+        &json!({"date": tuesday.to_string()}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        nameless.status,
+        StatusCode::UNAUTHORIZED,
+        "{:?}",
+        nameless.body
+    );
 }
 
 fn envelope(tool: &str, call_id: &str, args: Value) -> Value {
