@@ -22,6 +22,12 @@ const BATCH: u32 = 64;
 const GATHER: Duration = Duration::from_millis(50);
 /// How often the backlog gauges are refreshed.
 const BACKLOG_EVERY: Duration = Duration::from_secs(2);
+/// How long an idempotency key is remembered: a retry later than this is a new request.
+pub const KEY_RETENTION: SignedDuration = SignedDuration::from_hours(24);
+/// How long done jobs are kept, for looking into what was delivered.
+pub const DONE_JOB_RETENTION: SignedDuration = SignedDuration::from_hours(24 * 7);
+/// How often expired keys and jobs are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// What one step did.
 #[derive(Debug, PartialEq, Eq)]
@@ -114,6 +120,23 @@ impl Worker {
         Ok(Step::Done(count))
     }
 
+    /// Forgets idempotency keys older than [`KEY_RETENTION`] and jobs done longer than
+    /// [`DONE_JOB_RETENTION`] before `now`, in every tenant; answers how many of each.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn purge_expired_at(&self, now: Timestamp) -> Result<(u64, u64), StoreError> {
+        let keys_before = now.checked_sub(KEY_RETENTION).unwrap_or(Timestamp::MIN);
+        let jobs_before = now
+            .checked_sub(DONE_JOB_RETENTION)
+            .unwrap_or(Timestamp::MIN);
+        let (keys, jobs) = self.store.purge_expired(keys_before, jobs_before).await?;
+        if keys > 0 || jobs > 0 {
+            tracing::info!(keys, jobs, "purged expired idempotency keys and done jobs");
+        }
+        Ok((keys, jobs))
+    }
+
     /// Runs until the process ends, sleeping while nothing is due.
     ///
     /// After a short batch it pauses briefly too: under a booking storm, claiming each job as
@@ -122,7 +145,14 @@ impl Worker {
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut backlog_read: Option<std::time::Instant> = None;
+            let mut purged: Option<std::time::Instant> = None;
             loop {
+                if purged.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                    purged = Some(std::time::Instant::now());
+                    if let Err(error) = self.purge_expired_at(Timestamp::now()).await {
+                        tracing::warn!(%error, "could not purge expired keys and jobs");
+                    }
+                }
                 match self.try_execute_task().await {
                     Ok(Step::Done(count)) if count >= BATCH as usize => {}
                     Ok(Step::Done(_)) => tokio::time::sleep(GATHER).await,

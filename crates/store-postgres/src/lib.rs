@@ -1659,6 +1659,28 @@ impl Store for PostgresStore {
         commit(tx, ()).await
     }
 
+    async fn purge_expired(
+        &self,
+        keys_before: Timestamp,
+        jobs_before: Timestamp,
+    ) -> StoreResult<(u64, u64)> {
+        // The worker's scope reveals both tables across tenants (migration 0007).
+        let mut tx = self.begin(Scope::Worker).await?;
+        let keys = sqlx::query("DELETE FROM idempotency_keys WHERE updated_at < $1")
+            .bind(keys_before.to_sqlx())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        let jobs = sqlx::query("DELETE FROM outbox WHERE status = 'done' AND updated_at < $1")
+            .bind(jobs_before.to_sqlx())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        commit(tx, (keys, jobs)).await
+    }
+
     async fn complete_jobs(&self, ids: &[Uuid]) -> StoreResult<()> {
         if ids.is_empty() {
             return Ok(());

@@ -508,3 +508,13 @@ async fn concurrent_connection_leases() {
     pillow_store::google_story::concurrent_connection_leases(std::sync::Arc::new(store)).await;
     db.drop_database().await;
 }
+
+#[tokio::test]
+async fn retention() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    pillow_store::story::retention(&store).await;
+    db.drop_database().await;
+}

@@ -1795,6 +1795,28 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn purge_expired(
+        &self,
+        keys_before: Timestamp,
+        jobs_before: Timestamp,
+    ) -> StoreResult<(u64, u64)> {
+        let mut tx = self.write().await?;
+        let keys = sqlx::query("DELETE FROM idempotency_keys WHERE updated_at < $1")
+            .bind(micros(keys_before))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        let jobs = sqlx::query("DELETE FROM outbox WHERE status = 'done' AND updated_at < $1")
+            .bind(micros(jobs_before))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        tx.commit().await.map_err(db)?;
+        Ok((keys, jobs))
+    }
+
     async fn complete_jobs(&self, ids: &[Uuid]) -> StoreResult<()> {
         if ids.is_empty() {
             return Ok(());

@@ -108,3 +108,9 @@ async fn concurrent_connection_leases() {
     let (_dir, store) = fresh().await;
     pillow_store::google_story::concurrent_connection_leases(std::sync::Arc::new(store)).await;
 }
+
+#[tokio::test]
+async fn retention() {
+    let (_dir, store) = fresh().await;
+    pillow_store::story::retention(&store).await;
+}

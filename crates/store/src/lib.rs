@@ -311,6 +311,14 @@ pub trait Store: Send + Sync + 'static {
         lease: jiff::SignedDuration,
         limit: u32,
     ) -> StoreResult<Vec<Job>>;
+    /// Deletes what is kept only for a while, in every tenant: idempotency records last
+    /// touched before `keys_before` (a retry that late is a new request) and jobs done before
+    /// `jobs_before`. Failed jobs stay for inspection. Answers how many records and jobs went.
+    async fn purge_expired(
+        &self,
+        keys_before: jiff::Timestamp,
+        jobs_before: jiff::Timestamp,
+    ) -> StoreResult<(u64, u64)>;
     /// Marks a job done.
     async fn complete_job(&self, id: Uuid) -> StoreResult<()>;
     /// Marks jobs done in one write: the worker's way, so a busy outbox costs one commit per

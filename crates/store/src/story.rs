@@ -2427,3 +2427,87 @@ pub async fn booking_settings(store: &dyn Store) {
         None
     );
 }
+
+/// Idempotency records and done jobs are purged after their time, in every tenant; newer
+/// records, running and failed jobs stay.
+pub async fn retention(store: &dyn Store) {
+    let acme = store.create_tenant("Acme retention").await.unwrap();
+    let globex = store.create_tenant("Globex retention").await.unwrap();
+    let now = jiff::Timestamp::now();
+    let long_ago: jiff::Timestamp = "2020-01-01T00:00:00Z".parse().unwrap();
+    let stale = jiff::SignedDuration::from_secs(60);
+    let started = |state: IdempotencyState| matches!(state, IdempotencyState::Started);
+    assert!(started(
+        store
+            .begin_idempotent(acme.id, "old", "h1", long_ago, stale)
+            .await
+            .unwrap()
+    ));
+    assert!(started(
+        store
+            .begin_idempotent(globex.id, "old", "h2", long_ago, stale)
+            .await
+            .unwrap()
+    ));
+    assert!(started(
+        store
+            .begin_idempotent(acme.id, "fresh", "h3", now, stale)
+            .await
+            .unwrap()
+    ));
+    store
+        .enqueue_jobs(acme.id, &[job("retention", 1), job("retention", 2)])
+        .await
+        .unwrap();
+    store
+        .enqueue_jobs(globex.id, &[job("retention", 3)])
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_jobs(
+            jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1),
+            jiff::SignedDuration::from_secs(60),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    store.complete_jobs(&[claimed[0].id]).await.unwrap();
+    store
+        .fail_job(claimed[1].id, "given up", None)
+        .await
+        .unwrap();
+
+    // Cut-offs before everything: nothing goes.
+    assert_eq!(
+        store.purge_expired(long_ago, long_ago).await.unwrap(),
+        (0, 0)
+    );
+    // The records from long ago (in both tenants) and the done job go.
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1);
+    let cutoff = now - jiff::SignedDuration::from_hours(1);
+    assert_eq!(store.purge_expired(cutoff, later).await.unwrap(), (2, 1));
+    assert!(started(
+        store
+            .begin_idempotent(acme.id, "old", "h4", jiff::Timestamp::now(), stale)
+            .await
+            .unwrap()
+    ));
+    assert!(matches!(
+        store
+            .begin_idempotent(acme.id, "fresh", "h3", jiff::Timestamp::now(), stale)
+            .await
+            .unwrap(),
+        IdempotencyState::InProgress { .. }
+    ));
+    let left: Vec<Uuid> = store
+        .list_jobs(acme.id, Some("retention"))
+        .await
+        .unwrap()
+        .into_iter()
+        .chain(store.list_jobs(globex.id, Some("retention")).await.unwrap())
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(left.len(), 2, "the failed and the running job stay");
+    assert!(!left.contains(&claimed[0].id));
+}

@@ -430,6 +430,23 @@ async fn an_idempotency_key_with_a_different_body_is_422(app: &TestApp) {
     );
     let listed = app.get("/api/calendar/bookings", &acme.token).await;
     assert_eq!(listed.body["bookings"].as_array().unwrap().len(), 1);
+
+    // A day later the worker has forgotten the key: the same key is a new request.
+    let worker = pillow_server::jobs::Worker::new(app.state.store.clone());
+    let soon = Timestamp::now() + 1.hour();
+    assert_eq!(
+        worker.purge_expired_at(soon).await.unwrap().0,
+        0,
+        "kept a day"
+    );
+    let (keys, _) = worker
+        .purge_expired_at(Timestamp::now() + 25.hours())
+        .await
+        .unwrap();
+    assert_eq!(keys, 1);
+    assert_eq!(send(slot(6, 2)).await.status(), StatusCode::CREATED);
+    let listed = app.get("/api/calendar/bookings", &acme.token).await;
+    assert_eq!(listed.body["bookings"].as_array().unwrap().len(), 2);
 }
 
 async fn book_for_agent(app: &TestApp, key: &str, agent: &str, start: &str) -> Reply {
