@@ -5,8 +5,9 @@
 //! `migrations/` hide every row of any other tenant. The few lookups that
 //! must cross tenants (login by e-mail, user by id, API key by prefix, agent by id, tenant by
 //! name) each set their own narrow setting instead, which reveals only the rows they look for.
-//! The job worker's methods (`claim_jobs`, `complete_job`, `fail_job`, `outbox_backlog`) serve
-//! every tenant: they set `app.worker = 'on'`, which reveals the outbox and no other table.
+//! The job worker's methods (`claim_jobs`, `complete_job(s)`, `fail_job`, `outbox_backlog`,
+//! `purge_expired`) serve every tenant: they set `app.worker = 'on'`, which reveals the outbox
+//! and the idempotency records (to purge expired ones) and no other table.
 //!
 //! Bookings cannot overlap: the exclusion constraint `bookings_no_overlap` refuses two
 //! confirmed bookings of one user whose occupied ranges meet, whatever races; calendar events
