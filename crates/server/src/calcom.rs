@@ -536,16 +536,34 @@ impl<'a> CalcomBackend<'a> {
         uid: &str,
         reason: Option<&str>,
     ) -> Result<CalcomBooked, CalcomBackendError> {
+        self.cancel_from(agent, uid, reason)
+            .await
+            .map(|(_, cancelled)| cancelled)
+    }
+
+    /// [`CalcomBackend::cancel`], also answering the booking as it was before, so a caller
+    /// can tell "cancelled now" from "was already cancelled".
+    ///
+    /// # Errors
+    /// As [`CalcomBackend::cancel`].
+    pub async fn cancel_from(
+        &self,
+        agent: &Agent,
+        uid: &str,
+        reason: Option<&str>,
+    ) -> Result<(CalcomBooked, CalcomBooked), CalcomBackendError> {
         let (key, slug) = self.credentials(agent)?;
-        let booking = self.owned_booking(agent, &key, slug, uid).await?;
-        if booking.status == "cancelled" {
-            return Ok(booking);
+        let before = self.owned_booking(agent, &key, slug, uid).await?;
+        if before.status == "cancelled" {
+            return Ok((before.clone(), before));
         }
-        self.client
+        let cancelled = self
+            .client
             .cancel_booking(&key, uid, reason)
             .await
             .map(CalcomBooked::from)
-            .map_err(Self::calcom(agent))
+            .map_err(Self::calcom(agent))?;
+        Ok((before, cancelled))
     }
 
     /// Moves a booking of the agent's. The answer is the *new* booking, with a new uid; the old
@@ -654,7 +672,8 @@ pub async fn upcoming(
     CalcomBackend::new(&state.config).upcoming(agent).await
 }
 
-/// [`CalcomBackend::cancel`] with the server's configuration.
+/// [`CalcomBackend::cancel_from`] with the server's configuration: the booking before and
+/// after.
 ///
 /// # Errors
 /// See [`CalcomBackendError`].
@@ -663,9 +682,9 @@ pub async fn cancel(
     agent: &Agent,
     uid: &str,
     reason: Option<&str>,
-) -> Result<CalcomBooked, CalcomBackendError> {
+) -> Result<(CalcomBooked, CalcomBooked), CalcomBackendError> {
     CalcomBackend::new(&state.config)
-        .cancel(agent, uid, reason)
+        .cancel_from(agent, uid, reason)
         .await
 }
 

@@ -323,12 +323,7 @@ pub trait Store: Send + Sync + 'static {
     async fn complete_job(&self, id: Uuid) -> StoreResult<()>;
     /// Marks jobs done in one write: the worker's way, so a busy outbox costs one commit per
     /// batch rather than one per job.
-    async fn complete_jobs(&self, ids: &[Uuid]) -> StoreResult<()> {
-        for id in ids {
-            self.complete_job(*id).await?;
-        }
-        Ok(())
-    }
+    async fn complete_jobs(&self, ids: &[Uuid]) -> StoreResult<()>;
     /// Records a failure: back to pending at `retry_at`, or failed for good when `None`.
     async fn fail_job(
         &self,

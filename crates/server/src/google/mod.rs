@@ -966,19 +966,19 @@ impl Scheduler {
     }
 }
 
-/// Write-back jobs that bring a member's Google Calendar up to date with what is here from
-/// now on: every upcoming booking (written, or removed if it was cancelled) and internal
-/// event. Queued when a calendar is connected, and when its sync resumes, since changes made
-/// meanwhile were not written. Writes are idempotent (our deterministic event ids), so
-/// what Google already has is not duplicated.
+/// Queues the write-back jobs that bring a member's Google Calendar up to date with what is
+/// here from now on: every upcoming booking (written, or removed if it was cancelled) and
+/// internal event. Called when a calendar is connected, and when its sync resumes, since
+/// changes made meanwhile were not written. Writes are idempotent (our deterministic event
+/// ids), so what Google already has is not duplicated.
 ///
 /// # Errors
 /// Database failures.
-pub async fn catch_up_jobs(
+pub async fn queue_catch_up(
     state: &crate::AppState,
     tenant: TenantId,
     user: Uuid,
-) -> Result<Vec<NewJob>, StoreError> {
+) -> Result<(), StoreError> {
     let now = jiff::Timestamp::now();
     let bookings = state
         .store
@@ -1008,7 +1008,7 @@ pub async fn catch_up_jobs(
         kind: kind.to_string(),
         payload: serde_json::json!({key: id.to_string(), "user_id": user.to_string()}),
     };
-    Ok(bookings
+    let jobs: Vec<NewJob> = bookings
         .iter()
         .map(|b| job(BOOKING_WRITE_JOB, "booking_id", b.id))
         .chain(
@@ -1017,7 +1017,8 @@ pub async fn catch_up_jobs(
                 .filter(|e| e.source == pillow_store::EventSource::Internal)
                 .map(|e| job(EVENT_UPSERT_JOB, "event_id", e.id)),
         )
-        .collect())
+        .collect();
+    state.store.enqueue_jobs(tenant, &jobs).await
 }
 
 /// The write-back job of an internal event change (`delete` when the event goes), or none

@@ -276,14 +276,13 @@ async fn callback(
         )
         .await?;
     // What was booked or planned here before the calendar was connected goes to it too.
-    let catch_up = crate::google::catch_up_jobs(&state, flow.tenant, user.id).await?;
-    state.store.enqueue_jobs(flow.tenant, &catch_up).await?;
-    let (tenant, id) = (connection.tenant_id, connection.id);
-    tokio::spawn(async move {
-        let _ = google
-            .sync_when_free(tenant, id, Trigger::Connect, Duration::from_secs(60))
-            .await;
-    });
+    crate::google::queue_catch_up(&state, flow.tenant, user.id).await?;
+    sync_in_background(
+        google,
+        &connection,
+        Trigger::Connect,
+        Duration::from_secs(60),
+    );
     Ok(Json(Connected {
         connected: true,
         provider: view(&connection),
@@ -297,6 +296,20 @@ fn google_failed(error: GoogleError) -> ApiError {
         "google_unavailable",
         "Google did not answer as expected; try connecting again in a moment.",
     )
+}
+
+/// Syncs the connection in the background once its lease is free (waiting at most `wait`):
+/// the request that asked for it answers at once.
+fn sync_in_background(
+    google: Arc<GoogleSync>,
+    connection: &CalendarConnection,
+    trigger: Trigger,
+    wait: Duration,
+) {
+    let (tenant, id) = (connection.tenant_id, connection.id);
+    tokio::spawn(async move {
+        let _ = google.sync_when_free(tenant, id, trigger, wait).await;
+    });
 }
 
 async fn connection_of(
@@ -441,18 +454,8 @@ async fn update_provider(
     if let Some(google) = state.google.clone() {
         if enabled {
             // Bookings and events changed while paused were not written: write them now.
-            let catch_up =
-                crate::google::catch_up_jobs(&state, updated.tenant_id, updated.user_id).await?;
-            state
-                .store
-                .enqueue_jobs(updated.tenant_id, &catch_up)
-                .await?;
-            let (tenant, id) = (updated.tenant_id, updated.id);
-            tokio::spawn(async move {
-                let _ = google
-                    .sync_when_free(tenant, id, Trigger::Resume, Duration::from_secs(60))
-                    .await;
-            });
+            crate::google::queue_catch_up(&state, updated.tenant_id, updated.user_id).await?;
+            sync_in_background(google, &updated, Trigger::Resume, Duration::from_secs(60));
         } else if let Some(channel) = &connection.channel {
             google.stop_channel(&connection, channel).await;
         }
@@ -654,12 +657,7 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap) -> ApiResult
         }));
     }
     metrics::counter!("calendar_push_notifications_total", "provider" => "google").increment(1);
-    let (tenant, id) = (connection.tenant_id, connection.id);
-    tokio::spawn(async move {
-        let _ = google
-            .sync_when_free(tenant, id, Trigger::Push, Duration::from_secs(30))
-            .await;
-    });
+    sync_in_background(google, &connection, Trigger::Push, Duration::from_secs(30));
     Ok(Json(WebhookAck {
         outcome: "sync_started",
     }))

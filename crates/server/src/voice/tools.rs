@@ -1380,16 +1380,7 @@ pub async fn find_booking_native(
     let found: Vec<Booking> = if let Some(code) = given(&args.confirmation_code) {
         vec![booking_by_code(ctx, code).await?]
     } else {
-        let phone = given(&args.phone).map(digits).filter(|d| d.len() >= 7);
-        let email = given(&args.email).map(str::to_ascii_lowercase);
-        if phone.is_none() && email.is_none() {
-            return Err(ToolError::invalid(
-                "confirmation_code",
-                "missing_parameter",
-                "I need the confirmation code, or the phone number or e-mail the appointment \
-                 was booked with.",
-            ));
-        }
+        let caller = CallerLookup::from_args(&args)?;
         let upcoming = ctx
             .state
             .store
@@ -1405,30 +1396,12 @@ pub async fn find_booking_native(
             .await?;
         upcoming
             .into_iter()
-            .filter(|b| {
-                let phone_ok = phone.as_ref().is_some_and(|given| {
-                    b.attendee
-                        .phone
-                        .as_deref()
-                        .is_some_and(|p| digits(p).ends_with(given.as_str()))
-                });
-                let email_ok = email.as_ref().is_some_and(|given| {
-                    b.attendee
-                        .email
-                        .as_deref()
-                        .is_some_and(|e| e.eq_ignore_ascii_case(given))
-                });
-                phone_ok || email_ok
-            })
+            .filter(|b| caller.matches(b.attendee.phone.as_deref(), b.attendee.email.as_deref()))
             .take(MAX_OPTIONS)
             .collect()
     };
     if found.is_empty() {
-        return Err(ToolError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "I couldn't find an upcoming appointment under that phone number or e-mail.",
-        ));
+        return Err(nothing_upcoming());
     }
     let views: Vec<Value> = found.iter().map(|b| voice_view(ctx, b, &host(b))).collect();
     let lines: Vec<String> = found
@@ -1448,16 +1421,72 @@ pub async fn find_booking_native(
             }
         })
         .collect();
-    let summary = if found.len() == 1 {
-        format!("I found your appointment {}.", lines[0])
-    } else {
-        format!(
+    Ok(json!({"found": true, "bookings": views, "summary": found_summary(&lines)}))
+}
+
+/// Who a caller looking for their appointment without its code is: the digits of their phone
+/// (at least seven, matched at the end) and their e-mail (any case), one of them at least.
+struct CallerLookup {
+    phone: Option<String>,
+    email: Option<String>,
+}
+
+impl CallerLookup {
+    fn from_args(args: &FindBookingArgs) -> Result<Self, ToolError> {
+        let phone = given(&args.phone).map(digits).filter(|d| d.len() >= 7);
+        let email = given(&args.email).map(str::to_string);
+        if phone.is_none() && email.is_none() {
+            return Err(ToolError::invalid(
+                "confirmation_code",
+                "missing_parameter",
+                "I need the confirmation code, or the phone number or e-mail the appointment \
+                 was booked with.",
+            ));
+        }
+        Ok(Self { phone, email })
+    }
+
+    /// Whether an attendee with this phone and e-mail is the caller.
+    fn matches(&self, phone: Option<&str>, email: Option<&str>) -> bool {
+        let phone_ok = self
+            .phone
+            .as_ref()
+            .is_some_and(|given| phone.is_some_and(|p| digits(p).ends_with(given.as_str())));
+        let email_ok = self
+            .email
+            .as_ref()
+            .is_some_and(|given| email.is_some_and(|e| e.eq_ignore_ascii_case(given)));
+        phone_ok || email_ok
+    }
+}
+
+fn nothing_upcoming() -> ToolError {
+    ToolError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "I couldn't find an upcoming appointment under that phone number or e-mail.",
+    )
+}
+
+/// "I found your appointment …" for one appointment's spoken line, or a list of several.
+fn found_summary(lines: &[String]) -> String {
+    match lines {
+        [one] => format!("I found your appointment {one}."),
+        _ => format!(
             "I found {} appointments: {}.",
-            found.len(),
-            speech::join_and(&lines)
-        )
-    };
-    Ok(json!({"found": true, "bookings": views, "summary": summary}))
+            lines.len(),
+            speech::join_and(lines)
+        ),
+    }
+}
+
+/// The answer to a cancellation: done now, or done before.
+fn cancel_summary(when: &str, already: bool) -> String {
+    if already {
+        format!("That appointment, {when}, was already cancelled.")
+    } else {
+        format!("Your appointment {when} is cancelled.")
+    }
 }
 
 /// Cancels the caller's appointment. Cancelling twice answers the same.
@@ -1487,11 +1516,7 @@ pub async fn cancel_booking_native(
         .map_err(|e| ToolError::from_api(e, ctx))?;
     let host = view.0["user_name"].as_str().unwrap_or_default().to_string();
     let when = speech::spoken_time(booking.start, &agent_zone(ctx.agent), Timestamp::now());
-    let summary = if already {
-        format!("That appointment, {when}, was already cancelled.")
-    } else {
-        format!("Your appointment {when} is cancelled.")
-    };
+    let summary = cancel_summary(&when, already);
     let mut cancelled = booking.clone();
     cancelled.status = BookingStatus::Cancelled;
     Ok(json!({
@@ -1612,47 +1637,22 @@ async fn find_booking_calcom(
                 .map_err(calcom_booking_error)?,
         ]
     } else {
-        let phone = given(&args.phone).map(digits).filter(|d| d.len() >= 7);
-        let email = given(&args.email).map(str::trim);
-        if phone.is_none() && email.is_none() {
-            return Err(ToolError::invalid(
-                "confirmation_code",
-                "missing_parameter",
-                "I need the confirmation code, or the phone number or e-mail the appointment \
-                 was booked with.",
-            ));
-        }
+        let caller = CallerLookup::from_args(&args)?;
         crate::calcom::upcoming(ctx.state, ctx.agent)
             .await
             .map_err(calcom_error)?
             .into_iter()
             .filter(|booking| {
-                let Some(attendee) = &booking.attendee else {
-                    return false;
-                };
-                let phone_ok = phone.as_ref().is_some_and(|given| {
-                    attendee
-                        .phone_number
-                        .as_deref()
-                        .is_some_and(|p| digits(p).ends_with(given.as_str()))
-                });
-                let email_ok = email.is_some_and(|given| {
-                    attendee
-                        .email
-                        .as_deref()
-                        .is_some_and(|e| e.eq_ignore_ascii_case(given))
-                });
-                phone_ok || email_ok
+                booking
+                    .attendee
+                    .as_ref()
+                    .is_some_and(|a| caller.matches(a.phone_number.as_deref(), a.email.as_deref()))
             })
             .take(MAX_OPTIONS)
             .collect()
     };
     if found.is_empty() {
-        return Err(ToolError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "I couldn't find an upcoming appointment under that phone number or e-mail.",
-        ));
+        return Err(nothing_upcoming());
     }
     let zone = agent_zone(ctx.agent);
     let lines: Vec<String> = found
@@ -1666,17 +1666,8 @@ async fn find_booking_calcom(
             }
         })
         .collect();
-    let summary = if found.len() == 1 {
-        format!("I found your appointment {}.", lines[0])
-    } else {
-        format!(
-            "I found {} appointments: {}.",
-            found.len(),
-            speech::join_and(&lines)
-        )
-    };
     let views: Vec<Value> = found.iter().map(|b| calcom_view(ctx, b)).collect();
-    Ok(json!({"found": true, "bookings": views, "summary": summary}))
+    Ok(json!({"found": true, "bookings": views, "summary": found_summary(&lines)}))
 }
 
 /// Cancels a Cal.com appointment of this agent's. Cancelling twice answers the same.
@@ -1685,22 +1676,14 @@ async fn cancel_booking_calcom(
     args: CancelBookingArgs,
 ) -> Result<Value, ToolError> {
     let uid = calcom_uid(&args.confirmation_code)?;
-    let before = crate::calcom::booking(ctx.state, ctx.agent, uid)
-        .await
-        .map_err(calcom_booking_error)?;
-    let cancelled = crate::calcom::cancel(ctx.state, ctx.agent, uid, given(&args.reason))
+    let (before, cancelled) = crate::calcom::cancel(ctx.state, ctx.agent, uid, given(&args.reason))
         .await
         .map_err(calcom_booking_error)?;
     let when = speech::spoken_time(before.start, &agent_zone(ctx.agent), Timestamp::now());
-    let summary = if before.status == "cancelled" {
-        format!("That appointment, {when}, was already cancelled.")
-    } else {
-        format!("Your appointment {when} is cancelled.")
-    };
     Ok(json!({
         "cancelled": true,
         "booking": calcom_view(ctx, &cancelled),
-        "summary": summary,
+        "summary": cancel_summary(&when, before.status == "cancelled"),
     }))
 }
 
