@@ -87,7 +87,7 @@ fn hours(n: i64) -> SignedDuration {
     SignedDuration::from_hours(n)
 }
 
-// ---------- America/Los_Angeles ----------
+// America/Los_Angeles
 
 #[test]
 fn los_angeles_spring_forward_one_to_three_is_one_real_hour_and_two_slots() {
@@ -212,7 +212,7 @@ fn los_angeles_all_day_events_cover_23_and_25_hours() {
     assert_eq!(fall.duration(), hours(25));
 }
 
-// ---------- Europe/London ----------
+// Europe/London
 
 #[test]
 fn london_spring_forward_skips_one_to_two_am() {
@@ -265,7 +265,7 @@ fn london_whole_day_ranges_and_all_day_events_are_23_and_25_hours() {
     assert_eq!(two.duration(), hours(49));
 }
 
-// ---------- Australia/Lord_Howe (30-minute shift) ----------
+// Australia/Lord_Howe (30-minute shift)
 
 #[test]
 fn lord_howe_fall_back_adds_half_an_hour() {
@@ -308,7 +308,7 @@ fn lord_howe_spring_forward_removes_half_an_hour() {
     assert_eq!(all_day.duration(), SignedDuration::from_mins(23 * 60 + 30));
 }
 
-// ---------- America/Santiago (transitions at midnight) ----------
+// America/Santiago (transitions at midnight)
 
 #[test]
 fn santiago_spring_forward_day_starts_at_one_am() {
@@ -371,7 +371,7 @@ fn santiago_fall_back_repeats_the_last_hour_of_saturday() {
     );
 }
 
-// ---------- Asia/Kolkata (half-hour offset, no DST) ----------
+// Asia/Kolkata (half-hour offset, no DST)
 
 #[test]
 fn kolkata_nine_to_five_is_always_three_thirty_to_eleven_thirty_utc() {
@@ -396,7 +396,7 @@ fn kolkata_nine_to_five_is_always_three_thirty_to_eleven_thirty_utc() {
     );
 }
 
-// ---------- Pacific/Chatham (+12:45 / +13:45) ----------
+// Pacific/Chatham (+12:45 / +13:45)
 
 #[test]
 fn chatham_fall_back_repeats_quarter_to_three_until_quarter_to_four() {

@@ -4,7 +4,7 @@
 //! bookable slots. No I/O, no clock, no randomness: the server loads the
 //! data, calls in here, and stores the outcome.
 //!
-//! Time semantics (DESIGN.md section 3): instants are UTC
+//! Time semantics: instants are UTC
 //! [`jiff::Timestamp`]s; every rule has an IANA zone; local wall times become
 //! instants with "compatible" disambiguation (a time in a spring-forward gap
 //! moves forward by the gap, an ambiguous fall-back time takes the earlier

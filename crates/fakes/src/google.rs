@@ -1,6 +1,6 @@
 //! A fake of the Google Calendar API v3 and Google OAuth 2.0, served over real HTTP.
 //!
-//! It reproduces what our sync and write-back must survive (DESIGN.md §7): sync tokens only on
+//! It reproduces what our sync and write-back must survive: sync tokens only on
 //! the last page, empty pages, 410 `fullSyncRequired` on demand, tombstones, recurring
 //! instances, all-day events, ETags and 412, duplicate ids and 409, 410 on a second delete,
 //! injected 403/429/5xx, `invalid_grant`, refreshes without a new refresh token, and push
@@ -305,7 +305,7 @@ impl FakeGoogle {
         self.shared.lock()
     }
 
-    // ---- OAuth control ----
+    // OAuth control.
 
     /// Registers an OAuth client (as in Google Cloud Console).
     pub fn register_client(&self, client_id: &str, client_secret: &str, redirect_uri: &str) {
@@ -418,7 +418,7 @@ impl FakeGoogle {
         }
     }
 
-    // ---- the user in Google's UI ----
+    // the user in Google's UI.
 
     /// Creates an event as the user would; Google fills in id (unless given), etag, times.
     ///
@@ -529,7 +529,7 @@ impl FakeGoogle {
             .unwrap_or_default()
     }
 
-    // ---- sync, paging and failures ----
+    // sync, paging and failures.
 
     /// Every sync token handed out so far answers 410 `fullSyncRequired`.
     pub fn expire_sync_tokens(&self) {
@@ -608,7 +608,7 @@ impl FakeGoogle {
         self.lock().max_lists_in_flight.clear();
     }
 
-    // ---- push channels ----
+    // push channels.
 
     /// The open channels.
     pub fn channels(&self) -> Vec<ChannelInfo> {

@@ -49,7 +49,7 @@ fn range(start: &str, end: &str) -> serde_json::Value {
 }
 
 #[test]
-fn the_seed_configuration_example_is_valid() {
+fn the_documented_configuration_example_is_valid() {
     let rule = parse_value(base()).unwrap();
     assert_eq!(rule.time_zone().iana_name(), Some("America/Los_Angeles"));
     assert_eq!(rule.slot_duration(), SignedDuration::from_mins(30));
@@ -67,7 +67,7 @@ fn the_seed_configuration_example_is_valid() {
 }
 
 #[test]
-fn the_seed_quick_start_example_is_valid_and_fills_in_defaults() {
+fn the_documented_quick_start_example_is_valid_and_fills_in_defaults() {
     let doc: RuleDocument = serde_json::from_str(
         r#"{
             "name": "Work Hours",

@@ -390,7 +390,7 @@ fn a_team_without_members_has_no_slots() {
     assert!(team_slots(&members, &monday_query(30)).is_empty());
 }
 
-// ---- check_slot: one test per rejection ----
+// check_slot: one test per rejection.
 
 fn strict_rule() -> Rule {
     rule(
