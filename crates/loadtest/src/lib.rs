@@ -11,5 +11,4 @@ pub mod http;
 pub mod seed;
 pub mod startup;
 pub mod util;
-// --- MCP ---
 pub mod mcp;

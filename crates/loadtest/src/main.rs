@@ -33,12 +33,10 @@ enum Command {
     Startup(StartupArgs),
     /// Writes a benchmark data set (a team, its rules and busy events) into a database.
     Seed(SeedArgs),
-    // --- MCP ---
     /// Closed-loop MCP load: each task is an MCP client calling one tool back to back.
     Mcp(McpArgs),
 }
 
-// --- MCP ---
 #[derive(Args)]
 struct McpArgs {
     /// The MCP endpoint, e.g. http://127.0.0.1:3000/mcp. Must be loopback.
@@ -266,7 +264,6 @@ async fn run(command: Command) -> Result<()> {
                 eprintln!("warning: not every run shut down gracefully after SIGTERM");
             }
         }
-        // --- MCP ---
         Command::Mcp(args) => {
             let options = pillow_loadtest::mcp::McpOptions {
                 http: args.load.options(vec![args.url])?,

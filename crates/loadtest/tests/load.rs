@@ -279,7 +279,6 @@ async fn bodies_are_sent_in_turn() {
     );
 }
 
-// --- MCP ---
 /// The real server on a seeded temporary SQLite database; returns its base URL and what the
 /// seed printed.
 async fn real_server() -> (String, pillow_loadtest::seed::Seeded, tempfile::TempDir) {
