@@ -94,8 +94,8 @@ pub fn busy_intervals(events: &[BusyEvent], user: Uuid, zone: &TimeZone) -> Vec<
         .filter(|e| e.user_id == user)
         .filter_map(|e| {
             if e.all_day {
-                let start = crate::http::utc_date(e.start);
-                let end = crate::http::utc_date(e.end);
+                let start = crate::domain::time::utc_date(e.start);
+                let end = crate::domain::time::utc_date(e.end);
                 pillow_engine::all_day_interval(start, end, zone)
             } else {
                 Interval::new(e.start, e.end)

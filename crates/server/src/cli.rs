@@ -226,12 +226,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }) => {
             let role =
                 Role::parse(role).ok_or_else(|| invalid("--role is owner, admin or member"))?;
-            let email = crate::http::users::check_email("email", email)
-                .map_err(|e| invalid(format!("--email: {}", e.message)))?;
-            crate::http::check_time_zone("time_zone", time_zone)
-                .map_err(|e| invalid(format!("--time-zone: {}", e.message)))?;
+            let email = crate::domain::users::check_email(email)
+                .map_err(|e| invalid(format!("--email: {e}")))?;
+            crate::domain::users::check_time_zone(time_zone)
+                .map_err(|e| invalid(format!("--time-zone: {e}")))?;
             let password_hash = match password {
-                Some(p) if p.chars().count() < crate::http::users::MIN_PASSWORD_LEN => {
+                Some(p) if p.chars().count() < crate::domain::users::MIN_PASSWORD_LEN => {
                     return Err(invalid("--password needs at least 8 characters"));
                 }
                 Some(p) => Some(auth::hash_password(p).map_err(|e| invalid(e.message))?),
@@ -292,8 +292,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             time_zone,
             output,
         }) => {
-            crate::http::check_time_zone("time_zone", time_zone)
-                .map_err(|e| invalid(format!("--time-zone: {}", e.message)))?;
+            crate::domain::users::check_time_zone(time_zone)
+                .map_err(|e| invalid(format!("--time-zone: {e}")))?;
             let store = store(&cli).await?;
             let tenant = resolve_tenant(store.as_ref(), tenant).await?;
             let agent = store

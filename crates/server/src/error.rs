@@ -8,6 +8,8 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pillow_store::StoreError;
+
+use crate::domain::users::UserError;
 use serde_json::{Map, Value, json};
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +82,18 @@ impl ApiError {
             "internal_error",
             "Something went wrong on our side; it has been logged.",
         )
+    }
+}
+
+impl ApiError {
+    /// 422 for refused user details, naming the request `field` they came from.
+    pub fn from_user(field: &str, error: UserError) -> Self {
+        let code = match error {
+            UserError::InvalidEmail(_) => "invalid_email",
+            UserError::InvalidTimeZone(_) => "invalid_timezone",
+            UserError::WeakPassword => "weak_password",
+        };
+        ApiError::invalid(field, code, error.to_string())
     }
 }
 

@@ -10,6 +10,7 @@ pub mod calcom;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;

@@ -136,14 +136,8 @@ pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
 }
 
 /// Checks an IANA zone name with the same database the engine uses.
-pub fn check_time_zone(field: &str, zone: &str) -> Result<(), ApiError> {
-    jiff::tz::TimeZone::get(zone).map(|_| ()).map_err(|_| {
-        ApiError::invalid(
-            field,
-            "invalid_timezone",
-            format!("{zone:?} is not an IANA time zone such as America/New_York."),
-        )
-    })
+pub fn check_time_zone(field: &str, zone: &str) -> Result<crate::domain::time::Zone, ApiError> {
+    crate::domain::users::check_time_zone(zone).map_err(|e| ApiError::from_user(field, e))
 }
 
 /// A local date, `YYYY-MM-DD`.
@@ -212,7 +206,5 @@ pub fn json_object(
     }
 }
 
-/// All-day events carry their dates as 00:00 UTC instants.
-pub fn utc_date(carrier: jiff::Timestamp) -> jiff::civil::Date {
-    carrier.to_zoned(jiff::tz::TimeZone::UTC).date()
-}
+/// Kept for google/writeback.rs until it calls [`crate::domain::time::utc_date`] directly.
+pub use crate::domain::time::utc_date;

@@ -86,28 +86,9 @@ struct UpdateUser {
     password: Option<String>,
 }
 
-pub const MIN_PASSWORD_LEN: usize = 8;
-
-/// A plausible e-mail address: one `@`, something on both sides, a dot in the domain, no spaces.
+/// A plausible e-mail address; see [`crate::domain::users::check_email`].
 pub fn check_email(field: &str, email: &str) -> Result<String, ApiError> {
-    let email = email.trim();
-    let plausible = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains('@')
-    }) && !email.chars().any(char::is_whitespace)
-        && email.len() <= 254;
-    if plausible {
-        Ok(email.to_string())
-    } else {
-        Err(ApiError::invalid(
-            field,
-            "invalid_email",
-            format!("{email:?} is not an e-mail address."),
-        ))
-    }
+    crate::domain::users::check_email(email).map_err(|e| ApiError::from_user(field, e))
 }
 
 fn check_name(field: &str, name: &str) -> Result<String, ApiError> {
@@ -134,13 +115,8 @@ fn check_role(caller: &Caller, role: &str) -> Result<Role, ApiError> {
 }
 
 fn check_password(password: &str) -> Result<String, ApiError> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(ApiError::invalid(
-            "password",
-            "weak_password",
-            format!("A password needs at least {MIN_PASSWORD_LEN} characters."),
-        ));
-    }
+    crate::domain::users::check_password_length(password)
+        .map_err(|e| ApiError::from_user("password", e))?;
     hash_password(password)
 }
 

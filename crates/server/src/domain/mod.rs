@@ -1,0 +1,7 @@
+//! The scheduling rules of the server, independent of how a request arrived.
+//!
+//! Nothing here imports `crate::http`, `crate::voice` or `crate::mcp`: those layers parse a
+//! request, call in here, and turn the typed result or error into their own response.
+
+pub mod time;
+pub mod users;

@@ -1,0 +1,106 @@
+//! Time zones and the all-day date encoding, parsed once where a request enters.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+/// An IANA time zone that is known to parse, together with the name it was given by.
+///
+/// Parsing happens once, where a name enters (a request body, a stored row); code further in
+/// takes a `Zone` and never falls back to UTC on its own.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    name: String,
+    zone: TimeZone,
+}
+
+/// A time-zone name that is not in the IANA database the engine uses.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an IANA time zone such as America/New_York.")]
+pub struct UnknownZone(pub String);
+
+impl Zone {
+    /// Parses an IANA name such as `America/New_York`.
+    pub fn parse(name: &str) -> Result<Self, UnknownZone> {
+        TimeZone::get(name)
+            .map(|zone| Self {
+                name: name.to_string(),
+                zone,
+            })
+            .map_err(|_| UnknownZone(name.to_string()))
+    }
+
+    /// The name the zone was parsed from.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The zone itself, for the engine and jiff.
+    pub fn tz(&self) -> &TimeZone {
+        &self.zone
+    }
+
+    /// The zone by value, for APIs that take ownership.
+    pub fn into_tz(self) -> TimeZone {
+        self.zone
+    }
+}
+
+impl fmt::Display for Zone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// All-day events are stored with their dates carried as 00:00 UTC instants, so that a date
+/// means the same day whatever zone reads it. This is the one place that encoding lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AllDayDate(pub Date);
+
+impl AllDayDate {
+    /// The date an instant stored for an all-day event carries.
+    pub fn from_carrier(carrier: Timestamp) -> Self {
+        Self(carrier.to_zoned(TimeZone::UTC).date())
+    }
+
+    /// The instant that carries this date in storage (00:00 UTC), if it is in range.
+    pub fn carrier(self) -> Option<Timestamp> {
+        self.0.to_zoned(TimeZone::UTC).ok().map(|z| z.timestamp())
+    }
+
+    pub fn date(self) -> Date {
+        self.0
+    }
+}
+
+/// The date an all-day event's stored instant carries; see [`AllDayDate`].
+pub fn utc_date(carrier: Timestamp) -> Date {
+    AllDayDate::from_carrier(carrier).date()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_parses_known_names_only() {
+        assert_eq!(
+            Zone::parse("Europe/London").unwrap().name(),
+            "Europe/London"
+        );
+        assert_eq!(
+            Zone::parse("Mars/Olympus").unwrap_err(),
+            UnknownZone("Mars/Olympus".into())
+        );
+    }
+
+    #[test]
+    fn all_day_dates_round_trip_through_their_carrier() {
+        let date = AllDayDate(jiff::civil::date(2024, 2, 15));
+        let carrier = date.carrier().unwrap();
+        assert_eq!(carrier.to_string(), "2024-02-15T00:00:00Z");
+        assert_eq!(AllDayDate::from_carrier(carrier), date);
+    }
+}
