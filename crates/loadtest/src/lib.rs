@@ -8,7 +8,7 @@
 //! run stops by itself.
 
 pub mod http;
+pub mod mcp;
 pub mod seed;
 pub mod startup;
 pub mod util;
-pub mod mcp;

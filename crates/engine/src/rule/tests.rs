@@ -21,8 +21,7 @@ fn base() -> serde_json::Value {
 }
 
 fn parse_value(value: serde_json::Value) -> Result<Rule, RuleError> {
-    let doc: RuleDocument =
-        serde_json::from_value(value).expect("document has the right shape");
+    let doc: RuleDocument = serde_json::from_value(value).expect("document has the right shape");
     Rule::parse(&doc)
 }
 
@@ -111,8 +110,7 @@ fn a_stored_document_reserialises_to_the_same_json() {
     ]);
     let doc: RuleDocument = serde_json::from_value(value.clone()).unwrap();
     assert_eq!(serde_json::to_value(&doc).unwrap(), value);
-    let again: RuleDocument =
-        serde_json::from_value(serde_json::to_value(&doc).unwrap()).unwrap();
+    let again: RuleDocument = serde_json::from_value(serde_json::to_value(&doc).unwrap()).unwrap();
     assert_eq!(again, doc);
 }
 

@@ -52,7 +52,11 @@ pub(super) fn host_busy(
 }
 
 /// The host's working ranges that touch `[from, to]`, as instants.
-pub(super) fn working_ranges(user: &User, from: Timestamp, to: Timestamp) -> Vec<(Timestamp, Timestamp)> {
+pub(super) fn working_ranges(
+    user: &User,
+    from: Timestamp,
+    to: Timestamp,
+) -> Vec<(Timestamp, Timestamp)> {
     let first = from.to_zoned(user.tz.clone()).date().yesterday().ok();
     let last = to.to_zoned(user.tz.clone()).date().tomorrow().ok();
     let (Some(mut date), Some(last)) = (first, last) else {
