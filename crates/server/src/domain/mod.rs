@@ -5,3 +5,4 @@
 
 pub mod time;
 pub mod users;
+pub mod widget_keys;

@@ -26,9 +26,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{json_object, parse_bound, parse_date, parse_id, parse_instant, utc_date};
+use super::{json_object, parse_bound, parse_date, parse_id, parse_instant};
 use crate::AppState;
 use crate::auth::Caller;
+use crate::domain::time::utc_date;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{ApiJson, ApiQuery, from_value};
 

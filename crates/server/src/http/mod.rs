@@ -205,6 +205,3 @@ pub fn json_object(
         )),
     }
 }
-
-/// Kept for google/writeback.rs until it calls [`crate::domain::time::utc_date`] directly.
-pub use crate::domain::time::utc_date;
