@@ -32,7 +32,7 @@ use crate::error::{ApiError, ApiResult};
 pub const CODE_ALPHABET: &[u8] = b"ACDEFHJKMNPQRTUVWXY3479";
 pub const CODE_LEN: usize = 9;
 
-/// A fresh confirmation code like the seed's `ABC123XYZ`.
+/// A fresh confirmation code like `ABC123XYZ`: nine characters.
 pub fn new_confirmation_code() -> String {
     let mut rng = rand::thread_rng();
     (0..CODE_LEN)
@@ -49,7 +49,7 @@ pub fn looks_like_code(text: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Booking settings: the seed's JSON.
+// Booking settings, as agents store them.
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

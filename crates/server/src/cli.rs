@@ -46,7 +46,6 @@ pub enum Command {
     /// Manage voice agents.
     #[command(subcommand)]
     Agent(AgentCommand),
-    // --- Google sync ---
     /// Re-encrypt every stored secret (OAuth tokens, Cal.com keys) under CALENDAR_ENCRYPTION_KEY,
     /// opening old values with the keys in CALENDAR_ENCRYPTION_KEY_PREVIOUS.
     #[command(name = "rotate-keys")]
@@ -317,7 +316,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 format!("created agent {:?} with id {}", agent.name, agent.id),
             );
         }
-        // --- Google sync ---
         Command::RotateKeys { output } => {
             let secrets = encryption_keys(&config::Environment)?;
             let store = store(&cli).await?;
@@ -347,7 +345,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
-// --- Google sync ---
 /// The current key and the previous ones, as the server reads them, without the rest of the
 /// server's settings (rotating keys needs no JWT secret).
 fn encryption_keys(
@@ -389,10 +386,8 @@ pub async fn serve_with(config: Config, ready: impl FnOnce(&AppState)) -> Result
     tracing::info!(%address, backend = state.store.backend().as_str(), "listening");
     ready(&state);
     crate::jobs::Worker::new(state.store.clone())
-        // --- Google sync ---
         .with_google(state.google.clone())
         .spawn();
-    // --- Google sync ---
     if let Some(google) = state.google.clone() {
         crate::google::Scheduler::new(google).spawn();
     }

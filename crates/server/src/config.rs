@@ -1,4 +1,5 @@
-//! Configuration from the environment (and a `.env` file), with the seed's variable names.
+//! Configuration from the environment (and a `.env` file), under the variable names that
+//! existing deployments already use.
 //!
 //! A missing or malformed value stops start-up with a [`ConfigError`] naming the variable and
 //! how to fix it. Secrets are held as [`SecretString`], so `Debug` output never shows them.
@@ -45,10 +46,8 @@ pub struct Config {
     pub internal_api_key: Option<SecretString>,
     /// Guards `GET /api/cron/calendar-sync`; off if unset.
     pub cron_secret: Option<SecretString>,
-    // --- Cal.com ---
     /// `CAL_API_BASE_URL`: where Cal.com's API v2 lives (a fake's address in tests).
     pub cal_api_base_url: String,
-    // --- Google sync ---
     /// Google OAuth client and endpoints; `None` (the Google routes answer 503
     /// `google_not_configured`) unless `GOOGLE_OAUTH_CLIENT_ID` and `..._SECRET` are set.
     pub google: Option<GoogleConfig>,
@@ -206,7 +205,6 @@ impl Config {
             )
         })?;
 
-        // --- Cal.com ---
         let cal_api_base_url = source
             .get("CAL_API_BASE_URL")
             .unwrap_or_else(|| pillow_providers::calcom::DEFAULT_BASE_URL.to_string());
@@ -226,13 +224,10 @@ impl Config {
             secrets: SecretBox::new(key),
             internal_api_key: secret(source, "INTERNAL_API_KEY", false)?,
             cron_secret: secret(source, "CRON_SECRET", false)?,
-            // --- Cal.com ---
             cal_api_base_url: cal_api_base_url.trim_end_matches('/').to_string(),
-            // --- Google sync ---
             google: None,
             sync_interval: std::time::Duration::from_secs(300),
         };
-        // --- Google sync ---
         google_settings(source, &mut config)?;
         Ok(config)
     }
@@ -245,8 +240,6 @@ impl Config {
         })
     }
 }
-
-// --- Google sync ---
 
 /// Google's OAuth client and where Google lives (real Google unless the URLs point elsewhere,
 /// e.g. at the fake for a local demo).
@@ -515,8 +508,6 @@ mod tests {
         assert!(!config.is_internal_key(&"k".repeat(39)));
         assert!(!Config::from_source(&valid()).unwrap().is_internal_key(""));
     }
-
-    // --- Google sync ---
 
     #[test]
     fn google_is_off_without_a_client_and_both_halves_are_needed() {

@@ -66,7 +66,6 @@ pub struct DemoData {
     pub api_key: String,
     pub agent_id: uuid::Uuid,
     pub owner_email: String,
-    // --- in-call ---
     /// The demo agent's publishable widget key, for `/demo/call` and `/book/{agent}`.
     pub widget_key: String,
 }
@@ -160,11 +159,11 @@ pub async fn seed(
     })
 }
 
-/// Realistic working hours per member, in the seed's JSON.
+/// Realistic working hours per member, in the availability-rule JSON.
 fn demo_rule(email: &str, zone: &str) -> Value {
     let weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday"];
     let (days, ranges): (&[&str], Value) = match email {
-        // The seed's own example: a lunch break, buffers and notice limits.
+        // The documented example rule: a lunch break, buffers and notice limits.
         "dana@demo.pillow.test" => (
             &weekdays,
             json!([{"start": "09:00", "end": "12:00"}, {"start": "13:00", "end": "17:00"}]),
@@ -328,7 +327,6 @@ pub async fn run(database_url: String) -> Result<(), CliError> {
         println!("  Health:         {base}/healthz");
         println!("  API reference:  {base}/docs");
         println!("  OpenAPI:        {base}/openapi.json");
-        // --- in-call ---
         println!(
             "  Demo call:      {base}/demo/call?agent={}&key={}",
             demo.agent_id, demo.widget_key
@@ -355,8 +353,6 @@ pub async fn run(database_url: String) -> Result<(), CliError> {
     })
     .await
 }
-
-// --- in-call ---
 
 /// The demo agent's publishable widget key: the one in the secrets file while it still
 /// matches, else a new one (only its hash is stored, so it cannot be read back).

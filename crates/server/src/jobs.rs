@@ -41,7 +41,6 @@ pub enum Step {
 #[derive(Clone)]
 pub struct Worker {
     store: Arc<dyn Store>,
-    // --- Google sync ---
     /// Writes bookings and events to members' Google Calendars; `None` without Google.
     google: Option<Arc<crate::google::GoogleSync>>,
 }
@@ -61,7 +60,6 @@ impl Worker {
         }
     }
 
-    // --- Google sync ---
     /// Delivers calendar write-back through `google` too.
     pub fn with_google(mut self, google: Option<Arc<crate::google::GoogleSync>>) -> Self {
         self.google = google;
@@ -168,7 +166,6 @@ impl Worker {
                 backlog_read = Some(std::time::Instant::now());
                 if let Ok((backlog, oldest)) = self.store.outbox_backlog().await {
                     metrics::gauge!("outbox_backlog").set(backlog as f64);
-                    // --- Google sync ---
                     let age = oldest.map_or(0.0, |t| {
                         Timestamp::now().duration_since(t).as_secs_f64().max(0.0)
                     });
@@ -187,13 +184,11 @@ async fn deliver(job: &Job, google: Option<&crate::google::GoogleSync>) -> Resul
     match job.kind.as_str() {
         "booking.created" | "booking.cancelled" | "booking.rescheduled" => {
             tracing::info!(job = %job.id, kind = %job.kind, payload = %job.payload, "booking lifecycle");
-            // --- Google sync ---
             if let Some(google) = google {
                 google.write_back(job).await.map_err(|e| e.to_string())?;
             }
             Ok(())
         }
-        // --- Google sync ---
         crate::google::EVENT_UPSERT_JOB
         | crate::google::EVENT_DELETE_JOB
         | crate::google::BOOKING_WRITE_JOB => match google {

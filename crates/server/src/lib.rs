@@ -12,18 +12,15 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod google;
 pub mod http;
 pub mod jobs;
 pub mod json;
+pub mod mcp;
 pub mod rate_limit;
 pub mod slot_id;
 pub mod telemetry;
-// --- voice ---
 pub mod voice;
-// --- MCP ---
-pub mod mcp;
-// --- Google sync ---
-pub mod google;
 
 use std::sync::Arc;
 
@@ -48,10 +45,8 @@ pub struct AppState {
     pub self_service_limiter: Arc<rate_limit::RateLimiter>,
     /// Signs and checks the opaque `CS_…` slot ids handed to callers.
     pub slot_ids: Arc<slot_id::SlotIds>,
-    // --- in-call ---
     /// The in-call API's slot cache and widget-key rate limits.
     pub incall: Arc<http::incall::InCallState>,
-    // --- Google sync ---
     /// Google Calendar sync and write-back; `None` unless Google is configured.
     pub google: Option<Arc<google::GoogleSync>>,
     /// Cancelled when the server starts shutting down: ends the streams that would otherwise
@@ -64,7 +59,6 @@ impl AppState {
         let slot_ids = slot_id::SlotIds::from_secret(
             secrecy::ExposeSecret::expose_secret(&config.jwt_secret).as_bytes(),
         );
-        // --- Google sync ---
         let google = config
             .google
             .as_ref()
@@ -80,9 +74,7 @@ impl AppState {
                 10,
                 std::time::Duration::from_secs(15 * 60),
             )),
-            // --- in-call ---
             incall: Arc::default(),
-            // --- Google sync ---
             google,
             shutdown: tokio_util::sync::CancellationToken::new(),
         }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The prefix every slot id starts with (the in-call seed's `CS_abc123`).
+/// The prefix every slot id starts with (`CS_abc123` in the in-call API).
 pub const PREFIX: &str = "CS_";
 /// Bytes of the HMAC kept in an id: 128 bits is far beyond guessing.
 const TAG_LEN: usize = 16;

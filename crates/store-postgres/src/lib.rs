@@ -26,10 +26,9 @@
 //! When the pool would still bypass the policies (no `pillow_app`, and a superuser or
 //! `BYPASSRLS` login), [`PostgresStore::connect`] logs a warning: the first wall still holds.
 
+mod incall;
 mod rows;
 pub mod testing;
-// --- in-call ---
-mod incall;
 
 use std::str::FromStr;
 
@@ -41,12 +40,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
+use rows::ConnectionRow;
 use rows::{
     AgentRow, ApiKeyRow, BookingRow, BusyRow, EventRow, IdempotencyRow, JobRow, RuleRow, TenantRow,
     UserRow, all,
 };
-// --- Google sync ---
-use rows::ConnectionRow;
 
 /// The ordinary role the store's connections run as; created by the migrations.
 pub const APP_ROLE: &str = "pillow_app";
@@ -1794,8 +1792,6 @@ impl Store for PostgresStore {
         commit(tx, ()).await
     }
 
-    // --- voice ---
-
     async fn set_retell_agent_id(
         &self,
         tenant: TenantId,
@@ -1880,8 +1876,6 @@ impl Store for PostgresStore {
         commit(tx, ()).await
     }
 
-    // --- in-call ---
-
     async fn create_widget_key(
         &self,
         tenant: TenantId,
@@ -1921,7 +1915,6 @@ impl Store for PostgresStore {
     async fn find_widget_key(&self, prefix: &str) -> StoreResult<Option<WidgetKey>> {
         self.incall_find_widget_key(prefix).await
     }
-    // --- Google sync ---
 
     async fn upsert_calendar_connection(
         &self,
@@ -2396,7 +2389,6 @@ impl Store for PostgresStore {
     }
 }
 
-// --- voice ---
 impl PostgresStore {
     /// Begins a transaction with one narrow, text-valued setting of the voice lookups (the
     /// `Scope` enum is left alone so other branches' additions merge cleanly).
@@ -2416,8 +2408,6 @@ impl PostgresStore {
         Ok(tx)
     }
 }
-
-// --- Google sync ---
 
 impl PostgresStore {
     /// Begins a transaction with one narrow transaction-local setting that a policy of

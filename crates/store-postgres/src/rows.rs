@@ -333,8 +333,6 @@ impl IdempotencyRow {
     }
 }
 
-// --- Google sync ---
-
 #[derive(FromRow)]
 pub(crate) struct ConnectionRow {
     id: Uuid,

@@ -483,8 +483,6 @@ async fn the_exclusion_constraint_refuses_overlaps_written_behind_the_store() {
     db.drop_database().await;
 }
 
-// --- Google sync ---
-
 #[tokio::test]
 async fn calendar_connections() {
     let Some(db) = fresh_database().await else {

@@ -14,7 +14,6 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use uuid::Uuid;
 
-// --- in-call ---
 mod incall;
 
 /// The SQLite-backed store.
@@ -1927,8 +1926,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    // --- voice ---
-
     async fn set_retell_agent_id(
         &self,
         tenant: TenantId,
@@ -2009,8 +2006,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    // --- in-call ---
-
     async fn create_widget_key(
         &self,
         tenant: TenantId,
@@ -2050,7 +2045,6 @@ impl Store for SqliteStore {
     async fn find_widget_key(&self, prefix: &str) -> StoreResult<Option<WidgetKey>> {
         self.incall_find_widget_key(prefix).await
     }
-    // --- Google sync ---
 
     async fn upsert_calendar_connection(
         &self,
@@ -2501,8 +2495,6 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 }
-
-// --- Google sync ---
 
 #[derive(FromRow)]
 struct ConnectionRow {

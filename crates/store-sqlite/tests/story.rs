@@ -95,8 +95,6 @@ async fn booking_settings() {
     pillow_store::story::booking_settings(&store).await;
 }
 
-// --- Google sync ---
-
 #[tokio::test]
 async fn calendar_connections() {
     let (_dir, store) = fresh().await;

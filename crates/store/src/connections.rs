@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::TenantId;
 
-/// Whether a connection can be synchronised, as the seed's troubleshooting reads it.
+/// Whether a connection can be synchronised, as the troubleshooting guide reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionStatus {

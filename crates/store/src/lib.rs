@@ -339,7 +339,7 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- booking settings ----
 
-    /// An agent's booking settings: the seed's JSON, kept whole.
+    /// An agent's booking settings: the documented JSON, kept whole.
     async fn get_booking_settings(
         &self,
         tenant: TenantId,
@@ -356,8 +356,6 @@ pub trait Store: Send + Sync + 'static {
         agent_id: Uuid,
         settings: &serde_json::Value,
     ) -> StoreResult<()>;
-
-    // --- voice ---
 
     /// Sets (or clears, with `None`) the Retell agent id of an agent, which lets a signed Retell
     /// call name our agent by Retell's own id. `false` when the agent is not in this tenant.
@@ -385,8 +383,6 @@ pub trait Store: Send + Sync + 'static {
     async fn get_retell_key(&self, tenant: TenantId) -> StoreResult<Option<String>>;
     /// Stores (or clears, with `None`) the tenant's sealed Retell API key.
     async fn set_retell_key(&self, tenant: TenantId, sealed: Option<&str>) -> StoreResult<()>;
-
-    // --- in-call ---
 
     /// Creates a publishable widget key for one of the tenant's agents.
     ///
@@ -422,7 +418,6 @@ pub trait Store: Send + Sync + 'static {
     /// Looks a key up by its public prefix, in any tenant: the key itself names its agent.
     async fn find_widget_key(&self, prefix: &str) -> StoreResult<Option<WidgetKey>>;
 
-    // --- Google sync ---
     //
     // Calendar connections and the events synchronised from them. Writes to synchronised
     // events bump the user's busy version in the same transaction, like every event write.
@@ -540,7 +535,6 @@ pub trait Store: Send + Sync + 'static {
     async fn replace_sealed_secret(&self, secret: &SealedSecret, old: &str) -> StoreResult<bool>;
 }
 
-// --- Google sync ---
 mod connections;
 pub use connections::*;
 pub mod google_story;

@@ -1,4 +1,4 @@
-//! Domain rows as the rest of the server sees them. Field names follow the seed documents.
+//! Domain rows as the rest of the server sees them. Field names follow the wire contracts in docs/contracts.md.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -120,7 +120,7 @@ pub struct NewApiKey {
     pub secret_hash: String,
 }
 
-/// Where an agent's calendar lives: here, or still on Cal.com (the in-call seed's fields).
+/// Where an agent's calendar lives: here, or still on Cal.com (the in-call API's Cal.com fields).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AgentBackend {
@@ -185,7 +185,7 @@ pub struct AgentPatch {
     pub cal_timezone: Option<Option<String>>,
 }
 
-/// An availability rule of one user. `document` is the seed's JSON exactly as validated by the
+/// An availability rule of one user. `document` is the availability-rule JSON exactly as validated by the
 /// engine (`pillow_engine::RuleDocument` serialised), kept whole so a stored rule reads back
 /// identical (as a JSON value: PostgreSQL keeps it as `jsonb`, which does not keep key order or
 /// whitespace).
@@ -474,7 +474,7 @@ impl BookingStatus {
     }
 }
 
-/// The person a booking is for (the seed's `attendee`).
+/// The person a booking is for (the booking body's `attendee`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attendee {
     pub name: String,
@@ -672,8 +672,6 @@ pub struct Job {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
-
-// --- in-call ---
 
 /// A publishable widget key (`pk_…`): lets browsers on its allowed origins read one agent's
 /// slots and book with that agent, nothing else. Public-ish, but still only hashed at rest.

@@ -245,7 +245,7 @@ async fn get_agent(
 }
 
 /// Change an agent (owners and admins). Switching `backend` between `calcom` and `native` is
-/// the seed's gradual migration, one update per agent.
+/// the gradual migration off Cal.com, one update per agent.
 #[utoipa::path(patch, path = "/api/agents/{id}", tag = "agents", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = UpdateAgent,
     responses((status = 200, body = AgentView), (status = 404)))]

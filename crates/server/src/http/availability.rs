@@ -1,5 +1,5 @@
 //! `GET /api/calendar/availability`: free slots for you, a member, or an agent's team, in the
-//! seed's shape `{"slots":[{"start_time","end_time","user_id","user_name"}]}`.
+//! documented shape `{"slots":[{"start_time","end_time","user_id","user_name"}]}`.
 
 use std::collections::HashMap;
 

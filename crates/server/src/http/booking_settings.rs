@@ -1,4 +1,4 @@
-//! `GET`/`PUT /api/agents/{id}/booking-settings`: the seed's booking settings for an agent.
+//! `GET`/`PUT /api/agents/{id}/booking-settings`: an agent's booking settings (docs/contracts.md).
 
 use axum::Json;
 use axum::extract::{Path, State};

@@ -632,7 +632,6 @@ async fn create_event(
     let user = member(&state, &caller, body.user_id.as_deref(), Access::Write).await?;
     let valid = validate(&body, false)?;
     let id = new_id();
-    // --- Google sync ---
     let jobs = crate::google::event_write_jobs(&state, caller.tenant, user.id, id, false).await?;
     let event = state
         .store
@@ -690,7 +689,6 @@ async fn update_event(
         booking_id: current.booking_id,
         ..valid.into_new(current.user_id)
     };
-    // --- Google sync ---
     let jobs =
         crate::google::event_write_jobs(&state, caller.tenant, current.user_id, current.id, false)
             .await?;
@@ -714,7 +712,6 @@ async fn delete_event(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let event = editable(&state, &caller, &id).await?;
-    // --- Google sync ---
     let jobs =
         crate::google::event_write_jobs(&state, caller.tenant, event.user_id, event.id, true)
             .await?;

@@ -1,4 +1,4 @@
-//! Google Calendar connections: the OAuth web flow, the connection list the seed's
+//! Google Calendar connections: the OAuth web flow, the connection list the documented
 //! troubleshooting reads, the sync toggle, manual and cron syncs, and the push-notification
 //! webhook.
 
@@ -73,7 +73,7 @@ async fn member(state: &AppState, caller: &Caller, user_id: Option<&str>) -> Api
         .ok_or_else(|| ApiError::not_found("user"))
 }
 
-/// A connection as the seed's troubleshooting reads it; never a token.
+/// A connection as the troubleshooting guide reads it; never a token.
 #[derive(Serialize, ToSchema)]
 struct ProviderView {
     id: Uuid,
@@ -489,7 +489,7 @@ struct SyncResults {
     results: Vec<SyncResult>,
 }
 
-/// Sync now (the seed's manual sync): the member's connections, or one of them.
+/// Sync now (the calendar API's manual sync): the member's connections, or one of them.
 #[utoipa::path(post, path = "/api/calendar/sync", tag = "calendar sync",
     security(("bearer" = [])), request_body = SyncRequest,
     responses((status = 200, body = SyncResults), (status = 404), (status = 503)))]

@@ -1,7 +1,7 @@
-//! The in-call API (the in-call seed's contract) and the publishable widget keys behind it.
+//! The in-call API (its contract is in docs/contracts.md) and the publishable widget keys behind it.
 //!
 //! - `GET /api/v1/agents/{agentId}/calendar/slots?startDate&endDate` and
-//!   `POST /api/v1/agents/{agentId}/calendar/book` answer the seed's envelope
+//!   `POST /api/v1/agents/{agentId}/calendar/book` answer the in-call envelope
 //!   `{"success":true,"data":…}`; every failure is `{"success":false,"error":{"code","message"}}`
 //!   (plus `field` or `alternatives` where they help), with the right status.
 //! - Callers are the agent's tenant (a user's JWT or an API key), or a browser holding the
@@ -337,7 +337,7 @@ async fn preflight(
 // ---------------------------------------------------------------------------------------------
 // Slots.
 
-/// One slot as the seed shows it, plus its local date for grouping by day.
+/// One slot as the in-call API shows it, plus its local date for grouping by day.
 #[derive(Debug, Clone, serde::Serialize, ToSchema)]
 pub struct InCallSlot {
     /// Opaque and signed by the server: hand it back to book.
@@ -553,7 +553,7 @@ fn slots_window(query: &SlotsQuery, zone: &TimeZone, now: Timestamp) -> ApiResul
     Ok(window)
 }
 
-/// The agent's free slots (the in-call seed's `GET …/calendar/slots`).
+/// The agent's free slots (the in-call API's `GET …/calendar/slots`).
 ///
 /// Authenticated by the tenant's JWT or API key, or a publishable widget key in
 /// `X-Pillow-Key` from an allowed origin.
@@ -629,7 +629,7 @@ async fn slots_for(
 // ---------------------------------------------------------------------------------------------
 // Booking.
 
-/// The seed's booking body.
+/// The in-call API's booking body.
 #[derive(Debug, Deserialize, serde::Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(non_snake_case)]
@@ -644,7 +644,7 @@ struct BookBody {
     notes: Option<String>,
 }
 
-/// The attendee checks of the bookings API, reported under the seed's field names.
+/// The attendee checks of the bookings API, reported under the in-call API's field names.
 fn check_book_body(body: &BookBody) -> ApiResult<(pillow_store::Attendee, Option<String>)> {
     if body
         .attendeeEmail
@@ -705,7 +705,7 @@ pub fn booking_id(code: &str) -> String {
     format!("BK_{code}")
 }
 
-/// Book a slot (the in-call seed's `POST …/calendar/book`).
+/// Book a slot (the in-call API's `POST …/calendar/book`).
 ///
 /// A slot taken meanwhile is a 409 `slot_unavailable` with up to three `alternatives` (slots
 /// like those of the slots answer). Send `Idempotency-Key` to make retries safe.
@@ -844,7 +844,7 @@ async fn booked(
     })
 }
 
-/// The seed's booking block from the bookings API's view of the booking.
+/// The in-call API's booking block from the bookings API's view of the booking.
 fn booking_data(view: &Value, slot_id: &str, zone: &TimeZone) -> Value {
     let code = view["confirmation_code"].as_str().unwrap_or_default();
     let start = view["start_time"]
@@ -876,7 +876,7 @@ pub fn calcom_booking_id(uid: &str) -> String {
     format!("BK_cal_{uid}")
 }
 
-/// The seed's booking block for a booking made on Cal.com. Cal.com's `accepted` is reported as
+/// The in-call API's booking block for a booking made on Cal.com. Cal.com's `accepted` is reported as
 /// our `confirmed`, so widgets need not know which backend answered; the confirmation code is
 /// the Cal.com uid.
 fn calcom_booking_data(

@@ -8,15 +8,13 @@ pub mod availability;
 pub mod booking_settings;
 pub mod bookings;
 pub mod events;
+pub mod google;
+pub mod incall;
 pub mod ops;
 pub mod rules;
 pub mod users;
 pub mod voice;
-// --- in-call ---
-pub mod incall;
 pub mod web;
-// --- Google sync ---
-pub mod google;
 
 use axum::Router;
 use axum::http::HeaderName;
@@ -81,9 +79,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(booking_settings::router())
         .merge(voice::router())
         .merge(ops::router())
-        // --- in-call ---
         .merge(incall::router())
-        // --- Google sync ---
         .merge(google::router())
 }
 
@@ -91,7 +87,6 @@ pub fn router(state: AppState) -> Router {
     // Install the recorder before the first request is counted.
     crate::telemetry::prometheus();
     let (routes, document) = api_router().split_for_parts();
-    // --- MCP ---
     // Merged here, not in `api_router`, so the layers below (request ids, tracing, metrics)
     // cover it too; it has no OpenAPI operations.
     let routes = routes.merge(crate::mcp::router(&state));
@@ -106,7 +101,6 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/docs", get(ops::api_reference))
-        // --- in-call ---
         .merge(web::router())
         .fallback(|| async { ApiError::not_found("route") })
         .layer(axum::middleware::from_fn(crate::telemetry::track_requests))

@@ -1,6 +1,6 @@
-//! `/api/calendar/availability-rules`: working hours in the seed's JSON, per member.
+//! `/api/calendar/availability-rules`: working hours in the availability-rule JSON, per member.
 //!
-//! The body is exactly the seed's rule document (see `pillow_engine::RuleDocument`), plus an
+//! The body is exactly the availability-rule document of docs/contracts.md (see `pillow_engine::RuleDocument`), plus an
 //! optional `user_id` with which an admin manages a member's rules. The stored document is
 //! returned with `id`, `user_id`, `created_at` and `updated_at` added. A user's first rule
 //! becomes their default; a new default demotes the old one.
@@ -33,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_rule, update_rule, delete_rule))
 }
 
-/// The seed's availability rule, as stored (schema for documentation).
+/// An availability rule, as stored (schema for documentation).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 struct RuleView {
@@ -133,9 +133,9 @@ fn validated(document: Value) -> ApiResult<(RuleDocument, Value)> {
     Ok((parsed, stored))
 }
 
-/// Create a rule (the seed's JSON). 201 with the stored rule.
+/// Create a rule (the availability-rule JSON). 201 with the stored rule.
 #[utoipa::path(post, path = "/api/calendar/availability-rules", tag = "availability",
-    security(("bearer" = [])), request_body(content = Object, description = "The seed's rule JSON, optionally with `user_id`"),
+    security(("bearer" = [])), request_body(content = Object, description = "The availability-rule JSON, optionally with `user_id`"),
     responses((status = 201, body = RuleView), (status = 400), (status = 422)))]
 async fn create_rule(
     State(state): State<AppState>,

@@ -1,4 +1,4 @@
-//! Ready-to-paste tool definitions for an agent: the equivalent of the seed's
+//! Ready-to-paste tool definitions for an agent: the equivalent of the original platform's
 //! `generateTools({booking, availability}, {agentId})`, for Retell, Vapi and OpenAI-style
 //! function calling. Names, descriptions and schemas come from [`super::tools::tool_specs`], so
 //! every platform (and MCP) describes the same tools.

@@ -37,7 +37,7 @@ async fn agents_are_created_updated_and_deleted_with_the_calcom_key_sealed(app: 
         "cal_live_supersecret"
     );
 
-    // The seed's gradual migration: one update moves the agent to the native calendar.
+    // The gradual migration off Cal.com: one update moves the agent to the native calendar.
     let migrated = app
         .patch(
             &format!("/api/agents/{id}"),

@@ -1,4 +1,4 @@
-//! `GET /api/calendar/availability` over HTTP: the seed's shape, busy time, teams, DST.
+//! `GET /api/calendar/availability` over HTTP: the documented shape, busy time, teams, DST.
 
 use jiff::Timestamp;
 use jiff::civil::Weekday;
@@ -67,7 +67,7 @@ async fn the_seed_example_answers_slots_in_the_seeds_shape(app: &TestApp) {
         StatusCode::CREATED
     );
     let thursday = next(Weekday::Thursday);
-    // The seed's call: only a date, with the user's token.
+    // The documented call: only a date, with the user's token.
     let reply = app
         .get(
             &format!("/api/calendar/availability?date={thursday}"),

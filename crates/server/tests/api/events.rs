@@ -65,7 +65,7 @@ fn id_of(reply: &Reply) -> String {
         .to_string()
 }
 
-/// The slot starts of `day` in Los Angeles (the seed rule's zone) that are gone from `before`.
+/// The slot starts of `day` in Los Angeles (the example rule's zone) that are gone from `before`.
 fn gone(before: &[String], after: &[String]) -> Vec<String> {
     before
         .iter()

@@ -383,8 +383,6 @@ pub fn always_open(user: Option<uuid::Uuid>, slot: i64) -> Value {
     rule
 }
 
-// --- Google sync ---
-
 /// Starts the real server on a fresh database with `extra` settings on top of the test
 /// configuration; `PUBLIC_URL` is the server's own address (the listener is bound first), so
 /// OAuth redirects and push channels reach it. `None` when PostgreSQL is not configured.

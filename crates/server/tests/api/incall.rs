@@ -1,4 +1,4 @@
-//! The in-call API over HTTP: the seed's slots and book examples field for field, signed slot
+//! The in-call API over HTTP: the documented slots and book examples field for field, signed slot
 //! ids, conflicts, idempotency, the slot cache, and publishable widget keys with origins, CORS
 //! and rate limits.
 
@@ -23,7 +23,7 @@ on_both_backends!(
 
 const ZONE: &str = "America/New_York";
 
-/// An agent named as in the seed, in New York, whose team is the owner working 09:00–17:00
+/// An agent named as in the documented example, in New York, whose team is the owner working 09:00–17:00
 /// on weekdays in 30-minute slots.
 async fn scheduler(app: &TestApp, tenant: &Tenant) -> String {
     let weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday"];
@@ -182,7 +182,7 @@ async fn incall_slots_and_booking_match_the_seed_field_for_field(app: &TestApp) 
         json!(seed_local_time(monday, 16, 30))
     );
 
-    // The seed's request, with a slot id from the answer above.
+    // The documented request, with a slot id from the answer above.
     let slot_id = ten["id"].as_str().unwrap();
     let reply = app
         .post(&book_path(&agent), &acme.key, &seed_body(slot_id))

@@ -9,21 +9,16 @@ mod auth;
 mod availability;
 mod bodies;
 mod bookings;
+mod calcom;
 mod cli;
 mod crash;
 mod events;
+mod google;
+mod incall;
 mod isolation;
+mod mcp;
+mod mcp_exchange;
 mod ops;
 mod rules;
 mod users;
-// --- voice ---
 mod voice;
-// --- in-call ---
-mod incall;
-// --- MCP ---
-mod mcp;
-mod mcp_exchange;
-// --- Google sync ---
-mod google;
-// --- Cal.com backend ---
-mod calcom;

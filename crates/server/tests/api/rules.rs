@@ -1,4 +1,4 @@
-//! `/api/calendar/availability-rules` with the seed's JSON.
+//! `/api/calendar/availability-rules` with the availability-rule JSON.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -15,7 +15,7 @@ on_both_backends!(
     another_tenants_rules_and_users_are_404,
 );
 
-/// Verbatim from the seed's Quick Start, step 5.
+/// The quick-start example rule, verbatim.
 pub fn seed_rule() -> Value {
     json!({
         "name": "Work Hours",
@@ -36,7 +36,7 @@ const RULES: &str = "/api/calendar/availability-rules";
 
 async fn the_seeds_curl_example_returns_201_with_the_stored_rule(app: &TestApp) {
     let acme = app.tenant("Acme").await;
-    // Sent as the seed's curl sends it: a raw body with Content-Type: application/json.
+    // Sent as the quick start's curl sends it: a raw body with Content-Type: application/json.
     let reply = app
         .post_raw(RULES, &acme.token, &seed_rule().to_string())
         .await;
