@@ -1,4 +1,4 @@
-//! Booking endpoints: `POST /api/calendar/booking` (the calendar API's), the bookings API, cancel and
+//! Booking endpoints: `POST /api/calendar/booking`, the bookings API, cancel and
 //! reschedule, and self-service for callers holding a confirmation code.
 
 use axum::Json;
@@ -263,7 +263,7 @@ async fn subject_for(
         })
 }
 
-/// Book an appointment (the calendar API's body). With a user's token and no agent or user named, books
+/// Book an appointment (the API's body). With a user's token and no agent or user named, books
 /// that user. Send `Idempotency-Key` to make retries safe.
 #[utoipa::path(post, path = "/api/calendar/booking", tag = "bookings", security(("bearer" = [])),
     request_body = CreateBooking,

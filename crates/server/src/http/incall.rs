@@ -1,4 +1,4 @@
-//! The in-call API (its contract is in docs/contracts.md) and the publishable widget keys behind it.
+//! The in-call API (docs/contracts.md) and the publishable widget keys behind it.
 //!
 //! - `GET /api/v1/agents/{agentId}/calendar/slots?startDate&endDate` and
 //!   `POST /api/v1/agents/{agentId}/calendar/book` answer the in-call envelope
@@ -876,7 +876,7 @@ pub fn calcom_booking_id(uid: &str) -> String {
     format!("BK_cal_{uid}")
 }
 
-/// The in-call API's booking block for a booking made on Cal.com. Cal.com's `accepted` is reported as
+/// The in-call booking block for a Cal.com booking. Cal.com's `accepted` is reported as
 /// our `confirmed`, so widgets need not know which backend answered; the confirmation code is
 /// the Cal.com uid.
 fn calcom_booking_data(

@@ -1,6 +1,6 @@
 //! `/api/calendar/availability-rules`: working hours in the availability-rule JSON, per member.
 //!
-//! The body is exactly the availability-rule document of docs/contracts.md (see `pillow_engine::RuleDocument`), plus an
+//! The body is exactly the availability-rule document (see `pillow_engine::RuleDocument`), plus an
 //! optional `user_id` with which an admin manages a member's rules. The stored document is
 //! returned with `id`, `user_id`, `created_at` and `updated_at` added. A user's first rule
 //! becomes their default; a new default demotes the old one.

@@ -170,7 +170,7 @@ async fn retell_tool(state: AppState, tool: &str, request: Request) -> ApiResult
         .map_err(|e| e.into_api_error())
 }
 
-/// Retell custom function: open times, made for speech (the documented voice contract).
+/// Retell custom function: open times, made for speech (voice contract).
 #[utoipa::path(post, path = "/api/calendar/availability/retell", tag = "voice",
     request_body(content = Value, description = "`{name, call, args}` or the bare arguments: \
         date | start_date+end_date, part_of_day, duration, timezone"),
@@ -186,7 +186,7 @@ async fn retell_availability(
     retell_tool(state, "check_availability", request).await
 }
 
-/// Retell custom function: book for the caller (the documented voice contract); idempotent per call and
+/// Retell custom function: book for the caller (voice contract); idempotent per call and
 /// slot, since Retell retries.
 #[utoipa::path(post, path = "/api/calendar/booking/retell", tag = "voice",
     request_body(content = Value, description = "`{name, call, args}` or the bare arguments: \
@@ -291,7 +291,7 @@ struct ToolsQuery {
     platform: String,
 }
 
-/// Ready-to-paste tool definitions for an agent (what `generateTools` produced on the original platform): names,
+/// Ready-to-paste tool definitions for an agent (like `generateTools`): names,
 /// descriptions, JSON schemas, URLs from `PUBLIC_URL`, headers.
 #[utoipa::path(get, path = "/api/agents/{id}/tools", tag = "voice", security(("bearer" = [])),
     params(("id" = Uuid, Path), ToolsQuery),

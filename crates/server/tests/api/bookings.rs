@@ -1,4 +1,4 @@
-//! Booking over HTTP: the calendar API's request, races, idempotency, fairness, cancel and reschedule.
+//! Booking over HTTP: the API's request, races, idempotency, fairness, cancel and reschedule.
 
 use std::collections::HashMap;
 
