@@ -1,4 +1,4 @@
-//! Domain rows as the rest of the server sees them. Field names follow the wire contracts in docs/contracts.md.
+//! Domain rows as the rest of the server sees them. Field names follow docs/contracts.md.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -185,7 +185,7 @@ pub struct AgentPatch {
     pub cal_timezone: Option<Option<String>>,
 }
 
-/// An availability rule of one user. `document` is the availability-rule JSON exactly as validated by the
+/// An availability rule of one user. `document` is the rule JSON exactly as validated by the
 /// engine (`pillow_engine::RuleDocument` serialised), kept whole so a stored rule reads back
 /// identical (as a JSON value: PostgreSQL keeps it as `jsonb`, which does not keep key order or
 /// whitespace).

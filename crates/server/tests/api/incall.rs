@@ -23,7 +23,7 @@ on_both_backends!(
 
 const ZONE: &str = "America/New_York";
 
-/// An agent named as in the documented example, in New York, whose team is the owner working 09:00–17:00
+/// An agent named as in the docs, in New York, whose team is the owner working 09:00–17:00
 /// on weekdays in 30-minute slots.
 async fn scheduler(app: &TestApp, tenant: &Tenant) -> String {
     let weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday"];

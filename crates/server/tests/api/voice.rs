@@ -30,7 +30,7 @@ const AVAILABILITY: &str = "/api/calendar/availability/retell";
 const BOOKING: &str = "/api/calendar/booking/retell";
 const VAPI: &str = "/api/voice/vapi";
 
-/// A tenant whose owner works the documented example hours (Los Angeles, weekdays 9 to 5, 30 minutes) and
+/// A tenant whose owner works the example hours (Los Angeles, weekdays 9 to 5, 30 minutes) and
 /// a voice agent in that zone.
 async fn front_desk(app: &TestApp, name: &str) -> (Tenant, String) {
     let tenant = app.tenant(name).await;
