@@ -660,7 +660,5 @@ fn event_types(inner: &Inner, request: &Request<'_>) -> Answer {
     Answer::ok(StatusCode::OK, Value::Array(owned))
 }
 
-/// An ISO 8601 instant, or a bare date (its start, or its end for `end`) in `tz`.
-
 #[cfg(test)]
 mod tests;

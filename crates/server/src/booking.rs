@@ -13,6 +13,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use pillow_engine::{Candidate, Interval, SlotRejection, Strategy};
 use pillow_store::{
+    Constraint,
     Agent, Attendee, Booking, IdempotencyState, IdempotentResponse, NewBooking, NewJob, StoreError,
     TenantId, User, new_id,
 };
@@ -690,12 +691,8 @@ pub async fn book(
                     }
                     return Ok(body);
                 }
-                Err(StoreError::Conflict { constraint })
-                    if constraint == "bookings_tenant_code" =>
-                {
-                    continue;
-                }
-                Err(StoreError::Conflict { constraint }) if constraint == "bookings_no_overlap" => {
+                Err(StoreError::Conflict(Constraint::BookingCode)) => continue,
+                Err(StoreError::Conflict(Constraint::BookingOverlap)) => {
                     metrics::counter!("bookings_total", "outcome" => "lost_race").increment(1);
                     break;
                 }

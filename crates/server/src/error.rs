@@ -7,7 +7,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use pillow_store::StoreError;
+use pillow_store::{Constraint, StoreError};
 
 use crate::domain::users::UserError;
 use serde_json::{Map, Value, json};
@@ -100,16 +100,16 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Conflict { constraint } => {
-                let message = if constraint.contains("email") {
+            StoreError::Conflict(constraint) => {
+                let message = if constraint == Constraint::UserEmail {
                     "A user with this e-mail address already exists.".to_string()
                 } else {
                     format!("This clashes with existing data ({constraint}).")
                 };
                 ApiError::conflict("conflict", message)
             }
-            StoreError::MissingReference { what } => ApiError::invalid(
-                &what,
+            StoreError::MissingReference(what) => ApiError::invalid(
+                what.name(),
                 "missing_reference",
                 format!("The referenced {what} does not exist."),
             ),

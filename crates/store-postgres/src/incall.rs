@@ -42,9 +42,7 @@ impl WidgetKeyRow {
 
 fn missing_agent(error: sqlx::Error) -> StoreError {
     match db(error) {
-        StoreError::MissingReference { .. } => StoreError::MissingReference {
-            what: "agent".into(),
-        },
+        StoreError::MissingReference(_) => StoreError::MissingReference(Entity::Agent),
         other => other,
     }
 }

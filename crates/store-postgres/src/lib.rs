@@ -207,12 +207,10 @@ fn db(error: sqlx::Error) -> StoreError {
         match e.code().as_deref() {
             // unique_violation, exclusion_violation
             Some("23505") | Some("23P01") => {
-                return StoreError::Conflict {
-                    constraint: constraint(),
-                };
+                return StoreError::Conflict(Constraint::from_name(&constraint()));
             }
             // foreign_key_violation
-            Some("23503") => return StoreError::MissingReference { what: constraint() },
+            Some("23503") => return StoreError::MissingReference(Entity::Other(constraint())),
             _ => {}
         }
     }
@@ -244,9 +242,7 @@ const BUSY_EVENTS: &str = "\
        AND occupied_end_at > $5 AND occupied_start_at < $6";
 
 fn missing_user() -> StoreError {
-    StoreError::MissingReference {
-        what: "user".into(),
-    }
+    StoreError::MissingReference(Entity::User)
 }
 
 /// `ts` a day earlier, for the all-day widening; the start of time when there is no earlier.
@@ -361,9 +357,7 @@ WITH agent_ok AS (
 SELECT * FROM booking";
 
 fn overlap() -> StoreError {
-    StoreError::Conflict {
-        constraint: "bookings_no_overlap".into(),
-    }
+    StoreError::Conflict(Constraint::BookingOverlap)
 }
 
 /// Whether a blocking calendar event of the user meets `occupied`. Bookings are not checked
@@ -1296,15 +1290,13 @@ impl Store for PostgresStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(|error| match db(error) {
-                StoreError::MissingReference { what } if what == "bookings_user_fk" => {
+                StoreError::MissingReference(Entity::Other(name)) if name == "bookings_user_fk" => {
                     missing_user()
                 }
                 other => other,
             })?;
         // No row: the agent named is not in this tenant.
-        let row = row.ok_or_else(|| StoreError::MissingReference {
-            what: "agent".into(),
-        })?;
+        let row = row.ok_or_else(|| StoreError::MissingReference(Entity::Agent))?;
         commit(tx, row.into_model()?).await
     }
 
@@ -1442,9 +1434,7 @@ impl Store for PostgresStore {
             return Ok(None);
         };
         if current.status != BookingStatus::Confirmed.as_str() {
-            return Err(StoreError::Conflict {
-                constraint: "booking_not_confirmed".into(),
-            });
+            return Err(StoreError::Conflict(Constraint::BookingNotConfirmed));
         }
         let occupied = occupied_range(
             start,
@@ -1784,9 +1774,7 @@ impl Store for PostgresStore {
         .await
         .map_err(|e| match db(e) {
             // booking_settings_agent_fk: no such agent in this tenant.
-            StoreError::MissingReference { .. } => StoreError::MissingReference {
-                what: "agent".into(),
-            },
+            StoreError::MissingReference(_) => StoreError::MissingReference(Entity::Agent),
             other => other,
         })?;
         commit(tx, ()).await
@@ -1952,7 +1940,7 @@ impl Store for PostgresStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| match db(e) {
-            StoreError::MissingReference { .. } => missing_user(),
+            StoreError::MissingReference(_) => missing_user(),
             other => other,
         })?;
         commit(tx, row.into_model()?).await

@@ -3,7 +3,7 @@
 //! Without `TEST_DATABASE_URL` every test says it is skipped and passes (except in CI).
 
 use pillow_store::{
-    EventSource, EventStatus, NewAvailabilityRule, NewCalendarEvent, NewUser, Role, Store,
+    Constraint, Entity, EventSource, EventStatus, NewAvailabilityRule, NewCalendarEvent, NewUser, Role, Store,
     StoreError, TenantId, Transparency,
 };
 use pillow_store_postgres::PostgresStore;
@@ -248,12 +248,14 @@ async fn constraint_violations_name_the_constraint() {
         .await
         .unwrap();
     match store.create_user(acme.id, &new_user("Ada@Acme.test")).await {
-        Err(StoreError::Conflict { constraint }) => assert_eq!(constraint, "users_tenant_email"),
+        Err(StoreError::Conflict(constraint)) => assert_eq!(constraint, Constraint::UserEmail),
         other => panic!("expected a conflict, got {other:?}"),
     }
     let nowhere = TenantId(uuid::Uuid::now_v7());
     match store.create_user(nowhere, &new_user("ada@acme.test")).await {
-        Err(StoreError::MissingReference { what }) => assert_eq!(what, "users_tenant_fk"),
+        Err(StoreError::MissingReference(what)) => {
+            assert_eq!(what, Entity::Other("users_tenant_fk".into()))
+        }
         other => panic!("expected a missing reference, got {other:?}"),
     }
     db.drop_database().await;

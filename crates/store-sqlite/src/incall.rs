@@ -64,9 +64,7 @@ impl SqliteStore {
         .await
         .map_err(|e| match db(e) {
             // The (tenant_id, agent_id) foreign key: no such agent in this tenant.
-            StoreError::MissingReference { .. } => StoreError::MissingReference {
-                what: "agent".into(),
-            },
+            StoreError::MissingReference(_) => StoreError::MissingReference(Entity::Agent),
             other => other,
         })?
         .into_model()

@@ -65,12 +65,10 @@ fn db(error: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(e) = &error {
         // 2067 = SQLITE_CONSTRAINT_UNIQUE, 1555 = SQLITE_CONSTRAINT_PRIMARYKEY
         if matches!(e.code().as_deref(), Some("2067") | Some("1555")) {
-            return StoreError::Conflict {
-                constraint: unique_constraint(e.message()),
-            };
+            return StoreError::Conflict(Constraint::from_name(&unique_constraint(e.message())));
         }
         if e.code().as_deref() == Some("787") {
-            return StoreError::MissingReference { what: "row".into() };
+            return StoreError::MissingReference(Entity::Other("row".into()));
         }
     }
     StoreError::Database(error.to_string())
@@ -122,9 +120,7 @@ fn unique_constraint(message: &str) -> String {
 }
 
 fn missing_user() -> StoreError {
-    StoreError::MissingReference {
-        what: "user".into(),
-    }
+    StoreError::MissingReference(Entity::User)
 }
 
 /// Ids as one JSON array of hex strings, for `IN (SELECT unhex(value) FROM json_each(?))`:
@@ -249,9 +245,7 @@ const USER_ZONES: &str = "\
       FROM users WHERE tenant_id = $1 AND id = $2";
 
 fn overlap() -> StoreError {
-    StoreError::Conflict {
-        constraint: "bookings_no_overlap".into(),
-    }
+    StoreError::Conflict(Constraint::BookingOverlap)
 }
 
 /// Whether `occupied` (of `booking`, or a new booking) of the user is taken, by another
@@ -1402,9 +1396,7 @@ impl Store for SqliteStore {
             .await
             .map_err(db)?;
             if !known {
-                return Err(StoreError::MissingReference {
-                    what: "agent".into(),
-                });
+                return Err(StoreError::MissingReference(Entity::Agent));
             }
         }
         if taken(
@@ -1594,9 +1586,7 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         if current.status != BookingStatus::Confirmed.as_str() {
-            return Err(StoreError::Conflict {
-                constraint: "booking_not_confirmed".into(),
-            });
+            return Err(StoreError::Conflict(Constraint::BookingNotConfirmed));
         }
         let occupied = occupied_range(
             start,
@@ -1918,9 +1908,7 @@ impl Store for SqliteStore {
         .await
         .map_err(|e| match db(e) {
             // The (tenant_id, agent_id) foreign key: no such agent in this tenant.
-            StoreError::MissingReference { .. } => StoreError::MissingReference {
-                what: "agent".into(),
-            },
+            StoreError::MissingReference(_) => StoreError::MissingReference(Entity::Agent),
             other => other,
         })?;
         Ok(())
@@ -1943,9 +1931,7 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(|e| match db(e) {
-            StoreError::Conflict { .. } => StoreError::Conflict {
-                constraint: "agents_tenant_retell".into(),
-            },
+            StoreError::Conflict(_) => StoreError::Conflict(Constraint::RetellAgentId),
             other => other,
         })?;
         Ok(done.rows_affected() > 0)
@@ -2080,7 +2066,7 @@ impl Store for SqliteStore {
         .fetch_one(&self.pool)
         .await
         .map_err(|e| match db(e) {
-            StoreError::MissingReference { .. } => missing_user(),
+            StoreError::MissingReference(_) => missing_user(),
             other => other,
         })?;
         row.into_model()

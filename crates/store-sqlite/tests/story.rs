@@ -38,8 +38,8 @@ async fn calendar_events() {
 }
 
 #[tokio::test]
-async fn unique_violations_name_the_index_as_postgresql_does() {
-    use pillow_store::{NewUser, Role, Store, StoreError};
+async fn unique_violations_map_to_the_constraint_postgresql_names() {
+    use pillow_store::{Constraint, NewUser, Role, Store, StoreError};
     let (_dir, store) = fresh().await;
     let acme = store.create_tenant("Acme").await.unwrap();
     let user = |email: &str| NewUser {
@@ -54,7 +54,7 @@ async fn unique_violations_name_the_index_as_postgresql_does() {
         .await
         .unwrap();
     match store.create_user(acme.id, &user("Ada@Acme.test")).await {
-        Err(StoreError::Conflict { constraint }) => assert_eq!(constraint, "users_tenant_email"),
+        Err(StoreError::Conflict(constraint)) => assert_eq!(constraint, Constraint::UserEmail),
         other => panic!("expected a conflict, got {other:?}"),
     }
 }

@@ -1,14 +1,17 @@
+use std::fmt;
+
 use thiserror::Error;
 
 /// What can go wrong below the [`crate::Store`] trait, in terms the server can act on.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    /// A uniqueness or exclusion constraint refused the write; the name says which.
-    #[error("conflict on {constraint}")]
-    Conflict { constraint: String },
+    /// A uniqueness or exclusion constraint refused the write, or (for
+    /// [`Constraint::BookingNotConfirmed`]) the row is no longer in a state the write needs.
+    #[error("conflict on {0}")]
+    Conflict(Constraint),
     /// A referenced row (in the same tenant) does not exist.
-    #[error("referenced {what} does not exist")]
-    MissingReference { what: String },
+    #[error("referenced {0} does not exist")]
+    MissingReference(Entity),
     /// The database is unreachable or answered with an error we cannot attribute to the caller.
     #[error("database error: {0}")]
     Database(String),
@@ -18,4 +21,100 @@ pub enum StoreError {
     /// Migrations failed at start-up.
     #[error("migration failed: {0}")]
     Migration(String),
+}
+
+/// The constraint behind a [`StoreError::Conflict`]. Both backends report the same variant for
+/// the same failure: PostgreSQL by the constraint's name, SQLite by the index or columns its
+/// message names, each mapped once in the backend's error mapping.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Constraint {
+    /// Two confirmed bookings (or a booking and blocking busy time) of one member overlap.
+    BookingOverlap,
+    /// Cancel or reschedule of a booking that is no longer confirmed.
+    BookingNotConfirmed,
+    /// A confirmation code already used in the tenant.
+    BookingCode,
+    /// A user with this e-mail address already exists in the tenant.
+    UserEmail,
+    /// A user already has a default availability rule.
+    OneDefaultRule,
+    /// A provider event id already stored for the connection.
+    EventExternalId,
+    /// An API key prefix already in use.
+    ApiKeyPrefix,
+    /// A widget key prefix already in use.
+    WidgetKeyPrefix,
+    /// A Retell agent id already linked to another agent of the tenant.
+    RetellAgentId,
+    /// Any other constraint, by its name (a primary key, say): nothing matches on these.
+    Other(String),
+}
+
+impl Constraint {
+    /// The variant for a constraint or index name from the migrations (both backends share
+    /// the names).
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "bookings_no_overlap" => Self::BookingOverlap,
+            "booking_not_confirmed" => Self::BookingNotConfirmed,
+            "bookings_tenant_code" => Self::BookingCode,
+            "users_tenant_email" => Self::UserEmail,
+            "availability_rules_one_default" => Self::OneDefaultRule,
+            "calendar_events_external" => Self::EventExternalId,
+            "api_keys_prefix" => Self::ApiKeyPrefix,
+            "widget_keys_prefix" => Self::WidgetKeyPrefix,
+            "agents_tenant_retell" => Self::RetellAgentId,
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    /// The constraint's name in the migrations.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::BookingOverlap => "bookings_no_overlap",
+            Self::BookingNotConfirmed => "booking_not_confirmed",
+            Self::BookingCode => "bookings_tenant_code",
+            Self::UserEmail => "users_tenant_email",
+            Self::OneDefaultRule => "availability_rules_one_default",
+            Self::EventExternalId => "calendar_events_external",
+            Self::ApiKeyPrefix => "api_keys_prefix",
+            Self::WidgetKeyPrefix => "widget_keys_prefix",
+            Self::RetellAgentId => "agents_tenant_retell",
+            Self::Other(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for Constraint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a [`StoreError::MissingReference`] points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entity {
+    /// The user (member) named does not exist in the tenant.
+    User,
+    /// The agent named does not exist in the tenant.
+    Agent,
+    /// Another referenced row, by the backend's name for the reference.
+    Other(String),
+}
+
+impl Entity {
+    /// The name the API reports the missing reference under (its `field`).
+    pub fn name(&self) -> &str {
+        match self {
+            Self::User => "user",
+            Self::Agent => "agent",
+            Self::Other(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }

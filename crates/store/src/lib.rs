@@ -9,7 +9,7 @@ mod error;
 mod models;
 pub mod story;
 
-pub use error::StoreError;
+pub use error::{Constraint, Entity, StoreError};
 pub use models::*;
 
 use async_trait::async_trait;
@@ -97,7 +97,7 @@ pub trait Store: Send + Sync + 'static {
     /// default in the same transaction.
     ///
     /// # Errors
-    /// [`StoreError::MissingReference`] with `what: "user"` when the user is not in this tenant.
+    /// [`StoreError::MissingReference`] of [`Entity::User`] when the user is not in this tenant.
     async fn create_rule(
         &self,
         tenant: TenantId,
@@ -141,8 +141,8 @@ pub trait Store: Send + Sync + 'static {
     /// its jobs can name it).
     ///
     /// # Errors
-    /// [`StoreError::MissingReference`] with `what: "user"` when the user is not in this tenant;
-    /// [`StoreError::Conflict`] on `calendar_events_external` when the provider already has an
+    /// [`StoreError::MissingReference`] of [`Entity::User`] when the user is not in this tenant;
+    /// [`Constraint::EventExternalId`] when the provider already has an
     /// event with this external id.
     async fn create_event(
         &self,
@@ -209,9 +209,9 @@ pub trait Store: Send + Sync + 'static {
     /// widened by [`ALL_DAY_WIDENING`] on both sides (too much rather than too little).
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] on `bookings_no_overlap` when the time is taken (by a booking or
+    /// [`Constraint::BookingOverlap`] when the time is taken (by a booking or
     /// an event), on `bookings_tenant_code` when the confirmation code exists in the tenant;
-    /// [`StoreError::MissingReference`] with `what: "user"` (or `"agent"`) when the user (or
+    /// [`StoreError::MissingReference`] of [`Entity::User`] (or `"agent"`) when the user (or
     /// the agent) is not in this tenant.
     async fn create_booking(
         &self,
@@ -252,7 +252,7 @@ pub trait Store: Send + Sync + 'static {
     /// if absent in this tenant.
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] on `bookings_no_overlap` when the new time is taken (the booking
+    /// [`Constraint::BookingOverlap`] when the new time is taken (the booking
     /// stays where it was), on `booking_not_confirmed` when the booking is cancelled.
     async fn reschedule_booking(
         &self,
@@ -348,7 +348,7 @@ pub trait Store: Send + Sync + 'static {
     /// Creates or replaces an agent's booking settings.
     ///
     /// # Errors
-    /// [`StoreError::MissingReference`] with `what: "agent"` when the agent is not in this
+    /// [`StoreError::MissingReference`] of [`Entity::Agent`] when the agent is not in this
     /// tenant.
     async fn put_booking_settings(
         &self,
@@ -361,7 +361,7 @@ pub trait Store: Send + Sync + 'static {
     /// call name our agent by Retell's own id. `false` when the agent is not in this tenant.
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] on `agents_tenant_retell` when another agent of the tenant
+    /// [`Constraint::RetellAgentId`] when another agent of the tenant
     /// already has this Retell id.
     async fn set_retell_agent_id(
         &self,
@@ -387,7 +387,7 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a publishable widget key for one of the tenant's agents.
     ///
     /// # Errors
-    /// [`StoreError::MissingReference`] with `what: "agent"` when the agent is not in this
+    /// [`StoreError::MissingReference`] of [`Entity::Agent`] when the agent is not in this
     /// tenant.
     async fn create_widget_key(
         &self,
@@ -427,7 +427,7 @@ pub trait Store: Send + Sync + 'static {
     /// given), makes it active with sync enabled, clears its last error and makes it due now.
     ///
     /// # Errors
-    /// [`StoreError::MissingReference`] with `what: "user"` when the user is not in this tenant.
+    /// [`StoreError::MissingReference`] of [`Entity::User`] when the user is not in this tenant.
     async fn upsert_calendar_connection(
         &self,
         tenant: TenantId,

@@ -53,7 +53,7 @@ pub async fn tenants_users_keys_and_agents(store: &dyn Store) {
     assert_eq!(ada.tenant_id, acme.id);
     let duplicate = store.create_user(acme.id, &new_user("ada@acme.test")).await;
     assert!(
-        matches!(duplicate, Err(StoreError::Conflict { .. })),
+        matches!(duplicate, Err(StoreError::Conflict(_))),
         "same e-mail twice in one tenant is a conflict: {duplicate:?}"
     );
     // The same address may exist in another tenant.
@@ -416,14 +416,14 @@ pub async fn availability_rules(store: &dyn Store) {
         .create_rule(globex.id, &new_rule(ada.id, "stolen", true))
         .await;
     assert!(
-        matches!(&foreign, Err(StoreError::MissingReference { what }) if what == "user"),
+        matches!(&foreign, Err(StoreError::MissingReference(Entity::User))),
         "a rule for another tenant's user: {foreign:?}"
     );
     let nobody = store
         .create_rule(acme.id, &new_rule(new_id(), "nobody", false))
         .await;
     assert!(
-        matches!(&nobody, Err(StoreError::MissingReference { what }) if what == "user"),
+        matches!(&nobody, Err(StoreError::MissingReference(Entity::User))),
         "a rule for no user: {nobody:?}"
     );
     assert_eq!(
@@ -774,7 +774,7 @@ pub async fn calendar_events(store: &dyn Store) {
         )
         .await;
     assert!(
-        matches!(&duplicate, Err(StoreError::Conflict { constraint }) if constraint == "calendar_events_external"),
+        matches!(&duplicate, Err(StoreError::Conflict(Constraint::EventExternalId))),
         "same provider event twice: {duplicate:?}"
     );
     let foreign = store
@@ -791,7 +791,7 @@ pub async fn calendar_events(store: &dyn Store) {
         )
         .await;
     assert!(
-        matches!(&foreign, Err(StoreError::MissingReference { what }) if what == "user"),
+        matches!(&foreign, Err(StoreError::MissingReference(Entity::User))),
         "an event for another tenant's user: {foreign:?}"
     );
     assert_eq!(
@@ -1063,8 +1063,8 @@ fn job(kind: &str, n: i64) -> NewJob {
     }
 }
 
-fn is_conflict<T: std::fmt::Debug>(result: &StoreResult<T>, name: &str) -> bool {
-    matches!(result, Err(StoreError::Conflict { constraint }) if constraint == name)
+fn is_conflict<T: std::fmt::Debug>(result: &StoreResult<T>, expected: Constraint) -> bool {
+    matches!(result, Err(StoreError::Conflict(constraint)) if *constraint == expected)
 }
 
 /// The booking's own calendar event(s), cancelled ones included.
@@ -1194,7 +1194,7 @@ pub async fn bookings(store: &dyn Store) {
         )
         .await;
     assert!(
-        is_conflict(&inside_buffer, "bookings_no_overlap"),
+        is_conflict(&inside_buffer, Constraint::BookingOverlap),
         "{inside_buffer:?}"
     );
     // The new booking's own buffer after reaches into A.
@@ -1213,7 +1213,7 @@ pub async fn bookings(store: &dyn Store) {
         )
         .await;
     assert!(
-        is_conflict(&own_buffer, "bookings_no_overlap"),
+        is_conflict(&own_buffer, Constraint::BookingOverlap),
         "{own_buffer:?}"
     );
     assert_eq!(
@@ -1255,7 +1255,7 @@ pub async fn bookings(store: &dyn Store) {
             .create_booking(acme.id, &booking(ada.id, start, end, before, 0), &[], None)
             .await;
         assert!(
-            is_conflict(&refused, "bookings_no_overlap"),
+            is_conflict(&refused, Constraint::BookingOverlap),
             "{start} with {before} before: {refused:?}"
         );
     }
@@ -1348,7 +1348,7 @@ pub async fn bookings(store: &dyn Store) {
         )
         .await;
     assert!(
-        is_conflict(&on_holiday, "bookings_no_overlap"),
+        is_conflict(&on_holiday, Constraint::BookingOverlap),
         "{on_holiday:?}"
     );
     // An event marked as a booking's own (here without a booking) is not busy time.
@@ -1394,7 +1394,7 @@ pub async fn bookings(store: &dyn Store) {
         )
         .await;
     assert!(
-        is_conflict(&same_code, "bookings_tenant_code"),
+        is_conflict(&same_code, Constraint::BookingCode),
         "{same_code:?}"
     );
     assert_eq!(version(store, acme.id, bob.id).await, 1);
@@ -1524,7 +1524,7 @@ pub async fn bookings(store: &dyn Store) {
             .reschedule_booking(acme.id, e.id, at(start), at(end), &[], None)
             .await;
         assert!(
-            is_conflict(&clash, "bookings_no_overlap"),
+            is_conflict(&clash, Constraint::BookingOverlap),
             "{start}: {clash:?}"
         );
     }
@@ -1590,7 +1590,7 @@ pub async fn bookings(store: &dyn Store) {
         )
         .await;
     assert!(
-        is_conflict(&not_confirmed, "booking_not_confirmed"),
+        is_conflict(&not_confirmed, Constraint::BookingNotConfirmed),
         "{not_confirmed:?}"
     );
     assert_eq!(
@@ -1828,7 +1828,7 @@ pub async fn bookings(store: &dyn Store) {
         )
         .await;
     assert!(
-        matches!(&stolen, Err(StoreError::MissingReference { what }) if what == "user"),
+        matches!(&stolen, Err(StoreError::MissingReference(Entity::User))),
         "{stolen:?}"
     );
     let wrong_agent = store
@@ -1843,7 +1843,7 @@ pub async fn bookings(store: &dyn Store) {
         )
         .await;
     assert!(
-        matches!(&wrong_agent, Err(StoreError::MissingReference { what }) if what == "agent"),
+        matches!(&wrong_agent, Err(StoreError::MissingReference(Entity::Agent))),
         "{wrong_agent:?}"
     );
     assert_eq!(
@@ -1883,7 +1883,7 @@ pub async fn concurrent_bookings(store: std::sync::Arc<dyn Store>) {
     for task in tasks {
         match task.await.expect("the task ran") {
             Ok(_) => won += 1,
-            Err(StoreError::Conflict { constraint }) if constraint == "bookings_no_overlap" => {
+            Err(StoreError::Conflict(Constraint::BookingOverlap)) => {
                 lost += 1;
             }
             Err(other) => panic!("a racing booking failed otherwise: {other:?}"),
@@ -2019,7 +2019,7 @@ pub async fn idempotency(store: &dyn Store) {
             }),
         )
         .await;
-    assert!(is_conflict(&clash, "bookings_no_overlap"));
+    assert!(is_conflict(&clash, Constraint::BookingOverlap));
     assert_eq!(
         store
             .begin_idempotent(acme.id, "k-clash", "h", secs(1), stale)
@@ -2406,14 +2406,14 @@ pub async fn booking_settings(store: &dyn Store) {
         .put_booking_settings(globex.id, agent.id, &settings)
         .await;
     assert!(
-        matches!(&foreign, Err(StoreError::MissingReference { what }) if what == "agent"),
+        matches!(&foreign, Err(StoreError::MissingReference(Entity::Agent))),
         "{foreign:?}"
     );
     let nobody = store
         .put_booking_settings(acme.id, new_id(), &settings)
         .await;
     assert!(
-        matches!(&nobody, Err(StoreError::MissingReference { what }) if what == "agent"),
+        matches!(&nobody, Err(StoreError::MissingReference(Entity::Agent))),
         "{nobody:?}"
     );
     assert_eq!(

@@ -2,6 +2,7 @@
 
 use super::*;
 
+/// An ISO 8601 instant, or a bare date (its start, or its end for `end`) in `tz`.
 pub(super) fn parse_instant(text: &str, tz: &TimeZone, end_of_day: bool) -> Option<Timestamp> {
     if let Ok(instant) = text.parse::<Timestamp>() {
         return Some(instant);

@@ -711,7 +711,7 @@ impl GoogleSync {
                 .await
             {
                 Ok(_) => {}
-                Err(StoreError::Conflict { constraint }) => {
+                Err(StoreError::Conflict(constraint)) => {
                     tracing::warn!(booking = %booking.id, %constraint,
                         "the host moved a booking onto busy time; it stays where it was here");
                 }

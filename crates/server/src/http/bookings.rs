@@ -5,7 +5,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use jiff::{SignedDuration, Timestamp};
-use pillow_store::{Attendee, Booking, BookingFilter, BookingStatus, IdempotentResponse, TenantId};
+use pillow_store::{
+    Attendee, Booking, BookingFilter, BookingStatus, Constraint, IdempotentResponse, TenantId,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -627,17 +629,13 @@ pub(crate) async fn do_reschedule(
                     Ok(body)
                 }
                 Ok(None) => Err(ApiError::not_found("booking")),
-                Err(pillow_store::StoreError::Conflict { constraint })
-                    if constraint == "bookings_no_overlap" =>
-                {
+                Err(pillow_store::StoreError::Conflict(Constraint::BookingOverlap)) => {
                     Err(ApiError::conflict(
                         "slot_unavailable",
                         "That time was just taken.",
                     ))
                 }
-                Err(pillow_store::StoreError::Conflict { constraint })
-                    if constraint == "booking_not_confirmed" =>
-                {
+                Err(pillow_store::StoreError::Conflict(Constraint::BookingNotConfirmed)) => {
                     Err(ApiError::conflict(
                         "booking_not_confirmed",
                         "A cancelled booking cannot be rescheduled; book a new time instead.",

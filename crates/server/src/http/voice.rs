@@ -459,7 +459,7 @@ async fn put_agent_retell(
         .set_retell_agent_id(caller.tenant, agent.id, retell_agent_id.as_deref())
         .await
         .map_err(|e| match e {
-            pillow_store::StoreError::Conflict { .. } => ApiError::conflict(
+            pillow_store::StoreError::Conflict(_) => ApiError::conflict(
                 "retell_agent_id_taken",
                 "Another agent of this tenant already has this Retell agent id.",
             ),

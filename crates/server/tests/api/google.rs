@@ -1373,7 +1373,7 @@ async fn an_internal_event_and_its_write_back_job_commit_together(h: &Harness) {
     assert!(
         matches!(
             missing_user,
-            Err(pillow_store::StoreError::MissingReference { .. })
+            Err(pillow_store::StoreError::MissingReference(_))
         ),
         "{missing_user:?}"
     );
@@ -1396,7 +1396,7 @@ async fn an_internal_event_and_its_write_back_job_commit_together(h: &Harness) {
         )
         .await;
     assert!(
-        matches!(duplicate, Err(pillow_store::StoreError::Conflict { .. })),
+        matches!(duplicate, Err(pillow_store::StoreError::Conflict(_))),
         "{duplicate:?}"
     );
     assert!(store.get_event(h.tenant.id, ghost).await.unwrap().is_none());
