@@ -13,9 +13,8 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use pillow_engine::{Candidate, Interval, SlotRejection, Strategy};
 use pillow_store::{
-    Constraint,
-    Agent, Attendee, Booking, IdempotencyState, IdempotentResponse, NewBooking, NewJob, StoreError,
-    TenantId, User, new_id,
+    Agent, Attendee, Booking, Constraint, IdempotencyState, IdempotentResponse, NewBooking, NewJob,
+    StoreError, TenantId, User, new_id,
 };
 use rand::Rng;
 use serde::{Deserialize, Serialize};

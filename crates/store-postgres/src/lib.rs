@@ -1296,7 +1296,7 @@ impl Store for PostgresStore {
                 other => other,
             })?;
         // No row: the agent named is not in this tenant.
-        let row = row.ok_or_else(|| StoreError::MissingReference(Entity::Agent))?;
+        let row = row.ok_or(StoreError::MissingReference(Entity::Agent))?;
         commit(tx, row.into_model()?).await
     }
 

@@ -3,8 +3,8 @@
 //! Without `TEST_DATABASE_URL` every test says it is skipped and passes (except in CI).
 
 use pillow_store::{
-    Constraint, Entity, EventSource, EventStatus, NewAvailabilityRule, NewCalendarEvent, NewUser, Role, Store,
-    StoreError, TenantId, Transparency,
+    Constraint, Entity, EventSource, EventStatus, NewAvailabilityRule, NewCalendarEvent, NewUser,
+    Role, Store, StoreError, TenantId, Transparency,
 };
 use pillow_store_postgres::PostgresStore;
 use pillow_store_postgres::testing::fresh_database;

@@ -774,7 +774,10 @@ pub async fn calendar_events(store: &dyn Store) {
         )
         .await;
     assert!(
-        matches!(&duplicate, Err(StoreError::Conflict(Constraint::EventExternalId))),
+        matches!(
+            &duplicate,
+            Err(StoreError::Conflict(Constraint::EventExternalId))
+        ),
         "same provider event twice: {duplicate:?}"
     );
     let foreign = store
@@ -1843,7 +1846,10 @@ pub async fn bookings(store: &dyn Store) {
         )
         .await;
     assert!(
-        matches!(&wrong_agent, Err(StoreError::MissingReference(Entity::Agent))),
+        matches!(
+            &wrong_agent,
+            Err(StoreError::MissingReference(Entity::Agent))
+        ),
         "{wrong_agent:?}"
     );
     assert_eq!(

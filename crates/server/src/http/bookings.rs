@@ -629,12 +629,9 @@ pub(crate) async fn do_reschedule(
                     Ok(body)
                 }
                 Ok(None) => Err(ApiError::not_found("booking")),
-                Err(pillow_store::StoreError::Conflict(Constraint::BookingOverlap)) => {
-                    Err(ApiError::conflict(
-                        "slot_unavailable",
-                        "That time was just taken.",
-                    ))
-                }
+                Err(pillow_store::StoreError::Conflict(Constraint::BookingOverlap)) => Err(
+                    ApiError::conflict("slot_unavailable", "That time was just taken."),
+                ),
                 Err(pillow_store::StoreError::Conflict(Constraint::BookingNotConfirmed)) => {
                     Err(ApiError::conflict(
                         "booking_not_confirmed",
