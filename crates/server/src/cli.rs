@@ -385,8 +385,10 @@ pub async fn serve_with(config: Config, ready: impl FnOnce(&AppState)) -> Result
     crate::telemetry::prometheus();
     tracing::info!(%address, backend = state.store.backend().as_str(), "listening");
     ready(&state);
-    crate::jobs::Worker::new(state.store.clone())
-        .with_google(state.google.clone())
+    crate::outbox::Worker::new(state.store.clone())
+        .with(Arc::new(crate::google::GoogleWriteBack(
+            state.google.clone(),
+        )))
         .spawn();
     if let Some(google) = state.google.clone() {
         crate::google::Scheduler::new(google).spawn();

@@ -17,7 +17,7 @@ pub mod keys;
 pub mod state;
 mod writeback;
 
-pub use writeback::{BOOKING_WRITE_JOB, EVENT_DELETE_JOB, EVENT_UPSERT_JOB};
+pub use writeback::{BOOKING_WRITE_JOB, EVENT_DELETE_JOB, EVENT_UPSERT_JOB, GoogleWriteBack};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -396,7 +396,7 @@ impl GoogleSync {
             Err(SyncError::NeedsReauth) => ("needs_reauth", ConnectionPatch::default()),
             Err(error) => {
                 let failures = connection.failure_count.saturating_add(1);
-                let backoff = crate::jobs::backoff(failures).min(self.interval);
+                let backoff = crate::outbox::backoff(failures).min(self.interval);
                 (
                     "error",
                     ConnectionPatch {
@@ -925,7 +925,7 @@ fn to_local(connection: &CalendarConnection, item: &GoogleEvent) -> Option<NewCa
 }
 
 /// What one scheduler step did.
-pub use crate::jobs::Step;
+pub use crate::outbox::Step;
 
 /// The internal sync scheduler: polls due connections and renews push channels.
 #[derive(Clone)]

@@ -271,3 +271,31 @@ impl GoogleSync {
         }
     }
 }
+
+/// The outbox deliverer that writes bookings and internal events to members' Google
+/// Calendars. Without Google configured there is nowhere to write, so its jobs are done at
+/// once (a server restarted without Google does not pile them up).
+pub struct GoogleWriteBack(pub Option<std::sync::Arc<GoogleSync>>);
+
+#[async_trait::async_trait]
+impl crate::outbox::Deliverer for GoogleWriteBack {
+    fn name(&self) -> &'static str {
+        "google"
+    }
+
+    fn kinds(&self) -> Vec<&'static str> {
+        let mut kinds = crate::outbox::BOOKING_LIFECYCLE.to_vec();
+        kinds.extend([EVENT_UPSERT_JOB, EVENT_DELETE_JOB, BOOKING_WRITE_JOB]);
+        kinds
+    }
+
+    async fn deliver(&self, job: &Job) -> Result<(), crate::outbox::DeliveryError> {
+        match &self.0 {
+            Some(google) => google
+                .write_back(job)
+                .await
+                .map_err(crate::outbox::DeliveryError::retry),
+            None => Ok(()),
+        }
+    }
+}

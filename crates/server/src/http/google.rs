@@ -588,8 +588,8 @@ async fn cron_sync(
     // Bounded, so one request cannot run forever; what is left waits for the next run.
     for _ in 0..50 {
         match scheduler.try_execute_task().await? {
-            crate::jobs::Step::Done(n) => synced += n,
-            crate::jobs::Step::Empty => break,
+            crate::outbox::Step::Done(n) => synced += n,
+            crate::outbox::Step::Empty => break,
         }
     }
     Ok(Json(CronResult { synced }))

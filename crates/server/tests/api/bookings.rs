@@ -432,7 +432,7 @@ async fn an_idempotency_key_with_a_different_body_is_422(app: &TestApp) {
     assert_eq!(listed.body["bookings"].as_array().unwrap().len(), 1);
 
     // A day later the worker has forgotten the key: the same key is a new request.
-    let worker = pillow_server::jobs::Worker::new(app.state.store.clone());
+    let worker = pillow_server::outbox::Worker::new(app.state.store.clone());
     let soon = Timestamp::now() + 1.hour();
     assert_eq!(
         worker.purge_expired_at(soon).await.unwrap().0,
@@ -828,10 +828,10 @@ async fn booking_changes_write_outbox_jobs_that_the_worker_delivers(app: &TestAp
         )
         .await
         .unwrap();
-    let worker = pillow_server::jobs::Worker::new(app.state.store.clone());
+    let worker = pillow_server::outbox::Worker::new(app.state.store.clone());
     assert!(matches!(
         worker.try_execute_task().await.unwrap(),
-        pillow_server::jobs::Step::Done(3)
+        pillow_server::outbox::Step::Done(3)
     ));
     let test_job = app
         .store()
@@ -849,7 +849,7 @@ async fn booking_changes_write_outbox_jobs_that_the_worker_delivers(app: &TestAp
     assert!(test_job.next_attempt_at > Timestamp::now());
     assert_eq!(
         worker.try_execute_task().await.unwrap(),
-        pillow_server::jobs::Step::Empty,
+        pillow_server::outbox::Step::Empty,
         "not due yet"
     );
     let delivered = app

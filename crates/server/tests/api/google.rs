@@ -11,7 +11,7 @@ use crate::helpers::{Db, TestApp, always_open, spawn_app_beside, spawn_app_with}
 use crate::on_both_backends;
 use pillow_fakes::google::{Call, FakeGoogle};
 use pillow_server::google::{EVENT_DELETE_JOB, EVENT_UPSERT_JOB};
-use pillow_server::jobs::{Step, Worker};
+use pillow_server::outbox::{Step, Worker};
 
 const OLD_KEY: &str = "4242424242424242424242424242424242424242424242424242424242424242";
 const NEW_KEY: &str = "1717171717171717171717171717171717171717171717171717171717171717";
@@ -425,7 +425,9 @@ impl Harness {
     }
 
     fn worker(&self) -> Worker {
-        Worker::new(self.app.state.store.clone()).with_google(self.app.state.google.clone())
+        Worker::new(self.app.state.store.clone()).with(std::sync::Arc::new(
+            pillow_server::google::GoogleWriteBack(self.app.state.google.clone()),
+        ))
     }
 
     /// Runs the outbox until nothing is due, as if `ahead` had passed (backoffs end).

@@ -1,5 +1,6 @@
 //! The outbox worker: delivers the durable jobs that booking changes write in their own
-//! transaction, retrying with backoff until they succeed or are given up loudly.
+//! transaction through the registered [`Deliverers`], retrying with backoff until they succeed
+//! or are given up loudly.
 //!
 //! Built as a small loop around [`Worker::try_execute_task`], which tests drive step by step.
 //! On PostgreSQL, jobs are claimed with `FOR UPDATE SKIP LOCKED`, so several processes share
@@ -10,13 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use pillow_store::{Job, Store, StoreError};
-use rand::Rng;
+use pillow_store::{Store, StoreError};
+
+use super::deliverer::{Deliverer, Deliverers};
+use super::retry;
 
 /// How long a claimed job is ours before another worker may take it.
 const LEASE: SignedDuration = SignedDuration::from_secs(120);
-/// After this many attempts a job is marked failed for good.
-pub const MAX_ATTEMPTS: i32 = 12;
 const BATCH: u32 = 64;
 /// How long the worker lets jobs gather after a batch that was not full.
 const GATHER: Duration = Duration::from_millis(50);
@@ -41,28 +42,21 @@ pub enum Step {
 #[derive(Clone)]
 pub struct Worker {
     store: Arc<dyn Store>,
-    /// Writes bookings and events to members' Google Calendars; `None` without Google.
-    google: Option<Arc<crate::google::GoogleSync>>,
-}
-
-/// Exponential backoff with jitter: about 2^attempts seconds, capped at an hour.
-pub fn backoff(attempts: i32) -> SignedDuration {
-    let base = 2_i64.saturating_pow(attempts.clamp(0, 12) as u32).min(3600);
-    let jitter = rand::thread_rng().gen_range(0..=base / 4 + 1);
-    SignedDuration::from_secs(base + jitter)
+    deliverers: Arc<Deliverers>,
 }
 
 impl Worker {
+    /// A worker with the [standard](Deliverers::standard) deliverers.
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
-            google: None,
+            deliverers: Arc::new(Deliverers::standard()),
         }
     }
 
-    /// Delivers calendar write-back through `google` too.
-    pub fn with_google(mut self, google: Option<Arc<crate::google::GoogleSync>>) -> Self {
-        self.google = google;
+    /// Also delivers through `deliverer` (registered at start-up, before [`Worker::spawn`]).
+    pub fn with(mut self, deliverer: Arc<dyn Deliverer>) -> Self {
+        Arc::make_mut(&mut self.deliverers).register(deliverer);
         self
     }
 
@@ -87,27 +81,30 @@ impl Worker {
         let count = jobs.len();
         let mut done = Vec::with_capacity(count);
         for job in jobs {
-            match deliver(&job, self.google.as_deref()).await {
+            let error = match self.deliverers.deliver(&job).await {
                 Ok(()) => {
                     done.push(job.id);
                     metrics::counter!("outbox_jobs_total", "kind" => job.kind.clone(), "outcome" => "done")
                         .increment(1);
+                    continue;
                 }
-                Err(error) if job.attempts >= MAX_ATTEMPTS => {
-                    tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, %error,
-                        "outbox job given up after its last attempt");
-                    self.store.fail_job(job.id, &error, None).await?;
+                Err(error) => error,
+            };
+            let message = error.to_string();
+            match retry::next_attempt(now, job.attempts, error.is_retryable()) {
+                None => {
+                    tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %message,
+                        "outbox job given up");
+                    self.store.fail_job(job.id, &message, None).await?;
                     metrics::counter!("outbox_jobs_total", "kind" => job.kind.clone(), "outcome" => "given_up")
                         .increment(1);
                 }
-                Err(error) => {
-                    let retry_at = now
-                        .max(Timestamp::now())
-                        .saturating_add(backoff(job.attempts))
-                        .unwrap_or(now);
-                    tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, %error,
+                Some(retry_at) => {
+                    tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %message,
                         %retry_at, "outbox job failed; will retry");
-                    self.store.fail_job(job.id, &error, Some(retry_at)).await?;
+                    self.store
+                        .fail_job(job.id, &message, Some(retry_at))
+                        .await?;
                     metrics::counter!("outbox_jobs_total", "kind" => job.kind.clone(), "outcome" => "retry")
                         .increment(1);
                 }
@@ -173,51 +170,5 @@ impl Worker {
                 }
             }
         })
-    }
-}
-
-/// Delivers one job. Booking lifecycle jobs are the hook deliverers (calendar write-back,
-/// e-mail, SMS, webhooks) attach to: with Google configured, they are written to the member's
-/// Google Calendar. `test` jobs fail on purpose while `attempts <= payload.fail_times`, to
-/// exercise retries.
-async fn deliver(job: &Job, google: Option<&crate::google::GoogleSync>) -> Result<(), String> {
-    match job.kind.as_str() {
-        "booking.created" | "booking.cancelled" | "booking.rescheduled" => {
-            tracing::info!(job = %job.id, kind = %job.kind, payload = %job.payload, "booking lifecycle");
-            if let Some(google) = google {
-                google.write_back(job).await.map_err(|e| e.to_string())?;
-            }
-            Ok(())
-        }
-        crate::google::EVENT_UPSERT_JOB
-        | crate::google::EVENT_DELETE_JOB
-        | crate::google::BOOKING_WRITE_JOB => match google {
-            Some(google) => google.write_back(job).await.map_err(|e| e.to_string()),
-            None => Ok(()),
-        },
-        "test" => {
-            let fail_times = job.payload["fail_times"].as_i64().unwrap_or(0);
-            if i64::from(job.attempts) <= fail_times {
-                Err(format!(
-                    "test job failing on purpose (attempt {})",
-                    job.attempts
-                ))
-            } else {
-                Ok(())
-            }
-        }
-        other => Err(format!("no deliverer for job kind {other:?}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert!(backoff(1) >= SignedDuration::from_secs(2));
-        assert!(backoff(5) >= SignedDuration::from_secs(32));
-        assert!(backoff(30) <= SignedDuration::from_secs(3600 + 901));
     }
 }
