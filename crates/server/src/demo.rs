@@ -366,7 +366,7 @@ async fn reuse_or_mint_widget_key(
     agent: uuid::Uuid,
     secrets: &mut HashMap<String, String>,
 ) -> Result<String, CliError> {
-    use crate::http::incall::{hash_widget_key, mint_widget_key};
+    use crate::domain::incall::keys::{hash_widget_key, mint_widget_key};
     if let Some(key) = secrets.get("DEMO_WIDGET_KEY") {
         let prefix = key.get(..13).unwrap_or_default();
         if let Some(stored) = store.find_widget_key(prefix).await?

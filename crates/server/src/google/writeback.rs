@@ -151,7 +151,7 @@ impl GoogleSync {
             return Ok(Desired::Absent);
         }
         let (start, end) = if event.all_day {
-            let date = |t: jiff::Timestamp| EventDateTime::on(crate::http::utc_date(t));
+            let date = |t: jiff::Timestamp| EventDateTime::on(crate::domain::time::utc_date(t));
             (date(event.start), date(event.end))
         } else {
             (EventDateTime::at(event.start), EventDateTime::at(event.end))

@@ -33,11 +33,8 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use pillow_engine::Interval;
 use pillow_store::{Agent, AgentBackend, NewWidgetKey, TenantId, WidgetKey, WidgetKeyPatch};
-use rand::Rng;
-use rand::distributions::Alphanumeric;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -47,7 +44,13 @@ use super::bookings::{AttendeeBody, check_attendee};
 use super::{parse_bound, parse_id};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::booking::{self, BookingRequest, Subject, TeamContext, claim_key, request_hash};
+use crate::domain::bookings::{
+    self as booking, BookingRequest, Subject, TeamContext, claim_key, request_hash,
+};
+pub use crate::domain::incall::keys::{
+    MintedWidgetKey, WIDGET_KEY_ID_LEN, WIDGET_KEY_PREFIX, WIDGET_KEY_SECRET_LEN, hash_widget_key,
+    mint_widget_key,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit::RateLimiter;
 use crate::slot_id::SlotRef;
@@ -68,9 +71,6 @@ const BOOK_PATH: &str = "/api/v1/agents/{agent_id}/calendar/book";
 
 /// The header a browser sends its publishable key in.
 pub const WIDGET_KEY_HEADER: &str = "x-pillow-key";
-pub const WIDGET_KEY_PREFIX: &str = "pk_";
-const WIDGET_KEY_ID_LEN: usize = 10;
-const WIDGET_KEY_SECRET_LEN: usize = 32;
 /// At most this many origins per key: an allow-list, not a directory.
 const MAX_ORIGINS: usize = 50;
 
@@ -169,36 +169,6 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
                 .map(|c| c.0.ip()),
         ))
     }
-}
-
-/// A freshly minted widget key: `key` is shown once and never stored.
-pub struct MintedWidgetKey {
-    pub key: String,
-    pub prefix: String,
-    pub secret_hash: String,
-}
-
-/// Makes a new random publishable key `pk_<10>_<32>` with its lookup prefix and hash.
-pub fn mint_widget_key() -> MintedWidgetKey {
-    let text = |len| -> String {
-        rand::thread_rng()
-            .sample_iter(&Alphanumeric)
-            .take(len)
-            .map(char::from)
-            .collect()
-    };
-    let prefix = format!("{WIDGET_KEY_PREFIX}{}", text(WIDGET_KEY_ID_LEN));
-    let key = format!("{prefix}_{}", text(WIDGET_KEY_SECRET_LEN));
-    MintedWidgetKey {
-        secret_hash: hash_widget_key(&key),
-        key,
-        prefix,
-    }
-}
-
-/// SHA-256 of the whole key: the key is long and random, so a slow hash would add nothing.
-pub fn hash_widget_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 /// The lookup prefix of a presented key, if it has our shape.
@@ -454,7 +424,7 @@ pub async fn native_slots(
         .unwrap_or(SignedDuration::from_mins(30));
     let zone = agent_zone(context);
     Ok(
-        crate::availability::team_availability(&calendars, window, duration, now)
+        crate::domain::availability::team_availability(&calendars, window, duration, now)
             .into_iter()
             .map(|slot| {
                 slot_view(

@@ -1,0 +1,3 @@
+//! The in-call API's domain.
+
+pub mod keys;
