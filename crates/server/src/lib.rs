@@ -4,8 +4,6 @@
 //! what `serve` runs and what the tests start on `127.0.0.1:0`.
 
 pub mod auth;
-pub mod availability;
-pub mod booking;
 pub mod calcom;
 pub mod cli;
 pub mod config;
@@ -36,11 +34,11 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<Config>,
     /// Members' rules and busy time, checked against the database on every use.
-    pub calendars: Arc<availability::CalendarCache>,
+    pub calendars: Arc<domain::availability::CalendarCache>,
     /// API keys by prefix, briefly reused between requests.
     pub api_keys: Arc<auth::ApiKeyCache>,
     /// Agents' teams, briefly reused between requests.
-    pub teams: Arc<booking::TeamCache>,
+    pub teams: Arc<domain::bookings::TeamCache>,
     /// Attempts on the public self-service endpoints, per confirmation code.
     pub self_service_limiter: Arc<rate_limit::RateLimiter>,
     /// Signs and checks the opaque `CS_…` slot ids handed to callers.

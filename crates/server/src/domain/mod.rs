@@ -3,6 +3,8 @@
 //! Nothing here imports `crate::http`, `crate::voice` or `crate::mcp`: those layers parse a
 //! request, call in here, and turn the typed result or error into their own response.
 
+pub mod availability;
+pub mod bookings;
 pub mod time;
 pub mod users;
 pub mod widget_keys;

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::{parse_bound, parse_date, parse_id};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::availability::team_availability;
+use crate::domain::availability::team_availability;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiQuery;
 
@@ -157,7 +157,7 @@ struct Subject {
     members: Vec<Uuid>,
     default_zone: Option<TimeZone>,
     names: HashMap<Uuid, String>,
-    context: Option<std::sync::Arc<crate::booking::TeamContext>>,
+    context: Option<std::sync::Arc<crate::domain::bookings::TeamContext>>,
 }
 
 async fn subject(
@@ -263,7 +263,7 @@ async fn availability(
     // Each slot names the member the agent's strategy would assign now. A strategy orders
     // members by who they are, not by the slot, so one ranking of the whole team serves every
     // slot: the pick is the first member in that order who is free.
-    let order = crate::booking::rank_members(team, &subject.members, &calendars);
+    let order = crate::domain::bookings::rank_members(team, &subject.members, &calendars);
     let views = slots
         .into_iter()
         .filter_map(|slot| {

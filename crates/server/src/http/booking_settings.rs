@@ -8,7 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::parse_id;
 use crate::AppState;
 use crate::auth::Caller;
-use crate::booking::{BookingSettings, agent_team, validate_settings};
+use crate::domain::bookings::{BookingSettings, agent_team, validate_settings};
 use crate::error::{ApiError, ApiResult};
 use crate::json::{ApiJson, from_value};
 
@@ -48,7 +48,7 @@ async fn get_settings(
     settings.assignable_users = team
         .members
         .iter()
-        .map(|id| crate::booking::AssignableUser {
+        .map(|id| crate::domain::bookings::AssignableUser {
             user_id: id.to_string(),
             priority: None,
             calendar_provider_id: None,

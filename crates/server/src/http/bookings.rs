@@ -17,9 +17,9 @@ use uuid::Uuid;
 use super::{parse_id, parse_instant};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::booking::{
-    self, BookingRequest, Subject, booking_view, claim_key, lifecycle_jobs, looks_like_code,
-    request_hash, settle_key,
+use crate::domain::bookings::{
+    self as booking, BookingRequest, Subject, booking_view, claim_key, lifecycle_jobs,
+    looks_like_code, request_hash, settle_key,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::json::{ApiJson, ApiQuery};
@@ -608,7 +608,7 @@ pub(crate) async fn do_reschedule(
                         booking::nearest_alternatives(&calendars, start, duration, now),
                     )
                 } else {
-                    crate::booking::rejection_to_error(rejection)
+                    crate::domain::bookings::rejection_to_error(rejection)
                 });
             }
             let mut after = booking.clone();

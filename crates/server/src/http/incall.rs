@@ -44,7 +44,9 @@ use super::bookings::{AttendeeBody, check_attendee};
 use super::{parse_bound, parse_id};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::booking::{self, BookingRequest, Subject, TeamContext, claim_key, request_hash};
+use crate::domain::bookings::{
+    self as booking, BookingRequest, Subject, TeamContext, claim_key, request_hash,
+};
 use crate::domain::widget_keys::{hash_widget_key, mint_widget_key, widget_key_prefix};
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit::RateLimiter;
@@ -411,7 +413,7 @@ pub async fn native_slots(
         .unwrap_or(SignedDuration::from_mins(30));
     let zone = agent_zone(context);
     Ok(
-        crate::availability::team_availability(&calendars, window, duration, now)
+        crate::domain::availability::team_availability(&calendars, window, duration, now)
             .into_iter()
             .map(|slot| {
                 slot_view(

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::McpCaller;
 use crate::AppState;
-use crate::booking::TeamContext;
+use crate::domain::bookings::TeamContext;
 use crate::voice::tools as voice;
 
 /// Told to clients at `initialize` and `server/discover`.

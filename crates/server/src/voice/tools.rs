@@ -27,10 +27,10 @@ use sha2::{Digest, Sha256};
 
 use super::speech::{self, PartOfDay};
 use crate::AppState;
-use crate::availability::team_availability;
-use crate::booking::{
-    self, BookingRequest, Subject, TeamContext, claim_key, looks_like_code, request_hash,
-    settle_key,
+use crate::domain::availability::team_availability;
+use crate::domain::bookings::{
+    self as booking, BookingRequest, Subject, TeamContext, claim_key, looks_like_code,
+    request_hash, settle_key,
 };
 use crate::error::ApiError;
 use crate::http::bookings::{AttendeeBody, check_attendee};

@@ -24,7 +24,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::availability::{MemberCalendar, team_availability};
+use crate::domain::availability::{MemberCalendar, team_availability};
 use crate::error::{ApiError, ApiResult};
 
 /// Letters and digits that cannot be mistaken for one another when read aloud or written down
