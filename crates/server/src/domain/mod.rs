@@ -1,6 +1,6 @@
 //! The scheduling rules of the server, independent of how a request arrived.
 //!
-//! Nothing here imports `crate::http`, `crate::voice` or `crate::mcp`: those layers parse a
+//! Nothing here imports the HTTP layer, `voice` or `mcp`: those layers parse a
 //! request, call in here, and turn the typed result or error into their own response.
 
 pub mod availability;

@@ -1,6 +1,6 @@
 //! Voice agents on live calls: the tools they call ([`tools`]), the words they speak
 //! ([`speech`]), and the envelopes of each platform ([`retell`], [`vapi`]) plus ready-to-paste
-//! tool definitions ([`definitions`]). The routes are in `crate::http::voice`.
+//! tool definitions ([`definitions`]). The routes are in `http/voice.rs`.
 
 pub mod definitions;
 pub mod retell;
