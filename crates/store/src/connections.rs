@@ -1,11 +1,12 @@
 //! Calendar connections (Google for now): who granted access, the sealed tokens, and the
 //! state of synchronisation. The store only ever sees tokens sealed by the server.
 
+use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::TenantId;
+use crate::*;
 
 /// Whether a connection can be synchronised, as the troubleshooting guide reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -114,19 +115,108 @@ pub struct ConnectionPatch {
     pub channel: Option<Option<PushChannel>>,
 }
 
-/// Which sealed column a [`SealedSecret`] lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SealedColumn {
-    ConnectionAccessToken,
-    ConnectionRefreshToken,
-    AgentCalApiKey,
-}
-
-/// One sealed value at rest, for key rotation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SealedSecret {
-    pub column: SealedColumn,
-    /// The id of the row (connection or agent).
-    pub id: Uuid,
-    pub value: String,
+/// Calendar connections and the events synchronised from them. Writes to synchronised events
+/// bump the user's busy version in the same transaction, like every event write.
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    /// Creates a connection, or, when this user already connected the same account and
+    /// calendar, replaces its tokens and scopes (keeping the stored refresh token when none is
+    /// given), makes it active with sync enabled, clears its last error and makes it due now.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] of [`Entity::User`] when the user is not in this tenant.
+    async fn upsert_calendar_connection(
+        &self,
+        tenant: TenantId,
+        connection: &NewCalendarConnection,
+    ) -> StoreResult<CalendarConnection>;
+    async fn get_calendar_connection(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> StoreResult<Option<CalendarConnection>>;
+    /// The tenant's connections, or one user's; ordered by created_at, id.
+    async fn list_calendar_connections(
+        &self,
+        tenant: TenantId,
+        user_id: Option<Uuid>,
+    ) -> StoreResult<Vec<CalendarConnection>>;
+    /// Applies a partial update. `None` if absent in this tenant.
+    async fn update_calendar_connection(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        patch: &ConnectionPatch,
+    ) -> StoreResult<Option<CalendarConnection>>;
+    /// Deletes a connection and every event synchronised from it (source `google`), and
+    /// forgets the provider ids recorded on our own events (bookings, internal) written to it;
+    /// bumps the user's busy version. False if absent in this tenant.
+    async fn delete_calendar_connection(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
+    /// Takes the sync lease of one connection for `owner` until `now + lease`, if nobody else
+    /// holds it (or their lease ended); the holder may extend it. The connection as leased, or
+    /// `None` when absent or held by another.
+    async fn lease_calendar_connection(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        owner: &str,
+        now: jiff::Timestamp,
+        lease: jiff::SignedDuration,
+    ) -> StoreResult<Option<CalendarConnection>>;
+    /// Gives the lease back (only if `owner` holds it).
+    async fn release_calendar_connection(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        owner: &str,
+    ) -> StoreResult<()>;
+    /// Leases, across tenants, up to `limit` enabled connections (active, or in error and
+    /// retried with backoff; never those that need re-authorisation) whose lease is free
+    /// and that are due (`next_sync_at <= now`) or whose push channel ends before
+    /// `channel_horizon`; soonest first. Several processes never lease the same connection.
+    async fn lease_due_calendar_connections(
+        &self,
+        owner: &str,
+        now: jiff::Timestamp,
+        lease: jiff::SignedDuration,
+        channel_horizon: jiff::Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<CalendarConnection>>;
+    /// The connection whose push channel has this id, in any tenant: a notification names
+    /// only its channel.
+    async fn find_calendar_connection_by_channel(
+        &self,
+        channel_id: &str,
+    ) -> StoreResult<Option<CalendarConnection>>;
+    /// Applies one page of a provider sync in one transaction: upserts `events` (source
+    /// `google`, keyed by provider and external id; rows of other sources with that key are
+    /// left alone), deletes the connection's synced events with the `deleted` external ids,
+    /// and bumps the user's busy version once.
+    async fn apply_synced_events(
+        &self,
+        tenant: TenantId,
+        provider_id: Uuid,
+        user_id: Uuid,
+        events: &[NewCalendarEvent],
+        deleted: &[String],
+    ) -> StoreResult<()>;
+    /// After a full sync: deletes the connection's synced events whose external id is not in
+    /// `keep`, bumping the user's busy version if any went. How many went.
+    async fn prune_synced_events(
+        &self,
+        tenant: TenantId,
+        provider_id: Uuid,
+        user_id: Uuid,
+        keep: &[String],
+    ) -> StoreResult<u64>;
+    /// Records where one of our own events (a booking's or an internal one) lives at a
+    /// provider, and its ETag; busy time does not change, so nothing is bumped.
+    async fn set_event_provider_ref(
+        &self,
+        tenant: TenantId,
+        event_id: Uuid,
+        provider_id: Option<Uuid>,
+        external_id: Option<&str>,
+        etag: Option<&str>,
+    ) -> StoreResult<()>;
 }

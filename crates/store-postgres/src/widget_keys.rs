@@ -4,6 +4,7 @@
 //! `app.widget_key_prefix`, which the `widget_keys_by_prefix` policy reads: it reveals the one
 //! key presented and nothing more.
 
+use async_trait::async_trait;
 use pillow_store::*;
 use sqlx::FromRow;
 use sqlx::types::Json;
@@ -47,8 +48,9 @@ fn missing_agent(error: sqlx::Error) -> StoreError {
     }
 }
 
-impl PostgresStore {
-    pub(crate) async fn incall_create_widget_key(
+#[async_trait]
+impl WidgetKeyStore for PostgresStore {
+    async fn create_widget_key(
         &self,
         tenant: TenantId,
         key: &NewWidgetKey,
@@ -74,7 +76,7 @@ impl PostgresStore {
         commit(tx, row.into_model()).await
     }
 
-    pub(crate) async fn incall_list_widget_keys(
+    async fn list_widget_keys(
         &self,
         tenant: TenantId,
         agent_id: Uuid,
@@ -92,7 +94,7 @@ impl PostgresStore {
         commit(tx, rows.into_iter().map(WidgetKeyRow::into_model).collect()).await
     }
 
-    pub(crate) async fn incall_update_widget_key(
+    async fn update_widget_key(
         &self,
         tenant: TenantId,
         agent_id: Uuid,
@@ -125,7 +127,7 @@ impl PostgresStore {
         commit(tx, row.map(WidgetKeyRow::into_model)).await
     }
 
-    pub(crate) async fn incall_delete_widget_key(
+    async fn delete_widget_key(
         &self,
         tenant: TenantId,
         agent_id: Uuid,
@@ -144,10 +146,7 @@ impl PostgresStore {
         commit(tx, done.rows_affected() > 0).await
     }
 
-    pub(crate) async fn incall_find_widget_key(
-        &self,
-        prefix: &str,
-    ) -> StoreResult<Option<WidgetKey>> {
+    async fn find_widget_key(&self, prefix: &str) -> StoreResult<Option<WidgetKey>> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         // Transaction-local, so a pooled connection never carries it to the next caller.
         sqlx::query("SELECT set_config('app.widget_key_prefix', $1, true)")

@@ -1,5 +1,6 @@
 //! Publishable widget keys on SQLite (the in-call widget).
 
+use async_trait::async_trait;
 use jiff::Timestamp;
 use pillow_store::*;
 use sqlx::FromRow;
@@ -41,8 +42,9 @@ fn origins_text(origins: &[String]) -> StoreResult<String> {
     serde_json::to_string(origins).map_err(|e| StoreError::Database(e.to_string()))
 }
 
-impl SqliteStore {
-    pub(crate) async fn incall_create_widget_key(
+#[async_trait]
+impl WidgetKeyStore for SqliteStore {
+    async fn create_widget_key(
         &self,
         tenant: TenantId,
         key: &NewWidgetKey,
@@ -70,7 +72,7 @@ impl SqliteStore {
         .into_model()
     }
 
-    pub(crate) async fn incall_list_widget_keys(
+    async fn list_widget_keys(
         &self,
         tenant: TenantId,
         agent_id: Uuid,
@@ -89,7 +91,7 @@ impl SqliteStore {
         .collect()
     }
 
-    pub(crate) async fn incall_update_widget_key(
+    async fn update_widget_key(
         &self,
         tenant: TenantId,
         agent_id: Uuid,
@@ -123,7 +125,7 @@ impl SqliteStore {
         .transpose()
     }
 
-    pub(crate) async fn incall_delete_widget_key(
+    async fn delete_widget_key(
         &self,
         tenant: TenantId,
         agent_id: Uuid,
@@ -141,10 +143,7 @@ impl SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    pub(crate) async fn incall_find_widget_key(
-        &self,
-        prefix: &str,
-    ) -> StoreResult<Option<WidgetKey>> {
+    async fn find_widget_key(&self, prefix: &str) -> StoreResult<Option<WidgetKey>> {
         sqlx::query_as::<_, WidgetKeyRow>("SELECT * FROM widget_keys WHERE prefix = $1")
             .bind(prefix)
             .fetch_optional(&self.pool)

@@ -1,0 +1,239 @@
+//! Bookings of one member's time.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::*;
+
+/// The range a booking occupies: `[start - before, end + after)`, saturating at the ends of
+/// time.
+pub fn occupied_range(
+    start: Timestamp,
+    end: Timestamp,
+    buffer_before_minutes: i32,
+    buffer_after_minutes: i32,
+) -> (Timestamp, Timestamp) {
+    let minutes = |m: i32| jiff::SignedDuration::from_mins(i64::from(m));
+    (
+        start
+            .checked_sub(minutes(buffer_before_minutes))
+            .unwrap_or(Timestamp::MIN),
+        end.checked_add(minutes(buffer_after_minutes))
+            .unwrap_or(Timestamp::MAX),
+    )
+}
+
+/// Whether a booking holds its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BookingStatus {
+    Confirmed,
+    Cancelled,
+}
+
+impl BookingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookingStatus::Confirmed => "confirmed",
+            BookingStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<BookingStatus> {
+        match value {
+            "confirmed" => Some(BookingStatus::Confirmed),
+            "cancelled" => Some(BookingStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// The person a booking is for (the booking body's `attendee`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attendee {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// A booking of one user's time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Booking {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    /// The voice agent that booked it, if any.
+    pub agent_id: Option<Uuid>,
+    /// The user whose time is booked.
+    pub user_id: Uuid,
+    /// Unique per tenant; what a caller reads aloud to find the booking again.
+    pub confirmation_code: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// The booking occupies `[start - before, end + after)`: see [`Booking::occupied`].
+    pub buffer_before_minutes: i32,
+    pub buffer_after_minutes: i32,
+    pub attendee: Attendee,
+    pub notes: Option<String>,
+    /// The title of its calendar event.
+    pub title: String,
+    pub description: Option<String>,
+    pub status: BookingStatus,
+    pub cancel_reason: Option<String>,
+    pub cancelled_at: Option<Timestamp>,
+    /// The phone call it was made in, if any.
+    pub call_id: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Booking {
+    /// The range the booking keeps free of other bookings: `[start - before, end + after)`.
+    pub fn occupied(&self) -> (Timestamp, Timestamp) {
+        occupied_range(
+            self.start,
+            self.end,
+            self.buffer_before_minutes,
+            self.buffer_after_minutes,
+        )
+    }
+}
+
+/// A booking to create. The caller picks the id ([`new_id`]) so that it can render its
+/// response (and the outbox jobs' payloads) before the transaction commits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBooking {
+    pub id: Uuid,
+    pub agent_id: Option<Uuid>,
+    pub user_id: Uuid,
+    pub confirmation_code: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// Not negative (a CHECK constraint refuses it).
+    pub buffer_before_minutes: i32,
+    pub buffer_after_minutes: i32,
+    pub attendee: Attendee,
+    pub notes: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    pub call_id: Option<String>,
+}
+
+impl NewBooking {
+    /// See [`Booking::occupied`].
+    pub fn occupied(&self) -> (Timestamp, Timestamp) {
+        occupied_range(
+            self.start,
+            self.end,
+            self.buffer_before_minutes,
+            self.buffer_after_minutes,
+        )
+    }
+}
+
+/// Which bookings [`crate::BookingStore::list_bookings`] returns; every field narrows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BookingFilter {
+    pub status: Option<BookingStatus>,
+    pub user_id: Option<Uuid>,
+    pub agent_id: Option<Uuid>,
+    /// Only bookings ending after this instant.
+    pub from: Option<Timestamp>,
+    /// Only bookings starting before this instant.
+    pub to: Option<Timestamp>,
+    /// At most this many (default [`DEFAULT_BOOKING_LIMIT`]).
+    pub limit: Option<u32>,
+}
+
+/// How many bookings [`crate::BookingStore::list_bookings`] returns when the filter names no limit.
+pub const DEFAULT_BOOKING_LIMIT: u32 = 500;
+
+/// What team assignment needs to know about a member's bookings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberStats {
+    pub user_id: Uuid,
+    /// The latest `created_at` of the member's confirmed bookings.
+    pub last_booked_at: Option<Timestamp>,
+    /// Confirmed bookings starting at or after `now`.
+    pub upcoming: u32,
+}
+
+/// Bookings. The database, not the caller, refuses two confirmed bookings of one member that
+/// overlap.
+#[async_trait]
+pub trait BookingStore: Send + Sync {
+    /// Books atomically. In one transaction: checks that the booking's occupied range overlaps
+    /// no other confirmed booking's occupied range of the same user, nor a blocking calendar
+    /// event of the user (confirmed or tentative, opaque, source not `booking`); inserts the
+    /// booking, its calendar event (source `booking`, `[start, end)`, opaque, confirmed), the
+    /// `jobs` and, if given, the `response` (key done); bumps the user's busy version.
+    ///
+    /// All-day events block their local dates in the zone of the user's default rule (the
+    /// zone availability uses), else the user's own zone; when neither parses, their carriers
+    /// widened by [`ALL_DAY_WIDENING`] on both sides (too much rather than too little).
+    ///
+    /// # Errors
+    /// [`Constraint::BookingOverlap`] when the time is taken (by a booking or
+    /// an event), on `bookings_tenant_code` when the confirmation code exists in the tenant;
+    /// [`StoreError::MissingReference`] of [`Entity::User`] (or `"agent"`) when the user (or
+    /// the agent) is not in this tenant.
+    async fn create_booking(
+        &self,
+        tenant: TenantId,
+        booking: &NewBooking,
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Booking>;
+    async fn get_booking(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Booking>>;
+    /// The booking with exactly this confirmation code.
+    async fn find_booking_by_code(
+        &self,
+        tenant: TenantId,
+        code: &str,
+    ) -> StoreResult<Option<Booking>>;
+    /// Bookings overlapping `[from, to)` (by `[start, end)`, either bound optional) that match
+    /// the filter, sorted by start then id; at most `limit` ([`DEFAULT_BOOKING_LIMIT`]).
+    async fn list_bookings(
+        &self,
+        tenant: TenantId,
+        filter: &BookingFilter,
+    ) -> StoreResult<Vec<Booking>>;
+    /// Cancels a confirmed booking: status cancelled, `reason`, `cancelled_at`; its calendar
+    /// event becomes cancelled; jobs and response written; busy version bumped. `None` if
+    /// absent in this tenant. An already cancelled booking is returned unchanged: no jobs, no
+    /// bump (the response, if given, is still recorded).
+    async fn cancel_booking(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        reason: Option<&str>,
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Option<Booking>>;
+    /// Moves a confirmed booking to `[start, end)` (same user, same buffers) atomically: the
+    /// overlap rules of `create_booking`, ignoring the booking itself; the old time is released
+    /// only if the new one is taken. Updates its calendar event; jobs, response, bump. `None`
+    /// if absent in this tenant.
+    ///
+    /// # Errors
+    /// [`Constraint::BookingOverlap`] when the new time is taken (the booking
+    /// stays where it was), on `booking_not_confirmed` when the booking is cancelled.
+    async fn reschedule_booking(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        start: jiff::Timestamp,
+        end: jiff::Timestamp,
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Option<Booking>>;
+    /// One row per listed user of the tenant (unknown ids and other tenants' users are left
+    /// out; any order).
+    async fn member_stats(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+        now: jiff::Timestamp,
+    ) -> StoreResult<Vec<MemberStats>>;
+}

@@ -1,0 +1,297 @@
+//! Calendar events, and the busy time availability reads from them.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::*;
+
+/// Whether an event happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventStatus {
+    Confirmed,
+    Tentative,
+    Cancelled,
+}
+
+impl EventStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Confirmed => "confirmed",
+            EventStatus::Tentative => "tentative",
+            EventStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<EventStatus> {
+        match value {
+            "confirmed" => Some(EventStatus::Confirmed),
+            "tentative" => Some(EventStatus::Tentative),
+            "cancelled" => Some(EventStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// Whether an event blocks time (`opaque`) or not (`transparent`), as in iCalendar and Google.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transparency {
+    Opaque,
+    Transparent,
+}
+
+impl Transparency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transparency::Opaque => "opaque",
+            Transparency::Transparent => "transparent",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Transparency> {
+        match value {
+            "opaque" => Some(Transparency::Opaque),
+            "transparent" => Some(Transparency::Transparent),
+            _ => None,
+        }
+    }
+}
+
+/// Where an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventSource {
+    /// Made through this server's API.
+    Internal,
+    /// Synchronised from Google Calendar.
+    Google,
+    /// The calendar entry of a booking.
+    Booking,
+}
+
+impl EventSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventSource::Internal => "internal",
+            EventSource::Google => "google",
+            EventSource::Booking => "booking",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<EventSource> {
+        match value {
+            "internal" => Some(EventSource::Internal),
+            "google" => Some(EventSource::Google),
+            "booking" => Some(EventSource::Booking),
+            _ => None,
+        }
+    }
+}
+
+/// An event in a user's calendar.
+///
+/// For all-day events (`all_day = true`), `start` and `end` carry local *dates*, each at
+/// 00:00 UTC, with `end` exclusive (like Google's `date`): a one-day event on 2024-12-25 is
+/// `2024-12-25T00:00Z .. 2024-12-26T00:00Z`. They are not instants: readers convert the dates to
+/// the user's zone. Timed events carry real instants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalendarEvent {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub user_id: Uuid,
+    /// The calendar connection this event was synchronised from, if any.
+    pub provider_id: Option<Uuid>,
+    /// The event's id at the provider; unique per provider.
+    pub external_id: Option<String>,
+    pub etag: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub all_day: bool,
+    pub status: EventStatus,
+    pub transparency: Transparency,
+    pub source: EventSource,
+    /// The booking this event is the calendar entry of, if any.
+    pub booking_id: Option<Uuid>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A calendar event to create, or the new state of one to replace. See [`CalendarEvent`] for
+/// how all-day events carry their dates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCalendarEvent {
+    pub user_id: Uuid,
+    pub provider_id: Option<Uuid>,
+    pub external_id: Option<String>,
+    pub etag: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub all_day: bool,
+    pub status: EventStatus,
+    pub transparency: Transparency,
+    pub source: EventSource,
+    pub booking_id: Option<Uuid>,
+}
+
+/// Which events [`crate::EventStore::list_events`] returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFilter {
+    /// Only these users' events; empty means every user of the tenant.
+    pub user_ids: Vec<Uuid>,
+    /// Only events ending after this instant.
+    pub from: Option<Timestamp>,
+    /// Only events starting before this instant.
+    pub to: Option<Timestamp>,
+    /// Whether cancelled events are included.
+    pub include_cancelled: bool,
+}
+
+/// A busy interval for availability: only events that block time (confirmed or tentative, and
+/// opaque). For all-day events `start`/`end` carry dates as in [`CalendarEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusyEvent {
+    pub user_id: Uuid,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub all_day: bool,
+}
+
+/// How far [`crate::EventStore::list_events`] and [`crate::EventStore::busy_events`] widen a range for
+/// all-day events, whose dates are carried at 00:00 UTC: no zone is a whole day from UTC, so a
+/// local date that overlaps the range has carriers within one day of it.
+pub const ALL_DAY_WIDENING: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+impl BusyEvent {
+    /// The instants this busy time covers. Timed events are what they say; an all-day event
+    /// covers its local dates in `zone` (`[start 00:00 local, end 00:00 local)`, with the
+    /// "compatible" disambiguation the engine uses), or, without a zone, its carriers widened
+    /// by [`ALL_DAY_WIDENING`] on both sides: a bound that contains the dates in every zone.
+    pub fn instants(&self, zone: Option<&jiff::tz::TimeZone>) -> (Timestamp, Timestamp) {
+        if !self.all_day {
+            return (self.start, self.end);
+        }
+        let local_midnight = |carrier: Timestamp, tz: &jiff::tz::TimeZone| {
+            let date = carrier.to_zoned(jiff::tz::TimeZone::UTC).date();
+            tz.to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+                .ok()
+        };
+        if let Some(tz) = zone
+            && let (Some(start), Some(end)) =
+                (local_midnight(self.start, tz), local_midnight(self.end, tz))
+        {
+            return (start, end);
+        }
+        (
+            self.start
+                .checked_sub(ALL_DAY_WIDENING)
+                .unwrap_or(Timestamp::MIN),
+            self.end
+                .checked_add(ALL_DAY_WIDENING)
+                .unwrap_or(Timestamp::MAX),
+        )
+    }
+}
+
+/// Whether two half-open ranges `[a.0, a.1)` and `[b.0, b.1)` share an instant.
+pub fn overlaps(a: (Timestamp, Timestamp), b: (Timestamp, Timestamp)) -> bool {
+    a.0 < b.1 && b.0 < a.1
+}
+
+/// Whether any of these busy events of one user blocks `range`. All-day events are read in
+/// the first of `zone_names` that names a known zone (see [`BusyEvent::instants`]); with none,
+/// they block their carriers widened by [`ALL_DAY_WIDENING`].
+pub fn blocks_any(
+    events: &[BusyEvent],
+    zone_names: &[&str],
+    range: (Timestamp, Timestamp),
+) -> bool {
+    let zone = || {
+        zone_names
+            .iter()
+            .find_map(|name| jiff::tz::TimeZone::get(name).ok())
+    };
+    let mut resolved: Option<Option<jiff::tz::TimeZone>> = None;
+    events.iter().any(|event| {
+        let zone = if event.all_day {
+            resolved.get_or_insert_with(zone).as_ref()
+        } else {
+            None
+        };
+        overlaps(event.instants(zone), range)
+    })
+}
+
+/// Calendar events and the busy time they make.
+///
+/// Every write also bumps the event's user's busy version in the same transaction, which is what
+/// invalidates cached availability.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Creates an event with the given id (the caller picks it, a v7 id from [`new_id`], so
+    /// its jobs can name it).
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] of [`Entity::User`] when the user is not in this tenant;
+    /// [`Constraint::EventExternalId`] when the provider already has an
+    /// event with this external id.
+    async fn create_event(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        event: &NewCalendarEvent,
+        jobs: &[NewJob],
+    ) -> StoreResult<CalendarEvent>;
+    async fn get_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<CalendarEvent>>;
+    /// Replaces every mutable field (`event.user_id` is ignored: the user stays). `None` if
+    /// absent in this tenant (and no job is queued).
+    async fn replace_event(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        event: &NewCalendarEvent,
+        jobs: &[NewJob],
+    ) -> StoreResult<Option<CalendarEvent>>;
+    /// Deletes an event. False if absent in this tenant (and no job is queued).
+    async fn delete_event(&self, tenant: TenantId, id: Uuid, jobs: &[NewJob]) -> StoreResult<bool>;
+    /// Events overlapping `[from, to)` (either bound optional), sorted by start then id.
+    /// All-day events are included when their date carriers are within one day
+    /// ([`ALL_DAY_WIDENING`]) of the range; the caller refines them by zone.
+    async fn list_events(
+        &self,
+        tenant: TenantId,
+        filter: &EventFilter,
+    ) -> StoreResult<Vec<CalendarEvent>>;
+    /// Busy time of these users overlapping `[from, to)`, in one query: calendar events that
+    /// are confirmed or tentative, opaque, and not a booking's own entry (source `booking`),
+    /// plus every confirmed booking's *occupied* range (with its buffers, `all_day` false).
+    /// All-day events use the one-day widening of `list_events`. Any order.
+    async fn busy_events(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> StoreResult<Vec<BusyEvent>>;
+    /// A counter per user, bumped in the same transaction as every change to that user's
+    /// events and rules (and later bookings): lets the server cache busy time and rules safely
+    /// across processes. `(user_id, version)` for each listed user of the tenant (any order;
+    /// users of other tenants and unknown ids are left out).
+    async fn busy_versions(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+    ) -> StoreResult<Vec<(Uuid, i64)>>;
+    /// A booking's own calendar event (source `booking`).
+    async fn booking_event(
+        &self,
+        tenant: TenantId,
+        booking_id: Uuid,
+    ) -> StoreResult<Option<CalendarEvent>>;
+}

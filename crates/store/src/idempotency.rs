@@ -1,0 +1,62 @@
+//! Idempotency keys and the responses they replay.
+
+use async_trait::async_trait;
+
+use crate::*;
+
+/// The recorded answer to an idempotent request. Written in the same transaction as the change
+/// it belongs to, so a committed change always has its recorded answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotentResponse {
+    /// The client's `Idempotency-Key` (or one derived from a call and a slot).
+    pub key: String,
+    /// A hash of the request body: the same key with another body is refused.
+    pub request_hash: String,
+    /// The HTTP status replayed.
+    pub status: u16,
+    /// The body replayed.
+    pub body: serde_json::Value,
+}
+
+/// What [`crate::IdempotencyStore::begin_idempotent`] found for a key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdempotencyState {
+    /// The key is new (or its previous owner went stale): this caller owns it now and must
+    /// finish, abandon, or write a response with its change.
+    Started,
+    /// Another request with this key is running.
+    InProgress { request_hash: String },
+    /// The key has an answer to replay.
+    Done {
+        request_hash: String,
+        status: u16,
+        body: serde_json::Value,
+    },
+}
+
+/// Idempotency keys: a retried request gets the first answer instead of a second booking.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for a request with this hash: records it in progress if the tenant has no
+    /// record of it, or takes over an in-progress record last touched `stale_after` or longer
+    /// before `now` (its owner died); both return [`IdempotencyState::Started`]. Otherwise
+    /// returns the record's state, whatever its hash (the caller compares).
+    async fn begin_idempotent(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        request_hash: &str,
+        now: jiff::Timestamp,
+        stale_after: jiff::SignedDuration,
+    ) -> StoreResult<IdempotencyState>;
+    /// Records the answer of a request that changed nothing (e.g. a 409 or 422), marking the
+    /// key done.
+    async fn finish_idempotent(
+        &self,
+        tenant: TenantId,
+        response: &IdempotentResponse,
+    ) -> StoreResult<()>;
+    /// Forgets an in-progress key after a server-side failure, so a retry runs again. A done
+    /// key is kept.
+    async fn abandon_idempotent(&self, tenant: TenantId, key: &str) -> StoreResult<()>;
+}

@@ -1,0 +1,78 @@
+//! Availability rules of one user.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::*;
+
+/// An availability rule of one user. `document` is the rule JSON exactly as validated by the
+/// engine (`pillow_engine::RuleDocument` serialised), kept whole so a stored rule reads back
+/// identical (as a JSON value: PostgreSQL keeps it as `jsonb`, which does not keep key order or
+/// whitespace).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AvailabilityRule {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub user_id: Uuid,
+    pub name: Option<String>,
+    /// At most one rule per user is the default; making one the default demotes the other.
+    pub is_default: bool,
+    pub document: serde_json::Value,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAvailabilityRule {
+    pub user_id: Uuid,
+    pub name: Option<String>,
+    pub is_default: bool,
+    pub document: serde_json::Value,
+}
+
+/// Availability rules.
+///
+/// Every write also bumps the rule's user's busy version (see [`EventStore::busy_versions`]) in
+/// the same transaction.
+#[async_trait]
+pub trait RuleStore: Send + Sync {
+    /// Creates a rule. With `is_default`, the user's previous default (if any) stops being the
+    /// default in the same transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] of [`Entity::User`] when the user is not in this tenant.
+    async fn create_rule(
+        &self,
+        tenant: TenantId,
+        rule: &NewAvailabilityRule,
+    ) -> StoreResult<AvailabilityRule>;
+    /// Replaces name, is_default and document (`rule.user_id` is ignored: the user stays).
+    /// With `is_default`, the user's previous default is demoted as in `create_rule`. `None` if
+    /// absent in this tenant.
+    async fn replace_rule(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        rule: &NewAvailabilityRule,
+    ) -> StoreResult<Option<AvailabilityRule>>;
+    async fn get_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<AvailabilityRule>>;
+    /// All rules of the tenant, or of one user; ordered by created_at, id.
+    async fn list_rules(
+        &self,
+        tenant: TenantId,
+        user_id: Option<Uuid>,
+    ) -> StoreResult<Vec<AvailabilityRule>>;
+    /// Deletes a rule; deleting a user's default leaves the user without one.
+    async fn delete_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
+    /// The default rule of each listed user that has one (any order).
+    async fn default_rules(
+        &self,
+        tenant: TenantId,
+        user_ids: &[Uuid],
+    ) -> StoreResult<Vec<AvailabilityRule>>;
+    /// Users of the tenant that have a default rule (for "all members with a default rule"),
+    /// ordered by id.
+    async fn users_with_default_rule(&self, tenant: TenantId) -> StoreResult<Vec<Uuid>>;
+}

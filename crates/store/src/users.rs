@@ -1,0 +1,102 @@
+//! Users: a tenant's people, their roles and logins.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::*;
+
+/// What a user may do inside their tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Role> {
+        match value {
+            "owner" => Some(Role::Owner),
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+
+    /// Owners and admins manage other members' data.
+    pub fn is_admin(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// IANA zone name, e.g. `America/Los_Angeles`.
+    pub time_zone: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub time_zone: String,
+    /// Argon2 PHC string; `None` for users who only act through API keys.
+    pub password_hash: Option<String>,
+}
+
+/// A partial update; `None` leaves the field alone.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub time_zone: Option<String>,
+    pub password_hash: Option<String>,
+}
+
+/// A user with the secret login needs; never serialised.
+#[derive(Debug, Clone)]
+pub struct UserLogin {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+/// A tenant's people, and the logins that find them across tenants.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn create_user(&self, tenant: TenantId, user: &NewUser) -> StoreResult<User>;
+    async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<User>>;
+    async fn get_user(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<User>>;
+    async fn update_user(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        patch: &UserPatch,
+    ) -> StoreResult<Option<User>>;
+    async fn delete_user(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
+    /// Every user with this e-mail address, in any tenant, with the password hash: the one
+    /// cross-tenant read, used only by login.
+    async fn find_logins(&self, email: &str) -> StoreResult<Vec<UserLogin>>;
+    /// Finds a user by id in any tenant: a JWT's `sub` names the user, and the user names the
+    /// tenant.
+    async fn find_user(&self, id: Uuid) -> StoreResult<Option<User>>;
+}
