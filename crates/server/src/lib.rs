@@ -4,7 +4,6 @@
 //! what `serve` runs and what the tests start on `127.0.0.1:0`.
 
 pub mod auth;
-pub mod calcom;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -44,7 +43,7 @@ pub struct AppState {
     /// Signs and checks the opaque `CS_…` slot ids handed to callers.
     pub slot_ids: Arc<slot_id::SlotIds>,
     /// The in-call API's slot cache and widget-key rate limits.
-    pub incall: Arc<http::incall::InCallState>,
+    pub incall: Arc<domain::incall::InCallState>,
     /// Google Calendar sync and write-back; `None` unless Google is configured.
     pub google: Option<Arc<google::GoogleSync>>,
     /// Cancelled when the server starts shutting down: ends the streams that would otherwise

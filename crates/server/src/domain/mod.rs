@@ -5,6 +5,8 @@
 
 pub mod availability;
 pub mod bookings;
+pub mod calcom;
+pub mod incall;
 pub mod time;
 pub mod users;
 pub mod widget_keys;

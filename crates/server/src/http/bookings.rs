@@ -4,10 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use jiff::{SignedDuration, Timestamp};
-use pillow_store::{
-    Attendee, Booking, BookingFilter, BookingStatus, Constraint, IdempotentResponse, TenantId,
-};
+use pillow_store::{Booking, BookingFilter, BookingStatus, TenantId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -18,8 +15,8 @@ use super::{parse_id, parse_instant};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::domain::bookings::{
-    self as booking, BookingRequest, Subject, booking_view, claim_key, lifecycle_jobs,
-    looks_like_code, request_hash, settle_key,
+    self as booking, AttendeeBody, BookingRequest, Subject, booking_view, check_attendee,
+    check_notes, find, idempotent, looks_like_code, parse_duration, request_hash, view_of,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::json::{ApiJson, ApiQuery};
@@ -34,16 +31,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reschedule_booking))
         .routes(routes!(self_service_cancel))
         .routes(routes!(self_service_reschedule))
-}
-
-#[derive(Debug, Deserialize, ToSchema, Clone, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct AttendeeBody {
-    pub name: String,
-    #[serde(default)]
-    pub phone: Option<String>,
-    #[serde(default)]
-    pub email: Option<String>,
 }
 
 /// The calendar API's booking body, plus whom to book for.
@@ -66,80 +53,6 @@ pub struct CreateBooking {
     user_id: Option<String>,
 }
 
-/// A phone number: an optional `+`, then 7 to 15 digits, with spaces, dots, dashes and
-/// brackets allowed between them.
-pub fn check_phone(field: &str, phone: &str) -> ApiResult<String> {
-    let phone = phone.trim();
-    let digits = phone.chars().filter(char::is_ascii_digit).count();
-    let allowed = phone
-        .chars()
-        .enumerate()
-        .all(|(i, c)| c.is_ascii_digit() || " -.()".contains(c) || (c == '+' && i == 0));
-    if allowed && (7..=15).contains(&digits) {
-        Ok(phone.to_string())
-    } else {
-        Err(ApiError::invalid(
-            field,
-            "invalid_phone",
-            format!("{phone:?} is not a phone number such as +1 234 567 8900."),
-        ))
-    }
-}
-
-/// Checks an attendee; name required, e-mail and phone optional but well-formed.
-pub fn check_attendee(body: &AttendeeBody) -> ApiResult<Attendee> {
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid(
-            "attendee.name",
-            "invalid_name",
-            "The attendee's name is required (at most 200 characters).",
-        ));
-    }
-    let email = body
-        .email
-        .as_deref()
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| super::users::check_email("attendee.email", e))
-        .transpose()?;
-    let phone = body
-        .phone
-        .as_deref()
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| check_phone("attendee.phone", p))
-        .transpose()?;
-    Ok(Attendee {
-        name: name.to_string(),
-        email,
-        phone,
-    })
-}
-
-fn parse_duration(raw: Option<i64>) -> ApiResult<Option<SignedDuration>> {
-    match raw {
-        None => Ok(None),
-        Some(minutes) if (5..=1440).contains(&minutes) => {
-            Ok(Some(SignedDuration::from_mins(minutes)))
-        }
-        Some(_) => Err(ApiError::invalid(
-            "duration",
-            "invalid_duration",
-            "`duration` is a whole number of minutes from 5 to 1440.",
-        )),
-    }
-}
-
-fn check_notes(notes: Option<String>) -> ApiResult<Option<String>> {
-    match notes {
-        Some(n) if n.chars().count() > 2000 => Err(ApiError::invalid(
-            "notes",
-            "too_long",
-            "Notes may have at most 2000 characters.",
-        )),
-        other => Ok(other.filter(|n| !n.trim().is_empty())),
-    }
-}
-
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
@@ -153,80 +66,6 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
         ));
     }
     Ok(Some(key.to_string()))
-}
-
-/// Runs `work` under an optional idempotency key: replays a finished answer, records client
-/// errors, releases the key on server errors. `work` gets the key and hash to record its
-/// success atomically.
-async fn idempotent<F, Fut>(
-    state: &AppState,
-    tenant: TenantId,
-    key: Option<String>,
-    hash: String,
-    success: StatusCode,
-    work: F,
-) -> ApiResult<(StatusCode, Json<Value>)>
-where
-    F: FnOnce(Option<(String, String)>) -> Fut,
-    Fut: std::future::Future<Output = ApiResult<Value>>,
-{
-    let Some(key) = key else {
-        return work(None).await.map(|body| (success, Json(body)));
-    };
-    if let Some((status, body)) = claim_key(state, tenant, &key, &hash).await? {
-        if status.is_success() {
-            return Ok((status, Json(body)));
-        }
-        // A recorded client error: answer it again, exactly.
-        let error = &body["error"];
-        let mut replayed = ApiError::new(
-            status,
-            "replayed",
-            error["message"].as_str().unwrap_or_default(),
-        );
-        replayed.code = static_code(error["code"].as_str().unwrap_or("replayed"));
-        if let Some(details) = error.as_object() {
-            for (k, v) in details {
-                if k != "code" && k != "message" {
-                    replayed = replayed.with(k, v.clone());
-                }
-            }
-        }
-        return Err(replayed);
-    }
-    match work(Some((key.clone(), hash.clone()))).await {
-        Ok(body) => Ok((success, Json(body))),
-        Err(error) => {
-            settle_key(state, tenant, &key, &hash, &error).await;
-            Err(error)
-        }
-    }
-}
-
-/// Error codes are `&'static str`; a replayed one is mapped back onto the known set.
-fn static_code(code: &str) -> &'static str {
-    const KNOWN: [&str; 16] = [
-        "slot_unavailable",
-        "in_the_past",
-        "too_soon",
-        "too_far_ahead",
-        "duration_not_allowed",
-        "outside_working_hours",
-        "off_grid",
-        "invalid_time",
-        "invalid_duration",
-        "invalid_name",
-        "invalid_email",
-        "invalid_phone",
-        "not_found",
-        "no_working_hours",
-        "booking_not_confirmed",
-        "subject_required",
-    ];
-    KNOWN
-        .into_iter()
-        .find(|k| *k == code)
-        .unwrap_or("replayed_error")
 }
 
 async fn subject_for(
@@ -323,6 +162,7 @@ async fn create_booking(
         },
     )
     .await
+    .map(|(status, body)| (status, Json(body)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -407,34 +247,6 @@ async fn list_bookings(
     Ok(Json(json!({ "bookings": views })))
 }
 
-/// Finds a booking by id or confirmation code, in the caller's tenant. The in-call API's
-/// booking ids (`BK_` + the code) are accepted as they are, so a client can use what it got.
-async fn find(state: &AppState, tenant: TenantId, id_or_code: &str) -> ApiResult<Booking> {
-    let id_or_code = id_or_code.strip_prefix("BK_").unwrap_or(id_or_code);
-    let found = if let Ok(id) = Uuid::parse_str(id_or_code) {
-        state.store.get_booking(tenant, id).await?
-    } else if looks_like_code(id_or_code) {
-        state
-            .store
-            .find_booking_by_code(tenant, &id_or_code.to_ascii_uppercase())
-            .await?
-    } else {
-        None
-    };
-    found.ok_or_else(|| ApiError::not_found("booking"))
-}
-
-async fn view_of(state: &AppState, booking: &Booking) -> ApiResult<Value> {
-    let host = state
-        .store
-        .get_user(booking.tenant_id, booking.user_id)
-        .await?;
-    Ok(booking_view(
-        booking,
-        host.as_ref().map_or("", |u| u.name.as_str()),
-    ))
-}
-
 /// One booking, by id or confirmation code.
 #[utoipa::path(get, path = "/api/calendar/bookings/{id_or_code}", tag = "bookings",
     security(("bearer" = [])), params(("id_or_code" = String, Path)),
@@ -471,180 +283,6 @@ fn may_change(caller: &Caller, booking: &Booking) -> ApiResult<()> {
     }
 }
 
-/// Cancels; shared by the authenticated and the self-service routes.
-pub(crate) async fn do_cancel(
-    state: &AppState,
-    booking: &Booking,
-    reason: Option<String>,
-    key: Option<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let tenant = booking.tenant_id;
-    let hash = request_hash(
-        "cancel",
-        &booking.id.to_string(),
-        &json!({"reason": reason}),
-    );
-    idempotent(
-        state,
-        tenant,
-        key,
-        hash,
-        StatusCode::OK,
-        |record| async move {
-            if booking.status == BookingStatus::Cancelled {
-                return view_of(state, booking).await;
-            }
-            let mut after = booking.clone();
-            after.status = BookingStatus::Cancelled;
-            after.cancel_reason = reason.clone();
-            let now = Timestamp::now();
-            after.cancelled_at = Some(now);
-            after.updated_at = now;
-            let body = view_of(state, &after).await?;
-            let response = recorded(record, &body);
-            let jobs = booking_jobs("booking.cancelled", booking);
-            state
-                .store
-                .cancel_booking(
-                    tenant,
-                    booking.id,
-                    reason.as_deref(),
-                    &jobs,
-                    response.as_ref(),
-                )
-                .await?
-                .ok_or_else(|| ApiError::not_found("booking"))?;
-            metrics::counter!("bookings_total", "outcome" => "cancelled").increment(1);
-            // The answer recorded for the key, so a retry gets exactly this.
-            Ok(body)
-        },
-    )
-    .await
-}
-
-/// The idempotency record of a 200 answer, when the request carried a key.
-fn recorded(record: Option<(String, String)>, body: &Value) -> Option<IdempotentResponse> {
-    record.map(|(key, request_hash)| IdempotentResponse {
-        key,
-        request_hash,
-        status: 200,
-        body: body.clone(),
-    })
-}
-
-fn booking_jobs(kind: &str, booking: &Booking) -> Vec<pillow_store::NewJob> {
-    lifecycle_jobs(kind, None)
-        .into_iter()
-        .map(|mut job| {
-            if let Value::Object(map) = &mut job.payload {
-                map.insert("booking_id".into(), booking.id.to_string().into());
-                map.insert("user_id".into(), booking.user_id.to_string().into());
-            }
-            job
-        })
-        .collect()
-}
-
-/// Moves a booking; the new time is checked like a new booking for the same member.
-pub(crate) async fn do_reschedule(
-    state: &AppState,
-    booking: &Booking,
-    start: Timestamp,
-    key: Option<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let tenant = booking.tenant_id;
-    let hash = request_hash(
-        "reschedule",
-        &booking.id.to_string(),
-        &json!({"start": start.to_string()}),
-    );
-    idempotent(
-        state,
-        tenant,
-        key,
-        hash,
-        StatusCode::OK,
-        |record| async move {
-            if booking.status != BookingStatus::Confirmed {
-                return Err(ApiError::conflict(
-                    "booking_not_confirmed",
-                    "A cancelled booking cannot be rescheduled; book a new time instead.",
-                ));
-            }
-            let duration = booking.end.duration_since(booking.start);
-            let end = start.checked_add(duration).map_err(ApiError::internal)?;
-            let now = Timestamp::now();
-            let probe = pillow_engine::Interval::new(
-                start
-                    .saturating_sub(SignedDuration::from_hours(48))
-                    .unwrap_or(start),
-                start
-                    .saturating_add(SignedDuration::from_hours(24 * 8))
-                    .unwrap_or(start),
-            )
-            .ok_or_else(|| ApiError::internal("empty probe window"))?;
-            let calendars = state
-                .calendars
-                .calendars(state.store.as_ref(), tenant, &[booking.user_id], probe, now)
-                .await?;
-            let calendar = calendars.first().ok_or_else(|| {
-                ApiError::conflict("no_working_hours", "The member has no working hours set.")
-            })?;
-            // The booking's own time does not stand in its own way.
-            let (own_start, own_end) = booking.occupied();
-            let mut busy: Vec<_> = calendar.busy.as_ref().clone();
-            if let Some(i) = busy
-                .iter()
-                .position(|b| b.start == own_start && b.end == own_end)
-            {
-                busy.swap_remove(i);
-            }
-            if let Err(rejection) =
-                pillow_engine::check_slot(&calendar.rule, &busy, start, duration, now)
-            {
-                return Err(if rejection == pillow_engine::SlotRejection::Busy {
-                    ApiError::conflict("slot_unavailable", "That time is not free.").with(
-                        "alternatives",
-                        booking::nearest_alternatives(&calendars, start, duration, now),
-                    )
-                } else {
-                    crate::domain::bookings::rejection_to_error(rejection)
-                });
-            }
-            let mut after = booking.clone();
-            after.start = start;
-            after.end = end;
-            after.updated_at = now;
-            let body = view_of(state, &after).await?;
-            let response = recorded(record, &body);
-            let jobs = booking_jobs("booking.rescheduled", booking);
-            match state
-                .store
-                .reschedule_booking(tenant, booking.id, start, end, &jobs, response.as_ref())
-                .await
-            {
-                Ok(Some(_)) => {
-                    metrics::counter!("bookings_total", "outcome" => "rescheduled").increment(1);
-                    // The answer recorded for the key, so a retry gets exactly this.
-                    Ok(body)
-                }
-                Ok(None) => Err(ApiError::not_found("booking")),
-                Err(pillow_store::StoreError::Conflict(Constraint::BookingOverlap)) => Err(
-                    ApiError::conflict("slot_unavailable", "That time was just taken."),
-                ),
-                Err(pillow_store::StoreError::Conflict(Constraint::BookingNotConfirmed)) => {
-                    Err(ApiError::conflict(
-                        "booking_not_confirmed",
-                        "A cancelled booking cannot be rescheduled; book a new time instead.",
-                    ))
-                }
-                Err(other) => Err(other.into()),
-            }
-        },
-    )
-    .await
-}
-
 /// Cancel a booking (by id or confirmation code).
 #[utoipa::path(post, path = "/api/calendar/bookings/{id_or_code}/cancel", tag = "bookings",
     security(("bearer" = [])), params(("id_or_code" = String, Path)), request_body = CancelBody,
@@ -666,7 +304,9 @@ async fn cancel_booking(
     let booking = find(&state, caller.tenant, &id_or_code).await?;
     may_change(&caller, &booking)?;
     let reason = body.reason;
-    do_cancel(&state, &booking, reason, key).await
+    booking::cancel(&state, &booking, reason, key)
+        .await
+        .map(|(status, body)| (status, Json(body)))
 }
 
 /// Move a booking to a new start; atomic: the old time is released only if the new one is
@@ -685,7 +325,9 @@ async fn reschedule_booking(
     let start = parse_instant("start_time", &body.start_time)?;
     let booking = find(&state, caller.tenant, &id_or_code).await?;
     may_change(&caller, &booking)?;
-    do_reschedule(&state, &booking, start, key).await
+    booking::reschedule(&state, &booking, start, key)
+        .await
+        .map(|(status, body)| (status, Json(body)))
 }
 
 // ---- self-service: the caller holds the code and the e-mail or phone it was booked with ----
@@ -800,7 +442,9 @@ async fn self_service_cancel(
         body.phone.as_deref(),
     )
     .await?;
-    do_cancel(&state, &booking, body.reason, key).await
+    booking::cancel(&state, &booking, body.reason, key)
+        .await
+        .map(|(status, body)| (status, Json(body)))
 }
 
 /// Self-service reschedule for callers: confirmation code plus the booking's e-mail or phone.
@@ -823,5 +467,7 @@ async fn self_service_reschedule(
         body.phone.as_deref(),
     )
     .await?;
-    do_reschedule(&state, &booking, start, key).await
+    booking::reschedule(&state, &booking, start, key)
+        .await
+        .map(|(status, body)| (status, Json(body)))
 }

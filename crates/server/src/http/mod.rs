@@ -15,6 +15,7 @@ pub mod rules;
 pub mod users;
 pub mod voice;
 pub mod web;
+pub mod widget_keys;
 
 use axum::Router;
 use axum::http::HeaderName;
@@ -80,6 +81,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(voice::router())
         .merge(ops::router())
         .merge(incall::router())
+        .merge(widget_keys::router())
         .merge(google::router())
 }
 

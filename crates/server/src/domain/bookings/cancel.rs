@@ -1,0 +1,68 @@
+//! Cancelling a booking: frees its time and tells the outbox, once however often it is retried.
+
+use super::*;
+use pillow_store::BookingStatus;
+
+/// Cancels; shared by the authenticated and the self-service routes.
+pub async fn cancel(
+    state: &AppState,
+    booking: &Booking,
+    reason: Option<String>,
+    key: Option<String>,
+) -> ApiResult<(StatusCode, Value)> {
+    let tenant = booking.tenant_id;
+    let hash = request_hash(
+        "cancel",
+        &booking.id.to_string(),
+        &json!({"reason": reason}),
+    );
+    idempotent(
+        state,
+        tenant,
+        key,
+        hash,
+        StatusCode::OK,
+        |record| async move {
+            if booking.status == BookingStatus::Cancelled {
+                return view_of(state, booking).await;
+            }
+            let mut after = booking.clone();
+            after.status = BookingStatus::Cancelled;
+            after.cancel_reason = reason.clone();
+            let now = Timestamp::now();
+            after.cancelled_at = Some(now);
+            after.updated_at = now;
+            let body = view_of(state, &after).await?;
+            let response = recorded(record, &body);
+            let jobs = booking_jobs("booking.cancelled", booking);
+            state
+                .store
+                .cancel_booking(
+                    tenant,
+                    booking.id,
+                    reason.as_deref(),
+                    &jobs,
+                    response.as_ref(),
+                )
+                .await?
+                .ok_or_else(|| ApiError::not_found("booking"))?;
+            metrics::counter!("bookings_total", "outcome" => "cancelled").increment(1);
+            // The answer recorded for the key, so a retry gets exactly this.
+            Ok(body)
+        },
+    )
+    .await
+}
+
+pub(crate) fn booking_jobs(kind: &str, booking: &Booking) -> Vec<pillow_store::NewJob> {
+    lifecycle_jobs(kind, None)
+        .into_iter()
+        .map(|mut job| {
+            if let Value::Object(map) = &mut job.payload {
+                map.insert("booking_id".into(), booking.id.to_string().into());
+                map.insert("user_id".into(), booking.user_id.to_string().into());
+            }
+            job
+        })
+        .collect()
+}

@@ -1,0 +1,342 @@
+//! Creating a booking: check the slot, pick a member, write it with its jobs in one transaction.
+
+use super::*;
+
+/// A rejected time as a 422 naming the field.
+pub fn rejection_to_error(rejection: SlotRejection) -> ApiError {
+    let (field, message) = match rejection {
+        SlotRejection::InThePast => ("start_time", "That time is in the past."),
+        SlotRejection::TooSoon => (
+            "start_time",
+            "That time is too soon: the minimum booking notice applies.",
+        ),
+        SlotRejection::TooFarAhead => (
+            "start_time",
+            "That time is too far ahead: the maximum booking notice applies.",
+        ),
+        SlotRejection::DurationNotAllowed => (
+            "duration",
+            "That duration is not offered: use a multiple of the slot length.",
+        ),
+        SlotRejection::OutsideWorkingHours => ("start_time", "That time is outside working hours."),
+        SlotRejection::OffGrid => (
+            "start_time",
+            "Appointments start on the slot grid; ask for availability to see the times offered.",
+        ),
+        SlotRejection::Busy => ("start_time", "That time is no longer available."),
+    };
+    ApiError::invalid(field, rejection.code(), message)
+}
+
+/// Up to three free slots nearest to `wanted`, for a 409's `alternatives`.
+pub fn nearest_alternatives(
+    calendars: &[MemberCalendar],
+    wanted: Timestamp,
+    duration: SignedDuration,
+    now: Timestamp,
+) -> Vec<Value> {
+    let from = wanted
+        .saturating_sub(SignedDuration::from_hours(48))
+        .unwrap_or(wanted)
+        .max(now);
+    let to = wanted
+        .saturating_add(SignedDuration::from_hours(24 * 7))
+        .unwrap_or(wanted);
+    let Some(window) = Interval::new(from, to) else {
+        return Vec::new();
+    };
+    let mut slots = team_availability(calendars, window, duration, now);
+    slots.sort_by_key(|s| s.slot.start.duration_since(wanted).abs());
+    let mut nearest: Vec<_> = slots.into_iter().take(3).collect();
+    nearest.sort_by_key(|s| s.slot.start);
+    nearest
+        .into_iter()
+        .map(
+            |s| json!({"start_time": s.slot.start.to_string(), "end_time": s.slot.end.to_string()}),
+        )
+        .collect()
+}
+
+pub(crate) fn slot_unavailable(alternatives: Vec<Value>) -> ApiError {
+    ApiError::conflict(
+        "slot_unavailable",
+        "That time was just taken or is not free; choose one of the alternatives.",
+    )
+    .with("alternatives", alternatives)
+}
+
+/// Books `request` for `subject`, answering the 201 body. `record` is the idempotency key and
+/// request hash whose answer is stored in the same transaction as the booking.
+pub async fn book(
+    state: &AppState,
+    tenant: TenantId,
+    subject: &Subject,
+    request: &BookingRequest,
+    record: Option<(&str, &str)>,
+) -> ApiResult<Value> {
+    let now = Timestamp::now();
+    let (members, team, agent) = match subject {
+        Subject::Agent(context) => (
+            context.team.members.clone(),
+            Some(&context.team),
+            Some(&context.agent),
+        ),
+        Subject::User(user) => (vec![user.id], None, None),
+    };
+    let duration = request.duration.or_else(|| {
+        team.as_ref()
+            .and_then(|t| t.settings.event_type_config.duration)
+            .map(SignedDuration::from_mins)
+    });
+    let probe = Interval::new(
+        request
+            .start
+            .saturating_sub(SignedDuration::from_hours(48))
+            .unwrap_or(request.start),
+        request
+            .start
+            .saturating_add(SignedDuration::from_hours(24 * 8))
+            .unwrap_or(request.start),
+    )
+    .ok_or_else(|| ApiError::internal("empty probe window"))?;
+    let calendars = state
+        .calendars
+        .calendars(state.store.as_ref(), tenant, &members, probe, now)
+        .await?;
+    if calendars.is_empty() {
+        return Err(ApiError::conflict(
+            "no_working_hours",
+            "Nobody who could take this booking has working hours set.",
+        ));
+    }
+    let duration = duration.unwrap_or_else(|| calendars[0].rule.slot_duration());
+
+    // Who could take it, by the engine's rules.
+    let mut free = Vec::new();
+    let mut first_rejection = None;
+    let mut any_busy = false;
+    for calendar in &calendars {
+        match pillow_engine::check_slot(
+            &calendar.rule,
+            &calendar.busy,
+            request.start,
+            duration,
+            now,
+        ) {
+            Ok(_) => free.push(calendar.user_id),
+            Err(SlotRejection::Busy) => any_busy = true,
+            Err(other) => {
+                first_rejection.get_or_insert(other);
+            }
+        }
+    }
+    if free.is_empty() {
+        if any_busy {
+            return Err(slot_unavailable(nearest_alternatives(
+                &calendars,
+                request.start,
+                duration,
+                now,
+            )));
+        }
+        return Err(rejection_to_error(
+            first_rejection.unwrap_or(SlotRejection::Busy),
+        ));
+    }
+    let order = rank_members(team, &free, &calendars);
+    if order.is_empty() {
+        return Err(slot_unavailable(nearest_alternatives(
+            &calendars,
+            request.start,
+            duration,
+            now,
+        )));
+    }
+    let names: HashMap<Uuid, String> = match subject {
+        Subject::Agent(context) => context.names.clone(),
+        Subject::User(user) => HashMap::from([(user.id, user.name.clone())]),
+    };
+    let end = request
+        .start
+        .checked_add(duration)
+        .map_err(ApiError::internal)?;
+
+    for member in order {
+        let Some(calendar) = calendars.iter().find(|c| c.user_id == member) else {
+            continue;
+        };
+        let host_name = names.get(&member).cloned().unwrap_or_default();
+        let (title, description) = render_texts(
+            team.as_ref().map(|t| &t.settings.event_type_config),
+            request,
+            &host_name,
+            agent,
+            calendar.rule.time_zone(),
+            duration,
+        );
+        let jobs = lifecycle_jobs(
+            "booking.created",
+            team.as_ref().map(|t| &t.settings.notifications),
+        );
+        // A code collision in the tenant is astronomically rare; try a few fresh ones.
+        for _ in 0..4 {
+            let new = NewBooking {
+                id: new_id(),
+                agent_id: agent.map(|a| a.id),
+                user_id: member,
+                confirmation_code: new_confirmation_code(),
+                start: request.start,
+                end,
+                buffer_before_minutes: calendar.rule.buffer_before().as_mins() as i32,
+                buffer_after_minutes: calendar.rule.buffer_after().as_mins() as i32,
+                attendee: request.attendee.clone(),
+                notes: request.notes.clone(),
+                title: title.clone(),
+                description: description.clone(),
+                call_id: request.call_id.clone(),
+            };
+            let jobs: Vec<NewJob> = jobs
+                .iter()
+                .map(|j| NewJob {
+                    kind: j.kind.clone(),
+                    payload: with_booking(&j.payload, new.id, member),
+                })
+                .collect();
+            let body = booking_view(&preview(tenant, &new, now), &host_name);
+            let response = record.map(|(key, hash)| IdempotentResponse {
+                key: key.to_string(),
+                request_hash: hash.to_string(),
+                status: StatusCode::CREATED.as_u16(),
+                body: body.clone(),
+            });
+            let _writing = state.calendars.begin_booking_write(tenant, member);
+            match state
+                .store
+                .create_booking(tenant, &new, &jobs, response.as_ref())
+                .await
+            {
+                Ok(booking) => {
+                    metrics::counter!("bookings_total", "outcome" => "confirmed").increment(1);
+                    let (start, end) = booking.occupied();
+                    if let Some(occupied) = Interval::new(start, end) {
+                        state.calendars.record_booking(
+                            tenant,
+                            member,
+                            occupied,
+                            booking.created_at,
+                            booking.start >= now,
+                        );
+                    }
+                    return Ok(body);
+                }
+                Err(StoreError::Conflict(Constraint::BookingCode)) => continue,
+                Err(StoreError::Conflict(Constraint::BookingOverlap)) => {
+                    metrics::counter!("bookings_total", "outcome" => "lost_race").increment(1);
+                    break;
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+    metrics::counter!("bookings_total", "outcome" => "conflict").increment(1);
+    // Everyone lost the race: answer with fresh alternatives.
+    let calendars = state
+        .calendars
+        .calendars(state.store.as_ref(), tenant, &members, probe, now)
+        .await?;
+    Err(slot_unavailable(nearest_alternatives(
+        &calendars,
+        request.start,
+        duration,
+        now,
+    )))
+}
+
+/// The booking row as it will be once committed, for rendering the answer before the commit.
+pub(crate) fn preview(tenant: TenantId, new: &NewBooking, now: Timestamp) -> Booking {
+    Booking {
+        id: new.id,
+        tenant_id: tenant,
+        agent_id: new.agent_id,
+        user_id: new.user_id,
+        confirmation_code: new.confirmation_code.clone(),
+        start: new.start,
+        end: new.end,
+        buffer_before_minutes: new.buffer_before_minutes,
+        buffer_after_minutes: new.buffer_after_minutes,
+        attendee: new.attendee.clone(),
+        notes: new.notes.clone(),
+        title: new.title.clone(),
+        description: new.description.clone(),
+        status: pillow_store::BookingStatus::Confirmed,
+        cancel_reason: None,
+        cancelled_at: None,
+        call_id: new.call_id.clone(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+pub(crate) fn render_texts(
+    config: Option<&EventTypeConfig>,
+    request: &BookingRequest,
+    host_name: &str,
+    agent: Option<&Agent>,
+    zone: &TimeZone,
+    duration: SignedDuration,
+) -> (String, Option<String>) {
+    let local = request.start.to_zoned(zone.clone());
+    let values: HashMap<&str, String> = HashMap::from([
+        ("customer_name", request.attendee.name.clone()),
+        (
+            "customer_phone",
+            request.attendee.phone.clone().unwrap_or_default(),
+        ),
+        (
+            "customer_email",
+            request.attendee.email.clone().unwrap_or_default(),
+        ),
+        ("notes", request.notes.clone().unwrap_or_default()),
+        ("host_name", host_name.to_string()),
+        (
+            "agent_name",
+            agent.map(|a| a.name.clone()).unwrap_or_default(),
+        ),
+        ("date", local.strftime("%A, %B %-d, %Y").to_string()),
+        ("time", local.strftime("%-I:%M %p").to_string()),
+        ("duration", duration.as_mins().to_string()),
+        ("confirmation_code", String::new()),
+    ]);
+    let title_template = config
+        .and_then(|c| c.title_template.as_deref())
+        .unwrap_or(DEFAULT_TITLE);
+    let description_template = config
+        .and_then(|c| c.description_template.as_deref())
+        .unwrap_or(DEFAULT_DESCRIPTION);
+    let description = render_template(description_template, &values);
+    (
+        render_template(title_template, &values),
+        (!description.trim().is_empty()).then_some(description),
+    )
+}
+
+/// The outbox jobs of a booking change: the lifecycle event, which later deliverers (calendar
+/// write-back, e-mail, SMS, webhooks) act on.
+pub fn lifecycle_jobs(kind: &str, notifications: Option<&Notifications>) -> Vec<NewJob> {
+    vec![NewJob {
+        kind: kind.to_string(),
+        payload: json!({
+            "send_email": notifications.is_some_and(|n| n.send_email),
+            "send_sms": notifications.is_some_and(|n| n.send_sms),
+        }),
+    }]
+}
+
+pub(crate) fn with_booking(payload: &Value, booking: Uuid, user: Uuid) -> Value {
+    let mut payload = payload.clone();
+    if let Value::Object(map) = &mut payload {
+        map.insert("booking_id".into(), booking.to_string().into());
+        map.insert("user_id".into(), user.to_string().into());
+    }
+    payload
+}

@@ -1,0 +1,190 @@
+//! Idempotency for booking writes: a retried request gets the first answer, never a second booking.
+
+use super::*;
+
+/// Hash of what makes two requests "the same": the operation, the subject and the body.
+pub fn request_hash(operation: &str, subject: &str, body: &Value) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(operation.as_bytes());
+    hasher.update([0]);
+    hasher.update(subject.as_bytes());
+    hasher.update([0]);
+    hasher.update(body.to_string().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// Claims a key. `Some(answer)` means: replay this answer and do nothing else.
+///
+/// # Errors
+/// 422 `idempotency_key_reused` when the key came with a different request; 409
+/// `idempotency_in_progress` when the first request is still running after a long wait.
+pub async fn claim_key(
+    state: &AppState,
+    tenant: TenantId,
+    key: &str,
+    hash: &str,
+) -> ApiResult<Option<(StatusCode, Value)>> {
+    let deadline = tokio::time::Instant::now() + WAIT_FOR_FIRST;
+    loop {
+        let reused = || {
+            ApiError::invalid(
+                "Idempotency-Key",
+                "idempotency_key_reused",
+                "This Idempotency-Key was used for a different request.",
+            )
+        };
+        match state
+            .store
+            .begin_idempotent(tenant, key, hash, Timestamp::now(), STALE_AFTER)
+            .await?
+        {
+            IdempotencyState::Started => return Ok(None),
+            IdempotencyState::Done {
+                request_hash,
+                status,
+                body,
+            } => {
+                if request_hash != hash {
+                    return Err(reused());
+                }
+                let status = StatusCode::from_u16(status).map_err(ApiError::internal)?;
+                return Ok(Some((status, body)));
+            }
+            IdempotencyState::InProgress { request_hash } => {
+                if request_hash != hash {
+                    return Err(reused());
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(ApiError::conflict(
+                        "idempotency_in_progress",
+                        "The first request with this Idempotency-Key is still running; retry shortly.",
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+/// After the work: a client error is recorded as the key's answer (nothing was written, so a
+/// retry gets the same answer); a server error releases the key so a retry runs again.
+pub async fn settle_key(
+    state: &AppState,
+    tenant: TenantId,
+    key: &str,
+    hash: &str,
+    error: &ApiError,
+) {
+    let outcome = if error.status.is_server_error() {
+        state.store.abandon_idempotent(tenant, key).await
+    } else {
+        let mut body = serde_json::Map::new();
+        body.insert("code".into(), error.code.into());
+        body.insert("message".into(), error.message.clone().into());
+        for (k, v) in &error.details {
+            body.insert(k.clone(), v.clone());
+        }
+        state
+            .store
+            .finish_idempotent(
+                tenant,
+                &IdempotentResponse {
+                    key: key.to_string(),
+                    request_hash: hash.to_string(),
+                    status: error.status.as_u16(),
+                    body: json!({ "error": body }),
+                },
+            )
+            .await
+    };
+    if let Err(e) = outcome {
+        tracing::warn!(error = %e, "could not settle an idempotency key");
+    }
+}
+
+/// Runs `work` under an optional idempotency key: replays a finished answer, records client
+/// errors, releases the key on server errors. `work` gets the key and hash to record its
+/// success atomically.
+pub(crate) async fn idempotent<F, Fut>(
+    state: &AppState,
+    tenant: TenantId,
+    key: Option<String>,
+    hash: String,
+    success: StatusCode,
+    work: F,
+) -> ApiResult<(StatusCode, Value)>
+where
+    F: FnOnce(Option<(String, String)>) -> Fut,
+    Fut: std::future::Future<Output = ApiResult<Value>>,
+{
+    let Some(key) = key else {
+        return work(None).await.map(|body| (success, body));
+    };
+    if let Some((status, body)) = claim_key(state, tenant, &key, &hash).await? {
+        if status.is_success() {
+            return Ok((status, body));
+        }
+        // A recorded client error: answer it again, exactly.
+        let error = &body["error"];
+        let mut replayed = ApiError::new(
+            status,
+            "replayed",
+            error["message"].as_str().unwrap_or_default(),
+        );
+        replayed.code = static_code(error["code"].as_str().unwrap_or("replayed"));
+        if let Some(details) = error.as_object() {
+            for (k, v) in details {
+                if k != "code" && k != "message" {
+                    replayed = replayed.with(k, v.clone());
+                }
+            }
+        }
+        return Err(replayed);
+    }
+    match work(Some((key.clone(), hash.clone()))).await {
+        Ok(body) => Ok((success, body)),
+        Err(error) => {
+            settle_key(state, tenant, &key, &hash, &error).await;
+            Err(error)
+        }
+    }
+}
+
+/// Error codes are `&'static str`; a replayed one is mapped back onto the known set.
+pub(crate) fn static_code(code: &str) -> &'static str {
+    const KNOWN: [&str; 16] = [
+        "slot_unavailable",
+        "in_the_past",
+        "too_soon",
+        "too_far_ahead",
+        "duration_not_allowed",
+        "outside_working_hours",
+        "off_grid",
+        "invalid_time",
+        "invalid_duration",
+        "invalid_name",
+        "invalid_email",
+        "invalid_phone",
+        "not_found",
+        "no_working_hours",
+        "booking_not_confirmed",
+        "subject_required",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|k| *k == code)
+        .unwrap_or("replayed_error")
+}
+
+/// The idempotency record of a 200 answer, when the request carried a key.
+pub(crate) fn recorded(
+    record: Option<(String, String)>,
+    body: &Value,
+) -> Option<IdempotentResponse> {
+    record.map(|(key, request_hash)| IdempotentResponse {
+        key,
+        request_hash,
+        status: 200,
+        body: body.clone(),
+    })
+}

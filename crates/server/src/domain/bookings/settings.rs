@@ -1,0 +1,234 @@
+//! An agent's booking settings: who can be booked, how a team is chosen, and the templates.
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// Booking settings, as agents store them.
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookingSettings {
+    #[serde(default)]
+    pub assignable_users: Vec<AssignableUser>,
+    /// `round_robin`, `least_busy`, `priority` or `specific_user`.
+    #[serde(default = "default_strategy")]
+    pub distribution_strategy: String,
+    /// For `specific_user`: who (default: the first assignable user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub specific_user_id: Option<String>,
+    #[serde(default)]
+    pub event_type_config: EventTypeConfig,
+    #[serde(default)]
+    pub notifications: Notifications,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignableUser {
+    pub user_id: String,
+    /// Lower number = higher priority.
+    #[serde(default)]
+    pub priority: Option<i32>,
+    #[serde(default)]
+    pub calendar_provider_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventTypeConfig {
+    /// Minutes.
+    #[serde(default)]
+    pub duration: Option<i64>,
+    #[serde(default)]
+    pub title_template: Option<String>,
+    #[serde(default)]
+    pub description_template: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notifications {
+    #[serde(default)]
+    pub send_email: bool,
+    #[serde(default)]
+    pub send_sms: bool,
+}
+
+pub(crate) fn default_strategy() -> String {
+    "round_robin".into()
+}
+
+pub const DEFAULT_TITLE: &str = "Appointment with {{customer_name}}";
+
+pub const DEFAULT_DESCRIPTION: &str =
+    "Phone: {{customer_phone}}\nEmail: {{customer_email}}\nNotes: {{notes}}";
+
+/// Variables a title or description template may use.
+pub const TEMPLATE_VARIABLES: [&str; 10] = [
+    "customer_name",
+    "customer_phone",
+    "customer_email",
+    "notes",
+    "host_name",
+    "agent_name",
+    "date",
+    "time",
+    "duration",
+    "confirmation_code",
+];
+
+/// The `{{name}}` variables a template uses, or the first malformed one.
+pub(crate) fn template_variables(template: &str) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let close = after
+            .find("}}")
+            .ok_or_else(|| "a `{{` is never closed".to_string())?;
+        names.push(after[..close].trim().to_string());
+        rest = &after[close + 2..];
+    }
+    Ok(names)
+}
+
+/// Fills `{{name}}` placeholders; unknown ones were refused when the settings were saved.
+pub fn render_template(template: &str, values: &HashMap<&str, String>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        match after.find("}}") {
+            Some(close) => {
+                let name = after[..close].trim();
+                out.push_str(values.get(name).map(String::as_str).unwrap_or(""));
+                rest = &after[close + 2..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+pub(crate) fn parse_strategy(
+    settings: &BookingSettings,
+    members: &[Uuid],
+) -> ApiResult<Strategy<Uuid>> {
+    match settings.distribution_strategy.as_str() {
+        "round_robin" => Ok(Strategy::RoundRobin),
+        "least_busy" => Ok(Strategy::LeastBusy),
+        "priority" => Ok(Strategy::Priority),
+        "specific_user" => {
+            let chosen = match &settings.specific_user_id {
+                Some(raw) => Uuid::parse_str(raw).map_err(|_| {
+                    ApiError::invalid(
+                        "specific_user_id",
+                        "unknown_user",
+                        format!("{raw:?} is not a member of this tenant."),
+                    )
+                })?,
+                None => *members.first().ok_or_else(|| {
+                    ApiError::invalid(
+                        "assignable_users",
+                        "no_members",
+                        "specific_user needs at least one assignable user.",
+                    )
+                })?,
+            };
+            Ok(Strategy::SpecificUser(chosen))
+        }
+        other => Err(ApiError::invalid(
+            "distribution_strategy",
+            "unknown_strategy",
+            format!(
+                "{other:?} is not a strategy; use round_robin, least_busy, priority or specific_user."
+            ),
+        )),
+    }
+}
+
+/// Checks settings against the tenant's members; answers the members in list order.
+pub async fn validate_settings(
+    state: &AppState,
+    tenant: TenantId,
+    settings: &BookingSettings,
+) -> ApiResult<Vec<Uuid>> {
+    let known: HashMap<Uuid, User> = state
+        .store
+        .list_users(tenant)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    let mut members = Vec::new();
+    for (i, entry) in settings.assignable_users.iter().enumerate() {
+        let field = format!("assignable_users[{i}].user_id");
+        let id = Uuid::parse_str(&entry.user_id)
+            .ok()
+            .filter(|id| known.contains_key(id))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    &field,
+                    "unknown_user",
+                    format!("{:?} is not a member of this tenant.", entry.user_id),
+                )
+            })?;
+        if members.contains(&id) {
+            return Err(ApiError::invalid(
+                &field,
+                "duplicate_user",
+                "Each member may appear once in assignable_users.",
+            ));
+        }
+        members.push(id);
+    }
+    if let Strategy::SpecificUser(id) = parse_strategy(settings, &members)?
+        && !members.contains(&id)
+    {
+        return Err(ApiError::invalid(
+            "specific_user_id",
+            "unknown_user",
+            "specific_user_id must be one of the assignable users.",
+        ));
+    }
+    let config = &settings.event_type_config;
+    if let Some(minutes) = config.duration
+        && !(5..=1440).contains(&minutes)
+    {
+        return Err(ApiError::invalid(
+            "event_type_config.duration",
+            "invalid_duration",
+            "The duration is a whole number of minutes from 5 to 1440.",
+        ));
+    }
+    for (field, template) in [
+        ("event_type_config.title_template", &config.title_template),
+        (
+            "event_type_config.description_template",
+            &config.description_template,
+        ),
+    ] {
+        let Some(template) = template else { continue };
+        let names = template_variables(template)
+            .map_err(|why| ApiError::invalid(field, "invalid_template", why))?;
+        if let Some(unknown) = names
+            .iter()
+            .find(|n| !TEMPLATE_VARIABLES.contains(&n.as_str()))
+        {
+            return Err(ApiError::invalid(
+                field,
+                "unknown_template_variable",
+                format!(
+                    "{{{{{unknown}}}}} is not a template variable; use {}.",
+                    TEMPLATE_VARIABLES.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(members)
+}

@@ -1,0 +1,141 @@
+//! An agent's team, cached for a few seconds, and the order its members are offered in.
+
+use super::*;
+
+/// Who books for an agent, in which order, and how.
+pub struct Team {
+    pub members: Vec<Uuid>,
+    pub priorities: HashMap<Uuid, i32>,
+    pub strategy: Strategy<Uuid>,
+    pub settings: BookingSettings,
+}
+
+/// An agent's team: its booking settings' assignable users, or, without settings, every member
+/// with working hours (round robin).
+pub async fn agent_team(state: &AppState, agent: &Agent) -> ApiResult<Team> {
+    let stored = state
+        .store
+        .get_booking_settings(agent.tenant_id, agent.id)
+        .await?;
+    let settings: BookingSettings = match stored {
+        Some(value) => serde_json::from_value(value)
+            .map_err(|e| ApiError::internal(format!("stored booking settings: {e}")))?,
+        None => BookingSettings {
+            assignable_users: Vec::new(),
+            distribution_strategy: default_strategy(),
+            specific_user_id: None,
+            event_type_config: EventTypeConfig::default(),
+            notifications: Notifications::default(),
+        },
+    };
+    let members: Vec<Uuid> = if settings.assignable_users.is_empty() {
+        state.store.users_with_default_rule(agent.tenant_id).await?
+    } else {
+        settings
+            .assignable_users
+            .iter()
+            .filter_map(|u| Uuid::parse_str(&u.user_id).ok())
+            .collect()
+    };
+    let priorities = settings
+        .assignable_users
+        .iter()
+        .filter_map(|u| Some((Uuid::parse_str(&u.user_id).ok()?, u.priority.unwrap_or(0))))
+        .collect();
+    let strategy = parse_strategy(&settings, &members)?;
+    Ok(Team {
+        members,
+        priorities,
+        strategy,
+        settings,
+    })
+}
+
+/// Orders the members free at a slot by the strategy (first = the pick), from the
+/// statistics cached with their calendars.
+pub fn rank_members(team: Option<&Team>, free: &[Uuid], calendars: &[MemberCalendar]) -> Vec<Uuid> {
+    let Some(team) = team else {
+        return free.to_vec();
+    };
+    let candidates: Vec<Candidate<Uuid>> = free
+        .iter()
+        .map(|id| {
+            let stats = calendars
+                .iter()
+                .find(|c| c.user_id == *id)
+                .map(|c| &c.stats);
+            Candidate {
+                id: *id,
+                priority: team.priorities.get(id).copied().unwrap_or(0),
+                last_booked_at: stats.and_then(|s| s.last_booked_at),
+                upcoming_bookings: stats.map_or(0, |s| s.upcoming),
+            }
+        })
+        .collect();
+    pillow_engine::rank(&team.strategy, &candidates)
+}
+
+/// An agent with its team and the names of the tenant's members: what every availability and
+/// booking request for the agent needs.
+pub struct TeamContext {
+    pub agent: Agent,
+    pub team: Team,
+    pub names: HashMap<Uuid, String>,
+}
+
+/// Per-process cache of [`TeamContext`]s.
+#[derive(Default)]
+pub struct TeamCache {
+    entries: std::sync::Mutex<HashMap<(TenantId, Uuid), CachedTeam>>,
+}
+
+impl TeamCache {
+    /// The agent's team context, or 404 when the agent is not in the tenant.
+    ///
+    /// # Errors
+    /// 404 for an unknown agent; database failures.
+    pub async fn get(
+        &self,
+        state: &AppState,
+        tenant: TenantId,
+        agent_id: Uuid,
+    ) -> ApiResult<std::sync::Arc<TeamContext>> {
+        if let Some((at, context)) = self
+            .entries
+            .lock()
+            .expect("team cache lock")
+            .get(&(tenant, agent_id))
+            && at.elapsed() < TEAM_TTL
+        {
+            return Ok(context.clone());
+        }
+        let agent = state
+            .store
+            .get_agent(tenant, agent_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("agent"))?;
+        let team = agent_team(state, &agent).await?;
+        let names = state
+            .store
+            .list_users(tenant)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.name))
+            .collect();
+        let context = std::sync::Arc::new(TeamContext { agent, team, names });
+        self.entries.lock().expect("team cache lock").insert(
+            (tenant, agent_id),
+            (std::time::Instant::now(), context.clone()),
+        );
+        Ok(context)
+    }
+
+    /// Forgets every team of a tenant, after a change to its agents, members, rules or
+    /// settings.
+    pub fn invalidate(&self, tenant: TenantId) {
+        self.entries
+            .lock()
+            .expect("team cache lock")
+            .retain(|(t, _), _| *t != tenant);
+    }
+}

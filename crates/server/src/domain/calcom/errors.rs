@@ -1,0 +1,113 @@
+//! Cal.com failures, and the one place they become API errors: a refused key is a 502 naming the
+//! agent, a taken slot a 409, Cal.com down or rate limiting a 503.
+
+use super::*;
+
+/// Why the Cal.com backend could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CalcomBackendError {
+    /// The agent's backend is `native`: the caller should not have come here.
+    #[error("agent {agent} does not use the Cal.com backend")]
+    NotCalcom { agent: Uuid },
+    /// The agent is `calcom` but lacks a setting.
+    #[error("agent {agent} has no {missing}")]
+    Incomplete { agent: Uuid, missing: &'static str },
+    /// The sealed key cannot be opened (wrong `CALENDAR_ENCRYPTION_KEY`, or tampering).
+    #[error("the Cal.com key of agent {agent} cannot be opened: {source}")]
+    KeyUnreadable {
+        agent: Uuid,
+        #[source]
+        source: CryptoError,
+    },
+    /// The key's owner has no event type with the agent's slug.
+    #[error("Cal.com has no event type {slug:?} for the key of agent {agent_name:?}")]
+    EventTypeNotFound { agent_name: String, slug: String },
+    /// Cal.com takes lengths in whole minutes.
+    #[error("a Cal.com booking lasts whole minutes, not {0}")]
+    InvalidDuration(SignedDuration),
+    /// Only accepted bookings can be moved.
+    #[error("Cal.com booking {uid} is {status}, so it cannot be moved")]
+    NotConfirmed { uid: String, status: String },
+    /// Cal.com answered with an error, or not at all.
+    #[error("Cal.com, for agent {agent_name:?}: {source}")]
+    Calcom {
+        agent_name: String,
+        #[source]
+        source: CalcomError,
+    },
+}
+impl From<CalcomBackendError> for ApiError {
+    fn from(error: CalcomBackendError) -> Self {
+        match error {
+            CalcomBackendError::NotCalcom { .. } | CalcomBackendError::Incomplete { .. } => {
+                ApiError::conflict(
+                    "calcom_not_configured",
+                    format!("{error}. Set backend, cal_api_key and cal_event_type_slug."),
+                )
+            }
+            CalcomBackendError::KeyUnreadable { .. } => ApiError::internal(error),
+            CalcomBackendError::EventTypeNotFound { .. } => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "calcom_event_type_not_found",
+                format!("{error}. Check the agent's cal_event_type_slug."),
+            ),
+            CalcomBackendError::InvalidDuration(_) => {
+                ApiError::invalid("duration", "invalid_duration", error.to_string())
+            }
+            CalcomBackendError::NotConfirmed { .. } => {
+                ApiError::conflict("booking_not_confirmed", error.to_string())
+            }
+            CalcomBackendError::Calcom { agent_name, source } => {
+                calcom_to_api_error(&agent_name, source)
+            }
+        }
+    }
+}
+pub(crate) fn calcom_to_api_error(agent_name: &str, error: CalcomError) -> ApiError {
+    match error {
+        CalcomError::Unauthorized | CalcomError::Forbidden { .. } => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "calcom_unauthorized",
+            format!(
+                "Cal.com refused the API key of agent {agent_name:?}; \
+                 update the agent's cal_api_key."
+            ),
+        ),
+        CalcomError::SlotUnavailable { .. } => ApiError::conflict(
+            "slot_unavailable",
+            "That time is no longer available; please choose another.",
+        ),
+        CalcomError::NotFound { .. } => ApiError::not_found("Cal.com booking"),
+        CalcomError::RateLimited { retry_after } => {
+            let error = unavailable("Cal.com is limiting our requests; try again shortly.");
+            match retry_after {
+                Some(after) => error.with("retry_after_seconds", after.as_secs()),
+                None => error,
+            }
+        }
+        CalcomError::Server(_) | CalcomError::Transport(_) => {
+            tracing::warn!(error = %error, agent = agent_name, "Cal.com unavailable");
+            unavailable("Cal.com is not answering; try again shortly.")
+        }
+        CalcomError::Decode(_) => {
+            tracing::error!(error = %error, agent = agent_name, "unreadable Cal.com answer");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "calcom_bad_response",
+                "Cal.com answered in a way we could not read.",
+            )
+        }
+        CalcomError::BadRequest { message, .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "calcom_rejected",
+            format!("Cal.com rejected the request: {message}"),
+        ),
+    }
+}
+pub(crate) fn unavailable(message: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "calcom_unavailable",
+        message,
+    )
+}

@@ -1,0 +1,278 @@
+//! `POST .../calendar/book`: books a slot the caller picked, on this calendar or on Cal.com.
+
+use super::*;
+
+/// The in-call API's booking body.
+#[derive(Debug, Deserialize, serde::Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case)]
+pub(crate) struct BookBody {
+    /// A `CS_…` id from the slots answer.
+    slotId: String,
+    attendeeName: String,
+    attendeeEmail: Option<String>,
+    #[serde(default)]
+    attendeePhone: Option<String>,
+    #[serde(default)]
+    notes: Option<String>,
+}
+/// The attendee checks of the bookings API, reported under the in-call API's field names.
+pub(crate) fn check_book_body(
+    body: &BookBody,
+) -> ApiResult<(pillow_store::Attendee, Option<String>)> {
+    if body
+        .attendeeEmail
+        .as_deref()
+        .is_none_or(|e| e.trim().is_empty())
+    {
+        return Err(ApiError::invalid(
+            "attendeeEmail",
+            "invalid_email",
+            "The attendee's e-mail address is required.",
+        ));
+    }
+    let attendee = check_attendee(&AttendeeBody {
+        name: body.attendeeName.clone(),
+        email: body.attendeeEmail.clone(),
+        phone: body.attendeePhone.clone(),
+    })
+    .map_err(|mut e| {
+        let renamed = match e.details.get("field").and_then(Value::as_str) {
+            Some("attendee.name") => Some("attendeeName"),
+            Some("attendee.email") => Some("attendeeEmail"),
+            Some("attendee.phone") => Some("attendeePhone"),
+            _ => None,
+        };
+        if let Some(field) = renamed {
+            e.details.insert("field".into(), field.into());
+        }
+        e
+    })?;
+    let notes = match &body.notes {
+        Some(n) if n.chars().count() > 2000 => {
+            return Err(ApiError::invalid(
+                "notes",
+                "too_long",
+                "Notes may have at most 2000 characters.",
+            ));
+        }
+        other => other.clone().filter(|n| !n.trim().is_empty()),
+    };
+    Ok((attendee, notes))
+}
+/// Books a slot with the agent's own team: the native path. Answers the bookings API's view of
+/// the new booking (what the idempotency record keeps).
+pub async fn native_book(
+    state: &AppState,
+    tenant: TenantId,
+    context: Arc<TeamContext>,
+    request: &BookingRequest,
+    record: Option<(&str, &str)>,
+) -> ApiResult<Value> {
+    let subject = Subject::Agent(context);
+    booking::book(state, tenant, &subject, request, record).await
+}
+/// The `BK_…` id of a booking: its confirmation code, which the bookings API also finds.
+pub fn booking_id(code: &str) -> String {
+    format!("BK_{code}")
+}
+/// Book a slot (the in-call API's `POST …/calendar/book`).
+///
+/// A slot taken meanwhile is a 409 `slot_unavailable` with up to three `alternatives` (slots
+/// like those of the slots answer). Send `Idempotency-Key` to make retries safe.
+#[utoipa::path(post, path = "/api/v1/agents/{agent_id}/calendar/book", tag = "in-call",
+    security(("bearer" = [])), request_body = BookBody,
+    params(("agent_id" = Uuid, Path),
+           ("X-Pillow-Key" = Option<String>, Header, description = "Publishable widget key"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
+    responses((status = 201, description = "`{\"success\":true,\"data\":{\"booking\":{bookingId, slotId, attendeeName, attendeeEmail, attendeePhone, notes, status, …},\"message\"}}`"),
+              (status = 409, description = "slot_unavailable"), (status = 422), (status = 429)))]
+pub(crate) async fn book(
+    State(state): State<AppState>,
+    Path(agent_id): Path<String>,
+    peer: PeerIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> InCallResult {
+    let agent_id = parse_id(&agent_id, "agent")?;
+    let access = access(&state, &headers, &peer, agent_id, Operation::Book).await?;
+    let cors = access.cors.clone();
+    let tenant = access.tenant;
+    match book_for(&state, tenant, agent_id, &headers, &body).await {
+        Ok(data) => Ok(success(StatusCode::CREATED, data, cors)),
+        Err(error) => Err(InCallError { error, cors }),
+    }
+}
+pub(crate) async fn book_for(
+    state: &AppState,
+    tenant: TenantId,
+    agent_id: Uuid,
+    headers: &HeaderMap,
+    raw: &[u8],
+) -> ApiResult<Value> {
+    let body: BookBody = crate::json::parse(raw)?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => {
+            let key = value.to_str().map(str::trim).unwrap_or_default();
+            if key.is_empty() || key.len() > 255 {
+                return Err(ApiError::invalid(
+                    "Idempotency-Key",
+                    "invalid_idempotency_key",
+                    "An Idempotency-Key has 1 to 255 visible characters.",
+                ));
+            }
+            Some(key.to_string())
+        }
+    };
+    let slot = state.slot_ids.verify(body.slotId.trim()).map_err(|e| {
+        ApiError::invalid(
+            "slotId",
+            "invalid_slot",
+            format!("{e}; fetch the slots again and use one of their ids."),
+        )
+    })?;
+    if slot.agent_id != agent_id {
+        return Err(ApiError::invalid(
+            "slotId",
+            "invalid_slot",
+            "This slot id belongs to another agent; fetch this agent's slots.",
+        ));
+    }
+    let (attendee, notes) = check_book_body(&body)?;
+    let context = state.teams.get(state, tenant, agent_id).await?;
+    let zone = agent_zone(&context);
+    if context.agent.backend == AgentBackend::Calcom {
+        // The Idempotency-Key becomes the adapter's hint: a retry finds the booking it made.
+        let hint = key.map(|key| format!("incall:{agent_id}:{key}"));
+        let booked = crate::domain::calcom::book(
+            state,
+            &context.agent,
+            slot.start,
+            Some(slot.duration),
+            &attendee,
+            notes.as_deref(),
+            hint.as_deref(),
+        )
+        .await?;
+        return Ok(calcom_booking_data(
+            &booked,
+            &attendee,
+            notes.as_deref(),
+            &body.slotId,
+            &zone,
+        ));
+    }
+    let request = BookingRequest {
+        start: slot.start,
+        duration: Some(slot.duration),
+        attendee,
+        notes,
+        call_id: None,
+    };
+    let hash = request_hash(
+        "incall-book",
+        &format!("agent:{agent_id}"),
+        &serde_json::to_value(&body).unwrap_or_default(),
+    );
+    let view = booked(state, tenant, context, &request, key, &hash)
+        .await
+        .map_err(|e| with_incall_alternatives(state, agent_id, &zone, e))?;
+    state.incall.slots.forget_tenant(tenant);
+    Ok(booking_data(&view, &body.slotId, &zone))
+}
+/// Books under an optional idempotency key: replays a recorded answer, records client errors,
+/// releases the key on server errors.
+pub(crate) async fn booked(
+    state: &AppState,
+    tenant: TenantId,
+    context: Arc<TeamContext>,
+    request: &BookingRequest,
+    key: Option<String>,
+    hash: &str,
+) -> ApiResult<Value> {
+    Ok(match key {
+        None => native_book(state, tenant, context, request, None).await?,
+        Some(key) => {
+            if let Some((status, recorded)) = claim_key(state, tenant, &key, hash).await? {
+                if status.is_success() {
+                    recorded
+                } else {
+                    return Err(replayed_error(status, &recorded["error"]));
+                }
+            } else {
+                match native_book(state, tenant, context, request, Some((&key, hash))).await {
+                    Ok(view) => view,
+                    Err(error) => {
+                        booking::settle_key(state, tenant, &key, hash, &error).await;
+                        return Err(error);
+                    }
+                }
+            }
+        }
+    })
+}
+/// The in-call API's booking block from the bookings API's view of the booking.
+pub(crate) fn booking_data(view: &Value, slot_id: &str, zone: &TimeZone) -> Value {
+    let code = view["confirmation_code"].as_str().unwrap_or_default();
+    let start = view["start_time"]
+        .as_str()
+        .and_then(|s| s.parse::<Timestamp>().ok());
+    json!({
+        "booking": {
+            "bookingId": booking_id(code),
+            "slotId": slot_id,
+            "attendeeName": view["attendee"]["name"],
+            "attendeeEmail": view["attendee"]["email"],
+            "attendeePhone": view["attendee"]["phone"],
+            "notes": view["notes"],
+            "status": view["status"],
+            "confirmationCode": code,
+            "startTime": view["start_time"],
+            "endTime": view["end_time"],
+            "durationMin": view["duration"],
+            "localTime": start.map(|s| local_time(s, zone)),
+            "timezone": zone.iana_name().unwrap_or("UTC"),
+            "hostName": view["user_name"],
+        },
+        "message": "Appointment booked successfully",
+    })
+}
+/// The `BK_…` id of a booking held on Cal.com.
+pub fn calcom_booking_id(uid: &str) -> String {
+    format!("BK_cal_{uid}")
+}
+/// The in-call booking block for a Cal.com booking. Cal.com's `accepted` is reported as
+/// our `confirmed`, so widgets need not know which backend answered; the confirmation code is
+/// the Cal.com uid.
+pub(crate) fn calcom_booking_data(
+    booked: &crate::domain::calcom::CalcomBooked,
+    attendee: &pillow_store::Attendee,
+    notes: Option<&str>,
+    slot_id: &str,
+    zone: &TimeZone,
+) -> Value {
+    let status = match booked.status.as_str() {
+        "accepted" => "confirmed",
+        other => other,
+    };
+    json!({
+        "booking": {
+            "bookingId": calcom_booking_id(&booked.uid),
+            "slotId": slot_id,
+            "attendeeName": attendee.name,
+            "attendeeEmail": attendee.email,
+            "attendeePhone": attendee.phone,
+            "notes": notes,
+            "status": status,
+            "confirmationCode": booked.uid,
+            "startTime": booked.start.to_string(),
+            "endTime": booked.end.to_string(),
+            "durationMin": booked.end.duration_since(booked.start).as_mins(),
+            "localTime": local_time(booked.start, zone),
+            "timezone": zone.iana_name().unwrap_or("UTC"),
+            "hostName": Value::Null,
+        },
+        "message": "Appointment booked successfully",
+    })
+}

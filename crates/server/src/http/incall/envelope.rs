@@ -1,0 +1,106 @@
+//! The in-call API's envelope: `{"success": true, "data"}` or `{"success": false, "error"}`, with
+//! CORS headers for the widget's origin.
+
+use super::*;
+
+/// An [`ApiError`] in the in-call envelope, `{"success":false,"error":{…}}`, with the CORS
+/// header a widget needs to read it.
+pub struct InCallError {
+    pub(crate) error: ApiError,
+    pub(crate) cors: Option<HeaderValue>,
+}
+impl From<ApiError> for InCallError {
+    fn from(error: ApiError) -> Self {
+        Self { error, cors: None }
+    }
+}
+impl From<pillow_store::StoreError> for InCallError {
+    fn from(error: pillow_store::StoreError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+impl IntoResponse for InCallError {
+    fn into_response(self) -> Response {
+        let mut body = self.error.details;
+        body.insert("code".into(), self.error.code.into());
+        body.insert("message".into(), self.error.message.into());
+        let mut response = (
+            self.error.status,
+            Json(json!({"success": false, "error": body})),
+        )
+            .into_response();
+        add_cors(response.headers_mut(), self.cors);
+        response
+    }
+}
+pub(crate) fn add_cors(headers: &mut HeaderMap, origin: Option<HeaderValue>) {
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(origin) = origin {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    }
+}
+pub(crate) fn success(status: StatusCode, data: Value, cors: Option<HeaderValue>) -> Response {
+    let mut response = (status, Json(json!({"success": true, "data": data}))).into_response();
+    add_cors(response.headers_mut(), cors);
+    response
+}
+/// A client error recorded under an idempotency key, answered again exactly.
+pub(crate) fn replayed_error(status: StatusCode, error: &Value) -> ApiError {
+    const KNOWN: [&str; 12] = [
+        "slot_unavailable",
+        "in_the_past",
+        "too_soon",
+        "too_far_ahead",
+        "duration_not_allowed",
+        "outside_working_hours",
+        "off_grid",
+        "invalid_name",
+        "invalid_email",
+        "invalid_phone",
+        "no_working_hours",
+        "not_found",
+    ];
+    let code = error["code"].as_str().unwrap_or_default();
+    let code = KNOWN
+        .into_iter()
+        .find(|k| *k == code)
+        .unwrap_or("replayed_error");
+    let mut replayed = ApiError::new(status, code, error["message"].as_str().unwrap_or_default());
+    if let Some(details) = error.as_object() {
+        for (k, v) in details {
+            if k != "code" && k != "message" {
+                replayed = replayed.with(k, v.clone());
+            }
+        }
+    }
+    replayed
+}
+/// Turns a conflict's `alternatives` (start and end times) into bookable in-call slots.
+pub(crate) fn with_incall_alternatives(
+    state: &AppState,
+    agent_id: Uuid,
+    zone: &TimeZone,
+    mut error: ApiError,
+) -> ApiError {
+    if let Some(Value::Array(alternatives)) = error.details.get("alternatives") {
+        let converted: Vec<Value> = alternatives
+            .iter()
+            .filter_map(|a| {
+                let start = a["start_time"].as_str()?.parse::<Timestamp>().ok()?;
+                let end = a["end_time"].as_str()?.parse::<Timestamp>().ok()?;
+                serde_json::to_value(slot_view(
+                    state,
+                    agent_id,
+                    start,
+                    end.duration_since(start),
+                    zone,
+                ))
+                .ok()
+            })
+            .collect();
+        error
+            .details
+            .insert("alternatives".into(), converted.into());
+    }
+    error
+}

@@ -1,0 +1,163 @@
+//! What each tool takes and answers, as the platforms' JSON Schema describes it. Models are
+//! lenient about types, so are we.
+
+use super::*;
+
+/// Accepts a number or a numeric string: models often quote numbers.
+pub(crate) fn lenient_minutes<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Minutes {
+        Number(i64),
+        Text(String),
+    }
+    match Option::<Minutes>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Minutes::Number(n)) => Ok(Some(n)),
+        Some(Minutes::Text(text)) if text.trim().is_empty() => Ok(None),
+        Some(Minutes::Text(text)) => text.trim().parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!("{text:?} is not a whole number of minutes"))
+        }),
+    }
+}
+/// Accepts a part of the day, or an empty string for none (models send "" for "not given").
+pub(crate) fn lenient_part_of_day<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PartOfDay>, D::Error> {
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(text) if text.trim().is_empty() || text.trim().eq_ignore_ascii_case("any") => Ok(None),
+        Some(text) => PartOfDay::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(
+            text.trim().to_ascii_lowercase().as_str(),
+        ))
+        .map(Some),
+    }
+}
+/// What `check_availability` takes.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct CheckAvailabilityArgs {
+    /// One day: YYYY-MM-DD, or "today", "tomorrow" or a weekday name such as "tuesday" (the
+    /// next one). Leave out to look at the coming week.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// First day of a range (YYYY-MM-DD), instead of `date`.
+    #[serde(default)]
+    pub start_date: Option<String>,
+    /// Last day of a range, included (YYYY-MM-DD). Default: a week from `start_date`.
+    #[serde(default)]
+    pub end_date: Option<String>,
+    /// Only this part of the day: morning (before noon), afternoon (noon to 5 PM) or evening.
+    #[serde(default, deserialize_with = "lenient_part_of_day")]
+    #[schemars(with = "Option<PartOfDay>")]
+    pub part_of_day: Option<PartOfDay>,
+    /// Appointment length in minutes; default the business's usual length.
+    #[serde(default, deserialize_with = "lenient_minutes")]
+    #[schemars(with = "Option<i64>")]
+    pub duration: Option<i64>,
+    /// IANA time zone the dates are meant in and times are said in, e.g. America/Chicago;
+    /// default the business's zone.
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+/// What `check_availability` answers.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AvailabilityAnswer {
+    /// The resolved day (YYYY-MM-DD), or range as `first/last`: read it back to the caller.
+    pub date: String,
+    /// The zone the times are said in.
+    pub timezone: String,
+    /// At most three options, spread over the time asked about.
+    pub options: Vec<SlotOption>,
+    /// One line the agent can read out.
+    pub summary: String,
+    /// When nothing is free: the nearest days (YYYY-MM-DD) that have openings.
+    pub nearest_available_days: Vec<String>,
+    /// The appointment length the options are for, in minutes.
+    pub duration_minutes: i64,
+}
+/// One bookable time.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SlotOption {
+    /// Opaque id to book exactly this time (pass it to book_appointment).
+    pub slot_id: String,
+    /// RFC 3339 with the business's offset, e.g. 2024-03-12T14:00:00-04:00.
+    pub start_time: String,
+    pub end_time: String,
+    /// How to say it, e.g. "Tuesday at 2 PM".
+    pub spoken: String,
+}
+/// What `book_appointment` takes.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct BookAppointmentArgs {
+    /// A slot id from check_availability (preferred).
+    #[serde(default)]
+    pub slot_id: Option<String>,
+    /// Or the start time: RFC 3339 (2024-03-12T14:00:00-04:00), or a local time
+    /// (2024-03-12T14:00) in the business's zone.
+    #[serde(default)]
+    pub start_time: Option<String>,
+    /// The caller's full name.
+    pub name: String,
+    /// The caller's phone number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The caller's e-mail address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Anything the business should know.
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Minutes, when booking by start_time; a slot id carries its own.
+    #[serde(default, deserialize_with = "lenient_minutes")]
+    #[schemars(with = "Option<i64>")]
+    pub duration: Option<i64>,
+}
+/// What `book_appointment` answers.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BookingAnswer {
+    pub booked: bool,
+    pub confirmation_code: String,
+    /// The code spelled for speech: "K, 7, M, ...".
+    pub spoken_code: String,
+    /// RFC 3339 with the business's offset.
+    pub start_time: String,
+    /// e.g. "Tuesday at 2 PM".
+    pub spoken: String,
+    /// Who the appointment is with.
+    pub host_name: String,
+    /// One sentence confirming it, code included.
+    pub summary: String,
+}
+/// What `find_booking` takes: the confirmation code, or the phone or e-mail it was made with.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct FindBookingArgs {
+    #[serde(default)]
+    pub confirmation_code: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+/// What `cancel_booking` takes.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CancelBookingArgs {
+    /// The booking's confirmation code.
+    pub confirmation_code: String,
+    /// Why, if the caller said.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+/// What `reschedule_booking` takes: the code and the new time (a slot id or a start time).
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RescheduleBookingArgs {
+    /// The booking's confirmation code.
+    pub confirmation_code: String,
+    /// A slot id from check_availability (preferred).
+    #[serde(default)]
+    pub slot_id: Option<String>,
+    /// Or the new start: RFC 3339, or a local time in the business's zone.
+    #[serde(default)]
+    pub start_time: Option<String>,
+}

@@ -1,0 +1,202 @@
+//! `book_appointment`: books for the caller, idempotent per call and slot.
+
+use super::*;
+
+/// Books for the caller. On a call, idempotent per call and slot: a platform retrying the same
+/// request gets the same booking back, never a second one.
+///
+/// # Errors
+/// `invalid_name`, `invalid_phone`, `invalid_email`, `invalid_slot`, `invalid_time` (422);
+/// `slot_unavailable` (409) with up to three alternatives; the engine's rejections (422).
+pub async fn book_appointment(
+    ctx: &ToolContext<'_>,
+    args: BookAppointmentArgs,
+) -> Result<BookingAnswer, ToolError> {
+    if ctx.agent.backend == AgentBackend::Calcom {
+        return book_appointment_calcom(ctx, args).await;
+    }
+    book_appointment_native(ctx, args).await
+}
+/// The caller's details and notes, checked as the bookings API checks them.
+pub(crate) fn caller_details(
+    args: &BookAppointmentArgs,
+) -> Result<(Attendee, Option<String>), ToolError> {
+    let attendee = check_attendee(&AttendeeBody {
+        name: args.name.clone(),
+        phone: given(&args.phone).map(str::to_string),
+        email: given(&args.email).map(str::to_string),
+    })
+    .map_err(|e| {
+        let mut error = ToolError::from(e);
+        if let Some(field) = &mut error.field {
+            *field = field.trim_start_matches("attendee.").to_string();
+        }
+        error
+    })?;
+    let notes = match given(&args.notes) {
+        Some(notes) if notes.chars().count() > 2000 => {
+            return Err(ToolError::invalid(
+                "notes",
+                "too_long",
+                "Notes may have at most 2000 characters.",
+            ));
+        }
+        other => other.map(str::to_string),
+    };
+    Ok((attendee, notes))
+}
+/// Books on Cal.com for agents on the `calcom` backend. On a call, the call's key (call id,
+/// agent and slot) is the adapter's idempotency hint, so a platform's retry finds the booking
+/// the first attempt made instead of a "slot taken" or a second booking.
+///
+/// The confirmation code is Cal.com's booking uid: it is what Cal.com's own e-mails and pages
+/// show, and what cancelling or rescheduling on Cal.com needs. It is too long to read out, so
+/// the summary does not.
+pub(crate) async fn book_appointment_calcom(
+    ctx: &ToolContext<'_>,
+    args: BookAppointmentArgs,
+) -> Result<BookingAnswer, ToolError> {
+    let (attendee, notes) = caller_details(&args)?;
+    let (start, slot_duration) = requested_slot(ctx, &args.slot_id, &args.start_time)?;
+    let duration = match slot_duration {
+        Some(duration) => Some(duration),
+        None => parse_minutes(args.duration)?,
+    };
+    let hint = given(&ctx.call_id).map(|call_id| call_key(call_id, ctx.agent, start, duration));
+    let booked = crate::domain::calcom::book(
+        ctx.state,
+        ctx.agent,
+        start,
+        duration,
+        &attendee,
+        notes.as_deref(),
+        hint.as_deref(),
+    )
+    .await
+    .map_err(calcom_error)?;
+    let zone = agent_zone(ctx.agent);
+    let spoken = speech::spoken_time(booked.start, &zone, Timestamp::now());
+    Ok(BookingAnswer {
+        booked: true,
+        summary: format!(
+            "You're booked {spoken}; you'll get a confirmation by e-mail with the details."
+        ),
+        spoken_code: speech::spell_code(&booked.uid),
+        confirmation_code: booked.uid,
+        start_time: speech::iso_with_offset(booked.start, &zone),
+        spoken,
+        host_name: String::new(),
+    })
+}
+/// The idempotency key of a booking from a call: the call, the agent and the slot, hashed so
+/// any call id fits.
+pub(crate) fn call_key(
+    call_id: &str,
+    agent: &Agent,
+    start: Timestamp,
+    duration: Option<SignedDuration>,
+) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(call_id.as_bytes());
+    hasher.update([0]);
+    hasher.update(agent.id.as_bytes());
+    hasher.update([0]);
+    hasher.update(start.as_second().to_be_bytes());
+    hasher.update(duration.map_or(0, |d| d.as_mins()).to_be_bytes());
+    format!("voice-book:{}", hex::encode(hasher.finalize()))
+}
+/// Books for agents whose calendar lives here.
+pub async fn book_appointment_native(
+    ctx: &ToolContext<'_>,
+    args: BookAppointmentArgs,
+) -> Result<BookingAnswer, ToolError> {
+    // Everything about the caller is checked before the call's key is claimed, so a corrected
+    // phone number on a retry is not answered with the first attempt's error.
+    let (attendee, notes) = caller_details(&args)?;
+    let (start, slot_duration) = requested_slot(ctx, &args.slot_id, &args.start_time)?;
+    let duration = match slot_duration {
+        Some(duration) => Some(duration),
+        None => parse_minutes(args.duration)?,
+    };
+    let context = team(ctx).await?;
+    let subject = Subject::Agent(context);
+    let request = BookingRequest {
+        start,
+        duration,
+        attendee,
+        notes,
+        call_id: ctx.call_id.clone(),
+    };
+    let body = match given(&ctx.call_id) {
+        None => booking::book(ctx.state, ctx.tenant, &subject, &request, None)
+            .await
+            .map_err(|e| ToolError::from_api(e, ctx))?,
+        Some(call_id) => {
+            let key = call_key(call_id, ctx.agent, start, duration);
+            // The slot alone makes two requests "the same": a retry with the caller's details
+            // spelled differently still gets the one booking.
+            let hash = request_hash(
+                "voice-book",
+                &ctx.agent.id.to_string(),
+                &json!({"start": start.to_string(), "duration": duration.map(|d| d.as_mins())}),
+            );
+            match claim_key(ctx.state, ctx.tenant, &key, &hash).await {
+                Err(e) => return Err(ToolError::from_api(e, ctx)),
+                Ok(Some((status, body))) if status.is_success() => body,
+                Ok(Some((status, body))) => {
+                    return Err(ToolError::from_recorded(status, &body, ctx));
+                }
+                Ok(None) => {
+                    match booking::book(
+                        ctx.state,
+                        ctx.tenant,
+                        &subject,
+                        &request,
+                        Some((key.as_str(), hash.as_str())),
+                    )
+                    .await
+                    {
+                        Ok(body) => body,
+                        Err(error) => {
+                            settle_key(ctx.state, ctx.tenant, &key, &hash, &error).await;
+                            return Err(ToolError::from_api(error, ctx));
+                        }
+                    }
+                }
+            }
+        }
+    };
+    booking_answer(ctx, &body)
+}
+/// The spoken confirmation of a booking from the booking layer's view of it.
+pub(crate) fn booking_answer(
+    ctx: &ToolContext<'_>,
+    body: &Value,
+) -> Result<BookingAnswer, ToolError> {
+    let zone = agent_zone(ctx.agent);
+    let code = body["confirmation_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let start: Timestamp = body["start_time"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ToolError::from(ApiError::internal("booking view without start_time")))?;
+    let host_name = body["user_name"].as_str().unwrap_or_default().to_string();
+    let spoken = speech::spoken_time(start, &zone, Timestamp::now());
+    let spoken_code = speech::spell_code(&code);
+    let with = if host_name.is_empty() {
+        String::new()
+    } else {
+        format!(" with {host_name}")
+    };
+    Ok(BookingAnswer {
+        booked: true,
+        summary: format!("You're booked{with} {spoken}; your confirmation code is {spoken_code}."),
+        confirmation_code: code,
+        spoken_code,
+        start_time: speech::iso_with_offset(start, &zone),
+        spoken,
+        host_name,
+    })
+}

@@ -1,0 +1,49 @@
+//! `reschedule_booking`: moves the caller's appointment to a time that is free.
+
+use super::*;
+
+/// Moves the caller's appointment; the old time is released only if the new one is taken.
+///
+/// # Errors
+/// `not_found` (404); `slot_unavailable` (409) with alternatives; `booking_not_confirmed`
+/// (409) for a cancelled booking; the engine's rejections (422).
+pub async fn reschedule_booking(
+    ctx: &ToolContext<'_>,
+    args: RescheduleBookingArgs,
+) -> Result<Value, ToolError> {
+    if ctx.agent.backend == AgentBackend::Calcom {
+        return reschedule_booking_calcom(ctx, args).await;
+    }
+    reschedule_booking_native(ctx, args).await
+}
+/// Reschedules for agents whose calendar lives here.
+pub async fn reschedule_booking_native(
+    ctx: &ToolContext<'_>,
+    args: RescheduleBookingArgs,
+) -> Result<Value, ToolError> {
+    let booking = booking_by_code(ctx, &args.confirmation_code).await?;
+    let (start, _) = requested_slot(ctx, &args.slot_id, &args.start_time)?;
+    let (_, view) = crate::domain::bookings::reschedule(ctx.state, &booking, start, None)
+        .await
+        .map_err(|e| ToolError::from_api(e, ctx))?;
+    let host = view["user_name"].as_str().unwrap_or_default().to_string();
+    let mut moved = booking.clone();
+    moved.end = start
+        .checked_add(booking.end.duration_since(booking.start))
+        .unwrap_or(booking.end);
+    moved.start = start;
+    let when = speech::spoken_time(start, &agent_zone(ctx.agent), Timestamp::now());
+    let with = if host.is_empty() {
+        String::new()
+    } else {
+        format!(" with {host}")
+    };
+    Ok(json!({
+        "rescheduled": true,
+        "booking": voice_view(ctx, &moved, &host),
+        "summary": format!(
+            "Your appointment is moved to {when}{with}; your confirmation code stays {}.",
+            speech::spell_code(&booking.confirmation_code)
+        ),
+    }))
+}
