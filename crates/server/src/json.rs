@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Like `axum::Json`, but a malformed body is a 400 `invalid_body` whose message and `field`
 /// say what was wrong and where.
@@ -22,7 +22,7 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(request, state)
             .await
-            .map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidBody, e.body_text()))?;
         parse(&bytes).map(ApiJson)
     }
 }
@@ -31,7 +31,7 @@ where
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "The request body is empty; a JSON object was expected.",
         ));
     }
@@ -55,7 +55,7 @@ fn body_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> Api
     } else {
         format!("The request body is not valid at `{field}`: {inner}.")
     };
-    let error = ApiError::bad_request("invalid_body", message);
+    let error = ApiError::bad_request(ErrorCode::InvalidBody, message);
     if field == "." || field.is_empty() {
         error
     } else {
@@ -105,7 +105,7 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
-            .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.body_text()))
     }
 }
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{check_time_zone, parse_id};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::json::ApiJson;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -111,7 +111,7 @@ fn check_backend(value: &str) -> Result<AgentBackend, ApiError> {
     AgentBackend::parse(value).ok_or_else(|| {
         ApiError::invalid(
             "backend",
-            "invalid_backend",
+            ErrorCode::InvalidBackend,
             "A backend is native or calcom.",
         )
     })
@@ -122,7 +122,7 @@ fn check_agent_name(name: &str) -> Result<String, ApiError> {
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid(
             "name",
-            "invalid_name",
+            ErrorCode::InvalidName,
             "A name must have 1 to 200 characters.",
         ));
     }
@@ -140,7 +140,7 @@ fn check_slug(slug: &str) -> Result<String, ApiError> {
     } else {
         Err(ApiError::invalid(
             "cal_event_type_slug",
-            "invalid_slug",
+            ErrorCode::InvalidSlug,
             "An event type slug has letters, digits, '-' and '_' only.",
         ))
     }
@@ -154,14 +154,14 @@ fn check_calcom_complete(agent: &Agent) -> Result<(), ApiError> {
     if agent.cal_api_key_encrypted.is_none() {
         return Err(ApiError::invalid(
             "cal_api_key",
-            "calcom_incomplete",
+            ErrorCode::CalcomIncomplete,
             "The calcom backend needs cal_api_key.",
         ));
     }
     if agent.cal_event_type_slug.is_none() {
         return Err(ApiError::invalid(
             "cal_event_type_slug",
-            "calcom_incomplete",
+            ErrorCode::CalcomIncomplete,
             "The calcom backend needs cal_event_type_slug.",
         ));
     }

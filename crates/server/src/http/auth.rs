@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::users::UserView;
 use crate::AppState;
 use crate::auth::{TOKEN_LIFETIME_HOURS, issue_token, verify_password};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::json::ApiJson;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -90,7 +90,7 @@ async fn login(
         1 => matched.remove(0),
         _ => {
             return Err(ApiError::bad_request(
-                "tenant_required",
+                ErrorCode::TenantRequired,
                 "This account exists in several tenants: add `tenant_id` to choose one.",
             )
             .with("field", "tenant_id"));

@@ -18,7 +18,7 @@ use super::{parse_bound, parse_date, parse_id};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::domain::availability::team_availability;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::json::ApiQuery;
 
 /// The longest window one request may ask for.
@@ -78,7 +78,7 @@ fn window(query: &AvailabilityQuery, zone: &TimeZone, now: Timestamp) -> ApiResu
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(ApiError::invalid(
                 "date",
-                "conflicting_parameters",
+                ErrorCode::ConflictingParameters,
                 "Give either `date` or `start`/`end`, not both.",
             ));
         }
@@ -94,14 +94,14 @@ fn window(query: &AvailabilityQuery, zone: &TimeZone, now: Timestamp) -> ApiResu
         (None, Some(_), None) => {
             return Err(ApiError::invalid(
                 "end",
-                "missing_parameter",
+                ErrorCode::MissingParameter,
                 "`start` needs an `end`.",
             ));
         }
         (None, None, Some(_)) => {
             return Err(ApiError::invalid(
                 "start",
-                "missing_parameter",
+                ErrorCode::MissingParameter,
                 "`end` needs a `start`.",
             ));
         }
@@ -112,12 +112,17 @@ fn window(query: &AvailabilityQuery, zone: &TimeZone, now: Timestamp) -> ApiResu
             (local_midnight(today, zone)?, local_midnight(next, zone)?)
         }
     };
-    let window = Interval::new(start, end)
-        .ok_or_else(|| ApiError::invalid("end", "invalid_range", "`end` must be after `start`."))?;
+    let window = Interval::new(start, end).ok_or_else(|| {
+        ApiError::invalid(
+            "end",
+            ErrorCode::InvalidRange,
+            "`end` must be after `start`.",
+        )
+    })?;
     if window.duration() > SignedDuration::from_hours(24 * MAX_WINDOW_DAYS) {
         return Err(ApiError::invalid(
             "end",
-            "window_too_long",
+            ErrorCode::WindowTooLong,
             format!("Ask for at most {MAX_WINDOW_DAYS} days at once."),
         ));
     }
@@ -132,7 +137,7 @@ fn parse_duration(raw: Option<&str>) -> ApiResult<Option<SignedDuration>> {
         }
         _ => Err(ApiError::invalid(
             "duration",
-            "invalid_duration",
+            ErrorCode::InvalidDuration,
             "`duration` is a whole number of minutes from 5 to 1440.",
         )),
     }
@@ -143,7 +148,7 @@ fn parse_zone(raw: Option<&str>) -> ApiResult<Option<TimeZone>> {
         TimeZone::get(zone).map_err(|_| {
             ApiError::invalid(
                 "timezone",
-                "invalid_timezone",
+                ErrorCode::InvalidTimezone,
                 format!("{zone:?} is not an IANA time zone such as America/New_York."),
             )
         })
@@ -187,7 +192,7 @@ async fn subject(
         None => caller.user().cloned().ok_or_else(|| {
             ApiError::invalid(
                 "user_id",
-                "subject_required",
+                ErrorCode::SubjectRequired,
                 "An API key acts for no one in particular: give `user_id` or `agent_id`.",
             )
         })?,

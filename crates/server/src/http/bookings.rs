@@ -18,7 +18,7 @@ use crate::domain::bookings::{
     self as booking, AttendeeBody, BookingRequest, Subject, booking_view, check_attendee,
     check_notes, find, idempotent, looks_like_code, parse_duration, request_hash, view_of,
 };
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::json::{ApiJson, ApiQuery};
 use crate::rate_limit::RateLimiter;
 
@@ -61,7 +61,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     if key.is_empty() || key.len() > 255 {
         return Err(ApiError::invalid(
             "Idempotency-Key",
-            "invalid_idempotency_key",
+            ErrorCode::InvalidIdempotencyKey,
             "An Idempotency-Key has 1 to 255 visible characters.",
         ));
     }
@@ -98,7 +98,7 @@ async fn subject_for(
         .ok_or_else(|| {
             ApiError::invalid(
                 "agent_id",
-                "subject_required",
+                ErrorCode::SubjectRequired,
                 "An API key acts for no one in particular: give `agent_id` (or X-Agent-ID) or `user_id`.",
             )
         })
@@ -208,7 +208,7 @@ async fn list_bookings(
             BookingStatus::parse(s).ok_or_else(|| {
                 ApiError::invalid(
                     "status",
-                    "invalid_status",
+                    ErrorCode::InvalidStatus,
                     "A status is confirmed or cancelled.",
                 )
             })
@@ -375,14 +375,14 @@ async fn self_service_booking(
     if !limiter.allow(&format!("self-service:{code}")) {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             "Too many attempts for this confirmation code; try again in 15 minutes.",
         ));
     }
     if email.is_none() && phone.is_none() {
         return Err(ApiError::invalid(
             "email",
-            "proof_required",
+            ErrorCode::ProofRequired,
             "Give the e-mail address or phone number the booking was made with.",
         ));
     }

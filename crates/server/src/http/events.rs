@@ -30,7 +30,7 @@ use super::{json_object, parse_bound, parse_date, parse_id, parse_instant};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::domain::time::utc_date;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::json::{ApiJson, ApiQuery, from_value};
 
 /// The longest window one listing may cover.
@@ -138,7 +138,7 @@ struct ListQuery {
 fn date_carrier(field: &str, date: Date) -> ApiResult<Timestamp> {
     date.to_zoned(TimeZone::UTC)
         .map(|z| z.timestamp())
-        .map_err(|_| ApiError::invalid(field, "invalid_date", "The date is out of range."))
+        .map_err(|_| ApiError::invalid(field, ErrorCode::InvalidDate, "The date is out of range."))
 }
 
 /// The member's zone; a stored zone that no longer resolves reads as UTC.
@@ -203,7 +203,7 @@ async fn member(
         return caller.user().cloned().ok_or_else(|| {
             ApiError::invalid(
                 "user_id",
-                "user_id_required",
+                ErrorCode::UserIdRequired,
                 "An API key acts for no one in particular: name the member in `user_id`.",
             )
         });
@@ -232,7 +232,13 @@ async fn owner(state: &AppState, caller: &Caller, user_id: Uuid) -> ApiResult<Op
 }
 
 fn required<'a>(field: &str, value: Option<&'a str>) -> ApiResult<&'a str> {
-    value.ok_or_else(|| ApiError::invalid(field, "required", format!("`{field}` is required.")))
+    value.ok_or_else(|| {
+        ApiError::invalid(
+            field,
+            ErrorCode::Required,
+            format!("`{field}` is required."),
+        )
+    })
 }
 
 fn window(query: &ListQuery, zone: &TimeZone, now: Timestamp) -> ApiResult<Interval> {
@@ -244,14 +250,21 @@ fn window(query: &ListQuery, zone: &TimeZone, now: Timestamp) -> ApiResult<Inter
         Some(raw) => parse_bound("end", raw, zone, true)?,
         None => start
             .checked_add(SignedDuration::from_hours(24 * DEFAULT_WINDOW_DAYS))
-            .map_err(|_| ApiError::invalid("start", "invalid_time", "`start` is out of range."))?,
+            .map_err(|_| {
+                ApiError::invalid("start", ErrorCode::InvalidTime, "`start` is out of range.")
+            })?,
     };
-    let window = Interval::new(start, end)
-        .ok_or_else(|| ApiError::invalid("end", "invalid_range", "`end` must be after `start`."))?;
+    let window = Interval::new(start, end).ok_or_else(|| {
+        ApiError::invalid(
+            "end",
+            ErrorCode::InvalidRange,
+            "`end` must be after `start`.",
+        )
+    })?;
     if window.duration() > SignedDuration::from_hours(24 * MAX_WINDOW_DAYS) {
         return Err(ApiError::invalid(
             "end",
-            "window_too_long",
+            ErrorCode::WindowTooLong,
             format!("Ask for at most {MAX_WINDOW_DAYS} days at once."),
         ));
     }
@@ -264,7 +277,7 @@ fn parse_flag(field: &str, raw: Option<&str>) -> ApiResult<bool> {
         Some("true") => Ok(true),
         Some(_) => Err(ApiError::invalid(
             field,
-            "invalid_boolean",
+            ErrorCode::InvalidBoolean,
             format!("`{field}` is `true` or `false`."),
         )),
     }
@@ -308,7 +321,7 @@ fn validate(input: &EventInput, may_cancel: bool) -> ApiResult<Valid> {
     if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
         return Err(ApiError::invalid(
             "title",
-            "invalid_title",
+            ErrorCode::InvalidTitle,
             format!("A title has 1 to {MAX_TITLE_CHARS} characters."),
         ));
     }
@@ -316,7 +329,7 @@ fn validate(input: &EventInput, may_cancel: bool) -> ApiResult<Valid> {
         Some(text) if text.chars().count() > MAX_DESCRIPTION_CHARS => {
             return Err(ApiError::invalid(
                 "description",
-                "invalid_description",
+                ErrorCode::InvalidDescription,
                 format!("A description has at most {MAX_DESCRIPTION_CHARS} characters."),
             ));
         }
@@ -338,7 +351,7 @@ fn validate(input: &EventInput, may_cancel: bool) -> ApiResult<Valid> {
         .ok_or_else(|| {
             ApiError::invalid(
                 "status",
-                "invalid_status",
+                ErrorCode::InvalidStatus,
                 if may_cancel {
                     "`status` is confirmed, tentative or cancelled."
                 } else {
@@ -367,7 +380,7 @@ fn timed(input: &EventInput) -> ApiResult<(Timestamp, Timestamp)> {
         if value.is_some() {
             return Err(ApiError::invalid(
                 field,
-                "conflicting_fields",
+                ErrorCode::ConflictingFields,
                 format!(
                     "`{field}` is for all-day events: send `\"all_day\": true`, or give \
                      `start_time` and `end_time`."
@@ -383,14 +396,14 @@ fn timed(input: &EventInput) -> ApiResult<(Timestamp, Timestamp)> {
     if end <= start {
         return Err(ApiError::invalid(
             "end_time",
-            "invalid_range",
+            ErrorCode::InvalidRange,
             "`end_time` must be after `start_time`.",
         ));
     }
     if start.duration_until(end) > SignedDuration::from_hours(24 * MAX_TIMED_EVENT_DAYS) {
         return Err(ApiError::invalid(
             "end_time",
-            "event_too_long",
+            ErrorCode::EventTooLong,
             format!(
                 "An event lasts at most {MAX_TIMED_EVENT_DAYS} days; use an all-day event for \
                  longer absences."
@@ -408,7 +421,7 @@ fn all_day_dates(input: &EventInput) -> ApiResult<(Timestamp, Timestamp)> {
         if value.is_some() {
             return Err(ApiError::invalid(
                 field,
-                "conflicting_fields",
+                ErrorCode::ConflictingFields,
                 format!("An all-day event has `start_date` and `end_date`, not `{field}`."),
             ));
         }
@@ -420,13 +433,17 @@ fn all_day_dates(input: &EventInput) -> ApiResult<(Timestamp, Timestamp)> {
     let end = match input.end_date.as_deref() {
         Some(raw) => parse_date("end_date", raw)?,
         None => start.tomorrow().map_err(|_| {
-            ApiError::invalid("start_date", "invalid_date", "The date is out of range.")
+            ApiError::invalid(
+                "start_date",
+                ErrorCode::InvalidDate,
+                "The date is out of range.",
+            )
         })?,
     };
     if end <= start {
         return Err(ApiError::invalid(
             "end_date",
-            "invalid_range",
+            ErrorCode::InvalidRange,
             "`end_date` is exclusive and must be after `start_date`.",
         ));
     }
@@ -436,7 +453,7 @@ fn all_day_dates(input: &EventInput) -> ApiResult<(Timestamp, Timestamp)> {
     {
         return Err(ApiError::invalid(
             "end_date",
-            "event_too_long",
+            ErrorCode::EventTooLong,
             format!("An all-day event covers at most {MAX_ALL_DAY_EVENT_DAYS} dates."),
         ));
     }
@@ -461,14 +478,14 @@ fn transparency(input: &EventInput) -> ApiResult<Transparency> {
     let parsed = Transparency::parse(raw).ok_or_else(|| {
         ApiError::invalid(
             "transparency",
-            "invalid_transparency",
+            ErrorCode::InvalidTransparency,
             "`transparency` is opaque (busy) or transparent (free).",
         )
     })?;
     if from_busy.is_some_and(|b| b != parsed) {
         return Err(ApiError::invalid(
             "busy",
-            "conflicting_fields",
+            ErrorCode::ConflictingFields,
             "`busy` contradicts `transparency`; send one of them.",
         ));
     }
@@ -563,7 +580,7 @@ async fn editable(state: &AppState, caller: &Caller, raw_id: &str) -> ApiResult<
         EventSource::Internal => Ok(event),
         EventSource::Booking => {
             let error = ApiError::conflict(
-                "managed_by_booking",
+                ErrorCode::ManagedByBooking,
                 "This event is a booking's calendar entry: reschedule or cancel the booking \
                  instead, and the event follows.",
             );
@@ -573,7 +590,7 @@ async fn editable(state: &AppState, caller: &Caller, raw_id: &str) -> ApiResult<
             })
         }
         EventSource::Google => Err(ApiError::conflict(
-            "managed_by_provider",
+            ErrorCode::ManagedByProvider,
             "This event comes from a connected calendar: change it there, and the next sync \
              brings the change here.",
         )),
@@ -675,7 +692,7 @@ async fn update_event(
     if changes.contains_key("user_id") {
         return Err(ApiError::invalid(
             "user_id",
-            "immutable",
+            ErrorCode::Immutable,
             "An event cannot move to another member; create one for them instead.",
         ));
     }

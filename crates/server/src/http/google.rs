@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::parse_id;
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::google::{GoogleSync, Scheduler, StateError, SyncError, Trigger, hash_token};
 use crate::json::{ApiJson, ApiQuery, parse};
 
@@ -43,7 +43,7 @@ fn google(state: &AppState) -> ApiResult<Arc<GoogleSync>> {
     state.google.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "google_not_configured",
+            ErrorCode::GoogleNotConfigured,
             "Google Calendar is not configured on this server: set GOOGLE_OAUTH_CLIENT_ID and \
              GOOGLE_OAUTH_CLIENT_SECRET (and GOOGLE_OAUTH_REDIRECT_URI).",
         )
@@ -56,7 +56,7 @@ async fn member(state: &AppState, caller: &Caller, user_id: Option<&str>) -> Api
         return caller.user().cloned().ok_or_else(|| {
             ApiError::invalid(
                 "user_id",
-                "user_id_required",
+                ErrorCode::UserIdRequired,
                 "An API key acts for no one in particular: name the member in `user_id`.",
             )
         });
@@ -193,29 +193,29 @@ async fn callback(
     let google = google(&state)?;
     if let Some(error) = query.error {
         return Err(ApiError::bad_request(
-            "consent_denied",
+            ErrorCode::ConsentDenied,
             format!("Google did not grant access ({error}); nothing was connected."),
         ));
     }
     let raw_state = query
         .state
-        .ok_or_else(|| ApiError::bad_request("invalid_state", "The state is missing."))?;
+        .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidState, "The state is missing."))?;
     let flow = google
         .states
         .verify(&raw_state, Timestamp::now())
         .map_err(|e| match e {
             StateError::Invalid => {
-                ApiError::bad_request("invalid_state", "The state is not one we signed.")
+                ApiError::bad_request(ErrorCode::InvalidState, "The state is not one we signed.")
             }
             StateError::Expired => ApiError::bad_request(
-                "state_expired",
+                ErrorCode::StateExpired,
                 "The connect link expired; start connecting again.",
             ),
         })?;
     let code = query
         .code
         .filter(|c| !c.is_empty())
-        .ok_or_else(|| ApiError::bad_request("missing_code", "The code is missing."))?;
+        .ok_or_else(|| ApiError::bad_request(ErrorCode::MissingCode, "The code is missing."))?;
     let user = state
         .store
         .get_user(flow.tenant, flow.user)
@@ -227,7 +227,7 @@ async fn callback(
         .await
         .map_err(|e| match e {
             GoogleError::InvalidGrant => ApiError::bad_request(
-                "invalid_grant",
+                ErrorCode::InvalidGrant,
                 "Google refused the code (used, expired, or not from this flow).",
             ),
             other => google_failed(other),
@@ -245,7 +245,7 @@ async fn callback(
             .await;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "insufficient_scope",
+            ErrorCode::InsufficientScope,
             format!(
                 "Google Calendar access was not granted ({CALENDAR_EVENTS_SCOPE}); connect again \
                  and allow it."
@@ -293,7 +293,7 @@ fn google_failed(error: GoogleError) -> ApiError {
     tracing::warn!(%error, "Google failed during the connect flow");
     ApiError::new(
         StatusCode::BAD_GATEWAY,
-        "google_unavailable",
+        ErrorCode::GoogleUnavailable,
         "Google did not answer as expected; try connecting again in a moment.",
     )
 }
@@ -424,7 +424,7 @@ async fn update_provider(
     let enabled = change.sync_enabled.ok_or_else(|| {
         ApiError::invalid(
             "sync_enabled",
-            "required",
+            ErrorCode::Required,
             "`sync_enabled` is required: `true` to sync this calendar, `false` to pause it.",
         )
     })?;
@@ -563,7 +563,7 @@ async fn cron_sync(
     let Some(secret) = &state.config.cron_secret else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "cron_not_configured",
+            ErrorCode::CronNotConfigured,
             "Set CRON_SECRET to enable the cron endpoint.",
         ));
     };
@@ -617,8 +617,9 @@ struct WebhookAck {
 async fn webhook(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<WebhookAck>> {
     let google = google(&state)?;
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let channel_id = text("x-goog-channel-id")
-        .ok_or_else(|| ApiError::bad_request("missing_channel", "X-Goog-Channel-ID is missing."))?;
+    let channel_id = text("x-goog-channel-id").ok_or_else(|| {
+        ApiError::bad_request(ErrorCode::MissingChannel, "X-Goog-Channel-ID is missing.")
+    })?;
     let token = text("x-goog-channel-token").unwrap_or("");
     let resource = text("x-goog-resource-id").unwrap_or("");
     let connection = state
@@ -640,7 +641,7 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap) -> ApiResult
     if stored_resource.is_empty() || !bool::from(resource_ok) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "resource_mismatch",
+            ErrorCode::ResourceMismatch,
             "X-Goog-Resource-ID is missing or is not the resource this channel watches; the \
              notification is ignored.",
         ));

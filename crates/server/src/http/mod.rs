@@ -28,7 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -141,7 +141,7 @@ pub fn parse_date(field: &str, raw: &str) -> Result<jiff::civil::Date, ApiError>
     raw.parse::<jiff::civil::Date>().map_err(|_| {
         ApiError::invalid(
             field,
-            "invalid_date",
+            ErrorCode::InvalidDate,
             format!("{raw:?} is not a date like 2024-02-15."),
         )
     })
@@ -152,7 +152,7 @@ pub fn parse_instant(field: &str, raw: &str) -> Result<jiff::Timestamp, ApiError
     raw.parse::<jiff::Timestamp>().map_err(|_| {
         ApiError::invalid(
             field,
-            "invalid_time",
+            ErrorCode::InvalidTime,
             format!(
                 "{raw:?} is not an RFC 3339 time with an offset, like 2024-02-15T09:00:00-08:00 \
                  or 2024-02-15T17:00:00Z."
@@ -175,7 +175,7 @@ pub fn parse_bound(
     let date = raw.parse::<jiff::civil::Date>().map_err(|_| {
         ApiError::invalid(
             field,
-            "invalid_time",
+            ErrorCode::InvalidTime,
             format!("{raw:?} is neither an RFC 3339 instant nor a date like 2024-02-15."),
         )
     })?;
@@ -186,7 +186,9 @@ pub fn parse_bound(
     };
     date.and_then(|d| d.to_zoned(zone.clone()).ok())
         .map(|z| z.timestamp())
-        .ok_or_else(|| ApiError::invalid(field, "invalid_time", "The date is out of range."))
+        .ok_or_else(|| {
+            ApiError::invalid(field, ErrorCode::InvalidTime, "The date is out of range.")
+        })
 }
 
 /// A request body that must be a JSON object.
@@ -196,7 +198,7 @@ pub fn json_object(
     match body {
         serde_json::Value::Object(map) => Ok(map),
         _ => Err(ApiError::bad_request(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "A JSON object was expected.",
         )),
     }

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::{json_object, parse_id};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::json::{ApiJson, ApiQuery, from_value};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -79,7 +79,8 @@ struct IdQuery {
 
 /// Engine validation errors are 422 and name the field.
 fn rule_error(error: RuleError) -> ApiError {
-    ApiError::invalid(&error.field, error.code, error.message)
+    let code = ErrorCode::parse(error.code).unwrap_or(ErrorCode::InvalidRule);
+    ApiError::invalid(&error.field, code, error.message)
 }
 
 /// The stored document with the row's own fields on top.
@@ -111,14 +112,15 @@ async fn owner_of(state: &AppState, caller: &Caller, user_id: Option<&Value>) ->
             }
             Ok(id)
         }
-        Some(_) => Err(
-            ApiError::bad_request("invalid_body", "`user_id` must be a string.")
-                .with("field", "user_id"),
-        ),
+        Some(_) => Err(ApiError::bad_request(
+            ErrorCode::InvalidBody,
+            "`user_id` must be a string.",
+        )
+        .with("field", "user_id")),
         None => caller.user().map(|u| u.id).ok_or_else(|| {
             ApiError::invalid(
                 "user_id",
-                "user_id_required",
+                ErrorCode::UserIdRequired,
                 "An API key acts for no one in particular: name the member in `user_id`.",
             )
         }),
@@ -223,7 +225,7 @@ async fn patch(state: &AppState, caller: &Caller, raw_id: &str, body: Value) -> 
     if changes.contains_key("user_id") {
         return Err(ApiError::invalid(
             "user_id",
-            "immutable",
+            ErrorCode::Immutable,
             "A rule cannot move to another member; create one for them instead.",
         ));
     }

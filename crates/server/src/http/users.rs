@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{check_time_zone, parse_id};
 use crate::AppState;
 use crate::auth::{Caller, hash_password};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::json::ApiJson;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -96,7 +96,7 @@ fn check_name(field: &str, name: &str) -> Result<String, ApiError> {
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid(
             field,
-            "invalid_name",
+            ErrorCode::InvalidName,
             "A name must have 1 to 200 characters.",
         ));
     }
@@ -105,7 +105,11 @@ fn check_name(field: &str, name: &str) -> Result<String, ApiError> {
 
 fn check_role(caller: &Caller, role: &str) -> Result<Role, ApiError> {
     let role = Role::parse(role).ok_or_else(|| {
-        ApiError::invalid("role", "invalid_role", "A role is owner, admin or member.")
+        ApiError::invalid(
+            "role",
+            ErrorCode::InvalidRole,
+            "A role is owner, admin or member.",
+        )
     })?;
     let caller_is_owner = caller.user().is_none_or(|u| u.role == Role::Owner);
     if role == Role::Owner && !caller_is_owner {
@@ -263,7 +267,7 @@ async fn delete_user(
     caller.require_admin()?;
     if caller.user().is_some_and(|u| u.id == id) {
         return Err(ApiError::conflict(
-            "cannot_delete_self",
+            ErrorCode::CannotDeleteSelf,
             "You cannot delete your own account; ask another admin.",
         ));
     }

@@ -25,7 +25,7 @@ use super::agents::AgentView;
 use super::parse_id;
 use crate::AppState;
 use crate::auth::{Caller, VoiceCaller};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::json::{ApiJson, ApiQuery};
 use crate::voice::definitions::{Platform, definitions};
 use crate::voice::retell::{self, SignatureError};
@@ -74,14 +74,14 @@ async fn read_request(
     };
     let bytes = axum::body::to_bytes(body, MAX_VOICE_BODY)
         .await
-        .map_err(|_| ApiError::bad_request("invalid_body", "The body is too large."))?;
+        .map_err(|_| ApiError::bad_request(ErrorCode::InvalidBody, "The body is too large."))?;
     Ok((caller, parts.headers, bytes))
 }
 
 fn signature_error(error: SignatureError) -> ApiError {
     let code = match error {
-        SignatureError::Stale => "stale_signature",
-        SignatureError::Malformed | SignatureError::Mismatch => "invalid_signature",
+        SignatureError::Stale => ErrorCode::StaleSignature,
+        SignatureError::Malformed | SignatureError::Mismatch => ErrorCode::InvalidSignature,
     };
     ApiError::new(StatusCode::UNAUTHORIZED, code, error.to_string())
 }
@@ -139,7 +139,7 @@ async fn retell_tool(state: AppState, tool: &str, request: Request) -> ApiResult
     let body: Value = crate::json::parse(&bytes)?;
     if !body.is_object() {
         return Err(ApiError::bad_request(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "A JSON object was expected: the function's arguments, or {\"name\", \"call\", \"args\"}.",
         ));
     }
@@ -306,7 +306,7 @@ async fn agent_tools(
     let platform = Platform::parse(&query.platform).ok_or_else(|| {
         ApiError::invalid(
             "platform",
-            "unknown_platform",
+            ErrorCode::UnknownPlatform,
             "The platform is retell, vapi or openai.",
         )
     })?;
@@ -369,7 +369,7 @@ async fn put_retell_key(
     if key.len() < 8 || key.len() > 512 || key.chars().any(char::is_whitespace) {
         return Err(ApiError::invalid(
             "api_key",
-            "invalid_api_key",
+            ErrorCode::InvalidApiKey,
             "A Retell API key is 8 to 512 characters without spaces.",
         ));
     }
@@ -450,7 +450,7 @@ async fn put_agent_retell(
     {
         return Err(ApiError::invalid(
             "retell_agent_id",
-            "invalid_retell_agent_id",
+            ErrorCode::InvalidRetellAgentId,
             "A Retell agent id has at most 200 characters and no spaces.",
         ));
     }
@@ -460,7 +460,7 @@ async fn put_agent_retell(
         .await
         .map_err(|e| match e {
             pillow_store::StoreError::Conflict(_) => ApiError::conflict(
-                "retell_agent_id_taken",
+                ErrorCode::RetellAgentIdTaken,
                 "Another agent of this tenant already has this Retell agent id.",
             ),
             other => other.into(),

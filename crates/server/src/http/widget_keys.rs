@@ -16,7 +16,7 @@ use super::parse_id;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::domain::widget_keys::mint_widget_key;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -83,7 +83,7 @@ pub fn check_origin(index: usize, raw: &str) -> ApiResult<String> {
     let bad = || {
         ApiError::invalid(
             &field,
-            "invalid_origin",
+            ErrorCode::InvalidOrigin,
             format!(
                 "{raw:?} is not an origin such as https://shop.example or http://localhost:8080."
             ),
@@ -114,7 +114,7 @@ fn check_origins(origins: &[String]) -> ApiResult<Vec<String>> {
     if origins.len() > MAX_ORIGINS {
         return Err(ApiError::invalid(
             "allowed_origins",
-            "too_many_origins",
+            ErrorCode::TooManyOrigins,
             format!("A key allows at most {MAX_ORIGINS} origins."),
         ));
     }
@@ -132,7 +132,7 @@ fn check_key_name(name: Option<&str>) -> ApiResult<Option<String>> {
     match name.map(str::trim) {
         Some(n) if n.is_empty() || n.chars().count() > 100 => Err(ApiError::invalid(
             "name",
-            "invalid_name",
+            ErrorCode::InvalidName,
             "A key's name has 1 to 100 characters.",
         )),
         other => Ok(other.map(String::from)),

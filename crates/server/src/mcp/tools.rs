@@ -195,7 +195,7 @@ async fn agent_for(
             if error.status == axum::http::StatusCode::NOT_FOUND {
                 not_found()
             } else {
-                Failure::new(error.code, error.message)
+                Failure::new(error.code.as_str(), error.message)
             }
         })
 }

@@ -13,7 +13,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// One entry of `toolCallList`.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +71,7 @@ pub fn parse_message(body: &Value) -> Result<Option<VapiToolCalls>, ApiError> {
         .filter(|m| m.is_object())
         .ok_or_else(|| {
             ApiError::bad_request(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "A Vapi server message {\"message\": {\"type\": \"tool-calls\", ...}} was expected.",
         )
         .with("field", "message")
@@ -84,7 +84,7 @@ pub fn parse_message(body: &Value) -> Result<Option<VapiToolCalls>, ApiError> {
         .and_then(Value::as_array)
         .ok_or_else(|| {
             ApiError::bad_request(
-                "invalid_body",
+                ErrorCode::InvalidBody,
                 "A tool-calls message needs a toolCallList array.",
             )
             .with("field", "message.toolCallList")

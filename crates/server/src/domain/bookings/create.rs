@@ -1,6 +1,7 @@
 //! Creating a booking: check the slot, pick a member, write it with its jobs in one transaction.
 
 use super::*;
+use crate::error::ErrorCode;
 
 /// A rejected time as a 422 naming the field.
 pub fn rejection_to_error(rejection: SlotRejection) -> ApiError {
@@ -25,7 +26,7 @@ pub fn rejection_to_error(rejection: SlotRejection) -> ApiError {
         ),
         SlotRejection::Busy => ("start_time", "That time is no longer available."),
     };
-    ApiError::invalid(field, rejection.code(), message)
+    ApiError::invalid(field, ErrorCode::of_rejection(rejection), message)
 }
 
 /// Up to three free slots nearest to `wanted`, for a 409's `alternatives`.
@@ -59,7 +60,7 @@ pub fn nearest_alternatives(
 
 pub(crate) fn slot_unavailable(alternatives: Vec<Value>) -> ApiError {
     ApiError::conflict(
-        "slot_unavailable",
+        ErrorCode::SlotUnavailable,
         "That time was just taken or is not free; choose one of the alternatives.",
     )
     .with("alternatives", alternatives)
@@ -105,7 +106,7 @@ pub async fn book(
         .await?;
     if calendars.is_empty() {
         return Err(ApiError::conflict(
-            "no_working_hours",
+            ErrorCode::NoWorkingHours,
             "Nobody who could take this booking has working hours set.",
         ));
     }

@@ -1,6 +1,7 @@
 //! Idempotency for booking writes: a retried request gets the first answer, never a second booking.
 
 use super::*;
+use crate::error::ErrorCode;
 
 /// Hash of what makes two requests "the same": the operation, the subject and the body.
 pub fn request_hash(operation: &str, subject: &str, body: &Value) -> String {
@@ -29,7 +30,7 @@ pub async fn claim_key(
         let reused = || {
             ApiError::invalid(
                 "Idempotency-Key",
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 "This Idempotency-Key was used for a different request.",
             )
         };
@@ -56,7 +57,7 @@ pub async fn claim_key(
                 }
                 if tokio::time::Instant::now() >= deadline {
                     return Err(ApiError::conflict(
-                        "idempotency_in_progress",
+                        ErrorCode::IdempotencyInProgress,
                         "The first request with this Idempotency-Key is still running; retry shortly.",
                     ));
                 }
@@ -128,10 +129,13 @@ where
         let error = &body["error"];
         let mut replayed = ApiError::new(
             status,
-            "replayed",
+            ErrorCode::Replayed,
             error["message"].as_str().unwrap_or_default(),
         );
-        replayed.code = static_code(error["code"].as_str().unwrap_or("replayed"));
+        replayed.code = error["code"]
+            .as_str()
+            .and_then(ErrorCode::parse)
+            .unwrap_or(ErrorCode::ReplayedError);
         if let Some(details) = error.as_object() {
             for (k, v) in details {
                 if k != "code" && k != "message" {
@@ -148,32 +152,6 @@ where
             Err(error)
         }
     }
-}
-
-/// Error codes are `&'static str`; a replayed one is mapped back onto the known set.
-pub(crate) fn static_code(code: &str) -> &'static str {
-    const KNOWN: [&str; 16] = [
-        "slot_unavailable",
-        "in_the_past",
-        "too_soon",
-        "too_far_ahead",
-        "duration_not_allowed",
-        "outside_working_hours",
-        "off_grid",
-        "invalid_time",
-        "invalid_duration",
-        "invalid_name",
-        "invalid_email",
-        "invalid_phone",
-        "not_found",
-        "no_working_hours",
-        "booking_not_confirmed",
-        "subject_required",
-    ];
-    KNOWN
-        .into_iter()
-        .find(|k| *k == code)
-        .unwrap_or("replayed_error")
 }
 
 /// The idempotency record of a 200 answer, when the request carried a key.

@@ -1,6 +1,7 @@
 //! What a booking request carries, checked: the attendee, notes, duration, and whom it books.
 
 use super::*;
+use crate::error::ErrorCode;
 
 #[derive(Debug, Deserialize, ToSchema, Clone, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -26,7 +27,7 @@ pub fn check_phone(field: &str, phone: &str) -> ApiResult<String> {
     } else {
         Err(ApiError::invalid(
             field,
-            "invalid_phone",
+            ErrorCode::InvalidPhone,
             format!("{phone:?} is not a phone number such as +1 234 567 8900."),
         ))
     }
@@ -38,7 +39,7 @@ pub fn check_attendee(body: &AttendeeBody) -> ApiResult<Attendee> {
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid(
             "attendee.name",
-            "invalid_name",
+            ErrorCode::InvalidName,
             "The attendee's name is required (at most 200 characters).",
         ));
     }
@@ -72,7 +73,7 @@ pub(crate) fn parse_duration(raw: Option<i64>) -> ApiResult<Option<SignedDuratio
         }
         Some(_) => Err(ApiError::invalid(
             "duration",
-            "invalid_duration",
+            ErrorCode::InvalidDuration,
             "`duration` is a whole number of minutes from 5 to 1440.",
         )),
     }
@@ -82,7 +83,7 @@ pub(crate) fn check_notes(notes: Option<String>) -> ApiResult<Option<String>> {
     match notes {
         Some(n) if n.chars().count() > 2000 => Err(ApiError::invalid(
             "notes",
-            "too_long",
+            ErrorCode::TooLong,
             "Notes may have at most 2000 characters.",
         )),
         other => Ok(other.filter(|n| !n.trim().is_empty())),

@@ -1,6 +1,7 @@
 //! Moving a booking: the new time is checked like a new booking of the same member.
 
 use super::*;
+use crate::error::ErrorCode;
 use pillow_store::{BookingStatus, Constraint};
 
 /// Moves a booking; the new time is checked like a new booking for the same member.
@@ -25,7 +26,7 @@ pub async fn reschedule(
         |record| async move {
             if booking.status != BookingStatus::Confirmed {
                 return Err(ApiError::conflict(
-                    "booking_not_confirmed",
+                    ErrorCode::BookingNotConfirmed,
                     "A cancelled booking cannot be rescheduled; book a new time instead.",
                 ));
             }
@@ -46,7 +47,10 @@ pub async fn reschedule(
                 .calendars(state.store.as_ref(), tenant, &[booking.user_id], probe, now)
                 .await?;
             let calendar = calendars.first().ok_or_else(|| {
-                ApiError::conflict("no_working_hours", "The member has no working hours set.")
+                ApiError::conflict(
+                    ErrorCode::NoWorkingHours,
+                    "The member has no working hours set.",
+                )
             })?;
             // The booking's own time does not stand in its own way.
             let (own_start, own_end) = booking.occupied();
@@ -61,7 +65,7 @@ pub async fn reschedule(
                 pillow_engine::check_slot(&calendar.rule, &busy, start, duration, now)
             {
                 return Err(if rejection == pillow_engine::SlotRejection::Busy {
-                    ApiError::conflict("slot_unavailable", "That time is not free.").with(
+                    ApiError::conflict(ErrorCode::SlotUnavailable, "That time is not free.").with(
                         "alternatives",
                         nearest_alternatives(&calendars, start, duration, now),
                     )
@@ -88,11 +92,11 @@ pub async fn reschedule(
                 }
                 Ok(None) => Err(ApiError::not_found("booking")),
                 Err(pillow_store::StoreError::Conflict(Constraint::BookingOverlap)) => Err(
-                    ApiError::conflict("slot_unavailable", "That time was just taken."),
+                    ApiError::conflict(ErrorCode::SlotUnavailable, "That time was just taken."),
                 ),
                 Err(pillow_store::StoreError::Conflict(Constraint::BookingNotConfirmed)) => {
                     Err(ApiError::conflict(
-                        "booking_not_confirmed",
+                        ErrorCode::BookingNotConfirmed,
                         "A cancelled booking cannot be rescheduled; book a new time instead.",
                     ))
                 }

@@ -1,6 +1,7 @@
 //! An agent's booking settings: who can be booked, how a team is chosen, and the templates.
 
 use super::*;
+use crate::error::ErrorCode;
 
 // ---------------------------------------------------------------------------------------------
 // Booking settings, as agents store them.
@@ -128,14 +129,14 @@ pub(crate) fn parse_strategy(
                 Some(raw) => Uuid::parse_str(raw).map_err(|_| {
                     ApiError::invalid(
                         "specific_user_id",
-                        "unknown_user",
+                        ErrorCode::UnknownUser,
                         format!("{raw:?} is not a member of this tenant."),
                     )
                 })?,
                 None => *members.first().ok_or_else(|| {
                     ApiError::invalid(
                         "assignable_users",
-                        "no_members",
+                        ErrorCode::NoMembers,
                         "specific_user needs at least one assignable user.",
                     )
                 })?,
@@ -144,7 +145,7 @@ pub(crate) fn parse_strategy(
         }
         other => Err(ApiError::invalid(
             "distribution_strategy",
-            "unknown_strategy",
+            ErrorCode::UnknownStrategy,
             format!(
                 "{other:?} is not a strategy; use round_robin, least_busy, priority or specific_user."
             ),
@@ -174,14 +175,14 @@ pub async fn validate_settings(
             .ok_or_else(|| {
                 ApiError::invalid(
                     &field,
-                    "unknown_user",
+                    ErrorCode::UnknownUser,
                     format!("{:?} is not a member of this tenant.", entry.user_id),
                 )
             })?;
         if members.contains(&id) {
             return Err(ApiError::invalid(
                 &field,
-                "duplicate_user",
+                ErrorCode::DuplicateUser,
                 "Each member may appear once in assignable_users.",
             ));
         }
@@ -192,7 +193,7 @@ pub async fn validate_settings(
     {
         return Err(ApiError::invalid(
             "specific_user_id",
-            "unknown_user",
+            ErrorCode::UnknownUser,
             "specific_user_id must be one of the assignable users.",
         ));
     }
@@ -202,7 +203,7 @@ pub async fn validate_settings(
     {
         return Err(ApiError::invalid(
             "event_type_config.duration",
-            "invalid_duration",
+            ErrorCode::InvalidDuration,
             "The duration is a whole number of minutes from 5 to 1440.",
         ));
     }
@@ -215,14 +216,14 @@ pub async fn validate_settings(
     ] {
         let Some(template) = template else { continue };
         let names = template_variables(template)
-            .map_err(|why| ApiError::invalid(field, "invalid_template", why))?;
+            .map_err(|why| ApiError::invalid(field, ErrorCode::InvalidTemplate, why))?;
         if let Some(unknown) = names
             .iter()
             .find(|n| !TEMPLATE_VARIABLES.contains(&n.as_str()))
         {
             return Err(ApiError::invalid(
                 field,
-                "unknown_template_variable",
+                ErrorCode::UnknownTemplateVariable,
                 format!(
                     "{{{{{unknown}}}}} is not a template variable; use {}.",
                     TEMPLATE_VARIABLES.join(", ")

@@ -2,6 +2,7 @@
 //! agent, a taken slot a 409, Cal.com down or rate limiting a 503.
 
 use super::*;
+use crate::error::ErrorCode;
 
 /// Why the Cal.com backend could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -41,21 +42,21 @@ impl From<CalcomBackendError> for ApiError {
         match error {
             CalcomBackendError::NotCalcom { .. } | CalcomBackendError::Incomplete { .. } => {
                 ApiError::conflict(
-                    "calcom_not_configured",
+                    ErrorCode::CalcomNotConfigured,
                     format!("{error}. Set backend, cal_api_key and cal_event_type_slug."),
                 )
             }
             CalcomBackendError::KeyUnreadable { .. } => ApiError::internal(error),
             CalcomBackendError::EventTypeNotFound { .. } => ApiError::new(
                 StatusCode::BAD_GATEWAY,
-                "calcom_event_type_not_found",
+                ErrorCode::CalcomEventTypeNotFound,
                 format!("{error}. Check the agent's cal_event_type_slug."),
             ),
             CalcomBackendError::InvalidDuration(_) => {
-                ApiError::invalid("duration", "invalid_duration", error.to_string())
+                ApiError::invalid("duration", ErrorCode::InvalidDuration, error.to_string())
             }
             CalcomBackendError::NotConfirmed { .. } => {
-                ApiError::conflict("booking_not_confirmed", error.to_string())
+                ApiError::conflict(ErrorCode::BookingNotConfirmed, error.to_string())
             }
             CalcomBackendError::Calcom { agent_name, source } => {
                 calcom_to_api_error(&agent_name, source)
@@ -67,14 +68,14 @@ pub(crate) fn calcom_to_api_error(agent_name: &str, error: CalcomError) -> ApiEr
     match error {
         CalcomError::Unauthorized | CalcomError::Forbidden { .. } => ApiError::new(
             StatusCode::BAD_GATEWAY,
-            "calcom_unauthorized",
+            ErrorCode::CalcomUnauthorized,
             format!(
                 "Cal.com refused the API key of agent {agent_name:?}; \
                  update the agent's cal_api_key."
             ),
         ),
         CalcomError::SlotUnavailable { .. } => ApiError::conflict(
-            "slot_unavailable",
+            ErrorCode::SlotUnavailable,
             "That time is no longer available; please choose another.",
         ),
         CalcomError::NotFound { .. } => ApiError::not_found("Cal.com booking"),
@@ -93,13 +94,13 @@ pub(crate) fn calcom_to_api_error(agent_name: &str, error: CalcomError) -> ApiEr
             tracing::error!(error = %error, agent = agent_name, "unreadable Cal.com answer");
             ApiError::new(
                 StatusCode::BAD_GATEWAY,
-                "calcom_bad_response",
+                ErrorCode::CalcomBadResponse,
                 "Cal.com answered in a way we could not read.",
             )
         }
         CalcomError::BadRequest { message, .. } => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "calcom_rejected",
+            ErrorCode::CalcomRejected,
             format!("Cal.com rejected the request: {message}"),
         ),
     }
@@ -107,7 +108,7 @@ pub(crate) fn calcom_to_api_error(agent_name: &str, error: CalcomError) -> ApiEr
 pub(crate) fn unavailable(message: &str) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "calcom_unavailable",
+        ErrorCode::CalcomUnavailable,
         message,
     )
 }

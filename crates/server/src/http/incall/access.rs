@@ -2,6 +2,7 @@
 //! rate-limited per key and client address; and the CORS preflight.
 
 use super::*;
+use crate::error::ErrorCode;
 
 /// The client's address, when the server was started with connection info.
 pub struct PeerIp(pub Option<IpAddr>);
@@ -104,7 +105,7 @@ pub(crate) async fn access(
     {
         return Err(fail(ApiError::new(
             StatusCode::FORBIDDEN,
-            "origin_not_allowed",
+            ErrorCode::OriginNotAllowed,
             format!(
                 "Pages on {origin} may not use this widget key; add the origin to the key's \
                  allowed_origins."
@@ -121,7 +122,7 @@ pub(crate) async fn access(
     if !limiter.allow(&format!("{what}:{}:{ip}", key.id)) {
         return Err(fail(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             "Too many requests from this page; wait a minute and try again.",
         )));
     }
@@ -140,7 +141,7 @@ pub(crate) async fn preflight(
     let refuse = |message: &str| {
         InCallError::from(ApiError::new(
             StatusCode::FORBIDDEN,
-            "origin_not_allowed",
+            ErrorCode::OriginNotAllowed,
             message,
         ))
     };

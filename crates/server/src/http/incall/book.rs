@@ -1,6 +1,7 @@
 //! `POST .../calendar/book`: books a slot the caller picked, on this calendar or on Cal.com.
 
 use super::*;
+use crate::error::ErrorCode;
 
 /// The in-call API's booking body.
 #[derive(Debug, Deserialize, serde::Serialize, ToSchema)]
@@ -27,7 +28,7 @@ pub(crate) fn check_book_body(
     {
         return Err(ApiError::invalid(
             "attendeeEmail",
-            "invalid_email",
+            ErrorCode::InvalidEmail,
             "The attendee's e-mail address is required.",
         ));
     }
@@ -52,7 +53,7 @@ pub(crate) fn check_book_body(
         Some(n) if n.chars().count() > 2000 => {
             return Err(ApiError::invalid(
                 "notes",
-                "too_long",
+                ErrorCode::TooLong,
                 "Notes may have at most 2000 characters.",
             ));
         }
@@ -118,7 +119,7 @@ pub(crate) async fn book_for(
             if key.is_empty() || key.len() > 255 {
                 return Err(ApiError::invalid(
                     "Idempotency-Key",
-                    "invalid_idempotency_key",
+                    ErrorCode::InvalidIdempotencyKey,
                     "An Idempotency-Key has 1 to 255 visible characters.",
                 ));
             }
@@ -128,14 +129,14 @@ pub(crate) async fn book_for(
     let slot = state.slot_ids.verify(body.slotId.trim()).map_err(|e| {
         ApiError::invalid(
             "slotId",
-            "invalid_slot",
+            ErrorCode::InvalidSlot,
             format!("{e}; fetch the slots again and use one of their ids."),
         )
     })?;
     if slot.agent_id != agent_id {
         return Err(ApiError::invalid(
             "slotId",
-            "invalid_slot",
+            ErrorCode::InvalidSlot,
             "This slot id belongs to another agent; fetch this agent's slots.",
         ));
     }

@@ -2,6 +2,7 @@
 //! CORS headers for the widget's origin.
 
 use super::*;
+use crate::error::ErrorCode;
 
 /// An [`ApiError`] in the in-call envelope, `{"success":false,"error":{…}}`, with the CORS
 /// header a widget needs to read it.
@@ -46,25 +47,10 @@ pub(crate) fn success(status: StatusCode, data: Value, cors: Option<HeaderValue>
 }
 /// A client error recorded under an idempotency key, answered again exactly.
 pub(crate) fn replayed_error(status: StatusCode, error: &Value) -> ApiError {
-    const KNOWN: [&str; 12] = [
-        "slot_unavailable",
-        "in_the_past",
-        "too_soon",
-        "too_far_ahead",
-        "duration_not_allowed",
-        "outside_working_hours",
-        "off_grid",
-        "invalid_name",
-        "invalid_email",
-        "invalid_phone",
-        "no_working_hours",
-        "not_found",
-    ];
-    let code = error["code"].as_str().unwrap_or_default();
-    let code = KNOWN
-        .into_iter()
-        .find(|k| *k == code)
-        .unwrap_or("replayed_error");
+    let code = error["code"]
+        .as_str()
+        .and_then(ErrorCode::parse)
+        .unwrap_or(ErrorCode::ReplayedError);
     let mut replayed = ApiError::new(status, code, error["message"].as_str().unwrap_or_default());
     if let Some(details) = error.as_object() {
         for (k, v) in details {

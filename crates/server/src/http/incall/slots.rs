@@ -1,6 +1,7 @@
 //! `GET .../calendar/slots`: the agent's open times in a window, in the agent's zone.
 
 use super::*;
+use crate::error::ErrorCode;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -30,14 +31,14 @@ pub(crate) fn slots_window(
     let window = Interval::new(start, end).ok_or_else(|| {
         ApiError::invalid(
             "endDate",
-            "invalid_range",
+            ErrorCode::InvalidRange,
             "endDate must be after startDate.",
         )
     })?;
     if window.duration() > SignedDuration::from_hours(24 * MAX_WINDOW_DAYS) {
         return Err(ApiError::invalid(
             "endDate",
-            "window_too_long",
+            ErrorCode::WindowTooLong,
             format!("Ask for at most {MAX_WINDOW_DAYS} days at once."),
         ));
     }
@@ -73,7 +74,8 @@ pub(crate) async fn slots_for(
     agent_id: Uuid,
     query: Result<Query<SlotsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.body_text()))?;
     let now = Timestamp::now();
     let context = state.teams.get(state, access.tenant, agent_id).await?;
     let zone = agent_zone(&context);

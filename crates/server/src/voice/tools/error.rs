@@ -1,6 +1,7 @@
 //! A tool failure the agent can say out loud.
 
 use super::*;
+use crate::error::ErrorCode;
 
 /// A tool failure the agent can say out loud, with a stable `code` and, when a time was taken,
 /// nearby alternatives to offer instead.
@@ -39,8 +40,8 @@ impl ToolError {
     /// The plain JSON endpoints' error: `{"error":{"code","message","alternatives"}}`.
     pub fn into_api_error(self) -> ApiError {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut error = ApiError::new(status, "tool_error", self.message);
-        error.code = static_code(&self.code);
+        let mut error = ApiError::new(status, ErrorCode::ToolError, self.message);
+        error.code = ErrorCode::parse(&self.code).unwrap_or(ErrorCode::ToolError);
         if let Some(field) = self.field {
             error = error.with("field", field);
         }
@@ -78,7 +79,7 @@ impl ToolError {
         let error = &body["error"];
         let mut api = ApiError::new(
             status,
-            "replayed",
+            ErrorCode::Replayed,
             error["message"].as_str().unwrap_or_default(),
         );
         for (k, v) in error.as_object().into_iter().flatten() {
@@ -111,50 +112,4 @@ impl From<pillow_store::StoreError> for ToolError {
     fn from(error: pillow_store::StoreError) -> Self {
         ApiError::from(error).into()
     }
-}
-/// `ApiError` codes are `&'static str`; a tool's code is mapped back onto the known set.
-pub(crate) fn static_code(code: &str) -> &'static str {
-    const KNOWN: [&str; 36] = [
-        // The Cal.com backend's.
-        "not_available",
-        "calcom_not_configured",
-        "calcom_event_type_not_found",
-        "calcom_unauthorized",
-        "calcom_unavailable",
-        "calcom_bad_response",
-        "calcom_rejected",
-        "busy",
-        "slot_unavailable",
-        "in_the_past",
-        "too_soon",
-        "too_far_ahead",
-        "duration_not_allowed",
-        "outside_working_hours",
-        "off_grid",
-        "invalid_time",
-        "invalid_date",
-        "invalid_range",
-        "invalid_duration",
-        "invalid_timezone",
-        "invalid_name",
-        "invalid_email",
-        "invalid_phone",
-        "invalid_slot",
-        "invalid_arguments",
-        "missing_parameter",
-        "conflicting_parameters",
-        "not_found",
-        "no_working_hours",
-        "booking_not_confirmed",
-        "unknown_tool",
-        "too_long",
-        "idempotency_key_reused",
-        "idempotency_in_progress",
-        "internal_error",
-        "window_too_long",
-    ];
-    KNOWN
-        .into_iter()
-        .find(|k| *k == code)
-        .unwrap_or("tool_error")
 }
