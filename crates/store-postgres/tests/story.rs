@@ -3,8 +3,9 @@
 //! Without `TEST_DATABASE_URL` every test says it is skipped and passes (except in CI).
 
 use pillow_store::{
-    Constraint, Entity, EventSource, EventStatus, NewAvailabilityRule, NewCalendarEvent, NewUser,
-    Role, Store, StoreError, TenantId, Transparency,
+    AgentStore, BookingStore, Constraint, Entity, EventSource, EventStatus, EventStore,
+    NewAvailabilityRule, NewCalendarEvent, NewUser, Role, RuleStore, StoreError, TenantId,
+    TenantStore, Transparency, UserStore,
 };
 use pillow_store_postgres::PostgresStore;
 use pillow_store_postgres::testing::fresh_database;
@@ -58,7 +59,7 @@ async fn tenants_users_keys_and_agents() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::tenants_users_keys_and_agents(&store).await;
+    pillow_store_story::story::tenants_users_keys_and_agents(&store).await;
     db.drop_database().await;
 }
 
@@ -267,7 +268,7 @@ async fn availability_rules() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::availability_rules(&store).await;
+    pillow_store_story::story::availability_rules(&store).await;
     db.drop_database().await;
 }
 
@@ -277,7 +278,7 @@ async fn calendar_events() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::calendar_events(&store).await;
+    pillow_store_story::story::calendar_events(&store).await;
     db.drop_database().await;
 }
 
@@ -287,7 +288,7 @@ async fn bookings() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::bookings(&store).await;
+    pillow_store_story::story::bookings(&store).await;
     db.drop_database().await;
 }
 
@@ -297,7 +298,7 @@ async fn concurrent_bookings() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::concurrent_bookings(std::sync::Arc::new(store)).await;
+    pillow_store_story::story::concurrent_bookings(std::sync::Arc::new(store)).await;
     db.drop_database().await;
 }
 
@@ -307,7 +308,7 @@ async fn idempotency() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::idempotency(&store).await;
+    pillow_store_story::story::idempotency(&store).await;
     db.drop_database().await;
 }
 
@@ -317,7 +318,7 @@ async fn outbox() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::outbox(&store).await;
+    pillow_store_story::story::outbox(&store).await;
     db.drop_database().await;
 }
 
@@ -327,7 +328,7 @@ async fn concurrent_claims() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::concurrent_claims(std::sync::Arc::new(store)).await;
+    pillow_store_story::story::concurrent_claims(std::sync::Arc::new(store)).await;
     db.drop_database().await;
 }
 
@@ -337,7 +338,7 @@ async fn booking_settings() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::booking_settings(&store).await;
+    pillow_store_story::story::booking_settings(&store).await;
     db.drop_database().await;
 }
 
@@ -491,7 +492,7 @@ async fn calendar_connections() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::google_story::calendar_connections(&store).await;
+    pillow_store_story::google_story::calendar_connections(&store).await;
     db.drop_database().await;
 }
 
@@ -501,7 +502,8 @@ async fn concurrent_connection_leases() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::google_story::concurrent_connection_leases(std::sync::Arc::new(store)).await;
+    pillow_store_story::google_story::concurrent_connection_leases(std::sync::Arc::new(store))
+        .await;
     db.drop_database().await;
 }
 
@@ -511,6 +513,6 @@ async fn retention() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::retention(&store).await;
+    pillow_store_story::story::retention(&store).await;
     db.drop_database().await;
 }

@@ -12,7 +12,7 @@ async fn fresh() -> (tempfile::TempDir, SqliteStore) {
 #[tokio::test]
 async fn tenants_users_keys_and_agents() {
     let (_dir, store) = fresh().await;
-    pillow_store::story::tenants_users_keys_and_agents(&store).await;
+    pillow_store_story::story::tenants_users_keys_and_agents(&store).await;
 }
 
 #[tokio::test]
@@ -28,18 +28,18 @@ async fn the_database_file_is_in_wal_mode() {
 #[tokio::test]
 async fn availability_rules() {
     let (_dir, store) = fresh().await;
-    pillow_store::story::availability_rules(&store).await;
+    pillow_store_story::story::availability_rules(&store).await;
 }
 
 #[tokio::test]
 async fn calendar_events() {
     let (_dir, store) = fresh().await;
-    pillow_store::story::calendar_events(&store).await;
+    pillow_store_story::story::calendar_events(&store).await;
 }
 
 #[tokio::test]
 async fn unique_violations_map_to_the_constraint_postgresql_names() {
-    use pillow_store::{Constraint, NewUser, Role, Store, StoreError};
+    use pillow_store::{Constraint, NewUser, Role, StoreError, TenantStore, UserStore};
     let (_dir, store) = fresh().await;
     let acme = store.create_tenant("Acme").await.unwrap();
     let user = |email: &str| NewUser {
@@ -62,53 +62,54 @@ async fn unique_violations_map_to_the_constraint_postgresql_names() {
 #[tokio::test]
 async fn bookings() {
     let (_dir, store) = fresh().await;
-    pillow_store::story::bookings(&store).await;
+    pillow_store_story::story::bookings(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_bookings() {
     let (_dir, store) = fresh().await;
-    pillow_store::story::concurrent_bookings(std::sync::Arc::new(store)).await;
+    pillow_store_story::story::concurrent_bookings(std::sync::Arc::new(store)).await;
 }
 
 #[tokio::test]
 async fn idempotency() {
     let (_dir, store) = fresh().await;
-    pillow_store::story::idempotency(&store).await;
+    pillow_store_story::story::idempotency(&store).await;
 }
 
 #[tokio::test]
 async fn outbox() {
     let (_dir, store) = fresh().await;
-    pillow_store::story::outbox(&store).await;
+    pillow_store_story::story::outbox(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_claims() {
     let (_dir, store) = fresh().await;
-    pillow_store::story::concurrent_claims(std::sync::Arc::new(store)).await;
+    pillow_store_story::story::concurrent_claims(std::sync::Arc::new(store)).await;
 }
 
 #[tokio::test]
 async fn booking_settings() {
     let (_dir, store) = fresh().await;
-    pillow_store::story::booking_settings(&store).await;
+    pillow_store_story::story::booking_settings(&store).await;
 }
 
 #[tokio::test]
 async fn calendar_connections() {
     let (_dir, store) = fresh().await;
-    pillow_store::google_story::calendar_connections(&store).await;
+    pillow_store_story::google_story::calendar_connections(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_connection_leases() {
     let (_dir, store) = fresh().await;
-    pillow_store::google_story::concurrent_connection_leases(std::sync::Arc::new(store)).await;
+    pillow_store_story::google_story::concurrent_connection_leases(std::sync::Arc::new(store))
+        .await;
 }
 
 #[tokio::test]
 async fn retention() {
     let (_dir, store) = fresh().await;
-    pillow_store::story::retention(&store).await;
+    pillow_store_story::story::retention(&store).await;
 }

@@ -3,7 +3,8 @@
 //! Each backend crate runs these from its own tests, so SQLite and PostgreSQL are held to the
 //! same behaviour. They panic with a message on the first broken expectation, like any test.
 
-use crate::*;
+use pillow_store::*;
+use uuid::Uuid;
 
 fn new_user(email: &str) -> NewUser {
     NewUser {
