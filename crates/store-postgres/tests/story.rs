@@ -49,18 +49,17 @@ async fn count(store: &PostgresStore, table: &str, setting: Option<(&str, String
     n
 }
 
-fn tenant(id: TenantId) -> Option<(&'static str, String)> {
-    Some(("app.tenant_id", id.to_string()))
+/// The story's fresh store: a database of its own, dropped when the case has passed.
+async fn story_store() -> Option<pillow_store_story::Fresh> {
+    let db = fresh_database().await?;
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    Some(pillow_store_story::Fresh::new(store).then(db.drop_database()))
 }
 
-#[tokio::test]
-async fn tenants_users_keys_and_agents() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::story::tenants_users_keys_and_agents(&store).await;
-    db.drop_database().await;
+pillow_store_story::store_story_cases!(story_store());
+
+fn tenant(id: TenantId) -> Option<(&'static str, String)> {
+    Some(("app.tenant_id", id.to_string()))
 }
 
 #[tokio::test]

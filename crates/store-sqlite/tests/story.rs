@@ -1,4 +1,4 @@
-//! The shared store story, on a fresh SQLite file.
+//! The shared store story, each case on a fresh SQLite file, and the SQLite-only checks.
 
 use pillow_store_sqlite::SqliteStore;
 
@@ -9,11 +9,13 @@ async fn fresh() -> (tempfile::TempDir, SqliteStore) {
     (dir, store)
 }
 
-#[tokio::test]
-async fn tenants_users_keys_and_agents() {
-    let (_dir, store) = fresh().await;
-    pillow_store_story::story::tenants_users_keys_and_agents(&store).await;
+/// The story's fresh store: the file goes with its temporary directory.
+async fn story_store() -> Option<pillow_store_story::Fresh> {
+    let (dir, store) = fresh().await;
+    Some(pillow_store_story::Fresh::new(store).then(async move { drop(dir) }))
 }
+
+pillow_store_story::store_story_cases!(story_store());
 
 #[tokio::test]
 async fn the_database_file_is_in_wal_mode() {

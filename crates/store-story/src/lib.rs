@@ -1,7 +1,173 @@
-//! The store story: scenarios every [`pillow_store::Store`] backend must pass.
+//! The store story: named cases every [`Store`] backend must pass.
 //!
-//! Kept out of `pillow-store` so production builds carry neither the scenarios nor tokio; the
-//! backend crates take it as a dev-dependency and run it from their `tests/story.rs`.
+//! Each case is one behaviour, named as a sentence, and sets up what it needs on a fresh store,
+//! so one broken expectation fails one case and hides no other. A backend runs them all with
+//! [`store_story_cases!`] in its `tests/story.rs`; the list lives here, once.
+//!
+//! Kept out of `pillow-store` so production builds carry neither the cases nor tokio; backends
+//! take this crate as a dev-dependency only.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use pillow_store::Store;
+
+pub mod fixtures;
 pub mod google_story;
 pub mod story;
+pub mod tenants;
+
+/// One case's empty store, and how to tidy up after it.
+pub struct Fresh {
+    store: Arc<dyn Store>,
+    cleanup: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl Fresh {
+    pub fn new(store: impl Store) -> Self {
+        Fresh {
+            store: Arc::new(store),
+            cleanup: None,
+        }
+    }
+
+    /// Runs `cleanup` once the case has passed, after the store is dropped. A failed case skips
+    /// it (a PostgreSQL database is left to look at); what the future owns is dropped anyway.
+    pub fn then(mut self, cleanup: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.cleanup = Some(Box::pin(cleanup));
+        self
+    }
+
+    /// The store, for the cases that take `&dyn Store`.
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// The store, for the concurrency cases that share it between tasks.
+    pub fn shared(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// Drops the store, then runs the cleanup.
+    pub async fn finish(self) {
+        drop(self.store);
+        if let Some(cleanup) = self.cleanup {
+            cleanup.await;
+        }
+    }
+}
+
+/// Every case of the story as a `#[tokio::test]`, one module per resource.
+///
+/// `$fresh` is a future of `Option<Fresh>`, awaited anew for each case; `None` means the
+/// backend is unavailable here, and the case passes having done nothing (the future says why).
+///
+/// ```ignore
+/// async fn fresh() -> Option<pillow_store_story::Fresh> { /* ... */ }
+/// pillow_store_story::store_story_cases!(fresh());
+/// ```
+///
+/// `store_story_cases!(@names)` is the same list as `"module::case"` strings; this crate's own
+/// test checks it against the `pub async fn`s of its modules, so no case is left out.
+#[macro_export]
+macro_rules! store_story_cases {
+    (@names) => {
+        $crate::store_story_cases! { @list (names) }
+    };
+    (@list $mode:tt) => {
+        $crate::store_story_cases! { @emit $mode
+            tenants [
+                a_new_tenant_is_found_by_name_and_by_id,
+                a_new_user_is_listed_and_found_in_its_tenant,
+                the_same_email_twice_in_one_tenant_is_a_conflict,
+                the_same_email_may_sign_in_to_two_tenants_whatever_its_case,
+                the_other_tenant_neither_sees_nor_changes_a_user,
+                a_user_patch_changes_what_it_names_and_keeps_the_email,
+                deleting_a_user_removes_only_that_user,
+                an_api_key_is_found_by_its_prefix_alone,
+                a_new_agent_is_listed_and_found,
+                the_other_tenant_neither_sees_nor_changes_an_agent,
+                an_agent_patch_sets_and_clears_the_calcom_fields,
+                a_deleted_agent_is_gone,
+            ] [];
+        }
+    };
+    (@emit (names) $($module:ident [$($case:ident),* $(,)?] [$(($shared:ident, $threads:literal)),* $(,)?];)*) => {
+        &[$(
+            $(concat!(stringify!($module), "::", stringify!($case)),)*
+            $(concat!(stringify!($module), "::", stringify!($shared)),)*
+        )*]
+    };
+    (@emit (tests $fresh:expr) $($module:ident [$($case:ident),* $(,)?] [$(($shared:ident, $threads:literal)),* $(,)?];)*) => {
+        $(
+            mod $module {
+                #[allow(unused_imports)]
+                use super::*;
+                $(
+                    #[tokio::test]
+                    async fn $case() {
+                        let Some(fresh) = $fresh.await else { return };
+                        $crate::$module::$case(fresh.store()).await;
+                        fresh.finish().await;
+                    }
+                )*
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
+                    async fn $shared() {
+                        let Some(fresh) = $fresh.await else { return };
+                        $crate::$module::$shared(fresh.shared()).await;
+                        fresh.finish().await;
+                    }
+                )*
+            }
+        )*
+    };
+    ($fresh:expr) => {
+        $crate::store_story_cases! { @list (tests $fresh) }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// `module::case` for every `pub async fn` under `dir`; a sub-folder counts as its module.
+    fn cases_in(dir: &Path, module: Option<&str>, found: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
+            if path.is_dir() {
+                cases_in(&path, Some(module.unwrap_or(&stem)), found);
+                continue;
+            }
+            let this = module.unwrap_or(&stem);
+            // Not cases: the crate root, the shared helpers, and the stories not yet split.
+            if ["lib", "fixtures", "story", "google_story"].contains(&this) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for line in text.lines() {
+                if let Some(rest) = line.strip_prefix("pub async fn ") {
+                    let name = rest.split(['(', '<']).next().unwrap();
+                    found.insert(format!("{this}::{name}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_case_is_in_the_list_once() {
+        let listed: &[&str] = store_story_cases!(@names);
+        let unique: BTreeSet<String> = listed.iter().map(|s| s.to_string()).collect();
+        assert_eq!(unique.len(), listed.len(), "a case is listed twice");
+        let mut defined = BTreeSet::new();
+        cases_in(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            None,
+            &mut defined,
+        );
+        assert_eq!(unique, defined, "the list and the cases differ");
+    }
+}
