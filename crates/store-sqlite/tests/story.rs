@@ -28,12 +28,6 @@ async fn the_database_file_is_in_wal_mode() {
 }
 
 #[tokio::test]
-async fn availability_rules() {
-    let (_dir, store) = fresh().await;
-    pillow_store_story::story::availability_rules(&store).await;
-}
-
-#[tokio::test]
 async fn calendar_events() {
     let (_dir, store) = fresh().await;
     pillow_store_story::story::calendar_events(&store).await;

@@ -15,6 +15,7 @@ use pillow_store::Store;
 
 pub mod fixtures;
 pub mod google_story;
+pub mod rules;
 pub mod story;
 pub mod tenants;
 
@@ -63,7 +64,7 @@ impl Fresh {
 /// `$fresh` is a future of `Option<Fresh>`, awaited anew for each case; `None` means the
 /// backend is unavailable here, and the case passes having done nothing (the future says why).
 ///
-/// ```ignore
+/// ```text
 /// async fn fresh() -> Option<pillow_store_story::Fresh> { /* ... */ }
 /// pillow_store_story::store_story_cases!(fresh());
 /// ```
@@ -90,6 +91,24 @@ macro_rules! store_story_cases {
                 the_other_tenant_neither_sees_nor_changes_an_agent,
                 an_agent_patch_sets_and_clears_the_calcom_fields,
                 a_deleted_agent_is_gone,
+            ] [];
+            rules [
+                a_new_user_starts_at_busy_version_zero,
+                a_rule_reads_back_whole_and_bumps_its_users_version,
+                a_second_default_rule_demotes_the_first,
+                a_rule_that_is_not_the_default_leaves_the_default_alone,
+                a_rule_bumps_only_its_own_users_version,
+                rules_are_listed_by_user_and_by_tenant_in_creation_order,
+                default_rules_are_those_of_the_users_asked_for,
+                replacing_a_rule_keeps_its_id_its_user_and_its_creation_time,
+                a_replacement_made_the_default_demotes_the_old_default,
+                replacing_the_default_with_itself_as_the_default_is_fine,
+                the_other_tenant_neither_sees_nor_changes_a_rule,
+                a_rule_for_another_tenants_user_or_for_no_user_is_refused,
+                deleting_the_default_rule_leaves_the_user_without_one,
+                busy_versions_are_those_of_the_tenants_users_asked_for,
+                deleting_a_user_deletes_the_users_rules,
+                racing_defaults_for_one_user_all_succeed_and_leave_one_default,
             ] [];
         }
     };
