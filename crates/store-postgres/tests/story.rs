@@ -262,16 +262,6 @@ async fn constraint_violations_name_the_constraint() {
 }
 
 #[tokio::test]
-async fn calendar_events() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::story::calendar_events(&store).await;
-    db.drop_database().await;
-}
-
-#[tokio::test]
 async fn bookings() {
     let Some(db) = fresh_database().await else {
         return;

@@ -28,12 +28,6 @@ async fn the_database_file_is_in_wal_mode() {
 }
 
 #[tokio::test]
-async fn calendar_events() {
-    let (_dir, store) = fresh().await;
-    pillow_store_story::story::calendar_events(&store).await;
-}
-
-#[tokio::test]
 async fn unique_violations_map_to_the_constraint_postgresql_names() {
     use pillow_store::{Constraint, NewUser, Role, StoreError, TenantStore, UserStore};
     let (_dir, store) = fresh().await;

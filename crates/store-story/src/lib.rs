@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use pillow_store::Store;
 
+pub mod events;
 pub mod fixtures;
 pub mod google_story;
 pub mod rules;
@@ -109,6 +110,22 @@ macro_rules! store_story_cases {
                 busy_versions_are_those_of_the_tenants_users_asked_for,
                 deleting_a_user_deletes_the_users_rules,
                 racing_defaults_for_one_user_all_succeed_and_leave_one_default,
+            ] [];
+            events [
+                a_new_event_reads_back_and_bumps_its_users_version,
+                a_provider_event_keeps_its_external_id_and_source,
+                every_new_event_bumps_its_users_version_once,
+                the_same_provider_event_twice_is_a_conflict,
+                an_event_for_another_tenants_user_is_refused,
+                busy_time_is_the_blocking_events_overlapping_the_range,
+                busy_time_of_no_users_or_of_another_tenants_user_is_empty,
+                events_are_listed_by_start_then_id,
+                a_listing_in_a_range_holds_the_users_events_overlapping_it,
+                a_listing_bounded_on_one_side_widens_all_day_events_by_a_day,
+                replacing_an_event_changes_every_mutable_field_but_not_its_user,
+                the_other_tenant_neither_sees_nor_changes_an_event,
+                a_deleted_event_is_gone_and_bumps_the_version_once,
+                deleting_a_user_deletes_the_users_events,
             ] [];
         }
     };
