@@ -262,26 +262,6 @@ async fn constraint_violations_name_the_constraint() {
 }
 
 #[tokio::test]
-async fn bookings() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::story::bookings(&store).await;
-    db.drop_database().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_bookings() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::story::concurrent_bookings(std::sync::Arc::new(store)).await;
-    db.drop_database().await;
-}
-
-#[tokio::test]
 async fn idempotency() {
     let Some(db) = fresh_database().await else {
         return;

@@ -50,18 +50,6 @@ async fn unique_violations_map_to_the_constraint_postgresql_names() {
 }
 
 #[tokio::test]
-async fn bookings() {
-    let (_dir, store) = fresh().await;
-    pillow_store_story::story::bookings(&store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_bookings() {
-    let (_dir, store) = fresh().await;
-    pillow_store_story::story::concurrent_bookings(std::sync::Arc::new(store)).await;
-}
-
-#[tokio::test]
 async fn idempotency() {
     let (_dir, store) = fresh().await;
     pillow_store_story::story::idempotency(&store).await;
