@@ -262,16 +262,6 @@ async fn constraint_violations_name_the_constraint() {
 }
 
 #[tokio::test]
-async fn idempotency() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::story::idempotency(&store).await;
-    db.drop_database().await;
-}
-
-#[tokio::test]
 async fn outbox() {
     let Some(db) = fresh_database().await else {
         return;

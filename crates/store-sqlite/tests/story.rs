@@ -50,12 +50,6 @@ async fn unique_violations_map_to_the_constraint_postgresql_names() {
 }
 
 #[tokio::test]
-async fn idempotency() {
-    let (_dir, store) = fresh().await;
-    pillow_store_story::story::idempotency(&store).await;
-}
-
-#[tokio::test]
 async fn outbox() {
     let (_dir, store) = fresh().await;
     pillow_store_story::story::outbox(&store).await;

@@ -17,6 +17,7 @@ pub mod bookings;
 pub mod events;
 pub mod fixtures;
 pub mod google_story;
+pub mod idempotency;
 pub mod rules;
 pub mod story;
 pub mod tenants;
@@ -168,6 +169,21 @@ macro_rules! store_story_cases {
             ] [
                 (fifty_racing_bookings_of_one_slot_make_exactly_one, 4),
             ];
+            idempotency [
+                a_first_request_starts_and_a_second_finds_it_in_progress,
+                a_retry_with_another_body_sees_the_first_requests_hash,
+                the_same_key_in_another_tenant_is_another_key,
+                a_booking_records_its_answer_under_its_key,
+                a_done_key_is_never_taken_over,
+                abandoning_keeps_a_done_key,
+                a_refused_booking_leaves_its_key_in_progress,
+                a_claim_is_in_progress_until_it_goes_stale,
+                a_stale_claim_is_taken_over_and_the_new_claim_is_fresh,
+                finishing_a_request_that_changed_nothing_records_its_answer,
+                abandoning_after_a_failure_lets_the_retry_run,
+                cancelling_records_its_answer_even_when_cancelled_already,
+                rescheduling_records_its_answer,
+            ] [];
         }
     };
     (@emit (names) $($module:ident [$($case:ident),* $(,)?] [$(($shared:ident, $threads:literal)),* $(,)?];)*) => {
