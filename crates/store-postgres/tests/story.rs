@@ -3,8 +3,9 @@
 //! Without `TEST_DATABASE_URL` every test says it is skipped and passes (except in CI).
 
 use pillow_store::{
-    Constraint, Entity, EventSource, EventStatus, NewAvailabilityRule, NewCalendarEvent, NewUser,
-    Role, Store, StoreError, TenantId, Transparency,
+    AgentStore, BookingStore, Constraint, Entity, EventSource, EventStatus, EventStore,
+    NewAvailabilityRule, NewCalendarEvent, NewUser, Role, RuleStore, StoreError, TenantId,
+    TenantStore, Transparency, UserStore,
 };
 use pillow_store_postgres::PostgresStore;
 use pillow_store_postgres::testing::fresh_database;
@@ -48,18 +49,17 @@ async fn count(store: &PostgresStore, table: &str, setting: Option<(&str, String
     n
 }
 
-fn tenant(id: TenantId) -> Option<(&'static str, String)> {
-    Some(("app.tenant_id", id.to_string()))
+/// The story's fresh store: a database of its own, dropped when the case has passed.
+async fn story_store() -> Option<pillow_store_story::Fresh> {
+    let db = fresh_database().await?;
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    Some(pillow_store_story::Fresh::new(store).then(db.drop_database()))
 }
 
-#[tokio::test]
-async fn tenants_users_keys_and_agents() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::tenants_users_keys_and_agents(&store).await;
-    db.drop_database().await;
+pillow_store_story::store_story_cases!(story_store());
+
+fn tenant(id: TenantId) -> Option<(&'static str, String)> {
+    Some(("app.tenant_id", id.to_string()))
 }
 
 #[tokio::test]
@@ -262,62 +262,12 @@ async fn constraint_violations_name_the_constraint() {
 }
 
 #[tokio::test]
-async fn availability_rules() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::availability_rules(&store).await;
-    db.drop_database().await;
-}
-
-#[tokio::test]
-async fn calendar_events() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::calendar_events(&store).await;
-    db.drop_database().await;
-}
-
-#[tokio::test]
-async fn bookings() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::bookings(&store).await;
-    db.drop_database().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_bookings() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::concurrent_bookings(std::sync::Arc::new(store)).await;
-    db.drop_database().await;
-}
-
-#[tokio::test]
-async fn idempotency() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::idempotency(&store).await;
-    db.drop_database().await;
-}
-
-#[tokio::test]
 async fn outbox() {
     let Some(db) = fresh_database().await else {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::outbox(&store).await;
+    pillow_store_story::story::outbox(&store).await;
     db.drop_database().await;
 }
 
@@ -327,7 +277,7 @@ async fn concurrent_claims() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::concurrent_claims(std::sync::Arc::new(store)).await;
+    pillow_store_story::story::concurrent_claims(std::sync::Arc::new(store)).await;
     db.drop_database().await;
 }
 
@@ -337,7 +287,7 @@ async fn booking_settings() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::booking_settings(&store).await;
+    pillow_store_story::story::booking_settings(&store).await;
     db.drop_database().await;
 }
 
@@ -491,7 +441,7 @@ async fn calendar_connections() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::google_story::calendar_connections(&store).await;
+    pillow_store_story::google_story::calendar_connections(&store).await;
     db.drop_database().await;
 }
 
@@ -501,7 +451,8 @@ async fn concurrent_connection_leases() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::google_story::concurrent_connection_leases(std::sync::Arc::new(store)).await;
+    pillow_store_story::google_story::concurrent_connection_leases(std::sync::Arc::new(store))
+        .await;
     db.drop_database().await;
 }
 
@@ -511,6 +462,6 @@ async fn retention() {
         return;
     };
     let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store::story::retention(&store).await;
+    pillow_store_story::story::retention(&store).await;
     db.drop_database().await;
 }

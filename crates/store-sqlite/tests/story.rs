@@ -1,4 +1,4 @@
-//! The shared store story, on a fresh SQLite file.
+//! The shared store story, each case on a fresh SQLite file, and the SQLite-only checks.
 
 use pillow_store_sqlite::SqliteStore;
 
@@ -9,11 +9,13 @@ async fn fresh() -> (tempfile::TempDir, SqliteStore) {
     (dir, store)
 }
 
-#[tokio::test]
-async fn tenants_users_keys_and_agents() {
-    let (_dir, store) = fresh().await;
-    pillow_store::story::tenants_users_keys_and_agents(&store).await;
+/// The story's fresh store: the file goes with its temporary directory.
+async fn story_store() -> Option<pillow_store_story::Fresh> {
+    let (dir, store) = fresh().await;
+    Some(pillow_store_story::Fresh::new(store).then(async move { drop(dir) }))
 }
+
+pillow_store_story::store_story_cases!(story_store());
 
 #[tokio::test]
 async fn the_database_file_is_in_wal_mode() {
@@ -26,20 +28,8 @@ async fn the_database_file_is_in_wal_mode() {
 }
 
 #[tokio::test]
-async fn availability_rules() {
-    let (_dir, store) = fresh().await;
-    pillow_store::story::availability_rules(&store).await;
-}
-
-#[tokio::test]
-async fn calendar_events() {
-    let (_dir, store) = fresh().await;
-    pillow_store::story::calendar_events(&store).await;
-}
-
-#[tokio::test]
 async fn unique_violations_map_to_the_constraint_postgresql_names() {
-    use pillow_store::{Constraint, NewUser, Role, Store, StoreError};
+    use pillow_store::{Constraint, NewUser, Role, StoreError, TenantStore, UserStore};
     let (_dir, store) = fresh().await;
     let acme = store.create_tenant("Acme").await.unwrap();
     let user = |email: &str| NewUser {
@@ -60,55 +50,38 @@ async fn unique_violations_map_to_the_constraint_postgresql_names() {
 }
 
 #[tokio::test]
-async fn bookings() {
-    let (_dir, store) = fresh().await;
-    pillow_store::story::bookings(&store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_bookings() {
-    let (_dir, store) = fresh().await;
-    pillow_store::story::concurrent_bookings(std::sync::Arc::new(store)).await;
-}
-
-#[tokio::test]
-async fn idempotency() {
-    let (_dir, store) = fresh().await;
-    pillow_store::story::idempotency(&store).await;
-}
-
-#[tokio::test]
 async fn outbox() {
     let (_dir, store) = fresh().await;
-    pillow_store::story::outbox(&store).await;
+    pillow_store_story::story::outbox(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_claims() {
     let (_dir, store) = fresh().await;
-    pillow_store::story::concurrent_claims(std::sync::Arc::new(store)).await;
+    pillow_store_story::story::concurrent_claims(std::sync::Arc::new(store)).await;
 }
 
 #[tokio::test]
 async fn booking_settings() {
     let (_dir, store) = fresh().await;
-    pillow_store::story::booking_settings(&store).await;
+    pillow_store_story::story::booking_settings(&store).await;
 }
 
 #[tokio::test]
 async fn calendar_connections() {
     let (_dir, store) = fresh().await;
-    pillow_store::google_story::calendar_connections(&store).await;
+    pillow_store_story::google_story::calendar_connections(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_connection_leases() {
     let (_dir, store) = fresh().await;
-    pillow_store::google_story::concurrent_connection_leases(std::sync::Arc::new(store)).await;
+    pillow_store_story::google_story::concurrent_connection_leases(std::sync::Arc::new(store))
+        .await;
 }
 
 #[tokio::test]
 async fn retention() {
     let (_dir, store) = fresh().await;
-    pillow_store::story::retention(&store).await;
+    pillow_store_story::story::retention(&store).await;
 }

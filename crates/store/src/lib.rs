@@ -16,7 +16,6 @@ mod ids;
 mod outbox;
 mod rules;
 mod secrets;
-pub mod story;
 mod tenants;
 mod users;
 mod widget_keys;
@@ -35,8 +34,6 @@ pub use secrets::*;
 pub use tenants::*;
 pub use users::*;
 pub use widget_keys::*;
-
-use uuid::Uuid;
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,5 +91,3 @@ impl<T> Store for T where
         + 'static
 {
 }
-
-pub mod google_story;

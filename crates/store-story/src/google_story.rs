@@ -1,8 +1,8 @@
 //! The Google sync part of the store story: calendar connections, their leases, and the
 //! events synchronised from them. Run by both backend crates, like [`crate::story`].
 
-use crate::*;
 use jiff::{SignedDuration, Timestamp};
+use pillow_store::*;
 
 fn user(email: &str) -> NewUser {
     NewUser {
