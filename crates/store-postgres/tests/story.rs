@@ -262,26 +262,6 @@ async fn constraint_violations_name_the_constraint() {
 }
 
 #[tokio::test]
-async fn outbox() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::story::outbox(&store).await;
-    db.drop_database().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_claims() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::story::concurrent_claims(std::sync::Arc::new(store)).await;
-    db.drop_database().await;
-}
-
-#[tokio::test]
 async fn booking_settings() {
     let Some(db) = fresh_database().await else {
         return;

@@ -50,18 +50,6 @@ async fn unique_violations_map_to_the_constraint_postgresql_names() {
 }
 
 #[tokio::test]
-async fn outbox() {
-    let (_dir, store) = fresh().await;
-    pillow_store_story::story::outbox(&store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_claims() {
-    let (_dir, store) = fresh().await;
-    pillow_store_story::story::concurrent_claims(std::sync::Arc::new(store)).await;
-}
-
-#[tokio::test]
 async fn booking_settings() {
     let (_dir, store) = fresh().await;
     pillow_store_story::story::booking_settings(&store).await;

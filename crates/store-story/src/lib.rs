@@ -18,6 +18,7 @@ pub mod events;
 pub mod fixtures;
 pub mod google_story;
 pub mod idempotency;
+pub mod outbox;
 pub mod rules;
 pub mod story;
 pub mod tenants;
@@ -184,6 +185,20 @@ macro_rules! store_story_cases {
                 cancelling_records_its_answer_even_when_cancelled_already,
                 rescheduling_records_its_answer,
             ] [];
+            outbox [
+                an_empty_outbox_has_no_backlog,
+                jobs_written_with_a_booking_are_queued_pending_in_its_tenant,
+                the_backlog_counts_the_jobs_and_dates_the_oldest_pending,
+                a_job_is_claimed_once_across_tenants_until_its_lease_ends,
+                running_jobs_count_in_the_backlog_but_none_is_pending,
+                a_failed_job_with_a_retry_time_is_claimable_from_then_on,
+                a_job_whose_lease_ended_is_claimed_again,
+                done_and_given_up_jobs_are_never_claimed_again,
+                a_claim_takes_at_most_its_limit_oldest_first,
+                a_batch_completed_at_once_is_never_claimed_again_and_the_rest_is,
+            ] [
+                (two_workers_claiming_at_once_never_get_the_same_job, 2),
+            ];
         }
     };
     (@emit (names) $($module:ident [$($case:ident),* $(,)?] [$(($shared:ident, $threads:literal)),* $(,)?];)*) => {
