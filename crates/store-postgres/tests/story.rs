@@ -262,16 +262,6 @@ async fn constraint_violations_name_the_constraint() {
 }
 
 #[tokio::test]
-async fn booking_settings() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::story::booking_settings(&store).await;
-    db.drop_database().await;
-}
-
-#[tokio::test]
 async fn the_worker_setting_reveals_the_outbox_and_idempotency_records_only() {
     use pillow_store::{Attendee, NewBooking, NewJob, new_id};
     let Some(db) = fresh_database().await else {
@@ -433,15 +423,5 @@ async fn concurrent_connection_leases() {
     let store = PostgresStore::connect(&db.url).await.unwrap();
     pillow_store_story::google_story::concurrent_connection_leases(std::sync::Arc::new(store))
         .await;
-    db.drop_database().await;
-}
-
-#[tokio::test]
-async fn retention() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::story::retention(&store).await;
     db.drop_database().await;
 }

@@ -50,12 +50,6 @@ async fn unique_violations_map_to_the_constraint_postgresql_names() {
 }
 
 #[tokio::test]
-async fn booking_settings() {
-    let (_dir, store) = fresh().await;
-    pillow_store_story::story::booking_settings(&store).await;
-}
-
-#[tokio::test]
 async fn calendar_connections() {
     let (_dir, store) = fresh().await;
     pillow_store_story::google_story::calendar_connections(&store).await;
@@ -66,10 +60,4 @@ async fn concurrent_connection_leases() {
     let (_dir, store) = fresh().await;
     pillow_store_story::google_story::concurrent_connection_leases(std::sync::Arc::new(store))
         .await;
-}
-
-#[tokio::test]
-async fn retention() {
-    let (_dir, store) = fresh().await;
-    pillow_store_story::story::retention(&store).await;
 }
