@@ -404,24 +404,3 @@ async fn the_exclusion_constraint_refuses_overlaps_written_behind_the_store() {
     tx.rollback().await.unwrap();
     db.drop_database().await;
 }
-
-#[tokio::test]
-async fn calendar_connections() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::google_story::calendar_connections(&store).await;
-    db.drop_database().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_connection_leases() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::google_story::concurrent_connection_leases(std::sync::Arc::new(store))
-        .await;
-    db.drop_database().await;
-}

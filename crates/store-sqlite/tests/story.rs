@@ -48,16 +48,3 @@ async fn unique_violations_map_to_the_constraint_postgresql_names() {
         other => panic!("expected a conflict, got {other:?}"),
     }
 }
-
-#[tokio::test]
-async fn calendar_connections() {
-    let (_dir, store) = fresh().await;
-    pillow_store_story::google_story::calendar_connections(&store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_connection_leases() {
-    let (_dir, store) = fresh().await;
-    pillow_store_story::google_story::concurrent_connection_leases(std::sync::Arc::new(store))
-        .await;
-}
