@@ -11,6 +11,15 @@ use pillow_store_postgres::PostgresStore;
 use pillow_store_postgres::testing::fresh_database;
 use sqlx::{PgConnection, Postgres, Transaction};
 
+/// The story's fresh store: a database of its own, dropped when the case has passed.
+async fn story_store() -> Option<pillow_store_story::Fresh> {
+    let db = fresh_database().await?;
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    Some(pillow_store_story::Fresh::new(store).then(db.drop_database()))
+}
+
+pillow_store_story::store_story_cases!(story_store());
+
 fn new_user(email: &str) -> NewUser {
     NewUser {
         email: email.into(),
@@ -48,15 +57,6 @@ async fn count(store: &PostgresStore, table: &str, setting: Option<(&str, String
     tx.rollback().await.unwrap();
     n
 }
-
-/// The story's fresh store: a database of its own, dropped when the case has passed.
-async fn story_store() -> Option<pillow_store_story::Fresh> {
-    let db = fresh_database().await?;
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    Some(pillow_store_story::Fresh::new(store).then(db.drop_database()))
-}
-
-pillow_store_story::store_story_cases!(story_store());
 
 fn tenant(id: TenantId) -> Option<(&'static str, String)> {
     Some(("app.tenant_id", id.to_string()))
