@@ -285,7 +285,7 @@ mod tests {
                 continue;
             }
             let this = module.unwrap_or(&stem);
-            // Not cases: the crate root, the shared helpers, and the stories not yet split.
+            // Not cases: the crate root and the shared helpers.
             if ["lib", "fixtures"].contains(&this) {
                 continue;
             }
