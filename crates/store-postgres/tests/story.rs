@@ -11,6 +11,15 @@ use pillow_store_postgres::PostgresStore;
 use pillow_store_postgres::testing::fresh_database;
 use sqlx::{PgConnection, Postgres, Transaction};
 
+/// The story's fresh store: a database of its own, dropped when the case has passed.
+async fn story_store() -> Option<pillow_store_story::Fresh> {
+    let db = fresh_database().await?;
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    Some(pillow_store_story::Fresh::new(store).then(db.drop_database()))
+}
+
+pillow_store_story::store_story_cases!(story_store());
+
 fn new_user(email: &str) -> NewUser {
     NewUser {
         email: email.into(),
@@ -48,15 +57,6 @@ async fn count(store: &PostgresStore, table: &str, setting: Option<(&str, String
     tx.rollback().await.unwrap();
     n
 }
-
-/// The story's fresh store: a database of its own, dropped when the case has passed.
-async fn story_store() -> Option<pillow_store_story::Fresh> {
-    let db = fresh_database().await?;
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    Some(pillow_store_story::Fresh::new(store).then(db.drop_database()))
-}
-
-pillow_store_story::store_story_cases!(story_store());
 
 fn tenant(id: TenantId) -> Option<(&'static str, String)> {
     Some(("app.tenant_id", id.to_string()))
@@ -262,36 +262,6 @@ async fn constraint_violations_name_the_constraint() {
 }
 
 #[tokio::test]
-async fn outbox() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::story::outbox(&store).await;
-    db.drop_database().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_claims() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::story::concurrent_claims(std::sync::Arc::new(store)).await;
-    db.drop_database().await;
-}
-
-#[tokio::test]
-async fn booking_settings() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::story::booking_settings(&store).await;
-    db.drop_database().await;
-}
-
-#[tokio::test]
 async fn the_worker_setting_reveals_the_outbox_and_idempotency_records_only() {
     use pillow_store::{Attendee, NewBooking, NewJob, new_id};
     let Some(db) = fresh_database().await else {
@@ -432,36 +402,5 @@ async fn the_exclusion_constraint_refuses_overlaps_written_behind_the_store() {
     assert_eq!(e.code().as_deref(), Some("23P01"));
     assert_eq!(e.constraint(), Some("bookings_no_overlap"));
     tx.rollback().await.unwrap();
-    db.drop_database().await;
-}
-
-#[tokio::test]
-async fn calendar_connections() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::google_story::calendar_connections(&store).await;
-    db.drop_database().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_connection_leases() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::google_story::concurrent_connection_leases(std::sync::Arc::new(store))
-        .await;
-    db.drop_database().await;
-}
-
-#[tokio::test]
-async fn retention() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    pillow_store_story::story::retention(&store).await;
     db.drop_database().await;
 }
