@@ -2,6 +2,7 @@
 //! an event.
 
 use super::*;
+use crate::outbox::{BookingChange, EventChange, JobKind, OutboxJob};
 
 /// The internal sync scheduler: polls due connections and renews push channels.
 #[derive(Clone)]
@@ -78,18 +79,31 @@ pub async fn queue_catch_up(
             },
         )
         .await?;
-    let job = |kind: &str, key: &str, id: Uuid| NewJob {
-        kind: kind.to_string(),
-        payload: serde_json::json!({key: id.to_string(), "user_id": user.to_string()}),
+    let booking_job = |booking_id: Uuid| {
+        let change = BookingChange {
+            booking_id,
+            user_id: user,
+            origin: None,
+            send_email: false,
+            send_sms: false,
+        };
+        OutboxJob::booking(JobKind::GoogleBookingWrite, change).to_new_job()
+    };
+    let event_job = |event_id: Uuid| {
+        let change = EventChange {
+            event_id,
+            user_id: user,
+        };
+        OutboxJob::event(JobKind::GoogleEventUpsert, change).to_new_job()
     };
     let jobs: Vec<NewJob> = bookings
         .iter()
-        .map(|b| job(BOOKING_WRITE_JOB, "booking_id", b.id))
+        .map(|b| booking_job(b.id))
         .chain(
             events
                 .iter()
                 .filter(|e| e.source == pillow_store::EventSource::Internal)
-                .map(|e| job(EVENT_UPSERT_JOB, "event_id", e.id)),
+                .map(|e| event_job(e.id)),
         )
         .collect();
     state.store.enqueue_jobs(tenant, &jobs).await
@@ -117,17 +131,15 @@ pub async fn event_write_jobs(
         return Ok(Vec::new());
     }
     let kind = if delete {
-        EVENT_DELETE_JOB
+        JobKind::GoogleEventDelete
     } else {
-        EVENT_UPSERT_JOB
+        JobKind::GoogleEventUpsert
     };
-    Ok(vec![NewJob {
-        kind: kind.to_string(),
-        payload: serde_json::json!({
-            "event_id": event.to_string(),
-            "user_id": user.to_string(),
-        }),
-    }])
+    let change = EventChange {
+        event_id: event,
+        user_id: user,
+    };
+    Ok(vec![OutboxJob::event(kind, change).to_new_job()])
 }
 
 impl GoogleSync {

@@ -2,20 +2,19 @@
 //! once.
 
 use super::*;
+use crate::outbox::{BookingChange, JobKind, Origin, OutboxJob};
 
 /// The jobs of a booking change that came from Google: the lifecycle job still runs for
 /// notifications, but marked so write-back does not echo it to Google.
-pub(crate) fn from_google(kind: &str, booking: Uuid, user: Uuid) -> Vec<NewJob> {
-    vec![NewJob {
-        kind: kind.to_string(),
-        payload: serde_json::json!({
-            "booking_id": booking.to_string(),
-            "user_id": user.to_string(),
-            "origin": "google",
-            "send_email": false,
-            "send_sms": false,
-        }),
-    }]
+pub(crate) fn from_google(kind: JobKind, booking: Uuid, user: Uuid) -> Vec<NewJob> {
+    let change = BookingChange {
+        booking_id: booking,
+        user_id: user,
+        origin: Some(Origin::Google),
+        send_email: false,
+        send_sms: false,
+    };
+    vec![OutboxJob::booking(kind, change).to_new_job()]
 }
 
 impl GoogleSync {
@@ -394,7 +393,7 @@ impl GoogleSync {
                     tenant,
                     booking.id,
                     Some("Deleted from the host's Google Calendar"),
-                    &from_google("booking.cancelled", booking.id, booking.user_id),
+                    &from_google(JobKind::BookingCancelled, booking.id, booking.user_id),
                     None,
                 )
                 .await?;
@@ -411,7 +410,7 @@ impl GoogleSync {
                     booking.id,
                     start,
                     end,
-                    &from_google("booking.rescheduled", booking.id, booking.user_id),
+                    &from_google(JobKind::BookingRescheduled, booking.id, booking.user_id),
                     None,
                 )
                 .await

@@ -18,13 +18,15 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::{BOOKING_PROPERTY, EVENT_PROPERTY, GoogleSync, SyncError};
+use crate::outbox::{JobKind, Origin, OutboxJob};
 
-/// Job kinds that write an internal event to Google (or delete it there).
-pub const EVENT_UPSERT_JOB: &str = "google.event_upsert";
-pub const EVENT_DELETE_JOB: &str = "google.event_delete";
-/// Job kind that writes a booking to Google as it is now, without the lifecycle's other
+/// The stored names of the job kinds that write an internal event to Google (or delete it
+/// there).
+pub const EVENT_UPSERT_JOB: &str = JobKind::GoogleEventUpsert.as_str();
+pub const EVENT_DELETE_JOB: &str = JobKind::GoogleEventDelete.as_str();
+/// The job kind that writes a booking to Google as it is now, without the lifecycle's other
 /// deliverers (no second confirmation): queued when a calendar is connected or resumes.
-pub const BOOKING_WRITE_JOB: &str = "google.booking_write";
+pub const BOOKING_WRITE_JOB: &str = JobKind::GoogleBookingWrite.as_str();
 
 /// What to write for one of our objects.
 enum Desired {
@@ -41,32 +43,21 @@ impl GoogleSync {
     /// # Errors
     /// Anything worth retrying later (Google down or rate limiting, a connection that needs
     /// re-authorisation, the database).
-    pub async fn write_back(&self, job: &Job) -> Result<(), SyncError> {
-        if job.payload["origin"] == "google" {
-            return Ok(());
-        }
-        let id = |key: &str| {
-            job.payload[key]
-                .as_str()
-                .and_then(|s| Uuid::parse_str(s).ok())
+    pub async fn write_back(&self, tenant: TenantId, what: &OutboxJob) -> Result<(), SyncError> {
+        let (kind, user, object) = match what {
+            OutboxJob::Booking(_, change) if change.origin == Some(Origin::Google) => {
+                return Ok(());
+            }
+            OutboxJob::Booking(_, change) => ("booking", change.user_id, change.booking_id),
+            OutboxJob::Event(_, change) => ("event", change.user_id, change.event_id),
+            OutboxJob::Test(_) => return Ok(()),
         };
-        let (Some(user), Some(object)) =
-            (id("user_id"), id("booking_id").or_else(|| id("event_id")))
-        else {
-            return Ok(());
-        };
-        let tenant = job.tenant_id;
         let Some(connection) = self.connection_of(tenant, user).await? else {
             return Ok(());
         };
-        let (kind, desired) = match job.kind.as_str() {
-            "booking.created" | "booking.rescheduled" | "booking.cancelled" | BOOKING_WRITE_JOB => {
-                ("booking", self.desired_booking(tenant, object).await?)
-            }
-            EVENT_UPSERT_JOB | EVENT_DELETE_JOB => {
-                ("event", self.desired_event(tenant, object).await?)
-            }
-            _ => return Ok(()),
+        let desired = match kind {
+            "booking" => self.desired_booking(tenant, object).await?,
+            _ => self.desired_event(tenant, object).await?,
         };
         let event_id = g::event_id_for(kind, object);
         match desired {
@@ -283,16 +274,24 @@ impl crate::outbox::Deliverer for GoogleWriteBack {
         "google"
     }
 
-    fn kinds(&self) -> Vec<&'static str> {
-        let mut kinds = crate::outbox::BOOKING_LIFECYCLE.to_vec();
-        kinds.extend([EVENT_UPSERT_JOB, EVENT_DELETE_JOB, BOOKING_WRITE_JOB]);
+    fn kinds(&self) -> Vec<JobKind> {
+        let mut kinds = JobKind::BOOKING_LIFECYCLE.to_vec();
+        kinds.extend([
+            JobKind::GoogleEventUpsert,
+            JobKind::GoogleEventDelete,
+            JobKind::GoogleBookingWrite,
+        ]);
         kinds
     }
 
-    async fn deliver(&self, job: &Job) -> Result<(), crate::outbox::DeliveryError> {
+    async fn deliver(
+        &self,
+        job: &Job,
+        what: &OutboxJob,
+    ) -> Result<(), crate::outbox::DeliveryError> {
         match &self.0 {
             Some(google) => google
-                .write_back(job)
+                .write_back(job.tenant_id, what)
                 .await
                 .map_err(crate::outbox::DeliveryError::retry),
             None => Ok(()),

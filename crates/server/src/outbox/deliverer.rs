@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use pillow_store::Job;
 
+use super::jobs::{JobKind, JobReadError, OutboxJob};
+
 /// Why a delivery did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
@@ -35,14 +37,14 @@ pub trait Deliverer: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// The job kinds this deliverer handles.
-    fn kinds(&self) -> Vec<&'static str>;
+    fn kinds(&self) -> Vec<JobKind>;
 
-    /// Delivers one job.
+    /// Delivers one job: `what` is its payload, read; `job` has its id, tenant and attempts.
     ///
     /// # Errors
     /// [`DeliveryError::Retry`] to be tried again with backoff, [`DeliveryError::Permanent`]
     /// to give the job up at once.
-    async fn deliver(&self, job: &Job) -> Result<(), DeliveryError>;
+    async fn deliver(&self, job: &Job, what: &OutboxJob) -> Result<(), DeliveryError>;
 }
 
 /// The deliverers registered at start-up, by job kind. A kind may have several (a booking
@@ -50,7 +52,7 @@ pub trait Deliverer: Send + Sync {
 /// its kind's deliverers succeed, and is retried whole otherwise.
 #[derive(Clone, Default)]
 pub struct Deliverers {
-    by_kind: HashMap<&'static str, Vec<Arc<dyn Deliverer>>>,
+    by_kind: HashMap<JobKind, Vec<Arc<dyn Deliverer>>>,
 }
 
 impl Deliverers {
@@ -72,20 +74,25 @@ impl Deliverers {
         }
     }
 
-    /// Delivers `job` through every deliverer of its kind, in the order they were registered.
+    /// Reads `job` and delivers it through every deliverer of its kind, in the order they
+    /// were registered.
     ///
     /// # Errors
-    /// The first deliverer's error; a kind nobody delivers is retried (a newer process may
-    /// know it).
+    /// The first deliverer's error. A kind this build does not know, or nobody delivers, is
+    /// retried (a newer process may know it); a payload that does not fit its kind is given up.
     pub async fn deliver(&self, job: &Job) -> Result<(), DeliveryError> {
-        let Some(deliverers) = self.by_kind.get(job.kind.as_str()) else {
+        let what = OutboxJob::read(job).map_err(|error| match error {
+            JobReadError::UnknownKind(_) => DeliveryError::retry(error),
+            JobReadError::BadPayload { .. } => DeliveryError::Permanent(error.to_string()),
+        })?;
+        let Some(deliverers) = self.by_kind.get(&what.kind()) else {
             return Err(DeliveryError::Retry(format!(
                 "no deliverer for job kind {:?}",
                 job.kind
             )));
         };
         for deliverer in deliverers {
-            deliverer.deliver(job).await.map_err(|error| {
+            deliverer.deliver(job, &what).await.map_err(|error| {
                 tracing::debug!(deliverer = deliverer.name(), job = %job.id, %error, "delivery failed");
                 error
             })?;
@@ -103,11 +110,11 @@ impl Deliverer for LifecycleLog {
         "lifecycle_log"
     }
 
-    fn kinds(&self) -> Vec<&'static str> {
-        super::BOOKING_LIFECYCLE.to_vec()
+    fn kinds(&self) -> Vec<JobKind> {
+        JobKind::BOOKING_LIFECYCLE.to_vec()
     }
 
-    async fn deliver(&self, job: &Job) -> Result<(), DeliveryError> {
+    async fn deliver(&self, job: &Job, _: &OutboxJob) -> Result<(), DeliveryError> {
         tracing::info!(job = %job.id, kind = %job.kind, payload = %job.payload, "booking lifecycle");
         Ok(())
     }
@@ -123,13 +130,15 @@ impl Deliverer for TestJobs {
         "test"
     }
 
-    fn kinds(&self) -> Vec<&'static str> {
-        vec!["test"]
+    fn kinds(&self) -> Vec<JobKind> {
+        vec![JobKind::Test]
     }
 
-    async fn deliver(&self, job: &Job) -> Result<(), DeliveryError> {
-        let fail_times = job.payload["fail_times"].as_i64().unwrap_or(0);
-        if i64::from(job.attempts) <= fail_times {
+    async fn deliver(&self, job: &Job, what: &OutboxJob) -> Result<(), DeliveryError> {
+        let OutboxJob::Test(test) = what else {
+            return Ok(());
+        };
+        if i64::from(job.attempts) <= test.fail_times {
             Err(DeliveryError::Retry(format!(
                 "test job failing on purpose (attempt {})",
                 job.attempts

@@ -1,6 +1,7 @@
 //! Cancelling a booking: frees its time and tells the outbox, once however often it is retried.
 
 use super::*;
+use crate::outbox::JobKind;
 use pillow_store::BookingStatus;
 
 /// Cancels; shared by the authenticated and the self-service routes.
@@ -34,7 +35,7 @@ pub async fn cancel(
             after.updated_at = now;
             let body = view_of(state, &after).await?;
             let response = recorded(record, &body);
-            let jobs = booking_jobs("booking.cancelled", booking);
+            let jobs = booking_jobs(JobKind::BookingCancelled, booking);
             state
                 .store
                 .cancel_booking(
@@ -54,15 +55,7 @@ pub async fn cancel(
     .await
 }
 
-pub(crate) fn booking_jobs(kind: &str, booking: &Booking) -> Vec<pillow_store::NewJob> {
-    lifecycle_jobs(kind, None)
-        .into_iter()
-        .map(|mut job| {
-            if let Value::Object(map) = &mut job.payload {
-                map.insert("booking_id".into(), booking.id.to_string().into());
-                map.insert("user_id".into(), booking.user_id.to_string().into());
-            }
-            job
-        })
-        .collect()
+/// The lifecycle jobs of a change to an existing booking.
+pub(crate) fn booking_jobs(kind: JobKind, booking: &Booking) -> Vec<pillow_store::NewJob> {
+    lifecycle_jobs(kind, booking.id, booking.user_id, None)
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::error::ErrorCode;
+use crate::outbox::{BookingChange, JobKind, OutboxJob};
 
 /// A rejected time as a 422 naming the field.
 pub fn rejection_to_error(rejection: SlotRejection) -> ApiError {
@@ -175,10 +176,7 @@ pub async fn book(
             calendar.rule.time_zone(),
             duration,
         );
-        let jobs = lifecycle_jobs(
-            "booking.created",
-            team.as_ref().map(|t| &t.settings.notifications),
-        );
+        let notifications = team.as_ref().map(|t| &t.settings.notifications);
         // A code collision in the tenant is astronomically rare; try a few fresh ones.
         for _ in 0..4 {
             let new = NewBooking {
@@ -196,13 +194,7 @@ pub async fn book(
                 description: description.clone(),
                 call_id: request.call_id.clone(),
             };
-            let jobs: Vec<NewJob> = jobs
-                .iter()
-                .map(|j| NewJob {
-                    kind: j.kind.clone(),
-                    payload: with_booking(&j.payload, new.id, member),
-                })
-                .collect();
+            let jobs = lifecycle_jobs(JobKind::BookingCreated, new.id, member, notifications);
             let body = booking_view(&preview(tenant, &new, now), &host_name);
             let response = record.map(|(key, hash)| IdempotentResponse {
                 key: key.to_string(),
@@ -323,21 +315,18 @@ pub(crate) fn render_texts(
 
 /// The outbox jobs of a booking change: the lifecycle event, which later deliverers (calendar
 /// write-back, e-mail, SMS, webhooks) act on.
-pub fn lifecycle_jobs(kind: &str, notifications: Option<&Notifications>) -> Vec<NewJob> {
-    vec![NewJob {
-        kind: kind.to_string(),
-        payload: json!({
-            "send_email": notifications.is_some_and(|n| n.send_email),
-            "send_sms": notifications.is_some_and(|n| n.send_sms),
-        }),
-    }]
-}
-
-pub(crate) fn with_booking(payload: &Value, booking: Uuid, user: Uuid) -> Value {
-    let mut payload = payload.clone();
-    if let Value::Object(map) = &mut payload {
-        map.insert("booking_id".into(), booking.to_string().into());
-        map.insert("user_id".into(), user.to_string().into());
-    }
-    payload
+pub fn lifecycle_jobs(
+    kind: JobKind,
+    booking: Uuid,
+    user: Uuid,
+    notifications: Option<&Notifications>,
+) -> Vec<NewJob> {
+    let change = BookingChange {
+        booking_id: booking,
+        user_id: user,
+        origin: None,
+        send_email: notifications.is_some_and(|n| n.send_email),
+        send_sms: notifications.is_some_and(|n| n.send_sms),
+    };
+    vec![OutboxJob::booking(kind, change).to_new_job()]
 }

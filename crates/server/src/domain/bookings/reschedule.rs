@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::error::ErrorCode;
+use crate::outbox::JobKind;
 use pillow_store::{BookingStatus, Constraint};
 
 /// Moves a booking; the new time is checked like a new booking for the same member.
@@ -79,7 +80,7 @@ pub async fn reschedule(
             after.updated_at = now;
             let body = view_of(state, &after).await?;
             let response = recorded(record, &body);
-            let jobs = booking_jobs("booking.rescheduled", booking);
+            let jobs = booking_jobs(JobKind::BookingRescheduled, booking);
             match state
                 .store
                 .reschedule_booking(tenant, booking.id, start, end, &jobs, response.as_ref())
