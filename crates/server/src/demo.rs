@@ -206,7 +206,7 @@ async fn seed_calendar(store: &dyn Store, tenant: TenantId, user: &User) -> Resu
             },
         )
         .await?;
-    let zone = jiff::tz::TimeZone::get(&user.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let zone = crate::domain::time::stored_zone(&user.time_zone);
     let today = Timestamp::now().to_zoned(zone.clone()).date();
     let offset = user.email.len() as i64 % 3;
     for day in 1..=10_i64 {

@@ -67,7 +67,7 @@ pub fn local_time(start: Timestamp, zone: &TimeZone) -> String {
 }
 
 pub fn agent_zone(context: &TeamContext) -> TimeZone {
-    TimeZone::get(&context.agent.time_zone).unwrap_or(TimeZone::UTC)
+    context.zone.clone()
 }
 
 pub fn slot_view(

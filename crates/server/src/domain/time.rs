@@ -16,6 +16,23 @@ pub struct Zone {
     zone: TimeZone,
 }
 
+/// The zone of a user, agent or rule read back from the store.
+///
+/// Every zone is checked when it is written, so one that no longer resolves means the database
+/// was edited by hand or the zone database lost a name. It reads as UTC so the member's requests
+/// keep working, but never silently: each fallback is logged with the name and counted in
+/// `stored_zone_fallbacks_total`.
+pub fn stored_zone(name: &str) -> TimeZone {
+    TimeZone::get(name).unwrap_or_else(|_| {
+        tracing::warn!(
+            zone = name,
+            "a stored time zone does not resolve; reading it as UTC"
+        );
+        metrics::counter!("stored_zone_fallbacks_total").increment(1);
+        TimeZone::UTC
+    })
+}
+
 /// A time-zone name that is not in the IANA database the engine uses.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not an IANA time zone such as America/New_York.")]
@@ -83,6 +100,19 @@ pub fn utc_date(carrier: Timestamp) -> Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_zone_reads_as_itself() {
+        assert_eq!(
+            stored_zone("Australia/Sydney").iana_name(),
+            Some("Australia/Sydney")
+        );
+    }
+
+    #[test]
+    fn a_stored_zone_that_no_longer_resolves_reads_as_utc() {
+        assert_eq!(stored_zone("Mars/Olympus_Mons"), TimeZone::UTC);
+    }
 
     #[test]
     fn zone_parses_known_names_only() {

@@ -23,11 +23,7 @@ pub(crate) fn to_local(
             (start, end, false)
         }
         (s, e) => {
-            let carrier = |d: jiff::civil::Date| {
-                d.to_zoned(jiff::tz::TimeZone::UTC)
-                    .ok()
-                    .map(|z| z.timestamp())
-            };
+            let carrier = |d: jiff::civil::Date| crate::domain::time::AllDayDate(d).carrier();
             let start_date = s.date?;
             let end_date = e
                 .and_then(|e| e.date)

@@ -175,7 +175,7 @@ async fn subject(
         let context = state.teams.get(state, caller.tenant, agent_id).await?;
         return Ok(Subject {
             members: context.team.members.clone(),
-            default_zone: TimeZone::get(&context.agent.time_zone).ok(),
+            default_zone: Some(context.zone.clone()),
             names: context.names.clone(),
             context: Some(context),
         });

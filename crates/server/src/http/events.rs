@@ -30,6 +30,7 @@ use super::{json_object, parse_bound, parse_date, parse_id, parse_instant};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::domain::time::utc_date;
+use crate::domain::time::{AllDayDate, stored_zone};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::json::{ApiJson, ApiQuery, from_value};
 
@@ -136,15 +137,15 @@ struct ListQuery {
 }
 
 fn date_carrier(field: &str, date: Date) -> ApiResult<Timestamp> {
-    date.to_zoned(TimeZone::UTC)
-        .map(|z| z.timestamp())
-        .map_err(|_| ApiError::invalid(field, ErrorCode::InvalidDate, "The date is out of range."))
+    AllDayDate(date).carrier().ok_or_else(|| {
+        ApiError::invalid(field, ErrorCode::InvalidDate, "The date is out of range.")
+    })
 }
 
-/// The member's zone; a stored zone that no longer resolves reads as UTC.
+/// The member's zone (see [`stored_zone`] for one that no longer resolves); UTC without a
+/// member.
 fn zone_of(user: Option<&User>) -> TimeZone {
-    user.and_then(|u| TimeZone::get(&u.time_zone).ok())
-        .unwrap_or(TimeZone::UTC)
+    user.map_or(TimeZone::UTC, |u| stored_zone(&u.time_zone))
 }
 
 /// The instants an event covers: all-day dates become local midnights in `zone`.

@@ -79,6 +79,8 @@ pub fn rank_members(team: Option<&Team>, free: &[Uuid], calendars: &[MemberCalen
 /// booking request for the agent needs.
 pub struct TeamContext {
     pub agent: Agent,
+    /// The agent's zone, parsed once when the context is built.
+    pub zone: jiff::tz::TimeZone,
     pub team: Team,
     pub names: HashMap<Uuid, String>,
 }
@@ -122,7 +124,13 @@ impl TeamCache {
             .into_iter()
             .map(|u| (u.id, u.name))
             .collect();
-        let context = std::sync::Arc::new(TeamContext { agent, team, names });
+        let zone = crate::domain::time::stored_zone(&agent.time_zone);
+        let context = std::sync::Arc::new(TeamContext {
+            agent,
+            zone,
+            team,
+            names,
+        });
         self.entries.lock().expect("team cache lock").insert(
             (tenant, agent_id),
             (std::time::Instant::now(), context.clone()),

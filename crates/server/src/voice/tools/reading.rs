@@ -8,7 +8,7 @@ pub(crate) fn given(text: &Option<String>) -> Option<&str> {
 }
 /// The business's zone: the agent's.
 pub(crate) fn agent_zone(agent: &Agent) -> TimeZone {
-    TimeZone::get(&agent.time_zone).unwrap_or(TimeZone::UTC)
+    crate::domain::time::stored_zone(&agent.time_zone)
 }
 pub(crate) fn zone_name(zone: &TimeZone) -> String {
     zone.iana_name().unwrap_or("UTC").to_string()
