@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use pillow_store::{Booking, BookingFilter, BookingStatus, TenantId};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -15,8 +15,9 @@ use super::{parse_id, parse_instant};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::domain::bookings::{
-    self as booking, AttendeeBody, BookingRequest, Subject, booking_view, check_attendee,
-    check_notes, find, idempotent, looks_like_code, parse_duration, request_hash, view_of,
+    self as booking, AttendeeBody, BookingList, BookingRequest, BookingView, Subject,
+    check_attendee, check_notes, find, idempotent, looks_like_code, parse_duration, request_hash,
+    typed_view_of,
 };
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::json::{ApiJson, ApiQuery};
@@ -110,7 +111,7 @@ async fn subject_for(
     request_body = CreateBooking,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key"),
            ("X-Agent-ID" = Option<Uuid>, Header, description = "Book with this agent's team")),
-    responses((status = 201, description = "The booking, with its confirmation_code"),
+    responses((status = 201, body = BookingView, description = "The booking, with its confirmation_code"),
               (status = 409, description = "slot_unavailable, with up to three alternatives"),
               (status = 422, description = "Invalid field or a time that cannot be booked")))]
 async fn create_booking(
@@ -195,12 +196,12 @@ async fn names(
 
 /// List bookings, filtered by status, member, agent and time range.
 #[utoipa::path(get, path = "/api/calendar/bookings", tag = "bookings", security(("bearer" = [])),
-    params(ListQuery), responses((status = 200, description = "`{\"bookings\": [...]}`")))]
+    params(ListQuery), responses((status = 200, body = BookingList)))]
 async fn list_bookings(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BookingList>> {
     let status = query
         .status
         .as_deref()
@@ -240,24 +241,24 @@ async fn list_bookings(
     };
     let bookings = state.store.list_bookings(caller.tenant, &filter).await?;
     let names = names(&state, caller.tenant).await?;
-    let views: Vec<Value> = bookings
+    let bookings = bookings
         .iter()
-        .map(|b| booking_view(b, names.get(&b.user_id).map_or("", String::as_str)))
+        .map(|b| BookingView::new(b, names.get(&b.user_id).map_or("", String::as_str)))
         .collect();
-    Ok(Json(json!({ "bookings": views })))
+    Ok(Json(BookingList { bookings }))
 }
 
 /// One booking, by id or confirmation code.
 #[utoipa::path(get, path = "/api/calendar/bookings/{id_or_code}", tag = "bookings",
     security(("bearer" = [])), params(("id_or_code" = String, Path)),
-    responses((status = 200, description = "The booking"), (status = 404)))]
+    responses((status = 200, body = BookingView), (status = 404)))]
 async fn get_booking(
     State(state): State<AppState>,
     caller: Caller,
     Path(id_or_code): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BookingView>> {
     let booking = find(&state, caller.tenant, &id_or_code).await?;
-    Ok(Json(view_of(&state, &booking).await?))
+    Ok(Json(typed_view_of(&state, &booking).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema, serde::Serialize, Default)]
@@ -286,7 +287,7 @@ fn may_change(caller: &Caller, booking: &Booking) -> ApiResult<()> {
 /// Cancel a booking (by id or confirmation code).
 #[utoipa::path(post, path = "/api/calendar/bookings/{id_or_code}/cancel", tag = "bookings",
     security(("bearer" = [])), params(("id_or_code" = String, Path)), request_body = CancelBody,
-    responses((status = 200, description = "The cancelled booking"), (status = 404)))]
+    responses((status = 200, body = BookingView, description = "The cancelled booking"), (status = 404)))]
 async fn cancel_booking(
     State(state): State<AppState>,
     caller: Caller,
@@ -313,7 +314,7 @@ async fn cancel_booking(
 /// taken.
 #[utoipa::path(post, path = "/api/calendar/bookings/{id_or_code}/reschedule", tag = "bookings",
     security(("bearer" = [])), params(("id_or_code" = String, Path)), request_body = RescheduleBody,
-    responses((status = 200, description = "The moved booking"), (status = 404), (status = 409)))]
+    responses((status = 200, body = BookingView, description = "The moved booking"), (status = 404), (status = 409)))]
 async fn reschedule_booking(
     State(state): State<AppState>,
     caller: Caller,
@@ -426,7 +427,7 @@ async fn self_service_booking(
 /// Self-service cancel for callers: confirmation code plus the booking's e-mail or phone.
 #[utoipa::path(post, path = "/api/public/bookings/cancel", tag = "bookings",
     request_body = SelfServiceCancel,
-    responses((status = 200, description = "The cancelled booking"), (status = 404), (status = 429)))]
+    responses((status = 200, body = BookingView, description = "The cancelled booking"), (status = 404), (status = 429)))]
 async fn self_service_cancel(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -450,7 +451,7 @@ async fn self_service_cancel(
 /// Self-service reschedule for callers: confirmation code plus the booking's e-mail or phone.
 #[utoipa::path(post, path = "/api/public/bookings/reschedule", tag = "bookings",
     request_body = SelfServiceReschedule,
-    responses((status = 200, description = "The moved booking"), (status = 404), (status = 409), (status = 429)))]
+    responses((status = 200, body = BookingView, description = "The moved booking"), (status = 404), (status = 409), (status = 429)))]
 async fn self_service_reschedule(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -10,8 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use pillow_engine::{Rule, RuleDocument, RuleError};
 use pillow_store::{AvailabilityRule, NewAvailabilityRule};
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -33,22 +33,25 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_rule, update_rule, delete_rule))
 }
 
-/// An availability rule, as stored (schema for documentation).
-#[derive(ToSchema)]
-#[allow(dead_code)]
+/// An availability rule as the API sends it: the stored rule document with its id, member and
+/// times. The handlers build this struct, so the schema is what is sent.
+#[derive(Serialize, ToSchema)]
 struct RuleView {
     id: Uuid,
     user_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
     /// Weekday name (`monday` … `sunday`) → ranges `{"start":"09:00","end":"17:00"}`.
     #[schema(value_type = Object)]
     schedule: Value,
     timezone: String,
     slot_duration: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     slot_interval: Option<i64>,
     buffer_before: i64,
     buffer_after: i64,
     min_booking_notice: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     max_booking_notice: Option<i64>,
     #[schema(value_type = Vec<Object>)]
     date_overrides: Value,
@@ -57,8 +60,7 @@ struct RuleView {
     updated_at: String,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 struct RuleList {
     rules: Vec<RuleView>,
 }
@@ -84,17 +86,27 @@ fn rule_error(error: RuleError) -> ApiError {
 }
 
 /// The stored document with the row's own fields on top.
-fn view(rule: AvailabilityRule) -> Value {
-    let mut object = match rule.document {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    object.insert("id".into(), rule.id.to_string().into());
-    object.insert("user_id".into(), rule.user_id.to_string().into());
-    object.insert("is_default".into(), rule.is_default.into());
-    object.insert("created_at".into(), rule.created_at.to_string().into());
-    object.insert("updated_at".into(), rule.updated_at.to_string().into());
-    Value::Object(object)
+fn view(rule: AvailabilityRule) -> ApiResult<RuleView> {
+    let document: RuleDocument =
+        serde_json::from_value(rule.document).map_err(ApiError::internal)?;
+    Ok(RuleView {
+        id: rule.id,
+        user_id: rule.user_id,
+        name: document.name,
+        schedule: serde_json::to_value(&document.schedule).map_err(ApiError::internal)?,
+        timezone: document.timezone,
+        slot_duration: document.slot_duration,
+        slot_interval: document.slot_interval,
+        buffer_before: document.buffer_before,
+        buffer_after: document.buffer_after,
+        min_booking_notice: document.min_booking_notice,
+        max_booking_notice: document.max_booking_notice,
+        date_overrides: serde_json::to_value(&document.date_overrides)
+            .map_err(ApiError::internal)?,
+        is_default: rule.is_default,
+        created_at: rule.created_at.to_string(),
+        updated_at: rule.updated_at.to_string(),
+    })
 }
 
 /// Whose rule this is: the named member (admins only, for others) or the calling user.
@@ -143,7 +155,7 @@ async fn create_rule(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<Value>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RuleView>)> {
     let mut body = json_object(body)?;
     let user_id = owner_of(&state, &caller, body.remove("user_id").as_ref()).await?;
     let (document, stored) = validated(Value::Object(body))?;
@@ -167,7 +179,7 @@ async fn create_rule(
         .await?;
     // A first rule can add a member to an agent's default team.
     state.teams.invalidate(caller.tenant);
-    Ok((StatusCode::CREATED, Json(view(rule))))
+    Ok((StatusCode::CREATED, Json(view(rule)?)))
 }
 
 /// List rules: yours, or a member's with `user_id`.
@@ -177,15 +189,14 @@ async fn list_rules(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RuleList>> {
     let user = match query.user_id.as_deref() {
         Some(raw) => Some(parse_id(raw, "user")?),
         None => caller.user().map(|u| u.id),
     };
     let rules = state.store.list_rules(caller.tenant, user).await?;
-    Ok(Json(serde_json::json!({
-        "rules": rules.into_iter().map(view).collect::<Vec<_>>()
-    })))
+    let rules = rules.into_iter().map(view).collect::<ApiResult<_>>()?;
+    Ok(Json(RuleList { rules }))
 }
 
 async fn load(state: &AppState, caller: &Caller, raw_id: &str) -> ApiResult<AvailabilityRule> {
@@ -214,11 +225,16 @@ async fn get_rule(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(view(load(&state, &caller, &id).await?)))
+) -> ApiResult<Json<RuleView>> {
+    Ok(Json(view(load(&state, &caller, &id).await?)?))
 }
 
-async fn patch(state: &AppState, caller: &Caller, raw_id: &str, body: Value) -> ApiResult<Value> {
+async fn patch(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+    body: Value,
+) -> ApiResult<RuleView> {
     let current = load(state, caller, raw_id).await?;
     may_change(caller, &current)?;
     let changes = json_object(body)?;
@@ -255,7 +271,7 @@ async fn patch(state: &AppState, caller: &Caller, raw_id: &str, body: Value) -> 
         .await?
         .ok_or_else(|| ApiError::not_found("availability rule"))?;
     state.teams.invalidate(caller.tenant);
-    Ok(view(rule))
+    view(rule)
 }
 
 /// Change a rule: the fields given replace the stored ones, and the result is validated whole.
@@ -267,7 +283,7 @@ async fn update_rule(
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RuleView>> {
     Ok(Json(patch(&state, &caller, &id, body).await?))
 }
 
@@ -280,7 +296,7 @@ async fn update_rule_by_query(
     caller: Caller,
     ApiQuery(query): ApiQuery<IdQuery>,
     ApiJson(body): ApiJson<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RuleView>> {
     Ok(Json(patch(&state, &caller, &query.id, body).await?))
 }
 

@@ -1,12 +1,13 @@
 use reqwest::{Method, StatusCode};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, always_open};
 use crate::on_both_backends;
 
 on_both_backends!(
     health_and_readiness_answer,
     metrics_count_requests_by_route_template,
     the_openapi_document_and_reference_page_describe_the_api,
+    a_rule_and_a_booking_carry_exactly_the_fields_their_schemas_name,
     every_response_carries_a_request_id_and_unknown_routes_are_json_404,
 );
 
@@ -64,6 +65,58 @@ async fn the_openapi_document_and_reference_page_describe_the_api(app: &TestApp)
     assert!(
         !html.contains("https://"),
         "the reference page fetches nothing from elsewhere"
+    );
+}
+
+/// The keys a component schema lists as properties.
+fn schema_fields(doc: &serde_json::Value, name: &str) -> std::collections::BTreeSet<String> {
+    doc["components"]["schemas"][name]["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{name} is in the published schemas"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn sent_fields(body: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    body.as_object().unwrap().keys().cloned().collect()
+}
+
+async fn a_rule_and_a_booking_carry_exactly_the_fields_their_schemas_name(app: &TestApp) {
+    let acme = app.tenant("Acme").await;
+    let doc = app
+        .send(Method::GET, "/openapi.json", None, None)
+        .await
+        .body;
+    let mut rule = always_open(None, 30);
+    rule["name"] = "Always".into();
+    rule["slot_interval"] = 15.into();
+    rule["max_booking_notice"] = 100_000.into();
+    let rule = app
+        .post("/api/calendar/availability-rules", &acme.token, &rule)
+        .await;
+    assert_eq!(rule.status, StatusCode::CREATED, "{:?}", rule.body);
+    assert_eq!(sent_fields(&rule.body), schema_fields(&doc, "RuleView"));
+
+    let start = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(72))
+        .round(jiff::TimestampRound::new().smallest(jiff::Unit::Hour))
+        .unwrap();
+    let booking = app
+        .post(
+            "/api/calendar/booking",
+            &acme.token,
+            &serde_json::json!({"start_time": start.to_string(), "attendee": {"name": "Ada"}}),
+        )
+        .await;
+    assert_eq!(booking.status, StatusCode::CREATED, "{:?}", booking.body);
+    assert_eq!(
+        sent_fields(&booking.body),
+        schema_fields(&doc, "BookingView")
+    );
+    let listed = app.get("/api/calendar/bookings", &acme.token).await;
+    assert_eq!(
+        sent_fields(&listed.body["bookings"][0]),
+        schema_fields(&doc, "BookingView")
     );
 }
 

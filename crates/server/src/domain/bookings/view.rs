@@ -1,29 +1,84 @@
 //! A booking as clients see it, and finding one by id or confirmation code.
 
 use super::*;
+use pillow_store::{Attendee, BookingStatus};
 
-/// A booking as the API shows it.
+/// A booking as the API shows it: what the booking endpoints send and what their OpenAPI
+/// entries document, from this one struct.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BookingView {
+    pub id: Uuid,
+    /// Nine characters from an alphabet without look-alikes, e.g. `K7MQ3RXTA`.
+    pub confirmation_code: String,
+    /// `confirmed` or `cancelled`.
+    #[schema(value_type = String)]
+    pub status: BookingStatus,
+    /// RFC 3339, UTC.
+    pub start_time: String,
+    pub end_time: String,
+    /// Minutes.
+    pub duration: i64,
+    /// The assigned member.
+    pub user_id: Uuid,
+    pub user_name: String,
+    pub assigned_user: AssignedUser,
+    pub agent_id: Option<Uuid>,
+    /// `{name, email, phone}`.
+    #[schema(value_type = Object)]
+    pub attendee: Attendee,
+    pub notes: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    pub cancel_reason: Option<String>,
+    pub cancelled_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The member a booking is with.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AssignedUser {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// `{"bookings": [...]}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BookingList {
+    pub bookings: Vec<BookingView>,
+}
+
+impl BookingView {
+    pub fn new(booking: &Booking, host_name: &str) -> Self {
+        BookingView {
+            id: booking.id,
+            confirmation_code: booking.confirmation_code.clone(),
+            status: booking.status,
+            start_time: booking.start.to_string(),
+            end_time: booking.end.to_string(),
+            duration: booking.end.duration_since(booking.start).as_mins(),
+            user_id: booking.user_id,
+            user_name: host_name.to_string(),
+            assigned_user: AssignedUser {
+                id: booking.user_id,
+                name: host_name.to_string(),
+            },
+            agent_id: booking.agent_id,
+            attendee: booking.attendee.clone(),
+            notes: booking.notes.clone(),
+            title: booking.title.clone(),
+            description: booking.description.clone(),
+            cancel_reason: booking.cancel_reason.clone(),
+            cancelled_at: booking.cancelled_at.map(|t| t.to_string()),
+            created_at: booking.created_at.to_string(),
+            updated_at: booking.updated_at.to_string(),
+        }
+    }
+}
+
+/// A booking as the API shows it, as JSON: what idempotency records and replays.
 pub fn booking_view(booking: &Booking, host_name: &str) -> Value {
-    json!({
-        "id": booking.id,
-        "confirmation_code": booking.confirmation_code,
-        "status": booking.status,
-        "start_time": booking.start.to_string(),
-        "end_time": booking.end.to_string(),
-        "duration": booking.end.duration_since(booking.start).as_mins(),
-        "user_id": booking.user_id,
-        "user_name": host_name,
-        "assigned_user": {"id": booking.user_id, "name": host_name},
-        "agent_id": booking.agent_id,
-        "attendee": booking.attendee,
-        "notes": booking.notes,
-        "title": booking.title,
-        "description": booking.description,
-        "cancel_reason": booking.cancel_reason,
-        "cancelled_at": booking.cancelled_at.map(|t| t.to_string()),
-        "created_at": booking.created_at.to_string(),
-        "updated_at": booking.updated_at.to_string(),
-    })
+    serde_json::to_value(BookingView::new(booking, host_name)).expect("a view serialises")
 }
 
 /// Finds a booking by id or confirmation code, in the caller's tenant. The in-call API's
@@ -47,13 +102,20 @@ pub(crate) async fn find(
     found.ok_or_else(|| ApiError::not_found("booking"))
 }
 
-pub(crate) async fn view_of(state: &AppState, booking: &Booking) -> ApiResult<Value> {
+/// The view of a booking, with its member's name read from the store.
+pub(crate) async fn typed_view_of(state: &AppState, booking: &Booking) -> ApiResult<BookingView> {
     let host = state
         .store
         .get_user(booking.tenant_id, booking.user_id)
         .await?;
-    Ok(booking_view(
+    Ok(BookingView::new(
         booking,
         host.as_ref().map_or("", |u| u.name.as_str()),
     ))
+}
+
+/// [`typed_view_of`] as JSON, for the idempotent writes that record their answer.
+pub(crate) async fn view_of(state: &AppState, booking: &Booking) -> ApiResult<Value> {
+    let view = typed_view_of(state, booking).await?;
+    Ok(serde_json::to_value(view).expect("a view serialises"))
 }
