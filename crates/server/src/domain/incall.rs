@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::bookings::TeamContext;
-use crate::error::ApiResult;
+use crate::domain::error::DomainResult;
 use crate::rate_limit::RateLimiter;
 use crate::slot_id::SlotRef;
 
@@ -97,7 +97,7 @@ pub async fn native_slots(
     context: &TeamContext,
     window: Interval,
     now: Timestamp,
-) -> ApiResult<Vec<InCallSlot>> {
+) -> DomainResult<Vec<InCallSlot>> {
     let calendars = state
         .calendars
         .calendars(
@@ -140,7 +140,7 @@ pub async fn calcom_slots(
     agent: &Agent,
     window: Interval,
     zone: &TimeZone,
-) -> ApiResult<Vec<InCallSlot>> {
+) -> DomainResult<Vec<InCallSlot>> {
     let offered =
         crate::domain::calcom::offered_slots(state, agent, window.start, window.end, None).await?;
     Ok(offered

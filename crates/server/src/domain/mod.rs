@@ -6,6 +6,7 @@
 pub mod availability;
 pub mod bookings;
 pub mod calcom;
+pub mod error;
 pub mod incall;
 pub mod time;
 pub mod users;

@@ -164,6 +164,7 @@ async fn create_booking(
     )
     .await
     .map(|(status, body)| (status, Json(body)))
+    .map_err(ApiError::from)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -308,6 +309,7 @@ async fn cancel_booking(
     booking::cancel(&state, &booking, reason, key)
         .await
         .map(|(status, body)| (status, Json(body)))
+        .map_err(ApiError::from)
 }
 
 /// Move a booking to a new start; atomic: the old time is released only if the new one is
@@ -329,6 +331,7 @@ async fn reschedule_booking(
     booking::reschedule(&state, &booking, start, key)
         .await
         .map(|(status, body)| (status, Json(body)))
+        .map_err(ApiError::from)
 }
 
 // ---- self-service: the caller holds the code and the e-mail or phone it was booked with ----
@@ -446,6 +449,7 @@ async fn self_service_cancel(
     booking::cancel(&state, &booking, body.reason, key)
         .await
         .map(|(status, body)| (status, Json(body)))
+        .map_err(ApiError::from)
 }
 
 /// Self-service reschedule for callers: confirmation code plus the booking's e-mail or phone.
@@ -471,4 +475,5 @@ async fn self_service_reschedule(
     booking::reschedule(&state, &booking, start, key)
         .await
         .map(|(status, body)| (status, Json(body)))
+        .map_err(ApiError::from)
 }

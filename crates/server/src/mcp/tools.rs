@@ -192,7 +192,7 @@ async fn agent_for(
         .get(state, caller.tenant, id)
         .await
         .map_err(|error| {
-            if error.status == axum::http::StatusCode::NOT_FOUND {
+            if error.kind == crate::domain::error::ErrorKind::NotFound {
                 not_found()
             } else {
                 Failure::new(error.code.as_str(), error.message)

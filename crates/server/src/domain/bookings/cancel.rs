@@ -10,7 +10,7 @@ pub async fn cancel(
     booking: &Booking,
     reason: Option<String>,
     key: Option<String>,
-) -> ApiResult<(StatusCode, Value)> {
+) -> DomainResult<(StatusCode, Value)> {
     let tenant = booking.tenant_id;
     let hash = request_hash(
         "cancel",
@@ -46,7 +46,7 @@ pub async fn cancel(
                     response.as_ref(),
                 )
                 .await?
-                .ok_or_else(|| ApiError::not_found("booking"))?;
+                .ok_or_else(|| DomainError::not_found("booking"))?;
             metrics::counter!("bookings_total", "outcome" => "cancelled").increment(1);
             // The answer recorded for the key, so a retry gets exactly this.
             Ok(body)

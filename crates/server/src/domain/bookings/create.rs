@@ -1,11 +1,11 @@
 //! Creating a booking: check the slot, pick a member, write it with its jobs in one transaction.
 
 use super::*;
-use crate::error::ErrorCode;
+use crate::domain::error::ErrorCode;
 use crate::outbox::{BookingChange, JobKind, OutboxJob};
 
 /// A rejected time as a 422 naming the field.
-pub fn rejection_to_error(rejection: SlotRejection) -> ApiError {
+pub fn rejection_to_error(rejection: SlotRejection) -> DomainError {
     let (field, message) = match rejection {
         SlotRejection::InThePast => ("start_time", "That time is in the past."),
         SlotRejection::TooSoon => (
@@ -27,7 +27,7 @@ pub fn rejection_to_error(rejection: SlotRejection) -> ApiError {
         ),
         SlotRejection::Busy => ("start_time", "That time is no longer available."),
     };
-    ApiError::invalid(field, ErrorCode::of_rejection(rejection), message)
+    DomainError::invalid(field, ErrorCode::of_rejection(rejection), message)
 }
 
 /// Up to three free slots nearest to `wanted`, for a 409's `alternatives`.
@@ -59,8 +59,8 @@ pub fn nearest_alternatives(
         .collect()
 }
 
-pub(crate) fn slot_unavailable(alternatives: Vec<Value>) -> ApiError {
-    ApiError::conflict(
+pub(crate) fn slot_unavailable(alternatives: Vec<Value>) -> DomainError {
+    DomainError::conflict(
         ErrorCode::SlotUnavailable,
         "That time was just taken or is not free; choose one of the alternatives.",
     )
@@ -75,7 +75,7 @@ pub async fn book(
     subject: &Subject,
     request: &BookingRequest,
     record: Option<(&str, &str)>,
-) -> ApiResult<Value> {
+) -> DomainResult<Value> {
     let now = Timestamp::now();
     let (members, team, agent) = match subject {
         Subject::Agent(context) => (
@@ -100,13 +100,13 @@ pub async fn book(
             .saturating_add(SignedDuration::from_hours(24 * 8))
             .unwrap_or(request.start),
     )
-    .ok_or_else(|| ApiError::internal("empty probe window"))?;
+    .ok_or_else(|| DomainError::internal("empty probe window"))?;
     let calendars = state
         .calendars
         .calendars(state.store.as_ref(), tenant, &members, probe, now)
         .await?;
     if calendars.is_empty() {
-        return Err(ApiError::conflict(
+        return Err(DomainError::conflict(
             ErrorCode::NoWorkingHours,
             "Nobody who could take this booking has working hours set.",
         ));
@@ -161,7 +161,7 @@ pub async fn book(
     let end = request
         .start
         .checked_add(duration)
-        .map_err(ApiError::internal)?;
+        .map_err(DomainError::internal)?;
 
     for member in order {
         let Some(calendar) = calendars.iter().find(|c| c.user_id == member) else {

@@ -1,7 +1,8 @@
 //! Idempotency for booking writes: a retried request gets the first answer, never a second booking.
 
 use super::*;
-use crate::error::ErrorCode;
+use crate::domain::error::ErrorCode;
+use crate::domain::error::ErrorKind;
 
 /// Hash of what makes two requests "the same": the operation, the subject and the body.
 pub fn request_hash(operation: &str, subject: &str, body: &Value) -> String {
@@ -24,11 +25,11 @@ pub async fn claim_key(
     tenant: TenantId,
     key: &str,
     hash: &str,
-) -> ApiResult<Option<(StatusCode, Value)>> {
+) -> DomainResult<Option<(StatusCode, Value)>> {
     let deadline = tokio::time::Instant::now() + WAIT_FOR_FIRST;
     loop {
         let reused = || {
-            ApiError::invalid(
+            DomainError::invalid(
                 "Idempotency-Key",
                 ErrorCode::IdempotencyKeyReused,
                 "This Idempotency-Key was used for a different request.",
@@ -48,7 +49,7 @@ pub async fn claim_key(
                 if request_hash != hash {
                     return Err(reused());
                 }
-                let status = StatusCode::from_u16(status).map_err(ApiError::internal)?;
+                let status = StatusCode::from_u16(status).map_err(DomainError::internal)?;
                 return Ok(Some((status, body)));
             }
             IdempotencyState::InProgress { request_hash } => {
@@ -56,7 +57,7 @@ pub async fn claim_key(
                     return Err(reused());
                 }
                 if tokio::time::Instant::now() >= deadline {
-                    return Err(ApiError::conflict(
+                    return Err(DomainError::conflict(
                         ErrorCode::IdempotencyInProgress,
                         "The first request with this Idempotency-Key is still running; retry shortly.",
                     ));
@@ -74,9 +75,9 @@ pub async fn settle_key(
     tenant: TenantId,
     key: &str,
     hash: &str,
-    error: &ApiError,
+    error: &DomainError,
 ) {
-    let outcome = if error.status.is_server_error() {
+    let outcome = if error.kind.status().is_server_error() {
         state.store.abandon_idempotent(tenant, key).await
     } else {
         let mut body = serde_json::Map::new();
@@ -92,7 +93,7 @@ pub async fn settle_key(
                 &IdempotentResponse {
                     key: key.to_string(),
                     request_hash: hash.to_string(),
-                    status: error.status.as_u16(),
+                    status: error.kind.status().as_u16(),
                     body: json!({ "error": body }),
                 },
             )
@@ -113,10 +114,10 @@ pub(crate) async fn idempotent<F, Fut>(
     hash: String,
     success: StatusCode,
     work: F,
-) -> ApiResult<(StatusCode, Value)>
+) -> DomainResult<(StatusCode, Value)>
 where
     F: FnOnce(Option<(String, String)>) -> Fut,
-    Fut: std::future::Future<Output = ApiResult<Value>>,
+    Fut: std::future::Future<Output = DomainResult<Value>>,
 {
     let Some(key) = key else {
         return work(None).await.map(|body| (success, body));
@@ -127,8 +128,8 @@ where
         }
         // A recorded client error: answer it again, exactly.
         let error = &body["error"];
-        let mut replayed = ApiError::new(
-            status,
+        let mut replayed = DomainError::new(
+            ErrorKind::of_status(status),
             ErrorCode::Replayed,
             error["message"].as_str().unwrap_or_default(),
         );

@@ -43,7 +43,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::availability::{MemberCalendar, team_availability};
-use crate::error::{ApiError, ApiResult};
+use crate::domain::error::{DomainError, DomainResult};
 
 /// Letters and digits that cannot be mistaken for one another when read aloud or written down
 /// (no 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B).

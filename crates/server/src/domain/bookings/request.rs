@@ -1,7 +1,7 @@
 //! What a booking request carries, checked: the attendee, notes, duration, and whom it books.
 
 use super::*;
-use crate::error::ErrorCode;
+use crate::domain::error::ErrorCode;
 
 #[derive(Debug, Deserialize, ToSchema, Clone, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -15,7 +15,7 @@ pub struct AttendeeBody {
 
 /// A phone number: an optional `+`, then 7 to 15 digits, with spaces, dots, dashes and
 /// brackets allowed between them.
-pub fn check_phone(field: &str, phone: &str) -> ApiResult<String> {
+pub fn check_phone(field: &str, phone: &str) -> DomainResult<String> {
     let phone = phone.trim();
     let digits = phone.chars().filter(char::is_ascii_digit).count();
     let allowed = phone
@@ -25,7 +25,7 @@ pub fn check_phone(field: &str, phone: &str) -> ApiResult<String> {
     if allowed && (7..=15).contains(&digits) {
         Ok(phone.to_string())
     } else {
-        Err(ApiError::invalid(
+        Err(DomainError::invalid(
             field,
             ErrorCode::InvalidPhone,
             format!("{phone:?} is not a phone number such as +1 234 567 8900."),
@@ -34,10 +34,10 @@ pub fn check_phone(field: &str, phone: &str) -> ApiResult<String> {
 }
 
 /// Checks an attendee; name required, e-mail and phone optional but well-formed.
-pub fn check_attendee(body: &AttendeeBody) -> ApiResult<Attendee> {
+pub fn check_attendee(body: &AttendeeBody) -> DomainResult<Attendee> {
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid(
+        return Err(DomainError::invalid(
             "attendee.name",
             ErrorCode::InvalidName,
             "The attendee's name is required (at most 200 characters).",
@@ -49,7 +49,7 @@ pub fn check_attendee(body: &AttendeeBody) -> ApiResult<Attendee> {
         .filter(|e| !e.trim().is_empty())
         .map(|e| {
             crate::domain::users::check_email(e)
-                .map_err(|error| ApiError::from_user("attendee.email", error))
+                .map_err(|error| DomainError::from_user("attendee.email", error))
         })
         .transpose()?;
     let phone = body
@@ -65,13 +65,13 @@ pub fn check_attendee(body: &AttendeeBody) -> ApiResult<Attendee> {
     })
 }
 
-pub(crate) fn parse_duration(raw: Option<i64>) -> ApiResult<Option<SignedDuration>> {
+pub(crate) fn parse_duration(raw: Option<i64>) -> DomainResult<Option<SignedDuration>> {
     match raw {
         None => Ok(None),
         Some(minutes) if (5..=1440).contains(&minutes) => {
             Ok(Some(SignedDuration::from_mins(minutes)))
         }
-        Some(_) => Err(ApiError::invalid(
+        Some(_) => Err(DomainError::invalid(
             "duration",
             ErrorCode::InvalidDuration,
             "`duration` is a whole number of minutes from 5 to 1440.",
@@ -79,9 +79,9 @@ pub(crate) fn parse_duration(raw: Option<i64>) -> ApiResult<Option<SignedDuratio
     }
 }
 
-pub(crate) fn check_notes(notes: Option<String>) -> ApiResult<Option<String>> {
+pub(crate) fn check_notes(notes: Option<String>) -> DomainResult<Option<String>> {
     match notes {
-        Some(n) if n.chars().count() > 2000 => Err(ApiError::invalid(
+        Some(n) if n.chars().count() > 2000 => Err(DomainError::invalid(
             "notes",
             ErrorCode::TooLong,
             "Notes may have at most 2000 characters.",

@@ -1,7 +1,7 @@
 //! Moving a booking: the new time is checked like a new booking of the same member.
 
 use super::*;
-use crate::error::ErrorCode;
+use crate::domain::error::ErrorCode;
 use crate::outbox::JobKind;
 use pillow_store::{BookingStatus, Constraint};
 
@@ -11,7 +11,7 @@ pub async fn reschedule(
     booking: &Booking,
     start: Timestamp,
     key: Option<String>,
-) -> ApiResult<(StatusCode, Value)> {
+) -> DomainResult<(StatusCode, Value)> {
     let tenant = booking.tenant_id;
     let hash = request_hash(
         "reschedule",
@@ -26,13 +26,13 @@ pub async fn reschedule(
         StatusCode::OK,
         |record| async move {
             if booking.status != BookingStatus::Confirmed {
-                return Err(ApiError::conflict(
+                return Err(DomainError::conflict(
                     ErrorCode::BookingNotConfirmed,
                     "A cancelled booking cannot be rescheduled; book a new time instead.",
                 ));
             }
             let duration = booking.end.duration_since(booking.start);
-            let end = start.checked_add(duration).map_err(ApiError::internal)?;
+            let end = start.checked_add(duration).map_err(DomainError::internal)?;
             let now = Timestamp::now();
             let probe = pillow_engine::Interval::new(
                 start
@@ -42,13 +42,13 @@ pub async fn reschedule(
                     .saturating_add(SignedDuration::from_hours(24 * 8))
                     .unwrap_or(start),
             )
-            .ok_or_else(|| ApiError::internal("empty probe window"))?;
+            .ok_or_else(|| DomainError::internal("empty probe window"))?;
             let calendars = state
                 .calendars
                 .calendars(state.store.as_ref(), tenant, &[booking.user_id], probe, now)
                 .await?;
             let calendar = calendars.first().ok_or_else(|| {
-                ApiError::conflict(
+                DomainError::conflict(
                     ErrorCode::NoWorkingHours,
                     "The member has no working hours set.",
                 )
@@ -66,10 +66,11 @@ pub async fn reschedule(
                 pillow_engine::check_slot(&calendar.rule, &busy, start, duration, now)
             {
                 return Err(if rejection == pillow_engine::SlotRejection::Busy {
-                    ApiError::conflict(ErrorCode::SlotUnavailable, "That time is not free.").with(
-                        "alternatives",
-                        nearest_alternatives(&calendars, start, duration, now),
-                    )
+                    DomainError::conflict(ErrorCode::SlotUnavailable, "That time is not free.")
+                        .with(
+                            "alternatives",
+                            nearest_alternatives(&calendars, start, duration, now),
+                        )
                 } else {
                     crate::domain::bookings::rejection_to_error(rejection)
                 });
@@ -91,12 +92,12 @@ pub async fn reschedule(
                     // The answer recorded for the key, so a retry gets exactly this.
                     Ok(body)
                 }
-                Ok(None) => Err(ApiError::not_found("booking")),
+                Ok(None) => Err(DomainError::not_found("booking")),
                 Err(pillow_store::StoreError::Conflict(Constraint::BookingOverlap)) => Err(
-                    ApiError::conflict(ErrorCode::SlotUnavailable, "That time was just taken."),
+                    DomainError::conflict(ErrorCode::SlotUnavailable, "That time was just taken."),
                 ),
                 Err(pillow_store::StoreError::Conflict(Constraint::BookingNotConfirmed)) => {
-                    Err(ApiError::conflict(
+                    Err(DomainError::conflict(
                         ErrorCode::BookingNotConfirmed,
                         "A cancelled booking cannot be rescheduled; book a new time instead.",
                     ))

@@ -1,7 +1,7 @@
 //! An agent's booking settings: who can be booked, how a team is chosen, and the templates.
 
 use super::*;
-use crate::error::ErrorCode;
+use crate::domain::error::ErrorCode;
 
 // ---------------------------------------------------------------------------------------------
 // Booking settings, as agents store them.
@@ -119,7 +119,7 @@ pub fn render_template(template: &str, values: &HashMap<&str, String>) -> String
 pub(crate) fn parse_strategy(
     settings: &BookingSettings,
     members: &[Uuid],
-) -> ApiResult<Strategy<Uuid>> {
+) -> DomainResult<Strategy<Uuid>> {
     match settings.distribution_strategy.as_str() {
         "round_robin" => Ok(Strategy::RoundRobin),
         "least_busy" => Ok(Strategy::LeastBusy),
@@ -127,14 +127,14 @@ pub(crate) fn parse_strategy(
         "specific_user" => {
             let chosen = match &settings.specific_user_id {
                 Some(raw) => Uuid::parse_str(raw).map_err(|_| {
-                    ApiError::invalid(
+                    DomainError::invalid(
                         "specific_user_id",
                         ErrorCode::UnknownUser,
                         format!("{raw:?} is not a member of this tenant."),
                     )
                 })?,
                 None => *members.first().ok_or_else(|| {
-                    ApiError::invalid(
+                    DomainError::invalid(
                         "assignable_users",
                         ErrorCode::NoMembers,
                         "specific_user needs at least one assignable user.",
@@ -143,7 +143,7 @@ pub(crate) fn parse_strategy(
             };
             Ok(Strategy::SpecificUser(chosen))
         }
-        other => Err(ApiError::invalid(
+        other => Err(DomainError::invalid(
             "distribution_strategy",
             ErrorCode::UnknownStrategy,
             format!(
@@ -158,7 +158,7 @@ pub async fn validate_settings(
     state: &AppState,
     tenant: TenantId,
     settings: &BookingSettings,
-) -> ApiResult<Vec<Uuid>> {
+) -> DomainResult<Vec<Uuid>> {
     let known: HashMap<Uuid, User> = state
         .store
         .list_users(tenant)
@@ -173,14 +173,14 @@ pub async fn validate_settings(
             .ok()
             .filter(|id| known.contains_key(id))
             .ok_or_else(|| {
-                ApiError::invalid(
+                DomainError::invalid(
                     &field,
                     ErrorCode::UnknownUser,
                     format!("{:?} is not a member of this tenant.", entry.user_id),
                 )
             })?;
         if members.contains(&id) {
-            return Err(ApiError::invalid(
+            return Err(DomainError::invalid(
                 &field,
                 ErrorCode::DuplicateUser,
                 "Each member may appear once in assignable_users.",
@@ -191,7 +191,7 @@ pub async fn validate_settings(
     if let Strategy::SpecificUser(id) = parse_strategy(settings, &members)?
         && !members.contains(&id)
     {
-        return Err(ApiError::invalid(
+        return Err(DomainError::invalid(
             "specific_user_id",
             ErrorCode::UnknownUser,
             "specific_user_id must be one of the assignable users.",
@@ -201,7 +201,7 @@ pub async fn validate_settings(
     if let Some(minutes) = config.duration
         && !(5..=1440).contains(&minutes)
     {
-        return Err(ApiError::invalid(
+        return Err(DomainError::invalid(
             "event_type_config.duration",
             ErrorCode::InvalidDuration,
             "The duration is a whole number of minutes from 5 to 1440.",
@@ -216,12 +216,12 @@ pub async fn validate_settings(
     ] {
         let Some(template) = template else { continue };
         let names = template_variables(template)
-            .map_err(|why| ApiError::invalid(field, ErrorCode::InvalidTemplate, why))?;
+            .map_err(|why| DomainError::invalid(field, ErrorCode::InvalidTemplate, why))?;
         if let Some(unknown) = names
             .iter()
             .find(|n| !TEMPLATE_VARIABLES.contains(&n.as_str()))
         {
-            return Err(ApiError::invalid(
+            return Err(DomainError::invalid(
                 field,
                 ErrorCode::UnknownTemplateVariable,
                 format!(

@@ -12,14 +12,14 @@ pub struct Team {
 
 /// An agent's team: its booking settings' assignable users, or, without settings, every member
 /// with working hours (round robin).
-pub async fn agent_team(state: &AppState, agent: &Agent) -> ApiResult<Team> {
+pub async fn agent_team(state: &AppState, agent: &Agent) -> DomainResult<Team> {
     let stored = state
         .store
         .get_booking_settings(agent.tenant_id, agent.id)
         .await?;
     let settings: BookingSettings = match stored {
         Some(value) => serde_json::from_value(value)
-            .map_err(|e| ApiError::internal(format!("stored booking settings: {e}")))?,
+            .map_err(|e| DomainError::internal(format!("stored booking settings: {e}")))?,
         None => BookingSettings {
             assignable_users: Vec::new(),
             distribution_strategy: default_strategy(),
@@ -101,7 +101,7 @@ impl TeamCache {
         state: &AppState,
         tenant: TenantId,
         agent_id: Uuid,
-    ) -> ApiResult<std::sync::Arc<TeamContext>> {
+    ) -> DomainResult<std::sync::Arc<TeamContext>> {
         if let Some((at, context)) = self
             .entries
             .lock()
@@ -115,7 +115,7 @@ impl TeamCache {
             .store
             .get_agent(tenant, agent_id)
             .await?
-            .ok_or_else(|| ApiError::not_found("agent"))?;
+            .ok_or_else(|| DomainError::not_found("agent"))?;
         let team = agent_team(state, &agent).await?;
         let names = state
             .store

@@ -87,7 +87,7 @@ pub(crate) async fn find(
     state: &AppState,
     tenant: TenantId,
     id_or_code: &str,
-) -> ApiResult<Booking> {
+) -> DomainResult<Booking> {
     let id_or_code = id_or_code.strip_prefix("BK_").unwrap_or(id_or_code);
     let found = if let Ok(id) = Uuid::parse_str(id_or_code) {
         state.store.get_booking(tenant, id).await?
@@ -99,11 +99,14 @@ pub(crate) async fn find(
     } else {
         None
     };
-    found.ok_or_else(|| ApiError::not_found("booking"))
+    found.ok_or_else(|| DomainError::not_found("booking"))
 }
 
 /// The view of a booking, with its member's name read from the store.
-pub(crate) async fn typed_view_of(state: &AppState, booking: &Booking) -> ApiResult<BookingView> {
+pub(crate) async fn typed_view_of(
+    state: &AppState,
+    booking: &Booking,
+) -> DomainResult<BookingView> {
     let host = state
         .store
         .get_user(booking.tenant_id, booking.user_id)
@@ -115,7 +118,7 @@ pub(crate) async fn typed_view_of(state: &AppState, booking: &Booking) -> ApiRes
 }
 
 /// [`typed_view_of`] as JSON, for the idempotent writes that record their answer.
-pub(crate) async fn view_of(state: &AppState, booking: &Booking) -> ApiResult<Value> {
+pub(crate) async fn view_of(state: &AppState, booking: &Booking) -> DomainResult<Value> {
     let view = typed_view_of(state, booking).await?;
     Ok(serde_json::to_value(view).expect("a view serialises"))
 }

@@ -2,7 +2,8 @@
 //! agent, a taken slot a 409, Cal.com down or rate limiting a 503.
 
 use super::*;
-use crate::error::ErrorCode;
+use crate::domain::error::ErrorCode;
+use crate::domain::error::ErrorKind;
 
 /// Why the Cal.com backend could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -37,26 +38,26 @@ pub enum CalcomBackendError {
         source: CalcomError,
     },
 }
-impl From<CalcomBackendError> for ApiError {
+impl From<CalcomBackendError> for DomainError {
     fn from(error: CalcomBackendError) -> Self {
         match error {
             CalcomBackendError::NotCalcom { .. } | CalcomBackendError::Incomplete { .. } => {
-                ApiError::conflict(
+                DomainError::conflict(
                     ErrorCode::CalcomNotConfigured,
                     format!("{error}. Set backend, cal_api_key and cal_event_type_slug."),
                 )
             }
-            CalcomBackendError::KeyUnreadable { .. } => ApiError::internal(error),
-            CalcomBackendError::EventTypeNotFound { .. } => ApiError::new(
-                StatusCode::BAD_GATEWAY,
+            CalcomBackendError::KeyUnreadable { .. } => DomainError::internal(error),
+            CalcomBackendError::EventTypeNotFound { .. } => DomainError::new(
+                ErrorKind::Upstream,
                 ErrorCode::CalcomEventTypeNotFound,
                 format!("{error}. Check the agent's cal_event_type_slug."),
             ),
             CalcomBackendError::InvalidDuration(_) => {
-                ApiError::invalid("duration", ErrorCode::InvalidDuration, error.to_string())
+                DomainError::invalid("duration", ErrorCode::InvalidDuration, error.to_string())
             }
             CalcomBackendError::NotConfirmed { .. } => {
-                ApiError::conflict(ErrorCode::BookingNotConfirmed, error.to_string())
+                DomainError::conflict(ErrorCode::BookingNotConfirmed, error.to_string())
             }
             CalcomBackendError::Calcom { agent_name, source } => {
                 calcom_to_api_error(&agent_name, source)
@@ -64,21 +65,21 @@ impl From<CalcomBackendError> for ApiError {
         }
     }
 }
-pub(crate) fn calcom_to_api_error(agent_name: &str, error: CalcomError) -> ApiError {
+pub(crate) fn calcom_to_api_error(agent_name: &str, error: CalcomError) -> DomainError {
     match error {
-        CalcomError::Unauthorized | CalcomError::Forbidden { .. } => ApiError::new(
-            StatusCode::BAD_GATEWAY,
+        CalcomError::Unauthorized | CalcomError::Forbidden { .. } => DomainError::new(
+            ErrorKind::Upstream,
             ErrorCode::CalcomUnauthorized,
             format!(
                 "Cal.com refused the API key of agent {agent_name:?}; \
                  update the agent's cal_api_key."
             ),
         ),
-        CalcomError::SlotUnavailable { .. } => ApiError::conflict(
+        CalcomError::SlotUnavailable { .. } => DomainError::conflict(
             ErrorCode::SlotUnavailable,
             "That time is no longer available; please choose another.",
         ),
-        CalcomError::NotFound { .. } => ApiError::not_found("Cal.com booking"),
+        CalcomError::NotFound { .. } => DomainError::not_found("Cal.com booking"),
         CalcomError::RateLimited { retry_after } => {
             let error = unavailable("Cal.com is limiting our requests; try again shortly.");
             match retry_after {
@@ -92,22 +93,22 @@ pub(crate) fn calcom_to_api_error(agent_name: &str, error: CalcomError) -> ApiEr
         }
         CalcomError::Decode(_) => {
             tracing::error!(error = %error, agent = agent_name, "unreadable Cal.com answer");
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
+            DomainError::new(
+                ErrorKind::Upstream,
                 ErrorCode::CalcomBadResponse,
                 "Cal.com answered in a way we could not read.",
             )
         }
-        CalcomError::BadRequest { message, .. } => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        CalcomError::BadRequest { message, .. } => DomainError::new(
+            ErrorKind::Invalid,
             ErrorCode::CalcomRejected,
             format!("Cal.com rejected the request: {message}"),
         ),
     }
 }
-pub(crate) fn unavailable(message: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
+pub(crate) fn unavailable(message: &str) -> DomainError {
+    DomainError::new(
+        ErrorKind::Unavailable,
         ErrorCode::CalcomUnavailable,
         message,
     )

@@ -6,7 +6,7 @@
 //! The agent's Cal.com API key is stored sealed ([`pillow_providers::crypto::SecretBox`]) and is
 //! opened only here, per call, into a [`SecretString`] that is never logged.
 //!
-//! Errors are [`CalcomBackendError`], which becomes an [`ApiError`] in one place: a key Cal.com
+//! Errors are [`CalcomBackendError`], which becomes an [`DomainError`] in one place: a key Cal.com
 //! refuses is a 502 `calcom_unauthorized` naming the agent, a taken slot a 409
 //! `slot_unavailable`, Cal.com down or rate limiting a 503 `calcom_unavailable`.
 
@@ -20,7 +20,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
 use jiff::{SignedDuration, Timestamp};
 use pillow_providers::calcom::{
     CalAttendee, CalBooking, CalBookingAttendee, CalcomClient, CalcomError, DEFAULT_BASE_URL,
@@ -34,7 +33,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::domain::error::DomainError;
 
 /// How long a resolved event type (slug → id) is reused. An agent update changes the cache
 /// key, so a new key or slug takes effect at once; this only bounds how long a change made on

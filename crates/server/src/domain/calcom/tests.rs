@@ -6,6 +6,7 @@ use pillow_store::TenantId;
 
 use super::bookings::metadata_value;
 use super::*;
+use axum::http::StatusCode;
 
 const KEY: &str = "cal_live_agent_key_0123456789abcdef";
 
@@ -188,8 +189,8 @@ async fn a_booking_takes_the_slot_and_a_second_one_is_a_409() {
         .book(&agent, start, None, &caller(), None, None)
         .await
         .unwrap_err();
-    let error = ApiError::from(error);
-    assert_eq!(error.status, StatusCode::CONFLICT);
+    let error = DomainError::from(error);
+    assert_eq!(error.kind.status(), StatusCode::CONFLICT);
     assert_eq!(error.code, "slot_unavailable");
 }
 
@@ -215,7 +216,7 @@ async fn booking_again_with_the_same_hint_answers_with_the_first_booking() {
         .book(&agent, start, None, &caller(), None, Some("call_2:CS_x"))
         .await
         .unwrap_err();
-    assert_eq!(ApiError::from(other).code, "slot_unavailable");
+    assert_eq!(DomainError::from(other).code, "slot_unavailable");
 }
 
 #[tokio::test]
@@ -261,7 +262,7 @@ async fn a_booking_whose_answer_was_lost_is_found_by_its_hint() {
         )
         .await
         .unwrap_err();
-    assert_eq!(ApiError::from(error).code, "calcom_unavailable");
+    assert_eq!(DomainError::from(error).code, "calcom_unavailable");
 }
 
 #[tokio::test]
@@ -313,7 +314,7 @@ async fn a_duration_other_than_the_default_is_sent_in_whole_minutes() {
         .unwrap_err();
     assert!(matches!(error, CalcomBackendError::InvalidDuration(_)));
     assert_eq!(
-        ApiError::from(error).status,
+        DomainError::from(error).kind.status(),
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
@@ -369,13 +370,13 @@ async fn cancel_frees_the_time_and_reschedule_moves_it() {
         .unwrap();
     assert_eq!(slots.len(), 16);
 
-    let error = ApiError::from(
+    let error = DomainError::from(
         backend
             .cancel(&agent, "unknownUid1", None)
             .await
             .unwrap_err(),
     );
-    assert_eq!(error.status, StatusCode::NOT_FOUND);
+    assert_eq!(error.kind.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -389,8 +390,8 @@ async fn a_refused_key_is_a_502_that_names_the_agent_but_not_the_key() {
         .unwrap_err();
     let shown = format!("{error} {error:?}");
     assert!(!shown.contains(wrong));
-    let error = ApiError::from(error);
-    assert_eq!(error.status, StatusCode::BAD_GATEWAY);
+    let error = DomainError::from(error);
+    assert_eq!(error.kind.status(), StatusCode::BAD_GATEWAY);
     assert_eq!(error.code, "calcom_unauthorized");
     assert!(error.message.contains("Front desk"), "{}", error.message);
     assert!(!error.message.contains(wrong));
@@ -411,8 +412,8 @@ async fn an_agent_without_cal_com_settings_never_reaches_cal_com() {
             .offered_slots(&agent, ts(MONDAY), ts(TUESDAY_END), None)
             .await
             .unwrap_err();
-        let error = ApiError::from(error);
-        assert_eq!(error.status, StatusCode::CONFLICT);
+        let error = DomainError::from(error);
+        assert_eq!(error.kind.status(), StatusCode::CONFLICT);
         assert_eq!(error.code, "calcom_not_configured");
     }
     assert!(fake.requests().is_empty());
@@ -430,7 +431,7 @@ async fn a_key_sealed_under_another_encryption_key_is_an_internal_error() {
         .unwrap_err();
     assert!(matches!(error, CalcomBackendError::KeyUnreadable { .. }));
     assert_eq!(
-        ApiError::from(error).status,
+        DomainError::from(error).kind.status(),
         StatusCode::INTERNAL_SERVER_ERROR
     );
     assert!(fake.requests().is_empty());
@@ -441,13 +442,13 @@ async fn an_unknown_slug_is_a_502_naming_it() {
     let (_fake, config) = setup().await;
     let mut agent = agent(&config, KEY);
     agent.cal_event_type_slug = Some("consultation".into());
-    let error = ApiError::from(
+    let error = DomainError::from(
         CalcomBackend::new(&config)
             .offered_slots(&agent, ts(MONDAY), ts(TUESDAY_END), None)
             .await
             .unwrap_err(),
     );
-    assert_eq!(error.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(error.kind.status(), StatusCode::BAD_GATEWAY);
     assert_eq!(error.code, "calcom_event_type_not_found");
     assert!(error.message.contains("consultation"));
 }
@@ -458,18 +459,18 @@ async fn cal_com_down_or_rate_limiting_is_a_503() {
     let agent = agent(&config, KEY);
     let backend = CalcomBackend::new(&config);
     fake.fail_next(3, 503);
-    let error = ApiError::from(
+    let error = DomainError::from(
         backend
             .offered_slots(&agent, ts(MONDAY), ts(TUESDAY_END), None)
             .await
             .unwrap_err(),
     );
-    assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error.kind.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(error.code, "calcom_unavailable");
 
     fake.set_retry_after(60);
     fake.fail_next(1, 429);
-    let error = ApiError::from(
+    let error = DomainError::from(
         backend
             .book(
                 &agent,
@@ -482,7 +483,7 @@ async fn cal_com_down_or_rate_limiting_is_a_503() {
             .await
             .unwrap_err(),
     );
-    assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error.kind.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(error.details["retry_after_seconds"], 60);
 }
 

@@ -1,6 +1,7 @@
 //! `POST .../calendar/book`: books a slot the caller picked, on this calendar or on Cal.com.
 
 use super::*;
+use crate::domain::error::DomainResult;
 use crate::error::ErrorCode;
 
 /// The in-call API's booking body.
@@ -69,7 +70,7 @@ pub async fn native_book(
     context: Arc<TeamContext>,
     request: &BookingRequest,
     record: Option<(&str, &str)>,
-) -> ApiResult<Value> {
+) -> DomainResult<Value> {
     let subject = Subject::Agent(context);
     booking::book(state, tenant, &subject, request, record).await
 }
@@ -206,7 +207,7 @@ pub(crate) async fn booked(
                     Ok(view) => view,
                     Err(error) => {
                         booking::settle_key(state, tenant, &key, hash, &error).await;
-                        return Err(error);
+                        return Err(ApiError::from(error));
                     }
                 }
             }

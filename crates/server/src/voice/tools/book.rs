@@ -130,7 +130,7 @@ pub async fn book_appointment_native(
     let body = match given(&ctx.call_id) {
         None => booking::book(ctx.state, ctx.tenant, &subject, &request, None)
             .await
-            .map_err(|e| ToolError::from_api(e, ctx))?,
+            .map_err(|e| ToolError::from_api(e.into(), ctx))?,
         Some(call_id) => {
             let key = call_key(call_id, ctx.agent, start, duration);
             // The slot alone makes two requests "the same": a retry with the caller's details
@@ -141,7 +141,7 @@ pub async fn book_appointment_native(
                 &json!({"start": start.to_string(), "duration": duration.map(|d| d.as_mins())}),
             );
             match claim_key(ctx.state, ctx.tenant, &key, &hash).await {
-                Err(e) => return Err(ToolError::from_api(e, ctx)),
+                Err(e) => return Err(ToolError::from_api(e.into(), ctx)),
                 Ok(Some((status, body))) if status.is_success() => body,
                 Ok(Some((status, body))) => {
                     return Err(ToolError::from_recorded(status, &body, ctx));
@@ -159,7 +159,7 @@ pub async fn book_appointment_native(
                         Ok(body) => body,
                         Err(error) => {
                             settle_key(ctx.state, ctx.tenant, &key, &hash, &error).await;
-                            return Err(ToolError::from_api(error, ctx));
+                            return Err(ToolError::from_api(error.into(), ctx));
                         }
                     }
                 }

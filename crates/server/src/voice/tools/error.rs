@@ -108,6 +108,11 @@ impl From<ApiError> for ToolError {
         }
     }
 }
+impl From<crate::domain::error::DomainError> for ToolError {
+    fn from(error: crate::domain::error::DomainError) -> Self {
+        ApiError::from(error).into()
+    }
+}
 impl From<pillow_store::StoreError> for ToolError {
     fn from(error: pillow_store::StoreError) -> Self {
         ApiError::from(error).into()
