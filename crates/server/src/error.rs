@@ -99,8 +99,8 @@ impl From<DomainError> for ApiError {
         ApiError {
             status: error.kind.status(),
             code: error.code,
+            details: error.sent_details(),
             message: error.message,
-            details: error.details,
         }
     }
 }

@@ -263,6 +263,15 @@ impl ErrorKind {
     }
 }
 
+/// A free time offered instead of one that was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Alternative {
+    #[serde(rename = "start_time")]
+    pub start: jiff::Timestamp,
+    #[serde(rename = "end_time")]
+    pub end: jiff::Timestamp,
+}
+
 /// A failure of the domain.
 #[derive(Debug, thiserror::Error)]
 #[error("{kind:?} {code}: {message}")]
@@ -270,8 +279,10 @@ pub struct DomainError {
     pub kind: ErrorKind,
     pub code: ErrorCode,
     pub message: String,
-    /// Extra members of the error, e.g. `field` or `alternatives`.
+    /// Extra members of the error, e.g. `field`.
     pub details: Map<String, Value>,
+    /// What a conflict offers instead, nearest first in time order; sent as `alternatives`.
+    pub alternatives: Vec<Alternative>,
 }
 
 pub type DomainResult<T> = Result<T, DomainError>;
@@ -283,7 +294,26 @@ impl DomainError {
             code,
             message: message.into(),
             details: Map::new(),
+            alternatives: Vec::new(),
         }
+    }
+
+    /// Offers these times instead.
+    pub fn with_alternatives(mut self, alternatives: Vec<Alternative>) -> Self {
+        self.alternatives = alternatives;
+        self
+    }
+
+    /// The details as sent: [`DomainError::details`] plus any `alternatives`.
+    pub fn sent_details(&self) -> Map<String, Value> {
+        let mut details = self.details.clone();
+        if !self.alternatives.is_empty() {
+            details.insert(
+                "alternatives".into(),
+                serde_json::to_value(&self.alternatives).expect("alternatives serialise"),
+            );
+        }
+        details
     }
 
     /// Adds a detail.
@@ -385,6 +415,24 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn a_conflicts_alternatives_are_sent_as_start_and_end_times() {
+        let start: jiff::Timestamp = "2026-03-10T14:00:00Z".parse().unwrap();
+        let end: jiff::Timestamp = "2026-03-10T14:30:00Z".parse().unwrap();
+        let error = DomainError::conflict(ErrorCode::SlotUnavailable, "taken")
+            .with_alternatives(vec![Alternative { start, end }]);
+        assert_eq!(
+            error.sent_details()["alternatives"],
+            serde_json::json!([{"start_time": "2026-03-10T14:00:00Z", "end_time": "2026-03-10T14:30:00Z"}])
+        );
+        assert!(
+            DomainError::conflict(ErrorCode::Conflict, "x")
+                .sent_details()
+                .get("alternatives")
+                .is_none()
+        );
     }
 
     #[test]

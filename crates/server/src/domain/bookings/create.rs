@@ -1,6 +1,7 @@
 //! Creating a booking: check the slot, pick a member, write it with its jobs in one transaction.
 
 use super::*;
+use crate::domain::error::Alternative;
 use crate::domain::error::ErrorCode;
 use crate::outbox::{BookingChange, JobKind, OutboxJob};
 
@@ -36,7 +37,7 @@ pub fn nearest_alternatives(
     wanted: Timestamp,
     duration: SignedDuration,
     now: Timestamp,
-) -> Vec<Value> {
+) -> Vec<Alternative> {
     let from = wanted
         .saturating_sub(SignedDuration::from_hours(48))
         .unwrap_or(wanted)
@@ -53,18 +54,19 @@ pub fn nearest_alternatives(
     nearest.sort_by_key(|s| s.slot.start);
     nearest
         .into_iter()
-        .map(
-            |s| json!({"start_time": s.slot.start.to_string(), "end_time": s.slot.end.to_string()}),
-        )
+        .map(|s| Alternative {
+            start: s.slot.start,
+            end: s.slot.end,
+        })
         .collect()
 }
 
-pub(crate) fn slot_unavailable(alternatives: Vec<Value>) -> DomainError {
+pub(crate) fn slot_unavailable(alternatives: Vec<Alternative>) -> DomainError {
     DomainError::conflict(
         ErrorCode::SlotUnavailable,
         "That time was just taken or is not free; choose one of the alternatives.",
     )
-    .with("alternatives", alternatives)
+    .with_alternatives(alternatives)
 }
 
 /// Books `request` for `subject`, answering the 201 body. `record` is the idempotency key and

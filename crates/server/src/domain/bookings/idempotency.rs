@@ -83,8 +83,8 @@ pub async fn settle_key(
         let mut body = serde_json::Map::new();
         body.insert("code".into(), error.code.into());
         body.insert("message".into(), error.message.clone().into());
-        for (k, v) in &error.details {
-            body.insert(k.clone(), v.clone());
+        for (k, v) in error.sent_details() {
+            body.insert(k, v);
         }
         state
             .store

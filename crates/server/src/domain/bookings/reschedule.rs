@@ -67,10 +67,7 @@ pub async fn reschedule(
             {
                 return Err(if rejection == pillow_engine::SlotRejection::Busy {
                     DomainError::conflict(ErrorCode::SlotUnavailable, "That time is not free.")
-                        .with(
-                            "alternatives",
-                            nearest_alternatives(&calendars, start, duration, now),
-                        )
+                        .with_alternatives(nearest_alternatives(&calendars, start, duration, now))
                 } else {
                     crate::domain::bookings::rejection_to_error(rejection)
                 });
