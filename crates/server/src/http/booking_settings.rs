@@ -34,14 +34,17 @@ async fn get_settings(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BookingSettings>> {
     let agent = agent(&state, &caller, &id).await?;
     if let Some(stored) = state
         .store
         .get_booking_settings(caller.tenant, agent.id)
         .await?
     {
-        return Ok(Json(stored));
+        // Stored as this struct serialised, so it reads back whole.
+        return Ok(Json(
+            serde_json::from_value(stored).map_err(ApiError::internal)?,
+        ));
     }
     let team = agent_team(&state, &agent).await?;
     let mut settings = team.settings;
@@ -54,9 +57,7 @@ async fn get_settings(
             calendar_provider_id: None,
         })
         .collect();
-    Ok(Json(
-        serde_json::to_value(settings).map_err(ApiError::internal)?,
-    ))
+    Ok(Json(settings))
 }
 
 /// Replace the agent's booking settings (owners and admins). Unknown or duplicate users, an
@@ -69,7 +70,7 @@ async fn put_settings(
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BookingSettings>> {
     let agent = agent(&state, &caller, &id).await?;
     caller.require_admin()?;
     let settings: BookingSettings = from_value(body)?;
@@ -80,5 +81,5 @@ async fn put_settings(
         .put_booking_settings(caller.tenant, agent.id, &stored)
         .await?;
     state.teams.invalidate(caller.tenant);
-    Ok(Json(stored))
+    Ok(Json(settings))
 }

@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use pillow_store::{NewWidgetKey, WidgetKey, WidgetKeyPatch};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -30,6 +29,12 @@ const MAX_ORIGINS: usize = 50;
 
 // ---------------------------------------------------------------------------------------------
 // Widget keys: `/api/agents/{id}/widget-keys`, for the tenant's admins.
+
+/// `{"widget_keys": [...]}`.
+#[derive(serde::Serialize, ToSchema)]
+struct WidgetKeyList {
+    widget_keys: Vec<WidgetKeyView>,
+}
 
 #[derive(serde::Serialize, ToSchema)]
 struct WidgetKeyView {
@@ -153,21 +158,21 @@ async fn admin_agent(state: &AppState, caller: &Caller, agent_id: &str) -> ApiRe
 /// The agent's widget keys (without their secrets).
 #[utoipa::path(get, path = "/api/agents/{id}/widget-keys", tag = "in-call",
     security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, description = "`{\"widget_keys\": [...]}`"), (status = 404)))]
+    responses((status = 200, body = WidgetKeyList), (status = 404)))]
 async fn list_widget_keys(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WidgetKeyList>> {
     let agent_id = admin_agent(&state, &caller, &id).await?;
-    let keys: Vec<WidgetKeyView> = state
+    let widget_keys: Vec<WidgetKeyView> = state
         .store
         .list_widget_keys(caller.tenant, agent_id)
         .await?
         .into_iter()
         .map(|k| key_view(k, None))
         .collect();
-    Ok(Json(json!({ "widget_keys": keys })))
+    Ok(Json(WidgetKeyList { widget_keys }))
 }
 
 /// Creates a publishable widget key for the agent; the whole key is in this answer only.
