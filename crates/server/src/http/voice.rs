@@ -177,7 +177,7 @@ async fn retell_tool(state: AppState, tool: &str, request: Request) -> ApiResult
     params(("X-Agent-ID" = Option<Uuid>, Header, description = "Our agent's id"),
            ("X-Retell-Signature" = Option<String>, Header, description = "v=<unix ms>,d=<hex>")),
     security(("bearer" = [])),
-    responses((status = 200, description = "`{date, timezone, options, summary, nearest_available_days}`"),
+    responses((status = 200, body = crate::voice::AvailabilityAnswer),
               (status = 401), (status = 422)))]
 async fn retell_availability(
     State(state): State<AppState>,
@@ -194,7 +194,7 @@ async fn retell_availability(
     params(("X-Agent-ID" = Option<Uuid>, Header, description = "Our agent's id"),
            ("X-Retell-Signature" = Option<String>, Header, description = "v=<unix ms>,d=<hex>")),
     security(("bearer" = [])),
-    responses((status = 200, description = "`{booked, confirmation_code, spoken_code, start_time, spoken, host_name, summary}`"),
+    responses((status = 200, body = crate::voice::BookingAnswer),
               (status = 401), (status = 409, description = "slot_unavailable with alternatives"),
               (status = 422)))]
 async fn retell_booking(State(state): State<AppState>, request: Request) -> ApiResult<Json<Value>> {

@@ -62,7 +62,7 @@ pub struct CheckAvailabilityArgs {
     pub timezone: Option<String>,
 }
 /// What `check_availability` answers.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema, utoipa::ToSchema)]
 pub struct AvailabilityAnswer {
     /// The resolved day (YYYY-MM-DD), or range as `first/last`: read it back to the caller.
     pub date: String,
@@ -78,7 +78,7 @@ pub struct AvailabilityAnswer {
     pub duration_minutes: i64,
 }
 /// One bookable time.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema, utoipa::ToSchema)]
 pub struct SlotOption {
     /// Opaque id to book exactly this time (pass it to book_appointment).
     pub slot_id: String,
@@ -115,7 +115,7 @@ pub struct BookAppointmentArgs {
     pub duration: Option<i64>,
 }
 /// What `book_appointment` answers.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema, utoipa::ToSchema)]
 pub struct BookingAnswer {
     pub booked: bool,
     pub confirmation_code: String,
