@@ -41,14 +41,22 @@ mod widget_keys;
 
 pub mod testing;
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use jiff_sqlx::ToSqlx;
 use pillow_store::*;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, FromRow, PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{
+    PgArgumentBuffer, PgArguments, PgConnectOptions, PgExecutor, PgPoolOptions, PgRow, PgTypeInfo,
+};
+use sqlx::{
+    Arguments, Connection, Encode, FromRow, PgConnection, PgPool, Postgres, QueryBuilder, Row,
+    Transaction, Type,
+};
 use uuid::Uuid;
 
 /// The ordinary role the store's connections run as; created by the migrations.
@@ -405,6 +413,151 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 
 fn all<R, T>(rows: Vec<R>, convert: fn(R) -> StoreResult<T>) -> StoreResult<Vec<T>> {
     rows.into_iter().map(convert).collect()
+}
+
+/// A [`StoredValue`] bound as PostgreSQL types its kind: `uuid`, `text`, `boolean`, `integer`,
+/// `bigint`, `timestamptz` or `jsonb`, a `NULL` too.
+struct Bound<'a>(StoredValue<'a>);
+
+impl Type<Postgres> for Bound<'_> {
+    /// Never asked: [`Encode::produces`] names the type of each value.
+    fn type_info() -> PgTypeInfo {
+        <String as Type<Postgres>>::type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for Bound<'_> {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        match &self.0 {
+            StoredValue::Id(id) => encode(id, buf),
+            StoredValue::Instant(at) => encode(at.map(|t| t.to_sqlx()), buf),
+            StoredValue::Text(text) => encode(text.as_deref(), buf),
+            StoredValue::Json(json) => encode(json.as_deref(), buf),
+            StoredValue::Flag(flag) => encode(flag, buf),
+            StoredValue::Int(int) => encode(int, buf),
+            StoredValue::BigInt(int) => encode(int, buf),
+        }
+    }
+
+    fn produces(&self) -> Option<PgTypeInfo> {
+        Some(match self.0 {
+            StoredValue::Id(_) => <Uuid as Type<Postgres>>::type_info(),
+            StoredValue::Instant(_) => <jiff_sqlx::Timestamp as Type<Postgres>>::type_info(),
+            StoredValue::Text(_) => <String as Type<Postgres>>::type_info(),
+            StoredValue::Json(_) => <sqlx::types::JsonValue as Type<Postgres>>::type_info(),
+            StoredValue::Flag(_) => <bool as Type<Postgres>>::type_info(),
+            StoredValue::Int(_) => <i32 as Type<Postgres>>::type_info(),
+            StoredValue::BigInt(_) => <i64 as Type<Postgres>>::type_info(),
+        })
+    }
+}
+
+/// Encodes `value` as Postgres does (a named function: the workspace builds both drivers, and
+/// `Option<T>` encodes for either).
+fn encode<'q>(
+    value: impl Encode<'q, Postgres>,
+    buf: &mut PgArgumentBuffer,
+) -> Result<IsNull, BoxDynError> {
+    value.encode(buf)
+}
+
+/// A row read for pillow-store's [`FromStored`], each kind in the column type [`Bound`] names.
+struct Columns<'r>(&'r PgRow);
+
+impl StoredRow for Columns<'_> {
+    fn read(&self, column: &str, kind: StoredKind) -> StoreResult<StoredValue<'static>> {
+        let row = self.0;
+        Ok(match kind {
+            StoredKind::Id => StoredValue::Id(row.try_get(column).map_err(db)?),
+            StoredKind::Instant => {
+                let at: Option<jiff_sqlx::Timestamp> = row.try_get(column).map_err(db)?;
+                StoredValue::Instant(at.map(|t| t.to_jiff()))
+            }
+            StoredKind::Text => {
+                let text: Option<String> = row.try_get(column).map_err(db)?;
+                StoredValue::Text(text.map(Cow::Owned))
+            }
+            StoredKind::Json => {
+                let json: Option<sqlx::types::JsonValue> = row.try_get(column).map_err(db)?;
+                StoredValue::Json(json.map(Cow::Owned))
+            }
+            StoredKind::Flag => StoredValue::Flag(row.try_get(column).map_err(db)?),
+            StoredKind::Int => StoredValue::Int(row.try_get(column).map_err(db)?),
+            StoredKind::BigInt => StoredValue::BigInt(row.try_get(column).map_err(db)?),
+        })
+    }
+}
+
+/// The model pillow-store builds from one row.
+fn model<M: FromStored>(row: &PgRow) -> StoreResult<M> {
+    M::from_stored(&Columns(row))
+}
+
+/// A statement's parameters, in order.
+fn arguments<'a>(values: impl IntoIterator<Item = StoredValue<'a>>) -> StoreResult<PgArguments> {
+    let mut arguments = PgArguments::default();
+    for value in values {
+        arguments
+            .add(Bound(value))
+            .map_err(|e| db(sqlx::Error::Encode(e)))?;
+    }
+    Ok(arguments)
+}
+
+/// Runs `sql` with `values` bound in order: the models of the rows it returns.
+async fn fetch<M: FromStored>(
+    conn: impl PgExecutor<'_>,
+    sql: &'static str,
+    values: impl IntoIterator<Item = StoredValue<'_>>,
+) -> StoreResult<Vec<M>> {
+    let query = sqlx::query_with(sql, arguments(values)?);
+    let rows = query.fetch_all(conn).await.map_err(db)?;
+    rows.iter().map(model).collect()
+}
+
+/// Like [`fetch`], for a statement that returns at most one row.
+async fn fetch_optional<M: FromStored>(
+    conn: impl PgExecutor<'_>,
+    sql: &'static str,
+    values: impl IntoIterator<Item = StoredValue<'_>>,
+) -> StoreResult<Option<M>> {
+    let query = sqlx::query_with(sql, arguments(values)?);
+    let row = query.fetch_optional(conn).await.map_err(db)?;
+    row.as_ref().map(model).transpose()
+}
+
+/// Like [`fetch`], for a statement that returns exactly one row.
+async fn fetch_one<M: FromStored>(
+    conn: impl PgExecutor<'_>,
+    sql: &'static str,
+    values: impl IntoIterator<Item = StoredValue<'_>>,
+) -> StoreResult<M> {
+    let query = sqlx::query_with(sql, arguments(values)?);
+    model(&query.fetch_one(conn).await.map_err(db)?)
+}
+
+/// Runs `sql` with `values` bound in order: how many rows it changed.
+async fn execute(
+    conn: impl PgExecutor<'_>,
+    sql: &'static str,
+    values: impl IntoIterator<Item = StoredValue<'_>>,
+) -> StoreResult<u64> {
+    let query = sqlx::query_with(sql, arguments(values)?);
+    Ok(query.execute(conn).await.map_err(db)?.rows_affected())
+}
+
+impl PostgresStore {
+    /// Runs `work` in a transaction that sees only what `scope` allows, and commits what it
+    /// made: the shape of every method that needs one statement or a few.
+    async fn within<T>(
+        &self,
+        scope: Scope<'_>,
+        work: impl AsyncFnOnce(&mut PgConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut tx = self.begin(scope).await?;
+        let value = work(&mut tx).await?;
+        commit(tx, value).await
+    }
 }
 
 #[derive(FromRow)]
