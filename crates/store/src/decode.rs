@@ -7,7 +7,7 @@
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use crate::{StoreError, StoreResult, StoredKind, StoredValue};
+use crate::{StoreError, StoreResult, StoredKind, StoredValue, TenantId};
 
 /// One row of a query's result, as a backend reads it.
 pub trait StoredRow {
@@ -76,6 +76,7 @@ macro_rules! stored_type {
 
 stored_type!(
     Uuid => Id,
+    TenantId => Id(TenantId),
     String => Text(std::borrow::Cow::into_owned),
     bool => Flag,
     i32 => Int,

@@ -28,7 +28,7 @@ pub trait TenantStore: Send + Sync {
 impl FromStored for Tenant {
     fn from_stored(row: &impl StoredRow) -> StoreResult<Self> {
         Ok(Tenant {
-            id: TenantId(row.get("id")?),
+            id: row.get("id")?,
             name: row.get("name")?,
             created_at: row.get("created_at")?,
         })
