@@ -94,6 +94,10 @@ enum Scope<'a> {
     Agent(Uuid),
     /// The outbox of every tenant, for the job worker (`app.worker`).
     Worker,
+    /// Another narrow setting, by name, that a policy reads: `app.retell_agent_id`,
+    /// `app.widget_key_prefix`, and those of `0004_google.sql` (`app.sync_worker`,
+    /// `app.channel_id`, `app.maintenance`).
+    Setting(&'static str, &'a str),
 }
 
 impl Scope<'_> {
@@ -116,6 +120,7 @@ impl Scope<'_> {
             Scope::ApiKeyPrefix(prefix) => ("app.api_key_prefix", (*prefix).to_string()),
             Scope::Agent(id) => ("app.agent_id", id.to_string()),
             Scope::Worker => ("app.worker", "on".to_string()),
+            Scope::Setting(name, value) => (*name, (*value).to_string()),
         }
     }
 }
@@ -395,14 +400,7 @@ impl PostgresStore {
         name: &'static str,
         value: &str,
     ) -> StoreResult<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        sqlx::query("SELECT set_config($1, $2, true)")
-            .bind(name)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        Ok(tx)
+        self.begin(Scope::Setting(name, value)).await
     }
 }
 
