@@ -218,6 +218,13 @@ async fn commit<T>(tx: Transaction<'static, Postgres>, value: T) -> StoreResult<
     Ok(value)
 }
 
+/// Rolls back and hands back the answer: for a write that found nothing to change, or whose
+/// first steps (a bump, say) must not stay.
+async fn rollback<T>(tx: Transaction<'static, Postgres>, answer: StoreResult<T>) -> StoreResult<T> {
+    tx.rollback().await.map_err(db)?;
+    answer
+}
+
 /// Maps database errors onto [`StoreError`]; constraint names come from the migrations.
 fn db(error: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(e) = &error {
@@ -365,30 +372,25 @@ async fn record_response(
     Ok(())
 }
 
-#[derive(Clone, Copy)]
-enum Owned {
-    Rule,
-    Event,
-}
-
-/// The user a rule or event belongs to. Read without a lock: the user never changes, and the
-/// caller locks the user (see [`bump`]) before touching the row.
-async fn owner(
+/// The user the rule or event `id` belongs to (`owner_sql` selects it), with the user's busy
+/// version bumped and the user locked (see [`bump`]): the first step of every change to one.
+/// `None` when it is not in the tenant. The owner is read without a lock: it never changes.
+async fn bump_owner(
     conn: &mut PgConnection,
-    table: Owned,
+    owner_sql: &'static str,
     tenant: TenantId,
     id: Uuid,
 ) -> StoreResult<Option<Uuid>> {
-    let sql = match table {
-        Owned::Rule => "SELECT user_id FROM availability_rules WHERE tenant_id = $1 AND id = $2",
-        Owned::Event => "SELECT user_id FROM calendar_events WHERE tenant_id = $1 AND id = $2",
-    };
-    sqlx::query_scalar(sql)
+    let owner: Option<Uuid> = sqlx::query_scalar(owner_sql)
         .bind(tenant.0)
         .bind(id)
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await
-        .map_err(db)
+        .map_err(db)?;
+    if let Some(user) = owner {
+        bump(conn, tenant, user).await?;
+    }
+    Ok(owner)
 }
 
 impl PostgresStore {
@@ -434,6 +436,8 @@ impl Encode<'_, Postgres> for Bound<'_> {
             StoredValue::Flag(flag) => encode(flag, buf),
             StoredValue::Int(int) => encode(int, buf),
             StoredValue::BigInt(int) => encode(int, buf),
+            StoredValue::Ids(ids) => encode(ids.as_ref(), buf),
+            StoredValue::Texts(texts) => encode(texts.as_ref(), buf),
         }
     }
 
@@ -446,6 +450,8 @@ impl Encode<'_, Postgres> for Bound<'_> {
             StoredValue::Flag(_) => <bool as Type<Postgres>>::type_info(),
             StoredValue::Int(_) => <i32 as Type<Postgres>>::type_info(),
             StoredValue::BigInt(_) => <i64 as Type<Postgres>>::type_info(),
+            StoredValue::Ids(_) => <Vec<Uuid> as Type<Postgres>>::type_info(),
+            StoredValue::Texts(_) => <Vec<String> as Type<Postgres>>::type_info(),
         })
     }
 }
@@ -483,6 +489,18 @@ impl StoredRow for Columns<'_> {
             StoredKind::Int => StoredValue::Int(row.try_get(column).map_err(db)?),
             StoredKind::BigInt => StoredValue::BigInt(row.try_get(column).map_err(db)?),
         })
+    }
+}
+
+/// Appends each condition after ` AND `, its value bound where its `?` stands.
+fn push_conditions(query: &mut QueryBuilder<Postgres>, conditions: Vec<Condition<'_>>) {
+    for condition in conditions {
+        let (before, after) = condition.split();
+        query.push(" AND ").push(before);
+        if let Some(value) = condition.value {
+            query.push_bind(Bound(value));
+        }
+        query.push(after);
     }
 }
 

@@ -81,6 +81,18 @@ impl SqliteStore {
     }
 }
 
+/// Commits and hands back what the transaction produced.
+async fn commit<T>(tx: Transaction<'static, Sqlite>, value: T) -> StoreResult<T> {
+    tx.commit().await.map_err(db)?;
+    Ok(value)
+}
+
+/// Rolls back and hands back the answer: for a write that found nothing to change.
+async fn rollback<T>(tx: Transaction<'static, Sqlite>, answer: StoreResult<T>) -> StoreResult<T> {
+    tx.rollback().await.map_err(db)?;
+    answer
+}
+
 fn db(error: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(e) = &error {
         // 2067 = SQLITE_CONSTRAINT_UNIQUE, 1555 = SQLITE_CONSTRAINT_PRIMARYKEY
@@ -173,29 +185,24 @@ async fn bump(conn: &mut SqliteConnection, tenant: TenantId, user: Uuid) -> Stor
     Ok(done.rows_affected() > 0)
 }
 
-/// The user a rule or event belongs to; `table` is one of ours, never input.
-async fn owner(
+/// The user the rule or event `id` belongs to (`owner_sql` selects it), with the user's busy
+/// version bumped: the first step of every change to one. `None` when it is not in the tenant.
+async fn bump_owner(
     conn: &mut SqliteConnection,
-    table: Owned,
+    owner_sql: &'static str,
     tenant: TenantId,
     id: Uuid,
 ) -> StoreResult<Option<Uuid>> {
-    let sql = match table {
-        Owned::Rule => "SELECT user_id FROM availability_rules WHERE tenant_id = $1 AND id = $2",
-        Owned::Event => "SELECT user_id FROM calendar_events WHERE tenant_id = $1 AND id = $2",
-    };
-    sqlx::query_scalar(sql)
+    let owner: Option<Uuid> = sqlx::query_scalar(owner_sql)
         .bind(tenant.0)
         .bind(id)
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await
-        .map_err(db)
-}
-
-#[derive(Clone, Copy)]
-enum Owned {
-    Rule,
-    Event,
+        .map_err(db)?;
+    if let Some(user) = owner {
+        bump(conn, tenant, user).await?;
+    }
+    Ok(owner)
 }
 
 /// Busy time of some users overlapping a range: blocking calendar events, then confirmed
@@ -330,6 +337,10 @@ impl Encode<'_, Sqlite> for Bound<'_> {
             StoredValue::Flag(flag) => encode(flag, buf),
             StoredValue::Int(int) => encode(int, buf),
             StoredValue::BigInt(int) => encode(int, buf),
+            StoredValue::Ids(ids) => encode(id_list(ids), buf),
+            StoredValue::Texts(texts) => {
+                encode(serde_json::Value::from(texts.to_vec()).to_string(), buf)
+            }
         }
     }
 }
@@ -368,6 +379,18 @@ impl StoredRow for Columns<'_> {
             StoredKind::Int => StoredValue::Int(row.try_get(column).map_err(db)?),
             StoredKind::BigInt => StoredValue::BigInt(row.try_get(column).map_err(db)?),
         })
+    }
+}
+
+/// Appends each condition after ` AND `, its value bound where its `?` stands.
+fn push_conditions(query: &mut QueryBuilder<Sqlite>, conditions: Vec<Condition<'_>>) {
+    for condition in conditions {
+        let (before, after) = condition.split();
+        query.push(" AND ").push(before);
+        if let Some(value) = condition.value {
+            query.push_bind(Bound(value));
+        }
+        query.push(after);
     }
 }
 

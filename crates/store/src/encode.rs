@@ -26,6 +26,10 @@ pub enum StoredValue<'a> {
     BigInt(Option<i64>),
     Instant(Option<Timestamp>),
     Json(Option<Cow<'a, serde_json::Value>>),
+    /// A list of ids, for `= ANY(…)` on PostgreSQL and `json_each(…)` on SQLite; bound only.
+    Ids(Cow<'a, [Uuid]>),
+    /// A list of text, likewise.
+    Texts(Cow<'a, [String]>),
 }
 
 /// Which [`StoredValue`] variant a column is read as.
@@ -67,6 +71,18 @@ stored_from!(Flag: bool => |flag| flag);
 stored_from!(Int: i32 => |int| int);
 stored_from!(BigInt: i64 => |int| int);
 stored_from!(Instant: Timestamp => |instant| instant);
+impl<'a> From<&'a [Uuid]> for StoredValue<'a> {
+    fn from(ids: &'a [Uuid]) -> Self {
+        StoredValue::Ids(Cow::Borrowed(ids))
+    }
+}
+
+impl<'a> From<&'a [String]> for StoredValue<'a> {
+    fn from(texts: &'a [String]) -> Self {
+        StoredValue::Texts(Cow::Borrowed(texts))
+    }
+}
+
 stored_from!(Json:
     &'a serde_json::Value => Cow::Borrowed,
     serde_json::Value => Cow::Owned,
@@ -75,6 +91,34 @@ stored_from!(Json:
 impl<'a> From<&'a Option<String>> for StoredValue<'a> {
     fn from(text: &'a Option<String>) -> Self {
         StoredValue::Text(text.as_deref().map(Cow::Borrowed))
+    }
+}
+
+/// One condition of a query built at run time, which both backends AND in: SQL text, with `?`
+/// where its value (if any) is bound.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition<'a> {
+    pub sql: &'static str,
+    pub value: Option<StoredValue<'a>>,
+}
+
+impl<'a> Condition<'a> {
+    /// A condition without a parameter.
+    pub fn new(sql: &'static str) -> Self {
+        Condition { sql, value: None }
+    }
+
+    /// A condition with one parameter, at the `?` in `sql`.
+    pub fn bound(sql: &'static str, value: impl Into<StoredValue<'a>>) -> Self {
+        Condition {
+            sql,
+            value: Some(value.into()),
+        }
+    }
+
+    /// `sql` before and after the `?`.
+    pub fn split(&self) -> (&'static str, &'static str) {
+        self.sql.split_once('?').unwrap_or((self.sql, ""))
     }
 }
 
