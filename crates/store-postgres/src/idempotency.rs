@@ -58,7 +58,7 @@ impl IdempotencyStore for PostgresStore {
         response: &IdempotentResponse,
     ) -> StoreResult<()> {
         let mut tx = self.scoped(tenant).await?;
-        record_response(&mut tx, tenant, response).await?;
+        record_response(&mut tx, tenant, Some(response)).await?;
         commit(tx, ()).await
     }
 

@@ -270,20 +270,6 @@ fn missing_user() -> StoreError {
     StoreError::MissingReference(Entity::User)
 }
 
-/// `ts` a day earlier, for the all-day widening; the start of time when there is no earlier.
-fn widened_back(ts: Timestamp) -> jiff_sqlx::Timestamp {
-    ts.checked_sub(ALL_DAY_WIDENING)
-        .unwrap_or(Timestamp::MIN)
-        .to_sqlx()
-}
-
-/// `ts` a day later, for the all-day widening; the end of time when there is no later.
-fn widened_forward(ts: Timestamp) -> jiff_sqlx::Timestamp {
-    ts.checked_add(ALL_DAY_WIDENING)
-        .unwrap_or(Timestamp::MAX)
-        .to_sqlx()
-}
-
 /// Bumps the user's busy version; false when the user is not in the tenant. It also locks the
 /// user's row until the transaction ends, so every write to a user's rules or events takes the
 /// user's lock first: two of them never wait on each other in opposite orders, and two
@@ -346,29 +332,26 @@ async fn insert_jobs(
     Ok(())
 }
 
-/// Records a request's answer (key done) in the caller's transaction.
+/// Records a request's answer (key done), if there is one, in the caller's transaction.
 async fn record_response(
     conn: &mut PgConnection,
     tenant: TenantId,
-    response: &IdempotentResponse,
+    response: Option<&IdempotentResponse>,
 ) -> StoreResult<()> {
-    sqlx::query(
+    let Some(response) = response else {
+        return Ok(());
+    };
+    execute(
+        conn,
         "INSERT INTO idempotency_keys (tenant_id, key, request_hash, state, status, body,
                                        created_at, updated_at)
          VALUES ($1, $2, $3, 'done', $4, $5, $6, $6)
          ON CONFLICT (tenant_id, key) DO UPDATE
             SET request_hash = excluded.request_hash, state = 'done', status = excluded.status,
                 body = excluded.body, updated_at = excluded.updated_at",
+        response.record_values(tenant, Timestamp::now()),
     )
-    .bind(tenant.0)
-    .bind(&response.key)
-    .bind(&response.request_hash)
-    .bind(i32::from(response.status))
-    .bind(&response.body)
-    .bind(now())
-    .execute(conn)
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
@@ -576,25 +559,6 @@ impl PostgresStore {
     }
 }
 
-#[derive(FromRow)]
-struct BusyRow {
-    user_id: Uuid,
-    start_at: jiff_sqlx::Timestamp,
-    end_at: jiff_sqlx::Timestamp,
-    all_day: bool,
-}
-
-impl BusyRow {
-    fn into_model(self) -> StoreResult<BusyEvent> {
-        Ok(BusyEvent {
-            user_id: self.user_id,
-            start: self.start_at.to_jiff(),
-            end: self.end_at.to_jiff(),
-            all_day: self.all_day,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -613,12 +577,13 @@ mod tests {
             .await
             .unwrap();
         let now = Timestamp::now();
+        let wide = widened_for_all_day((now, now));
         let plan: Vec<String> =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {BUSY_EVENTS}")))
                 .bind(new_id())
                 .bind(vec![new_id(), new_id()])
-                .bind(widened_back(now))
-                .bind(widened_forward(now))
+                .bind(wide.0.to_sqlx())
+                .bind(wide.1.to_sqlx())
                 .bind(now.to_sqlx())
                 .bind(now.to_sqlx())
                 .fetch_all(&mut *tx)

@@ -29,7 +29,7 @@ impl EventStore for SqliteStore {
             event.insert_values(tenant, id, now),
         )
         .await?;
-        insert_jobs(&mut tx, tenant, jobs, micros(now)).await?;
+        insert_jobs(&mut tx, tenant, jobs, now).await?;
         commit(tx, created).await
     }
 
@@ -69,7 +69,7 @@ impl EventStore for SqliteStore {
         if replaced.is_none() {
             return rollback(tx, Ok(None)).await;
         }
-        insert_jobs(&mut tx, tenant, jobs, micros(now)).await?;
+        insert_jobs(&mut tx, tenant, jobs, now).await?;
         commit(tx, replaced).await
     }
 
@@ -90,7 +90,7 @@ impl EventStore for SqliteStore {
         if deleted == 0 {
             return rollback(tx, Ok(false)).await;
         }
-        insert_jobs(&mut tx, tenant, jobs, micros(Timestamp::now())).await?;
+        insert_jobs(&mut tx, tenant, jobs, Timestamp::now()).await?;
         commit(tx, true).await
     }
 

@@ -56,7 +56,7 @@ impl IdempotencyStore for SqliteStore {
         response: &IdempotentResponse,
     ) -> StoreResult<()> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        record_response(&mut conn, tenant, response, micros(Timestamp::now())).await
+        record_response(&mut conn, tenant, Some(response), Timestamp::now()).await
     }
 
     async fn abandon_idempotent(&self, tenant: TenantId, key: &str) -> StoreResult<()> {

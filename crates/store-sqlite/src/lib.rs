@@ -229,49 +229,47 @@ async fn insert_jobs(
     conn: &mut SqliteConnection,
     tenant: TenantId,
     jobs: &[NewJob],
-    now: i64,
+    now: Timestamp,
 ) -> StoreResult<()> {
     for job in jobs {
-        sqlx::query(
+        execute(
+            &mut *conn,
             "INSERT INTO outbox (id, tenant_id, kind, payload, status, attempts, \
              next_attempt_at, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5)",
+            [
+                new_id().into(),
+                tenant.into(),
+                (&job.kind).into(),
+                (&job.payload).into(),
+                now.into(),
+            ],
         )
-        .bind(new_id())
-        .bind(tenant.0)
-        .bind(&job.kind)
-        .bind(json_text(&job.payload)?)
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+        .await?;
     }
     Ok(())
 }
 
-/// Records a request's answer (key done) in the caller's transaction.
+/// Records a request's answer (key done), if there is one, in the caller's transaction.
 async fn record_response(
     conn: &mut SqliteConnection,
     tenant: TenantId,
-    response: &IdempotentResponse,
-    now: i64,
+    response: Option<&IdempotentResponse>,
+    now: Timestamp,
 ) -> StoreResult<()> {
-    sqlx::query(
+    let Some(response) = response else {
+        return Ok(());
+    };
+    execute(
+        conn,
         "INSERT INTO idempotency_keys (tenant_id, key, request_hash, state, status, body, \
          created_at, updated_at) VALUES ($1, $2, $3, 'done', $4, $5, $6, $6) \
          ON CONFLICT (tenant_id, key) DO UPDATE SET request_hash = excluded.request_hash, \
          state = 'done', status = excluded.status, body = excluded.body, \
          updated_at = excluded.updated_at",
+        response.record_values(tenant, now),
     )
-    .bind(tenant.0)
-    .bind(&response.key)
-    .bind(&response.request_hash)
-    .bind(i64::from(response.status))
-    .bind(json_text(&response.body)?)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
@@ -283,33 +281,12 @@ fn json_value(what: &str, text: &str) -> StoreResult<serde_json::Value> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
-const WIDENING_MICROS: i64 = ALL_DAY_WIDENING.as_micros() as i64;
-
 fn micros(ts: Timestamp) -> i64 {
     ts.as_microsecond()
 }
 
 fn instant(us: i64) -> StoreResult<Timestamp> {
     Timestamp::from_microsecond(us).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-#[derive(FromRow)]
-struct BusyRow {
-    user_id: Uuid,
-    start_at: i64,
-    end_at: i64,
-    all_day: bool,
-}
-
-impl BusyRow {
-    fn into_model(self) -> StoreResult<BusyEvent> {
-        Ok(BusyEvent {
-            user_id: self.user_id,
-            start: instant(self.start_at)?,
-            end: instant(self.end_at)?,
-            all_day: self.all_day,
-        })
-    }
 }
 
 fn all<R, T>(rows: Vec<R>, convert: fn(R) -> StoreResult<T>) -> StoreResult<Vec<T>> {

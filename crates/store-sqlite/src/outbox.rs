@@ -9,7 +9,7 @@ impl OutboxStore for SqliteStore {
             return Ok(());
         }
         let mut tx = self.write().await?;
-        insert_jobs(&mut tx, tenant, jobs, micros(Timestamp::now())).await?;
+        insert_jobs(&mut tx, tenant, jobs, Timestamp::now()).await?;
         tx.commit().await.map_err(db)
     }
 

@@ -60,3 +60,18 @@ pub trait IdempotencyStore: Send + Sync {
     /// key is kept.
     async fn abandon_idempotent(&self, tenant: TenantId, key: &str) -> StoreResult<()>;
 }
+
+impl IdempotentResponse {
+    /// `$1` to `$6` of both backends' upsert of a done key: tenant, key, request hash, status,
+    /// body and `now` (for both timestamps of a new record).
+    pub fn record_values(&self, tenant: TenantId, now: jiff::Timestamp) -> [StoredValue<'_>; 6] {
+        [
+            tenant.into(),
+            (&self.key).into(),
+            (&self.request_hash).into(),
+            i32::from(self.status).into(),
+            (&self.body).into(),
+            now.into(),
+        ]
+    }
+}
