@@ -376,19 +376,6 @@ async fn bump_owner(
     Ok(owner)
 }
 
-impl PostgresStore {
-    /// Begins a transaction with one narrow transaction-local setting that a policy of
-    /// `0004_google.sql` reads (`app.sync_worker`, `app.channel_id`,
-    /// `app.maintenance`).
-    async fn begin_setting(
-        &self,
-        name: &'static str,
-        value: &str,
-    ) -> StoreResult<Transaction<'static, Postgres>> {
-        self.begin(Scope::Setting(name, value)).await
-    }
-}
-
 /// A stored enum that does not parse: the row is corrupt.
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))

@@ -273,10 +273,6 @@ async fn record_response(
     Ok(())
 }
 
-fn json_text(value: &serde_json::Value) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Database(e.to_string()))
-}
-
 fn json_value(what: &str, text: &str) -> StoreResult<serde_json::Value> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }

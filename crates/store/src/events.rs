@@ -423,20 +423,16 @@ impl NewCalendarEvent {
 
     /// One row of both backends' insert of synchronised events: id, tenant, user, provider,
     /// the columns a provider sets (external id to transparency), and `now` for both
-    /// timestamps; the source, `google`, comes last in the statement itself.
+    /// timestamps; the source, `google`, is the statement's own.
     pub fn synced_values(
         &self,
         tenant: TenantId,
         id: Uuid,
-        provider_id: Uuid,
+        user: Uuid,
+        provider: Uuid,
         now: Timestamp,
     ) -> Vec<StoredValue<'_>> {
-        let head = [
-            id.into(),
-            tenant.into(),
-            self.user_id.into(),
-            provider_id.into(),
-        ];
+        let head = [id.into(), tenant.into(), user.into(), provider.into()];
         let tail = [now.into(), now.into()];
         head.into_iter()
             .chain(self.provider_columns())
