@@ -54,8 +54,8 @@ use sqlx::postgres::{
     PgArgumentBuffer, PgArguments, PgConnectOptions, PgExecutor, PgPoolOptions, PgRow, PgTypeInfo,
 };
 use sqlx::{
-    Arguments, Connection, Encode, FromRow, PgConnection, PgPool, Postgres, QueryBuilder, Row,
-    Transaction, Type,
+    Arguments, Connection, Encode, PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction,
+    Type,
 };
 use uuid::Uuid;
 
@@ -374,15 +374,6 @@ async fn bump_owner(
         bump(conn, tenant, user).await?;
     }
     Ok(owner)
-}
-
-/// A stored enum that does not parse: the row is corrupt.
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
-
-fn all<R, T>(rows: Vec<R>, convert: fn(R) -> StoreResult<T>) -> StoreResult<Vec<T>> {
-    rows.into_iter().map(convert).collect()
 }
 
 /// A [`StoredValue`] bound as PostgreSQL types its kind: `uuid`, `text`, `boolean`, `integer`,

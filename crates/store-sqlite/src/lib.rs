@@ -18,8 +18,8 @@ use sqlx::sqlite::{
     SqlitePoolOptions, SqliteRow, SqliteSynchronous, SqliteTypeInfo,
 };
 use sqlx::{
-    Arguments, Encode, FromRow, QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor,
-    SqlitePool, Transaction, Type,
+    Arguments, Encode, QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor, SqlitePool,
+    Transaction, Type,
 };
 use uuid::Uuid;
 
@@ -283,10 +283,6 @@ fn micros(ts: Timestamp) -> i64 {
 
 fn instant(us: i64) -> StoreResult<Timestamp> {
     Timestamp::from_microsecond(us).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn all<R, T>(rows: Vec<R>, convert: fn(R) -> StoreResult<T>) -> StoreResult<Vec<T>> {
-    rows.into_iter().map(convert).collect()
 }
 
 /// A [`StoredValue`] bound as SQLite keeps its kind: instants as microseconds since the epoch,
