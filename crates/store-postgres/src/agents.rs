@@ -25,7 +25,7 @@ impl AgentStore for PostgresStore {
             fetch(
                 tx,
                 "SELECT * FROM agents WHERE tenant_id = $1 ORDER BY created_at, id",
-                [tenant.into()],
+                stored![tenant],
             )
             .await
         })
@@ -37,7 +37,7 @@ impl AgentStore for PostgresStore {
             fetch_optional(
                 tx,
                 "SELECT * FROM agents WHERE tenant_id = $1 AND id = $2",
-                [tenant.into(), id.into()],
+                stored![tenant, id],
             )
             .await
         })
@@ -78,7 +78,7 @@ impl AgentStore for PostgresStore {
             let deleted = execute(
                 tx,
                 "DELETE FROM agents WHERE tenant_id = $1 AND id = $2",
-                [tenant.into(), id.into()],
+                stored![tenant, id],
             )
             .await?;
             Ok(deleted > 0)
@@ -88,7 +88,7 @@ impl AgentStore for PostgresStore {
 
     async fn find_agent(&self, id: Uuid) -> StoreResult<Option<Agent>> {
         self.within(Scope::Agent(id), async |tx| {
-            fetch_optional(tx, "SELECT * FROM agents WHERE id = $1", [id.into()]).await
+            fetch_optional(tx, "SELECT * FROM agents WHERE id = $1", stored![id]).await
         })
         .await
     }
@@ -125,12 +125,7 @@ impl AgentStore for PostgresStore {
                  VALUES ($1, $2, $3, $4, $4)
                  ON CONFLICT (tenant_id, agent_id) DO UPDATE
                     SET settings = excluded.settings, updated_at = excluded.updated_at",
-                [
-                    tenant.into(),
-                    agent_id.into(),
-                    settings.into(),
-                    Timestamp::now().into(),
-                ],
+                stored![tenant, agent_id, settings, Timestamp::now()],
             )
             .await
             // booking_settings_agent_fk: no such agent in this tenant.
@@ -151,12 +146,7 @@ impl AgentStore for PostgresStore {
                 tx,
                 "UPDATE agents SET retell_agent_id = $3, updated_at = $4
                   WHERE tenant_id = $1 AND id = $2",
-                [
-                    tenant.into(),
-                    agent_id.into(),
-                    retell_agent_id.into(),
-                    Timestamp::now().into(),
-                ],
+                stored![tenant, agent_id, retell_agent_id, Timestamp::now()],
             )
             .await?;
             Ok(updated > 0)
@@ -190,7 +180,7 @@ impl AgentStore for PostgresStore {
             fetch(
                 tx,
                 "SELECT * FROM agents WHERE retell_agent_id = $1 ORDER BY id",
-                [retell_agent_id.into()],
+                stored![retell_agent_id],
             )
             .await
         })
@@ -221,7 +211,7 @@ impl AgentStore for PostgresStore {
                  ON CONFLICT (tenant_id) DO UPDATE
                     SET retell_api_key_encrypted = excluded.retell_api_key_encrypted,
                         updated_at = excluded.updated_at",
-                [tenant.into(), sealed.into(), Timestamp::now().into()],
+                stored![tenant, sealed, Timestamp::now()],
             )
             .await?;
             Ok(())

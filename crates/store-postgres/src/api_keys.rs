@@ -23,7 +23,7 @@ impl ApiKeyStore for PostgresStore {
             fetch_optional(
                 tx,
                 "SELECT * FROM api_keys WHERE prefix = $1",
-                [prefix.into()],
+                stored![prefix],
             )
             .await
         })

@@ -35,17 +35,17 @@ impl BookingStore for PostgresStore {
         let job_ids: Vec<Uuid> = jobs.iter().map(|_| new_id()).collect();
         let job_kinds: Vec<String> = jobs.iter().map(|j| j.kind.clone()).collect();
         let job_payloads: Vec<String> = jobs.iter().map(|j| j.payload.to_string()).collect();
-        let extras = [
-            occupied.0.into(),
-            occupied.1.into(),
-            new_id().into(),
-            job_ids.as_slice().into(),
-            job_kinds.as_slice().into(),
-            job_payloads.as_slice().into(),
-            response.map(|r| r.key.as_str()).into(),
-            response.map(|r| r.request_hash.as_str()).into(),
-            response.map(|r| i32::from(r.status)).into(),
-            response.map(|r| &r.body).into(),
+        let extras = stored![
+            occupied.0,
+            occupied.1,
+            new_id(),
+            job_ids.as_slice(),
+            job_kinds.as_slice(),
+            job_payloads.as_slice(),
+            response.map(|r| r.key.as_str()),
+            response.map(|r| r.request_hash.as_str()),
+            response.map(|r| i32::from(r.status)),
+            response.map(|r| &r.body)
         ];
         let values = booking.insert_values(tenant, Timestamp::now());
         let created = fetch_optional(&mut *tx, INSERT_BOOKING, values.into_iter().chain(extras))
@@ -63,7 +63,7 @@ impl BookingStore for PostgresStore {
 
     async fn get_booking(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Booking>> {
         self.within(Scope::Tenant(tenant), async |tx| {
-            stored_booking(tx, tenant, id).await
+            fetch_optional(tx, BOOKING, stored![tenant, id]).await
         })
         .await
     }
@@ -77,7 +77,7 @@ impl BookingStore for PostgresStore {
             fetch_optional(
                 tx,
                 "SELECT * FROM bookings WHERE tenant_id = $1 AND confirmation_code = $2",
-                [tenant.into(), code.into()],
+                stored![tenant, code],
             )
             .await
         })
@@ -92,12 +92,11 @@ impl BookingStore for PostgresStore {
         // Only fixed fragments are pushed; every value is bound.
         let mut query = QueryBuilder::<Postgres>::new("SELECT * FROM bookings WHERE tenant_id = ");
         query.push_bind(tenant.0);
-        push_conditions(&mut query, filter.conditions());
+        push_fragments(&mut query, " AND ", filter.conditions());
         query.push(" ORDER BY start_at, id LIMIT ");
         query.push_bind(Bound(filter.limit_value()));
         self.within(Scope::Tenant(tenant), async |tx| {
-            let rows = query.build().fetch_all(tx).await.map_err(db)?;
-            rows.iter().map(model).collect()
+            fetch_built(&mut query, tx).await
         })
         .await
     }
@@ -111,7 +110,8 @@ impl BookingStore for PostgresStore {
         response: Option<&IdempotentResponse>,
     ) -> StoreResult<Option<Booking>> {
         let mut tx = self.scoped(tenant).await?;
-        let Some(found) = stored_booking(&mut tx, tenant, id).await? else {
+        let Some(found) = fetch_optional::<Booking>(&mut *tx, BOOKING, stored![tenant, id]).await?
+        else {
             return Ok(None);
         };
         // User first, then the booking: the lock order of every booking write.
@@ -123,12 +123,14 @@ impl BookingStore for PostgresStore {
                                  updated_at = $4
               WHERE tenant_id = $1 AND id = $2 AND status = 'confirmed'
              RETURNING *",
-            [tenant.into(), id.into(), reason.into(), now.into()],
+            stored![tenant, id, reason, now],
         )
         .await?;
         let Some(cancelled) = cancelled else {
             // Already cancelled: nothing changes, but the request still gets its answer.
-            let Some(current) = stored_booking(&mut tx, tenant, id).await? else {
+            let Some(current) =
+                fetch_optional::<Booking>(&mut *tx, BOOKING, stored![tenant, id]).await?
+            else {
                 return Ok(None);
             };
             record_response(&mut tx, tenant, response).await?;
@@ -139,7 +141,7 @@ impl BookingStore for PostgresStore {
             &mut *tx,
             "UPDATE calendar_events SET status = 'cancelled', updated_at = $3
               WHERE tenant_id = $1 AND booking_id = $2 AND source = 'booking'",
-            [tenant.into(), id.into(), now.into()],
+            stored![tenant, id, now],
         )
         .await?;
         follow_up(&mut tx, tenant, jobs, response).await?;
@@ -156,12 +158,15 @@ impl BookingStore for PostgresStore {
         response: Option<&IdempotentResponse>,
     ) -> StoreResult<Option<Booking>> {
         let mut tx = self.scoped(tenant).await?;
-        let Some(found) = stored_booking(&mut tx, tenant, id).await? else {
+        let Some(found) = fetch_optional::<Booking>(&mut *tx, BOOKING, stored![tenant, id]).await?
+        else {
             return Ok(None);
         };
         // User first (the bump locks it), then the booking; a refusal rolls the bump back.
         bump(&mut tx, tenant, found.user_id).await?;
-        let Some(current) = stored_booking(&mut tx, tenant, id).await? else {
+        let Some(current) =
+            fetch_optional::<Booking>(&mut *tx, BOOKING, stored![tenant, id]).await?
+        else {
             return Ok(None);
         };
         current.ensure_confirmed()?;
@@ -178,28 +183,14 @@ impl BookingStore for PostgresStore {
                                  occupied_end_at = $6, updated_at = $7
               WHERE tenant_id = $1 AND id = $2
              RETURNING *",
-            [
-                tenant.into(),
-                id.into(),
-                start.into(),
-                end.into(),
-                occupied.0.into(),
-                occupied.1.into(),
-                now.into(),
-            ],
+            stored![tenant, id, start, end, occupied.0, occupied.1, now],
         )
         .await?;
         execute(
             &mut *tx,
             "UPDATE calendar_events SET start_at = $3, end_at = $4, updated_at = $5
               WHERE tenant_id = $1 AND booking_id = $2 AND source = 'booking'",
-            [
-                tenant.into(),
-                id.into(),
-                start.into(),
-                end.into(),
-                now.into(),
-            ],
+            stored![tenant, id, start, end, now],
         )
         .await?;
         follow_up(&mut tx, tenant, jobs, response).await?;
@@ -239,6 +230,9 @@ impl BookingStore for PostgresStore {
         .await
     }
 }
+
+/// A booking by id.
+const BOOKING: &str = "SELECT * FROM bookings WHERE tenant_id = $1 AND id = $2";
 
 /// The blocking calendar events of one user near a booking's occupied range: the events half
 /// of [`BUSY_EVENTS`] for one user. All-day candidates are refined in Rust by zone.
@@ -313,7 +307,7 @@ async fn blocked_by_event(
 ) -> StoreResult<bool> {
     let values = busy_values(tenant, user, occupied);
     let events: Vec<BusyEvent> = fetch(&mut *conn, BLOCKING_EVENTS, values).await?;
-    let zones = async || fetch_optional(conn, USER_ZONES, [tenant.into(), user.into()]).await;
+    let zones = async || fetch_optional(conn, USER_ZONES, stored![tenant, user]).await;
     blocks_range(&events, occupied, zones).await
 }
 
@@ -326,17 +320,4 @@ async fn follow_up(
 ) -> StoreResult<()> {
     insert_jobs(conn, tenant, jobs).await?;
     record_response(conn, tenant, response).await
-}
-
-async fn stored_booking(
-    conn: &mut PgConnection,
-    tenant: TenantId,
-    id: Uuid,
-) -> StoreResult<Option<Booking>> {
-    fetch_optional(
-        conn,
-        "SELECT * FROM bookings WHERE tenant_id = $1 AND id = $2",
-        [tenant.into(), id.into()],
-    )
-    .await
 }

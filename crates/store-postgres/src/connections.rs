@@ -2,6 +2,10 @@
 
 use super::*;
 
+/// The user a connection belongs to, for [`bump_owner`].
+const CONNECTION_OWNER: &str =
+    "SELECT user_id FROM calendar_providers WHERE tenant_id = $1 AND id = $2";
+
 #[async_trait]
 impl ConnectionStore for PostgresStore {
     async fn upsert_calendar_connection(
@@ -43,7 +47,7 @@ impl ConnectionStore for PostgresStore {
             fetch_optional(
                 tx,
                 "SELECT * FROM calendar_providers WHERE tenant_id = $1 AND id = $2",
-                [tenant.into(), id.into()],
+                stored![tenant, id],
             )
             .await
         })
@@ -61,7 +65,7 @@ impl ConnectionStore for PostgresStore {
                 "SELECT * FROM calendar_providers
                   WHERE tenant_id = $1 AND ($2::uuid IS NULL OR user_id = $2)
                   ORDER BY created_at, id",
-                [tenant.into(), user_id.into()],
+                stored![tenant, user_id],
             )
             .await
         })
@@ -77,38 +81,26 @@ impl ConnectionStore for PostgresStore {
         let mut query =
             QueryBuilder::<Postgres>::new("UPDATE calendar_providers SET updated_at = ");
         query.push_bind(Bound(Timestamp::now().into()));
-        for (column, value) in patch.assignments() {
-            query
-                .push(", ")
-                .push(column)
-                .push(" = ")
-                .push_bind(Bound(value));
-        }
+        push_fragments(&mut query, ", ", patch.assignments());
         query.push(" WHERE tenant_id = ").push_bind(tenant.0);
         query.push(" AND id = ").push_bind(id);
         query.push(" RETURNING *");
         self.within(Scope::Tenant(tenant), async |tx| {
-            let row = query.build().fetch_optional(tx).await.map_err(db)?;
-            row.as_ref().map(model).transpose()
+            // At most one row: the update is by id.
+            Ok(fetch_built(&mut query, tx).await?.pop())
         })
         .await
     }
 
     async fn delete_calendar_connection(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
         let mut tx = self.scoped(tenant).await?;
-        let user: Option<Uuid> = sqlx::query_scalar(
-            "SELECT user_id FROM calendar_providers WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant.0)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        let Some(user) = user else {
+        if bump_owner(&mut tx, CONNECTION_OWNER, tenant, id)
+            .await?
+            .is_none()
+        {
             return rollback(tx, Ok(false)).await;
-        };
-        bump(&mut tx, tenant, user).await?;
-        let provider = [tenant.into(), id.into()];
+        }
+        let provider = stored![tenant, id];
         execute(
             &mut *tx,
             "DELETE FROM calendar_events WHERE tenant_id = $1 AND provider_id = $2
@@ -151,13 +143,7 @@ impl ConnectionStore for PostgresStore {
                     AND (sync_locked_until IS NULL OR sync_locked_until <= $5
                          OR sync_lock_owner = $3)
                  RETURNING *",
-                [
-                    tenant.into(),
-                    id.into(),
-                    owner.into(),
-                    until.into(),
-                    now.into(),
-                ],
+                stored![tenant, id, owner, until, now],
             )
             .await
         })
@@ -175,7 +161,7 @@ impl ConnectionStore for PostgresStore {
                 tx,
                 "UPDATE calendar_providers SET sync_lock_owner = NULL, sync_locked_until = NULL
                   WHERE tenant_id = $1 AND id = $2 AND sync_lock_owner = $3",
-                [tenant.into(), id.into(), owner.into()],
+                stored![tenant, id, owner],
             )
             .await?;
             Ok(())
@@ -192,13 +178,7 @@ impl ConnectionStore for PostgresStore {
         limit: u32,
     ) -> StoreResult<Vec<CalendarConnection>> {
         let until = lease_until(now, lease);
-        let values = [
-            owner.into(),
-            until.into(),
-            now.into(),
-            channel_horizon.into(),
-            i64::from(limit).into(),
-        ];
+        let values = stored![owner, until, now, channel_horizon, i64::from(limit)];
         // SKIP LOCKED, as for the outbox: a connection another process is leasing right now
         // is left to it.
         let sync_worker = Scope::Setting("app.sync_worker", "on");
@@ -238,7 +218,7 @@ impl ConnectionStore for PostgresStore {
             fetch_optional(
                 tx,
                 "SELECT * FROM calendar_providers WHERE channel_id = $1",
-                [channel_id.into()],
+                stored![channel_id],
             )
             .await
         })
@@ -288,7 +268,7 @@ impl ConnectionStore for PostgresStore {
                 &mut *tx,
                 "DELETE FROM calendar_events WHERE tenant_id = $1 AND provider_id = $2
                     AND source = 'google' AND external_id = ANY($3)",
-                [tenant.into(), provider_id.into(), deleted.into()],
+                stored![tenant, provider_id, deleted],
             )
             .await?;
         }
@@ -309,7 +289,7 @@ impl ConnectionStore for PostgresStore {
             &mut *tx,
             "DELETE FROM calendar_events WHERE tenant_id = $1 AND provider_id = $2
                 AND source = 'google' AND NOT (external_id = ANY($3))",
-            [tenant.into(), provider_id.into(), keep.into()],
+            stored![tenant, provider_id, keep],
         )
         .await?;
         if pruned > 0 {
@@ -326,13 +306,7 @@ impl ConnectionStore for PostgresStore {
         external_id: Option<&str>,
         etag: Option<&str>,
     ) -> StoreResult<()> {
-        let values = [
-            tenant.into(),
-            event_id.into(),
-            provider_id.into(),
-            external_id.into(),
-            etag.into(),
-        ];
+        let values = stored![tenant, event_id, provider_id, external_id, etag];
         self.within(Scope::Tenant(tenant), async |tx| {
             execute(
                 tx,

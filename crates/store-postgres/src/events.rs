@@ -38,7 +38,7 @@ impl EventStore for PostgresStore {
             fetch_optional(
                 tx,
                 "SELECT * FROM calendar_events WHERE tenant_id = $1 AND id = $2",
-                [tenant.into(), id.into()],
+                stored![tenant, id],
             )
             .await
         })
@@ -89,7 +89,7 @@ impl EventStore for PostgresStore {
         let deleted = execute(
             &mut *tx,
             "DELETE FROM calendar_events WHERE tenant_id = $1 AND id = $2",
-            [tenant.into(), id.into()],
+            stored![tenant, id],
         )
         .await?;
         if deleted == 0 {
@@ -113,11 +113,10 @@ impl EventStore for PostgresStore {
             query.push_bind(filter.user_ids.clone());
             query.push(")");
         }
-        push_conditions(&mut query, filter.conditions());
+        push_fragments(&mut query, " AND ", filter.conditions());
         query.push(" ORDER BY start_at, id");
         self.within(Scope::Tenant(tenant), async |tx| {
-            let rows = query.build().fetch_all(tx).await.map_err(db)?;
-            rows.iter().map(model).collect()
+            fetch_built(&mut query, tx).await
         })
         .await
     }
@@ -182,7 +181,7 @@ impl EventStore for PostgresStore {
                 tx,
                 "SELECT * FROM calendar_events WHERE tenant_id = $1 AND booking_id = $2
                     AND source = 'booking'",
-                [tenant.into(), booking_id.into()],
+                stored![tenant, booking_id],
             )
             .await
         })

@@ -38,7 +38,7 @@ impl IdempotencyStore for PostgresStore {
                     &mut *tx,
                     "SELECT request_hash, state, status, body FROM idempotency_keys
                       WHERE tenant_id = $1 AND key = $2",
-                    [tenant.into(), key.into()],
+                    stored![tenant, key],
                 )
                 .await?
             }
@@ -63,7 +63,7 @@ impl IdempotencyStore for PostgresStore {
                 tx,
                 "DELETE FROM idempotency_keys
                   WHERE tenant_id = $1 AND key = $2 AND state = 'in_progress'",
-                [tenant.into(), key.into()],
+                stored![tenant, key],
             )
             .await?;
             Ok(())

@@ -453,16 +453,29 @@ impl StoredRow for Columns<'_> {
     }
 }
 
-/// Appends each condition after ` AND `, its value bound where its `?` stands.
-fn push_conditions(query: &mut QueryBuilder<Postgres>, conditions: Vec<Condition<'_>>) {
-    for condition in conditions {
-        let (before, after) = condition.split();
-        query.push(" AND ").push(before);
-        if let Some(value) = condition.value {
+/// Appends each fragment after `separator`, its value bound where its `?` stands.
+fn push_fragments(
+    query: &mut QueryBuilder<Postgres>,
+    separator: &str,
+    fragments: Vec<Fragment<'_>>,
+) {
+    for fragment in fragments {
+        let (before, after) = fragment.split();
+        query.push(separator).push(before);
+        if let Some(value) = fragment.value {
             query.push_bind(Bound(value));
         }
         query.push(after);
     }
+}
+
+/// Runs a statement built at run time: the models of the rows it returns.
+async fn fetch_built<M: FromStored>(
+    query: &mut QueryBuilder<Postgres>,
+    conn: impl PgExecutor<'_>,
+) -> StoreResult<Vec<M>> {
+    let rows = query.build().fetch_all(conn).await.map_err(db)?;
+    rows.iter().map(model).collect()
 }
 
 /// The model pillow-store builds from one row.

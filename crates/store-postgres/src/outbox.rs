@@ -20,12 +20,7 @@ impl OutboxStore for PostgresStore {
         limit: u32,
     ) -> StoreResult<Vec<Job>> {
         let until = lease_until(now, lease);
-        let values = [
-            now.into(),
-            until.into(),
-            i64::from(limit).into(),
-            Timestamp::now().into(),
-        ];
+        let values = stored![now, until, i64::from(limit), Timestamp::now()];
         // SKIP LOCKED: a job another process is claiming right now is left to it, so
         // concurrent claims neither wait on each other nor return the same job.
         let mut jobs: Vec<Job> = self
@@ -58,7 +53,7 @@ impl OutboxStore for PostgresStore {
             execute(
                 tx,
                 "UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = $1",
-                [id.into(), Timestamp::now().into()],
+                stored![id, Timestamp::now()],
             )
             .await?;
             Ok(())
@@ -76,13 +71,13 @@ impl OutboxStore for PostgresStore {
             let keys = execute(
                 &mut *tx,
                 "DELETE FROM idempotency_keys WHERE updated_at < $1",
-                [keys_before.into()],
+                stored![keys_before],
             )
             .await?;
             let jobs = execute(
                 &mut *tx,
                 "DELETE FROM outbox WHERE status = 'done' AND updated_at < $1",
-                [jobs_before.into()],
+                stored![jobs_before],
             )
             .await?;
             Ok((keys, jobs))
@@ -98,7 +93,7 @@ impl OutboxStore for PostgresStore {
             execute(
                 tx,
                 "UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = ANY($1)",
-                [ids.into(), Timestamp::now().into()],
+                stored![ids, Timestamp::now()],
             )
             .await?;
             Ok(())
@@ -112,12 +107,7 @@ impl OutboxStore for PostgresStore {
         error: &str,
         retry_at: Option<Timestamp>,
     ) -> StoreResult<()> {
-        let values = [
-            id.into(),
-            error.into(),
-            retry_at.into(),
-            Timestamp::now().into(),
-        ];
+        let values = stored![id, error, retry_at, Timestamp::now()];
         self.within(Scope::Worker, async |tx| {
             execute(
                 tx,
@@ -140,7 +130,7 @@ impl OutboxStore for PostgresStore {
                 tx,
                 "SELECT * FROM outbox WHERE tenant_id = $1 AND ($2::text IS NULL OR kind = $2)
                   ORDER BY created_at, id",
-                [tenant.into(), kind.into()],
+                stored![tenant, kind],
             )
             .await
         })

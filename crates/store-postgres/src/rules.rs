@@ -67,7 +67,7 @@ impl RuleStore for PostgresStore {
             fetch_optional(
                 tx,
                 "SELECT * FROM availability_rules WHERE tenant_id = $1 AND id = $2",
-                [tenant.into(), id.into()],
+                stored![tenant, id],
             )
             .await
         })
@@ -85,7 +85,7 @@ impl RuleStore for PostgresStore {
                 "SELECT * FROM availability_rules
                   WHERE tenant_id = $1 AND ($2::uuid IS NULL OR user_id = $2)
                   ORDER BY created_at, id",
-                [tenant.into(), user_id.into()],
+                stored![tenant, user_id],
             )
             .await
         })
@@ -100,7 +100,7 @@ impl RuleStore for PostgresStore {
         let deleted = execute(
             &mut *tx,
             "DELETE FROM availability_rules WHERE tenant_id = $1 AND id = $2",
-            [tenant.into(), id.into()],
+            stored![tenant, id],
         )
         .await?;
         if deleted == 0 {
@@ -122,7 +122,7 @@ impl RuleStore for PostgresStore {
                 tx,
                 "SELECT * FROM availability_rules
                   WHERE tenant_id = $1 AND user_id = ANY($2) AND is_default",
-                [tenant.into(), user_ids.into()],
+                stored![tenant, user_ids],
             )
             .await
         })
@@ -157,12 +157,7 @@ async fn demote(
         conn,
         "UPDATE availability_rules SET is_default = false, updated_at = $4
           WHERE tenant_id = $1 AND user_id = $2 AND is_default AND id <> $3",
-        [
-            tenant.into(),
-            user.into(),
-            keep.into(),
-            Timestamp::now().into(),
-        ],
+        stored![tenant, user, keep, Timestamp::now()],
     )
     .await?;
     Ok(())

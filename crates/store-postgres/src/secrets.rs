@@ -40,7 +40,7 @@ impl SecretStore for PostgresStore {
                   WHERE id = $1 AND cal_api_key_encrypted = $3"
             }
         };
-        let values = [secret.id.into(), (&secret.value).into(), old.into()];
+        let values = stored![secret.id, &secret.value, old];
         self.within(MAINTENANCE, async |tx| {
             Ok(execute(tx, sql, values).await? > 0)
         })

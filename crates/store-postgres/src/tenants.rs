@@ -20,7 +20,7 @@ impl TenantStore for PostgresStore {
             fetch_one(
                 tx,
                 "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) RETURNING *",
-                [id.into(), name.into(), Timestamp::now().into()],
+                stored![id, name, Timestamp::now()],
             )
             .await
         })
@@ -29,7 +29,7 @@ impl TenantStore for PostgresStore {
 
     async fn get_tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
         self.within(Scope::Tenant(id), async |tx| {
-            fetch_optional(tx, "SELECT * FROM tenants WHERE id = $1", [id.into()]).await
+            fetch_optional(tx, "SELECT * FROM tenants WHERE id = $1", stored![id]).await
         })
         .await
     }
@@ -39,7 +39,7 @@ impl TenantStore for PostgresStore {
             fetch_optional(
                 tx,
                 "SELECT * FROM tenants WHERE name = $1 ORDER BY created_at, id LIMIT 1",
-                [name.into()],
+                stored![name],
             )
             .await
         })

@@ -24,7 +24,7 @@ impl UserStore for PostgresStore {
             fetch(
                 tx,
                 "SELECT * FROM users WHERE tenant_id = $1 ORDER BY created_at, id",
-                [tenant.into()],
+                stored![tenant],
             )
             .await
         })
@@ -36,7 +36,7 @@ impl UserStore for PostgresStore {
             fetch_optional(
                 tx,
                 "SELECT * FROM users WHERE tenant_id = $1 AND id = $2",
-                [tenant.into(), id.into()],
+                stored![tenant, id],
             )
             .await
         })
@@ -74,7 +74,7 @@ impl UserStore for PostgresStore {
             let deleted = execute(
                 tx,
                 "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
-                [tenant.into(), id.into()],
+                stored![tenant, id],
             )
             .await?;
             Ok(deleted > 0)
@@ -87,7 +87,7 @@ impl UserStore for PostgresStore {
             fetch(
                 tx,
                 "SELECT * FROM users WHERE lower(email) = lower($1) ORDER BY created_at, id",
-                [email.into()],
+                stored![email],
             )
             .await
         })
@@ -96,7 +96,7 @@ impl UserStore for PostgresStore {
 
     async fn find_user(&self, id: Uuid) -> StoreResult<Option<User>> {
         self.within(Scope::User(id), async |tx| {
-            fetch_optional(tx, "SELECT * FROM users WHERE id = $1", [id.into()]).await
+            fetch_optional(tx, "SELECT * FROM users WHERE id = $1", stored![id]).await
         })
         .await
     }

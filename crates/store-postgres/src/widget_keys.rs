@@ -38,7 +38,7 @@ impl WidgetKeyStore for PostgresStore {
                 tx,
                 "SELECT * FROM widget_keys WHERE tenant_id = $1 AND agent_id = $2
                   ORDER BY created_at, id",
-                [tenant.into(), agent_id.into()],
+                stored![tenant, agent_id],
             )
             .await
         })
@@ -80,7 +80,7 @@ impl WidgetKeyStore for PostgresStore {
             let deleted = execute(
                 tx,
                 "DELETE FROM widget_keys WHERE tenant_id = $1 AND agent_id = $2 AND id = $3",
-                [tenant.into(), agent_id.into(), id.into()],
+                stored![tenant, agent_id, id],
             )
             .await?;
             Ok(deleted > 0)
@@ -94,7 +94,7 @@ impl WidgetKeyStore for PostgresStore {
             fetch_optional(
                 tx,
                 "SELECT * FROM widget_keys WHERE prefix = $1",
-                [prefix.into()],
+                stored![prefix],
             )
             .await
         })

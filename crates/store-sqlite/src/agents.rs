@@ -19,7 +19,7 @@ impl AgentStore for SqliteStore {
         fetch(
             &self.pool,
             "SELECT * FROM agents WHERE tenant_id = $1 ORDER BY created_at, id",
-            [tenant.into()],
+            stored![tenant],
         )
         .await
     }
@@ -28,7 +28,7 @@ impl AgentStore for SqliteStore {
         fetch_optional(
             &self.pool,
             "SELECT * FROM agents WHERE tenant_id = $1 AND id = $2",
-            [tenant.into(), id.into()],
+            stored![tenant, id],
         )
         .await
     }
@@ -57,7 +57,7 @@ impl AgentStore for SqliteStore {
         let deleted = execute(
             &self.pool,
             "DELETE FROM agents WHERE tenant_id = $1 AND id = $2",
-            [tenant.into(), id.into()],
+            stored![tenant, id],
         )
         .await?;
         Ok(deleted > 0)
@@ -67,7 +67,7 @@ impl AgentStore for SqliteStore {
         fetch_optional(
             &self.pool,
             "SELECT * FROM agents WHERE id = $1",
-            [id.into()],
+            stored![id],
         )
         .await
     }
@@ -100,12 +100,7 @@ impl AgentStore for SqliteStore {
              updated_at) VALUES ($1, $2, $3, $4, $4) \
              ON CONFLICT (tenant_id, agent_id) DO UPDATE SET settings = excluded.settings, \
              updated_at = excluded.updated_at",
-            [
-                tenant.into(),
-                agent_id.into(),
-                settings.into(),
-                Timestamp::now().into(),
-            ],
+            stored![tenant, agent_id, settings, Timestamp::now()],
         )
         .await
         // The (tenant_id, agent_id) foreign key: no such agent in this tenant.
@@ -123,12 +118,7 @@ impl AgentStore for SqliteStore {
             &self.pool,
             "UPDATE agents SET retell_agent_id = $3, updated_at = $4 \
              WHERE tenant_id = $1 AND id = $2",
-            [
-                tenant.into(),
-                agent_id.into(),
-                retell_agent_id.into(),
-                Timestamp::now().into(),
-            ],
+            stored![tenant, agent_id, retell_agent_id, Timestamp::now()],
         )
         .await
         .map_err(|e| match e {
@@ -158,7 +148,7 @@ impl AgentStore for SqliteStore {
         fetch(
             &self.pool,
             "SELECT * FROM agents WHERE retell_agent_id = $1 ORDER BY id",
-            [retell_agent_id.into()],
+            stored![retell_agent_id],
         )
         .await
     }
@@ -182,7 +172,7 @@ impl AgentStore for SqliteStore {
              ON CONFLICT (tenant_id) DO UPDATE SET \
              retell_api_key_encrypted = excluded.retell_api_key_encrypted, \
              updated_at = excluded.updated_at",
-            [tenant.into(), sealed.into(), Timestamp::now().into()],
+            stored![tenant, sealed, Timestamp::now()],
         )
         .await?;
         Ok(())

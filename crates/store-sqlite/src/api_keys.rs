@@ -18,7 +18,7 @@ impl ApiKeyStore for SqliteStore {
         fetch_optional(
             &self.pool,
             "SELECT * FROM api_keys WHERE prefix = $1",
-            [prefix.into()],
+            stored![prefix],
         )
         .await
     }

@@ -58,16 +58,16 @@ impl BookingStore for SqliteStore {
             "INSERT INTO calendar_events (id, tenant_id, user_id, title, description, start_at, \
              end_at, all_day, status, transparency, source, booking_id, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 'confirmed', 'opaque', 'booking', $8, $9, $9)",
-            [
-                new_id().into(),
-                tenant.into(),
-                booking.user_id.into(),
-                (&booking.title).into(),
-                (&booking.description).into(),
-                booking.start.into(),
-                booking.end.into(),
-                booking.id.into(),
-                now.into(),
+            stored![
+                new_id(),
+                tenant,
+                booking.user_id,
+                &booking.title,
+                &booking.description,
+                booking.start,
+                booking.end,
+                booking.id,
+                now
             ],
         )
         .await?;
@@ -76,8 +76,7 @@ impl BookingStore for SqliteStore {
     }
 
     async fn get_booking(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Booking>> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        stored_booking(&mut conn, tenant, id).await
+        fetch_optional(&self.pool, BOOKING, stored![tenant, id]).await
     }
 
     async fn find_booking_by_code(
@@ -88,7 +87,7 @@ impl BookingStore for SqliteStore {
         fetch_optional(
             &self.pool,
             "SELECT * FROM bookings WHERE tenant_id = $1 AND confirmation_code = $2",
-            [tenant.into(), code.into()],
+            stored![tenant, code],
         )
         .await
     }
@@ -101,11 +100,10 @@ impl BookingStore for SqliteStore {
         // Only fixed fragments are pushed; every value is bound.
         let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM bookings WHERE tenant_id = ");
         query.push_bind(tenant.0);
-        push_conditions(&mut query, filter.conditions());
+        push_fragments(&mut query, " AND ", filter.conditions());
         query.push(" ORDER BY start_at, id LIMIT ");
         query.push_bind(Bound(filter.limit_value()));
-        let rows = query.build().fetch_all(&self.pool).await.map_err(db)?;
-        rows.iter().map(model).collect()
+        fetch_built(&mut query, &self.pool).await
     }
 
     async fn cancel_booking(
@@ -118,7 +116,9 @@ impl BookingStore for SqliteStore {
     ) -> StoreResult<Option<Booking>> {
         let now = Timestamp::now();
         let mut tx = self.write().await?;
-        let Some(current) = stored_booking(&mut tx, tenant, id).await? else {
+        let Some(current) =
+            fetch_optional::<Booking>(&mut *tx, BOOKING, stored![tenant, id]).await?
+        else {
             return Ok(None);
         };
         if current.status != BookingStatus::Confirmed {
@@ -131,14 +131,14 @@ impl BookingStore for SqliteStore {
             &mut *tx,
             "UPDATE bookings SET status = 'cancelled', cancel_reason = $3, cancelled_at = $4, \
              updated_at = $4 WHERE tenant_id = $1 AND id = $2 RETURNING *",
-            [tenant.into(), id.into(), reason.into(), now.into()],
+            stored![tenant, id, reason, now],
         )
         .await?;
         execute(
             &mut *tx,
             "UPDATE calendar_events SET status = 'cancelled', updated_at = $3 \
              WHERE tenant_id = $1 AND booking_id = $2 AND source = 'booking'",
-            [tenant.into(), id.into(), now.into()],
+            stored![tenant, id, now],
         )
         .await?;
         follow_up(&mut tx, tenant, jobs, response, now).await?;
@@ -156,7 +156,9 @@ impl BookingStore for SqliteStore {
     ) -> StoreResult<Option<Booking>> {
         let now = Timestamp::now();
         let mut tx = self.write().await?;
-        let Some(current) = stored_booking(&mut tx, tenant, id).await? else {
+        let Some(current) =
+            fetch_optional::<Booking>(&mut *tx, BOOKING, stored![tenant, id]).await?
+        else {
             return Ok(None);
         };
         current.ensure_confirmed()?;
@@ -170,26 +172,14 @@ impl BookingStore for SqliteStore {
             &mut *tx,
             "UPDATE bookings SET start_at = $3, end_at = $4, updated_at = $5 \
              WHERE tenant_id = $1 AND id = $2 RETURNING *",
-            [
-                tenant.into(),
-                id.into(),
-                start.into(),
-                end.into(),
-                now.into(),
-            ],
+            stored![tenant, id, start, end, now],
         )
         .await?;
         execute(
             &mut *tx,
             "UPDATE calendar_events SET start_at = $3, end_at = $4, updated_at = $5 \
              WHERE tenant_id = $1 AND booking_id = $2 AND source = 'booking'",
-            [
-                tenant.into(),
-                id.into(),
-                start.into(),
-                end.into(),
-                now.into(),
-            ],
+            stored![tenant, id, start, end, now],
         )
         .await?;
         follow_up(&mut tx, tenant, jobs, response, now).await?;
@@ -228,6 +218,9 @@ impl BookingStore for SqliteStore {
             .collect()
     }
 }
+
+/// A booking by id.
+const BOOKING: &str = "SELECT * FROM bookings WHERE tenant_id = $1 AND id = $2";
 
 /// The blocking calendar events of one user near a booking's occupied range: the events half
 /// of [`BUSY_EVENTS`] for one user. All-day candidates are refined in Rust by zone.
@@ -284,7 +277,7 @@ async fn taken(
         busy_values(tenant, user, occupied),
     )
     .await?;
-    let zones = async || fetch_optional(conn, USER_ZONES, [tenant.into(), user.into()]).await;
+    let zones = async || fetch_optional(conn, USER_ZONES, stored![tenant, user]).await;
     blocks_range(&events, occupied, zones).await
 }
 
@@ -298,17 +291,4 @@ async fn follow_up(
 ) -> StoreResult<()> {
     insert_jobs(conn, tenant, jobs, now).await?;
     record_response(conn, tenant, response, now).await
-}
-
-async fn stored_booking(
-    conn: &mut SqliteConnection,
-    tenant: TenantId,
-    id: Uuid,
-) -> StoreResult<Option<Booking>> {
-    fetch_optional(
-        conn,
-        "SELECT * FROM bookings WHERE tenant_id = $1 AND id = $2",
-        [tenant.into(), id.into()],
-    )
-    .await
 }

@@ -2,6 +2,10 @@
 
 use super::*;
 
+/// The user a connection belongs to, for [`bump_owner`].
+const CONNECTION_OWNER: &str =
+    "SELECT user_id FROM calendar_providers WHERE tenant_id = $1 AND id = $2";
+
 #[async_trait]
 impl ConnectionStore for SqliteStore {
     async fn upsert_calendar_connection(
@@ -37,7 +41,7 @@ impl ConnectionStore for SqliteStore {
         fetch_optional(
             &self.pool,
             "SELECT * FROM calendar_providers WHERE tenant_id = $1 AND id = $2",
-            [tenant.into(), id.into()],
+            stored![tenant, id],
         )
         .await
     }
@@ -51,7 +55,7 @@ impl ConnectionStore for SqliteStore {
             &self.pool,
             "SELECT * FROM calendar_providers WHERE tenant_id = $1 \
              AND ($2 IS NULL OR user_id = $2) ORDER BY created_at, id",
-            [tenant.into(), user_id.into()],
+            stored![tenant, user_id],
         )
         .await
     }
@@ -64,35 +68,23 @@ impl ConnectionStore for SqliteStore {
     ) -> StoreResult<Option<CalendarConnection>> {
         let mut query = QueryBuilder::<Sqlite>::new("UPDATE calendar_providers SET updated_at = ");
         query.push_bind(Bound(Timestamp::now().into()));
-        for (column, value) in patch.assignments() {
-            query
-                .push(", ")
-                .push(column)
-                .push(" = ")
-                .push_bind(Bound(value));
-        }
+        push_fragments(&mut query, ", ", patch.assignments());
         query.push(" WHERE tenant_id = ").push_bind(tenant.0);
         query.push(" AND id = ").push_bind(id);
         query.push(" RETURNING *");
-        let row = query.build().fetch_optional(&self.pool).await.map_err(db)?;
-        row.as_ref().map(model).transpose()
+        // At most one row: the update is by id.
+        Ok(fetch_built(&mut query, &self.pool).await?.pop())
     }
 
     async fn delete_calendar_connection(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
         let mut tx = self.write().await?;
-        let user: Option<Uuid> = sqlx::query_scalar(
-            "SELECT user_id FROM calendar_providers WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant.0)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        let Some(user) = user else {
+        if bump_owner(&mut tx, CONNECTION_OWNER, tenant, id)
+            .await?
+            .is_none()
+        {
             return Ok(false);
-        };
-        bump(&mut tx, tenant, user).await?;
-        let provider = [tenant.into(), id.into()];
+        }
+        let provider = stored![tenant, id];
         execute(
             &mut *tx,
             "DELETE FROM calendar_events WHERE tenant_id = $1 AND provider_id = $2 \
@@ -130,13 +122,7 @@ impl ConnectionStore for SqliteStore {
             "UPDATE calendar_providers SET sync_lock_owner = $3, sync_locked_until = $4 \
              WHERE tenant_id = $1 AND id = $2 AND (sync_locked_until IS NULL \
              OR sync_locked_until <= $5 OR sync_lock_owner = $3) RETURNING *",
-            [
-                tenant.into(),
-                id.into(),
-                owner.into(),
-                until.into(),
-                now.into(),
-            ],
+            stored![tenant, id, owner, until, now],
         )
         .await
     }
@@ -151,7 +137,7 @@ impl ConnectionStore for SqliteStore {
             &self.pool,
             "UPDATE calendar_providers SET sync_lock_owner = NULL, sync_locked_until = NULL \
              WHERE tenant_id = $1 AND id = $2 AND sync_lock_owner = $3",
-            [tenant.into(), id.into(), owner.into()],
+            stored![tenant, id, owner],
         )
         .await?;
         Ok(())
@@ -178,13 +164,7 @@ impl ConnectionStore for SqliteStore {
                                   OR (channel_expires_at IS NOT NULL AND channel_expires_at < $4)) \
                            ORDER BY next_sync_at, id LIMIT $5) \
              RETURNING *",
-            [
-                owner.into(),
-                until.into(),
-                now.into(),
-                channel_horizon.into(),
-                i64::from(limit).into(),
-            ],
+            stored![owner, until, now, channel_horizon, i64::from(limit)],
         )
         .await?;
         tx.commit().await.map_err(db)?;
@@ -199,7 +179,7 @@ impl ConnectionStore for SqliteStore {
         fetch_optional(
             &self.pool,
             "SELECT * FROM calendar_providers WHERE channel_id = $1",
-            [channel_id.into()],
+            stored![channel_id],
         )
         .await
     }
@@ -246,7 +226,7 @@ impl ConnectionStore for SqliteStore {
                 &mut *tx,
                 "DELETE FROM calendar_events WHERE tenant_id = $1 AND provider_id = $2 \
                  AND source = 'google' AND external_id IN (SELECT value FROM json_each($3))",
-                [tenant.into(), provider_id.into(), deleted.into()],
+                stored![tenant, provider_id, deleted],
             )
             .await?;
         }
@@ -266,7 +246,7 @@ impl ConnectionStore for SqliteStore {
             "DELETE FROM calendar_events WHERE tenant_id = $1 AND provider_id = $2 \
              AND source = 'google' \
              AND external_id NOT IN (SELECT value FROM json_each($3))",
-            [tenant.into(), provider_id.into(), keep.into()],
+            stored![tenant, provider_id, keep],
         )
         .await?;
         if pruned > 0 {
@@ -287,13 +267,7 @@ impl ConnectionStore for SqliteStore {
             &self.pool,
             "UPDATE calendar_events SET provider_id = $3, external_id = $4, etag = $5 \
              WHERE tenant_id = $1 AND id = $2",
-            [
-                tenant.into(),
-                event_id.into(),
-                provider_id.into(),
-                external_id.into(),
-                etag.into(),
-            ],
+            stored![tenant, event_id, provider_id, external_id, etag],
         )
         .await?;
         Ok(())

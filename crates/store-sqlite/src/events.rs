@@ -37,7 +37,7 @@ impl EventStore for SqliteStore {
         fetch_optional(
             &self.pool,
             "SELECT * FROM calendar_events WHERE tenant_id = $1 AND id = $2",
-            [tenant.into(), id.into()],
+            stored![tenant, id],
         )
         .await
     }
@@ -84,7 +84,7 @@ impl EventStore for SqliteStore {
         let deleted = execute(
             &mut *tx,
             "DELETE FROM calendar_events WHERE tenant_id = $1 AND id = $2",
-            [tenant.into(), id.into()],
+            stored![tenant, id],
         )
         .await?;
         if deleted == 0 {
@@ -108,10 +108,9 @@ impl EventStore for SqliteStore {
             query.push_bind(id_list(&filter.user_ids));
             query.push("))");
         }
-        push_conditions(&mut query, filter.conditions());
+        push_fragments(&mut query, " AND ", filter.conditions());
         query.push(" ORDER BY start_at, id");
-        let rows = query.build().fetch_all(&self.pool).await.map_err(db)?;
-        rows.iter().map(model).collect()
+        fetch_built(&mut query, &self.pool).await
     }
 
     async fn busy_events(
@@ -156,7 +155,7 @@ impl EventStore for SqliteStore {
             &self.pool,
             "SELECT * FROM calendar_events WHERE tenant_id = $1 AND booking_id = $2 \
              AND source = 'booking'",
-            [tenant.into(), booking_id.into()],
+            stored![tenant, booking_id],
         )
         .await
     }

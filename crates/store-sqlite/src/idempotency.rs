@@ -35,7 +35,7 @@ impl IdempotencyStore for SqliteStore {
                     &mut *tx,
                     "SELECT request_hash, state, status, body FROM idempotency_keys \
                      WHERE tenant_id = $1 AND key = $2",
-                    [tenant.into(), key.into()],
+                    stored![tenant, key],
                 )
                 .await?
             }
@@ -57,7 +57,7 @@ impl IdempotencyStore for SqliteStore {
             &self.pool,
             "DELETE FROM idempotency_keys \
              WHERE tenant_id = $1 AND key = $2 AND state = 'in_progress'",
-            [tenant.into(), key.into()],
+            stored![tenant, key],
         )
         .await?;
         Ok(())

@@ -237,13 +237,7 @@ async fn insert_jobs(
             "INSERT INTO outbox (id, tenant_id, kind, payload, status, attempts, \
              next_attempt_at, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5)",
-            [
-                new_id().into(),
-                tenant.into(),
-                (&job.kind).into(),
-                (&job.payload).into(),
-                now.into(),
-            ],
+            stored![new_id(), tenant, &job.kind, &job.payload, now],
         )
         .await?;
     }
@@ -351,16 +345,25 @@ impl StoredRow for Columns<'_> {
     }
 }
 
-/// Appends each condition after ` AND `, its value bound where its `?` stands.
-fn push_conditions(query: &mut QueryBuilder<Sqlite>, conditions: Vec<Condition<'_>>) {
-    for condition in conditions {
-        let (before, after) = condition.split();
-        query.push(" AND ").push(before);
-        if let Some(value) = condition.value {
+/// Appends each fragment after `separator`, its value bound where its `?` stands.
+fn push_fragments(query: &mut QueryBuilder<Sqlite>, separator: &str, fragments: Vec<Fragment<'_>>) {
+    for fragment in fragments {
+        let (before, after) = fragment.split();
+        query.push(separator).push(before);
+        if let Some(value) = fragment.value {
             query.push_bind(Bound(value));
         }
         query.push(after);
     }
+}
+
+/// Runs a statement built at run time: the models of the rows it returns.
+async fn fetch_built<M: FromStored>(
+    query: &mut QueryBuilder<Sqlite>,
+    conn: impl SqliteExecutor<'_>,
+) -> StoreResult<Vec<M>> {
+    let rows = query.build().fetch_all(conn).await.map_err(db)?;
+    rows.iter().map(model).collect()
 }
 
 /// The model pillow-store builds from one row.

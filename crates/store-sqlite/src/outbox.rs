@@ -30,12 +30,7 @@ impl OutboxStore for SqliteStore {
                            WHERE status IN ('pending', 'running') AND next_attempt_at <= $1 \
                            ORDER BY next_attempt_at, id LIMIT $4) \
              RETURNING *",
-            [
-                now.into(),
-                until.into(),
-                Timestamp::now().into(),
-                i64::from(limit).into(),
-            ],
+            stored![now, until, Timestamp::now(), i64::from(limit)],
         )
         .await?;
         tx.commit().await.map_err(db)?;
@@ -47,7 +42,7 @@ impl OutboxStore for SqliteStore {
         execute(
             &self.pool,
             "UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = $1",
-            [id.into(), Timestamp::now().into()],
+            stored![id, Timestamp::now()],
         )
         .await?;
         Ok(())
@@ -62,13 +57,13 @@ impl OutboxStore for SqliteStore {
         let keys = execute(
             &mut *tx,
             "DELETE FROM idempotency_keys WHERE updated_at < $1",
-            [keys_before.into()],
+            stored![keys_before],
         )
         .await?;
         let jobs = execute(
             &mut *tx,
             "DELETE FROM outbox WHERE status = 'done' AND updated_at < $1",
-            [jobs_before.into()],
+            stored![jobs_before],
         )
         .await?;
         commit(tx, (keys, jobs)).await
@@ -84,7 +79,7 @@ impl OutboxStore for SqliteStore {
             execute(
                 &mut *tx,
                 "UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = $1",
-                [(*id).into(), now.into()],
+                stored![*id, now],
             )
             .await?;
         }
@@ -102,12 +97,7 @@ impl OutboxStore for SqliteStore {
             "UPDATE outbox SET status = CASE WHEN $3 IS NULL THEN 'failed' ELSE 'pending' END, \
              next_attempt_at = COALESCE($3, next_attempt_at), last_error = $2, updated_at = $4 \
              WHERE id = $1",
-            [
-                id.into(),
-                error.into(),
-                retry_at.into(),
-                Timestamp::now().into(),
-            ],
+            stored![id, error, retry_at, Timestamp::now()],
         )
         .await?;
         Ok(())
@@ -118,7 +108,7 @@ impl OutboxStore for SqliteStore {
             &self.pool,
             "SELECT * FROM outbox WHERE tenant_id = $1 AND ($2 IS NULL OR kind = $2) \
              ORDER BY created_at, id",
-            [tenant.into(), kind.into()],
+            stored![tenant, kind],
         )
         .await
     }

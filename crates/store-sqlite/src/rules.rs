@@ -60,7 +60,7 @@ impl RuleStore for SqliteStore {
         fetch_optional(
             &self.pool,
             "SELECT * FROM availability_rules WHERE tenant_id = $1 AND id = $2",
-            [tenant.into(), id.into()],
+            stored![tenant, id],
         )
         .await
     }
@@ -74,7 +74,7 @@ impl RuleStore for SqliteStore {
             &self.pool,
             "SELECT * FROM availability_rules \
              WHERE tenant_id = $1 AND ($2 IS NULL OR user_id = $2) ORDER BY created_at, id",
-            [tenant.into(), user_id.into()],
+            stored![tenant, user_id],
         )
         .await
     }
@@ -87,7 +87,7 @@ impl RuleStore for SqliteStore {
         let deleted = execute(
             &mut *tx,
             "DELETE FROM availability_rules WHERE tenant_id = $1 AND id = $2",
-            [tenant.into(), id.into()],
+            stored![tenant, id],
         )
         .await?;
         commit(tx, deleted > 0).await
@@ -105,7 +105,7 @@ impl RuleStore for SqliteStore {
             &self.pool,
             "SELECT * FROM availability_rules WHERE tenant_id = $1 AND is_default \
              AND user_id IN (SELECT unhex(value) FROM json_each($2))",
-            [tenant.into(), user_ids.into()],
+            stored![tenant, user_ids],
         )
         .await
     }
@@ -135,7 +135,7 @@ async fn demote(
         conn,
         "UPDATE availability_rules SET is_default = 0, updated_at = $4 \
          WHERE tenant_id = $1 AND user_id = $2 AND is_default AND id <> $3",
-        [tenant.into(), user.into(), keep.into(), now.into()],
+        stored![tenant, user, keep, now],
     )
     .await?;
     Ok(())

@@ -34,7 +34,7 @@ impl SecretStore for SqliteStore {
                  WHERE id = $1 AND cal_api_key_encrypted = $3"
             }
         };
-        let values = [secret.id.into(), (&secret.value).into(), old.into()];
+        let values = stored![secret.id, &secret.value, old];
         Ok(execute(&self.pool, sql, values).await? > 0)
     }
 }

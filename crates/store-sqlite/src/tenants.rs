@@ -17,7 +17,7 @@ impl TenantStore for SqliteStore {
         fetch_one(
             &self.pool,
             "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) RETURNING *",
-            [new_id().into(), name.into(), Timestamp::now().into()],
+            stored![new_id(), name, Timestamp::now()],
         )
         .await
     }
@@ -26,7 +26,7 @@ impl TenantStore for SqliteStore {
         fetch_optional(
             &self.pool,
             "SELECT * FROM tenants WHERE id = $1",
-            [id.into()],
+            stored![id],
         )
         .await
     }
@@ -35,7 +35,7 @@ impl TenantStore for SqliteStore {
         fetch_optional(
             &self.pool,
             "SELECT * FROM tenants WHERE name = $1 ORDER BY created_at LIMIT 1",
-            [name.into()],
+            stored![name],
         )
         .await
     }

@@ -18,7 +18,7 @@ impl UserStore for SqliteStore {
         fetch(
             &self.pool,
             "SELECT * FROM users WHERE tenant_id = $1 ORDER BY created_at, id",
-            [tenant.into()],
+            stored![tenant],
         )
         .await
     }
@@ -27,7 +27,7 @@ impl UserStore for SqliteStore {
         fetch_optional(
             &self.pool,
             "SELECT * FROM users WHERE tenant_id = $1 AND id = $2",
-            [tenant.into(), id.into()],
+            stored![tenant, id],
         )
         .await
     }
@@ -53,7 +53,7 @@ impl UserStore for SqliteStore {
         let deleted = execute(
             &self.pool,
             "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
-            [tenant.into(), id.into()],
+            stored![tenant, id],
         )
         .await?;
         Ok(deleted > 0)
@@ -63,12 +63,12 @@ impl UserStore for SqliteStore {
         fetch(
             &self.pool,
             "SELECT * FROM users WHERE lower(email) = lower($1) ORDER BY created_at",
-            [email.into()],
+            stored![email],
         )
         .await
     }
 
     async fn find_user(&self, id: Uuid) -> StoreResult<Option<User>> {
-        fetch_optional(&self.pool, "SELECT * FROM users WHERE id = $1", [id.into()]).await
+        fetch_optional(&self.pool, "SELECT * FROM users WHERE id = $1", stored![id]).await
     }
 }

@@ -30,7 +30,7 @@ impl WidgetKeyStore for SqliteStore {
             &self.pool,
             "SELECT * FROM widget_keys WHERE tenant_id = $1 AND agent_id = $2 \
              ORDER BY created_at, id",
-            [tenant.into(), agent_id.into()],
+            stored![tenant, agent_id],
         )
         .await
     }
@@ -62,7 +62,7 @@ impl WidgetKeyStore for SqliteStore {
         let deleted = execute(
             &self.pool,
             "DELETE FROM widget_keys WHERE tenant_id = $1 AND agent_id = $2 AND id = $3",
-            [tenant.into(), agent_id.into(), id.into()],
+            stored![tenant, agent_id, id],
         )
         .await?;
         Ok(deleted > 0)
@@ -72,7 +72,7 @@ impl WidgetKeyStore for SqliteStore {
         fetch_optional(
             &self.pool,
             "SELECT * FROM widget_keys WHERE prefix = $1",
-            [prefix.into()],
+            stored![prefix],
         )
         .await
     }

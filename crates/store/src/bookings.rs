@@ -313,16 +313,16 @@ impl NewBooking {
 
 impl BookingFilter {
     /// What both backends' `list_bookings` ANDs after the tenant, in the filter's order.
-    pub fn conditions(&self) -> Vec<Condition<'_>> {
+    pub fn conditions(&self) -> Vec<Fragment<'_>> {
         let conditions = [
             self.status
-                .map(|status| Condition::bound("status = ?", status.as_str())),
+                .map(|status| Fragment::bound("status = ?", status.as_str())),
             self.user_id
-                .map(|user| Condition::bound("user_id = ?", user)),
+                .map(|user| Fragment::bound("user_id = ?", user)),
             self.agent_id
-                .map(|agent| Condition::bound("agent_id = ?", agent)),
-            self.from.map(|from| Condition::bound("end_at > ?", from)),
-            self.to.map(|to| Condition::bound("start_at < ?", to)),
+                .map(|agent| Fragment::bound("agent_id = ?", agent)),
+            self.from.map(|from| Fragment::bound("end_at > ?", from)),
+            self.to.map(|to| Fragment::bound("start_at < ?", to)),
         ];
         conditions.into_iter().flatten().collect()
     }

@@ -298,59 +298,56 @@ impl NewCalendarConnection {
 }
 
 impl ConnectionPatch {
-    /// The columns the patch sets, each with its value, in both backends' order; a channel
-    /// sets (or clears) its four columns together.
-    pub fn assignments(&self) -> Vec<(&'static str, StoredValue<'_>)> {
-        let mut set: Vec<(&'static str, StoredValue<'_>)> = Vec::new();
-        let texts = [
-            ("access_token_encrypted", &self.access_token_encrypted),
-            ("refresh_token_encrypted", &self.refresh_token_encrypted),
-        ];
-        for (column, value) in texts {
-            if let Some(value) = value {
-                set.push((column, value.into()));
-            }
+    /// The columns the patch sets (`column = ?`), in both backends' order; a channel sets (or
+    /// clears) its four columns together.
+    pub fn assignments(&self) -> Vec<Fragment<'_>> {
+        let mut set = Vec::new();
+        if let Some(token) = &self.access_token_encrypted {
+            set.push(Fragment::bound("access_token_encrypted = ?", token));
+        }
+        if let Some(token) = &self.refresh_token_encrypted {
+            set.push(Fragment::bound("refresh_token_encrypted = ?", token));
         }
         if let Some(at) = self.token_expires_at {
-            set.push(("token_expires_at", at.into()));
+            set.push(Fragment::bound("token_expires_at = ?", at));
         }
         if let Some(scopes) = &self.scopes {
-            set.push(("scopes", scopes_text(scopes).into()));
+            set.push(Fragment::bound("scopes = ?", scopes_text(scopes)));
         }
         if let Some(token) = &self.sync_token {
-            set.push(("sync_token", token.into()));
+            set.push(Fragment::bound("sync_token = ?", token));
         }
         if let Some(enabled) = self.sync_enabled {
-            set.push(("sync_enabled", enabled.into()));
+            set.push(Fragment::bound("sync_enabled = ?", enabled));
         }
         if let Some(status) = self.status {
-            set.push(("status", status.as_str().into()));
+            set.push(Fragment::bound("status = ?", status.as_str()));
         }
         if let Some(at) = self.last_synced_at {
-            set.push(("last_synced_at", at.into()));
+            set.push(Fragment::bound("last_synced_at = ?", at));
         }
         if let Some(error) = &self.last_error {
-            set.push(("last_error", error.into()));
+            set.push(Fragment::bound("last_error = ?", error));
         }
         if let Some(at) = self.next_sync_at {
-            set.push(("next_sync_at", at.into()));
+            set.push(Fragment::bound("next_sync_at = ?", at));
         }
         if let Some(count) = self.failure_count {
-            set.push(("failure_count", count.into()));
+            set.push(Fragment::bound("failure_count = ?", count));
         }
         if let Some(channel) = &self.channel {
             let channel = channel.as_ref();
             set.extend([
-                ("channel_id", channel.map(|c| c.id.as_str()).into()),
-                (
-                    "channel_resource_id",
-                    channel.map(|c| c.resource_id.as_str()).into(),
+                Fragment::bound("channel_id = ?", channel.map(|c| c.id.as_str())),
+                Fragment::bound(
+                    "channel_resource_id = ?",
+                    channel.map(|c| c.resource_id.as_str()),
                 ),
-                (
-                    "channel_token_hash",
-                    channel.map(|c| c.token_hash.as_str()).into(),
+                Fragment::bound(
+                    "channel_token_hash = ?",
+                    channel.map(|c| c.token_hash.as_str()),
                 ),
-                ("channel_expires_at", channel.map(|c| c.expires_at).into()),
+                Fragment::bound("channel_expires_at = ?", channel.map(|c| c.expires_at)),
             ]);
         }
         set

@@ -94,23 +94,31 @@ impl<'a> From<&'a Option<String>> for StoredValue<'a> {
     }
 }
 
-/// One condition of a query built at run time, which both backends AND in: SQL text, with `?`
-/// where its value (if any) is bound.
+/// The [`StoredValue`]s of a statement's parameters, in order: `stored![tenant, id, now]`.
+#[macro_export]
+macro_rules! stored {
+    ($($value:expr),* $(,)?) => {
+        [$($crate::StoredValue::from($value)),*]
+    };
+}
+
+/// A piece of a statement built at run time (a condition, an assignment): SQL text both
+/// backends share, with `?` where its value, if any, is bound.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Condition<'a> {
+pub struct Fragment<'a> {
     pub sql: &'static str,
     pub value: Option<StoredValue<'a>>,
 }
 
-impl<'a> Condition<'a> {
-    /// A condition without a parameter.
+impl<'a> Fragment<'a> {
+    /// A fragment without a parameter.
     pub fn new(sql: &'static str) -> Self {
-        Condition { sql, value: None }
+        Fragment { sql, value: None }
     }
 
-    /// A condition with one parameter, at the `?` in `sql`.
+    /// A fragment with one parameter, at the `?` in `sql`.
     pub fn bound(sql: &'static str, value: impl Into<StoredValue<'a>>) -> Self {
-        Condition {
+        Fragment {
             sql,
             value: Some(value.into()),
         }

@@ -471,10 +471,10 @@ impl NewCalendarEvent {
 impl EventFilter {
     /// What both backends' `list_events` ANDs after the tenant and the users: cancelled
     /// events left out unless asked for, then the range, all-day carriers within a day of it.
-    pub fn conditions(&self) -> Vec<Condition<'_>> {
+    pub fn conditions(&self) -> Vec<Fragment<'_>> {
         let mut conditions = Vec::new();
         if !self.include_cancelled {
-            conditions.push(Condition::new("status <> 'cancelled'"));
+            conditions.push(Fragment::new("status <> 'cancelled'"));
         }
         let range = (
             self.from.unwrap_or(Timestamp::MIN),
@@ -482,12 +482,12 @@ impl EventFilter {
         );
         let wide = widened_for_all_day(range);
         if let Some(from) = self.from {
-            conditions.push(Condition::bound("end_at > ?", wide.0));
-            conditions.push(Condition::bound("(all_day OR end_at > ?)", from));
+            conditions.push(Fragment::bound("end_at > ?", wide.0));
+            conditions.push(Fragment::bound("(all_day OR end_at > ?)", from));
         }
         if let Some(to) = self.to {
-            conditions.push(Condition::bound("start_at < ?", wide.1));
-            conditions.push(Condition::bound("(all_day OR start_at < ?)", to));
+            conditions.push(Fragment::bound("start_at < ?", wide.1));
+            conditions.push(Fragment::bound("(all_day OR start_at < ?)", to));
         }
         conditions
     }
