@@ -5,52 +5,43 @@ use super::*;
 #[async_trait]
 impl AgentStore for PostgresStore {
     async fn create_agent(&self, tenant: TenantId, agent: &NewAgent) -> StoreResult<Agent> {
-        let mut tx = self.scoped(tenant).await?;
-        let row = sqlx::query_as::<_, AgentRow>(
-            "INSERT INTO agents (id, tenant_id, name, time_zone, backend, cal_enabled,
-                                 cal_api_key_encrypted, cal_event_type_slug, cal_timezone,
-                                 created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-             RETURNING *",
-        )
-        .bind(new_id())
-        .bind(tenant.0)
-        .bind(&agent.name)
-        .bind(&agent.time_zone)
-        .bind(agent.backend.as_str())
-        .bind(agent.cal_enabled)
-        .bind(&agent.cal_api_key_encrypted)
-        .bind(&agent.cal_event_type_slug)
-        .bind(&agent.cal_timezone)
-        .bind(now())
-        .fetch_one(&mut *tx)
+        self.within(Scope::Tenant(tenant), async |tx| {
+            fetch_one(
+                tx,
+                "INSERT INTO agents (id, tenant_id, name, time_zone, backend, cal_enabled,
+                                     cal_api_key_encrypted, cal_event_type_slug, cal_timezone,
+                                     created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+                 RETURNING *",
+                agent.insert_values(tenant, new_id(), Timestamp::now()),
+            )
+            .await
+        })
         .await
-        .map_err(db)?;
-        commit(tx, row.into_model()?).await
     }
 
     async fn list_agents(&self, tenant: TenantId) -> StoreResult<Vec<Agent>> {
-        let mut tx = self.scoped(tenant).await?;
-        let rows = sqlx::query_as::<_, AgentRow>(
-            "SELECT * FROM agents WHERE tenant_id = $1 ORDER BY created_at, id",
-        )
-        .bind(tenant.0)
-        .fetch_all(&mut *tx)
+        self.within(Scope::Tenant(tenant), async |tx| {
+            fetch(
+                tx,
+                "SELECT * FROM agents WHERE tenant_id = $1 ORDER BY created_at, id",
+                stored![tenant],
+            )
+            .await
+        })
         .await
-        .map_err(db)?;
-        commit(tx, all(rows, AgentRow::into_model)?).await
     }
 
     async fn get_agent(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Agent>> {
-        let mut tx = self.scoped(tenant).await?;
-        let row =
-            sqlx::query_as::<_, AgentRow>("SELECT * FROM agents WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.0)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-        commit(tx, row.map(AgentRow::into_model).transpose()?).await
+        self.within(Scope::Tenant(tenant), async |tx| {
+            fetch_optional(
+                tx,
+                "SELECT * FROM agents WHERE tenant_id = $1 AND id = $2",
+                stored![tenant, id],
+            )
+            .await
+        })
+        .await
     }
 
     async fn update_agent(
@@ -59,60 +50,47 @@ impl AgentStore for PostgresStore {
         id: Uuid,
         patch: &AgentPatch,
     ) -> StoreResult<Option<Agent>> {
-        let mut tx = self.scoped(tenant).await?;
         // NULL leaves a column alone; the clearable columns carry a flag saying whether to touch
         // them at all, since for them NULL is a value.
-        let row = sqlx::query_as::<_, AgentRow>(
-            "UPDATE agents
-                SET name                  = COALESCE($3, name),
-                    time_zone             = COALESCE($4, time_zone),
-                    backend               = COALESCE($5, backend),
-                    cal_enabled           = COALESCE($6, cal_enabled),
-                    cal_api_key_encrypted = CASE WHEN $7 THEN $8 ELSE cal_api_key_encrypted END,
-                    cal_event_type_slug   = CASE WHEN $9 THEN $10 ELSE cal_event_type_slug END,
-                    cal_timezone          = CASE WHEN $11 THEN $12 ELSE cal_timezone END,
-                    updated_at            = $13
-              WHERE tenant_id = $1 AND id = $2
-             RETURNING *",
-        )
-        .bind(tenant.0)
-        .bind(id)
-        .bind(&patch.name)
-        .bind(&patch.time_zone)
-        .bind(patch.backend.map(AgentBackend::as_str))
-        .bind(patch.cal_enabled)
-        .bind(patch.cal_api_key_encrypted.is_some())
-        .bind(patch.cal_api_key_encrypted.clone().flatten())
-        .bind(patch.cal_event_type_slug.is_some())
-        .bind(patch.cal_event_type_slug.clone().flatten())
-        .bind(patch.cal_timezone.is_some())
-        .bind(patch.cal_timezone.clone().flatten())
-        .bind(now())
-        .fetch_optional(&mut *tx)
+        self.within(Scope::Tenant(tenant), async |tx| {
+            fetch_optional(
+                tx,
+                "UPDATE agents
+                    SET name                  = COALESCE($3, name),
+                        time_zone             = COALESCE($4, time_zone),
+                        backend               = COALESCE($5, backend),
+                        cal_enabled           = COALESCE($6, cal_enabled),
+                        cal_api_key_encrypted = CASE WHEN $7 THEN $8 ELSE cal_api_key_encrypted END,
+                        cal_event_type_slug   = CASE WHEN $9 THEN $10 ELSE cal_event_type_slug END,
+                        cal_timezone          = CASE WHEN $11 THEN $12 ELSE cal_timezone END,
+                        updated_at            = $13
+                  WHERE tenant_id = $1 AND id = $2
+                 RETURNING *",
+                patch.update_values(tenant, id, Timestamp::now()),
+            )
+            .await
+        })
         .await
-        .map_err(db)?;
-        commit(tx, row.map(AgentRow::into_model).transpose()?).await
     }
 
     async fn delete_agent(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
-        let mut tx = self.scoped(tenant).await?;
-        let done = sqlx::query("DELETE FROM agents WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.0)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        commit(tx, done.rows_affected() > 0).await
+        self.within(Scope::Tenant(tenant), async |tx| {
+            let deleted = execute(
+                tx,
+                "DELETE FROM agents WHERE tenant_id = $1 AND id = $2",
+                stored![tenant, id],
+            )
+            .await?;
+            Ok(deleted > 0)
+        })
+        .await
     }
 
     async fn find_agent(&self, id: Uuid) -> StoreResult<Option<Agent>> {
-        let mut tx = self.begin(Scope::Agent(id)).await?;
-        let row = sqlx::query_as::<_, AgentRow>("SELECT * FROM agents WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        commit(tx, row.map(AgentRow::into_model).transpose()?).await
+        self.within(Scope::Agent(id), async |tx| {
+            fetch_optional(tx, "SELECT * FROM agents WHERE id = $1", stored![id]).await
+        })
+        .await
     }
 
     async fn get_booking_settings(
@@ -120,16 +98,17 @@ impl AgentStore for PostgresStore {
         tenant: TenantId,
         agent_id: Uuid,
     ) -> StoreResult<Option<sqlx::types::JsonValue>> {
-        let mut tx = self.scoped(tenant).await?;
-        let settings = sqlx::query_scalar(
-            "SELECT settings FROM booking_settings WHERE tenant_id = $1 AND agent_id = $2",
-        )
-        .bind(tenant.0)
-        .bind(agent_id)
-        .fetch_optional(&mut *tx)
+        self.within(Scope::Tenant(tenant), async |tx| {
+            sqlx::query_scalar(
+                "SELECT settings FROM booking_settings WHERE tenant_id = $1 AND agent_id = $2",
+            )
+            .bind(tenant.0)
+            .bind(agent_id)
+            .fetch_optional(tx)
+            .await
+            .map_err(db)
+        })
         .await
-        .map_err(db)?;
-        commit(tx, settings).await
     }
 
     async fn put_booking_settings(
@@ -138,25 +117,22 @@ impl AgentStore for PostgresStore {
         agent_id: Uuid,
         settings: &sqlx::types::JsonValue,
     ) -> StoreResult<()> {
-        let mut tx = self.scoped(tenant).await?;
-        sqlx::query(
-            "INSERT INTO booking_settings (tenant_id, agent_id, settings, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $4)
-             ON CONFLICT (tenant_id, agent_id) DO UPDATE
-                SET settings = excluded.settings, updated_at = excluded.updated_at",
-        )
-        .bind(tenant.0)
-        .bind(agent_id)
-        .bind(settings)
-        .bind(now())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| match db(e) {
+        self.within(Scope::Tenant(tenant), async |tx| {
+            execute(
+                tx,
+                "INSERT INTO booking_settings (tenant_id, agent_id, settings, created_at,
+                                               updated_at)
+                 VALUES ($1, $2, $3, $4, $4)
+                 ON CONFLICT (tenant_id, agent_id) DO UPDATE
+                    SET settings = excluded.settings, updated_at = excluded.updated_at",
+                stored![tenant, agent_id, settings, Timestamp::now()],
+            )
+            .await
             // booking_settings_agent_fk: no such agent in this tenant.
-            StoreError::MissingReference(_) => StoreError::MissingReference(Entity::Agent),
-            other => other,
-        })?;
-        commit(tx, ()).await
+            .map_err(|e| e.missing_means(Entity::Agent))?;
+            Ok(())
+        })
+        .await
     }
 
     async fn set_retell_agent_id(
@@ -165,19 +141,17 @@ impl AgentStore for PostgresStore {
         agent_id: Uuid,
         retell_agent_id: Option<&str>,
     ) -> StoreResult<bool> {
-        let mut tx = self.scoped(tenant).await?;
-        let done = sqlx::query(
-            "UPDATE agents SET retell_agent_id = $3, updated_at = $4
-              WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant.0)
-        .bind(agent_id)
-        .bind(retell_agent_id)
-        .bind(now())
-        .execute(&mut *tx)
+        self.within(Scope::Tenant(tenant), async |tx| {
+            let updated = execute(
+                tx,
+                "UPDATE agents SET retell_agent_id = $3, updated_at = $4
+                  WHERE tenant_id = $1 AND id = $2",
+                stored![tenant, agent_id, retell_agent_id, Timestamp::now()],
+            )
+            .await?;
+            Ok(updated > 0)
+        })
         .await
-        .map_err(db)?;
-        commit(tx, done.rows_affected() > 0).await
     }
 
     async fn get_retell_agent_id(
@@ -185,95 +159,63 @@ impl AgentStore for PostgresStore {
         tenant: TenantId,
         agent_id: Uuid,
     ) -> StoreResult<Option<String>> {
-        let mut tx = self.scoped(tenant).await?;
-        let found: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT retell_agent_id FROM agents WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant.0)
-        .bind(agent_id)
-        .fetch_optional(&mut *tx)
+        self.within(Scope::Tenant(tenant), async |tx| {
+            let found: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT retell_agent_id FROM agents WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant.0)
+            .bind(agent_id)
+            .fetch_optional(tx)
+            .await
+            .map_err(db)?;
+            Ok(found.flatten())
+        })
         .await
-        .map_err(db)?;
-        commit(tx, found.flatten()).await
     }
 
     async fn find_agents_by_retell_id(&self, retell_agent_id: &str) -> StoreResult<Vec<Agent>> {
         // The narrow policy agents_by_retell_id reveals only the agents with this Retell id.
-        let mut tx = self
-            .begin_setting("app.retell_agent_id", retell_agent_id)
-            .await?;
-        let rows = sqlx::query_as::<_, AgentRow>(
-            "SELECT * FROM agents WHERE retell_agent_id = $1 ORDER BY id",
-        )
-        .bind(retell_agent_id)
-        .fetch_all(&mut *tx)
+        let scope = Scope::Setting("app.retell_agent_id", retell_agent_id);
+        self.within(scope, async |tx| {
+            fetch(
+                tx,
+                "SELECT * FROM agents WHERE retell_agent_id = $1 ORDER BY id",
+                stored![retell_agent_id],
+            )
+            .await
+        })
         .await
-        .map_err(db)?;
-        commit(tx, all(rows, AgentRow::into_model)?).await
     }
 
     async fn get_retell_key(&self, tenant: TenantId) -> StoreResult<Option<String>> {
-        let mut tx = self.scoped(tenant).await?;
-        let found: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT retell_api_key_encrypted FROM voice_settings WHERE tenant_id = $1",
-        )
-        .bind(tenant.0)
-        .fetch_optional(&mut *tx)
+        self.within(Scope::Tenant(tenant), async |tx| {
+            let found: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT retell_api_key_encrypted FROM voice_settings WHERE tenant_id = $1",
+            )
+            .bind(tenant.0)
+            .fetch_optional(tx)
+            .await
+            .map_err(db)?;
+            Ok(found.flatten())
+        })
         .await
-        .map_err(db)?;
-        commit(tx, found.flatten()).await
     }
 
     async fn set_retell_key(&self, tenant: TenantId, sealed: Option<&str>) -> StoreResult<()> {
-        let mut tx = self.scoped(tenant).await?;
-        sqlx::query(
-            "INSERT INTO voice_settings (tenant_id, retell_api_key_encrypted, created_at,
-                                         updated_at)
-             VALUES ($1, $2, $3, $3)
-             ON CONFLICT (tenant_id) DO UPDATE
-                SET retell_api_key_encrypted = excluded.retell_api_key_encrypted,
-                    updated_at = excluded.updated_at",
-        )
-        .bind(tenant.0)
-        .bind(sealed)
-        .bind(now())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        commit(tx, ()).await
-    }
-}
-
-#[derive(FromRow)]
-struct AgentRow {
-    id: Uuid,
-    tenant_id: Uuid,
-    name: String,
-    time_zone: String,
-    backend: String,
-    cal_enabled: bool,
-    cal_api_key_encrypted: Option<String>,
-    cal_event_type_slug: Option<String>,
-    cal_timezone: Option<String>,
-    created_at: jiff_sqlx::Timestamp,
-    updated_at: jiff_sqlx::Timestamp,
-}
-
-impl AgentRow {
-    fn into_model(self) -> StoreResult<Agent> {
-        Ok(Agent {
-            id: self.id,
-            tenant_id: TenantId(self.tenant_id),
-            name: self.name,
-            time_zone: self.time_zone,
-            backend: AgentBackend::parse(&self.backend)
-                .ok_or_else(|| corrupt("backend", &self.backend))?,
-            cal_enabled: self.cal_enabled,
-            cal_api_key_encrypted: self.cal_api_key_encrypted,
-            cal_event_type_slug: self.cal_event_type_slug,
-            cal_timezone: self.cal_timezone,
-            created_at: self.created_at.to_jiff(),
-            updated_at: self.updated_at.to_jiff(),
+        self.within(Scope::Tenant(tenant), async |tx| {
+            execute(
+                tx,
+                "INSERT INTO voice_settings (tenant_id, retell_api_key_encrypted, created_at,
+                                             updated_at)
+                 VALUES ($1, $2, $3, $3)
+                 ON CONFLICT (tenant_id) DO UPDATE
+                    SET retell_api_key_encrypted = excluded.retell_api_key_encrypted,
+                        updated_at = excluded.updated_at",
+                stored![tenant, sealed, Timestamp::now()],
+            )
+            .await?;
+            Ok(())
         })
+        .await
     }
 }

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// The user an event belongs to, for [`bump_owner`].
+const EVENT_OWNER: &str = "SELECT user_id FROM calendar_events WHERE tenant_id = $1 AND id = $2";
+
 #[async_trait]
 impl EventStore for PostgresStore {
     async fn create_event(
@@ -13,51 +16,33 @@ impl EventStore for PostgresStore {
     ) -> StoreResult<CalendarEvent> {
         let mut tx = self.scoped(tenant).await?;
         if !bump(&mut tx, tenant, event.user_id).await? {
-            tx.rollback().await.map_err(db)?;
-            return Err(missing_user());
+            return rollback(tx, Err(missing_user())).await;
         }
-        let row = sqlx::query_as::<_, EventRow>(
+        let created = fetch_one(
+            &mut *tx,
             "INSERT INTO calendar_events (id, tenant_id, user_id, provider_id, external_id, etag,
                                           title, description, start_at, end_at, all_day, status,
                                           transparency, source, booking_id, created_at,
                                           updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
              RETURNING *",
+            event.insert_values(tenant, id, Timestamp::now()),
         )
-        .bind(id)
-        .bind(tenant.0)
-        .bind(event.user_id)
-        .bind(event.provider_id)
-        .bind(&event.external_id)
-        .bind(&event.etag)
-        .bind(&event.title)
-        .bind(&event.description)
-        .bind(event.start.to_sqlx())
-        .bind(event.end.to_sqlx())
-        .bind(event.all_day)
-        .bind(event.status.as_str())
-        .bind(event.transparency.as_str())
-        .bind(event.source.as_str())
-        .bind(event.booking_id)
-        .bind(now())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
+        .await?;
         insert_jobs(&mut tx, tenant, jobs).await?;
-        commit(tx, row.into_model()?).await
+        commit(tx, created).await
     }
 
     async fn get_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<CalendarEvent>> {
-        let mut tx = self.scoped(tenant).await?;
-        let row = sqlx::query_as::<_, EventRow>(
-            "SELECT * FROM calendar_events WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant.0)
-        .bind(id)
-        .fetch_optional(&mut *tx)
+        self.within(Scope::Tenant(tenant), async |tx| {
+            fetch_optional(
+                tx,
+                "SELECT * FROM calendar_events WHERE tenant_id = $1 AND id = $2",
+                stored![tenant, id],
+            )
+            .await
+        })
         .await
-        .map_err(db)?;
-        commit(tx, row.map(EventRow::into_model).transpose()?).await
     }
 
     async fn replace_event(
@@ -68,62 +53,47 @@ impl EventStore for PostgresStore {
         jobs: &[NewJob],
     ) -> StoreResult<Option<CalendarEvent>> {
         let mut tx = self.scoped(tenant).await?;
-        let Some(user) = owner(&mut tx, Owned::Event, tenant, id).await? else {
-            tx.rollback().await.map_err(db)?;
-            return Ok(None);
-        };
-        bump(&mut tx, tenant, user).await?;
-        let row = sqlx::query_as::<_, EventRow>(
+        if bump_owner(&mut tx, EVENT_OWNER, tenant, id)
+            .await?
+            .is_none()
+        {
+            return rollback(tx, Ok(None)).await;
+        }
+        let replaced = fetch_optional(
+            &mut *tx,
             "UPDATE calendar_events
                 SET provider_id = $3, external_id = $4, etag = $5, title = $6, description = $7,
                     start_at = $8, end_at = $9, all_day = $10, status = $11, transparency = $12,
                     source = $13, booking_id = $14, updated_at = $15
               WHERE tenant_id = $1 AND id = $2
              RETURNING *",
+            event.replace_values(tenant, id, Timestamp::now()),
         )
-        .bind(tenant.0)
-        .bind(id)
-        .bind(event.provider_id)
-        .bind(&event.external_id)
-        .bind(&event.etag)
-        .bind(&event.title)
-        .bind(&event.description)
-        .bind(event.start.to_sqlx())
-        .bind(event.end.to_sqlx())
-        .bind(event.all_day)
-        .bind(event.status.as_str())
-        .bind(event.transparency.as_str())
-        .bind(event.source.as_str())
-        .bind(event.booking_id)
-        .bind(now())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        let Some(row) = row else {
+        .await?;
+        if replaced.is_none() {
             // Deleted between the look-up and the update: undo the bump.
-            tx.rollback().await.map_err(db)?;
-            return Ok(None);
-        };
+            return rollback(tx, Ok(None)).await;
+        }
         insert_jobs(&mut tx, tenant, jobs).await?;
-        commit(tx, Some(row.into_model()?)).await
+        commit(tx, replaced).await
     }
 
     async fn delete_event(&self, tenant: TenantId, id: Uuid, jobs: &[NewJob]) -> StoreResult<bool> {
         let mut tx = self.scoped(tenant).await?;
-        let Some(user) = owner(&mut tx, Owned::Event, tenant, id).await? else {
-            tx.rollback().await.map_err(db)?;
-            return Ok(false);
-        };
-        bump(&mut tx, tenant, user).await?;
-        let done = sqlx::query("DELETE FROM calendar_events WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.0)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await.map_err(db)?;
-            return Ok(false);
+        if bump_owner(&mut tx, EVENT_OWNER, tenant, id)
+            .await?
+            .is_none()
+        {
+            return rollback(tx, Ok(false)).await;
+        }
+        let deleted = execute(
+            &mut *tx,
+            "DELETE FROM calendar_events WHERE tenant_id = $1 AND id = $2",
+            stored![tenant, id],
+        )
+        .await?;
+        if deleted == 0 {
+            return rollback(tx, Ok(false)).await;
         }
         insert_jobs(&mut tx, tenant, jobs).await?;
         commit(tx, true).await
@@ -143,31 +113,12 @@ impl EventStore for PostgresStore {
             query.push_bind(filter.user_ids.clone());
             query.push(")");
         }
-        if !filter.include_cancelled {
-            query.push(" AND status <> 'cancelled'");
-        }
-        if let Some(from) = filter.from {
-            query.push(" AND end_at > ");
-            query.push_bind(widened_back(from));
-            query.push(" AND (all_day OR end_at > ");
-            query.push_bind(from.to_sqlx());
-            query.push(")");
-        }
-        if let Some(to) = filter.to {
-            query.push(" AND start_at < ");
-            query.push_bind(widened_forward(to));
-            query.push(" AND (all_day OR start_at < ");
-            query.push_bind(to.to_sqlx());
-            query.push(")");
-        }
+        push_fragments(&mut query, " AND ", filter.conditions());
         query.push(" ORDER BY start_at, id");
-        let mut tx = self.scoped(tenant).await?;
-        let rows = query
-            .build_query_as::<EventRow>()
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
-        commit(tx, all(rows, EventRow::into_model)?).await
+        self.within(Scope::Tenant(tenant), async |tx| {
+            fetch_built(&mut query, tx).await
+        })
+        .await
     }
 
     async fn busy_events(
@@ -180,18 +131,11 @@ impl EventStore for PostgresStore {
         if user_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.scoped(tenant).await?;
-        let rows = sqlx::query_as::<_, BusyRow>(BUSY_EVENTS)
-            .bind(tenant.0)
-            .bind(user_ids)
-            .bind(widened_back(from))
-            .bind(widened_forward(to))
-            .bind(from.to_sqlx())
-            .bind(to.to_sqlx())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
-        commit(tx, all(rows, BusyRow::into_model)?).await
+        let values = busy_values(tenant, user_ids, (from, to));
+        self.within(Scope::Tenant(tenant), async |tx| {
+            fetch(tx, BUSY_EVENTS, values).await
+        })
+        .await
     }
 
     async fn busy_versions(
@@ -232,64 +176,15 @@ impl EventStore for PostgresStore {
         tenant: TenantId,
         booking_id: Uuid,
     ) -> StoreResult<Option<CalendarEvent>> {
-        let mut tx = self.scoped(tenant).await?;
-        let row = sqlx::query_as::<_, EventRow>(
-            "SELECT * FROM calendar_events WHERE tenant_id = $1 AND booking_id = $2
-                AND source = 'booking'",
-        )
-        .bind(tenant.0)
-        .bind(booking_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        commit(tx, row.map(EventRow::into_model).transpose()?).await
-    }
-}
-
-#[derive(FromRow)]
-struct EventRow {
-    id: Uuid,
-    tenant_id: Uuid,
-    user_id: Uuid,
-    provider_id: Option<Uuid>,
-    external_id: Option<String>,
-    etag: Option<String>,
-    title: String,
-    description: Option<String>,
-    start_at: jiff_sqlx::Timestamp,
-    end_at: jiff_sqlx::Timestamp,
-    all_day: bool,
-    status: String,
-    transparency: String,
-    source: String,
-    booking_id: Option<Uuid>,
-    created_at: jiff_sqlx::Timestamp,
-    updated_at: jiff_sqlx::Timestamp,
-}
-
-impl EventRow {
-    fn into_model(self) -> StoreResult<CalendarEvent> {
-        Ok(CalendarEvent {
-            id: self.id,
-            tenant_id: TenantId(self.tenant_id),
-            user_id: self.user_id,
-            provider_id: self.provider_id,
-            external_id: self.external_id,
-            etag: self.etag,
-            title: self.title,
-            description: self.description,
-            start: self.start_at.to_jiff(),
-            end: self.end_at.to_jiff(),
-            all_day: self.all_day,
-            status: EventStatus::parse(&self.status)
-                .ok_or_else(|| corrupt("status", &self.status))?,
-            transparency: Transparency::parse(&self.transparency)
-                .ok_or_else(|| corrupt("transparency", &self.transparency))?,
-            source: EventSource::parse(&self.source)
-                .ok_or_else(|| corrupt("source", &self.source))?,
-            booking_id: self.booking_id,
-            created_at: self.created_at.to_jiff(),
-            updated_at: self.updated_at.to_jiff(),
+        self.within(Scope::Tenant(tenant), async |tx| {
+            fetch_optional(
+                tx,
+                "SELECT * FROM calendar_events WHERE tenant_id = $1 AND booking_id = $2
+                    AND source = 'booking'",
+                stored![tenant, booking_id],
+            )
+            .await
         })
+        .await
     }
 }

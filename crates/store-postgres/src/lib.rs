@@ -41,14 +41,22 @@ mod widget_keys;
 
 pub mod testing;
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use jiff_sqlx::ToSqlx;
 use pillow_store::*;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, FromRow, PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{
+    PgArgumentBuffer, PgArguments, PgConnectOptions, PgExecutor, PgPoolOptions, PgRow, PgTypeInfo,
+};
+use sqlx::{
+    Arguments, Connection, Encode, PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction,
+    Type,
+};
 use uuid::Uuid;
 
 /// The ordinary role the store's connections run as; created by the migrations.
@@ -86,6 +94,10 @@ enum Scope<'a> {
     Agent(Uuid),
     /// The outbox of every tenant, for the job worker (`app.worker`).
     Worker,
+    /// Another narrow setting, by name, that a policy reads: `app.retell_agent_id`,
+    /// `app.widget_key_prefix`, and those of `0004_google.sql` (`app.sync_worker`,
+    /// `app.channel_id`, `app.maintenance`).
+    Setting(&'static str, &'a str),
 }
 
 impl Scope<'_> {
@@ -108,6 +120,7 @@ impl Scope<'_> {
             Scope::ApiKeyPrefix(prefix) => ("app.api_key_prefix", (*prefix).to_string()),
             Scope::Agent(id) => ("app.agent_id", id.to_string()),
             Scope::Worker => ("app.worker", "on".to_string()),
+            Scope::Setting(name, value) => (*name, (*value).to_string()),
         }
     }
 }
@@ -205,6 +218,13 @@ async fn commit<T>(tx: Transaction<'static, Postgres>, value: T) -> StoreResult<
     Ok(value)
 }
 
+/// Rolls back and hands back the answer: for a write that found nothing to change, or whose
+/// first steps (a bump, say) must not stay.
+async fn rollback<T>(tx: Transaction<'static, Postgres>, answer: StoreResult<T>) -> StoreResult<T> {
+    tx.rollback().await.map_err(db)?;
+    answer
+}
+
 /// Maps database errors onto [`StoreError`]; constraint names come from the migrations.
 fn db(error: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(e) = &error {
@@ -248,20 +268,6 @@ const BUSY_EVENTS: &str = "\
 
 fn missing_user() -> StoreError {
     StoreError::MissingReference(Entity::User)
-}
-
-/// `ts` a day earlier, for the all-day widening; the start of time when there is no earlier.
-fn widened_back(ts: Timestamp) -> jiff_sqlx::Timestamp {
-    ts.checked_sub(ALL_DAY_WIDENING)
-        .unwrap_or(Timestamp::MIN)
-        .to_sqlx()
-}
-
-/// `ts` a day later, for the all-day widening; the end of time when there is no later.
-fn widened_forward(ts: Timestamp) -> jiff_sqlx::Timestamp {
-    ts.checked_add(ALL_DAY_WIDENING)
-        .unwrap_or(Timestamp::MAX)
-        .to_sqlx()
 }
 
 /// Bumps the user's busy version; false when the user is not in the tenant. It also locks the
@@ -326,103 +332,221 @@ async fn insert_jobs(
     Ok(())
 }
 
-/// Records a request's answer (key done) in the caller's transaction.
+/// Records a request's answer (key done), if there is one, in the caller's transaction.
 async fn record_response(
     conn: &mut PgConnection,
     tenant: TenantId,
-    response: &IdempotentResponse,
+    response: Option<&IdempotentResponse>,
 ) -> StoreResult<()> {
-    sqlx::query(
+    let Some(response) = response else {
+        return Ok(());
+    };
+    execute(
+        conn,
         "INSERT INTO idempotency_keys (tenant_id, key, request_hash, state, status, body,
                                        created_at, updated_at)
          VALUES ($1, $2, $3, 'done', $4, $5, $6, $6)
          ON CONFLICT (tenant_id, key) DO UPDATE
             SET request_hash = excluded.request_hash, state = 'done', status = excluded.status,
                 body = excluded.body, updated_at = excluded.updated_at",
+        response.record_values(tenant, Timestamp::now()),
     )
-    .bind(tenant.0)
-    .bind(&response.key)
-    .bind(&response.request_hash)
-    .bind(i32::from(response.status))
-    .bind(&response.body)
-    .bind(now())
-    .execute(conn)
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
-#[derive(Clone, Copy)]
-enum Owned {
-    Rule,
-    Event,
-}
-
-/// The user a rule or event belongs to. Read without a lock: the user never changes, and the
-/// caller locks the user (see [`bump`]) before touching the row.
-async fn owner(
+/// The user the rule or event `id` belongs to (`owner_sql` selects it), with the user's busy
+/// version bumped and the user locked (see [`bump`]): the first step of every change to one.
+/// `None` when it is not in the tenant. The owner is read without a lock: it never changes.
+async fn bump_owner(
     conn: &mut PgConnection,
-    table: Owned,
+    owner_sql: &'static str,
     tenant: TenantId,
     id: Uuid,
 ) -> StoreResult<Option<Uuid>> {
-    let sql = match table {
-        Owned::Rule => "SELECT user_id FROM availability_rules WHERE tenant_id = $1 AND id = $2",
-        Owned::Event => "SELECT user_id FROM calendar_events WHERE tenant_id = $1 AND id = $2",
-    };
-    sqlx::query_scalar(sql)
+    let owner: Option<Uuid> = sqlx::query_scalar(owner_sql)
         .bind(tenant.0)
         .bind(id)
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await
-        .map_err(db)
+        .map_err(db)?;
+    if let Some(user) = owner {
+        bump(conn, tenant, user).await?;
+    }
+    Ok(owner)
 }
 
-impl PostgresStore {
-    /// Begins a transaction with one narrow transaction-local setting that a policy of
-    /// `0004_google.sql` reads (`app.sync_worker`, `app.channel_id`,
-    /// `app.maintenance`).
-    async fn begin_setting(
-        &self,
-        name: &'static str,
-        value: &str,
-    ) -> StoreResult<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        sqlx::query("SELECT set_config($1, $2, true)")
-            .bind(name)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        Ok(tx)
+/// A [`StoredValue`] bound as PostgreSQL types its kind: `uuid`, `text`, `boolean`, `integer`,
+/// `bigint`, `timestamptz` or `jsonb`, a `NULL` too.
+struct Bound<'a>(StoredValue<'a>);
+
+impl Type<Postgres> for Bound<'_> {
+    /// Never asked: [`Encode::produces`] names the type of each value.
+    fn type_info() -> PgTypeInfo {
+        <String as Type<Postgres>>::type_info()
     }
 }
 
-/// A stored enum that does not parse: the row is corrupt.
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
+impl Encode<'_, Postgres> for Bound<'_> {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        match &self.0 {
+            StoredValue::Id(id) => encode(id, buf),
+            StoredValue::Instant(at) => encode(at.map(|t| t.to_sqlx()), buf),
+            StoredValue::Text(text) => encode(text.as_deref(), buf),
+            StoredValue::Json(json) => encode(json.as_deref(), buf),
+            StoredValue::Flag(flag) => encode(flag, buf),
+            StoredValue::Int(int) => encode(int, buf),
+            StoredValue::BigInt(int) => encode(int, buf),
+            StoredValue::Ids(ids) => encode(ids.as_ref(), buf),
+            StoredValue::Texts(texts) => encode(texts.as_ref(), buf),
+        }
+    }
 
-fn all<R, T>(rows: Vec<R>, convert: fn(R) -> StoreResult<T>) -> StoreResult<Vec<T>> {
-    rows.into_iter().map(convert).collect()
-}
-
-#[derive(FromRow)]
-struct BusyRow {
-    user_id: Uuid,
-    start_at: jiff_sqlx::Timestamp,
-    end_at: jiff_sqlx::Timestamp,
-    all_day: bool,
-}
-
-impl BusyRow {
-    fn into_model(self) -> StoreResult<BusyEvent> {
-        Ok(BusyEvent {
-            user_id: self.user_id,
-            start: self.start_at.to_jiff(),
-            end: self.end_at.to_jiff(),
-            all_day: self.all_day,
+    fn produces(&self) -> Option<PgTypeInfo> {
+        Some(match self.0 {
+            StoredValue::Id(_) => <Uuid as Type<Postgres>>::type_info(),
+            StoredValue::Instant(_) => <jiff_sqlx::Timestamp as Type<Postgres>>::type_info(),
+            StoredValue::Text(_) => <String as Type<Postgres>>::type_info(),
+            StoredValue::Json(_) => <sqlx::types::JsonValue as Type<Postgres>>::type_info(),
+            StoredValue::Flag(_) => <bool as Type<Postgres>>::type_info(),
+            StoredValue::Int(_) => <i32 as Type<Postgres>>::type_info(),
+            StoredValue::BigInt(_) => <i64 as Type<Postgres>>::type_info(),
+            StoredValue::Ids(_) => <Vec<Uuid> as Type<Postgres>>::type_info(),
+            StoredValue::Texts(_) => <Vec<String> as Type<Postgres>>::type_info(),
         })
+    }
+}
+
+/// Encodes `value` as Postgres does (a named function: the workspace builds both drivers, and
+/// `Option<T>` encodes for either).
+fn encode<'q>(
+    value: impl Encode<'q, Postgres>,
+    buf: &mut PgArgumentBuffer,
+) -> Result<IsNull, BoxDynError> {
+    value.encode(buf)
+}
+
+/// A row read for pillow-store's [`FromStored`], each kind in the column type [`Bound`] names.
+struct Columns<'r>(&'r PgRow);
+
+impl StoredRow for Columns<'_> {
+    fn read(&self, column: &str, kind: StoredKind) -> StoreResult<StoredValue<'static>> {
+        let row = self.0;
+        Ok(match kind {
+            StoredKind::Id => StoredValue::Id(row.try_get(column).map_err(db)?),
+            StoredKind::Instant => {
+                let at: Option<jiff_sqlx::Timestamp> = row.try_get(column).map_err(db)?;
+                StoredValue::Instant(at.map(|t| t.to_jiff()))
+            }
+            StoredKind::Text => {
+                let text: Option<String> = row.try_get(column).map_err(db)?;
+                StoredValue::Text(text.map(Cow::Owned))
+            }
+            StoredKind::Json => {
+                let json: Option<sqlx::types::JsonValue> = row.try_get(column).map_err(db)?;
+                StoredValue::Json(json.map(Cow::Owned))
+            }
+            StoredKind::Flag => StoredValue::Flag(row.try_get(column).map_err(db)?),
+            StoredKind::Int => StoredValue::Int(row.try_get(column).map_err(db)?),
+            StoredKind::BigInt => StoredValue::BigInt(row.try_get(column).map_err(db)?),
+        })
+    }
+}
+
+/// Appends each fragment after `separator`, its value bound where its `?` stands.
+fn push_fragments(
+    query: &mut QueryBuilder<Postgres>,
+    separator: &str,
+    fragments: Vec<Fragment<'_>>,
+) {
+    for fragment in fragments {
+        let (before, after) = fragment.split();
+        query.push(separator).push(before);
+        if let Some(value) = fragment.value {
+            query.push_bind(Bound(value));
+        }
+        query.push(after);
+    }
+}
+
+/// Runs a statement built at run time: the models of the rows it returns.
+async fn fetch_built<M: FromStored>(
+    query: &mut QueryBuilder<Postgres>,
+    conn: impl PgExecutor<'_>,
+) -> StoreResult<Vec<M>> {
+    let rows = query.build().fetch_all(conn).await.map_err(db)?;
+    rows.iter().map(model).collect()
+}
+
+/// The model pillow-store builds from one row.
+fn model<M: FromStored>(row: &PgRow) -> StoreResult<M> {
+    M::from_stored(&Columns(row))
+}
+
+/// A statement's parameters, in order.
+fn arguments<'a>(values: impl IntoIterator<Item = StoredValue<'a>>) -> StoreResult<PgArguments> {
+    let mut arguments = PgArguments::default();
+    for value in values {
+        arguments
+            .add(Bound(value))
+            .map_err(|e| db(sqlx::Error::Encode(e)))?;
+    }
+    Ok(arguments)
+}
+
+/// Runs `sql` with `values` bound in order: the models of the rows it returns.
+async fn fetch<M: FromStored>(
+    conn: impl PgExecutor<'_>,
+    sql: &'static str,
+    values: impl IntoIterator<Item = StoredValue<'_>>,
+) -> StoreResult<Vec<M>> {
+    let query = sqlx::query_with(sql, arguments(values)?);
+    let rows = query.fetch_all(conn).await.map_err(db)?;
+    rows.iter().map(model).collect()
+}
+
+/// Like [`fetch`], for a statement that returns at most one row.
+async fn fetch_optional<M: FromStored>(
+    conn: impl PgExecutor<'_>,
+    sql: &'static str,
+    values: impl IntoIterator<Item = StoredValue<'_>>,
+) -> StoreResult<Option<M>> {
+    let query = sqlx::query_with(sql, arguments(values)?);
+    let row = query.fetch_optional(conn).await.map_err(db)?;
+    row.as_ref().map(model).transpose()
+}
+
+/// Like [`fetch`], for a statement that returns exactly one row.
+async fn fetch_one<M: FromStored>(
+    conn: impl PgExecutor<'_>,
+    sql: &'static str,
+    values: impl IntoIterator<Item = StoredValue<'_>>,
+) -> StoreResult<M> {
+    let query = sqlx::query_with(sql, arguments(values)?);
+    model(&query.fetch_one(conn).await.map_err(db)?)
+}
+
+/// Runs `sql` with `values` bound in order: how many rows it changed.
+async fn execute(
+    conn: impl PgExecutor<'_>,
+    sql: &'static str,
+    values: impl IntoIterator<Item = StoredValue<'_>>,
+) -> StoreResult<u64> {
+    let query = sqlx::query_with(sql, arguments(values)?);
+    Ok(query.execute(conn).await.map_err(db)?.rows_affected())
+}
+
+impl PostgresStore {
+    /// Runs `work` in a transaction that sees only what `scope` allows, and commits what it
+    /// made: the shape of every method that needs one statement or a few.
+    async fn within<T>(
+        &self,
+        scope: Scope<'_>,
+        work: impl AsyncFnOnce(&mut PgConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut tx = self.begin(scope).await?;
+        let value = work(&mut tx).await?;
+        commit(tx, value).await
     }
 }
 
@@ -444,12 +568,13 @@ mod tests {
             .await
             .unwrap();
         let now = Timestamp::now();
+        let wide = widened_for_all_day((now, now));
         let plan: Vec<String> =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {BUSY_EVENTS}")))
                 .bind(new_id())
                 .bind(vec![new_id(), new_id()])
-                .bind(widened_back(now))
-                .bind(widened_forward(now))
+                .bind(wide.0.to_sqlx())
+                .bind(wide.1.to_sqlx())
                 .bind(now.to_sqlx())
                 .bind(now.to_sqlx())
                 .fetch_all(&mut *tx)

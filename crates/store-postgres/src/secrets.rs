@@ -2,22 +2,27 @@
 
 use super::*;
 
+/// The maintenance scope of `0004_google.sql`: every sealed column of every tenant.
+const MAINTENANCE: Scope<'static> = Scope::Setting("app.maintenance", "on");
+
 #[async_trait]
 impl SecretStore for PostgresStore {
     async fn sealed_secrets(&self) -> StoreResult<Vec<SealedSecret>> {
-        let mut tx = self.begin_setting("app.maintenance", "on").await?;
-        let rows: Vec<(String, Uuid, String)> = sqlx::query_as(
-            "SELECT 'access', id, access_token_encrypted FROM calendar_providers
-              WHERE access_token_encrypted IS NOT NULL
-             UNION ALL SELECT 'refresh', id, refresh_token_encrypted FROM calendar_providers
-              WHERE refresh_token_encrypted IS NOT NULL
-             UNION ALL SELECT 'agent', id, cal_api_key_encrypted FROM agents
-              WHERE cal_api_key_encrypted IS NOT NULL",
-        )
-        .fetch_all(&mut *tx)
+        self.within(MAINTENANCE, async |tx| {
+            let rows: Vec<(String, Uuid, String)> = sqlx::query_as(
+                "SELECT 'access', id, access_token_encrypted FROM calendar_providers
+                  WHERE access_token_encrypted IS NOT NULL
+                 UNION ALL SELECT 'refresh', id, refresh_token_encrypted FROM calendar_providers
+                  WHERE refresh_token_encrypted IS NOT NULL
+                 UNION ALL SELECT 'agent', id, cal_api_key_encrypted FROM agents
+                  WHERE cal_api_key_encrypted IS NOT NULL",
+            )
+            .fetch_all(tx)
+            .await
+            .map_err(db)?;
+            Ok(rows.into_iter().map(SealedSecret::from_labelled).collect())
+        })
         .await
-        .map_err(db)?;
-        commit(tx, rows.into_iter().map(sealed_secret).collect()).await
     }
 
     async fn replace_sealed_secret(&self, secret: &SealedSecret, old: &str) -> StoreResult<bool> {
@@ -35,23 +40,10 @@ impl SecretStore for PostgresStore {
                   WHERE id = $1 AND cal_api_key_encrypted = $3"
             }
         };
-        let mut tx = self.begin_setting("app.maintenance", "on").await?;
-        let done = sqlx::query(sql)
-            .bind(secret.id)
-            .bind(&secret.value)
-            .bind(old)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        commit(tx, done.rows_affected() > 0).await
+        let values = stored![secret.id, &secret.value, old];
+        self.within(MAINTENANCE, async |tx| {
+            Ok(execute(tx, sql, values).await? > 0)
+        })
+        .await
     }
-}
-
-fn sealed_secret((column, id, value): (String, Uuid, String)) -> SealedSecret {
-    let column = match column.as_str() {
-        "access" => SealedColumn::ConnectionAccessToken,
-        "refresh" => SealedColumn::ConnectionRefreshToken,
-        _ => SealedColumn::AgentCalApiKey,
-    };
-    SealedSecret { column, id, value }
 }

@@ -5,49 +5,42 @@ use super::*;
 #[async_trait]
 impl UserStore for PostgresStore {
     async fn create_user(&self, tenant: TenantId, user: &NewUser) -> StoreResult<User> {
-        let mut tx = self.scoped(tenant).await?;
-        let row = sqlx::query_as::<_, UserRow>(
-            "INSERT INTO users (id, tenant_id, email, name, role, time_zone, password_hash,
-                                created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-             RETURNING *",
-        )
-        .bind(new_id())
-        .bind(tenant.0)
-        .bind(&user.email)
-        .bind(&user.name)
-        .bind(user.role.as_str())
-        .bind(&user.time_zone)
-        .bind(&user.password_hash)
-        .bind(now())
-        .fetch_one(&mut *tx)
+        self.within(Scope::Tenant(tenant), async |tx| {
+            fetch_one(
+                tx,
+                "INSERT INTO users (id, tenant_id, email, name, role, time_zone, password_hash,
+                                    created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+                 RETURNING *",
+                user.insert_values(tenant, new_id(), Timestamp::now()),
+            )
+            .await
+        })
         .await
-        .map_err(db)?;
-        commit(tx, row.into_model()?).await
     }
 
     async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<User>> {
-        let mut tx = self.scoped(tenant).await?;
-        let rows = sqlx::query_as::<_, UserRow>(
-            "SELECT * FROM users WHERE tenant_id = $1 ORDER BY created_at, id",
-        )
-        .bind(tenant.0)
-        .fetch_all(&mut *tx)
+        self.within(Scope::Tenant(tenant), async |tx| {
+            fetch(
+                tx,
+                "SELECT * FROM users WHERE tenant_id = $1 ORDER BY created_at, id",
+                stored![tenant],
+            )
+            .await
+        })
         .await
-        .map_err(db)?;
-        commit(tx, all(rows, UserRow::into_model)?).await
     }
 
     async fn get_user(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<User>> {
-        let mut tx = self.scoped(tenant).await?;
-        let row =
-            sqlx::query_as::<_, UserRow>("SELECT * FROM users WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.0)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-        commit(tx, row.map(UserRow::into_model).transpose()?).await
+        self.within(Scope::Tenant(tenant), async |tx| {
+            fetch_optional(
+                tx,
+                "SELECT * FROM users WHERE tenant_id = $1 AND id = $2",
+                stored![tenant, id],
+            )
+            .await
+        })
+        .await
     }
 
     async fn update_user(
@@ -56,99 +49,55 @@ impl UserStore for PostgresStore {
         id: Uuid,
         patch: &UserPatch,
     ) -> StoreResult<Option<User>> {
-        let mut tx = self.scoped(tenant).await?;
         // NULL leaves a column alone.
-        let row = sqlx::query_as::<_, UserRow>(
-            "UPDATE users
-                SET email         = COALESCE($3, email),
-                    name          = COALESCE($4, name),
-                    role          = COALESCE($5, role),
-                    time_zone     = COALESCE($6, time_zone),
-                    password_hash = COALESCE($7, password_hash),
-                    updated_at    = $8
-              WHERE tenant_id = $1 AND id = $2
-             RETURNING *",
-        )
-        .bind(tenant.0)
-        .bind(id)
-        .bind(&patch.email)
-        .bind(&patch.name)
-        .bind(patch.role.map(Role::as_str))
-        .bind(&patch.time_zone)
-        .bind(&patch.password_hash)
-        .bind(now())
-        .fetch_optional(&mut *tx)
+        self.within(Scope::Tenant(tenant), async |tx| {
+            fetch_optional(
+                tx,
+                "UPDATE users
+                    SET email         = COALESCE($3, email),
+                        name          = COALESCE($4, name),
+                        role          = COALESCE($5, role),
+                        time_zone     = COALESCE($6, time_zone),
+                        password_hash = COALESCE($7, password_hash),
+                        updated_at    = $8
+                  WHERE tenant_id = $1 AND id = $2
+                 RETURNING *",
+                patch.update_values(tenant, id, Timestamp::now()),
+            )
+            .await
+        })
         .await
-        .map_err(db)?;
-        commit(tx, row.map(UserRow::into_model).transpose()?).await
     }
 
     async fn delete_user(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
-        let mut tx = self.scoped(tenant).await?;
-        let done = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.0)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        commit(tx, done.rows_affected() > 0).await
+        self.within(Scope::Tenant(tenant), async |tx| {
+            let deleted = execute(
+                tx,
+                "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
+                stored![tenant, id],
+            )
+            .await?;
+            Ok(deleted > 0)
+        })
+        .await
     }
 
     async fn find_logins(&self, email: &str) -> StoreResult<Vec<UserLogin>> {
-        let mut tx = self.begin(Scope::LoginEmail(email)).await?;
-        let rows = sqlx::query_as::<_, UserRow>(
-            "SELECT * FROM users WHERE lower(email) = lower($1) ORDER BY created_at, id",
-        )
-        .bind(email)
-        .fetch_all(&mut *tx)
+        self.within(Scope::LoginEmail(email), async |tx| {
+            fetch(
+                tx,
+                "SELECT * FROM users WHERE lower(email) = lower($1) ORDER BY created_at, id",
+                stored![email],
+            )
+            .await
+        })
         .await
-        .map_err(db)?;
-        commit(tx, all(rows, UserRow::into_login)?).await
     }
 
     async fn find_user(&self, id: Uuid) -> StoreResult<Option<User>> {
-        let mut tx = self.begin(Scope::User(id)).await?;
-        let row = sqlx::query_as::<_, UserRow>("SELECT * FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        commit(tx, row.map(UserRow::into_model).transpose()?).await
-    }
-}
-
-#[derive(FromRow)]
-struct UserRow {
-    id: Uuid,
-    tenant_id: Uuid,
-    email: String,
-    name: String,
-    role: String,
-    time_zone: String,
-    password_hash: Option<String>,
-    created_at: jiff_sqlx::Timestamp,
-    updated_at: jiff_sqlx::Timestamp,
-}
-
-impl UserRow {
-    fn into_login(self) -> StoreResult<UserLogin> {
-        let role = Role::parse(&self.role).ok_or_else(|| corrupt("role", &self.role))?;
-        Ok(UserLogin {
-            user: User {
-                id: self.id,
-                tenant_id: TenantId(self.tenant_id),
-                email: self.email,
-                name: self.name,
-                role,
-                time_zone: self.time_zone,
-                created_at: self.created_at.to_jiff(),
-                updated_at: self.updated_at.to_jiff(),
-            },
-            password_hash: self.password_hash,
+        self.within(Scope::User(id), async |tx| {
+            fetch_optional(tx, "SELECT * FROM users WHERE id = $1", stored![id]).await
         })
-    }
-
-    fn into_model(self) -> StoreResult<User> {
-        Ok(self.into_login()?.user)
+        .await
     }
 }

@@ -4,14 +4,23 @@
 //! `SQLITE_BUSY` under concurrency instead of waiting, so every multi-statement write starts with
 //! `BEGIN IMMEDIATE` and waits on the busy timeout for its turn.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use pillow_store::*;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteArgumentsBuffer, SqliteConnectOptions, SqliteJournalMode,
+    SqlitePoolOptions, SqliteRow, SqliteSynchronous, SqliteTypeInfo,
+};
+use sqlx::{
+    Arguments, Encode, QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor, SqlitePool,
+    Transaction, Type,
+};
 use uuid::Uuid;
 
 mod agents;
@@ -70,6 +79,18 @@ impl SqliteStore {
     async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)
     }
+}
+
+/// Commits and hands back what the transaction produced.
+async fn commit<T>(tx: Transaction<'static, Sqlite>, value: T) -> StoreResult<T> {
+    tx.commit().await.map_err(db)?;
+    Ok(value)
+}
+
+/// Rolls back and hands back the answer: for a write that found nothing to change.
+async fn rollback<T>(tx: Transaction<'static, Sqlite>, answer: StoreResult<T>) -> StoreResult<T> {
+    tx.rollback().await.map_err(db)?;
+    answer
 }
 
 fn db(error: sqlx::Error) -> StoreError {
@@ -164,29 +185,24 @@ async fn bump(conn: &mut SqliteConnection, tenant: TenantId, user: Uuid) -> Stor
     Ok(done.rows_affected() > 0)
 }
 
-/// The user a rule or event belongs to; `table` is one of ours, never input.
-async fn owner(
+/// The user the rule or event `id` belongs to (`owner_sql` selects it), with the user's busy
+/// version bumped: the first step of every change to one. `None` when it is not in the tenant.
+async fn bump_owner(
     conn: &mut SqliteConnection,
-    table: Owned,
+    owner_sql: &'static str,
     tenant: TenantId,
     id: Uuid,
 ) -> StoreResult<Option<Uuid>> {
-    let sql = match table {
-        Owned::Rule => "SELECT user_id FROM availability_rules WHERE tenant_id = $1 AND id = $2",
-        Owned::Event => "SELECT user_id FROM calendar_events WHERE tenant_id = $1 AND id = $2",
-    };
-    sqlx::query_scalar(sql)
+    let owner: Option<Uuid> = sqlx::query_scalar(owner_sql)
         .bind(tenant.0)
         .bind(id)
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await
-        .map_err(db)
-}
-
-#[derive(Clone, Copy)]
-enum Owned {
-    Rule,
-    Event,
+        .map_err(db)?;
+    if let Some(user) = owner {
+        bump(conn, tenant, user).await?;
+    }
+    Ok(owner)
 }
 
 /// Busy time of some users overlapping a range: blocking calendar events, then confirmed
@@ -213,61 +229,47 @@ async fn insert_jobs(
     conn: &mut SqliteConnection,
     tenant: TenantId,
     jobs: &[NewJob],
-    now: i64,
+    now: Timestamp,
 ) -> StoreResult<()> {
     for job in jobs {
-        sqlx::query(
+        execute(
+            &mut *conn,
             "INSERT INTO outbox (id, tenant_id, kind, payload, status, attempts, \
              next_attempt_at, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5)",
+            stored![new_id(), tenant, &job.kind, &job.payload, now],
         )
-        .bind(new_id())
-        .bind(tenant.0)
-        .bind(&job.kind)
-        .bind(json_text(&job.payload)?)
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+        .await?;
     }
     Ok(())
 }
 
-/// Records a request's answer (key done) in the caller's transaction.
+/// Records a request's answer (key done), if there is one, in the caller's transaction.
 async fn record_response(
     conn: &mut SqliteConnection,
     tenant: TenantId,
-    response: &IdempotentResponse,
-    now: i64,
+    response: Option<&IdempotentResponse>,
+    now: Timestamp,
 ) -> StoreResult<()> {
-    sqlx::query(
+    let Some(response) = response else {
+        return Ok(());
+    };
+    execute(
+        conn,
         "INSERT INTO idempotency_keys (tenant_id, key, request_hash, state, status, body, \
          created_at, updated_at) VALUES ($1, $2, $3, 'done', $4, $5, $6, $6) \
          ON CONFLICT (tenant_id, key) DO UPDATE SET request_hash = excluded.request_hash, \
          state = 'done', status = excluded.status, body = excluded.body, \
          updated_at = excluded.updated_at",
+        response.record_values(tenant, now),
     )
-    .bind(tenant.0)
-    .bind(&response.key)
-    .bind(&response.request_hash)
-    .bind(i64::from(response.status))
-    .bind(json_text(&response.body)?)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
-}
-
-fn json_text(value: &serde_json::Value) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Database(e.to_string()))
 }
 
 fn json_value(what: &str, text: &str) -> StoreResult<serde_json::Value> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
-
-const WIDENING_MICROS: i64 = ALL_DAY_WIDENING.as_micros() as i64;
 
 fn micros(ts: Timestamp) -> i64 {
     ts.as_microsecond()
@@ -277,27 +279,151 @@ fn instant(us: i64) -> StoreResult<Timestamp> {
     Timestamp::from_microsecond(us).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-#[derive(FromRow)]
-struct BusyRow {
-    user_id: Uuid,
-    start_at: i64,
-    end_at: i64,
-    all_day: bool,
+/// A [`StoredValue`] bound as SQLite keeps its kind: instants as microseconds since the epoch,
+/// JSON as text, flags as 0 or 1.
+struct Bound<'a>(StoredValue<'a>);
+
+impl Type<Sqlite> for Bound<'_> {
+    /// SQLite types a parameter by the value bound, never by this.
+    fn type_info() -> SqliteTypeInfo {
+        <String as Type<Sqlite>>::type_info()
+    }
 }
 
-impl BusyRow {
-    fn into_model(self) -> StoreResult<BusyEvent> {
-        Ok(BusyEvent {
-            user_id: self.user_id,
-            start: instant(self.start_at)?,
-            end: instant(self.end_at)?,
-            all_day: self.all_day,
+impl Encode<'_, Sqlite> for Bound<'_> {
+    fn encode_by_ref(&self, buf: &mut SqliteArgumentsBuffer) -> Result<IsNull, BoxDynError> {
+        match &self.0 {
+            StoredValue::Id(id) => encode(id, buf),
+            StoredValue::Instant(at) => encode(at.map(micros), buf),
+            StoredValue::Text(text) => encode(text.as_deref(), buf),
+            StoredValue::Json(json) => encode(json.as_ref().map(|j| j.to_string()), buf),
+            StoredValue::Flag(flag) => encode(flag, buf),
+            StoredValue::Int(int) => encode(int, buf),
+            StoredValue::BigInt(int) => encode(int, buf),
+            StoredValue::Ids(ids) => encode(id_list(ids), buf),
+            StoredValue::Texts(texts) => {
+                encode(serde_json::Value::from(texts.to_vec()).to_string(), buf)
+            }
+        }
+    }
+}
+
+/// Encodes `value` as Sqlite does (a named function: the workspace builds both drivers, and
+/// `Option<T>` encodes for either).
+fn encode<'q>(
+    value: impl Encode<'q, Sqlite>,
+    buf: &mut SqliteArgumentsBuffer,
+) -> Result<IsNull, BoxDynError> {
+    value.encode(buf)
+}
+
+/// A row read for pillow-store's [`FromStored`], each kind as [`Bound`] writes it.
+struct Columns<'r>(&'r SqliteRow);
+
+impl StoredRow for Columns<'_> {
+    fn read(&self, column: &str, kind: StoredKind) -> StoreResult<StoredValue<'static>> {
+        let row = self.0;
+        Ok(match kind {
+            StoredKind::Id => StoredValue::Id(row.try_get(column).map_err(db)?),
+            StoredKind::Instant => {
+                let us: Option<i64> = row.try_get(column).map_err(db)?;
+                StoredValue::Instant(us.map(instant).transpose()?)
+            }
+            StoredKind::Text => {
+                let text: Option<String> = row.try_get(column).map_err(db)?;
+                StoredValue::Text(text.map(Cow::Owned))
+            }
+            StoredKind::Json => {
+                let text: Option<String> = row.try_get(column).map_err(db)?;
+                let json = text.map(|t| json_value(column, &t)).transpose()?;
+                StoredValue::Json(json.map(Cow::Owned))
+            }
+            StoredKind::Flag => StoredValue::Flag(row.try_get(column).map_err(db)?),
+            StoredKind::Int => StoredValue::Int(row.try_get(column).map_err(db)?),
+            StoredKind::BigInt => StoredValue::BigInt(row.try_get(column).map_err(db)?),
         })
     }
 }
 
-fn all<R, T>(rows: Vec<R>, convert: fn(R) -> StoreResult<T>) -> StoreResult<Vec<T>> {
-    rows.into_iter().map(convert).collect()
+/// Appends each fragment after `separator`, its value bound where its `?` stands.
+fn push_fragments(query: &mut QueryBuilder<Sqlite>, separator: &str, fragments: Vec<Fragment<'_>>) {
+    for fragment in fragments {
+        let (before, after) = fragment.split();
+        query.push(separator).push(before);
+        if let Some(value) = fragment.value {
+            query.push_bind(Bound(value));
+        }
+        query.push(after);
+    }
+}
+
+/// Runs a statement built at run time: the models of the rows it returns.
+async fn fetch_built<M: FromStored>(
+    query: &mut QueryBuilder<Sqlite>,
+    conn: impl SqliteExecutor<'_>,
+) -> StoreResult<Vec<M>> {
+    let rows = query.build().fetch_all(conn).await.map_err(db)?;
+    rows.iter().map(model).collect()
+}
+
+/// The model pillow-store builds from one row.
+fn model<M: FromStored>(row: &SqliteRow) -> StoreResult<M> {
+    M::from_stored(&Columns(row))
+}
+
+/// A statement's parameters, in order.
+fn arguments<'a>(
+    values: impl IntoIterator<Item = StoredValue<'a>>,
+) -> StoreResult<SqliteArguments> {
+    let mut arguments = SqliteArguments::default();
+    for value in values {
+        arguments
+            .add(Bound(value))
+            .map_err(|e| db(sqlx::Error::Encode(e)))?;
+    }
+    Ok(arguments)
+}
+
+/// Runs `sql` with `values` bound in order: the models of the rows it returns.
+async fn fetch<M: FromStored>(
+    conn: impl SqliteExecutor<'_>,
+    sql: &'static str,
+    values: impl IntoIterator<Item = StoredValue<'_>>,
+) -> StoreResult<Vec<M>> {
+    let query = sqlx::query_with(sql, arguments(values)?);
+    let rows = query.fetch_all(conn).await.map_err(db)?;
+    rows.iter().map(model).collect()
+}
+
+/// Like [`fetch`], for a statement that returns at most one row.
+async fn fetch_optional<M: FromStored>(
+    conn: impl SqliteExecutor<'_>,
+    sql: &'static str,
+    values: impl IntoIterator<Item = StoredValue<'_>>,
+) -> StoreResult<Option<M>> {
+    let query = sqlx::query_with(sql, arguments(values)?);
+    let row = query.fetch_optional(conn).await.map_err(db)?;
+    row.as_ref().map(model).transpose()
+}
+
+/// Like [`fetch`], for a statement that returns exactly one row.
+async fn fetch_one<M: FromStored>(
+    conn: impl SqliteExecutor<'_>,
+    sql: &'static str,
+    values: impl IntoIterator<Item = StoredValue<'_>>,
+) -> StoreResult<M> {
+    let query = sqlx::query_with(sql, arguments(values)?);
+    model(&query.fetch_one(conn).await.map_err(db)?)
+}
+
+/// Runs `sql` with `values` bound in order: how many rows it changed.
+async fn execute(
+    conn: impl SqliteExecutor<'_>,
+    sql: &'static str,
+    values: impl IntoIterator<Item = StoredValue<'_>>,
+) -> StoreResult<u64> {
+    let query = sqlx::query_with(sql, arguments(values)?);
+    Ok(query.execute(conn).await.map_err(db)?.rows_affected())
 }
 
 #[cfg(test)]

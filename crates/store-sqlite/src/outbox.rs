@@ -9,8 +9,8 @@ impl OutboxStore for SqliteStore {
             return Ok(());
         }
         let mut tx = self.write().await?;
-        insert_jobs(&mut tx, tenant, jobs, micros(Timestamp::now())).await?;
-        tx.commit().await.map_err(db)
+        insert_jobs(&mut tx, tenant, jobs, Timestamp::now()).await?;
+        commit(tx, ()).await
     }
 
     async fn claim_jobs(
@@ -19,37 +19,32 @@ impl OutboxStore for SqliteStore {
         lease: jiff::SignedDuration,
         limit: u32,
     ) -> StoreResult<Vec<Job>> {
-        let until = now.checked_add(lease).unwrap_or(Timestamp::MAX);
+        let until = lease_until(now, lease);
         // One writer at a time: a job is claimed by exactly one caller until its lease ends.
         let mut tx = self.write().await?;
-        let rows = sqlx::query_as::<_, JobRow>(
+        let mut jobs: Vec<Job> = fetch(
+            &mut *tx,
             "UPDATE outbox SET status = 'running', attempts = attempts + 1, \
              next_attempt_at = $2, updated_at = $3 \
              WHERE id IN (SELECT id FROM outbox \
                            WHERE status IN ('pending', 'running') AND next_attempt_at <= $1 \
                            ORDER BY next_attempt_at, id LIMIT $4) \
              RETURNING *",
+            stored![now, until, Timestamp::now(), i64::from(limit)],
         )
-        .bind(micros(now))
-        .bind(micros(until))
-        .bind(micros(Timestamp::now()))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+        .await?;
         tx.commit().await.map_err(db)?;
-        let mut jobs = all(rows, JobRow::into_model)?;
         jobs.sort_by_key(|j| (j.created_at, j.id));
         Ok(jobs)
     }
 
     async fn complete_job(&self, id: Uuid) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(micros(Timestamp::now()))
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        execute(
+            &self.pool,
+            "UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = $1",
+            stored![id, Timestamp::now()],
+        )
+        .await?;
         Ok(())
     }
 
@@ -59,38 +54,36 @@ impl OutboxStore for SqliteStore {
         jobs_before: Timestamp,
     ) -> StoreResult<(u64, u64)> {
         let mut tx = self.write().await?;
-        let keys = sqlx::query("DELETE FROM idempotency_keys WHERE updated_at < $1")
-            .bind(micros(keys_before))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-        let jobs = sqlx::query("DELETE FROM outbox WHERE status = 'done' AND updated_at < $1")
-            .bind(micros(jobs_before))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-        tx.commit().await.map_err(db)?;
-        Ok((keys, jobs))
+        let keys = execute(
+            &mut *tx,
+            "DELETE FROM idempotency_keys WHERE updated_at < $1",
+            stored![keys_before],
+        )
+        .await?;
+        let jobs = execute(
+            &mut *tx,
+            "DELETE FROM outbox WHERE status = 'done' AND updated_at < $1",
+            stored![jobs_before],
+        )
+        .await?;
+        commit(tx, (keys, jobs)).await
     }
 
     async fn complete_jobs(&self, ids: &[Uuid]) -> StoreResult<()> {
         if ids.is_empty() {
             return Ok(());
         }
-        let now = micros(Timestamp::now());
+        let now = Timestamp::now();
         let mut tx = self.write().await?;
         for id in ids {
-            sqlx::query("UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = $1")
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            execute(
+                &mut *tx,
+                "UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = $1",
+                stored![*id, now],
+            )
+            .await?;
         }
-        tx.commit().await.map_err(db)?;
-        Ok(())
+        commit(tx, ()).await
     }
 
     async fn fail_job(
@@ -99,33 +92,25 @@ impl OutboxStore for SqliteStore {
         error: &str,
         retry_at: Option<Timestamp>,
     ) -> StoreResult<()> {
-        let now = micros(Timestamp::now());
-        sqlx::query(
+        execute(
+            &self.pool,
             "UPDATE outbox SET status = CASE WHEN $3 IS NULL THEN 'failed' ELSE 'pending' END, \
              next_attempt_at = COALESCE($3, next_attempt_at), last_error = $2, updated_at = $4 \
              WHERE id = $1",
+            stored![id, error, retry_at, Timestamp::now()],
         )
-        .bind(id)
-        .bind(error)
-        .bind(retry_at.map(micros))
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+        .await?;
         Ok(())
     }
 
     async fn list_jobs(&self, tenant: TenantId, kind: Option<&str>) -> StoreResult<Vec<Job>> {
-        let rows = sqlx::query_as::<_, JobRow>(
+        fetch(
+            &self.pool,
             "SELECT * FROM outbox WHERE tenant_id = $1 AND ($2 IS NULL OR kind = $2) \
              ORDER BY created_at, id",
+            stored![tenant, kind],
         )
-        .bind(tenant.0)
-        .bind(kind)
-        .fetch_all(&self.pool)
         .await
-        .map_err(db)?;
-        all(rows, JobRow::into_model)
     }
 
     async fn outbox_backlog(&self) -> StoreResult<(i64, Option<Timestamp>)> {
@@ -137,37 +122,5 @@ impl OutboxStore for SqliteStore {
         .await
         .map_err(db)?;
         Ok((count, oldest.map(instant).transpose()?))
-    }
-}
-
-#[derive(FromRow)]
-struct JobRow {
-    id: Uuid,
-    tenant_id: Uuid,
-    kind: String,
-    payload: String,
-    status: String,
-    attempts: i32,
-    next_attempt_at: i64,
-    last_error: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl JobRow {
-    fn into_model(self) -> StoreResult<Job> {
-        Ok(Job {
-            id: self.id,
-            tenant_id: TenantId(self.tenant_id),
-            kind: self.kind,
-            payload: json_value("job payload", &self.payload)?,
-            status: JobStatus::parse(&self.status)
-                .ok_or_else(|| StoreError::Corrupt(format!("job status {:?}", self.status)))?,
-            attempts: self.attempts,
-            next_attempt_at: instant(self.next_attempt_at)?,
-            last_error: self.last_error,
-            created_at: instant(self.created_at)?,
-            updated_at: instant(self.updated_at)?,
-        })
     }
 }

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// The user a rule belongs to, for [`bump_owner`].
+const RULE_OWNER: &str = "SELECT user_id FROM availability_rules WHERE tenant_id = $1 AND id = $2";
+
 #[async_trait]
 impl RuleStore for SqliteStore {
     async fn create_rule(
@@ -10,33 +13,23 @@ impl RuleStore for SqliteStore {
         rule: &NewAvailabilityRule,
     ) -> StoreResult<AvailabilityRule> {
         let id = new_id();
-        let now = micros(Timestamp::now());
-        let document = document_text(&rule.document)?;
+        let now = Timestamp::now();
         let mut tx = self.write().await?;
         // The bump also proves the user is in this tenant.
         if !bump(&mut tx, tenant, rule.user_id).await? {
-            tx.rollback().await.map_err(db)?;
-            return Err(missing_user());
+            return rollback(tx, Err(missing_user())).await;
         }
         if rule.is_default {
             demote(&mut tx, tenant, rule.user_id, id, now).await?;
         }
-        let row = sqlx::query_as::<_, RuleRow>(
+        let created = fetch_one(
+            &mut *tx,
             "INSERT INTO availability_rules (id, tenant_id, user_id, name, is_default, document, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING *",
+            rule.insert_values(tenant, id, now),
         )
-        .bind(id)
-        .bind(tenant.0)
-        .bind(rule.user_id)
-        .bind(&rule.name)
-        .bind(rule.is_default)
-        .bind(document)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        row.into_model()
+        .await?;
+        commit(tx, created).await
     }
 
     async fn replace_rule(
@@ -45,45 +38,31 @@ impl RuleStore for SqliteStore {
         id: Uuid,
         rule: &NewAvailabilityRule,
     ) -> StoreResult<Option<AvailabilityRule>> {
-        let now = micros(Timestamp::now());
-        let document = document_text(&rule.document)?;
+        let now = Timestamp::now();
         let mut tx = self.write().await?;
-        let Some(user) = owner(&mut tx, Owned::Rule, tenant, id).await? else {
-            tx.rollback().await.map_err(db)?;
-            return Ok(None);
+        let Some(user) = bump_owner(&mut tx, RULE_OWNER, tenant, id).await? else {
+            return rollback(tx, Ok(None)).await;
         };
-        bump(&mut tx, tenant, user).await?;
         if rule.is_default {
             demote(&mut tx, tenant, user, id, now).await?;
         }
-        let row = sqlx::query_as::<_, RuleRow>(
+        let replaced = fetch_optional(
+            &mut *tx,
             "UPDATE availability_rules SET name = $3, is_default = $4, document = $5, \
              updated_at = $6 WHERE tenant_id = $1 AND id = $2 RETURNING *",
+            rule.replace_values(tenant, id, now),
         )
-        .bind(tenant.0)
-        .bind(id)
-        .bind(&rule.name)
-        .bind(rule.is_default)
-        .bind(document)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        row.map(RuleRow::into_model).transpose()
+        .await?;
+        commit(tx, replaced).await
     }
 
     async fn get_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<AvailabilityRule>> {
-        sqlx::query_as::<_, RuleRow>(
+        fetch_optional(
+            &self.pool,
             "SELECT * FROM availability_rules WHERE tenant_id = $1 AND id = $2",
+            stored![tenant, id],
         )
-        .bind(tenant.0)
-        .bind(id)
-        .fetch_optional(&self.pool)
         .await
-        .map_err(db)?
-        .map(RuleRow::into_model)
-        .transpose()
     }
 
     async fn list_rules(
@@ -91,33 +70,27 @@ impl RuleStore for SqliteStore {
         tenant: TenantId,
         user_id: Option<Uuid>,
     ) -> StoreResult<Vec<AvailabilityRule>> {
-        let rows = sqlx::query_as::<_, RuleRow>(
+        fetch(
+            &self.pool,
             "SELECT * FROM availability_rules \
              WHERE tenant_id = $1 AND ($2 IS NULL OR user_id = $2) ORDER BY created_at, id",
+            stored![tenant, user_id],
         )
-        .bind(tenant.0)
-        .bind(user_id)
-        .fetch_all(&self.pool)
         .await
-        .map_err(db)?;
-        all(rows, RuleRow::into_model)
     }
 
     async fn delete_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
         let mut tx = self.write().await?;
-        let Some(user) = owner(&mut tx, Owned::Rule, tenant, id).await? else {
-            tx.rollback().await.map_err(db)?;
-            return Ok(false);
-        };
-        bump(&mut tx, tenant, user).await?;
-        let done = sqlx::query("DELETE FROM availability_rules WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.0)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(done.rows_affected() > 0)
+        if bump_owner(&mut tx, RULE_OWNER, tenant, id).await?.is_none() {
+            return rollback(tx, Ok(false)).await;
+        }
+        let deleted = execute(
+            &mut *tx,
+            "DELETE FROM availability_rules WHERE tenant_id = $1 AND id = $2",
+            stored![tenant, id],
+        )
+        .await?;
+        commit(tx, deleted > 0).await
     }
 
     async fn default_rules(
@@ -128,16 +101,13 @@ impl RuleStore for SqliteStore {
         if user_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query_as::<_, RuleRow>(
+        fetch(
+            &self.pool,
             "SELECT * FROM availability_rules WHERE tenant_id = $1 AND is_default \
              AND user_id IN (SELECT unhex(value) FROM json_each($2))",
+            stored![tenant, user_ids],
         )
-        .bind(tenant.0)
-        .bind(id_list(user_ids))
-        .fetch_all(&self.pool)
         .await
-        .map_err(db)?;
-        all(rows, RuleRow::into_model)
     }
 
     async fn users_with_default_rule(&self, tenant: TenantId) -> StoreResult<Vec<Uuid>> {
@@ -159,50 +129,14 @@ async fn demote(
     tenant: TenantId,
     user: Uuid,
     keep: Uuid,
-    now: i64,
+    now: Timestamp,
 ) -> StoreResult<()> {
-    sqlx::query(
+    execute(
+        conn,
         "UPDATE availability_rules SET is_default = 0, updated_at = $4 \
          WHERE tenant_id = $1 AND user_id = $2 AND is_default AND id <> $3",
+        stored![tenant, user, keep, now],
     )
-    .bind(tenant.0)
-    .bind(user)
-    .bind(keep)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
-}
-
-fn document_text(document: &serde_json::Value) -> StoreResult<String> {
-    serde_json::to_string(document).map_err(|e| StoreError::Database(e.to_string()))
-}
-
-#[derive(FromRow)]
-struct RuleRow {
-    id: Uuid,
-    tenant_id: Uuid,
-    user_id: Uuid,
-    name: Option<String>,
-    is_default: bool,
-    document: String,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl RuleRow {
-    fn into_model(self) -> StoreResult<AvailabilityRule> {
-        Ok(AvailabilityRule {
-            id: self.id,
-            tenant_id: TenantId(self.tenant_id),
-            user_id: self.user_id,
-            name: self.name,
-            is_default: self.is_default,
-            document: serde_json::from_str(&self.document)
-                .map_err(|e| StoreError::Corrupt(format!("rule document: {e}")))?,
-            created_at: instant(self.created_at)?,
-            updated_at: instant(self.updated_at)?,
-        })
-    }
 }

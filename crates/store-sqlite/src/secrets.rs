@@ -16,7 +16,7 @@ impl SecretStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        Ok(rows.into_iter().map(sealed_secret).collect())
+        Ok(rows.into_iter().map(SealedSecret::from_labelled).collect())
     }
 
     async fn replace_sealed_secret(&self, secret: &SealedSecret, old: &str) -> StoreResult<bool> {
@@ -34,22 +34,7 @@ impl SecretStore for SqliteStore {
                  WHERE id = $1 AND cal_api_key_encrypted = $3"
             }
         };
-        let done = sqlx::query(sql)
-            .bind(secret.id)
-            .bind(&secret.value)
-            .bind(old)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(done.rows_affected() > 0)
+        let values = stored![secret.id, &secret.value, old];
+        Ok(execute(&self.pool, sql, values).await? > 0)
     }
-}
-
-fn sealed_secret((column, id, value): (String, Uuid, String)) -> SealedSecret {
-    let column = match column.as_str() {
-        "access" => SealedColumn::ConnectionAccessToken,
-        "refresh" => SealedColumn::ConnectionRefreshToken,
-        _ => SealedColumn::AgentCalApiKey,
-    };
-    SealedSecret { column, id, value }
 }

@@ -132,3 +132,75 @@ pub trait AgentStore: Send + Sync {
     /// Stores (or clears, with `None`) the tenant's sealed Retell API key.
     async fn set_retell_key(&self, tenant: TenantId, sealed: Option<&str>) -> StoreResult<()>;
 }
+
+impl FromStored for Agent {
+    fn from_stored(row: &impl StoredRow) -> StoreResult<Self> {
+        Ok(Agent {
+            id: row.get("id")?,
+            tenant_id: row.get("tenant_id")?,
+            name: row.get("name")?,
+            time_zone: row.get("time_zone")?,
+            backend: row.get_parsed("backend", "backend", AgentBackend::parse)?,
+            cal_enabled: row.get("cal_enabled")?,
+            cal_api_key_encrypted: row.get_optional("cal_api_key_encrypted")?,
+            cal_event_type_slug: row.get_optional("cal_event_type_slug")?,
+            cal_timezone: row.get_optional("cal_timezone")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+
+impl NewAgent {
+    /// `$1` to `$10` of both backends' `INSERT INTO agents`: id, tenant, the agent's fields in
+    /// declaration order, and `now` for both timestamps.
+    pub fn insert_values(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: Timestamp,
+    ) -> [StoredValue<'_>; 10] {
+        [
+            id.into(),
+            tenant.into(),
+            (&self.name).into(),
+            (&self.time_zone).into(),
+            self.backend.as_str().into(),
+            self.cal_enabled.into(),
+            (&self.cal_api_key_encrypted).into(),
+            (&self.cal_event_type_slug).into(),
+            (&self.cal_timezone).into(),
+            now.into(),
+        ]
+    }
+}
+
+impl AgentPatch {
+    /// `$1` to `$13` of both backends' `UPDATE agents`: tenant and id, the plain fields (`NULL`
+    /// leaves a column alone), then each clearable field as a flag saying whether to write it
+    /// and its value (`NULL` clears), and `now`.
+    pub fn update_values(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: Timestamp,
+    ) -> [StoredValue<'_>; 13] {
+        let clearable = |field: &Option<Option<String>>| field.is_some().into();
+        let value = |field: &Option<Option<String>>| field.clone().flatten().into();
+        [
+            tenant.into(),
+            id.into(),
+            (&self.name).into(),
+            (&self.time_zone).into(),
+            self.backend.map(AgentBackend::as_str).into(),
+            self.cal_enabled.into(),
+            clearable(&self.cal_api_key_encrypted),
+            value(&self.cal_api_key_encrypted),
+            clearable(&self.cal_event_type_slug),
+            value(&self.cal_event_type_slug),
+            clearable(&self.cal_timezone),
+            value(&self.cal_timezone),
+            now.into(),
+        ]
+    }
+}

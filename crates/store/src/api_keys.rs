@@ -33,3 +33,36 @@ pub trait ApiKeyStore: Send + Sync {
     /// Looks a key up by its public prefix, in any tenant: the key itself names its tenant.
     async fn find_api_key(&self, prefix: &str) -> StoreResult<Option<ApiKey>>;
 }
+
+impl FromStored for ApiKey {
+    fn from_stored(row: &impl StoredRow) -> StoreResult<Self> {
+        Ok(ApiKey {
+            id: row.get("id")?,
+            tenant_id: row.get("tenant_id")?,
+            name: row.get("name")?,
+            prefix: row.get("prefix")?,
+            secret_hash: row.get("secret_hash")?,
+            created_at: row.get("created_at")?,
+        })
+    }
+}
+
+impl NewApiKey {
+    /// `$1` to `$6` of both backends' `INSERT INTO api_keys`: id, tenant, name, prefix, secret
+    /// hash and `now`.
+    pub fn insert_values(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: Timestamp,
+    ) -> [StoredValue<'_>; 6] {
+        [
+            id.into(),
+            tenant.into(),
+            (&self.name).into(),
+            (&self.prefix).into(),
+            (&self.secret_hash).into(),
+            now.into(),
+        ]
+    }
+}

@@ -91,12 +91,28 @@ pub struct Booking {
 impl Booking {
     /// The range the booking keeps free of other bookings: `[start - before, end + after)`.
     pub fn occupied(&self) -> (Timestamp, Timestamp) {
+        self.occupied_if_moved(self.start, self.end)
+    }
+
+    /// The range the booking would occupy moved to `[start, end)`, with the same buffers.
+    pub fn occupied_if_moved(&self, start: Timestamp, end: Timestamp) -> (Timestamp, Timestamp) {
         occupied_range(
-            self.start,
-            self.end,
+            start,
+            end,
             self.buffer_before_minutes,
             self.buffer_after_minutes,
         )
+    }
+
+    /// Refuses to move a booking that is no longer confirmed.
+    ///
+    /// # Errors
+    /// [`Constraint::BookingNotConfirmed`] when it is cancelled.
+    pub fn ensure_confirmed(&self) -> StoreResult<()> {
+        match self.status {
+            BookingStatus::Confirmed => Ok(()),
+            BookingStatus::Cancelled => Err(StoreError::Conflict(Constraint::BookingNotConfirmed)),
+        }
     }
 }
 
@@ -236,4 +252,95 @@ pub trait BookingStore: Send + Sync {
         user_ids: &[Uuid],
         now: jiff::Timestamp,
     ) -> StoreResult<Vec<MemberStats>>;
+}
+
+impl FromStored for Booking {
+    fn from_stored(row: &impl StoredRow) -> StoreResult<Self> {
+        Ok(Booking {
+            id: row.get("id")?,
+            tenant_id: row.get("tenant_id")?,
+            agent_id: row.get_optional("agent_id")?,
+            user_id: row.get("user_id")?,
+            confirmation_code: row.get("confirmation_code")?,
+            start: row.get("start_at")?,
+            end: row.get("end_at")?,
+            buffer_before_minutes: row.get("buffer_before_minutes")?,
+            buffer_after_minutes: row.get("buffer_after_minutes")?,
+            attendee: Attendee {
+                name: row.get("attendee_name")?,
+                email: row.get_optional("attendee_email")?,
+                phone: row.get_optional("attendee_phone")?,
+            },
+            notes: row.get_optional("notes")?,
+            title: row.get("title")?,
+            description: row.get_optional("description")?,
+            status: row.get_parsed("status", "booking status", BookingStatus::parse)?,
+            cancel_reason: row.get_optional("cancel_reason")?,
+            cancelled_at: row.get_optional("cancelled_at")?,
+            call_id: row.get_optional("call_id")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+
+impl NewBooking {
+    /// `$1` to `$17` of both backends' `INSERT INTO bookings`: id, tenant, agent, user, code,
+    /// start, end, both buffers, the attendee's name, e-mail and phone, notes, title,
+    /// description, call, and `now` for both timestamps. The booking's status is `confirmed`.
+    pub fn insert_values(&self, tenant: TenantId, now: Timestamp) -> [StoredValue<'_>; 17] {
+        [
+            self.id.into(),
+            tenant.into(),
+            self.agent_id.into(),
+            self.user_id.into(),
+            (&self.confirmation_code).into(),
+            self.start.into(),
+            self.end.into(),
+            self.buffer_before_minutes.into(),
+            self.buffer_after_minutes.into(),
+            (&self.attendee.name).into(),
+            (&self.attendee.email).into(),
+            (&self.attendee.phone).into(),
+            (&self.notes).into(),
+            (&self.title).into(),
+            (&self.description).into(),
+            (&self.call_id).into(),
+            now.into(),
+        ]
+    }
+}
+
+impl BookingFilter {
+    /// What both backends' `list_bookings` ANDs after the tenant, in the filter's order.
+    pub fn conditions(&self) -> Vec<Fragment<'_>> {
+        let conditions = [
+            self.status
+                .map(|status| Fragment::bound("status = ?", status.as_str())),
+            self.user_id
+                .map(|user| Fragment::bound("user_id = ?", user)),
+            self.agent_id
+                .map(|agent| Fragment::bound("agent_id = ?", agent)),
+            self.from.map(|from| Fragment::bound("end_at > ?", from)),
+            self.to.map(|to| Fragment::bound("start_at < ?", to)),
+        ];
+        conditions.into_iter().flatten().collect()
+    }
+
+    /// The `LIMIT` of `list_bookings`: the filter's, else [`DEFAULT_BOOKING_LIMIT`].
+    pub fn limit_value(&self) -> StoredValue<'static> {
+        i64::from(self.limit.unwrap_or(DEFAULT_BOOKING_LIMIT)).into()
+    }
+}
+
+impl MemberStats {
+    /// A row of both backends' `member_stats` query: the user, the latest `created_at` of
+    /// their confirmed bookings, and how many confirmed bookings start from `now` on.
+    pub fn from_counts(user_id: Uuid, last_booked_at: Option<Timestamp>, upcoming: i64) -> Self {
+        MemberStats {
+            user_id,
+            last_booked_at,
+            upcoming: u32::try_from(upcoming).unwrap_or(u32::MAX),
+        }
+    }
 }

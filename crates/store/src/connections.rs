@@ -220,3 +220,136 @@ pub trait ConnectionStore: Send + Sync {
         etag: Option<&str>,
     ) -> StoreResult<()>;
 }
+
+impl FromStored for CalendarConnection {
+    fn from_stored(row: &impl StoredRow) -> StoreResult<Self> {
+        // A channel is all four columns or none.
+        let channel = match (
+            row.get_optional("channel_id")?,
+            row.get_optional("channel_resource_id")?,
+            row.get_optional("channel_token_hash")?,
+            row.get_optional("channel_expires_at")?,
+        ) {
+            (Some(id), Some(resource_id), Some(token_hash), Some(expires_at)) => {
+                Some(PushChannel {
+                    id,
+                    resource_id,
+                    token_hash,
+                    expires_at,
+                })
+            }
+            _ => None,
+        };
+        let scopes: String = row.get("scopes")?;
+        Ok(CalendarConnection {
+            id: row.get("id")?,
+            tenant_id: row.get("tenant_id")?,
+            user_id: row.get("user_id")?,
+            kind: row.get("kind")?,
+            calendar_id: row.get("calendar_id")?,
+            account_email: row.get("account_email")?,
+            access_token_encrypted: row.get_optional("access_token_encrypted")?,
+            refresh_token_encrypted: row.get_optional("refresh_token_encrypted")?,
+            token_expires_at: row.get_optional("token_expires_at")?,
+            scopes: scopes.split_whitespace().map(str::to_string).collect(),
+            sync_token: row.get_optional("sync_token")?,
+            sync_enabled: row.get("sync_enabled")?,
+            status: row.get_parsed("status", "status", ConnectionStatus::parse)?,
+            last_synced_at: row.get_optional("last_synced_at")?,
+            last_error: row.get_optional("last_error")?,
+            next_sync_at: row.get("next_sync_at")?,
+            failure_count: row.get("failure_count")?,
+            channel,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+
+/// Scopes as stored: space-separated, as OAuth writes them.
+fn scopes_text(scopes: &[String]) -> String {
+    scopes.join(" ")
+}
+
+impl NewCalendarConnection {
+    /// `$1` to `$11` of both backends' upsert of a connection: id, tenant, user, kind,
+    /// calendar, account, both sealed tokens, when the access token expires, the scopes, and
+    /// `now` (for the timestamps and as the next sync).
+    pub fn upsert_values(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: Timestamp,
+    ) -> [StoredValue<'_>; 11] {
+        [
+            id.into(),
+            tenant.into(),
+            self.user_id.into(),
+            (&self.kind).into(),
+            (&self.calendar_id).into(),
+            (&self.account_email).into(),
+            (&self.access_token_encrypted).into(),
+            (&self.refresh_token_encrypted).into(),
+            self.token_expires_at.into(),
+            scopes_text(&self.scopes).into(),
+            now.into(),
+        ]
+    }
+}
+
+impl ConnectionPatch {
+    /// The columns the patch sets (`column = ?`), in both backends' order; a channel sets (or
+    /// clears) its four columns together.
+    pub fn assignments(&self) -> Vec<Fragment<'_>> {
+        let mut set = Vec::new();
+        if let Some(token) = &self.access_token_encrypted {
+            set.push(Fragment::bound("access_token_encrypted = ?", token));
+        }
+        if let Some(token) = &self.refresh_token_encrypted {
+            set.push(Fragment::bound("refresh_token_encrypted = ?", token));
+        }
+        if let Some(at) = self.token_expires_at {
+            set.push(Fragment::bound("token_expires_at = ?", at));
+        }
+        if let Some(scopes) = &self.scopes {
+            set.push(Fragment::bound("scopes = ?", scopes_text(scopes)));
+        }
+        if let Some(token) = &self.sync_token {
+            set.push(Fragment::bound("sync_token = ?", token));
+        }
+        if let Some(enabled) = self.sync_enabled {
+            set.push(Fragment::bound("sync_enabled = ?", enabled));
+        }
+        if let Some(status) = self.status {
+            set.push(Fragment::bound("status = ?", status.as_str()));
+        }
+        if let Some(at) = self.last_synced_at {
+            set.push(Fragment::bound("last_synced_at = ?", at));
+        }
+        if let Some(error) = &self.last_error {
+            set.push(Fragment::bound("last_error = ?", error));
+        }
+        if let Some(at) = self.next_sync_at {
+            set.push(Fragment::bound("next_sync_at = ?", at));
+        }
+        if let Some(count) = self.failure_count {
+            set.push(Fragment::bound("failure_count = ?", count));
+        }
+        if let Some(channel) = &self.channel {
+            let channel = channel.as_ref();
+            set.extend([
+                Fragment::bound("channel_id = ?", channel.map(|c| c.id.as_str())),
+                Fragment::bound(
+                    "channel_resource_id = ?",
+                    channel.map(|c| c.resource_id.as_str()),
+                ),
+                Fragment::bound(
+                    "channel_token_hash = ?",
+                    channel.map(|c| c.token_hash.as_str()),
+                ),
+                Fragment::bound("channel_expires_at = ?", channel.map(|c| c.expires_at)),
+            ]);
+        }
+        set
+    }
+}

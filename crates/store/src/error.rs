@@ -118,3 +118,14 @@ impl fmt::Display for Entity {
         f.write_str(self.name())
     }
 }
+
+impl StoreError {
+    /// A missing reference reported as `entity`, other errors as they are: for a write with
+    /// one reference, where the backend's error names only its constraint (or nothing).
+    pub fn missing_means(self, entity: Entity) -> StoreError {
+        match self {
+            StoreError::MissingReference(_) => StoreError::MissingReference(entity),
+            other => other,
+        }
+    }
+}

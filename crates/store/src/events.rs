@@ -188,15 +188,79 @@ impl BusyEvent {
         {
             return (start, end);
         }
-        (
-            self.start
-                .checked_sub(ALL_DAY_WIDENING)
-                .unwrap_or(Timestamp::MIN),
-            self.end
-                .checked_add(ALL_DAY_WIDENING)
-                .unwrap_or(Timestamp::MAX),
-        )
+        widened_for_all_day((self.start, self.end))
     }
+}
+
+/// `range` widened by [`ALL_DAY_WIDENING`] on both sides, saturating at the ends of time: where
+/// the carriers of all-day events that may meet it lie.
+pub fn widened_for_all_day(range: (Timestamp, Timestamp)) -> (Timestamp, Timestamp) {
+    (
+        range
+            .0
+            .checked_sub(ALL_DAY_WIDENING)
+            .unwrap_or(Timestamp::MIN),
+        range
+            .1
+            .checked_add(ALL_DAY_WIDENING)
+            .unwrap_or(Timestamp::MAX),
+    )
+}
+
+/// `$1` to `$6` of both backends' busy-time queries: the tenant, the users (one id, or a list),
+/// `range` widened for all-day carriers, and `range` itself.
+pub fn busy_values<'a>(
+    tenant: TenantId,
+    users: impl Into<StoredValue<'a>>,
+    range: (Timestamp, Timestamp),
+) -> [StoredValue<'a>; 6] {
+    let wide = widened_for_all_day(range);
+    [
+        tenant.into(),
+        users.into(),
+        wide.0.into(),
+        wide.1.into(),
+        range.0.into(),
+        range.1.into(),
+    ]
+}
+
+/// The zones all-day events are read in for one user, as both backends' zone query selects
+/// them: the default rule's `timezone` (`rule_zone`, when the rule names one), then the user's
+/// own (`time_zone`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserZones {
+    pub rule_zone: Option<String>,
+    pub time_zone: String,
+}
+
+impl FromStored for UserZones {
+    fn from_stored(row: &impl StoredRow) -> StoreResult<Self> {
+        Ok(UserZones {
+            rule_zone: row.get_optional("rule_zone")?,
+            time_zone: row.get("time_zone")?,
+        })
+    }
+}
+
+/// Whether `events`, one user's blocking events near `range`, block it (see [`blocks_any`]).
+/// `zones` reads the user's zones; it runs only when an all-day event needs them, and finding
+/// no user reads every all-day event without a zone.
+pub async fn blocks_range(
+    events: &[BusyEvent],
+    range: (Timestamp, Timestamp),
+    zones: impl AsyncFnOnce() -> StoreResult<Option<UserZones>>,
+) -> StoreResult<bool> {
+    if !events.iter().any(|event| event.all_day) {
+        return Ok(blocks_any(events, &[], range));
+    }
+    let zones = zones().await?;
+    let names: Vec<&str> = zones
+        .iter()
+        .flat_map(|zones| zones.rule_zone.iter().chain([&zones.time_zone]))
+        .map(String::as_str)
+        .collect();
+    Ok(blocks_any(events, &names, range))
 }
 
 /// Whether two half-open ranges `[a.0, a.1)` and `[b.0, b.1)` share an instant.
@@ -294,4 +358,137 @@ pub trait EventStore: Send + Sync {
         tenant: TenantId,
         booking_id: Uuid,
     ) -> StoreResult<Option<CalendarEvent>>;
+}
+
+impl FromStored for CalendarEvent {
+    fn from_stored(row: &impl StoredRow) -> StoreResult<Self> {
+        Ok(CalendarEvent {
+            id: row.get("id")?,
+            tenant_id: row.get("tenant_id")?,
+            user_id: row.get("user_id")?,
+            provider_id: row.get_optional("provider_id")?,
+            external_id: row.get_optional("external_id")?,
+            etag: row.get_optional("etag")?,
+            title: row.get("title")?,
+            description: row.get_optional("description")?,
+            start: row.get("start_at")?,
+            end: row.get("end_at")?,
+            all_day: row.get("all_day")?,
+            status: row.get_parsed("status", "status", EventStatus::parse)?,
+            transparency: row.get_parsed("transparency", "transparency", Transparency::parse)?,
+            source: row.get_parsed("source", "source", EventSource::parse)?,
+            booking_id: row.get_optional("booking_id")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+
+impl FromStored for BusyEvent {
+    fn from_stored(row: &impl StoredRow) -> StoreResult<Self> {
+        Ok(BusyEvent {
+            user_id: row.get("user_id")?,
+            start: row.get("start_at")?,
+            end: row.get("end_at")?,
+            all_day: row.get("all_day")?,
+        })
+    }
+}
+
+impl NewCalendarEvent {
+    /// `$1` to `$16` of both backends' `INSERT INTO calendar_events`: id, tenant, user, the
+    /// event's columns (see [`NewCalendarEvent::replace_values`]) and `now` for both timestamps.
+    pub fn insert_values(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: Timestamp,
+    ) -> Vec<StoredValue<'_>> {
+        let head = [id.into(), tenant.into(), self.user_id.into()];
+        head.into_iter().chain(self.columns(now)).collect()
+    }
+
+    /// `$1` to `$15` of both backends' `UPDATE calendar_events` of a whole event: tenant and id,
+    /// then provider, external id, etag, title, description, start, end, all day, status,
+    /// transparency, source, booking and `now`.
+    pub fn replace_values(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: Timestamp,
+    ) -> Vec<StoredValue<'_>> {
+        let head = [tenant.into(), id.into()];
+        head.into_iter().chain(self.columns(now)).collect()
+    }
+
+    /// One row of both backends' insert of synchronised events: id, tenant, user, provider,
+    /// the columns a provider sets (external id to transparency), and `now` for both
+    /// timestamps; the source, `google`, is the statement's own.
+    pub fn synced_values(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        user: Uuid,
+        provider: Uuid,
+        now: Timestamp,
+    ) -> Vec<StoredValue<'_>> {
+        let head = [id.into(), tenant.into(), user.into(), provider.into()];
+        let tail = [now.into(), now.into()];
+        head.into_iter()
+            .chain(self.provider_columns())
+            .chain(tail)
+            .collect()
+    }
+
+    fn columns(&self, now: Timestamp) -> impl Iterator<Item = StoredValue<'_>> {
+        let source = [
+            self.source.as_str().into(),
+            self.booking_id.into(),
+            now.into(),
+        ];
+        [self.provider_id.into()]
+            .into_iter()
+            .chain(self.provider_columns())
+            .chain(source)
+    }
+
+    /// External id, etag, title, description, start, end, all day, status and transparency.
+    fn provider_columns(&self) -> [StoredValue<'_>; 9] {
+        [
+            (&self.external_id).into(),
+            (&self.etag).into(),
+            (&self.title).into(),
+            (&self.description).into(),
+            self.start.into(),
+            self.end.into(),
+            self.all_day.into(),
+            self.status.as_str().into(),
+            self.transparency.as_str().into(),
+        ]
+    }
+}
+
+impl EventFilter {
+    /// What both backends' `list_events` ANDs after the tenant and the users: cancelled
+    /// events left out unless asked for, then the range, all-day carriers within a day of it.
+    pub fn conditions(&self) -> Vec<Fragment<'_>> {
+        let mut conditions = Vec::new();
+        if !self.include_cancelled {
+            conditions.push(Fragment::new("status <> 'cancelled'"));
+        }
+        let range = (
+            self.from.unwrap_or(Timestamp::MIN),
+            self.to.unwrap_or(Timestamp::MAX),
+        );
+        let wide = widened_for_all_day(range);
+        if let Some(from) = self.from {
+            conditions.push(Fragment::bound("end_at > ?", wide.0));
+            conditions.push(Fragment::bound("(all_day OR end_at > ?)", from));
+        }
+        if let Some(to) = self.to {
+            conditions.push(Fragment::bound("start_at < ?", wide.1));
+            conditions.push(Fragment::bound("(all_day OR start_at < ?)", to));
+        }
+        conditions
+    }
 }

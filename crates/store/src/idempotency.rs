@@ -60,3 +60,56 @@ pub trait IdempotencyStore: Send + Sync {
     /// key is kept.
     async fn abandon_idempotent(&self, tenant: TenantId, key: &str) -> StoreResult<()>;
 }
+
+impl IdempotentResponse {
+    /// `$1` to `$6` of both backends' upsert of a done key: tenant, key, request hash, status,
+    /// body and `now` (for both timestamps of a new record).
+    pub fn record_values(&self, tenant: TenantId, now: jiff::Timestamp) -> [StoredValue<'_>; 6] {
+        [
+            tenant.into(),
+            (&self.key).into(),
+            (&self.request_hash).into(),
+            i32::from(self.status).into(),
+            (&self.body).into(),
+            now.into(),
+        ]
+    }
+}
+
+/// `$1` to `$5` of both backends' claim of a key: tenant, key, request hash, `now` (for both
+/// timestamps of a new record) and the instant before which an in-progress owner is stale.
+pub fn claim_key_values<'a>(
+    tenant: TenantId,
+    key: &'a str,
+    request_hash: &'a str,
+    now: jiff::Timestamp,
+    stale_after: jiff::SignedDuration,
+) -> [StoredValue<'a>; 5] {
+    let stale_before = now.checked_sub(stale_after).unwrap_or(jiff::Timestamp::MIN);
+    [
+        tenant.into(),
+        key.into(),
+        request_hash.into(),
+        now.into(),
+        stale_before.into(),
+    ]
+}
+
+impl FromStored for IdempotencyState {
+    /// A record that another request holds (`request_hash`, `state`, `status`, `body`).
+    fn from_stored(row: &impl StoredRow) -> StoreResult<Self> {
+        let request_hash = row.get("request_hash")?;
+        let state: String = row.get("state")?;
+        let status: Option<i32> = row.get_optional("status")?;
+        match (state.as_str(), status, row.get_optional("body")?) {
+            ("in_progress", _, _) => Ok(IdempotencyState::InProgress { request_hash }),
+            ("done", Some(status), Some(body)) => Ok(IdempotencyState::Done {
+                request_hash,
+                status: u16::try_from(status)
+                    .map_err(|_| StoreError::Corrupt(format!("response status {status}")))?,
+                body,
+            }),
+            (state, _, _) => Err(StoreError::Corrupt(format!("idempotency state {state:?}"))),
+        }
+    }
+}

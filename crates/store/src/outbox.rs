@@ -109,3 +109,25 @@ pub trait OutboxStore: Send + Sync {
     /// metrics.
     async fn outbox_backlog(&self) -> StoreResult<(i64, Option<jiff::Timestamp>)>;
 }
+
+/// When a lease taken at `now` for `lease` ends: the end of time when it would overflow.
+pub fn lease_until(now: Timestamp, lease: jiff::SignedDuration) -> Timestamp {
+    now.checked_add(lease).unwrap_or(Timestamp::MAX)
+}
+
+impl FromStored for Job {
+    fn from_stored(row: &impl StoredRow) -> StoreResult<Self> {
+        Ok(Job {
+            id: row.get("id")?,
+            tenant_id: row.get("tenant_id")?,
+            kind: row.get("kind")?,
+            payload: row.get("payload")?,
+            status: row.get_parsed("status", "job status", JobStatus::parse)?,
+            attempts: row.get("attempts")?,
+            next_attempt_at: row.get("next_attempt_at")?,
+            last_error: row.get_optional("last_error")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}

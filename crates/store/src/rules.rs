@@ -76,3 +76,57 @@ pub trait RuleStore: Send + Sync {
     /// ordered by id.
     async fn users_with_default_rule(&self, tenant: TenantId) -> StoreResult<Vec<Uuid>>;
 }
+
+impl FromStored for AvailabilityRule {
+    fn from_stored(row: &impl StoredRow) -> StoreResult<Self> {
+        Ok(AvailabilityRule {
+            id: row.get("id")?,
+            tenant_id: row.get("tenant_id")?,
+            user_id: row.get("user_id")?,
+            name: row.get_optional("name")?,
+            is_default: row.get("is_default")?,
+            document: row.get("document")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+
+impl NewAvailabilityRule {
+    /// `$1` to `$7` of both backends' `INSERT INTO availability_rules`: id, tenant, user, name,
+    /// default flag, document, and `now` for both timestamps.
+    pub fn insert_values(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: Timestamp,
+    ) -> [StoredValue<'_>; 7] {
+        [
+            id.into(),
+            tenant.into(),
+            self.user_id.into(),
+            (&self.name).into(),
+            self.is_default.into(),
+            (&self.document).into(),
+            now.into(),
+        ]
+    }
+
+    /// `$1` to `$6` of both backends' `UPDATE availability_rules` of a whole rule: tenant and
+    /// id, name, default flag, document and `now`.
+    pub fn replace_values(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: Timestamp,
+    ) -> [StoredValue<'_>; 6] {
+        [
+            tenant.into(),
+            id.into(),
+            (&self.name).into(),
+            self.is_default.into(),
+            (&self.document).into(),
+            now.into(),
+        ]
+    }
+}

@@ -31,3 +31,16 @@ pub trait SecretStore: Send + Sync {
     /// Whether it was replaced.
     async fn replace_sealed_secret(&self, secret: &SealedSecret, old: &str) -> StoreResult<bool>;
 }
+
+impl SealedSecret {
+    /// A row of both backends' `sealed_secrets` query: the column's label (`access`,
+    /// `refresh` or `agent`), the row's id and the sealed value.
+    pub fn from_labelled((label, id, value): (String, Uuid, String)) -> SealedSecret {
+        let column = match label.as_str() {
+            "access" => SealedColumn::ConnectionAccessToken,
+            "refresh" => SealedColumn::ConnectionRefreshToken,
+            _ => SealedColumn::AgentCalApiKey,
+        };
+        SealedSecret { column, id, value }
+    }
+}

@@ -24,3 +24,13 @@ pub trait TenantStore: Send + Sync {
     /// Finds a tenant by its exact name; used by `demo` to reuse what it made before.
     async fn find_tenant_by_name(&self, name: &str) -> StoreResult<Option<Tenant>>;
 }
+
+impl FromStored for Tenant {
+    fn from_stored(row: &impl StoredRow) -> StoreResult<Self> {
+        Ok(Tenant {
+            id: row.get("id")?,
+            name: row.get("name")?,
+            created_at: row.get("created_at")?,
+        })
+    }
+}

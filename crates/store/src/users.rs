@@ -100,3 +100,71 @@ pub trait UserStore: Send + Sync {
     /// tenant.
     async fn find_user(&self, id: Uuid) -> StoreResult<Option<User>>;
 }
+
+impl FromStored for User {
+    fn from_stored(row: &impl StoredRow) -> StoreResult<Self> {
+        Ok(User {
+            id: row.get("id")?,
+            tenant_id: row.get("tenant_id")?,
+            email: row.get("email")?,
+            name: row.get("name")?,
+            role: row.get_parsed("role", "role", Role::parse)?,
+            time_zone: row.get("time_zone")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+
+impl FromStored for UserLogin {
+    fn from_stored(row: &impl StoredRow) -> StoreResult<Self> {
+        Ok(UserLogin {
+            user: User::from_stored(row)?,
+            password_hash: row.get_optional("password_hash")?,
+        })
+    }
+}
+
+impl NewUser {
+    /// `$1` to `$8` of both backends' `INSERT INTO users`: id, tenant, e-mail, name, role, zone,
+    /// password hash, and `now` for both timestamps.
+    pub fn insert_values(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: Timestamp,
+    ) -> [StoredValue<'_>; 8] {
+        [
+            id.into(),
+            tenant.into(),
+            (&self.email).into(),
+            (&self.name).into(),
+            self.role.as_str().into(),
+            (&self.time_zone).into(),
+            (&self.password_hash).into(),
+            now.into(),
+        ]
+    }
+}
+
+impl UserPatch {
+    /// `$1` to `$8` of both backends' `UPDATE users`: tenant and id, then each field of the
+    /// patch (`NULL` leaves the column alone), and `now`.
+    pub fn update_values(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: Timestamp,
+    ) -> [StoredValue<'_>; 8] {
+        [
+            tenant.into(),
+            id.into(),
+            (&self.email).into(),
+            (&self.name).into(),
+            self.role.map(Role::as_str).into(),
+            (&self.time_zone).into(),
+            (&self.password_hash).into(),
+            now.into(),
+        ]
+    }
+}

@@ -80,3 +80,72 @@ pub trait WidgetKeyStore: Send + Sync {
     /// Looks a key up by its public prefix, in any tenant: the key itself names its agent.
     async fn find_widget_key(&self, prefix: &str) -> StoreResult<Option<WidgetKey>>;
 }
+
+impl FromStored for WidgetKey {
+    fn from_stored(row: &impl StoredRow) -> StoreResult<Self> {
+        let origins = row.get("allowed_origins")?;
+        Ok(WidgetKey {
+            id: row.get("id")?,
+            tenant_id: row.get("tenant_id")?,
+            agent_id: row.get("agent_id")?,
+            name: row.get("name")?,
+            prefix: row.get("prefix")?,
+            secret_hash: row.get("secret_hash")?,
+            allowed_origins: serde_json::from_value(origins)
+                .map_err(|e| StoreError::Corrupt(format!("allowed origins: {e}")))?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+
+/// Allowed origins as stored: a JSON array of strings.
+fn origins_json(origins: &[String]) -> serde_json::Value {
+    serde_json::Value::from(origins.to_vec())
+}
+
+impl NewWidgetKey {
+    /// `$1` to `$8` of both backends' `INSERT INTO widget_keys`: id, tenant, the key's fields in
+    /// declaration order, and `now` for both timestamps.
+    pub fn insert_values(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: Timestamp,
+    ) -> [StoredValue<'_>; 8] {
+        [
+            id.into(),
+            tenant.into(),
+            self.agent_id.into(),
+            (&self.name).into(),
+            (&self.prefix).into(),
+            (&self.secret_hash).into(),
+            origins_json(&self.allowed_origins).into(),
+            now.into(),
+        ]
+    }
+}
+
+impl WidgetKeyPatch {
+    /// `$1` to `$8` of both backends' `UPDATE widget_keys`: tenant, agent and id, then name,
+    /// origins, prefix and secret hash (`NULL` leaves a column alone), and `now`.
+    pub fn update_values(
+        &self,
+        tenant: TenantId,
+        agent_id: Uuid,
+        id: Uuid,
+        now: Timestamp,
+    ) -> [StoredValue<'_>; 8] {
+        let (prefix, hash) = self.secret.clone().unzip();
+        [
+            tenant.into(),
+            agent_id.into(),
+            id.into(),
+            (&self.name).into(),
+            self.allowed_origins.as_deref().map(origins_json).into(),
+            prefix.into(),
+            hash.into(),
+            now.into(),
+        ]
+    }
+}
