@@ -34,14 +34,11 @@ impl EventStore for PostgresStore {
     }
 
     async fn get_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<CalendarEvent>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_optional(
-                tx,
-                "SELECT * FROM calendar_events WHERE tenant_id = $1 AND id = $2",
-                stored![tenant, id],
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM calendar_events WHERE tenant_id = $1 AND id = $2",
+            stored![tenant, id],
+        )
         .await
     }
 
@@ -132,10 +129,8 @@ impl EventStore for PostgresStore {
             return Ok(Vec::new());
         }
         let values = busy_values(tenant, user_ids, (from, to));
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch(tx, BUSY_EVENTS, values).await
-        })
-        .await
+        self.fetch_in(Scope::Tenant(tenant), BUSY_EVENTS, values)
+            .await
     }
 
     async fn busy_versions(
@@ -176,15 +171,12 @@ impl EventStore for PostgresStore {
         tenant: TenantId,
         booking_id: Uuid,
     ) -> StoreResult<Option<CalendarEvent>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_optional(
-                tx,
-                "SELECT * FROM calendar_events WHERE tenant_id = $1 AND booking_id = $2
-                    AND source = 'booking'",
-                stored![tenant, booking_id],
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM calendar_events WHERE tenant_id = $1 AND booking_id = $2
+                AND source = 'booking'",
+            stored![tenant, booking_id],
+        )
         .await
     }
 }

@@ -538,7 +538,7 @@ async fn execute(
 
 impl PostgresStore {
     /// Runs `work` in a transaction that sees only what `scope` allows, and commits what it
-    /// made: the shape of every method that needs one statement or a few.
+    /// made: for methods with more than one statement, or a query the helpers below do not run.
     async fn within<T>(
         &self,
         scope: Scope<'_>,
@@ -547,6 +547,50 @@ impl PostgresStore {
         let mut tx = self.begin(scope).await?;
         let value = work(&mut tx).await?;
         commit(tx, value).await
+    }
+
+    /// [`fetch`] alone in a transaction scoped by `scope`.
+    async fn fetch_in<M: FromStored>(
+        &self,
+        scope: Scope<'_>,
+        sql: &'static str,
+        values: impl IntoIterator<Item = StoredValue<'_>>,
+    ) -> StoreResult<Vec<M>> {
+        self.within(scope, async |tx| fetch(tx, sql, values).await)
+            .await
+    }
+
+    /// [`fetch_one`] alone in a transaction scoped by `scope`.
+    async fn fetch_one_in<M: FromStored>(
+        &self,
+        scope: Scope<'_>,
+        sql: &'static str,
+        values: impl IntoIterator<Item = StoredValue<'_>>,
+    ) -> StoreResult<M> {
+        self.within(scope, async |tx| fetch_one(tx, sql, values).await)
+            .await
+    }
+
+    /// [`fetch_optional`] alone in a transaction scoped by `scope`.
+    async fn fetch_optional_in<M: FromStored>(
+        &self,
+        scope: Scope<'_>,
+        sql: &'static str,
+        values: impl IntoIterator<Item = StoredValue<'_>>,
+    ) -> StoreResult<Option<M>> {
+        self.within(scope, async |tx| fetch_optional(tx, sql, values).await)
+            .await
+    }
+
+    /// [`execute`] alone in a transaction scoped by `scope`.
+    async fn execute_in(
+        &self,
+        scope: Scope<'_>,
+        sql: &'static str,
+        values: impl IntoIterator<Item = StoredValue<'_>>,
+    ) -> StoreResult<u64> {
+        self.within(scope, async |tx| execute(tx, sql, values).await)
+            .await
     }
 }
 

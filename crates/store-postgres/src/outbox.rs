@@ -49,16 +49,13 @@ impl OutboxStore for PostgresStore {
     }
 
     async fn complete_job(&self, id: Uuid) -> StoreResult<()> {
-        self.within(Scope::Worker, async |tx| {
-            execute(
-                tx,
-                "UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = $1",
-                stored![id, Timestamp::now()],
-            )
-            .await?;
-            Ok(())
-        })
-        .await
+        self.execute_in(
+            Scope::Worker,
+            "UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = $1",
+            stored![id, Timestamp::now()],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn purge_expired(
@@ -89,16 +86,13 @@ impl OutboxStore for PostgresStore {
         if ids.is_empty() {
             return Ok(());
         }
-        self.within(Scope::Worker, async |tx| {
-            execute(
-                tx,
-                "UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = ANY($1)",
-                stored![ids, Timestamp::now()],
-            )
-            .await?;
-            Ok(())
-        })
-        .await
+        self.execute_in(
+            Scope::Worker,
+            "UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = ANY($1)",
+            stored![ids, Timestamp::now()],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn fail_job(
@@ -108,32 +102,26 @@ impl OutboxStore for PostgresStore {
         retry_at: Option<Timestamp>,
     ) -> StoreResult<()> {
         let values = stored![id, error, retry_at, Timestamp::now()];
-        self.within(Scope::Worker, async |tx| {
-            execute(
-                tx,
-                "UPDATE outbox
-                    SET status = CASE WHEN $3::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
-                        next_attempt_at = COALESCE($3::timestamptz, next_attempt_at),
-                        last_error = $2, updated_at = $4
-                  WHERE id = $1",
-                values,
-            )
-            .await?;
-            Ok(())
-        })
-        .await
+        self.execute_in(
+            Scope::Worker,
+            "UPDATE outbox
+                SET status = CASE WHEN $3::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
+                    next_attempt_at = COALESCE($3::timestamptz, next_attempt_at),
+                    last_error = $2, updated_at = $4
+              WHERE id = $1",
+            values,
+        )
+        .await?;
+        Ok(())
     }
 
     async fn list_jobs(&self, tenant: TenantId, kind: Option<&str>) -> StoreResult<Vec<Job>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch(
-                tx,
-                "SELECT * FROM outbox WHERE tenant_id = $1 AND ($2::text IS NULL OR kind = $2)
-                  ORDER BY created_at, id",
-                stored![tenant, kind],
-            )
-            .await
-        })
+        self.fetch_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM outbox WHERE tenant_id = $1 AND ($2::text IS NULL OR kind = $2)
+              ORDER BY created_at, id",
+            stored![tenant, kind],
+        )
         .await
     }
 

@@ -63,14 +63,11 @@ impl RuleStore for PostgresStore {
     }
 
     async fn get_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<AvailabilityRule>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_optional(
-                tx,
-                "SELECT * FROM availability_rules WHERE tenant_id = $1 AND id = $2",
-                stored![tenant, id],
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM availability_rules WHERE tenant_id = $1 AND id = $2",
+            stored![tenant, id],
+        )
         .await
     }
 
@@ -79,16 +76,13 @@ impl RuleStore for PostgresStore {
         tenant: TenantId,
         user_id: Option<Uuid>,
     ) -> StoreResult<Vec<AvailabilityRule>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch(
-                tx,
-                "SELECT * FROM availability_rules
-                  WHERE tenant_id = $1 AND ($2::uuid IS NULL OR user_id = $2)
-                  ORDER BY created_at, id",
-                stored![tenant, user_id],
-            )
-            .await
-        })
+        self.fetch_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM availability_rules
+              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR user_id = $2)
+              ORDER BY created_at, id",
+            stored![tenant, user_id],
+        )
         .await
     }
 
@@ -117,15 +111,12 @@ impl RuleStore for PostgresStore {
         if user_ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch(
-                tx,
-                "SELECT * FROM availability_rules
-                  WHERE tenant_id = $1 AND user_id = ANY($2) AND is_default",
-                stored![tenant, user_ids],
-            )
-            .await
-        })
+        self.fetch_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM availability_rules
+              WHERE tenant_id = $1 AND user_id = ANY($2) AND is_default",
+            stored![tenant, user_ids],
+        )
         .await
     }
 
