@@ -171,27 +171,24 @@ impl ConnectionStore for PostgresStore {
         // is left to it.
         let sync_worker = Scope::Setting("app.sync_worker", "on");
         let mut connections: Vec<CalendarConnection> = self
-            .within(sync_worker, async |tx| {
-                fetch(
-                    tx,
-                    "WITH due AS (
-                         SELECT id FROM calendar_providers
-                          WHERE sync_enabled AND status IN ('active', 'error')
-                            AND (sync_locked_until IS NULL OR sync_locked_until <= $3)
-                            AND (next_sync_at <= $3
-                                 OR (channel_expires_at IS NOT NULL AND channel_expires_at < $4))
-                          ORDER BY next_sync_at, id
-                          LIMIT $5
-                            FOR UPDATE SKIP LOCKED)
-                     UPDATE calendar_providers c
-                        SET sync_lock_owner = $1, sync_locked_until = $2
-                       FROM due
-                      WHERE c.id = due.id
-                     RETURNING c.*",
-                    values,
-                )
-                .await
-            })
+            .fetch_in(
+                sync_worker,
+                "WITH due AS (
+                     SELECT id FROM calendar_providers
+                      WHERE sync_enabled AND status IN ('active', 'error')
+                        AND (sync_locked_until IS NULL OR sync_locked_until <= $3)
+                        AND (next_sync_at <= $3
+                             OR (channel_expires_at IS NOT NULL AND channel_expires_at < $4))
+                      ORDER BY next_sync_at, id
+                      LIMIT $5
+                        FOR UPDATE SKIP LOCKED)
+                 UPDATE calendar_providers c
+                    SET sync_lock_owner = $1, sync_locked_until = $2
+                   FROM due
+                  WHERE c.id = due.id
+                 RETURNING c.*",
+                values,
+            )
             .await?;
         connections.sort_by_key(|c| (c.next_sync_at, c.id));
         Ok(connections)

@@ -275,15 +275,8 @@ fn missing_user() -> StoreError {
 /// user's lock first: two of them never wait on each other in opposite orders, and two
 /// defaults for one user are made one after the other.
 async fn bump(conn: &mut PgConnection, tenant: TenantId, user: Uuid) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "UPDATE users SET busy_version = busy_version + 1 WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant.0)
-    .bind(user)
-    .execute(conn)
-    .await
-    .map_err(db)?;
-    Ok(done.rows_affected() > 0)
+    let sql = "UPDATE users SET busy_version = busy_version + 1 WHERE tenant_id = $1 AND id = $2";
+    Ok(execute(conn, sql, stored![tenant, user]).await? > 0)
 }
 
 fn overlap() -> StoreError {

@@ -24,25 +24,22 @@ impl OutboxStore for PostgresStore {
         // SKIP LOCKED: a job another process is claiming right now is left to it, so
         // concurrent claims neither wait on each other nor return the same job.
         let mut jobs: Vec<Job> = self
-            .within(Scope::Worker, async |tx| {
-                fetch(
-                    tx,
-                    "WITH due AS (
-                         SELECT id FROM outbox
-                          WHERE status IN ('pending', 'running') AND next_attempt_at <= $1
-                          ORDER BY next_attempt_at, id
-                          LIMIT $3
-                            FOR UPDATE SKIP LOCKED)
-                     UPDATE outbox o
-                        SET status = 'running', attempts = o.attempts + 1, next_attempt_at = $2,
-                            updated_at = $4
-                       FROM due
-                      WHERE o.id = due.id
-                     RETURNING o.*",
-                    values,
-                )
-                .await
-            })
+            .fetch_in(
+                Scope::Worker,
+                "WITH due AS (
+                     SELECT id FROM outbox
+                      WHERE status IN ('pending', 'running') AND next_attempt_at <= $1
+                      ORDER BY next_attempt_at, id
+                      LIMIT $3
+                        FOR UPDATE SKIP LOCKED)
+                 UPDATE outbox o
+                    SET status = 'running', attempts = o.attempts + 1, next_attempt_at = $2,
+                        updated_at = $4
+                   FROM due
+                  WHERE o.id = due.id
+                 RETURNING o.*",
+                values,
+            )
             .await?;
         jobs.sort_by_key(|j| (j.created_at, j.id));
         Ok(jobs)

@@ -174,15 +174,8 @@ fn id_list(ids: &[Uuid]) -> String {
 
 /// Bumps the user's busy version; false when the user is not in the tenant.
 async fn bump(conn: &mut SqliteConnection, tenant: TenantId, user: Uuid) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "UPDATE users SET busy_version = busy_version + 1 WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant.0)
-    .bind(user)
-    .execute(conn)
-    .await
-    .map_err(db)?;
-    Ok(done.rows_affected() > 0)
+    let sql = "UPDATE users SET busy_version = busy_version + 1 WHERE tenant_id = $1 AND id = $2";
+    Ok(execute(conn, sql, stored![tenant, user]).await? > 0)
 }
 
 /// The user the rule or event `id` belongs to (`owner_sql` selects it), with the user's busy
