@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// The user an event belongs to, for [`bump_owner`].
+/// The user an event belongs to, for [`PostgresStore::scoped_owned`].
 const EVENT_OWNER: &str = "SELECT user_id FROM calendar_events WHERE tenant_id = $1 AND id = $2";
 
 #[async_trait]
@@ -49,13 +49,9 @@ impl EventStore for PostgresStore {
         event: &NewCalendarEvent,
         jobs: &[NewJob],
     ) -> StoreResult<Option<CalendarEvent>> {
-        let mut tx = self.scoped(tenant).await?;
-        if bump_owner(&mut tx, EVENT_OWNER, tenant, id)
-            .await?
-            .is_none()
-        {
-            return rollback(tx, Ok(None)).await;
-        }
+        let Some((mut tx, _)) = self.scoped_owned(EVENT_OWNER, tenant, id).await? else {
+            return Ok(None);
+        };
         let replaced = fetch_optional(
             &mut *tx,
             "UPDATE calendar_events
@@ -76,13 +72,9 @@ impl EventStore for PostgresStore {
     }
 
     async fn delete_event(&self, tenant: TenantId, id: Uuid, jobs: &[NewJob]) -> StoreResult<bool> {
-        let mut tx = self.scoped(tenant).await?;
-        if bump_owner(&mut tx, EVENT_OWNER, tenant, id)
-            .await?
-            .is_none()
-        {
-            return rollback(tx, Ok(false)).await;
-        }
+        let Some((mut tx, _)) = self.scoped_owned(EVENT_OWNER, tenant, id).await? else {
+            return Ok(false);
+        };
         let deleted = execute(
             &mut *tx,
             "DELETE FROM calendar_events WHERE tenant_id = $1 AND id = $2",

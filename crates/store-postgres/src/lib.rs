@@ -343,25 +343,30 @@ async fn record_response(
     Ok(())
 }
 
-/// The user the rule or event `id` belongs to (`owner_sql` selects it), with the user's busy
-/// version bumped and the user locked (see [`bump`]): the first step of every change to one.
-/// `None` when it is not in the tenant. The owner is read without a lock: it never changes.
-async fn bump_owner(
-    conn: &mut PgConnection,
-    owner_sql: &'static str,
-    tenant: TenantId,
-    id: Uuid,
-) -> StoreResult<Option<Uuid>> {
-    let owner: Option<Uuid> = sqlx::query_scalar(owner_sql)
-        .bind(tenant.0)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?;
-    if let Some(user) = owner {
-        bump(conn, tenant, user).await?;
+impl PostgresStore {
+    /// A transaction scoped to `tenant` on the rule, event or connection `id`, whose user
+    /// (`owner_sql` selects it) has their busy version bumped and is locked (see [`bump`]): the
+    /// start of every change to one. `None`, with nothing written, when it is not in the tenant.
+    /// The owner is read without a lock: it never changes.
+    async fn scoped_owned(
+        &self,
+        owner_sql: &'static str,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> StoreResult<Option<(Transaction<'static, Postgres>, Uuid)>> {
+        let mut tx = self.scoped(tenant).await?;
+        let owner: Option<Uuid> = sqlx::query_scalar(owner_sql)
+            .bind(tenant.0)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        let Some(user) = owner else {
+            return rollback(tx, Ok(None)).await;
+        };
+        bump(&mut tx, tenant, user).await?;
+        Ok(Some((tx, user)))
     }
-    Ok(owner)
 }
 
 impl PostgresStore {

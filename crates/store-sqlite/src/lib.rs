@@ -172,24 +172,29 @@ async fn bump(conn: &mut SqliteConnection, tenant: TenantId, user: Uuid) -> Stor
     Ok(execute(conn, sql, stored![tenant, user]).await? > 0)
 }
 
-/// The user the rule or event `id` belongs to (`owner_sql` selects it), with the user's busy
-/// version bumped: the first step of every change to one. `None` when it is not in the tenant.
-async fn bump_owner(
-    conn: &mut SqliteConnection,
-    owner_sql: &'static str,
-    tenant: TenantId,
-    id: Uuid,
-) -> StoreResult<Option<Uuid>> {
-    let owner: Option<Uuid> = sqlx::query_scalar(owner_sql)
-        .bind(tenant.0)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?;
-    if let Some(user) = owner {
-        bump(conn, tenant, user).await?;
+impl SqliteStore {
+    /// A write transaction (see [`SqliteStore::write`]) on the rule, event or connection `id`,
+    /// whose user (`owner_sql` selects it) has their busy version bumped: the start of every
+    /// change to one. `None`, with nothing written, when it is not in the tenant.
+    async fn write_owned(
+        &self,
+        owner_sql: &'static str,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> StoreResult<Option<(Transaction<'static, Sqlite>, Uuid)>> {
+        let mut tx = self.write().await?;
+        let owner: Option<Uuid> = sqlx::query_scalar(owner_sql)
+            .bind(tenant.0)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        let Some(user) = owner else {
+            return rollback(tx, Ok(None)).await;
+        };
+        bump(&mut tx, tenant, user).await?;
+        Ok(Some((tx, user)))
     }
-    Ok(owner)
 }
 
 /// Busy time of some users overlapping a range: blocking calendar events, then confirmed
