@@ -5,42 +5,33 @@ use super::*;
 #[async_trait]
 impl AgentStore for PostgresStore {
     async fn create_agent(&self, tenant: TenantId, agent: &NewAgent) -> StoreResult<Agent> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_one(
-                tx,
-                "INSERT INTO agents (id, tenant_id, name, time_zone, backend, cal_enabled,
-                                     cal_api_key_encrypted, cal_event_type_slug, cal_timezone,
-                                     created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-                 RETURNING *",
-                agent.insert_values(tenant, new_id(), Timestamp::now()),
-            )
-            .await
-        })
+        self.fetch_one_in(
+            Scope::Tenant(tenant),
+            "INSERT INTO agents (id, tenant_id, name, time_zone, backend, cal_enabled,
+                                 cal_api_key_encrypted, cal_event_type_slug, cal_timezone,
+                                 created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+             RETURNING *",
+            agent.insert_values(tenant, new_id(), Timestamp::now()),
+        )
         .await
     }
 
     async fn list_agents(&self, tenant: TenantId) -> StoreResult<Vec<Agent>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch(
-                tx,
-                "SELECT * FROM agents WHERE tenant_id = $1 ORDER BY created_at, id",
-                stored![tenant],
-            )
-            .await
-        })
+        self.fetch_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM agents WHERE tenant_id = $1 ORDER BY created_at, id",
+            stored![tenant],
+        )
         .await
     }
 
     async fn get_agent(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Agent>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_optional(
-                tx,
-                "SELECT * FROM agents WHERE tenant_id = $1 AND id = $2",
-                stored![tenant, id],
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM agents WHERE tenant_id = $1 AND id = $2",
+            stored![tenant, id],
+        )
         .await
     }
 
@@ -52,44 +43,41 @@ impl AgentStore for PostgresStore {
     ) -> StoreResult<Option<Agent>> {
         // NULL leaves a column alone; the clearable columns carry a flag saying whether to touch
         // them at all, since for them NULL is a value.
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_optional(
-                tx,
-                "UPDATE agents
-                    SET name                  = COALESCE($3, name),
-                        time_zone             = COALESCE($4, time_zone),
-                        backend               = COALESCE($5, backend),
-                        cal_enabled           = COALESCE($6, cal_enabled),
-                        cal_api_key_encrypted = CASE WHEN $7 THEN $8 ELSE cal_api_key_encrypted END,
-                        cal_event_type_slug   = CASE WHEN $9 THEN $10 ELSE cal_event_type_slug END,
-                        cal_timezone          = CASE WHEN $11 THEN $12 ELSE cal_timezone END,
-                        updated_at            = $13
-                  WHERE tenant_id = $1 AND id = $2
-                 RETURNING *",
-                patch.update_values(tenant, id, Timestamp::now()),
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            Scope::Tenant(tenant),
+            "UPDATE agents
+                SET name                  = COALESCE($3, name),
+                    time_zone             = COALESCE($4, time_zone),
+                    backend               = COALESCE($5, backend),
+                    cal_enabled           = COALESCE($6, cal_enabled),
+                    cal_api_key_encrypted = CASE WHEN $7 THEN $8 ELSE cal_api_key_encrypted END,
+                    cal_event_type_slug   = CASE WHEN $9 THEN $10 ELSE cal_event_type_slug END,
+                    cal_timezone          = CASE WHEN $11 THEN $12 ELSE cal_timezone END,
+                    updated_at            = $13
+              WHERE tenant_id = $1 AND id = $2
+             RETURNING *",
+            patch.update_values(tenant, id, Timestamp::now()),
+        )
         .await
     }
 
     async fn delete_agent(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            let deleted = execute(
-                tx,
+        let deleted = self
+            .execute_in(
+                Scope::Tenant(tenant),
                 "DELETE FROM agents WHERE tenant_id = $1 AND id = $2",
                 stored![tenant, id],
             )
             .await?;
-            Ok(deleted > 0)
-        })
-        .await
+        Ok(deleted > 0)
     }
 
     async fn find_agent(&self, id: Uuid) -> StoreResult<Option<Agent>> {
-        self.within(Scope::Agent(id), async |tx| {
-            fetch_optional(tx, "SELECT * FROM agents WHERE id = $1", stored![id]).await
-        })
+        self.fetch_optional_in(
+            Scope::Agent(id),
+            "SELECT * FROM agents WHERE id = $1",
+            stored![id],
+        )
         .await
     }
 
@@ -141,17 +129,15 @@ impl AgentStore for PostgresStore {
         agent_id: Uuid,
         retell_agent_id: Option<&str>,
     ) -> StoreResult<bool> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            let updated = execute(
-                tx,
+        let updated = self
+            .execute_in(
+                Scope::Tenant(tenant),
                 "UPDATE agents SET retell_agent_id = $3, updated_at = $4
-                  WHERE tenant_id = $1 AND id = $2",
+              WHERE tenant_id = $1 AND id = $2",
                 stored![tenant, agent_id, retell_agent_id, Timestamp::now()],
             )
             .await?;
-            Ok(updated > 0)
-        })
-        .await
+        Ok(updated > 0)
     }
 
     async fn get_retell_agent_id(
@@ -176,14 +162,11 @@ impl AgentStore for PostgresStore {
     async fn find_agents_by_retell_id(&self, retell_agent_id: &str) -> StoreResult<Vec<Agent>> {
         // The narrow policy agents_by_retell_id reveals only the agents with this Retell id.
         let scope = Scope::Setting("app.retell_agent_id", retell_agent_id);
-        self.within(scope, async |tx| {
-            fetch(
-                tx,
-                "SELECT * FROM agents WHERE retell_agent_id = $1 ORDER BY id",
-                stored![retell_agent_id],
-            )
-            .await
-        })
+        self.fetch_in(
+            scope,
+            "SELECT * FROM agents WHERE retell_agent_id = $1 ORDER BY id",
+            stored![retell_agent_id],
+        )
         .await
     }
 
@@ -202,20 +185,17 @@ impl AgentStore for PostgresStore {
     }
 
     async fn set_retell_key(&self, tenant: TenantId, sealed: Option<&str>) -> StoreResult<()> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            execute(
-                tx,
-                "INSERT INTO voice_settings (tenant_id, retell_api_key_encrypted, created_at,
-                                             updated_at)
-                 VALUES ($1, $2, $3, $3)
-                 ON CONFLICT (tenant_id) DO UPDATE
-                    SET retell_api_key_encrypted = excluded.retell_api_key_encrypted,
-                        updated_at = excluded.updated_at",
-                stored![tenant, sealed, Timestamp::now()],
-            )
-            .await?;
-            Ok(())
-        })
-        .await
+        self.execute_in(
+            Scope::Tenant(tenant),
+            "INSERT INTO voice_settings (tenant_id, retell_api_key_encrypted, created_at,
+                                         updated_at)
+             VALUES ($1, $2, $3, $3)
+             ON CONFLICT (tenant_id) DO UPDATE
+                SET retell_api_key_encrypted = excluded.retell_api_key_encrypted,
+                    updated_at = excluded.updated_at",
+            stored![tenant, sealed, Timestamp::now()],
+        )
+        .await?;
+        Ok(())
     }
 }

@@ -5,28 +5,22 @@ use super::*;
 #[async_trait]
 impl ApiKeyStore for PostgresStore {
     async fn create_api_key(&self, tenant: TenantId, key: &NewApiKey) -> StoreResult<ApiKey> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_one(
-                tx,
-                "INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 RETURNING *",
-                key.insert_values(tenant, new_id(), Timestamp::now()),
-            )
-            .await
-        })
+        self.fetch_one_in(
+            Scope::Tenant(tenant),
+            "INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             RETURNING *",
+            key.insert_values(tenant, new_id(), Timestamp::now()),
+        )
         .await
     }
 
     async fn find_api_key(&self, prefix: &str) -> StoreResult<Option<ApiKey>> {
-        self.within(Scope::ApiKeyPrefix(prefix), async |tx| {
-            fetch_optional(
-                tx,
-                "SELECT * FROM api_keys WHERE prefix = $1",
-                stored![prefix],
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            Scope::ApiKeyPrefix(prefix),
+            "SELECT * FROM api_keys WHERE prefix = $1",
+            stored![prefix],
+        )
         .await
     }
 }

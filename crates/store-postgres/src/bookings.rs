@@ -62,10 +62,8 @@ impl BookingStore for PostgresStore {
     }
 
     async fn get_booking(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Booking>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_optional(tx, BOOKING, stored![tenant, id]).await
-        })
-        .await
+        self.fetch_optional_in(Scope::Tenant(tenant), BOOKING, stored![tenant, id])
+            .await
     }
 
     async fn find_booking_by_code(
@@ -73,14 +71,11 @@ impl BookingStore for PostgresStore {
         tenant: TenantId,
         code: &str,
     ) -> StoreResult<Option<Booking>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_optional(
-                tx,
-                "SELECT * FROM bookings WHERE tenant_id = $1 AND confirmation_code = $2",
-                stored![tenant, code],
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM bookings WHERE tenant_id = $1 AND confirmation_code = $2",
+            stored![tenant, code],
+        )
         .await
     }
 

@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// The user a connection belongs to, for [`bump_owner`].
+/// The user a connection belongs to, for [`PostgresStore::scoped_owned`].
 const CONNECTION_OWNER: &str =
     "SELECT user_id FROM calendar_providers WHERE tenant_id = $1 AND id = $2";
 
@@ -43,14 +43,11 @@ impl ConnectionStore for PostgresStore {
         tenant: TenantId,
         id: Uuid,
     ) -> StoreResult<Option<CalendarConnection>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_optional(
-                tx,
-                "SELECT * FROM calendar_providers WHERE tenant_id = $1 AND id = $2",
-                stored![tenant, id],
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM calendar_providers WHERE tenant_id = $1 AND id = $2",
+            stored![tenant, id],
+        )
         .await
     }
 
@@ -59,16 +56,13 @@ impl ConnectionStore for PostgresStore {
         tenant: TenantId,
         user_id: Option<Uuid>,
     ) -> StoreResult<Vec<CalendarConnection>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch(
-                tx,
-                "SELECT * FROM calendar_providers
-                  WHERE tenant_id = $1 AND ($2::uuid IS NULL OR user_id = $2)
-                  ORDER BY created_at, id",
-                stored![tenant, user_id],
-            )
-            .await
-        })
+        self.fetch_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM calendar_providers
+              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR user_id = $2)
+              ORDER BY created_at, id",
+            stored![tenant, user_id],
+        )
         .await
     }
 
@@ -93,13 +87,9 @@ impl ConnectionStore for PostgresStore {
     }
 
     async fn delete_calendar_connection(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
-        let mut tx = self.scoped(tenant).await?;
-        if bump_owner(&mut tx, CONNECTION_OWNER, tenant, id)
-            .await?
-            .is_none()
-        {
-            return rollback(tx, Ok(false)).await;
-        }
+        let Some((mut tx, _)) = self.scoped_owned(CONNECTION_OWNER, tenant, id).await? else {
+            return Ok(false);
+        };
         let provider = stored![tenant, id];
         execute(
             &mut *tx,
@@ -135,18 +125,15 @@ impl ConnectionStore for PostgresStore {
         let until = lease_until(now, lease);
         // The row lock of the UPDATE serialises two processes racing for the same lease; the
         // loser re-reads the winner's lease and matches nothing.
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_optional(
-                tx,
-                "UPDATE calendar_providers SET sync_lock_owner = $3, sync_locked_until = $4
-                  WHERE tenant_id = $1 AND id = $2
-                    AND (sync_locked_until IS NULL OR sync_locked_until <= $5
-                         OR sync_lock_owner = $3)
-                 RETURNING *",
-                stored![tenant, id, owner, until, now],
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            Scope::Tenant(tenant),
+            "UPDATE calendar_providers SET sync_lock_owner = $3, sync_locked_until = $4
+              WHERE tenant_id = $1 AND id = $2
+                AND (sync_locked_until IS NULL OR sync_locked_until <= $5
+                     OR sync_lock_owner = $3)
+             RETURNING *",
+            stored![tenant, id, owner, until, now],
+        )
         .await
     }
 
@@ -156,17 +143,14 @@ impl ConnectionStore for PostgresStore {
         id: Uuid,
         owner: &str,
     ) -> StoreResult<()> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            execute(
-                tx,
-                "UPDATE calendar_providers SET sync_lock_owner = NULL, sync_locked_until = NULL
-                  WHERE tenant_id = $1 AND id = $2 AND sync_lock_owner = $3",
-                stored![tenant, id, owner],
-            )
-            .await?;
-            Ok(())
-        })
-        .await
+        self.execute_in(
+            Scope::Tenant(tenant),
+            "UPDATE calendar_providers SET sync_lock_owner = NULL, sync_locked_until = NULL
+              WHERE tenant_id = $1 AND id = $2 AND sync_lock_owner = $3",
+            stored![tenant, id, owner],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn lease_due_calendar_connections(
@@ -183,27 +167,24 @@ impl ConnectionStore for PostgresStore {
         // is left to it.
         let sync_worker = Scope::Setting("app.sync_worker", "on");
         let mut connections: Vec<CalendarConnection> = self
-            .within(sync_worker, async |tx| {
-                fetch(
-                    tx,
-                    "WITH due AS (
-                         SELECT id FROM calendar_providers
-                          WHERE sync_enabled AND status IN ('active', 'error')
-                            AND (sync_locked_until IS NULL OR sync_locked_until <= $3)
-                            AND (next_sync_at <= $3
-                                 OR (channel_expires_at IS NOT NULL AND channel_expires_at < $4))
-                          ORDER BY next_sync_at, id
-                          LIMIT $5
-                            FOR UPDATE SKIP LOCKED)
-                     UPDATE calendar_providers c
-                        SET sync_lock_owner = $1, sync_locked_until = $2
-                       FROM due
-                      WHERE c.id = due.id
-                     RETURNING c.*",
-                    values,
-                )
-                .await
-            })
+            .fetch_in(
+                sync_worker,
+                "WITH due AS (
+                     SELECT id FROM calendar_providers
+                      WHERE sync_enabled AND status IN ('active', 'error')
+                        AND (sync_locked_until IS NULL OR sync_locked_until <= $3)
+                        AND (next_sync_at <= $3
+                             OR (channel_expires_at IS NOT NULL AND channel_expires_at < $4))
+                      ORDER BY next_sync_at, id
+                      LIMIT $5
+                        FOR UPDATE SKIP LOCKED)
+                 UPDATE calendar_providers c
+                    SET sync_lock_owner = $1, sync_locked_until = $2
+                   FROM due
+                  WHERE c.id = due.id
+                 RETURNING c.*",
+                values,
+            )
             .await?;
         connections.sort_by_key(|c| (c.next_sync_at, c.id));
         Ok(connections)
@@ -214,14 +195,11 @@ impl ConnectionStore for PostgresStore {
         channel_id: &str,
     ) -> StoreResult<Option<CalendarConnection>> {
         let scope = Scope::Setting("app.channel_id", channel_id);
-        self.within(scope, async |tx| {
-            fetch_optional(
-                tx,
-                "SELECT * FROM calendar_providers WHERE channel_id = $1",
-                stored![channel_id],
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            scope,
+            "SELECT * FROM calendar_providers WHERE channel_id = $1",
+            stored![channel_id],
+        )
         .await
     }
 
@@ -307,16 +285,13 @@ impl ConnectionStore for PostgresStore {
         etag: Option<&str>,
     ) -> StoreResult<()> {
         let values = stored![tenant, event_id, provider_id, external_id, etag];
-        self.within(Scope::Tenant(tenant), async |tx| {
-            execute(
-                tx,
-                "UPDATE calendar_events SET provider_id = $3, external_id = $4, etag = $5
-                  WHERE tenant_id = $1 AND id = $2",
-                values,
-            )
-            .await?;
-            Ok(())
-        })
-        .await
+        self.execute_in(
+            Scope::Tenant(tenant),
+            "UPDATE calendar_events SET provider_id = $3, external_id = $4, etag = $5
+              WHERE tenant_id = $1 AND id = $2",
+            values,
+        )
+        .await?;
+        Ok(())
     }
 }

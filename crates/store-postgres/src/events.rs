@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// The user an event belongs to, for [`bump_owner`].
+/// The user an event belongs to, for [`PostgresStore::scoped_owned`].
 const EVENT_OWNER: &str = "SELECT user_id FROM calendar_events WHERE tenant_id = $1 AND id = $2";
 
 #[async_trait]
@@ -34,14 +34,11 @@ impl EventStore for PostgresStore {
     }
 
     async fn get_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<CalendarEvent>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_optional(
-                tx,
-                "SELECT * FROM calendar_events WHERE tenant_id = $1 AND id = $2",
-                stored![tenant, id],
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM calendar_events WHERE tenant_id = $1 AND id = $2",
+            stored![tenant, id],
+        )
         .await
     }
 
@@ -52,13 +49,9 @@ impl EventStore for PostgresStore {
         event: &NewCalendarEvent,
         jobs: &[NewJob],
     ) -> StoreResult<Option<CalendarEvent>> {
-        let mut tx = self.scoped(tenant).await?;
-        if bump_owner(&mut tx, EVENT_OWNER, tenant, id)
-            .await?
-            .is_none()
-        {
-            return rollback(tx, Ok(None)).await;
-        }
+        let Some((mut tx, _)) = self.scoped_owned(EVENT_OWNER, tenant, id).await? else {
+            return Ok(None);
+        };
         let replaced = fetch_optional(
             &mut *tx,
             "UPDATE calendar_events
@@ -79,13 +72,9 @@ impl EventStore for PostgresStore {
     }
 
     async fn delete_event(&self, tenant: TenantId, id: Uuid, jobs: &[NewJob]) -> StoreResult<bool> {
-        let mut tx = self.scoped(tenant).await?;
-        if bump_owner(&mut tx, EVENT_OWNER, tenant, id)
-            .await?
-            .is_none()
-        {
-            return rollback(tx, Ok(false)).await;
-        }
+        let Some((mut tx, _)) = self.scoped_owned(EVENT_OWNER, tenant, id).await? else {
+            return Ok(false);
+        };
         let deleted = execute(
             &mut *tx,
             "DELETE FROM calendar_events WHERE tenant_id = $1 AND id = $2",
@@ -132,10 +121,8 @@ impl EventStore for PostgresStore {
             return Ok(Vec::new());
         }
         let values = busy_values(tenant, user_ids, (from, to));
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch(tx, BUSY_EVENTS, values).await
-        })
-        .await
+        self.fetch_in(Scope::Tenant(tenant), BUSY_EVENTS, values)
+            .await
     }
 
     async fn busy_versions(
@@ -176,15 +163,12 @@ impl EventStore for PostgresStore {
         tenant: TenantId,
         booking_id: Uuid,
     ) -> StoreResult<Option<CalendarEvent>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_optional(
-                tx,
-                "SELECT * FROM calendar_events WHERE tenant_id = $1 AND booking_id = $2
-                    AND source = 'booking'",
-                stored![tenant, booking_id],
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM calendar_events WHERE tenant_id = $1 AND booking_id = $2
+                AND source = 'booking'",
+            stored![tenant, booking_id],
+        )
         .await
     }
 }

@@ -58,16 +58,13 @@ impl IdempotencyStore for PostgresStore {
     }
 
     async fn abandon_idempotent(&self, tenant: TenantId, key: &str) -> StoreResult<()> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            execute(
-                tx,
-                "DELETE FROM idempotency_keys
-                  WHERE tenant_id = $1 AND key = $2 AND state = 'in_progress'",
-                stored![tenant, key],
-            )
-            .await?;
-            Ok(())
-        })
-        .await
+        self.execute_in(
+            Scope::Tenant(tenant),
+            "DELETE FROM idempotency_keys
+              WHERE tenant_id = $1 AND key = $2 AND state = 'in_progress'",
+            stored![tenant, key],
+        )
+        .await?;
+        Ok(())
     }
 }

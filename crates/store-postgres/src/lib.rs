@@ -35,28 +35,23 @@ mod idempotency;
 mod outbox;
 mod rules;
 mod secrets;
+mod stored;
 mod tenants;
 mod users;
 mod widget_keys;
 
+use stored::*;
+
 pub mod testing;
 
-use std::borrow::Cow;
 use std::str::FromStr;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use jiff_sqlx::ToSqlx;
 use pillow_store::*;
-use sqlx::encode::IsNull;
-use sqlx::error::BoxDynError;
-use sqlx::postgres::{
-    PgArgumentBuffer, PgArguments, PgConnectOptions, PgExecutor, PgPoolOptions, PgRow, PgTypeInfo,
-};
-use sqlx::{
-    Arguments, Connection, Encode, PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction,
-    Type,
-};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
 /// The ordinary role the store's connections run as; created by the migrations.
@@ -275,15 +270,8 @@ fn missing_user() -> StoreError {
 /// user's lock first: two of them never wait on each other in opposite orders, and two
 /// defaults for one user are made one after the other.
 async fn bump(conn: &mut PgConnection, tenant: TenantId, user: Uuid) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "UPDATE users SET busy_version = busy_version + 1 WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant.0)
-    .bind(user)
-    .execute(conn)
-    .await
-    .map_err(db)?;
-    Ok(done.rows_affected() > 0)
+    let sql = "UPDATE users SET busy_version = busy_version + 1 WHERE tenant_id = $1 AND id = $2";
+    Ok(execute(conn, sql, stored![tenant, user]).await? > 0)
 }
 
 fn overlap() -> StoreError {
@@ -355,190 +343,35 @@ async fn record_response(
     Ok(())
 }
 
-/// The user the rule or event `id` belongs to (`owner_sql` selects it), with the user's busy
-/// version bumped and the user locked (see [`bump`]): the first step of every change to one.
-/// `None` when it is not in the tenant. The owner is read without a lock: it never changes.
-async fn bump_owner(
-    conn: &mut PgConnection,
-    owner_sql: &'static str,
-    tenant: TenantId,
-    id: Uuid,
-) -> StoreResult<Option<Uuid>> {
-    let owner: Option<Uuid> = sqlx::query_scalar(owner_sql)
-        .bind(tenant.0)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?;
-    if let Some(user) = owner {
-        bump(conn, tenant, user).await?;
+impl PostgresStore {
+    /// A transaction scoped to `tenant` on the rule, event or connection `id`, whose user
+    /// (`owner_sql` selects it) has their busy version bumped and is locked (see [`bump`]): the
+    /// start of every change to one. `None`, with nothing written, when it is not in the tenant.
+    /// The owner is read without a lock: it never changes.
+    async fn scoped_owned(
+        &self,
+        owner_sql: &'static str,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> StoreResult<Option<(Transaction<'static, Postgres>, Uuid)>> {
+        let mut tx = self.scoped(tenant).await?;
+        let owner: Option<Uuid> = sqlx::query_scalar(owner_sql)
+            .bind(tenant.0)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        let Some(user) = owner else {
+            return rollback(tx, Ok(None)).await;
+        };
+        bump(&mut tx, tenant, user).await?;
+        Ok(Some((tx, user)))
     }
-    Ok(owner)
-}
-
-/// A [`StoredValue`] bound as PostgreSQL types its kind: `uuid`, `text`, `boolean`, `integer`,
-/// `bigint`, `timestamptz` or `jsonb`, a `NULL` too.
-struct Bound<'a>(StoredValue<'a>);
-
-impl Type<Postgres> for Bound<'_> {
-    /// Never asked: [`Encode::produces`] names the type of each value.
-    fn type_info() -> PgTypeInfo {
-        <String as Type<Postgres>>::type_info()
-    }
-}
-
-impl Encode<'_, Postgres> for Bound<'_> {
-    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-        match &self.0 {
-            StoredValue::Id(id) => encode(id, buf),
-            StoredValue::Instant(at) => encode(at.map(|t| t.to_sqlx()), buf),
-            StoredValue::Text(text) => encode(text.as_deref(), buf),
-            StoredValue::Json(json) => encode(json.as_deref(), buf),
-            StoredValue::Flag(flag) => encode(flag, buf),
-            StoredValue::Int(int) => encode(int, buf),
-            StoredValue::BigInt(int) => encode(int, buf),
-            StoredValue::Ids(ids) => encode(ids.as_ref(), buf),
-            StoredValue::Texts(texts) => encode(texts.as_ref(), buf),
-        }
-    }
-
-    fn produces(&self) -> Option<PgTypeInfo> {
-        Some(match self.0 {
-            StoredValue::Id(_) => <Uuid as Type<Postgres>>::type_info(),
-            StoredValue::Instant(_) => <jiff_sqlx::Timestamp as Type<Postgres>>::type_info(),
-            StoredValue::Text(_) => <String as Type<Postgres>>::type_info(),
-            StoredValue::Json(_) => <sqlx::types::JsonValue as Type<Postgres>>::type_info(),
-            StoredValue::Flag(_) => <bool as Type<Postgres>>::type_info(),
-            StoredValue::Int(_) => <i32 as Type<Postgres>>::type_info(),
-            StoredValue::BigInt(_) => <i64 as Type<Postgres>>::type_info(),
-            StoredValue::Ids(_) => <Vec<Uuid> as Type<Postgres>>::type_info(),
-            StoredValue::Texts(_) => <Vec<String> as Type<Postgres>>::type_info(),
-        })
-    }
-}
-
-/// Encodes `value` as Postgres does (a named function: the workspace builds both drivers, and
-/// `Option<T>` encodes for either).
-fn encode<'q>(
-    value: impl Encode<'q, Postgres>,
-    buf: &mut PgArgumentBuffer,
-) -> Result<IsNull, BoxDynError> {
-    value.encode(buf)
-}
-
-/// A row read for pillow-store's [`FromStored`], each kind in the column type [`Bound`] names.
-struct Columns<'r>(&'r PgRow);
-
-impl StoredRow for Columns<'_> {
-    fn read(&self, column: &str, kind: StoredKind) -> StoreResult<StoredValue<'static>> {
-        let row = self.0;
-        Ok(match kind {
-            StoredKind::Id => StoredValue::Id(row.try_get(column).map_err(db)?),
-            StoredKind::Instant => {
-                let at: Option<jiff_sqlx::Timestamp> = row.try_get(column).map_err(db)?;
-                StoredValue::Instant(at.map(|t| t.to_jiff()))
-            }
-            StoredKind::Text => {
-                let text: Option<String> = row.try_get(column).map_err(db)?;
-                StoredValue::Text(text.map(Cow::Owned))
-            }
-            StoredKind::Json => {
-                let json: Option<sqlx::types::JsonValue> = row.try_get(column).map_err(db)?;
-                StoredValue::Json(json.map(Cow::Owned))
-            }
-            StoredKind::Flag => StoredValue::Flag(row.try_get(column).map_err(db)?),
-            StoredKind::Int => StoredValue::Int(row.try_get(column).map_err(db)?),
-            StoredKind::BigInt => StoredValue::BigInt(row.try_get(column).map_err(db)?),
-        })
-    }
-}
-
-/// Appends each fragment after `separator`, its value bound where its `?` stands.
-fn push_fragments(
-    query: &mut QueryBuilder<Postgres>,
-    separator: &str,
-    fragments: Vec<Fragment<'_>>,
-) {
-    for fragment in fragments {
-        let (before, after) = fragment.split();
-        query.push(separator).push(before);
-        if let Some(value) = fragment.value {
-            query.push_bind(Bound(value));
-        }
-        query.push(after);
-    }
-}
-
-/// Runs a statement built at run time: the models of the rows it returns.
-async fn fetch_built<M: FromStored>(
-    query: &mut QueryBuilder<Postgres>,
-    conn: impl PgExecutor<'_>,
-) -> StoreResult<Vec<M>> {
-    let rows = query.build().fetch_all(conn).await.map_err(db)?;
-    rows.iter().map(model).collect()
-}
-
-/// The model pillow-store builds from one row.
-fn model<M: FromStored>(row: &PgRow) -> StoreResult<M> {
-    M::from_stored(&Columns(row))
-}
-
-/// A statement's parameters, in order.
-fn arguments<'a>(values: impl IntoIterator<Item = StoredValue<'a>>) -> StoreResult<PgArguments> {
-    let mut arguments = PgArguments::default();
-    for value in values {
-        arguments
-            .add(Bound(value))
-            .map_err(|e| db(sqlx::Error::Encode(e)))?;
-    }
-    Ok(arguments)
-}
-
-/// Runs `sql` with `values` bound in order: the models of the rows it returns.
-async fn fetch<M: FromStored>(
-    conn: impl PgExecutor<'_>,
-    sql: &'static str,
-    values: impl IntoIterator<Item = StoredValue<'_>>,
-) -> StoreResult<Vec<M>> {
-    let query = sqlx::query_with(sql, arguments(values)?);
-    let rows = query.fetch_all(conn).await.map_err(db)?;
-    rows.iter().map(model).collect()
-}
-
-/// Like [`fetch`], for a statement that returns at most one row.
-async fn fetch_optional<M: FromStored>(
-    conn: impl PgExecutor<'_>,
-    sql: &'static str,
-    values: impl IntoIterator<Item = StoredValue<'_>>,
-) -> StoreResult<Option<M>> {
-    let query = sqlx::query_with(sql, arguments(values)?);
-    let row = query.fetch_optional(conn).await.map_err(db)?;
-    row.as_ref().map(model).transpose()
-}
-
-/// Like [`fetch`], for a statement that returns exactly one row.
-async fn fetch_one<M: FromStored>(
-    conn: impl PgExecutor<'_>,
-    sql: &'static str,
-    values: impl IntoIterator<Item = StoredValue<'_>>,
-) -> StoreResult<M> {
-    let query = sqlx::query_with(sql, arguments(values)?);
-    model(&query.fetch_one(conn).await.map_err(db)?)
-}
-
-/// Runs `sql` with `values` bound in order: how many rows it changed.
-async fn execute(
-    conn: impl PgExecutor<'_>,
-    sql: &'static str,
-    values: impl IntoIterator<Item = StoredValue<'_>>,
-) -> StoreResult<u64> {
-    let query = sqlx::query_with(sql, arguments(values)?);
-    Ok(query.execute(conn).await.map_err(db)?.rows_affected())
 }
 
 impl PostgresStore {
     /// Runs `work` in a transaction that sees only what `scope` allows, and commits what it
-    /// made: the shape of every method that needs one statement or a few.
+    /// made: for methods with more than one statement, or a query the helpers below do not run.
     async fn within<T>(
         &self,
         scope: Scope<'_>,
@@ -547,6 +380,50 @@ impl PostgresStore {
         let mut tx = self.begin(scope).await?;
         let value = work(&mut tx).await?;
         commit(tx, value).await
+    }
+
+    /// [`fetch`] alone in a transaction scoped by `scope`.
+    async fn fetch_in<M: FromStored>(
+        &self,
+        scope: Scope<'_>,
+        sql: &'static str,
+        values: impl IntoIterator<Item = StoredValue<'_>>,
+    ) -> StoreResult<Vec<M>> {
+        self.within(scope, async |tx| fetch(tx, sql, values).await)
+            .await
+    }
+
+    /// [`fetch_one`] alone in a transaction scoped by `scope`.
+    async fn fetch_one_in<M: FromStored>(
+        &self,
+        scope: Scope<'_>,
+        sql: &'static str,
+        values: impl IntoIterator<Item = StoredValue<'_>>,
+    ) -> StoreResult<M> {
+        self.within(scope, async |tx| fetch_one(tx, sql, values).await)
+            .await
+    }
+
+    /// [`fetch_optional`] alone in a transaction scoped by `scope`.
+    async fn fetch_optional_in<M: FromStored>(
+        &self,
+        scope: Scope<'_>,
+        sql: &'static str,
+        values: impl IntoIterator<Item = StoredValue<'_>>,
+    ) -> StoreResult<Option<M>> {
+        self.within(scope, async |tx| fetch_optional(tx, sql, values).await)
+            .await
+    }
+
+    /// [`execute`] alone in a transaction scoped by `scope`.
+    async fn execute_in(
+        &self,
+        scope: Scope<'_>,
+        sql: &'static str,
+        values: impl IntoIterator<Item = StoredValue<'_>>,
+    ) -> StoreResult<u64> {
+        self.within(scope, async |tx| execute(tx, sql, values).await)
+            .await
     }
 }
 

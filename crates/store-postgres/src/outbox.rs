@@ -24,41 +24,35 @@ impl OutboxStore for PostgresStore {
         // SKIP LOCKED: a job another process is claiming right now is left to it, so
         // concurrent claims neither wait on each other nor return the same job.
         let mut jobs: Vec<Job> = self
-            .within(Scope::Worker, async |tx| {
-                fetch(
-                    tx,
-                    "WITH due AS (
-                         SELECT id FROM outbox
-                          WHERE status IN ('pending', 'running') AND next_attempt_at <= $1
-                          ORDER BY next_attempt_at, id
-                          LIMIT $3
-                            FOR UPDATE SKIP LOCKED)
-                     UPDATE outbox o
-                        SET status = 'running', attempts = o.attempts + 1, next_attempt_at = $2,
-                            updated_at = $4
-                       FROM due
-                      WHERE o.id = due.id
-                     RETURNING o.*",
-                    values,
-                )
-                .await
-            })
+            .fetch_in(
+                Scope::Worker,
+                "WITH due AS (
+                     SELECT id FROM outbox
+                      WHERE status IN ('pending', 'running') AND next_attempt_at <= $1
+                      ORDER BY next_attempt_at, id
+                      LIMIT $3
+                        FOR UPDATE SKIP LOCKED)
+                 UPDATE outbox o
+                    SET status = 'running', attempts = o.attempts + 1, next_attempt_at = $2,
+                        updated_at = $4
+                   FROM due
+                  WHERE o.id = due.id
+                 RETURNING o.*",
+                values,
+            )
             .await?;
         jobs.sort_by_key(|j| (j.created_at, j.id));
         Ok(jobs)
     }
 
     async fn complete_job(&self, id: Uuid) -> StoreResult<()> {
-        self.within(Scope::Worker, async |tx| {
-            execute(
-                tx,
-                "UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = $1",
-                stored![id, Timestamp::now()],
-            )
-            .await?;
-            Ok(())
-        })
-        .await
+        self.execute_in(
+            Scope::Worker,
+            "UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = $1",
+            stored![id, Timestamp::now()],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn purge_expired(
@@ -89,16 +83,13 @@ impl OutboxStore for PostgresStore {
         if ids.is_empty() {
             return Ok(());
         }
-        self.within(Scope::Worker, async |tx| {
-            execute(
-                tx,
-                "UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = ANY($1)",
-                stored![ids, Timestamp::now()],
-            )
-            .await?;
-            Ok(())
-        })
-        .await
+        self.execute_in(
+            Scope::Worker,
+            "UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = ANY($1)",
+            stored![ids, Timestamp::now()],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn fail_job(
@@ -108,32 +99,26 @@ impl OutboxStore for PostgresStore {
         retry_at: Option<Timestamp>,
     ) -> StoreResult<()> {
         let values = stored![id, error, retry_at, Timestamp::now()];
-        self.within(Scope::Worker, async |tx| {
-            execute(
-                tx,
-                "UPDATE outbox
-                    SET status = CASE WHEN $3::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
-                        next_attempt_at = COALESCE($3::timestamptz, next_attempt_at),
-                        last_error = $2, updated_at = $4
-                  WHERE id = $1",
-                values,
-            )
-            .await?;
-            Ok(())
-        })
-        .await
+        self.execute_in(
+            Scope::Worker,
+            "UPDATE outbox
+                SET status = CASE WHEN $3::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
+                    next_attempt_at = COALESCE($3::timestamptz, next_attempt_at),
+                    last_error = $2, updated_at = $4
+              WHERE id = $1",
+            values,
+        )
+        .await?;
+        Ok(())
     }
 
     async fn list_jobs(&self, tenant: TenantId, kind: Option<&str>) -> StoreResult<Vec<Job>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch(
-                tx,
-                "SELECT * FROM outbox WHERE tenant_id = $1 AND ($2::text IS NULL OR kind = $2)
-                  ORDER BY created_at, id",
-                stored![tenant, kind],
-            )
-            .await
-        })
+        self.fetch_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM outbox WHERE tenant_id = $1 AND ($2::text IS NULL OR kind = $2)
+              ORDER BY created_at, id",
+            stored![tenant, kind],
+        )
         .await
     }
 

@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// The user a rule belongs to, for [`bump_owner`].
+/// The user a rule belongs to, for [`PostgresStore::scoped_owned`].
 const RULE_OWNER: &str = "SELECT user_id FROM availability_rules WHERE tenant_id = $1 AND id = $2";
 
 #[async_trait]
@@ -39,9 +39,8 @@ impl RuleStore for PostgresStore {
         id: Uuid,
         rule: &NewAvailabilityRule,
     ) -> StoreResult<Option<AvailabilityRule>> {
-        let mut tx = self.scoped(tenant).await?;
-        let Some(user) = bump_owner(&mut tx, RULE_OWNER, tenant, id).await? else {
-            return rollback(tx, Ok(None)).await;
+        let Some((mut tx, user)) = self.scoped_owned(RULE_OWNER, tenant, id).await? else {
+            return Ok(None);
         };
         if rule.is_default {
             demote(&mut tx, tenant, user, id).await?;
@@ -63,14 +62,11 @@ impl RuleStore for PostgresStore {
     }
 
     async fn get_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<AvailabilityRule>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_optional(
-                tx,
-                "SELECT * FROM availability_rules WHERE tenant_id = $1 AND id = $2",
-                stored![tenant, id],
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM availability_rules WHERE tenant_id = $1 AND id = $2",
+            stored![tenant, id],
+        )
         .await
     }
 
@@ -79,24 +75,20 @@ impl RuleStore for PostgresStore {
         tenant: TenantId,
         user_id: Option<Uuid>,
     ) -> StoreResult<Vec<AvailabilityRule>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch(
-                tx,
-                "SELECT * FROM availability_rules
-                  WHERE tenant_id = $1 AND ($2::uuid IS NULL OR user_id = $2)
-                  ORDER BY created_at, id",
-                stored![tenant, user_id],
-            )
-            .await
-        })
+        self.fetch_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM availability_rules
+              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR user_id = $2)
+              ORDER BY created_at, id",
+            stored![tenant, user_id],
+        )
         .await
     }
 
     async fn delete_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
-        let mut tx = self.scoped(tenant).await?;
-        if bump_owner(&mut tx, RULE_OWNER, tenant, id).await?.is_none() {
-            return rollback(tx, Ok(false)).await;
-        }
+        let Some((mut tx, _)) = self.scoped_owned(RULE_OWNER, tenant, id).await? else {
+            return Ok(false);
+        };
         let deleted = execute(
             &mut *tx,
             "DELETE FROM availability_rules WHERE tenant_id = $1 AND id = $2",
@@ -117,15 +109,12 @@ impl RuleStore for PostgresStore {
         if user_ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch(
-                tx,
-                "SELECT * FROM availability_rules
-                  WHERE tenant_id = $1 AND user_id = ANY($2) AND is_default",
-                stored![tenant, user_ids],
-            )
-            .await
-        })
+        self.fetch_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM availability_rules
+              WHERE tenant_id = $1 AND user_id = ANY($2) AND is_default",
+            stored![tenant, user_ids],
+        )
         .await
     }
 

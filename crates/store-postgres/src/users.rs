@@ -5,41 +5,32 @@ use super::*;
 #[async_trait]
 impl UserStore for PostgresStore {
     async fn create_user(&self, tenant: TenantId, user: &NewUser) -> StoreResult<User> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_one(
-                tx,
-                "INSERT INTO users (id, tenant_id, email, name, role, time_zone, password_hash,
-                                    created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-                 RETURNING *",
-                user.insert_values(tenant, new_id(), Timestamp::now()),
-            )
-            .await
-        })
+        self.fetch_one_in(
+            Scope::Tenant(tenant),
+            "INSERT INTO users (id, tenant_id, email, name, role, time_zone, password_hash,
+                                created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+             RETURNING *",
+            user.insert_values(tenant, new_id(), Timestamp::now()),
+        )
         .await
     }
 
     async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<User>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch(
-                tx,
-                "SELECT * FROM users WHERE tenant_id = $1 ORDER BY created_at, id",
-                stored![tenant],
-            )
-            .await
-        })
+        self.fetch_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM users WHERE tenant_id = $1 ORDER BY created_at, id",
+            stored![tenant],
+        )
         .await
     }
 
     async fn get_user(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<User>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_optional(
-                tx,
-                "SELECT * FROM users WHERE tenant_id = $1 AND id = $2",
-                stored![tenant, id],
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM users WHERE tenant_id = $1 AND id = $2",
+            stored![tenant, id],
+        )
         .await
     }
 
@@ -50,54 +41,48 @@ impl UserStore for PostgresStore {
         patch: &UserPatch,
     ) -> StoreResult<Option<User>> {
         // NULL leaves a column alone.
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_optional(
-                tx,
-                "UPDATE users
-                    SET email         = COALESCE($3, email),
-                        name          = COALESCE($4, name),
-                        role          = COALESCE($5, role),
-                        time_zone     = COALESCE($6, time_zone),
-                        password_hash = COALESCE($7, password_hash),
-                        updated_at    = $8
-                  WHERE tenant_id = $1 AND id = $2
-                 RETURNING *",
-                patch.update_values(tenant, id, Timestamp::now()),
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            Scope::Tenant(tenant),
+            "UPDATE users
+                SET email         = COALESCE($3, email),
+                    name          = COALESCE($4, name),
+                    role          = COALESCE($5, role),
+                    time_zone     = COALESCE($6, time_zone),
+                    password_hash = COALESCE($7, password_hash),
+                    updated_at    = $8
+              WHERE tenant_id = $1 AND id = $2
+             RETURNING *",
+            patch.update_values(tenant, id, Timestamp::now()),
+        )
         .await
     }
 
     async fn delete_user(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            let deleted = execute(
-                tx,
+        let deleted = self
+            .execute_in(
+                Scope::Tenant(tenant),
                 "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
                 stored![tenant, id],
             )
             .await?;
-            Ok(deleted > 0)
-        })
-        .await
+        Ok(deleted > 0)
     }
 
     async fn find_logins(&self, email: &str) -> StoreResult<Vec<UserLogin>> {
-        self.within(Scope::LoginEmail(email), async |tx| {
-            fetch(
-                tx,
-                "SELECT * FROM users WHERE lower(email) = lower($1) ORDER BY created_at, id",
-                stored![email],
-            )
-            .await
-        })
+        self.fetch_in(
+            Scope::LoginEmail(email),
+            "SELECT * FROM users WHERE lower(email) = lower($1) ORDER BY created_at, id",
+            stored![email],
+        )
         .await
     }
 
     async fn find_user(&self, id: Uuid) -> StoreResult<Option<User>> {
-        self.within(Scope::User(id), async |tx| {
-            fetch_optional(tx, "SELECT * FROM users WHERE id = $1", stored![id]).await
-        })
+        self.fetch_optional_in(
+            Scope::User(id),
+            "SELECT * FROM users WHERE id = $1",
+            stored![id],
+        )
         .await
     }
 }

@@ -33,15 +33,12 @@ impl WidgetKeyStore for PostgresStore {
         tenant: TenantId,
         agent_id: Uuid,
     ) -> StoreResult<Vec<WidgetKey>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch(
-                tx,
-                "SELECT * FROM widget_keys WHERE tenant_id = $1 AND agent_id = $2
-                  ORDER BY created_at, id",
-                stored![tenant, agent_id],
-            )
-            .await
-        })
+        self.fetch_in(
+            Scope::Tenant(tenant),
+            "SELECT * FROM widget_keys WHERE tenant_id = $1 AND agent_id = $2
+              ORDER BY created_at, id",
+            stored![tenant, agent_id],
+        )
         .await
     }
 
@@ -52,21 +49,18 @@ impl WidgetKeyStore for PostgresStore {
         id: Uuid,
         patch: &WidgetKeyPatch,
     ) -> StoreResult<Option<WidgetKey>> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            fetch_optional(
-                tx,
-                "UPDATE widget_keys
-                    SET name = COALESCE($4, name),
-                        allowed_origins = COALESCE($5, allowed_origins),
-                        prefix = COALESCE($6, prefix),
-                        secret_hash = COALESCE($7, secret_hash),
-                        updated_at = $8
-                  WHERE tenant_id = $1 AND agent_id = $2 AND id = $3
-                  RETURNING *",
-                patch.update_values(tenant, agent_id, id, Timestamp::now()),
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            Scope::Tenant(tenant),
+            "UPDATE widget_keys
+                SET name = COALESCE($4, name),
+                    allowed_origins = COALESCE($5, allowed_origins),
+                    prefix = COALESCE($6, prefix),
+                    secret_hash = COALESCE($7, secret_hash),
+                    updated_at = $8
+              WHERE tenant_id = $1 AND agent_id = $2 AND id = $3
+              RETURNING *",
+            patch.update_values(tenant, agent_id, id, Timestamp::now()),
+        )
         .await
     }
 
@@ -76,28 +70,23 @@ impl WidgetKeyStore for PostgresStore {
         agent_id: Uuid,
         id: Uuid,
     ) -> StoreResult<bool> {
-        self.within(Scope::Tenant(tenant), async |tx| {
-            let deleted = execute(
-                tx,
+        let deleted = self
+            .execute_in(
+                Scope::Tenant(tenant),
                 "DELETE FROM widget_keys WHERE tenant_id = $1 AND agent_id = $2 AND id = $3",
                 stored![tenant, agent_id, id],
             )
             .await?;
-            Ok(deleted > 0)
-        })
-        .await
+        Ok(deleted > 0)
     }
 
     async fn find_widget_key(&self, prefix: &str) -> StoreResult<Option<WidgetKey>> {
         let scope = Scope::Setting("app.widget_key_prefix", prefix);
-        self.within(scope, async |tx| {
-            fetch_optional(
-                tx,
-                "SELECT * FROM widget_keys WHERE prefix = $1",
-                stored![prefix],
-            )
-            .await
-        })
+        self.fetch_optional_in(
+            scope,
+            "SELECT * FROM widget_keys WHERE prefix = $1",
+            stored![prefix],
+        )
         .await
     }
 }

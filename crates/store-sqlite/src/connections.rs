@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// The user a connection belongs to, for [`bump_owner`].
+/// The user a connection belongs to, for [`SqliteStore::write_owned`].
 const CONNECTION_OWNER: &str =
     "SELECT user_id FROM calendar_providers WHERE tenant_id = $1 AND id = $2";
 
@@ -77,13 +77,9 @@ impl ConnectionStore for SqliteStore {
     }
 
     async fn delete_calendar_connection(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
-        let mut tx = self.write().await?;
-        if bump_owner(&mut tx, CONNECTION_OWNER, tenant, id)
-            .await?
-            .is_none()
-        {
+        let Some((mut tx, _)) = self.write_owned(CONNECTION_OWNER, tenant, id).await? else {
             return Ok(false);
-        }
+        };
         let provider = stored![tenant, id];
         execute(
             &mut *tx,

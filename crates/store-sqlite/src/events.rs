@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// The user an event belongs to, for [`bump_owner`].
+/// The user an event belongs to, for [`SqliteStore::write_owned`].
 const EVENT_OWNER: &str = "SELECT user_id FROM calendar_events WHERE tenant_id = $1 AND id = $2";
 
 #[async_trait]
@@ -50,13 +50,9 @@ impl EventStore for SqliteStore {
         jobs: &[NewJob],
     ) -> StoreResult<Option<CalendarEvent>> {
         let now = Timestamp::now();
-        let mut tx = self.write().await?;
-        if bump_owner(&mut tx, EVENT_OWNER, tenant, id)
-            .await?
-            .is_none()
-        {
-            return rollback(tx, Ok(None)).await;
-        }
+        let Some((mut tx, _)) = self.write_owned(EVENT_OWNER, tenant, id).await? else {
+            return Ok(None);
+        };
         let replaced = fetch_optional(
             &mut *tx,
             "UPDATE calendar_events SET provider_id = $3, external_id = $4, etag = $5, \
@@ -74,13 +70,9 @@ impl EventStore for SqliteStore {
     }
 
     async fn delete_event(&self, tenant: TenantId, id: Uuid, jobs: &[NewJob]) -> StoreResult<bool> {
-        let mut tx = self.write().await?;
-        if bump_owner(&mut tx, EVENT_OWNER, tenant, id)
-            .await?
-            .is_none()
-        {
-            return rollback(tx, Ok(false)).await;
-        }
+        let Some((mut tx, _)) = self.write_owned(EVENT_OWNER, tenant, id).await? else {
+            return Ok(false);
+        };
         let deleted = execute(
             &mut *tx,
             "DELETE FROM calendar_events WHERE tenant_id = $1 AND id = $2",

@@ -4,23 +4,14 @@
 //! `SQLITE_BUSY` under concurrency instead of waiting, so every multi-statement write starts with
 //! `BEGIN IMMEDIATE` and waits on the busy timeout for its turn.
 
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use pillow_store::*;
-use sqlx::encode::IsNull;
-use sqlx::error::BoxDynError;
-use sqlx::sqlite::{
-    SqliteArguments, SqliteArgumentsBuffer, SqliteConnectOptions, SqliteJournalMode,
-    SqlitePoolOptions, SqliteRow, SqliteSynchronous, SqliteTypeInfo,
-};
-use sqlx::{
-    Arguments, Encode, QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor, SqlitePool,
-    Transaction, Type,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use uuid::Uuid;
 
 mod agents;
@@ -32,9 +23,12 @@ mod idempotency;
 mod outbox;
 mod rules;
 mod secrets;
+mod stored;
 mod tenants;
 mod users;
 mod widget_keys;
+
+use stored::*;
 
 /// The SQLite-backed store.
 #[derive(Clone)]
@@ -174,35 +168,33 @@ fn id_list(ids: &[Uuid]) -> String {
 
 /// Bumps the user's busy version; false when the user is not in the tenant.
 async fn bump(conn: &mut SqliteConnection, tenant: TenantId, user: Uuid) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "UPDATE users SET busy_version = busy_version + 1 WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant.0)
-    .bind(user)
-    .execute(conn)
-    .await
-    .map_err(db)?;
-    Ok(done.rows_affected() > 0)
+    let sql = "UPDATE users SET busy_version = busy_version + 1 WHERE tenant_id = $1 AND id = $2";
+    Ok(execute(conn, sql, stored![tenant, user]).await? > 0)
 }
 
-/// The user the rule or event `id` belongs to (`owner_sql` selects it), with the user's busy
-/// version bumped: the first step of every change to one. `None` when it is not in the tenant.
-async fn bump_owner(
-    conn: &mut SqliteConnection,
-    owner_sql: &'static str,
-    tenant: TenantId,
-    id: Uuid,
-) -> StoreResult<Option<Uuid>> {
-    let owner: Option<Uuid> = sqlx::query_scalar(owner_sql)
-        .bind(tenant.0)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?;
-    if let Some(user) = owner {
-        bump(conn, tenant, user).await?;
+impl SqliteStore {
+    /// A write transaction (see [`SqliteStore::write`]) on the rule, event or connection `id`,
+    /// whose user (`owner_sql` selects it) has their busy version bumped: the start of every
+    /// change to one. `None`, with nothing written, when it is not in the tenant.
+    async fn write_owned(
+        &self,
+        owner_sql: &'static str,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> StoreResult<Option<(Transaction<'static, Sqlite>, Uuid)>> {
+        let mut tx = self.write().await?;
+        let owner: Option<Uuid> = sqlx::query_scalar(owner_sql)
+            .bind(tenant.0)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        let Some(user) = owner else {
+            return rollback(tx, Ok(None)).await;
+        };
+        bump(&mut tx, tenant, user).await?;
+        Ok(Some((tx, user)))
     }
-    Ok(owner)
 }
 
 /// Busy time of some users overlapping a range: blocking calendar events, then confirmed
@@ -277,153 +269,6 @@ fn micros(ts: Timestamp) -> i64 {
 
 fn instant(us: i64) -> StoreResult<Timestamp> {
     Timestamp::from_microsecond(us).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// A [`StoredValue`] bound as SQLite keeps its kind: instants as microseconds since the epoch,
-/// JSON as text, flags as 0 or 1.
-struct Bound<'a>(StoredValue<'a>);
-
-impl Type<Sqlite> for Bound<'_> {
-    /// SQLite types a parameter by the value bound, never by this.
-    fn type_info() -> SqliteTypeInfo {
-        <String as Type<Sqlite>>::type_info()
-    }
-}
-
-impl Encode<'_, Sqlite> for Bound<'_> {
-    fn encode_by_ref(&self, buf: &mut SqliteArgumentsBuffer) -> Result<IsNull, BoxDynError> {
-        match &self.0 {
-            StoredValue::Id(id) => encode(id, buf),
-            StoredValue::Instant(at) => encode(at.map(micros), buf),
-            StoredValue::Text(text) => encode(text.as_deref(), buf),
-            StoredValue::Json(json) => encode(json.as_ref().map(|j| j.to_string()), buf),
-            StoredValue::Flag(flag) => encode(flag, buf),
-            StoredValue::Int(int) => encode(int, buf),
-            StoredValue::BigInt(int) => encode(int, buf),
-            StoredValue::Ids(ids) => encode(id_list(ids), buf),
-            StoredValue::Texts(texts) => {
-                encode(serde_json::Value::from(texts.to_vec()).to_string(), buf)
-            }
-        }
-    }
-}
-
-/// Encodes `value` as Sqlite does (a named function: the workspace builds both drivers, and
-/// `Option<T>` encodes for either).
-fn encode<'q>(
-    value: impl Encode<'q, Sqlite>,
-    buf: &mut SqliteArgumentsBuffer,
-) -> Result<IsNull, BoxDynError> {
-    value.encode(buf)
-}
-
-/// A row read for pillow-store's [`FromStored`], each kind as [`Bound`] writes it.
-struct Columns<'r>(&'r SqliteRow);
-
-impl StoredRow for Columns<'_> {
-    fn read(&self, column: &str, kind: StoredKind) -> StoreResult<StoredValue<'static>> {
-        let row = self.0;
-        Ok(match kind {
-            StoredKind::Id => StoredValue::Id(row.try_get(column).map_err(db)?),
-            StoredKind::Instant => {
-                let us: Option<i64> = row.try_get(column).map_err(db)?;
-                StoredValue::Instant(us.map(instant).transpose()?)
-            }
-            StoredKind::Text => {
-                let text: Option<String> = row.try_get(column).map_err(db)?;
-                StoredValue::Text(text.map(Cow::Owned))
-            }
-            StoredKind::Json => {
-                let text: Option<String> = row.try_get(column).map_err(db)?;
-                let json = text.map(|t| json_value(column, &t)).transpose()?;
-                StoredValue::Json(json.map(Cow::Owned))
-            }
-            StoredKind::Flag => StoredValue::Flag(row.try_get(column).map_err(db)?),
-            StoredKind::Int => StoredValue::Int(row.try_get(column).map_err(db)?),
-            StoredKind::BigInt => StoredValue::BigInt(row.try_get(column).map_err(db)?),
-        })
-    }
-}
-
-/// Appends each fragment after `separator`, its value bound where its `?` stands.
-fn push_fragments(query: &mut QueryBuilder<Sqlite>, separator: &str, fragments: Vec<Fragment<'_>>) {
-    for fragment in fragments {
-        let (before, after) = fragment.split();
-        query.push(separator).push(before);
-        if let Some(value) = fragment.value {
-            query.push_bind(Bound(value));
-        }
-        query.push(after);
-    }
-}
-
-/// Runs a statement built at run time: the models of the rows it returns.
-async fn fetch_built<M: FromStored>(
-    query: &mut QueryBuilder<Sqlite>,
-    conn: impl SqliteExecutor<'_>,
-) -> StoreResult<Vec<M>> {
-    let rows = query.build().fetch_all(conn).await.map_err(db)?;
-    rows.iter().map(model).collect()
-}
-
-/// The model pillow-store builds from one row.
-fn model<M: FromStored>(row: &SqliteRow) -> StoreResult<M> {
-    M::from_stored(&Columns(row))
-}
-
-/// A statement's parameters, in order.
-fn arguments<'a>(
-    values: impl IntoIterator<Item = StoredValue<'a>>,
-) -> StoreResult<SqliteArguments> {
-    let mut arguments = SqliteArguments::default();
-    for value in values {
-        arguments
-            .add(Bound(value))
-            .map_err(|e| db(sqlx::Error::Encode(e)))?;
-    }
-    Ok(arguments)
-}
-
-/// Runs `sql` with `values` bound in order: the models of the rows it returns.
-async fn fetch<M: FromStored>(
-    conn: impl SqliteExecutor<'_>,
-    sql: &'static str,
-    values: impl IntoIterator<Item = StoredValue<'_>>,
-) -> StoreResult<Vec<M>> {
-    let query = sqlx::query_with(sql, arguments(values)?);
-    let rows = query.fetch_all(conn).await.map_err(db)?;
-    rows.iter().map(model).collect()
-}
-
-/// Like [`fetch`], for a statement that returns at most one row.
-async fn fetch_optional<M: FromStored>(
-    conn: impl SqliteExecutor<'_>,
-    sql: &'static str,
-    values: impl IntoIterator<Item = StoredValue<'_>>,
-) -> StoreResult<Option<M>> {
-    let query = sqlx::query_with(sql, arguments(values)?);
-    let row = query.fetch_optional(conn).await.map_err(db)?;
-    row.as_ref().map(model).transpose()
-}
-
-/// Like [`fetch`], for a statement that returns exactly one row.
-async fn fetch_one<M: FromStored>(
-    conn: impl SqliteExecutor<'_>,
-    sql: &'static str,
-    values: impl IntoIterator<Item = StoredValue<'_>>,
-) -> StoreResult<M> {
-    let query = sqlx::query_with(sql, arguments(values)?);
-    model(&query.fetch_one(conn).await.map_err(db)?)
-}
-
-/// Runs `sql` with `values` bound in order: how many rows it changed.
-async fn execute(
-    conn: impl SqliteExecutor<'_>,
-    sql: &'static str,
-    values: impl IntoIterator<Item = StoredValue<'_>>,
-) -> StoreResult<u64> {
-    let query = sqlx::query_with(sql, arguments(values)?);
-    Ok(query.execute(conn).await.map_err(db)?.rows_affected())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// The user a rule belongs to, for [`bump_owner`].
+/// The user a rule belongs to, for [`SqliteStore::write_owned`].
 const RULE_OWNER: &str = "SELECT user_id FROM availability_rules WHERE tenant_id = $1 AND id = $2";
 
 #[async_trait]
@@ -39,9 +39,8 @@ impl RuleStore for SqliteStore {
         rule: &NewAvailabilityRule,
     ) -> StoreResult<Option<AvailabilityRule>> {
         let now = Timestamp::now();
-        let mut tx = self.write().await?;
-        let Some(user) = bump_owner(&mut tx, RULE_OWNER, tenant, id).await? else {
-            return rollback(tx, Ok(None)).await;
+        let Some((mut tx, user)) = self.write_owned(RULE_OWNER, tenant, id).await? else {
+            return Ok(None);
         };
         if rule.is_default {
             demote(&mut tx, tenant, user, id, now).await?;
@@ -80,10 +79,9 @@ impl RuleStore for SqliteStore {
     }
 
     async fn delete_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
-        let mut tx = self.write().await?;
-        if bump_owner(&mut tx, RULE_OWNER, tenant, id).await?.is_none() {
-            return rollback(tx, Ok(false)).await;
-        }
+        let Some((mut tx, _)) = self.write_owned(RULE_OWNER, tenant, id).await? else {
+            return Ok(false);
+        };
         let deleted = execute(
             &mut *tx,
             "DELETE FROM availability_rules WHERE tenant_id = $1 AND id = $2",

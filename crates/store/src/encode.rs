@@ -5,6 +5,10 @@
 //! binds every kind as its columns store it: SQLite instants as microseconds, JSON as text and
 //! flags as 0 or 1; PostgreSQL as `timestamptz`, `jsonb` and `boolean`. Rows come back the same
 //! way (see [`crate::StoredRow`]).
+//!
+//! The two statements built at run time (listing bookings and events, patching a connection)
+//! take their conditions and assignments from here as [`Fragment`]s: the only SQL text this
+//! crate holds, pieces both backends spell alike.
 
 use std::borrow::Cow;
 
@@ -71,6 +75,17 @@ stored_from!(Flag: bool => |flag| flag);
 stored_from!(Int: i32 => |int| int);
 stored_from!(BigInt: i64 => |int| int);
 stored_from!(Instant: Timestamp => |instant| instant);
+stored_from!(Json:
+    &'a serde_json::Value => Cow::Borrowed,
+    serde_json::Value => Cow::Owned,
+);
+
+impl<'a> From<&'a Option<String>> for StoredValue<'a> {
+    fn from(text: &'a Option<String>) -> Self {
+        StoredValue::Text(text.as_deref().map(Cow::Borrowed))
+    }
+}
+
 impl<'a> From<&'a [Uuid]> for StoredValue<'a> {
     fn from(ids: &'a [Uuid]) -> Self {
         StoredValue::Ids(Cow::Borrowed(ids))
@@ -83,17 +98,6 @@ impl<'a> From<&'a [String]> for StoredValue<'a> {
     }
 }
 
-stored_from!(Json:
-    &'a serde_json::Value => Cow::Borrowed,
-    serde_json::Value => Cow::Owned,
-);
-
-impl<'a> From<&'a Option<String>> for StoredValue<'a> {
-    fn from(text: &'a Option<String>) -> Self {
-        StoredValue::Text(text.as_deref().map(Cow::Borrowed))
-    }
-}
-
 /// The [`StoredValue`]s of a statement's parameters, in order: `stored![tenant, id, now]`.
 #[macro_export]
 macro_rules! stored {
@@ -103,7 +107,8 @@ macro_rules! stored {
 }
 
 /// A piece of a statement built at run time (a condition, an assignment): SQL text both
-/// backends share, with `?` where its value, if any, is bound.
+/// backends spell alike, with `?` where its value, if any, is bound. Never input: every
+/// fragment is a literal of this crate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fragment<'a> {
     pub sql: &'static str,
@@ -133,6 +138,26 @@ impl<'a> Fragment<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fragment_splits_at_its_parameter() {
+        let condition = Fragment::bound("(all_day OR end_at > ?)", Timestamp::UNIX_EPOCH);
+        assert_eq!(condition.split(), ("(all_day OR end_at > ", ")"));
+        assert_eq!(Fragment::new("status <> 'cancelled'").split().1, "");
+    }
+
+    #[test]
+    fn stored_lists_values_in_order() {
+        let name = String::from("Ada");
+        assert_eq!(
+            stored![&name, 7_i32, None::<bool>],
+            [
+                StoredValue::Text(Some(Cow::Borrowed("Ada"))),
+                StoredValue::Int(Some(7)),
+                StoredValue::Flag(None),
+            ]
+        );
+    }
 
     #[test]
     fn a_null_keeps_its_kind() {
