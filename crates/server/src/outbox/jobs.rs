@@ -175,19 +175,20 @@ impl OutboxJob {
     pub fn read(job: &Job) -> Result<OutboxJob, JobReadError> {
         let kind =
             JobKind::parse(&job.kind).ok_or_else(|| JobReadError::UnknownKind(job.kind.clone()))?;
-        let payload = job.payload.clone();
+        // Read from the stored value in place: no copy of the payload per delivery.
+        let payload = &job.payload;
         let bad = |error| JobReadError::BadPayload { kind, error };
         Ok(match kind {
             JobKind::BookingCreated
             | JobKind::BookingCancelled
             | JobKind::BookingRescheduled
             | JobKind::GoogleBookingWrite => {
-                OutboxJob::Booking(kind, serde_json::from_value(payload).map_err(bad)?)
+                OutboxJob::Booking(kind, Deserialize::deserialize(payload).map_err(bad)?)
             }
             JobKind::GoogleEventUpsert | JobKind::GoogleEventDelete => {
-                OutboxJob::Event(kind, serde_json::from_value(payload).map_err(bad)?)
+                OutboxJob::Event(kind, Deserialize::deserialize(payload).map_err(bad)?)
             }
-            JobKind::Test => OutboxJob::Test(serde_json::from_value(payload).map_err(bad)?),
+            JobKind::Test => OutboxJob::Test(Deserialize::deserialize(payload).map_err(bad)?),
         })
     }
 }
