@@ -24,8 +24,8 @@ pub struct SeedOptions {
 /// What a benchmark needs to query the data set.
 pub struct Seeded {
     pub api_key: String,
-    pub agent_id: uuid::Uuid,
-    pub first_member: uuid::Uuid,
+    pub agent_id: pillow_store::AgentId,
+    pub first_member: pillow_store::UserId,
     pub start: jiff::civil::Date,
     pub end: jiff::civil::Date,
 }
@@ -107,7 +107,7 @@ pub async fn run_seed(options: &SeedOptions) -> Result<Seeded> {
         store
             .create_event(
                 tenant.id,
-                pillow_store::new_id(),
+                pillow_store::EventId::new(),
                 &NewCalendarEvent {
                     user_id: user,
                     provider_id: None,
@@ -141,7 +141,7 @@ pub async fn run_seed(options: &SeedOptions) -> Result<Seeded> {
             },
         )
         .await?;
-    let minted = pillow_server::auth::mint_api_key();
+    let minted = pillow_server::credentials::mint_api_key();
     store
         .create_api_key(
             tenant.id,
@@ -169,7 +169,7 @@ pub async fn run_seed(options: &SeedOptions) -> Result<Seeded> {
 /// members so concurrent requests spread over the team.
 fn write_booking_bodies(
     path: &std::path::Path,
-    members: &[uuid::Uuid],
+    members: &[pillow_store::UserId],
     start: jiff::civil::Date,
     days: u32,
     zone: &str,

@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::config::{self, Config, ConfigError, DEFAULT_DATABASE_URL};
-use crate::{AppState, auth};
+use crate::{AppState, credentials};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -233,7 +233,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 Some(p) if p.chars().count() < crate::domain::users::MIN_PASSWORD_LEN => {
                     return Err(invalid("--password needs at least 8 characters"));
                 }
-                Some(p) => Some(auth::hash_password(p).map_err(|e| invalid(e.message))?),
+                Some(p) => Some(credentials::hash_password(p).map_err(|e| invalid(e.message))?),
                 None => None,
             };
             let store = store(&cli).await?;
@@ -264,7 +264,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }) => {
             let store = store(&cli).await?;
             let tenant = resolve_tenant(store.as_ref(), tenant).await?;
-            let minted = auth::mint_api_key();
+            let minted = credentials::mint_api_key();
             let key = store
                 .create_api_key(
                     tenant,

@@ -4,6 +4,7 @@
 //! and kept in `.pillow-demo.env` in the working directory, so encrypted data and the printed
 //! API key keep working across runs. Running it again reuses the tenant it made.
 
+use pillow_store::AgentId;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -14,9 +15,9 @@ use pillow_store::{
 };
 use serde_json::{Value, json};
 
-use crate::auth;
 use crate::cli::CliError;
 use crate::config::{self, Config, Source};
+use crate::credentials;
 
 pub const DEMO_TENANT: &str = "Pillow Demo Clinic";
 pub const DEMO_SECRETS_FILE: &str = ".pillow-demo.env";
@@ -64,7 +65,7 @@ fn write_secrets(path: &Path, secrets: &HashMap<String, String>) -> std::io::Res
 pub struct DemoData {
     pub tenant: TenantId,
     pub api_key: String,
-    pub agent_id: uuid::Uuid,
+    pub agent_id: AgentId,
     pub owner_email: String,
     /// The demo agent's publishable widget key, for `/demo/call` and `/book/{agent}`.
     pub widget_key: String,
@@ -106,7 +107,7 @@ pub async fn seed(
     };
     let existing = store.list_users(tenant.id).await?;
     let password_hash =
-        auth::hash_password(DEMO_PASSWORD).map_err(|e| CliError::Invalid(e.message))?;
+        credentials::hash_password(DEMO_PASSWORD).map_err(|e| CliError::Invalid(e.message))?;
     for (name, email, role, zone) in TEAM {
         if !existing.iter().any(|u| u.email == email) {
             store
@@ -224,7 +225,7 @@ async fn seed_calendar(store: &dyn Store, tenant: TenantId, user: &User) -> Resu
         store
             .create_event(
                 tenant,
-                pillow_store::new_id(),
+                pillow_store::EventId::new(),
                 &NewCalendarEvent {
                     user_id: user.id,
                     provider_id: None,
@@ -262,12 +263,12 @@ async fn reuse_or_mint_key(
         let prefix = key.get(..15).unwrap_or_default();
         if let Some(stored) = store.find_api_key(prefix).await?
             && stored.tenant_id == tenant
-            && stored.secret_hash == auth::hash_api_key(key)
+            && stored.secret_hash == credentials::hash_api_key(key)
         {
             return Ok(key.clone());
         }
     }
-    let minted = auth::mint_api_key();
+    let minted = credentials::mint_api_key();
     store
         .create_api_key(
             tenant,
@@ -359,7 +360,7 @@ pub async fn run(database_url: String) -> Result<(), CliError> {
 async fn reuse_or_mint_widget_key(
     store: &dyn Store,
     tenant: TenantId,
-    agent: uuid::Uuid,
+    agent: AgentId,
     secrets: &mut HashMap<String, String>,
 ) -> Result<String, CliError> {
     use crate::domain::widget_keys::{hash_widget_key, mint_widget_key};

@@ -1,36 +1,14 @@
-//! A JSON body extractor whose failures speak our error format and name the field.
+//! Reading JSON whose failures name the offending field, for request bodies and tool
+//! arguments alike.
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
-use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, ErrorCode};
-
-/// Like `axum::Json`, but a malformed body is a 400 `invalid_body` whose message and `field`
-/// say what was wrong and where.
-pub struct ApiJson<T>(pub T);
-
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidBody, e.body_text()))?;
-        parse(&bytes).map(ApiJson)
-    }
-}
+use crate::domain::error::{DomainError, ErrorCode};
 
 /// Parses a JSON body, reporting the path of the offending field.
-pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DomainError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(
+        return Err(DomainError::bad_request(
             ErrorCode::InvalidBody,
             "The request body is empty; a JSON object was expected.",
         ));
@@ -40,11 +18,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// Converts an already parsed JSON value, with the same error reporting as [`parse`].
-pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, DomainError> {
     serde_path_to_error::deserialize(value).map_err(body_error)
 }
 
-fn body_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> ApiError {
+fn body_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> DomainError {
     let path = error.path().to_string();
     let inner = error.into_inner();
     let field = unknown_field_name(&inner.to_string())
@@ -55,7 +33,7 @@ fn body_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> Api
     } else {
         format!("The request body is not valid at `{field}`: {inner}.")
     };
-    let error = ApiError::bad_request(ErrorCode::InvalidBody, message);
+    let error = DomainError::bad_request(ErrorCode::InvalidBody, message);
     if field == "." || field.is_empty() {
         error
     } else {
@@ -79,33 +57,6 @@ fn join_path(parent: &str, name: &str) -> String {
         name.to_string()
     } else {
         format!("{parent}.{name}")
-    }
-}
-
-impl<T: Serialize> IntoResponse for ApiJson<T> {
-    fn into_response(self) -> Response {
-        axum::Json(self.0).into_response()
-    }
-}
-
-/// Like `axum::extract::Query`, but a bad query string is a 400 `invalid_query` in our format.
-pub struct ApiQuery<T>(pub T);
-
-impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.body_text()))
     }
 }
 

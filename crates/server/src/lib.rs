@@ -3,12 +3,11 @@
 //! `http/<resource>.rs` each own their routes; [`app`] only merges them. The same [`app`] is
 //! what `serve` runs and what the tests start on `127.0.0.1:0`.
 
-pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod demo;
 pub mod domain;
-pub mod error;
 pub mod google;
 pub mod http;
 pub mod json;
@@ -35,7 +34,7 @@ pub struct AppState {
     /// Members' rules and busy time, checked against the database on every use.
     pub calendars: Arc<domain::availability::CalendarCache>,
     /// API keys by prefix, briefly reused between requests.
-    pub api_keys: Arc<auth::ApiKeyCache>,
+    pub api_keys: Arc<credentials::ApiKeyCache>,
     /// Agents' teams, briefly reused between requests.
     pub teams: Arc<domain::bookings::TeamCache>,
     /// Attempts on the public self-service endpoints, per confirmation code.

@@ -8,6 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use jiff::{SignedDuration, Timestamp};
+use pillow_store::AgentId;
 use sha2::Sha256;
 use uuid::Uuid;
 
@@ -23,7 +24,7 @@ const PAYLOAD_LEN: usize = 26;
 /// What a slot id names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlotRef {
-    pub agent_id: Uuid,
+    pub agent_id: AgentId,
     pub start: Timestamp,
     pub duration: SignedDuration,
 }
@@ -72,7 +73,7 @@ impl SlotIds {
     /// The id of a slot. Lengths are whole minutes; seconds of `start` are kept.
     pub fn sign(&self, slot: &SlotRef) -> String {
         let mut bytes = Vec::with_capacity(PAYLOAD_LEN + TAG_LEN);
-        bytes.extend_from_slice(slot.agent_id.as_bytes());
+        bytes.extend_from_slice(slot.agent_id.0.as_bytes());
         bytes.extend_from_slice(&slot.start.as_second().to_be_bytes());
         let minutes = u16::try_from(slot.duration.as_mins().clamp(0, i64::from(u16::MAX)))
             .expect("clamped to u16");
@@ -99,7 +100,9 @@ impl SlotIds {
         self.tag(payload)
             .verify_truncated_left(tag)
             .map_err(|_| SlotIdError::BadSignature)?;
-        let agent_id = Uuid::from_slice(&payload[..16]).map_err(|_| SlotIdError::Malformed)?;
+        let agent_id = Uuid::from_slice(&payload[..16])
+            .map(AgentId)
+            .map_err(|_| SlotIdError::Malformed)?;
         let seconds = i64::from_be_bytes(payload[16..24].try_into().expect("8 bytes"));
         let minutes = u16::from_be_bytes(payload[24..26].try_into().expect("2 bytes"));
         let start = Timestamp::from_second(seconds).map_err(|_| SlotIdError::Malformed)?;
@@ -117,7 +120,7 @@ mod tests {
 
     fn slot() -> SlotRef {
         SlotRef {
-            agent_id: Uuid::from_u128(0x1234),
+            agent_id: AgentId(Uuid::from_u128(0x1234)),
             start: "2024-01-15T15:00:00Z".parse().unwrap(),
             duration: SignedDuration::from_mins(30),
         }

@@ -12,7 +12,7 @@ impl AgentStore for PostgresStore {
                                  created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
              RETURNING *",
-            agent.insert_values(tenant, new_id(), Timestamp::now()),
+            agent.insert_values(tenant, AgentId::new(), Timestamp::now()),
         )
         .await
     }
@@ -26,7 +26,7 @@ impl AgentStore for PostgresStore {
         .await
     }
 
-    async fn get_agent(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Agent>> {
+    async fn get_agent(&self, tenant: TenantId, id: AgentId) -> StoreResult<Option<Agent>> {
         self.fetch_optional_in(
             Scope::Tenant(tenant),
             "SELECT * FROM agents WHERE tenant_id = $1 AND id = $2",
@@ -38,7 +38,7 @@ impl AgentStore for PostgresStore {
     async fn update_agent(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: AgentId,
         patch: &AgentPatch,
     ) -> StoreResult<Option<Agent>> {
         // NULL leaves a column alone; the clearable columns carry a flag saying whether to touch
@@ -61,7 +61,7 @@ impl AgentStore for PostgresStore {
         .await
     }
 
-    async fn delete_agent(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+    async fn delete_agent(&self, tenant: TenantId, id: AgentId) -> StoreResult<bool> {
         let deleted = self
             .execute_in(
                 Scope::Tenant(tenant),
@@ -72,7 +72,7 @@ impl AgentStore for PostgresStore {
         Ok(deleted > 0)
     }
 
-    async fn find_agent(&self, id: Uuid) -> StoreResult<Option<Agent>> {
+    async fn find_agent(&self, id: AgentId) -> StoreResult<Option<Agent>> {
         self.fetch_optional_in(
             Scope::Agent(id),
             "SELECT * FROM agents WHERE id = $1",
@@ -84,14 +84,14 @@ impl AgentStore for PostgresStore {
     async fn get_booking_settings(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
     ) -> StoreResult<Option<sqlx::types::JsonValue>> {
         self.within(Scope::Tenant(tenant), async |tx| {
             sqlx::query_scalar(
                 "SELECT settings FROM booking_settings WHERE tenant_id = $1 AND agent_id = $2",
             )
             .bind(tenant.0)
-            .bind(agent_id)
+            .bind(agent_id.0)
             .fetch_optional(tx)
             .await
             .map_err(db)
@@ -102,7 +102,7 @@ impl AgentStore for PostgresStore {
     async fn put_booking_settings(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
         settings: &sqlx::types::JsonValue,
     ) -> StoreResult<()> {
         self.within(Scope::Tenant(tenant), async |tx| {
@@ -126,7 +126,7 @@ impl AgentStore for PostgresStore {
     async fn set_retell_agent_id(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
         retell_agent_id: Option<&str>,
     ) -> StoreResult<bool> {
         let updated = self
@@ -143,14 +143,14 @@ impl AgentStore for PostgresStore {
     async fn get_retell_agent_id(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
     ) -> StoreResult<Option<String>> {
         self.within(Scope::Tenant(tenant), async |tx| {
             let found: Option<Option<String>> = sqlx::query_scalar(
                 "SELECT retell_agent_id FROM agents WHERE tenant_id = $1 AND id = $2",
             )
             .bind(tenant.0)
-            .bind(agent_id)
+            .bind(agent_id.0)
             .fetch_optional(tx)
             .await
             .map_err(db)?;

@@ -61,7 +61,7 @@ impl BookingStore for PostgresStore {
         commit(tx, created).await
     }
 
-    async fn get_booking(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Booking>> {
+    async fn get_booking(&self, tenant: TenantId, id: BookingId) -> StoreResult<Option<Booking>> {
         self.fetch_optional_in(Scope::Tenant(tenant), BOOKING, stored![tenant, id])
             .await
     }
@@ -99,7 +99,7 @@ impl BookingStore for PostgresStore {
     async fn cancel_booking(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: BookingId,
         reason: Option<&str>,
         jobs: &[NewJob],
         response: Option<&IdempotentResponse>,
@@ -146,7 +146,7 @@ impl BookingStore for PostgresStore {
     async fn reschedule_booking(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: BookingId,
         start: Timestamp,
         end: Timestamp,
         jobs: &[NewJob],
@@ -195,7 +195,7 @@ impl BookingStore for PostgresStore {
     async fn member_stats(
         &self,
         tenant: TenantId,
-        user_ids: &[Uuid],
+        user_ids: &[UserId],
         now: Timestamp,
     ) -> StoreResult<Vec<MemberStats>> {
         if user_ids.is_empty() {
@@ -212,13 +212,13 @@ impl BookingStore for PostgresStore {
                   GROUP BY u.id",
             )
             .bind(tenant.0)
-            .bind(user_ids)
+            .bind(Bound(StoredValue::from(user_ids)))
             .bind(now.to_sqlx())
             .fetch_all(tx)
             .await
             .map_err(db)?;
             let stats = rows.into_iter().map(|(user, last, upcoming)| {
-                MemberStats::from_counts(user, last.map(|t| t.to_jiff()), upcoming)
+                MemberStats::from_counts(UserId(user), last.map(|t| t.to_jiff()), upcoming)
             });
             Ok(stats.collect())
         })
@@ -297,7 +297,7 @@ SELECT * FROM booking";
 async fn blocked_by_event(
     conn: &mut PgConnection,
     tenant: TenantId,
-    user: Uuid,
+    user: UserId,
     occupied: (Timestamp, Timestamp),
 ) -> StoreResult<bool> {
     let values = busy_values(tenant, user, occupied);

@@ -30,7 +30,7 @@ impl ConnectionStore for PostgresStore {
                         failure_count = 0, next_sync_at = excluded.next_sync_at,
                         updated_at = excluded.updated_at
                  RETURNING *",
-                connection.upsert_values(tenant, new_id(), Timestamp::now()),
+                connection.upsert_values(tenant, ConnectionId::new(), Timestamp::now()),
             )
             .await
             .map_err(|e| e.missing_means(Entity::User))
@@ -41,7 +41,7 @@ impl ConnectionStore for PostgresStore {
     async fn get_calendar_connection(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: ConnectionId,
     ) -> StoreResult<Option<CalendarConnection>> {
         self.fetch_optional_in(
             Scope::Tenant(tenant),
@@ -54,7 +54,7 @@ impl ConnectionStore for PostgresStore {
     async fn list_calendar_connections(
         &self,
         tenant: TenantId,
-        user_id: Option<Uuid>,
+        user_id: Option<UserId>,
     ) -> StoreResult<Vec<CalendarConnection>> {
         self.fetch_in(
             Scope::Tenant(tenant),
@@ -69,7 +69,7 @@ impl ConnectionStore for PostgresStore {
     async fn update_calendar_connection(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: ConnectionId,
         patch: &ConnectionPatch,
     ) -> StoreResult<Option<CalendarConnection>> {
         let mut query =
@@ -77,7 +77,7 @@ impl ConnectionStore for PostgresStore {
         query.push_bind(Bound(Timestamp::now().into()));
         push_fragments(&mut query, ", ", patch.assignments());
         query.push(" WHERE tenant_id = ").push_bind(tenant.0);
-        query.push(" AND id = ").push_bind(id);
+        query.push(" AND id = ").push_bind(id.0);
         query.push(" RETURNING *");
         self.within(Scope::Tenant(tenant), async |tx| {
             // At most one row: the update is by id.
@@ -86,7 +86,11 @@ impl ConnectionStore for PostgresStore {
         .await
     }
 
-    async fn delete_calendar_connection(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+    async fn delete_calendar_connection(
+        &self,
+        tenant: TenantId,
+        id: ConnectionId,
+    ) -> StoreResult<bool> {
         let Some((mut tx, _)) = self.scoped_owned(CONNECTION_OWNER, tenant, id).await? else {
             return Ok(false);
         };
@@ -117,7 +121,7 @@ impl ConnectionStore for PostgresStore {
     async fn lease_calendar_connection(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: ConnectionId,
         owner: &str,
         now: Timestamp,
         lease: jiff::SignedDuration,
@@ -140,7 +144,7 @@ impl ConnectionStore for PostgresStore {
     async fn release_calendar_connection(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: ConnectionId,
         owner: &str,
     ) -> StoreResult<()> {
         self.execute_in(
@@ -206,8 +210,8 @@ impl ConnectionStore for PostgresStore {
     async fn apply_synced_events(
         &self,
         tenant: TenantId,
-        provider_id: Uuid,
-        user_id: Uuid,
+        provider_id: ConnectionId,
+        user_id: UserId,
         events: &[NewCalendarEvent],
         deleted: &[String],
     ) -> StoreResult<()> {
@@ -224,7 +228,8 @@ impl ConnectionStore for PostgresStore {
                      created_at, updated_at, source) ",
             );
             query.push_values(chunk, |mut row, event| {
-                for value in event.synced_values(tenant, new_id(), user_id, provider_id, now) {
+                for value in event.synced_values(tenant, EventId::new(), user_id, provider_id, now)
+                {
                     row.push_bind(Bound(value));
                 }
                 row.push("'google'");
@@ -256,8 +261,8 @@ impl ConnectionStore for PostgresStore {
     async fn prune_synced_events(
         &self,
         tenant: TenantId,
-        provider_id: Uuid,
-        user_id: Uuid,
+        provider_id: ConnectionId,
+        user_id: UserId,
         keep: &[String],
     ) -> StoreResult<u64> {
         let mut tx = self.scoped(tenant).await?;
@@ -279,8 +284,8 @@ impl ConnectionStore for PostgresStore {
     async fn set_event_provider_ref(
         &self,
         tenant: TenantId,
-        event_id: Uuid,
-        provider_id: Option<Uuid>,
+        event_id: EventId,
+        provider_id: Option<ConnectionId>,
         external_id: Option<&str>,
         etag: Option<&str>,
     ) -> StoreResult<()> {

@@ -10,7 +10,7 @@ impl EventStore for PostgresStore {
     async fn create_event(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: EventId,
         event: &NewCalendarEvent,
         jobs: &[NewJob],
     ) -> StoreResult<CalendarEvent> {
@@ -33,7 +33,7 @@ impl EventStore for PostgresStore {
         commit(tx, created).await
     }
 
-    async fn get_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<CalendarEvent>> {
+    async fn get_event(&self, tenant: TenantId, id: EventId) -> StoreResult<Option<CalendarEvent>> {
         self.fetch_optional_in(
             Scope::Tenant(tenant),
             "SELECT * FROM calendar_events WHERE tenant_id = $1 AND id = $2",
@@ -45,7 +45,7 @@ impl EventStore for PostgresStore {
     async fn replace_event(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: EventId,
         event: &NewCalendarEvent,
         jobs: &[NewJob],
     ) -> StoreResult<Option<CalendarEvent>> {
@@ -71,7 +71,12 @@ impl EventStore for PostgresStore {
         commit(tx, replaced).await
     }
 
-    async fn delete_event(&self, tenant: TenantId, id: Uuid, jobs: &[NewJob]) -> StoreResult<bool> {
+    async fn delete_event(
+        &self,
+        tenant: TenantId,
+        id: EventId,
+        jobs: &[NewJob],
+    ) -> StoreResult<bool> {
         let Some((mut tx, _)) = self.scoped_owned(EVENT_OWNER, tenant, id).await? else {
             return Ok(false);
         };
@@ -99,7 +104,7 @@ impl EventStore for PostgresStore {
         query.push_bind(tenant.0);
         if !filter.user_ids.is_empty() {
             query.push(" AND user_id = ANY(");
-            query.push_bind(filter.user_ids.clone());
+            query.push_bind(Bound(StoredValue::from(filter.user_ids.as_slice())));
             query.push(")");
         }
         push_fragments(&mut query, " AND ", filter.conditions());
@@ -113,7 +118,7 @@ impl EventStore for PostgresStore {
     async fn busy_events(
         &self,
         tenant: TenantId,
-        user_ids: &[Uuid],
+        user_ids: &[UserId],
         from: Timestamp,
         to: Timestamp,
     ) -> StoreResult<Vec<BusyEvent>> {
@@ -128,8 +133,8 @@ impl EventStore for PostgresStore {
     async fn busy_versions(
         &self,
         tenant: TenantId,
-        user_ids: &[Uuid],
-    ) -> StoreResult<Vec<(Uuid, i64)>> {
+        user_ids: &[UserId],
+    ) -> StoreResult<Vec<(UserId, i64)>> {
         if user_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -154,14 +159,19 @@ impl EventStore for PostgresStore {
         rows.iter()
             // The first statement's single row is the setting's value.
             .filter(|row| row.columns().len() == 2)
-            .map(|row| Ok((row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?)))
+            .map(|row| {
+                Ok((
+                    UserId(row.try_get(0).map_err(db)?),
+                    row.try_get(1).map_err(db)?,
+                ))
+            })
             .collect()
     }
 
     async fn booking_event(
         &self,
         tenant: TenantId,
-        booking_id: Uuid,
+        booking_id: BookingId,
     ) -> StoreResult<Option<CalendarEvent>> {
         self.fetch_optional_in(
             Scope::Tenant(tenant),

@@ -82,11 +82,11 @@ enum Scope<'a> {
     /// Users with this e-mail address, in any tenant (`app.login_email`).
     LoginEmail(&'a str),
     /// The user with this id (`app.user_id`).
-    User(Uuid),
+    User(UserId),
     /// The API key with this prefix (`app.api_key_prefix`).
     ApiKeyPrefix(&'a str),
     /// The agent with this id (`app.agent_id`).
-    Agent(Uuid),
+    Agent(AgentId),
     /// The outbox of every tenant, for the job worker (`app.worker`).
     Worker,
     /// Another narrow setting, by name, that a policy reads: `app.retell_agent_id`,
@@ -100,8 +100,8 @@ impl Scope<'_> {
     fn id_setting(&self) -> Option<(&'static str, Uuid)> {
         match self {
             Scope::Tenant(id) => Some(("app.tenant_id", id.0)),
-            Scope::User(id) => Some(("app.user_id", *id)),
-            Scope::Agent(id) => Some(("app.agent_id", *id)),
+            Scope::User(id) => Some(("app.user_id", id.0)),
+            Scope::Agent(id) => Some(("app.agent_id", id.0)),
             _ => None,
         }
     }
@@ -269,7 +269,7 @@ fn missing_user() -> StoreError {
 /// user's row until the transaction ends, so every write to a user's rules or events takes the
 /// user's lock first: two of them never wait on each other in opposite orders, and two
 /// defaults for one user are made one after the other.
-async fn bump(conn: &mut PgConnection, tenant: TenantId, user: Uuid) -> StoreResult<bool> {
+async fn bump(conn: &mut PgConnection, tenant: TenantId, user: UserId) -> StoreResult<bool> {
     let sql = "UPDATE users SET busy_version = busy_version + 1 WHERE tenant_id = $1 AND id = $2";
     Ok(execute(conn, sql, stored![tenant, user]).await? > 0)
 }
@@ -280,11 +280,11 @@ fn overlap() -> StoreError {
 
 /// Locks the user's row like [`bump`] does, without bumping: for writes that may turn out to
 /// change nothing. False when the user is not in the tenant.
-async fn lock_user(conn: &mut PgConnection, tenant: TenantId, user: Uuid) -> StoreResult<bool> {
+async fn lock_user(conn: &mut PgConnection, tenant: TenantId, user: UserId) -> StoreResult<bool> {
     let found =
         sqlx::query("SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE")
             .bind(tenant.0)
-            .bind(user)
+            .bind(user.0)
             .fetch_optional(conn)
             .await
             .map_err(db)?;
@@ -352,16 +352,16 @@ impl PostgresStore {
         &self,
         owner_sql: &'static str,
         tenant: TenantId,
-        id: Uuid,
-    ) -> StoreResult<Option<(Transaction<'static, Postgres>, Uuid)>> {
+        id: impl Into<Uuid>,
+    ) -> StoreResult<Option<(Transaction<'static, Postgres>, UserId)>> {
         let mut tx = self.scoped(tenant).await?;
         let owner: Option<Uuid> = sqlx::query_scalar(owner_sql)
             .bind(tenant.0)
-            .bind(id)
+            .bind(id.into())
             .fetch_optional(&mut *tx)
             .await
             .map_err(db)?;
-        let Some(user) = owner else {
+        let Some(user) = owner.map(UserId) else {
             return rollback(tx, Ok(None)).await;
         };
         bump(&mut tx, tenant, user).await?;

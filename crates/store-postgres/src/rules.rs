@@ -12,7 +12,7 @@ impl RuleStore for PostgresStore {
         tenant: TenantId,
         rule: &NewAvailabilityRule,
     ) -> StoreResult<AvailabilityRule> {
-        let id = new_id();
+        let id = RuleId::new();
         let mut tx = self.scoped(tenant).await?;
         // The bump also proves the user is in this tenant, and locks the user.
         if !bump(&mut tx, tenant, rule.user_id).await? {
@@ -36,7 +36,7 @@ impl RuleStore for PostgresStore {
     async fn replace_rule(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: RuleId,
         rule: &NewAvailabilityRule,
     ) -> StoreResult<Option<AvailabilityRule>> {
         let Some((mut tx, user)) = self.scoped_owned(RULE_OWNER, tenant, id).await? else {
@@ -61,7 +61,11 @@ impl RuleStore for PostgresStore {
         commit(tx, replaced).await
     }
 
-    async fn get_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<AvailabilityRule>> {
+    async fn get_rule(
+        &self,
+        tenant: TenantId,
+        id: RuleId,
+    ) -> StoreResult<Option<AvailabilityRule>> {
         self.fetch_optional_in(
             Scope::Tenant(tenant),
             "SELECT * FROM availability_rules WHERE tenant_id = $1 AND id = $2",
@@ -73,7 +77,7 @@ impl RuleStore for PostgresStore {
     async fn list_rules(
         &self,
         tenant: TenantId,
-        user_id: Option<Uuid>,
+        user_id: Option<UserId>,
     ) -> StoreResult<Vec<AvailabilityRule>> {
         self.fetch_in(
             Scope::Tenant(tenant),
@@ -85,7 +89,7 @@ impl RuleStore for PostgresStore {
         .await
     }
 
-    async fn delete_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+    async fn delete_rule(&self, tenant: TenantId, id: RuleId) -> StoreResult<bool> {
         let Some((mut tx, _)) = self.scoped_owned(RULE_OWNER, tenant, id).await? else {
             return Ok(false);
         };
@@ -104,7 +108,7 @@ impl RuleStore for PostgresStore {
     async fn default_rules(
         &self,
         tenant: TenantId,
-        user_ids: &[Uuid],
+        user_ids: &[UserId],
     ) -> StoreResult<Vec<AvailabilityRule>> {
         if user_ids.is_empty() {
             return Ok(Vec::new());
@@ -118,9 +122,9 @@ impl RuleStore for PostgresStore {
         .await
     }
 
-    async fn users_with_default_rule(&self, tenant: TenantId) -> StoreResult<Vec<Uuid>> {
+    async fn users_with_default_rule(&self, tenant: TenantId) -> StoreResult<Vec<UserId>> {
         self.within(Scope::Tenant(tenant), async |tx| {
-            sqlx::query_scalar(
+            sqlx::query_scalar::<_, Uuid>(
                 "SELECT user_id FROM availability_rules
                   WHERE tenant_id = $1 AND is_default
                   ORDER BY user_id",
@@ -129,6 +133,7 @@ impl RuleStore for PostgresStore {
             .fetch_all(tx)
             .await
             .map_err(db)
+            .map(|ids| ids.into_iter().map(UserId).collect())
         })
         .await
     }
@@ -139,8 +144,8 @@ impl RuleStore for PostgresStore {
 async fn demote(
     conn: &mut PgConnection,
     tenant: TenantId,
-    user: Uuid,
-    keep: Uuid,
+    user: UserId,
+    keep: RuleId,
 ) -> StoreResult<()> {
     execute(
         conn,

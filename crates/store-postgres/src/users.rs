@@ -11,7 +11,7 @@ impl UserStore for PostgresStore {
                                 created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
              RETURNING *",
-            user.insert_values(tenant, new_id(), Timestamp::now()),
+            user.insert_values(tenant, UserId::new(), Timestamp::now()),
         )
         .await
     }
@@ -25,7 +25,7 @@ impl UserStore for PostgresStore {
         .await
     }
 
-    async fn get_user(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<User>> {
+    async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
         self.fetch_optional_in(
             Scope::Tenant(tenant),
             "SELECT * FROM users WHERE tenant_id = $1 AND id = $2",
@@ -37,7 +37,7 @@ impl UserStore for PostgresStore {
     async fn update_user(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: UserId,
         patch: &UserPatch,
     ) -> StoreResult<Option<User>> {
         // NULL leaves a column alone.
@@ -57,7 +57,7 @@ impl UserStore for PostgresStore {
         .await
     }
 
-    async fn delete_user(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+    async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
         let deleted = self
             .execute_in(
                 Scope::Tenant(tenant),
@@ -77,7 +77,7 @@ impl UserStore for PostgresStore {
         .await
     }
 
-    async fn find_user(&self, id: Uuid) -> StoreResult<Option<User>> {
+    async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {
         self.fetch_optional_in(
             Scope::User(id),
             "SELECT * FROM users WHERE id = $1",

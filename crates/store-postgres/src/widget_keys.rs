@@ -31,7 +31,7 @@ impl WidgetKeyStore for PostgresStore {
     async fn list_widget_keys(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
     ) -> StoreResult<Vec<WidgetKey>> {
         self.fetch_in(
             Scope::Tenant(tenant),
@@ -45,7 +45,7 @@ impl WidgetKeyStore for PostgresStore {
     async fn update_widget_key(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
         id: Uuid,
         patch: &WidgetKeyPatch,
     ) -> StoreResult<Option<WidgetKey>> {
@@ -67,7 +67,7 @@ impl WidgetKeyStore for PostgresStore {
     async fn delete_widget_key(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
         id: Uuid,
     ) -> StoreResult<bool> {
         let deleted = self

@@ -95,7 +95,7 @@ async fn without_the_tenant_setting_a_query_sees_no_rows() {
     store
         .create_event(
             acme.id,
-            pillow_store::new_id(),
+            pillow_store::EventId::new(),
             &NewCalendarEvent {
                 user_id: ada,
                 provider_id: None,
@@ -140,7 +140,7 @@ async fn without_the_tenant_setting_a_query_sees_no_rows() {
         assert_eq!(count(&store, table, tenant(acme.id)).await, 1, "{table}");
         assert_eq!(count(&store, table, tenant(globex.id)).await, 0, "{table}");
     }
-    let stranger = TenantId(uuid::Uuid::now_v7());
+    let stranger = TenantId::new();
     assert_eq!(
         count(&store, "users", tenant(stranger)).await,
         0,
@@ -251,7 +251,7 @@ async fn constraint_violations_name_the_constraint() {
         Err(StoreError::Conflict(constraint)) => assert_eq!(constraint, Constraint::UserEmail),
         other => panic!("expected a conflict, got {other:?}"),
     }
-    let nowhere = TenantId(uuid::Uuid::now_v7());
+    let nowhere = TenantId::new();
     match store.create_user(nowhere, &new_user("ada@acme.test")).await {
         Err(StoreError::MissingReference(what)) => {
             assert_eq!(what, Entity::Other("users_tenant_fk".into()))
@@ -263,7 +263,7 @@ async fn constraint_violations_name_the_constraint() {
 
 #[tokio::test]
 async fn the_worker_setting_reveals_the_outbox_and_idempotency_records_only() {
-    use pillow_store::{Attendee, NewBooking, NewJob, new_id};
+    use pillow_store::{Attendee, BookingId, NewBooking, NewJob};
     let Some(db) = fresh_database().await else {
         return;
     };
@@ -297,7 +297,7 @@ async fn the_worker_setting_reveals_the_outbox_and_idempotency_records_only() {
         .create_booking(
             acme.id,
             &NewBooking {
-                id: new_id(),
+                id: BookingId::new(),
                 agent_id: None,
                 user_id: ada.id,
                 confirmation_code: "ABCDEFGHJ".into(),
@@ -379,7 +379,7 @@ async fn the_exclusion_constraint_refuses_overlaps_written_behind_the_store() {
                      $4::timestamptz, $5::timestamptz, 'x', 'x', $6, now(), now())",
         )
         .bind(acme.id.0)
-        .bind(ada.id)
+        .bind(ada.id.0)
         .bind(code)
         .bind(start)
         .bind(end)

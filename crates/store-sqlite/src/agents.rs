@@ -10,7 +10,7 @@ impl AgentStore for SqliteStore {
             "INSERT INTO agents (id, tenant_id, name, time_zone, backend, cal_enabled, \
              cal_api_key_encrypted, cal_event_type_slug, cal_timezone, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING *",
-            agent.insert_values(tenant, new_id(), Timestamp::now()),
+            agent.insert_values(tenant, AgentId::new(), Timestamp::now()),
         )
         .await
     }
@@ -24,7 +24,7 @@ impl AgentStore for SqliteStore {
         .await
     }
 
-    async fn get_agent(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Agent>> {
+    async fn get_agent(&self, tenant: TenantId, id: AgentId) -> StoreResult<Option<Agent>> {
         fetch_optional(
             &self.pool,
             "SELECT * FROM agents WHERE tenant_id = $1 AND id = $2",
@@ -36,7 +36,7 @@ impl AgentStore for SqliteStore {
     async fn update_agent(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: AgentId,
         patch: &AgentPatch,
     ) -> StoreResult<Option<Agent>> {
         // For the clearable fields, a flag says whether to touch the column at all.
@@ -53,7 +53,7 @@ impl AgentStore for SqliteStore {
         .await
     }
 
-    async fn delete_agent(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+    async fn delete_agent(&self, tenant: TenantId, id: AgentId) -> StoreResult<bool> {
         let deleted = execute(
             &self.pool,
             "DELETE FROM agents WHERE tenant_id = $1 AND id = $2",
@@ -63,7 +63,7 @@ impl AgentStore for SqliteStore {
         Ok(deleted > 0)
     }
 
-    async fn find_agent(&self, id: Uuid) -> StoreResult<Option<Agent>> {
+    async fn find_agent(&self, id: AgentId) -> StoreResult<Option<Agent>> {
         fetch_optional(
             &self.pool,
             "SELECT * FROM agents WHERE id = $1",
@@ -75,13 +75,13 @@ impl AgentStore for SqliteStore {
     async fn get_booking_settings(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
     ) -> StoreResult<Option<serde_json::Value>> {
         let text: Option<String> = sqlx::query_scalar(
             "SELECT settings FROM booking_settings WHERE tenant_id = $1 AND agent_id = $2",
         )
         .bind(tenant.0)
-        .bind(agent_id)
+        .bind(agent_id.0)
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
@@ -91,7 +91,7 @@ impl AgentStore for SqliteStore {
     async fn put_booking_settings(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
         settings: &serde_json::Value,
     ) -> StoreResult<()> {
         execute(
@@ -111,7 +111,7 @@ impl AgentStore for SqliteStore {
     async fn set_retell_agent_id(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
         retell_agent_id: Option<&str>,
     ) -> StoreResult<bool> {
         let updated = execute(
@@ -131,13 +131,13 @@ impl AgentStore for SqliteStore {
     async fn get_retell_agent_id(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
     ) -> StoreResult<Option<String>> {
         let found: Option<Option<String>> = sqlx::query_scalar(
             "SELECT retell_agent_id FROM agents WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant.0)
-        .bind(agent_id)
+        .bind(agent_id.0)
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;

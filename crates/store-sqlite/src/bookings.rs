@@ -23,7 +23,7 @@ impl BookingStore for SqliteStore {
                 "SELECT EXISTS (SELECT 1 FROM agents WHERE tenant_id = $1 AND id = $2)",
             )
             .bind(tenant.0)
-            .bind(agent)
+            .bind(Bound(StoredValue::from(agent)))
             .fetch_one(&mut *tx)
             .await
             .map_err(db)?;
@@ -75,7 +75,7 @@ impl BookingStore for SqliteStore {
         commit(tx, created).await
     }
 
-    async fn get_booking(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Booking>> {
+    async fn get_booking(&self, tenant: TenantId, id: BookingId) -> StoreResult<Option<Booking>> {
         fetch_optional(&self.pool, BOOKING, stored![tenant, id]).await
     }
 
@@ -109,7 +109,7 @@ impl BookingStore for SqliteStore {
     async fn cancel_booking(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: BookingId,
         reason: Option<&str>,
         jobs: &[NewJob],
         response: Option<&IdempotentResponse>,
@@ -148,7 +148,7 @@ impl BookingStore for SqliteStore {
     async fn reschedule_booking(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: BookingId,
         start: Timestamp,
         end: Timestamp,
         jobs: &[NewJob],
@@ -189,7 +189,7 @@ impl BookingStore for SqliteStore {
     async fn member_stats(
         &self,
         tenant: TenantId,
-        user_ids: &[Uuid],
+        user_ids: &[UserId],
         now: Timestamp,
     ) -> StoreResult<Vec<MemberStats>> {
         if user_ids.is_empty() {
@@ -213,7 +213,7 @@ impl BookingStore for SqliteStore {
         rows.into_iter()
             .map(|(user, last, upcoming)| {
                 let last = last.map(instant).transpose()?;
-                Ok(MemberStats::from_counts(user, last, upcoming))
+                Ok(MemberStats::from_counts(UserId(user), last, upcoming))
             })
             .collect()
     }
@@ -255,14 +255,14 @@ fn overlap() -> StoreError {
 async fn taken(
     conn: &mut SqliteConnection,
     tenant: TenantId,
-    user: Uuid,
-    booking: Uuid,
+    user: UserId,
+    booking: BookingId,
     occupied: (Timestamp, Timestamp),
 ) -> StoreResult<bool> {
     let clash: bool = sqlx::query_scalar(OVERLAPPING_BOOKING)
         .bind(tenant.0)
-        .bind(user)
-        .bind(booking)
+        .bind(user.0)
+        .bind(booking.0)
         .bind(micros(occupied.0))
         .bind(micros(occupied.1))
         .fetch_one(&mut *conn)

@@ -27,7 +27,7 @@ impl ConnectionStore for SqliteStore {
              sync_enabled = 1, status = 'active', last_error = NULL, failure_count = 0, \
              next_sync_at = excluded.next_sync_at, updated_at = excluded.updated_at \
              RETURNING *",
-            connection.upsert_values(tenant, new_id(), Timestamp::now()),
+            connection.upsert_values(tenant, ConnectionId::new(), Timestamp::now()),
         )
         .await
         .map_err(|e| e.missing_means(Entity::User))
@@ -36,7 +36,7 @@ impl ConnectionStore for SqliteStore {
     async fn get_calendar_connection(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: ConnectionId,
     ) -> StoreResult<Option<CalendarConnection>> {
         fetch_optional(
             &self.pool,
@@ -49,7 +49,7 @@ impl ConnectionStore for SqliteStore {
     async fn list_calendar_connections(
         &self,
         tenant: TenantId,
-        user_id: Option<Uuid>,
+        user_id: Option<UserId>,
     ) -> StoreResult<Vec<CalendarConnection>> {
         fetch(
             &self.pool,
@@ -63,20 +63,24 @@ impl ConnectionStore for SqliteStore {
     async fn update_calendar_connection(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: ConnectionId,
         patch: &ConnectionPatch,
     ) -> StoreResult<Option<CalendarConnection>> {
         let mut query = QueryBuilder::<Sqlite>::new("UPDATE calendar_providers SET updated_at = ");
         query.push_bind(Bound(Timestamp::now().into()));
         push_fragments(&mut query, ", ", patch.assignments());
         query.push(" WHERE tenant_id = ").push_bind(tenant.0);
-        query.push(" AND id = ").push_bind(id);
+        query.push(" AND id = ").push_bind(id.0);
         query.push(" RETURNING *");
         // At most one row: the update is by id.
         Ok(fetch_built(&mut query, &self.pool).await?.pop())
     }
 
-    async fn delete_calendar_connection(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+    async fn delete_calendar_connection(
+        &self,
+        tenant: TenantId,
+        id: ConnectionId,
+    ) -> StoreResult<bool> {
         let Some((mut tx, _)) = self.write_owned(CONNECTION_OWNER, tenant, id).await? else {
             return Ok(false);
         };
@@ -107,7 +111,7 @@ impl ConnectionStore for SqliteStore {
     async fn lease_calendar_connection(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: ConnectionId,
         owner: &str,
         now: Timestamp,
         lease: jiff::SignedDuration,
@@ -126,7 +130,7 @@ impl ConnectionStore for SqliteStore {
     async fn release_calendar_connection(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: ConnectionId,
         owner: &str,
     ) -> StoreResult<()> {
         execute(
@@ -183,8 +187,8 @@ impl ConnectionStore for SqliteStore {
     async fn apply_synced_events(
         &self,
         tenant: TenantId,
-        provider_id: Uuid,
-        user_id: Uuid,
+        provider_id: ConnectionId,
+        user_id: UserId,
         events: &[NewCalendarEvent],
         deleted: &[String],
     ) -> StoreResult<()> {
@@ -201,7 +205,8 @@ impl ConnectionStore for SqliteStore {
                  created_at, updated_at, source) ",
             );
             query.push_values(chunk, |mut row, event| {
-                for value in event.synced_values(tenant, new_id(), user_id, provider_id, now) {
+                for value in event.synced_values(tenant, EventId::new(), user_id, provider_id, now)
+                {
                     row.push_bind(Bound(value));
                 }
                 row.push("'google'");
@@ -232,8 +237,8 @@ impl ConnectionStore for SqliteStore {
     async fn prune_synced_events(
         &self,
         tenant: TenantId,
-        provider_id: Uuid,
-        user_id: Uuid,
+        provider_id: ConnectionId,
+        user_id: UserId,
         keep: &[String],
     ) -> StoreResult<u64> {
         let mut tx = self.write().await?;
@@ -254,8 +259,8 @@ impl ConnectionStore for SqliteStore {
     async fn set_event_provider_ref(
         &self,
         tenant: TenantId,
-        event_id: Uuid,
-        provider_id: Option<Uuid>,
+        event_id: EventId,
+        provider_id: Option<ConnectionId>,
         external_id: Option<&str>,
         etag: Option<&str>,
     ) -> StoreResult<()> {

@@ -10,7 +10,7 @@ impl EventStore for SqliteStore {
     async fn create_event(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: EventId,
         event: &NewCalendarEvent,
         jobs: &[NewJob],
     ) -> StoreResult<CalendarEvent> {
@@ -33,7 +33,7 @@ impl EventStore for SqliteStore {
         commit(tx, created).await
     }
 
-    async fn get_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<CalendarEvent>> {
+    async fn get_event(&self, tenant: TenantId, id: EventId) -> StoreResult<Option<CalendarEvent>> {
         fetch_optional(
             &self.pool,
             "SELECT * FROM calendar_events WHERE tenant_id = $1 AND id = $2",
@@ -45,7 +45,7 @@ impl EventStore for SqliteStore {
     async fn replace_event(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: EventId,
         event: &NewCalendarEvent,
         jobs: &[NewJob],
     ) -> StoreResult<Option<CalendarEvent>> {
@@ -69,7 +69,12 @@ impl EventStore for SqliteStore {
         commit(tx, replaced).await
     }
 
-    async fn delete_event(&self, tenant: TenantId, id: Uuid, jobs: &[NewJob]) -> StoreResult<bool> {
+    async fn delete_event(
+        &self,
+        tenant: TenantId,
+        id: EventId,
+        jobs: &[NewJob],
+    ) -> StoreResult<bool> {
         let Some((mut tx, _)) = self.write_owned(EVENT_OWNER, tenant, id).await? else {
             return Ok(false);
         };
@@ -108,7 +113,7 @@ impl EventStore for SqliteStore {
     async fn busy_events(
         &self,
         tenant: TenantId,
-        user_ids: &[Uuid],
+        user_ids: &[UserId],
         from: Timestamp,
         to: Timestamp,
     ) -> StoreResult<Vec<BusyEvent>> {
@@ -122,8 +127,8 @@ impl EventStore for SqliteStore {
     async fn busy_versions(
         &self,
         tenant: TenantId,
-        user_ids: &[Uuid],
-    ) -> StoreResult<Vec<(Uuid, i64)>> {
+        user_ids: &[UserId],
+    ) -> StoreResult<Vec<(UserId, i64)>> {
         if user_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -136,12 +141,17 @@ impl EventStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(id, version)| (UserId(id), version))
+                .collect()
+        })
     }
 
     async fn booking_event(
         &self,
         tenant: TenantId,
-        booking_id: Uuid,
+        booking_id: BookingId,
     ) -> StoreResult<Option<CalendarEvent>> {
         fetch_optional(
             &self.pool,

@@ -151,7 +151,7 @@ fn missing_user() -> StoreError {
 
 /// Ids as one JSON array of hex strings, for `IN (SELECT unhex(value) FROM json_each(?))`:
 /// SQLite has no array parameters, and this keeps one cached statement for any number of ids.
-fn id_list(ids: &[Uuid]) -> String {
+fn id_list<I: Copy + Into<Uuid>>(ids: &[I]) -> String {
     let mut json = String::with_capacity(2 + ids.len() * 35);
     json.push('[');
     for (i, id) in ids.iter().enumerate() {
@@ -159,7 +159,12 @@ fn id_list(ids: &[Uuid]) -> String {
             json.push(',');
         }
         json.push('"');
-        json.push_str(id.simple().encode_lower(&mut Uuid::encode_buffer()));
+        json.push_str(
+            (*id)
+                .into()
+                .simple()
+                .encode_lower(&mut Uuid::encode_buffer()),
+        );
         json.push('"');
     }
     json.push(']');
@@ -167,7 +172,7 @@ fn id_list(ids: &[Uuid]) -> String {
 }
 
 /// Bumps the user's busy version; false when the user is not in the tenant.
-async fn bump(conn: &mut SqliteConnection, tenant: TenantId, user: Uuid) -> StoreResult<bool> {
+async fn bump(conn: &mut SqliteConnection, tenant: TenantId, user: UserId) -> StoreResult<bool> {
     let sql = "UPDATE users SET busy_version = busy_version + 1 WHERE tenant_id = $1 AND id = $2";
     Ok(execute(conn, sql, stored![tenant, user]).await? > 0)
 }
@@ -180,16 +185,16 @@ impl SqliteStore {
         &self,
         owner_sql: &'static str,
         tenant: TenantId,
-        id: Uuid,
-    ) -> StoreResult<Option<(Transaction<'static, Sqlite>, Uuid)>> {
+        id: impl Into<Uuid>,
+    ) -> StoreResult<Option<(Transaction<'static, Sqlite>, UserId)>> {
         let mut tx = self.write().await?;
         let owner: Option<Uuid> = sqlx::query_scalar(owner_sql)
             .bind(tenant.0)
-            .bind(id)
+            .bind(id.into())
             .fetch_optional(&mut *tx)
             .await
             .map_err(db)?;
-        let Some(user) = owner else {
+        let Some(user) = owner.map(UserId) else {
             return rollback(tx, Ok(None)).await;
         };
         bump(&mut tx, tenant, user).await?;
@@ -307,7 +312,7 @@ mod tests {
     #[test]
     fn id_lists_are_json_arrays_of_hex() {
         let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
-        assert_eq!(id_list(&[]), "[]");
+        assert_eq!(id_list::<Uuid>(&[]), "[]");
         assert_eq!(
             id_list(&[id, id]),
             r#"["0123456789abcdef0123456789abcdef","0123456789abcdef0123456789abcdef"]"#

@@ -12,7 +12,7 @@ impl RuleStore for SqliteStore {
         tenant: TenantId,
         rule: &NewAvailabilityRule,
     ) -> StoreResult<AvailabilityRule> {
-        let id = new_id();
+        let id = RuleId::new();
         let now = Timestamp::now();
         let mut tx = self.write().await?;
         // The bump also proves the user is in this tenant.
@@ -35,7 +35,7 @@ impl RuleStore for SqliteStore {
     async fn replace_rule(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: RuleId,
         rule: &NewAvailabilityRule,
     ) -> StoreResult<Option<AvailabilityRule>> {
         let now = Timestamp::now();
@@ -55,7 +55,11 @@ impl RuleStore for SqliteStore {
         commit(tx, replaced).await
     }
 
-    async fn get_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<AvailabilityRule>> {
+    async fn get_rule(
+        &self,
+        tenant: TenantId,
+        id: RuleId,
+    ) -> StoreResult<Option<AvailabilityRule>> {
         fetch_optional(
             &self.pool,
             "SELECT * FROM availability_rules WHERE tenant_id = $1 AND id = $2",
@@ -67,7 +71,7 @@ impl RuleStore for SqliteStore {
     async fn list_rules(
         &self,
         tenant: TenantId,
-        user_id: Option<Uuid>,
+        user_id: Option<UserId>,
     ) -> StoreResult<Vec<AvailabilityRule>> {
         fetch(
             &self.pool,
@@ -78,7 +82,7 @@ impl RuleStore for SqliteStore {
         .await
     }
 
-    async fn delete_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+    async fn delete_rule(&self, tenant: TenantId, id: RuleId) -> StoreResult<bool> {
         let Some((mut tx, _)) = self.write_owned(RULE_OWNER, tenant, id).await? else {
             return Ok(false);
         };
@@ -94,7 +98,7 @@ impl RuleStore for SqliteStore {
     async fn default_rules(
         &self,
         tenant: TenantId,
-        user_ids: &[Uuid],
+        user_ids: &[UserId],
     ) -> StoreResult<Vec<AvailabilityRule>> {
         if user_ids.is_empty() {
             return Ok(Vec::new());
@@ -108,8 +112,8 @@ impl RuleStore for SqliteStore {
         .await
     }
 
-    async fn users_with_default_rule(&self, tenant: TenantId) -> StoreResult<Vec<Uuid>> {
-        sqlx::query_scalar(
+    async fn users_with_default_rule(&self, tenant: TenantId) -> StoreResult<Vec<UserId>> {
+        sqlx::query_scalar::<_, Uuid>(
             "SELECT user_id FROM availability_rules WHERE tenant_id = $1 AND is_default \
              ORDER BY user_id",
         )
@@ -117,6 +121,7 @@ impl RuleStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)
+        .map(|ids| ids.into_iter().map(UserId).collect())
     }
 }
 
@@ -125,8 +130,8 @@ impl RuleStore for SqliteStore {
 async fn demote(
     conn: &mut SqliteConnection,
     tenant: TenantId,
-    user: Uuid,
-    keep: Uuid,
+    user: UserId,
+    keep: RuleId,
     now: Timestamp,
 ) -> StoreResult<()> {
     execute(

@@ -9,7 +9,7 @@ impl UserStore for SqliteStore {
             &self.pool,
             "INSERT INTO users (id, tenant_id, email, name, role, time_zone, password_hash, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING *",
-            user.insert_values(tenant, new_id(), Timestamp::now()),
+            user.insert_values(tenant, UserId::new(), Timestamp::now()),
         )
         .await
     }
@@ -23,7 +23,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn get_user(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<User>> {
+    async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
         fetch_optional(
             &self.pool,
             "SELECT * FROM users WHERE tenant_id = $1 AND id = $2",
@@ -35,7 +35,7 @@ impl UserStore for SqliteStore {
     async fn update_user(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: UserId,
         patch: &UserPatch,
     ) -> StoreResult<Option<User>> {
         fetch_optional(
@@ -49,7 +49,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn delete_user(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+    async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
         let deleted = execute(
             &self.pool,
             "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
@@ -68,7 +68,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn find_user(&self, id: Uuid) -> StoreResult<Option<User>> {
+    async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {
         fetch_optional(&self.pool, "SELECT * FROM users WHERE id = $1", stored![id]).await
     }
 }

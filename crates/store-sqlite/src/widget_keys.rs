@@ -24,7 +24,7 @@ impl WidgetKeyStore for SqliteStore {
     async fn list_widget_keys(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
     ) -> StoreResult<Vec<WidgetKey>> {
         fetch(
             &self.pool,
@@ -38,7 +38,7 @@ impl WidgetKeyStore for SqliteStore {
     async fn update_widget_key(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
         id: Uuid,
         patch: &WidgetKeyPatch,
     ) -> StoreResult<Option<WidgetKey>> {
@@ -56,7 +56,7 @@ impl WidgetKeyStore for SqliteStore {
     async fn delete_widget_key(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
         id: Uuid,
     ) -> StoreResult<bool> {
         let deleted = execute(

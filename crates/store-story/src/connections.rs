@@ -3,14 +3,13 @@
 
 use jiff::{SignedDuration, Timestamp};
 use pillow_store::*;
-use uuid::Uuid;
 
 use crate::fixtures::*;
 
 const LEASE: SignedDuration = SignedDuration::from_secs(60);
 
 /// A user's primary Google calendar, with a refresh token or without.
-fn connection(user_id: Uuid, refresh: Option<&str>) -> NewCalendarConnection {
+fn connection(user_id: UserId, refresh: Option<&str>) -> NewCalendarConnection {
     NewCalendarConnection {
         user_id,
         kind: "google".into(),
@@ -27,7 +26,7 @@ fn connection(user_id: Uuid, refresh: Option<&str>) -> NewCalendarConnection {
 fn synced(external_id: &str, hour: i64, title: &str) -> NewCalendarEvent {
     let start = Timestamp::from_second(1_900_000_000 + hour * 3600).unwrap();
     NewCalendarEvent {
-        user_id: Uuid::nil(),
+        user_id: UserId(uuid::Uuid::nil()),
         provider_id: None,
         external_id: Some(external_id.into()),
         etag: Some(format!("\"{hour}\"")),
@@ -107,7 +106,7 @@ async fn ours(store: &dyn Store, world: &World, first: &CalendarConnection) -> C
     let mine = store
         .create_event(
             acme,
-            new_id(),
+            EventId::new(),
             &NewCalendarEvent {
                 user_id: world.ada.id,
                 external_id: None,
@@ -463,7 +462,7 @@ pub async fn sealed_secrets_are_listed_across_tenants_and_replaced_only_if_uncha
     let secrets = store.sealed_secrets().await.unwrap();
     let access = secrets
         .iter()
-        .find(|s| s.column == SealedColumn::ConnectionAccessToken && s.id == first.id)
+        .find(|s| s.column == SealedColumn::ConnectionAccessToken && s.id == first.id.0)
         .unwrap()
         .clone();
     let rotated = SealedSecret {

@@ -2,7 +2,6 @@
 //! version each write bumps, and what another tenant sees (nothing).
 
 use pillow_store::*;
-use uuid::Uuid;
 
 use crate::fixtures::*;
 
@@ -30,10 +29,10 @@ struct Scene {
 }
 
 /// The tentative event synchronised from a provider.
-fn tentative(user: Uuid) -> NewCalendarEvent {
+fn tentative(user: UserId) -> NewCalendarEvent {
     NewCalendarEvent {
         status: EventStatus::Tentative,
-        provider_id: Some(new_id()),
+        provider_id: Some(ConnectionId::new()),
         external_id: Some("google-123".into()),
         etag: Some("\"etag-1\"".into()),
         description: Some("Maybe".into()),
@@ -47,7 +46,7 @@ fn tentative(user: Uuid) -> NewCalendarEvent {
     }
 }
 
-fn all_day(user: Uuid, title: &str, start: &str, end: &str) -> NewCalendarEvent {
+fn all_day(user: UserId, title: &str, start: &str, end: &str) -> NewCalendarEvent {
     NewCalendarEvent {
         all_day: true,
         ..event(user, title, start, end)
@@ -59,7 +58,7 @@ async fn scene(store: &dyn Store) -> Scene {
     let (ada, bob) = (world.ada.id, world.bob.id);
     let create = async |tenant: TenantId, event: NewCalendarEvent| {
         store
-            .create_event(tenant, new_id(), &event, &[])
+            .create_event(tenant, EventId::new(), &event, &[])
             .await
             .unwrap()
     };
@@ -192,11 +191,11 @@ fn moved(world: &World) -> NewCalendarEvent {
         status: EventStatus::Tentative,
         transparency: Transparency::Opaque,
         source: EventSource::Booking,
-        booking_id: Some(new_id()),
+        booking_id: Some(BookingId::new()),
     }
 }
 
-fn ids(events: Vec<CalendarEvent>) -> Vec<Uuid> {
+fn ids(events: Vec<CalendarEvent>) -> Vec<EventId> {
     events.into_iter().map(|e| e.id).collect()
 }
 
@@ -212,7 +211,7 @@ pub async fn a_new_event_reads_back_and_bumps_its_users_version(store: &dyn Stor
     let meeting = store
         .create_event(
             acme.id,
-            new_id(),
+            EventId::new(),
             &event(
                 ada.id,
                 "Meeting",
@@ -236,7 +235,7 @@ pub async fn a_new_event_reads_back_and_bumps_its_users_version(store: &dyn Stor
 pub async fn a_provider_event_keeps_its_external_id_and_source(store: &dyn Store) {
     let World { acme, ada, .. } = world(store).await;
     let tentative = store
-        .create_event(acme.id, new_id(), &tentative(ada.id), &[])
+        .create_event(acme.id, EventId::new(), &tentative(ada.id), &[])
         .await
         .unwrap();
     assert_eq!(tentative.external_id.as_deref(), Some("google-123"));
@@ -258,7 +257,7 @@ pub async fn the_same_provider_event_twice_is_a_conflict(store: &dyn Store) {
     let duplicate = store
         .create_event(
             acme,
-            new_id(),
+            EventId::new(),
             &NewCalendarEvent {
                 provider_id: tentative.provider_id,
                 external_id: Some("google-123".into()),
@@ -288,7 +287,7 @@ pub async fn an_event_for_another_tenants_user_is_refused(store: &dyn Store) {
     let foreign = store
         .create_event(
             globex.id,
-            new_id(),
+            EventId::new(),
             &event(
                 ada.id,
                 "Stolen",

@@ -4,7 +4,6 @@
 //! tenants and users it needs; none relies on what another case left behind.
 
 use pillow_store::*;
-use uuid::Uuid;
 
 /// A member of a tenant, signing in with a password.
 pub fn new_user(email: &str) -> NewUser {
@@ -70,7 +69,7 @@ pub fn at(text: &str) -> jiff::Timestamp {
 }
 
 /// The busy version of one user, as the store reports it.
-pub async fn version(store: &dyn Store, tenant: TenantId, user: Uuid) -> i64 {
+pub async fn version(store: &dyn Store, tenant: TenantId, user: UserId) -> i64 {
     let versions = store.busy_versions(tenant, &[user]).await.unwrap();
     assert_eq!(versions.len(), 1, "one version for {user}: {versions:?}");
     assert_eq!(versions[0].0, user);
@@ -93,7 +92,7 @@ pub fn rule_document(start: &str) -> serde_json::Value {
     })
 }
 
-pub fn new_rule(user: Uuid, name: &str, is_default: bool) -> NewAvailabilityRule {
+pub fn new_rule(user: UserId, name: &str, is_default: bool) -> NewAvailabilityRule {
     NewAvailabilityRule {
         user_id: user,
         name: Some(name.into()),
@@ -103,7 +102,7 @@ pub fn new_rule(user: Uuid, name: &str, is_default: bool) -> NewAvailabilityRule
 }
 
 /// A confirmed, opaque, internal event of `user` for `[start, end)`.
-pub fn event(user: Uuid, title: &str, start: &str, end: &str) -> NewCalendarEvent {
+pub fn event(user: UserId, title: &str, start: &str, end: &str) -> NewCalendarEvent {
     NewCalendarEvent {
         user_id: user,
         provider_id: None,
@@ -130,14 +129,14 @@ pub fn attendee(name: &str) -> Attendee {
 }
 
 /// A booking of `user` for `[start, end)` with buffers, and a code made from its id.
-pub fn booking(user: Uuid, start: &str, end: &str, before: i32, after: i32) -> NewBooking {
-    let id = new_id();
+pub fn booking(user: UserId, start: &str, end: &str, before: i32, after: i32) -> NewBooking {
+    let id = BookingId::new();
     NewBooking {
         id,
         agent_id: None,
         user_id: user,
         // The random tail of a v7 id (its head is the clock, shared by ids made together).
-        confirmation_code: id.simple().to_string()[23..].to_uppercase(),
+        confirmation_code: id.0.simple().to_string()[23..].to_uppercase(),
         start: at(start),
         end: at(end),
         buffer_before_minutes: before,
@@ -166,8 +165,8 @@ pub fn is_conflict<T: std::fmt::Debug>(result: &StoreResult<T>, expected: Constr
 pub async fn booking_events(
     store: &dyn Store,
     tenant: TenantId,
-    user: Uuid,
-    booking: Uuid,
+    user: UserId,
+    booking: BookingId,
 ) -> Vec<CalendarEvent> {
     let all = store
         .list_events(
@@ -186,7 +185,7 @@ pub async fn booking_events(
 }
 
 /// A busy range as `busy_events` reports one: sortable, since the order is the store's.
-pub fn busy_key(b: &BusyEvent) -> (Uuid, jiff::Timestamp, jiff::Timestamp, bool) {
+pub fn busy_key(b: &BusyEvent) -> (UserId, jiff::Timestamp, jiff::Timestamp, bool) {
     (b.user_id, b.start, b.end, b.all_day)
 }
 

@@ -2,7 +2,6 @@
 //! each write bumps, and what another tenant sees (nothing).
 
 use pillow_store::*;
-use uuid::Uuid;
 
 use crate::fixtures::*;
 
@@ -39,7 +38,7 @@ fn replacement(world: &World) -> NewAvailabilityRule {
     }
 }
 
-fn ids(rules: Vec<AvailabilityRule>) -> Vec<Uuid> {
+fn ids(rules: Vec<AvailabilityRule>) -> Vec<RuleId> {
     rules.into_iter().map(|r| r.id).collect()
 }
 
@@ -282,7 +281,7 @@ pub async fn a_rule_for_another_tenants_user_or_for_no_user_is_refused(store: &d
         "a rule for another tenant's user: {foreign:?}"
     );
     let nobody = store
-        .create_rule(acme, &new_rule(new_id(), "nobody", false))
+        .create_rule(acme, &new_rule(UserId::new(), "nobody", false))
         .await;
     assert!(
         matches!(&nobody, Err(StoreError::MissingReference(Entity::User))),
@@ -343,7 +342,7 @@ pub async fn busy_versions_are_those_of_the_tenants_users_asked_for(store: &dyn 
     let Scene { world, .. } = scene(store).await;
     let (acme, ada, bob) = (world.acme.id, world.ada.id, world.bob.id);
     let versions = store
-        .busy_versions(acme, &[ada, bob, world.gus.id, new_id()])
+        .busy_versions(acme, &[ada, bob, world.gus.id, UserId::new()])
         .await
         .unwrap();
     assert_eq!(sorted(versions), sorted(vec![(ada, 3), (bob, 1)]));

@@ -98,7 +98,7 @@ pub async fn the_other_tenant_neither_sees_nor_writes_an_agents_settings(store: 
 pub async fn settings_for_no_agent_are_refused(store: &dyn Store) {
     let (world, _) = with_agent(store).await;
     let nobody = store
-        .put_booking_settings(world.acme.id, new_id(), &settings())
+        .put_booking_settings(world.acme.id, AgentId::new(), &settings())
         .await;
     assert!(
         matches!(&nobody, Err(StoreError::MissingReference(Entity::Agent))),

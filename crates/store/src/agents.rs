@@ -3,7 +3,6 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::*;
 
@@ -35,7 +34,7 @@ impl AgentBackend {
 /// A voice agent. `cal_api_key` is stored encrypted; the store only ever sees ciphertext.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Agent {
-    pub id: Uuid,
+    pub id: AgentId,
     pub tenant_id: TenantId,
     pub name: String,
     pub time_zone: String,
@@ -77,22 +76,22 @@ pub struct AgentPatch {
 pub trait AgentStore: Send + Sync {
     async fn create_agent(&self, tenant: TenantId, agent: &NewAgent) -> StoreResult<Agent>;
     async fn list_agents(&self, tenant: TenantId) -> StoreResult<Vec<Agent>>;
-    async fn get_agent(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Agent>>;
+    async fn get_agent(&self, tenant: TenantId, id: AgentId) -> StoreResult<Option<Agent>>;
     async fn update_agent(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: AgentId,
         patch: &AgentPatch,
     ) -> StoreResult<Option<Agent>>;
-    async fn delete_agent(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
+    async fn delete_agent(&self, tenant: TenantId, id: AgentId) -> StoreResult<bool>;
     /// Finds an agent by id in any tenant: the internal voice key names the agent, and the agent
     /// names its tenant.
-    async fn find_agent(&self, id: Uuid) -> StoreResult<Option<Agent>>;
+    async fn find_agent(&self, id: AgentId) -> StoreResult<Option<Agent>>;
     /// An agent's booking settings: the documented JSON, kept whole.
     async fn get_booking_settings(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
     ) -> StoreResult<Option<serde_json::Value>>;
     /// Creates or replaces an agent's booking settings.
     ///
@@ -102,7 +101,7 @@ pub trait AgentStore: Send + Sync {
     async fn put_booking_settings(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
         settings: &serde_json::Value,
     ) -> StoreResult<()>;
     /// Sets (or clears, with `None`) the Retell agent id of an agent, which lets a signed Retell
@@ -114,14 +113,14 @@ pub trait AgentStore: Send + Sync {
     async fn set_retell_agent_id(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
         retell_agent_id: Option<&str>,
     ) -> StoreResult<bool>;
     /// The Retell agent id of an agent of this tenant, if it has one.
     async fn get_retell_agent_id(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
     ) -> StoreResult<Option<String>>;
     /// Agents in any tenant whose Retell agent id is exactly this: a signed Retell call names
     /// only Retell's id, and each candidate's tenant key then decides which one signed it.
@@ -157,7 +156,7 @@ impl NewAgent {
     pub fn insert_values(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: AgentId,
         now: Timestamp,
     ) -> [StoredValue<'_>; 10] {
         [
@@ -182,7 +181,7 @@ impl AgentPatch {
     pub fn update_values(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: AgentId,
         now: Timestamp,
     ) -> [StoredValue<'_>; 13] {
         let clearable = |field: &Option<Option<String>>| field.is_some().into();

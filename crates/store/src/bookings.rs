@@ -3,7 +3,6 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::*;
 
@@ -61,12 +60,12 @@ pub struct Attendee {
 /// A booking of one user's time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Booking {
-    pub id: Uuid,
+    pub id: BookingId,
     pub tenant_id: TenantId,
     /// The voice agent that booked it, if any.
-    pub agent_id: Option<Uuid>,
+    pub agent_id: Option<AgentId>,
     /// The user whose time is booked.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// Unique per tenant; what a caller reads aloud to find the booking again.
     pub confirmation_code: String,
     pub start: Timestamp,
@@ -120,9 +119,9 @@ impl Booking {
 /// response (and the outbox jobs' payloads) before the transaction commits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewBooking {
-    pub id: Uuid,
-    pub agent_id: Option<Uuid>,
-    pub user_id: Uuid,
+    pub id: BookingId,
+    pub agent_id: Option<AgentId>,
+    pub user_id: UserId,
     pub confirmation_code: String,
     pub start: Timestamp,
     pub end: Timestamp,
@@ -152,8 +151,8 @@ impl NewBooking {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BookingFilter {
     pub status: Option<BookingStatus>,
-    pub user_id: Option<Uuid>,
-    pub agent_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
+    pub agent_id: Option<AgentId>,
     /// Only bookings ending after this instant.
     pub from: Option<Timestamp>,
     /// Only bookings starting before this instant.
@@ -168,7 +167,7 @@ pub const DEFAULT_BOOKING_LIMIT: u32 = 500;
 /// What team assignment needs to know about a member's bookings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberStats {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// The latest `created_at` of the member's confirmed bookings.
     pub last_booked_at: Option<Timestamp>,
     /// Confirmed bookings starting at or after `now`.
@@ -201,7 +200,7 @@ pub trait BookingStore: Send + Sync {
         jobs: &[NewJob],
         response: Option<&IdempotentResponse>,
     ) -> StoreResult<Booking>;
-    async fn get_booking(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Booking>>;
+    async fn get_booking(&self, tenant: TenantId, id: BookingId) -> StoreResult<Option<Booking>>;
     /// The booking with exactly this confirmation code.
     async fn find_booking_by_code(
         &self,
@@ -222,7 +221,7 @@ pub trait BookingStore: Send + Sync {
     async fn cancel_booking(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: BookingId,
         reason: Option<&str>,
         jobs: &[NewJob],
         response: Option<&IdempotentResponse>,
@@ -238,7 +237,7 @@ pub trait BookingStore: Send + Sync {
     async fn reschedule_booking(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: BookingId,
         start: jiff::Timestamp,
         end: jiff::Timestamp,
         jobs: &[NewJob],
@@ -249,7 +248,7 @@ pub trait BookingStore: Send + Sync {
     async fn member_stats(
         &self,
         tenant: TenantId,
-        user_ids: &[Uuid],
+        user_ids: &[UserId],
         now: jiff::Timestamp,
     ) -> StoreResult<Vec<MemberStats>>;
 }
@@ -336,7 +335,7 @@ impl BookingFilter {
 impl MemberStats {
     /// A row of both backends' `member_stats` query: the user, the latest `created_at` of
     /// their confirmed bookings, and how many confirmed bookings start from `now` on.
-    pub fn from_counts(user_id: Uuid, last_booked_at: Option<Timestamp>, upcoming: i64) -> Self {
+    pub fn from_counts(user_id: UserId, last_booked_at: Option<Timestamp>, upcoming: i64) -> Self {
         MemberStats {
             user_id,
             last_booked_at,

@@ -4,7 +4,6 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::*;
 
@@ -53,9 +52,9 @@ pub struct PushChannel {
 /// A user's connection to an outside calendar.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CalendarConnection {
-    pub id: Uuid,
+    pub id: ConnectionId,
     pub tenant_id: TenantId,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// `google` (later `microsoft`, `caldav`).
     pub kind: String,
     /// The provider's calendar id, e.g. `primary`.
@@ -85,7 +84,7 @@ pub struct CalendarConnection {
 /// A connection to create, or the new tokens of the same account connecting again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCalendarConnection {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub kind: String,
     pub calendar_id: String,
     pub account_email: String,
@@ -133,32 +132,36 @@ pub trait ConnectionStore: Send + Sync {
     async fn get_calendar_connection(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: ConnectionId,
     ) -> StoreResult<Option<CalendarConnection>>;
     /// The tenant's connections, or one user's; ordered by created_at, id.
     async fn list_calendar_connections(
         &self,
         tenant: TenantId,
-        user_id: Option<Uuid>,
+        user_id: Option<UserId>,
     ) -> StoreResult<Vec<CalendarConnection>>;
     /// Applies a partial update. `None` if absent in this tenant.
     async fn update_calendar_connection(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: ConnectionId,
         patch: &ConnectionPatch,
     ) -> StoreResult<Option<CalendarConnection>>;
     /// Deletes a connection and every event synchronised from it (source `google`), and
     /// forgets the provider ids recorded on our own events (bookings, internal) written to it;
     /// bumps the user's busy version. False if absent in this tenant.
-    async fn delete_calendar_connection(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
+    async fn delete_calendar_connection(
+        &self,
+        tenant: TenantId,
+        id: ConnectionId,
+    ) -> StoreResult<bool>;
     /// Takes the sync lease of one connection for `owner` until `now + lease`, if nobody else
     /// holds it (or their lease ended); the holder may extend it. The connection as leased, or
     /// `None` when absent or held by another.
     async fn lease_calendar_connection(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: ConnectionId,
         owner: &str,
         now: jiff::Timestamp,
         lease: jiff::SignedDuration,
@@ -167,7 +170,7 @@ pub trait ConnectionStore: Send + Sync {
     async fn release_calendar_connection(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: ConnectionId,
         owner: &str,
     ) -> StoreResult<()>;
     /// Leases, across tenants, up to `limit` enabled connections (active, or in error and
@@ -195,8 +198,8 @@ pub trait ConnectionStore: Send + Sync {
     async fn apply_synced_events(
         &self,
         tenant: TenantId,
-        provider_id: Uuid,
-        user_id: Uuid,
+        provider_id: ConnectionId,
+        user_id: UserId,
         events: &[NewCalendarEvent],
         deleted: &[String],
     ) -> StoreResult<()>;
@@ -205,8 +208,8 @@ pub trait ConnectionStore: Send + Sync {
     async fn prune_synced_events(
         &self,
         tenant: TenantId,
-        provider_id: Uuid,
-        user_id: Uuid,
+        provider_id: ConnectionId,
+        user_id: UserId,
         keep: &[String],
     ) -> StoreResult<u64>;
     /// Records where one of our own events (a booking's or an internal one) lives at a
@@ -214,8 +217,8 @@ pub trait ConnectionStore: Send + Sync {
     async fn set_event_provider_ref(
         &self,
         tenant: TenantId,
-        event_id: Uuid,
-        provider_id: Option<Uuid>,
+        event_id: EventId,
+        provider_id: Option<ConnectionId>,
         external_id: Option<&str>,
         etag: Option<&str>,
     ) -> StoreResult<()>;
@@ -278,7 +281,7 @@ impl NewCalendarConnection {
     pub fn upsert_values(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: ConnectionId,
         now: Timestamp,
     ) -> [StoredValue<'_>; 11] {
         [

@@ -7,7 +7,10 @@
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use crate::{StoreError, StoreResult, StoredKind, StoredValue, TenantId};
+use crate::{
+    AgentId, BookingId, ConnectionId, EventId, RuleId, StoreError, StoreResult, StoredKind,
+    StoredValue, TenantId, UserId,
+};
 
 /// One row of a query's result, as a backend reads it.
 pub trait StoredRow {
@@ -77,6 +80,12 @@ macro_rules! stored_type {
 stored_type!(
     Uuid => Id,
     TenantId => Id(TenantId),
+    UserId => Id(UserId),
+    AgentId => Id(AgentId),
+    BookingId => Id(BookingId),
+    RuleId => Id(RuleId),
+    EventId => Id(EventId),
+    ConnectionId => Id(ConnectionId),
     String => Text(std::borrow::Cow::into_owned),
     bool => Flag,
     i32 => Int,

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use crate::TenantId;
+use crate::{AgentId, BookingId, ConnectionId, EventId, RuleId, TenantId, UserId};
 
 /// One value for a statement's parameter or from a row's column; `None` is SQL `NULL`. The
 /// variant, not the value, says which column type a backend uses, so a `NULL` is typed too.
@@ -65,7 +65,16 @@ macro_rules! stored_from {
     )+};
 }
 
-stored_from!(Id: Uuid => |id| id, TenantId => |tenant: TenantId| tenant.0);
+stored_from!(Id:
+    Uuid => |id| id,
+    TenantId => Uuid::from,
+    UserId => Uuid::from,
+    AgentId => Uuid::from,
+    BookingId => Uuid::from,
+    RuleId => Uuid::from,
+    EventId => Uuid::from,
+    ConnectionId => Uuid::from,
+);
 stored_from!(Text:
     &'a str => Cow::Borrowed,
     &'a String => |text: &'a String| Cow::Borrowed(text.as_str()),
@@ -89,6 +98,12 @@ impl<'a> From<&'a Option<String>> for StoredValue<'a> {
 impl<'a> From<&'a [Uuid]> for StoredValue<'a> {
     fn from(ids: &'a [Uuid]) -> Self {
         StoredValue::Ids(Cow::Borrowed(ids))
+    }
+}
+
+impl<'a> From<&'a [UserId]> for StoredValue<'a> {
+    fn from(ids: &'a [UserId]) -> Self {
+        StoredValue::Ids(Cow::Owned(ids.iter().map(|id| id.0).collect()))
     }
 }
 

@@ -3,7 +3,6 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::*;
 
@@ -99,11 +98,11 @@ impl EventSource {
 /// the user's zone. Timed events carry real instants.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CalendarEvent {
-    pub id: Uuid,
+    pub id: EventId,
     pub tenant_id: TenantId,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// The calendar connection this event was synchronised from, if any.
-    pub provider_id: Option<Uuid>,
+    pub provider_id: Option<ConnectionId>,
     /// The event's id at the provider; unique per provider.
     pub external_id: Option<String>,
     pub etag: Option<String>,
@@ -116,7 +115,7 @@ pub struct CalendarEvent {
     pub transparency: Transparency,
     pub source: EventSource,
     /// The booking this event is the calendar entry of, if any.
-    pub booking_id: Option<Uuid>,
+    pub booking_id: Option<BookingId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -125,8 +124,8 @@ pub struct CalendarEvent {
 /// how all-day events carry their dates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCalendarEvent {
-    pub user_id: Uuid,
-    pub provider_id: Option<Uuid>,
+    pub user_id: UserId,
+    pub provider_id: Option<ConnectionId>,
     pub external_id: Option<String>,
     pub etag: Option<String>,
     pub title: String,
@@ -137,14 +136,14 @@ pub struct NewCalendarEvent {
     pub status: EventStatus,
     pub transparency: Transparency,
     pub source: EventSource,
-    pub booking_id: Option<Uuid>,
+    pub booking_id: Option<BookingId>,
 }
 
 /// Which events [`crate::EventStore::list_events`] returns.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventFilter {
     /// Only these users' events; empty means every user of the tenant.
-    pub user_ids: Vec<Uuid>,
+    pub user_ids: Vec<UserId>,
     /// Only events ending after this instant.
     pub from: Option<Timestamp>,
     /// Only events starting before this instant.
@@ -157,7 +156,7 @@ pub struct EventFilter {
 /// opaque). For all-day events `start`/`end` carry dates as in [`CalendarEvent`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BusyEvent {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub start: Timestamp,
     pub end: Timestamp,
     pub all_day: bool,
@@ -308,22 +307,27 @@ pub trait EventStore: Send + Sync {
     async fn create_event(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: EventId,
         event: &NewCalendarEvent,
         jobs: &[NewJob],
     ) -> StoreResult<CalendarEvent>;
-    async fn get_event(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<CalendarEvent>>;
+    async fn get_event(&self, tenant: TenantId, id: EventId) -> StoreResult<Option<CalendarEvent>>;
     /// Replaces every mutable field (`event.user_id` is ignored: the user stays). `None` if
     /// absent in this tenant (and no job is queued).
     async fn replace_event(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: EventId,
         event: &NewCalendarEvent,
         jobs: &[NewJob],
     ) -> StoreResult<Option<CalendarEvent>>;
     /// Deletes an event. False if absent in this tenant (and no job is queued).
-    async fn delete_event(&self, tenant: TenantId, id: Uuid, jobs: &[NewJob]) -> StoreResult<bool>;
+    async fn delete_event(
+        &self,
+        tenant: TenantId,
+        id: EventId,
+        jobs: &[NewJob],
+    ) -> StoreResult<bool>;
     /// Events overlapping `[from, to)` (either bound optional), sorted by start then id.
     /// All-day events are included when their date carriers are within one day
     /// ([`ALL_DAY_WIDENING`]) of the range; the caller refines them by zone.
@@ -339,7 +343,7 @@ pub trait EventStore: Send + Sync {
     async fn busy_events(
         &self,
         tenant: TenantId,
-        user_ids: &[Uuid],
+        user_ids: &[UserId],
         from: jiff::Timestamp,
         to: jiff::Timestamp,
     ) -> StoreResult<Vec<BusyEvent>>;
@@ -350,13 +354,13 @@ pub trait EventStore: Send + Sync {
     async fn busy_versions(
         &self,
         tenant: TenantId,
-        user_ids: &[Uuid],
-    ) -> StoreResult<Vec<(Uuid, i64)>>;
+        user_ids: &[UserId],
+    ) -> StoreResult<Vec<(UserId, i64)>>;
     /// A booking's own calendar event (source `booking`).
     async fn booking_event(
         &self,
         tenant: TenantId,
-        booking_id: Uuid,
+        booking_id: BookingId,
     ) -> StoreResult<Option<CalendarEvent>>;
 }
 
@@ -401,7 +405,7 @@ impl NewCalendarEvent {
     pub fn insert_values(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: EventId,
         now: Timestamp,
     ) -> Vec<StoredValue<'_>> {
         let head = [id.into(), tenant.into(), self.user_id.into()];
@@ -414,7 +418,7 @@ impl NewCalendarEvent {
     pub fn replace_values(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: EventId,
         now: Timestamp,
     ) -> Vec<StoredValue<'_>> {
         let head = [tenant.into(), id.into()];
@@ -427,9 +431,9 @@ impl NewCalendarEvent {
     pub fn synced_values(
         &self,
         tenant: TenantId,
-        id: Uuid,
-        user: Uuid,
-        provider: Uuid,
+        id: EventId,
+        user: UserId,
+        provider: ConnectionId,
         now: Timestamp,
     ) -> Vec<StoredValue<'_>> {
         let head = [id.into(), tenant.into(), user.into(), provider.into()];

@@ -3,7 +3,6 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::*;
 
@@ -13,9 +12,9 @@ use crate::*;
 /// whitespace).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AvailabilityRule {
-    pub id: Uuid,
+    pub id: RuleId,
     pub tenant_id: TenantId,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub name: Option<String>,
     /// At most one rule per user is the default; making one the default demotes the other.
     pub is_default: bool,
@@ -26,7 +25,7 @@ pub struct AvailabilityRule {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAvailabilityRule {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub name: Option<String>,
     pub is_default: bool,
     pub document: serde_json::Value,
@@ -54,27 +53,28 @@ pub trait RuleStore: Send + Sync {
     async fn replace_rule(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: RuleId,
         rule: &NewAvailabilityRule,
     ) -> StoreResult<Option<AvailabilityRule>>;
-    async fn get_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<AvailabilityRule>>;
+    async fn get_rule(&self, tenant: TenantId, id: RuleId)
+    -> StoreResult<Option<AvailabilityRule>>;
     /// All rules of the tenant, or of one user; ordered by created_at, id.
     async fn list_rules(
         &self,
         tenant: TenantId,
-        user_id: Option<Uuid>,
+        user_id: Option<UserId>,
     ) -> StoreResult<Vec<AvailabilityRule>>;
     /// Deletes a rule; deleting a user's default leaves the user without one.
-    async fn delete_rule(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
+    async fn delete_rule(&self, tenant: TenantId, id: RuleId) -> StoreResult<bool>;
     /// The default rule of each listed user that has one (any order).
     async fn default_rules(
         &self,
         tenant: TenantId,
-        user_ids: &[Uuid],
+        user_ids: &[UserId],
     ) -> StoreResult<Vec<AvailabilityRule>>;
     /// Users of the tenant that have a default rule (for "all members with a default rule"),
     /// ordered by id.
-    async fn users_with_default_rule(&self, tenant: TenantId) -> StoreResult<Vec<Uuid>>;
+    async fn users_with_default_rule(&self, tenant: TenantId) -> StoreResult<Vec<UserId>>;
 }
 
 impl FromStored for AvailabilityRule {
@@ -98,7 +98,7 @@ impl NewAvailabilityRule {
     pub fn insert_values(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: RuleId,
         now: Timestamp,
     ) -> [StoredValue<'_>; 7] {
         [
@@ -117,7 +117,7 @@ impl NewAvailabilityRule {
     pub fn replace_values(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: RuleId,
         now: Timestamp,
     ) -> [StoredValue<'_>; 6] {
         [

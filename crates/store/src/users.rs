@@ -3,7 +3,6 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::*;
 
@@ -42,7 +41,7 @@ impl Role {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
-    pub id: Uuid,
+    pub id: UserId,
     pub tenant_id: TenantId,
     pub email: String,
     pub name: String,
@@ -85,20 +84,20 @@ pub struct UserLogin {
 pub trait UserStore: Send + Sync {
     async fn create_user(&self, tenant: TenantId, user: &NewUser) -> StoreResult<User>;
     async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<User>>;
-    async fn get_user(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<User>>;
+    async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>>;
     async fn update_user(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: UserId,
         patch: &UserPatch,
     ) -> StoreResult<Option<User>>;
-    async fn delete_user(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
+    async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool>;
     /// Every user with this e-mail address, in any tenant, with the password hash: the one
     /// cross-tenant read, used only by login.
     async fn find_logins(&self, email: &str) -> StoreResult<Vec<UserLogin>>;
     /// Finds a user by id in any tenant: a JWT's `sub` names the user, and the user names the
     /// tenant.
-    async fn find_user(&self, id: Uuid) -> StoreResult<Option<User>>;
+    async fn find_user(&self, id: UserId) -> StoreResult<Option<User>>;
 }
 
 impl FromStored for User {
@@ -131,7 +130,7 @@ impl NewUser {
     pub fn insert_values(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: UserId,
         now: Timestamp,
     ) -> [StoredValue<'_>; 8] {
         [
@@ -153,7 +152,7 @@ impl UserPatch {
     pub fn update_values(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: UserId,
         now: Timestamp,
     ) -> [StoredValue<'_>; 8] {
         [

@@ -13,7 +13,7 @@ use crate::*;
 pub struct WidgetKey {
     pub id: Uuid,
     pub tenant_id: TenantId,
-    pub agent_id: Uuid,
+    pub agent_id: AgentId,
     pub name: String,
     /// Public part, used to find the key; the rest is only hashed.
     pub prefix: String,
@@ -28,7 +28,7 @@ pub struct WidgetKey {
 
 #[derive(Debug, Clone)]
 pub struct NewWidgetKey {
-    pub agent_id: Uuid,
+    pub agent_id: AgentId,
     pub name: String,
     pub prefix: String,
     pub secret_hash: String,
@@ -60,13 +60,13 @@ pub trait WidgetKeyStore: Send + Sync {
     async fn list_widget_keys(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
     ) -> StoreResult<Vec<WidgetKey>>;
     /// Changes a key of the agent (name, origins, or a new secret); `None` if absent.
     async fn update_widget_key(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
         id: Uuid,
         patch: &WidgetKeyPatch,
     ) -> StoreResult<Option<WidgetKey>>;
@@ -74,7 +74,7 @@ pub trait WidgetKeyStore: Send + Sync {
     async fn delete_widget_key(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
         id: Uuid,
     ) -> StoreResult<bool>;
     /// Looks a key up by its public prefix, in any tenant: the key itself names its agent.
@@ -132,7 +132,7 @@ impl WidgetKeyPatch {
     pub fn update_values(
         &self,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
         id: Uuid,
         now: Timestamp,
     ) -> [StoredValue<'_>; 8] {

@@ -2,7 +2,7 @@
 //!
 //! A [`DomainError`] has a [`ErrorKind`] (not found, a conflict, a value not accepted, …), a
 //! stable machine-readable [`ErrorCode`], a message for people and details such as the
-//! offending `field` or a conflict's `alternatives`. The edge (`crate::error::ApiError`, the
+//! offending `field` or a conflict's `alternatives`. The edge (`http::error::ApiError`, the
 //! voice tools, MCP) turns it into its own answer; the kind's HTTP status is decided in
 //! [`ErrorKind::status`] alone.
 

@@ -2,6 +2,8 @@
 //! a signed slot id, cached briefly per agent and window while the members' busy versions stay
 //! put (any booking, by any route or process, drops them).
 
+use pillow_store::AgentId;
+use pillow_store::UserId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,7 +13,6 @@ use jiff::{SignedDuration, Timestamp};
 use pillow_engine::Interval;
 use pillow_store::{Agent, TenantId};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::bookings::TeamContext;
@@ -72,7 +73,7 @@ pub fn agent_zone(context: &TeamContext) -> TimeZone {
 
 pub fn slot_view(
     state: &AppState,
-    agent_id: Uuid,
+    agent_id: AgentId,
     start: Timestamp,
     duration: SignedDuration,
     zone: &TimeZone,
@@ -160,7 +161,7 @@ pub async fn calcom_slots(
 /// One cached slots answer and what it was computed from.
 struct CachedSlots {
     at: Instant,
-    versions: Vec<(Uuid, i64)>,
+    versions: Vec<(UserId, i64)>,
     slots: Arc<Vec<InCallSlot>>,
 }
 
@@ -168,15 +169,15 @@ struct CachedSlots {
 /// (a booking through any route or process bumps them) and for at most [`SLOT_CACHE_TTL`].
 #[derive(Default)]
 pub struct SlotCache {
-    entries: Mutex<HashMap<(TenantId, Uuid, Timestamp, Timestamp), CachedSlots>>,
+    entries: Mutex<HashMap<(TenantId, AgentId, Timestamp, Timestamp), CachedSlots>>,
     hits: std::sync::atomic::AtomicU64,
 }
 
 impl SlotCache {
     pub fn get(
         &self,
-        key: &(TenantId, Uuid, Timestamp, Timestamp),
-        versions: &[(Uuid, i64)],
+        key: &(TenantId, AgentId, Timestamp, Timestamp),
+        versions: &[(UserId, i64)],
     ) -> Option<Arc<Vec<InCallSlot>>> {
         let entries = self.entries.lock().expect("slot cache lock");
         let cached = entries.get(key)?;
@@ -188,8 +189,8 @@ impl SlotCache {
 
     pub fn put(
         &self,
-        key: (TenantId, Uuid, Timestamp, Timestamp),
-        versions: Vec<(Uuid, i64)>,
+        key: (TenantId, AgentId, Timestamp, Timestamp),
+        versions: Vec<(UserId, i64)>,
         slots: Arc<Vec<InCallSlot>>,
     ) {
         let mut entries = self.entries.lock().expect("slot cache lock");

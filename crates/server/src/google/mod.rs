@@ -217,12 +217,13 @@ pub use crate::outbox::Step;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pillow_store::{ConnectionId, UserId};
 
     fn connection() -> CalendarConnection {
         CalendarConnection {
-            id: Uuid::now_v7(),
-            tenant_id: TenantId(Uuid::now_v7()),
-            user_id: Uuid::now_v7(),
+            id: ConnectionId::new(),
+            tenant_id: TenantId::new(),
+            user_id: UserId::new(),
             kind: "google".into(),
             calendar_id: "primary".into(),
             account_email: String::new(),

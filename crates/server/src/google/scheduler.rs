@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::outbox::{BookingChange, EventChange, JobKind, OutboxJob};
+use pillow_store::{BookingId, EventId, UserId};
 
 /// The internal sync scheduler: polls due connections and renews push channels.
 #[derive(Clone)]
@@ -52,7 +53,7 @@ impl Scheduler {
 pub async fn queue_catch_up(
     state: &crate::AppState,
     tenant: TenantId,
-    user: Uuid,
+    user: UserId,
 ) -> Result<(), StoreError> {
     let now = jiff::Timestamp::now();
     let bookings = state
@@ -79,7 +80,7 @@ pub async fn queue_catch_up(
             },
         )
         .await?;
-    let booking_job = |booking_id: Uuid| {
+    let booking_job = |booking_id: BookingId| {
         let change = BookingChange {
             booking_id,
             user_id: user,
@@ -89,7 +90,7 @@ pub async fn queue_catch_up(
         };
         OutboxJob::booking(JobKind::GoogleBookingWrite, change).to_new_job()
     };
-    let event_job = |event_id: Uuid| {
+    let event_job = |event_id: EventId| {
         let change = EventChange {
             event_id,
             user_id: user,
@@ -114,8 +115,8 @@ pub async fn queue_catch_up(
 pub async fn event_write_jobs(
     state: &crate::AppState,
     tenant: TenantId,
-    user: Uuid,
-    event: Uuid,
+    user: UserId,
+    event: EventId,
     delete: bool,
 ) -> Result<Vec<NewJob>, StoreError> {
     if state.google.is_none() {

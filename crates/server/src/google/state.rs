@@ -12,10 +12,10 @@ use hmac::{Hmac, Mac};
 use jiff::{SignedDuration, Timestamp};
 use pillow_providers::crypto::SecretBox;
 use pillow_store::TenantId;
+use pillow_store::UserId;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use uuid::Uuid;
 
 /// How long a user has to finish Google's consent page.
 pub const STATE_LIFETIME: SignedDuration = SignedDuration::from_mins(15);
@@ -33,15 +33,15 @@ pub enum StateError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectState {
     pub tenant: TenantId,
-    pub user: Uuid,
+    pub user: UserId,
     pub verifier: String,
     pub expires_at: Timestamp,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Payload {
-    t: Uuid,
-    u: Uuid,
+    t: TenantId,
+    u: UserId,
     exp: i64,
     /// The PKCE verifier, sealed.
     v: String,
@@ -81,10 +81,10 @@ impl StateSigner {
     }
 
     /// A state for `user` of `tenant` carrying `verifier`, valid until `now + STATE_LIFETIME`.
-    pub fn sign(&self, tenant: TenantId, user: Uuid, verifier: &str, now: Timestamp) -> String {
+    pub fn sign(&self, tenant: TenantId, user: UserId, verifier: &str, now: Timestamp) -> String {
         let nonce: [u8; 12] = rand::thread_rng().r#gen();
         let payload = Payload {
-            t: tenant.0,
+            t: tenant,
             u: user,
             exp: (now + STATE_LIFETIME).as_second(),
             v: self.secrets.seal(verifier),
@@ -122,7 +122,7 @@ impl StateSigner {
             .open(&payload.v)
             .map_err(|_| StateError::Invalid)?;
         Ok(ConnectState {
-            tenant: TenantId(payload.t),
+            tenant: payload.t,
             user: payload.u,
             verifier,
             expires_at,
@@ -134,6 +134,7 @@ impl StateSigner {
 mod tests {
     use super::*;
     use pillow_providers::crypto::SecretKey;
+    use uuid::Uuid;
 
     fn signer(secret: &str) -> StateSigner {
         StateSigner::new(
@@ -145,7 +146,7 @@ mod tests {
     #[test]
     fn a_state_round_trips_and_hides_the_verifier() {
         let s = signer("a secret of thirty-two characters!!");
-        let (tenant, user) = (TenantId(Uuid::now_v7()), Uuid::now_v7());
+        let (tenant, user) = (TenantId::new(), UserId::new());
         let now = Timestamp::now();
         let state = s.sign(tenant, user, "the-verifier-abc", now);
         assert!(!state.contains("the-verifier"));
@@ -159,7 +160,7 @@ mod tests {
     fn a_tampered_foreign_or_expired_state_is_refused() {
         let s = signer("a secret of thirty-two characters!!");
         let now = Timestamp::now();
-        let state = s.sign(TenantId(Uuid::now_v7()), Uuid::now_v7(), "v", now);
+        let state = s.sign(TenantId::new(), UserId::new(), "v", now);
         let (body, sig) = state.split_once('.').unwrap();
         // Another user id in the body keeps the old signature: refused.
         let mut json: serde_json::Value =

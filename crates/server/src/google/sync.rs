@@ -3,10 +3,13 @@
 
 use super::*;
 use crate::outbox::{BookingChange, JobKind, Origin, OutboxJob};
+use pillow_store::EventId;
+use pillow_store::UserId;
+use pillow_store::{BookingId, ConnectionId};
 
 /// The jobs of a booking change that came from Google: the lifecycle job still runs for
 /// notifications, but marked so write-back does not echo it to Google.
-pub(crate) fn from_google(kind: JobKind, booking: Uuid, user: Uuid) -> Vec<NewJob> {
+pub(crate) fn from_google(kind: JobKind, booking: BookingId, user: UserId) -> Vec<NewJob> {
     let change = BookingChange {
         booking_id: booking,
         user_id: user,
@@ -29,7 +32,7 @@ impl GoogleSync {
     pub async fn sync_now(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: ConnectionId,
         trigger: Trigger,
     ) -> Result<SyncReport, SyncError> {
         // Each run leases under a name of its own, so two runs in one process exclude each
@@ -61,7 +64,7 @@ impl GoogleSync {
     pub async fn sync_when_free(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: ConnectionId,
         trigger: Trigger,
         patience: Duration,
     ) -> Result<SyncReport, SyncError> {
@@ -355,8 +358,8 @@ impl GoogleSync {
             item.private_property(BOOKING_PROPERTY),
             item.private_property(EVENT_PROPERTY),
         ) {
-            (Some(b), _) => ("booking".to_string(), Uuid::parse_str(b).ok()),
-            (_, Some(e)) => ("event".to_string(), Uuid::parse_str(e).ok()),
+            (Some(b), _) => ("booking".to_string(), b.parse::<Uuid>().ok()),
+            (_, Some(e)) => ("event".to_string(), e.parse::<Uuid>().ok()),
             _ => match g::parse_event_id(&item.id) {
                 Some((kind, id)) => (kind, Some(id)),
                 None => return Ok(()),
@@ -365,13 +368,13 @@ impl GoogleSync {
         let Some(id) = id else { return Ok(()) };
         if kind == "event" {
             if !item.is_cancelled()
-                && let Some(event) = self.store.get_event(tenant, id).await?
+                && let Some(event) = self.store.get_event(tenant, EventId(id)).await?
                 && event.user_id == connection.user_id
             {
                 self.store
                     .set_event_provider_ref(
                         tenant,
-                        id,
+                        EventId(id),
                         Some(connection.id),
                         Some(&item.id),
                         item.etag.as_deref(),
@@ -380,7 +383,7 @@ impl GoogleSync {
             }
             return Ok(());
         }
-        let Some(booking) = self.store.get_booking(tenant, id).await? else {
+        let Some(booking) = self.store.get_booking(tenant, BookingId(id)).await? else {
             return Ok(());
         };
         if booking.user_id != connection.user_id || booking.status != BookingStatus::Confirmed {

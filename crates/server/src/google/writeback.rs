@@ -8,6 +8,8 @@
 //! the event already gone (410, 404) is done. Each job reads the current state of its booking
 //! or event, so jobs that run late or out of order still converge on what is true now.
 
+use pillow_store::UserId;
+use pillow_store::{BookingId, EventId};
 use std::collections::BTreeMap;
 
 use pillow_providers::google::{
@@ -15,7 +17,6 @@ use pillow_providers::google::{
 };
 use pillow_store::{BookingStatus, CalendarConnection, ConnectionStatus, Job, TenantId};
 use secrecy::ExposeSecret;
-use uuid::Uuid;
 
 use super::{BOOKING_PROPERTY, EVENT_PROPERTY, GoogleSync, SyncError};
 use crate::outbox::{JobKind, Origin, OutboxJob};
@@ -48,16 +49,16 @@ impl GoogleSync {
             OutboxJob::Booking(_, change) if change.origin == Some(Origin::Google) => {
                 return Ok(());
             }
-            OutboxJob::Booking(_, change) => ("booking", change.user_id, change.booking_id),
-            OutboxJob::Event(_, change) => ("event", change.user_id, change.event_id),
+            OutboxJob::Booking(_, change) => ("booking", change.user_id, change.booking_id.0),
+            OutboxJob::Event(_, change) => ("event", change.user_id, change.event_id.0),
             OutboxJob::Test(_) => return Ok(()),
         };
         let Some(connection) = self.connection_of(tenant, user).await? else {
             return Ok(());
         };
         let desired = match kind {
-            "booking" => self.desired_booking(tenant, object).await?,
-            _ => self.desired_event(tenant, object).await?,
+            "booking" => self.desired_booking(tenant, BookingId(object)).await?,
+            _ => self.desired_event(tenant, EventId(object)).await?,
         };
         let event_id = g::event_id_for(kind, object);
         match desired {
@@ -67,10 +68,10 @@ impl GoogleSync {
                 let local = match kind {
                     "booking" => self
                         .store
-                        .booking_event(tenant, object)
+                        .booking_event(tenant, BookingId(object))
                         .await?
                         .map(|e| e.id),
-                    _ => Some(object),
+                    _ => Some(EventId(object)),
                 };
                 if let Some(local) = local {
                     self.store
@@ -93,7 +94,7 @@ impl GoogleSync {
     async fn connection_of(
         &self,
         tenant: TenantId,
-        user: Uuid,
+        user: UserId,
     ) -> Result<Option<CalendarConnection>, SyncError> {
         let connection = self
             .store
@@ -107,7 +108,7 @@ impl GoogleSync {
         }
     }
 
-    async fn desired_booking(&self, tenant: TenantId, id: Uuid) -> Result<Desired, SyncError> {
+    async fn desired_booking(&self, tenant: TenantId, id: BookingId) -> Result<Desired, SyncError> {
         let Some(booking) = self.store.get_booking(tenant, id).await? else {
             return Ok(Desired::Absent);
         };
@@ -132,7 +133,7 @@ impl GoogleSync {
         })))
     }
 
-    async fn desired_event(&self, tenant: TenantId, id: Uuid) -> Result<Desired, SyncError> {
+    async fn desired_event(&self, tenant: TenantId, id: EventId) -> Result<Desired, SyncError> {
         let Some(event) = self.store.get_event(tenant, id).await? else {
             return Ok(Desired::Absent);
         };

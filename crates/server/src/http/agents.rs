@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
+use pillow_store::AgentId;
 use pillow_store::{Agent, AgentBackend, AgentPatch, NewAgent};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -12,9 +13,9 @@ use uuid::Uuid;
 
 use super::{check_time_zone, parse_id};
 use crate::AppState;
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::json::ApiJson;
+use crate::http::caller::Caller;
+use crate::http::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::extract::ApiJson;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -25,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// An agent as the API shows it. The Cal.com key is write-only: we say whether one is set.
 #[derive(Serialize, ToSchema)]
 pub struct AgentView {
-    id: Uuid,
+    id: AgentId,
     #[schema(value_type = String, format = Uuid)]
     tenant_id: pillow_store::TenantId,
     name: String,
@@ -210,7 +211,7 @@ async fn create_agent(
         cal_timezone: body.cal_timezone,
     };
     let preview = Agent {
-        id: Uuid::nil(),
+        id: AgentId(Uuid::nil()),
         tenant_id: caller.tenant,
         name: new.name.clone(),
         time_zone: new.time_zone.clone(),

@@ -10,9 +10,10 @@ use uuid::Uuid;
 
 use super::users::UserView;
 use crate::AppState;
-use crate::auth::{TOKEN_LIFETIME_HOURS, issue_token, verify_password};
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::json::ApiJson;
+use crate::credentials::{TOKEN_LIFETIME_HOURS, verify_password};
+use crate::http::caller::issue_token;
+use crate::http::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::extract::ApiJson;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(login))
@@ -41,7 +42,7 @@ struct LoginResponse {
 fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DECOY.get_or_init(|| {
-        crate::auth::hash_password("decoy password").unwrap_or_else(|_| String::new())
+        crate::credentials::hash_password("decoy password").unwrap_or_else(|_| String::new())
     })
 }
 

@@ -1,6 +1,7 @@
 //! `GET /api/calendar/availability`: free slots for you, a member, or an agent's team, in the
 //! documented shape `{"slots":[{"start_time","end_time","user_id","user_name"}]}`.
 
+use pillow_store::UserId;
 use std::collections::HashMap;
 
 use axum::Json;
@@ -12,14 +13,13 @@ use pillow_engine::Interval;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use super::{parse_bound, parse_date, parse_id};
 use crate::AppState;
-use crate::auth::Caller;
 use crate::domain::availability::team_availability;
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::json::ApiQuery;
+use crate::http::caller::Caller;
+use crate::http::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::extract::ApiQuery;
 
 /// The longest window one request may ask for.
 pub const MAX_WINDOW_DAYS: i64 = 93;
@@ -53,7 +53,7 @@ pub struct SlotView {
     /// UTC, e.g. `2024-02-15T09:00:00Z`.
     start_time: String,
     end_time: String,
-    user_id: Uuid,
+    user_id: UserId,
     user_name: String,
 }
 
@@ -159,9 +159,9 @@ fn parse_zone(raw: Option<&str>) -> ApiResult<Option<TimeZone>> {
 /// Who the slots are for: the members in team order, the zone their dates default to, the
 /// members' names, and for an agent its team (strategy, priorities, default duration).
 struct Subject {
-    members: Vec<Uuid>,
+    members: Vec<UserId>,
     default_zone: Option<TimeZone>,
-    names: HashMap<Uuid, String>,
+    names: HashMap<UserId, String>,
     context: Option<std::sync::Arc<crate::domain::bookings::TeamContext>>,
 }
 

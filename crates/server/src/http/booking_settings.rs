@@ -7,10 +7,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::parse_id;
 use crate::AppState;
-use crate::auth::Caller;
 use crate::domain::bookings::{BookingSettings, agent_team, validate_settings};
-use crate::error::{ApiError, ApiResult};
-use crate::json::{ApiJson, from_value};
+use crate::http::caller::Caller;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::ApiJson;
+use crate::json::from_value;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_settings, put_settings))

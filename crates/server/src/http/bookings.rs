@@ -4,23 +4,24 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use pillow_store::AgentId;
+use pillow_store::UserId;
 use pillow_store::{Booking, BookingFilter, BookingStatus, TenantId};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use super::{parse_id, parse_instant};
 use crate::AppState;
-use crate::auth::Caller;
 use crate::domain::bookings::{
     self as booking, AttendeeBody, BookingList, BookingRequest, BookingView, Subject,
     check_attendee, check_notes, find, idempotent, looks_like_code, parse_duration, request_hash,
     typed_view_of,
 };
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::json::{ApiJson, ApiQuery};
+use crate::http::caller::Caller;
+use crate::http::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::extract::{ApiJson, ApiQuery};
 use crate::rate_limit::RateLimiter;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -185,7 +186,7 @@ struct ListQuery {
 async fn names(
     state: &AppState,
     tenant: TenantId,
-) -> ApiResult<std::collections::HashMap<Uuid, String>> {
+) -> ApiResult<std::collections::HashMap<UserId, String>> {
     Ok(state
         .store
         .list_users(tenant)
@@ -391,7 +392,10 @@ async fn self_service_booking(
         ));
     }
     let not_found = || ApiError::not_found("booking");
-    let agent_id = Uuid::parse_str(agent_id.trim()).map_err(|_| not_found())?;
+    let agent_id = agent_id
+        .trim()
+        .parse::<AgentId>()
+        .map_err(|_| not_found())?;
     let agent = state
         .store
         .find_agent(agent_id)

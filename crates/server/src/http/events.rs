@@ -16,23 +16,24 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use pillow_engine::Interval;
+use pillow_store::EventId;
+use pillow_store::{BookingId, UserId};
 use pillow_store::{
     CalendarEvent, EventFilter, EventSource, EventStatus, NewCalendarEvent, Transparency, User,
-    new_id,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use super::{json_object, parse_bound, parse_date, parse_id, parse_instant};
 use crate::AppState;
-use crate::auth::Caller;
 use crate::domain::time::utc_date;
 use crate::domain::time::{AllDayDate, stored_zone};
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::json::{ApiJson, ApiQuery, from_value};
+use crate::http::caller::Caller;
+use crate::http::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::json::from_value;
 
 /// The longest window one listing may cover.
 pub const MAX_WINDOW_DAYS: i64 = 366;
@@ -54,8 +55,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// An event as the API shows it; instants in UTC with `Z`.
 #[derive(Serialize, ToSchema)]
 struct EventView {
-    id: Uuid,
-    user_id: Uuid,
+    id: EventId,
+    user_id: UserId,
     title: String,
     description: Option<String>,
     /// For all-day events: the start of `start_date` in the member's zone.
@@ -82,7 +83,7 @@ struct EventView {
     /// `internal` (made here), `booking` or `google`.
     #[schema(value_type = String, example = "internal")]
     source: EventSource,
-    booking_id: Option<Uuid>,
+    booking_id: Option<BookingId>,
     #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
@@ -225,7 +226,7 @@ async fn member(
 }
 
 /// The owner of an existing event, for its zone.
-async fn owner(state: &AppState, caller: &Caller, user_id: Uuid) -> ApiResult<Option<User>> {
+async fn owner(state: &AppState, caller: &Caller, user_id: UserId) -> ApiResult<Option<User>> {
     if let Some(me) = caller.user().filter(|u| u.id == user_id) {
         return Ok(Some(me.clone()));
     }
@@ -296,7 +297,7 @@ struct Valid {
 }
 
 impl Valid {
-    fn into_new(self, user_id: Uuid) -> NewCalendarEvent {
+    fn into_new(self, user_id: UserId) -> NewCalendarEvent {
         NewCalendarEvent {
             user_id,
             provider_id: None,
@@ -649,7 +650,7 @@ async fn create_event(
 ) -> ApiResult<(StatusCode, Json<EventView>)> {
     let user = member(&state, &caller, body.user_id.as_deref(), Access::Write).await?;
     let valid = validate(&body, false)?;
-    let id = new_id();
+    let id = EventId::new();
     let jobs = crate::google::event_write_jobs(&state, caller.tenant, user.id, id, false).await?;
     let event = state
         .store

@@ -2,6 +2,7 @@
 //! troubleshooting reads, the sync toggle, manual and cron syncs, and the push-notification
 //! webhook.
 
+use pillow_store::{ConnectionId, UserId};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,14 +19,14 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use super::parse_id;
 use crate::AppState;
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::google::{GoogleSync, Scheduler, StateError, SyncError, Trigger, hash_token};
-use crate::json::{ApiJson, ApiQuery, parse};
+use crate::http::caller::Caller;
+use crate::http::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::json::parse;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -76,8 +77,8 @@ async fn member(state: &AppState, caller: &Caller, user_id: Option<&str>) -> Api
 /// A connection as the troubleshooting guide reads it; never a token.
 #[derive(Serialize, ToSchema)]
 struct ProviderView {
-    id: Uuid,
-    user_id: Uuid,
+    id: ConnectionId,
+    user_id: UserId,
     /// `google`.
     provider: String,
     calendar_id: String,
@@ -474,7 +475,7 @@ struct SyncRequest {
 
 #[derive(Serialize, ToSchema)]
 struct SyncResult {
-    provider_id: Uuid,
+    provider_id: ConnectionId,
     /// `synced`, `busy` (another sync is running), `disabled` (sync is turned off for the
     /// connection), `needs_reauth` or `failed`.
     outcome: &'static str,

@@ -7,9 +7,13 @@ pub mod auth;
 pub mod availability;
 pub mod booking_settings;
 pub mod bookings;
+pub mod caller;
+pub mod error;
 pub mod events;
+pub mod extract;
 pub mod google;
 pub mod incall;
+pub mod mcp;
 pub mod ops;
 pub mod rules;
 pub mod users;
@@ -25,10 +29,9 @@ use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
-use uuid::Uuid;
 
 use crate::AppState;
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::{ApiError, ErrorCode};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -91,7 +94,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, document) = api_router().split_for_parts();
     // Merged here, not in `api_router`, so the layers below (request ids, tracing, metrics)
     // cover it too; it has no OpenAPI operations.
-    let routes = routes.merge(crate::mcp::router(&state));
+    let routes = routes.merge(mcp::router(&state));
     let document = std::sync::Arc::new(document);
     let request_id = HeaderName::from_static("x-request-id");
     routes
@@ -127,8 +130,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Reads an id from a path; a malformed id is simply a resource that does not exist.
-pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::not_found(what))
+pub fn parse_id<Id: std::str::FromStr>(raw: &str, what: &str) -> Result<Id, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found(what))
 }
 
 /// Checks an IANA zone name with the same database the engine uses.

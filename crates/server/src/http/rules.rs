@@ -9,18 +9,20 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use pillow_engine::{Rule, RuleDocument, RuleError};
+use pillow_store::RuleId;
+use pillow_store::UserId;
 use pillow_store::{AvailabilityRule, NewAvailabilityRule};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use super::{json_object, parse_id};
 use crate::AppState;
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::json::{ApiJson, ApiQuery, from_value};
+use crate::http::caller::Caller;
+use crate::http::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::json::from_value;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,8 +39,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// times. The handlers build this struct, so the schema is what is sent.
 #[derive(Serialize, ToSchema)]
 struct RuleView {
-    id: Uuid,
-    user_id: Uuid,
+    id: RuleId,
+    user_id: UserId,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
     /// Weekday name (`monday` … `sunday`) → ranges `{"start":"09:00","end":"17:00"}`.
@@ -110,7 +112,7 @@ fn view(rule: AvailabilityRule) -> ApiResult<RuleView> {
 }
 
 /// Whose rule this is: the named member (admins only, for others) or the calling user.
-async fn owner_of(state: &AppState, caller: &Caller, user_id: Option<&Value>) -> ApiResult<Uuid> {
+async fn owner_of(state: &AppState, caller: &Caller, user_id: Option<&Value>) -> ApiResult<UserId> {
     match user_id {
         Some(Value::String(raw)) => {
             let id = parse_id(raw, "user")?;

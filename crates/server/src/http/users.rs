@@ -4,17 +4,18 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
+use pillow_store::UserId;
 use pillow_store::{NewUser, Role, User, UserPatch};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use super::{check_time_zone, parse_id};
 use crate::AppState;
-use crate::auth::{Caller, hash_password};
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::json::ApiJson;
+use crate::credentials::hash_password;
+use crate::http::caller::Caller;
+use crate::http::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::extract::ApiJson;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -26,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A user as the API shows it: never the password hash.
 #[derive(Serialize, ToSchema)]
 pub struct UserView {
-    id: Uuid,
+    id: UserId,
     #[schema(value_type = String, format = Uuid)]
     tenant_id: pillow_store::TenantId,
     email: String,
@@ -121,7 +122,7 @@ fn check_role(caller: &Caller, role: &str) -> Result<Role, ApiError> {
 fn check_password(password: &str) -> Result<String, ApiError> {
     crate::domain::users::check_password_length(password)
         .map_err(|e| ApiError::from_user("password", e))?;
-    hash_password(password)
+    Ok(hash_password(password)?)
 }
 
 /// List the members of your tenant.

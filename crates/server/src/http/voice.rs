@@ -15,6 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
+use pillow_store::AgentId;
 use pillow_store::{Agent, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -24,9 +25,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::agents::AgentView;
 use super::parse_id;
 use crate::AppState;
-use crate::auth::{Caller, VoiceCaller};
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::json::{ApiJson, ApiQuery};
+use crate::http::caller::{Caller, VoiceCaller};
+use crate::http::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::extract::{ApiJson, ApiQuery};
 use crate::voice::definitions::{Platform, definitions};
 use crate::voice::retell::{self, SignatureError};
 use crate::voice::tools::{ToolContext, call_tool};
@@ -100,7 +101,10 @@ async fn signed_retell_agent(
         .map_err(signature_error)?;
     let candidates = match headers.get("x-agent-id").and_then(|v| v.to_str().ok()) {
         Some(raw) => {
-            let id = uuid::Uuid::parse_str(raw.trim()).map_err(|_| ApiError::not_found("agent"))?;
+            let id = raw
+                .trim()
+                .parse::<AgentId>()
+                .map_err(|_| ApiError::not_found("agent"))?;
             state.store.find_agent(id).await?.into_iter().collect()
         }
         None => match retell_agent_id {
@@ -167,7 +171,7 @@ async fn retell_tool(state: AppState, tool: &str, request: Request) -> ApiResult
     call_tool(&ctx, tool, call.args)
         .await
         .map(Json)
-        .map_err(|e| e.into_api_error())
+        .map_err(ApiError::from)
 }
 
 /// Retell custom function: open times, made for speech (voice contract).

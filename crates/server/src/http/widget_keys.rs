@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use pillow_store::AgentId;
 use pillow_store::{NewWidgetKey, WidgetKey, WidgetKeyPatch};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -13,9 +14,9 @@ use uuid::Uuid;
 
 use super::parse_id;
 use crate::AppState;
-use crate::auth::Caller;
 use crate::domain::widget_keys::mint_widget_key;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::caller::Caller;
+use crate::http::error::{ApiError, ApiResult, ErrorCode};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -39,7 +40,7 @@ struct WidgetKeyList {
 #[derive(serde::Serialize, ToSchema)]
 struct WidgetKeyView {
     id: Uuid,
-    agent_id: Uuid,
+    agent_id: AgentId,
     name: String,
     /// The public part of the key; the whole key is shown only when created or rotated.
     prefix: String,
@@ -144,7 +145,7 @@ fn check_key_name(name: Option<&str>) -> ApiResult<Option<String>> {
     }
 }
 
-async fn admin_agent(state: &AppState, caller: &Caller, agent_id: &str) -> ApiResult<Uuid> {
+async fn admin_agent(state: &AppState, caller: &Caller, agent_id: &str) -> ApiResult<AgentId> {
     caller.require_admin()?;
     let id = parse_id(agent_id, "agent")?;
     state
@@ -183,7 +184,7 @@ async fn create_widget_key(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    crate::json::ApiJson(body): crate::json::ApiJson<CreateWidgetKey>,
+    crate::http::extract::ApiJson(body): crate::http::extract::ApiJson<CreateWidgetKey>,
 ) -> ApiResult<(StatusCode, Json<WidgetKeyView>)> {
     let agent_id = admin_agent(&state, &caller, &id).await?;
     let name = check_key_name(body.name.as_deref())?.unwrap_or_else(|| "widget".into());
@@ -214,7 +215,7 @@ async fn update_widget_key(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, key_id)): Path<(String, String)>,
-    crate::json::ApiJson(body): crate::json::ApiJson<UpdateWidgetKey>,
+    crate::http::extract::ApiJson(body): crate::http::extract::ApiJson<UpdateWidgetKey>,
 ) -> ApiResult<Json<WidgetKeyView>> {
     let agent_id = admin_agent(&state, &caller, &id).await?;
     let key_id = parse_id(&key_id, "widget key")?;

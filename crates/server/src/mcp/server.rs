@@ -27,7 +27,7 @@ impl PillowMcp {
     }
 }
 
-/// What [`super::authenticate`] established for the HTTP request behind an MCP request.
+/// What the HTTP layer's `authenticate` (`http/mcp.rs`) established for the HTTP request behind an MCP request.
 fn http_request(context: &RequestContext<RoleServer>) -> Result<(&Parts, McpCaller), ErrorData> {
     let parts = context
         .extensions

@@ -3,13 +3,13 @@
 //! a one-line text an agent can read out, the answer itself as structured content, and failures
 //! as `isError` results carrying the speakable message.
 
+use pillow_store::AgentId;
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use rmcp::ErrorData;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock, JsonObject, Tool};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::McpCaller;
 use crate::AppState;
@@ -186,7 +186,7 @@ async fn agent_for(
             "There is no such agent for this API key.",
         )
     };
-    let id = Uuid::parse_str(raw.trim()).map_err(|_| not_found())?;
+    let id = raw.trim().parse::<AgentId>().map_err(|_| not_found())?;
     state
         .teams
         .get(state, caller.tenant, id)

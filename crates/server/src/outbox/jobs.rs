@@ -6,9 +6,9 @@
 //! names are the ones jobs already in a database carry, so a job written before an upgrade is
 //! delivered after it.
 
+use pillow_store::{BookingId, EventId, UserId};
 use pillow_store::{Job, NewJob};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 macro_rules! job_kinds {
     ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
@@ -84,9 +84,9 @@ pub enum Origin {
 /// The payload of a booking's jobs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BookingChange {
-    pub booking_id: Uuid,
+    pub booking_id: BookingId,
     /// The booking's member.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
     /// Whether the agent's booking settings ask for an e-mail and an SMS.
@@ -99,9 +99,9 @@ pub struct BookingChange {
 /// The payload of an internal event's write-back jobs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventChange {
-    pub event_id: Uuid,
+    pub event_id: EventId,
     /// The event's owner.
-    pub user_id: Uuid,
+    pub user_id: UserId,
 }
 
 /// The payload of a test job.
@@ -199,6 +199,7 @@ mod tests {
     use jiff::Timestamp;
     use pillow_store::{JobStatus, TenantId};
     use serde_json::json;
+    use uuid::Uuid;
 
     fn stored(kind: &str, payload: serde_json::Value) -> Job {
         Job {
@@ -225,8 +226,8 @@ mod tests {
 
     #[test]
     fn a_booking_job_written_before_the_typed_payloads_still_reads() {
-        let booking = Uuid::now_v7();
-        let user = Uuid::now_v7();
+        let booking = BookingId::new();
+        let user = UserId::new();
         let job = stored(
             "booking.cancelled",
             json!({"booking_id": booking.to_string(), "user_id": user.to_string(),
@@ -252,8 +253,8 @@ mod tests {
         let job = OutboxJob::event(
             JobKind::GoogleEventDelete,
             EventChange {
-                event_id: Uuid::now_v7(),
-                user_id: Uuid::now_v7(),
+                event_id: EventId::new(),
+                user_id: UserId::new(),
             },
         );
         let new = job.to_new_job();

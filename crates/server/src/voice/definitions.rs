@@ -7,8 +7,8 @@
 //! tenant's definitions: they carry the placeholder [`INTERNAL_KEY_PLACEHOLDER`]. Retell needs
 //! no key at all once the tenant's Retell API key is set, since Retell signs every request.
 
+use pillow_store::AgentId;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::tools::tool_specs;
 
@@ -68,7 +68,7 @@ fn filler(tool: &str) -> &'static str {
 /// Retell's signature authenticates and no key header is needed.
 pub fn definitions(
     platform: Platform,
-    agent_id: Uuid,
+    agent_id: AgentId,
     public_url: &str,
     signed_retell: bool,
 ) -> Value {
@@ -151,10 +151,11 @@ pub fn definitions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     #[test]
     fn every_platform_lists_the_five_tools_with_urls_and_the_agent() {
-        let agent = Uuid::from_u128(7);
+        let agent = AgentId(Uuid::from_u128(7));
         for platform in [Platform::Retell, Platform::Vapi, Platform::Openai] {
             let defs = definitions(platform, agent, "https://cal.example", false);
             let tools = defs["tools"].as_array().unwrap();

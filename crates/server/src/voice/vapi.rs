@@ -13,7 +13,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::domain::error::{DomainError, ErrorCode};
 
 /// One entry of `toolCallList`.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,12 +65,12 @@ fn arguments(value: Option<&Value>) -> Result<Value, String> {
 ///
 /// # Errors
 /// 400 `invalid_body` when the body is not a Vapi message or its `toolCallList` is missing.
-pub fn parse_message(body: &Value) -> Result<Option<VapiToolCalls>, ApiError> {
+pub fn parse_message(body: &Value) -> Result<Option<VapiToolCalls>, DomainError> {
     let message = body
         .get("message")
         .filter(|m| m.is_object())
         .ok_or_else(|| {
-            ApiError::bad_request(
+            DomainError::bad_request(
             ErrorCode::InvalidBody,
             "A Vapi server message {\"message\": {\"type\": \"tool-calls\", ...}} was expected.",
         )
@@ -83,7 +83,7 @@ pub fn parse_message(body: &Value) -> Result<Option<VapiToolCalls>, ApiError> {
         .get("toolCallList")
         .and_then(Value::as_array)
         .ok_or_else(|| {
-            ApiError::bad_request(
+            DomainError::bad_request(
                 ErrorCode::InvalidBody,
                 "A tool-calls message needs a toolCallList array.",
             )

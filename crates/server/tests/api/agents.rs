@@ -26,7 +26,7 @@ async fn agents_are_created_updated_and_deleted_with_the_calcom_key_sealed(app: 
     assert_eq!(created.body["backend"], "calcom");
     assert_eq!(created.body["cal_api_key_set"], true);
     assert!(!created.body.to_string().contains("supersecret"));
-    let id: uuid::Uuid = created.body["id"].as_str().unwrap().parse().unwrap();
+    let id: pillow_store::AgentId = created.body["id"].as_str().unwrap().parse().unwrap();
 
     // At rest the key is ciphertext that opens to the original.
     let stored = app.store().get_agent(acme.id, id).await.unwrap().unwrap();

@@ -2,10 +2,10 @@
 
 use jiff::Timestamp;
 use jiff::civil::Weekday;
+use pillow_store::UserId;
 use pillow_store::{EventSource, EventStatus, NewCalendarEvent, TenantId, Transparency};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::rules::seed_rule;
 use crate::helpers::{Reply, TestApp, at, next};
@@ -35,7 +35,7 @@ fn starts(reply: &Reply) -> Vec<String> {
 async fn add_event(
     app: &TestApp,
     tenant: TenantId,
-    user: Uuid,
+    user: UserId,
     event: impl FnOnce(&mut NewCalendarEvent),
 ) {
     let mut new = NewCalendarEvent {
@@ -55,7 +55,7 @@ async fn add_event(
     };
     event(&mut new);
     app.store()
-        .create_event(tenant, pillow_store::new_id(), &new, &[])
+        .create_event(tenant, pillow_store::EventId::new(), &new, &[])
         .await
         .unwrap();
 }
@@ -207,7 +207,7 @@ async fn an_agents_team_gets_the_union_of_its_members_slots(app: &TestApp) {
         .await;
     let agent_id = agent.body["id"].as_str().unwrap();
     // Owner: 09:00-12:00 New York; Sam: 11:00-14:00 New York.
-    let rule = |user: Uuid, start: &str, end: &str| {
+    let rule = |user: UserId, start: &str, end: &str| {
         json!({"user_id": user.to_string(), "timezone": "America/New_York", "slot_duration": 60,
                "schedule": {"friday": [{"start": start, "end": end}]}})
     };

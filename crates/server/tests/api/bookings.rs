@@ -49,7 +49,7 @@ fn booking_body(start: &str) -> Value {
 }
 
 /// A team agent with `n` members (owner included) whose rules are always open.
-async fn team(app: &TestApp, acme: &Tenant, n: usize) -> (String, Vec<Uuid>) {
+async fn team(app: &TestApp, acme: &Tenant, n: usize) -> (String, Vec<pillow_store::UserId>) {
     let mut members = vec![acme.owner.id];
     for i in 1..n {
         let (user, _) = app.member(acme, &format!("member{i}@acme.test")).await;
@@ -913,7 +913,7 @@ async fn a_request_waits_for_a_booking_of_ours_being_recorded_instead_of_reloadi
     app.store()
         .create_event(
             acme.id,
-            pillow_store::new_id(),
+            pillow_store::EventId::new(),
             &elsewhere(&slot(3, 20), &slot(3, 21)),
             &[],
         )
@@ -933,7 +933,7 @@ async fn a_request_waits_for_a_booking_of_ours_being_recorded_instead_of_reloadi
     app.store()
         .create_event(
             acme.id,
-            pillow_store::new_id(),
+            pillow_store::EventId::new(),
             &elsewhere(&slot(3, 30), &slot(3, 31)),
             &[],
         )
@@ -981,7 +981,7 @@ async fn a_booking_updates_the_cached_calendar_without_a_reload(app: &TestApp) {
     app.store()
         .create_event(
             acme.id,
-            pillow_store::new_id(),
+            pillow_store::EventId::new(),
             &pillow_store::NewCalendarEvent {
                 user_id: acme.owner.id,
                 provider_id: None,

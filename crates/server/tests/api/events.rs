@@ -693,7 +693,7 @@ async fn booking_and_synchronised_events_cannot_be_changed_here(app: &TestApp) {
             .store()
             .create_event(
                 acme.id,
-                pillow_store::new_id(),
+                pillow_store::EventId::new(),
                 &NewCalendarEvent {
                     user_id: acme.owner.id,
                     provider_id: None,

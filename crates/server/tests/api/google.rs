@@ -312,7 +312,7 @@ impl Harness {
     /// behind the test's back (e.g. while the test expects the cron to take the connection).
     async fn connect_settled(&self) -> String {
         let id = self.connect().await;
-        let uuid = uuid::Uuid::parse_str(&id).unwrap();
+        let uuid = id.parse::<pillow_store::ConnectionId>().unwrap();
         for _ in 0..500 {
             if self.provider().await["last_synced_at"].is_string() && self.idle(uuid).await {
                 return id;
@@ -324,7 +324,7 @@ impl Harness {
 
     /// Whether no sync of the connection is running: its lease is free (probed with a lease
     /// that ends at once).
-    async fn idle(&self, id: uuid::Uuid) -> bool {
+    async fn idle(&self, id: pillow_store::ConnectionId) -> bool {
         let store = self.app.store();
         let free = store
             .lease_calendar_connection(
@@ -743,7 +743,7 @@ async fn refresh_keeps_the_refresh_token_and_invalid_grant_needs_reauth(h: &Harn
     let id = h.connect_settled().await;
     // Push notifications would sync behind the test's back: the test drives every sync.
     h.google.expire_channels();
-    let id = uuid::Uuid::parse_str(&id).unwrap();
+    let id = id.parse::<pillow_store::ConnectionId>().unwrap();
     let store = h.app.store();
     let before = store
         .get_calendar_connection(h.tenant.id, id)
@@ -1244,7 +1244,11 @@ async fn the_cron_endpoint_syncs_due_connections(h: &Harness) {
         )
     };
     assert_eq!(cron().await.body["synced"], 0);
-    let id = uuid::Uuid::parse_str(h.provider().await["id"].as_str().unwrap()).unwrap();
+    let id = h.provider().await["id"]
+        .as_str()
+        .unwrap()
+        .parse::<pillow_store::ConnectionId>()
+        .unwrap();
     h.app
         .store()
         .update_calendar_connection(
@@ -1343,32 +1347,34 @@ async fn an_internal_event_and_its_write_back_job_commit_together(h: &Harness) {
 
     // Writes that fail in the store leave neither the event nor its job.
     let store = h.app.store();
-    let job = |event: uuid::Uuid| pillow_store::NewJob {
+    let job = |event: pillow_store::EventId| pillow_store::NewJob {
         kind: EVENT_UPSERT_JOB.into(),
         payload: json!({"event_id": event.to_string(),
                         "user_id": h.tenant.owner.id.to_string()}),
     };
-    let event = |user: uuid::Uuid, external: Option<&str>| pillow_store::NewCalendarEvent {
-        user_id: user,
-        provider_id: external.map(|_| uuid::Uuid::parse_str(&connection).unwrap()),
-        external_id: external.map(str::to_string),
-        etag: None,
-        title: "Ghost".into(),
-        description: None,
-        start,
-        end: start + jiff::SignedDuration::from_hours(1),
-        all_day: false,
-        status: pillow_store::EventStatus::Confirmed,
-        transparency: pillow_store::Transparency::Opaque,
-        source: pillow_store::EventSource::Internal,
-        booking_id: None,
-    };
-    let ghost = pillow_store::new_id();
+    let event =
+        |user: pillow_store::UserId, external: Option<&str>| pillow_store::NewCalendarEvent {
+            user_id: user,
+            provider_id: external
+                .map(|_| connection.parse::<pillow_store::ConnectionId>().unwrap()),
+            external_id: external.map(str::to_string),
+            etag: None,
+            title: "Ghost".into(),
+            description: None,
+            start,
+            end: start + jiff::SignedDuration::from_hours(1),
+            all_day: false,
+            status: pillow_store::EventStatus::Confirmed,
+            transparency: pillow_store::Transparency::Opaque,
+            source: pillow_store::EventSource::Internal,
+            booking_id: None,
+        };
+    let ghost = pillow_store::EventId::new();
     let missing_user = store
         .create_event(
             h.tenant.id,
             ghost,
-            &event(pillow_store::new_id(), None),
+            &event(pillow_store::UserId::new(), None),
             &[job(ghost)],
         )
         .await;
@@ -1383,7 +1389,7 @@ async fn an_internal_event_and_its_write_back_job_commit_together(h: &Harness) {
     store
         .create_event(
             h.tenant.id,
-            pillow_store::new_id(),
+            pillow_store::EventId::new(),
             &event(owner, Some("taken")),
             &[],
         )
@@ -1580,7 +1586,10 @@ async fn a_notification_for_another_resource_is_refused_and_syncs_nothing(h: &Ha
     let stored = h
         .app
         .store()
-        .get_calendar_connection(h.tenant.id, uuid::Uuid::parse_str(&id).unwrap())
+        .get_calendar_connection(
+            h.tenant.id,
+            id.parse::<pillow_store::ConnectionId>().unwrap(),
+        )
         .await
         .unwrap()
         .unwrap()
@@ -1637,7 +1646,7 @@ async fn turning_sync_off_stops_every_trigger_and_turning_it_on_resumes(h: &Harn
         .channels()
         .pop()
         .expect("the sync opened a channel");
-    let uuid = uuid::Uuid::parse_str(&id).unwrap();
+    let uuid = id.parse::<pillow_store::ConnectionId>().unwrap();
 
     let off = set_sync(h, h.token(), &id, &json!({"sync_enabled": false})).await;
     assert_eq!(off.status, 200, "{:?}", off.body);
@@ -1867,7 +1876,11 @@ async fn no_token_is_stored_in_plain_text() {
     let h = harness(Db::Sqlite, &[]).await.unwrap();
     h.connect().await;
     h.sync().await;
-    let id = uuid::Uuid::parse_str(h.provider().await["id"].as_str().unwrap()).unwrap();
+    let id = h.provider().await["id"]
+        .as_str()
+        .unwrap()
+        .parse::<pillow_store::ConnectionId>()
+        .unwrap();
     let store = h.app.store();
     let connection = store
         .get_calendar_connection(h.tenant.id, id)
@@ -1962,7 +1975,7 @@ async fn two_servers_on_one_database_never_sync_one_connection_at_once() {
                 .store()
                 .update_calendar_connection(
                     h.tenant.id,
-                    uuid::Uuid::parse_str(&connection).unwrap(),
+                    connection.parse::<pillow_store::ConnectionId>().unwrap(),
                     &pillow_store::ConnectionPatch {
                         next_sync_at: Some(jiff::Timestamp::now()),
                         ..Default::default()
@@ -2040,7 +2053,11 @@ async fn bench_initial_sync_of_10000_events() {
         }
         // Connect without the background sync racing the measured one: time the manual sync
         // after the connect's own finished, on a fresh token-less (full) state.
-        let id = uuid::Uuid::parse_str(&h.connect_settled().await).unwrap();
+        let id = h
+            .connect_settled()
+            .await
+            .parse::<pillow_store::ConnectionId>()
+            .unwrap();
         let store = h.app.store();
         store
             .update_calendar_connection(

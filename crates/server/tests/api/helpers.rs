@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 
-use pillow_server::auth::{issue_token, mint_api_key};
+use pillow_server::credentials::mint_api_key;
+use pillow_server::http::caller::issue_token;
 use pillow_server::{AppState, Config};
 use pillow_store::{NewApiKey, NewUser, Role, Store, TenantId, User};
 use pillow_store_postgres::testing::{TestDatabase, fresh_database};
@@ -163,7 +164,7 @@ impl TestApp {
                     role: Role::Owner,
                     time_zone: "America/New_York".into(),
                     password_hash: Some(
-                        pillow_server::auth::hash_password("owner-password").unwrap(),
+                        pillow_server::credentials::hash_password("owner-password").unwrap(),
                     ),
                 },
             )
@@ -356,7 +357,7 @@ pub fn at(date: jiff::civil::Date, time: &str, zone: &str) -> jiff::Timestamp {
 }
 
 /// A rule open every day, all day, in UTC: lets tests book many distinct slots.
-pub fn always_open(user: Option<uuid::Uuid>, slot: i64) -> Value {
+pub fn always_open(user: Option<pillow_store::UserId>, slot: i64) -> Value {
     let days = [
         "monday",
         "tuesday",

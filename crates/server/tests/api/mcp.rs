@@ -5,8 +5,6 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use uuid::Uuid;
-
 use super::rules::seed_rule;
 use crate::helpers::{INTERNAL_KEY, Tenant, TestApp};
 use crate::on_both_backends;
@@ -115,7 +113,7 @@ pub async fn modern_request(
 
 /// A tenant whose member works 09:00–17:00 Los Angeles time on weekdays, and a voice agent whose
 /// team is everyone. Returns the tenant, the agent's id and the member's id.
-pub async fn front_desk(app: &TestApp) -> (Tenant, String, Uuid) {
+pub async fn front_desk(app: &TestApp) -> (Tenant, String, pillow_store::UserId) {
     let acme = app.tenant("Acme").await;
     let (pat, _) = app.member(&acme, "pat@acme.test").await;
     let mut rule = seed_rule();

@@ -199,14 +199,14 @@ pub async fn changing_a_booking_that_does_not_exist_finds_nothing(store: &dyn St
     let acme = world.acme.id;
     assert_eq!(
         store
-            .reschedule_booking(acme, new_id(), e.start, e.end, &[], None)
+            .reschedule_booking(acme, BookingId::new(), e.start, e.end, &[], None)
             .await
             .unwrap(),
         None
     );
     assert_eq!(
         store
-            .cancel_booking(acme, new_id(), None, &[], None)
+            .cancel_booking(acme, BookingId::new(), None, &[], None)
             .await
             .unwrap(),
         None

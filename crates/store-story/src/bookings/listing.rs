@@ -1,11 +1,10 @@
 //! Listing bookings: the order, and each filter on its own.
 
 use pillow_store::*;
-use uuid::Uuid;
 
 use super::*;
 
-fn ids(bookings: Vec<Booking>) -> Vec<Uuid> {
+fn ids(bookings: Vec<Booking>) -> Vec<BookingId> {
     bookings.into_iter().map(|b| b.id).collect()
 }
 

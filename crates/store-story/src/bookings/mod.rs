@@ -67,7 +67,7 @@ pub(crate) async fn add_event(
     event: NewCalendarEvent,
 ) -> CalendarEvent {
     store
-        .create_event(tenant, new_id(), &event, &[])
+        .create_event(tenant, EventId::new(), &event, &[])
         .await
         .unwrap()
 }
@@ -180,7 +180,7 @@ pub(crate) async fn monday(store: &dyn Store) -> Monday {
 }
 
 /// Free time over 14:00–15:00: a transparent event does not block.
-pub(crate) fn transparent_focus(user: uuid::Uuid) -> NewCalendarEvent {
+pub(crate) fn transparent_focus(user: UserId) -> NewCalendarEvent {
     NewCalendarEvent {
         transparency: Transparency::Transparent,
         ..event(
@@ -193,7 +193,7 @@ pub(crate) fn transparent_focus(user: uuid::Uuid) -> NewCalendarEvent {
 }
 
 /// A cancelled event over 15:00–16:00: it does not block either.
-pub(crate) fn called_off(user: uuid::Uuid) -> NewCalendarEvent {
+pub(crate) fn called_off(user: UserId) -> NewCalendarEvent {
     NewCalendarEvent {
         status: EventStatus::Cancelled,
         ..event(
@@ -206,7 +206,7 @@ pub(crate) fn called_off(user: uuid::Uuid) -> NewCalendarEvent {
 }
 
 /// All day on Tuesday 2025-03-11.
-pub(crate) fn tuesday_holiday(user: uuid::Uuid) -> NewCalendarEvent {
+pub(crate) fn tuesday_holiday(user: UserId) -> NewCalendarEvent {
     NewCalendarEvent {
         all_day: true,
         ..event(
@@ -219,7 +219,7 @@ pub(crate) fn tuesday_holiday(user: uuid::Uuid) -> NewCalendarEvent {
 }
 
 /// An event marked as a booking's own, 16:30–16:45, though no booking has it.
-pub(crate) fn orphan(user: uuid::Uuid) -> NewCalendarEvent {
+pub(crate) fn orphan(user: UserId) -> NewCalendarEvent {
     NewCalendarEvent {
         source: EventSource::Booking,
         ..event(

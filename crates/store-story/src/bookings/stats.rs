@@ -2,7 +2,6 @@
 //! when they were last booked.
 
 use pillow_store::*;
-use uuid::Uuid;
 
 use super::*;
 
@@ -15,11 +14,11 @@ pub async fn member_stats_count_upcoming_confirmed_bookings_and_the_last_booked(
     let (Monday { world, bobs, .. }, _) = monday_after_moves(store).await;
     let (acme, ada, bob) = (world.acme.id, world.ada.id, world.bob.id);
     let mut stats = store
-        .member_stats(acme, &[ada, bob, world.gus.id, new_id()], now())
+        .member_stats(acme, &[ada, bob, world.gus.id, UserId::new()], now())
         .await
         .unwrap();
     stats.sort_by_key(|s| s.user_id);
-    let confirmed_of = async |user: Uuid| {
+    let confirmed_of = async |user: UserId| {
         store
             .list_bookings(
                 acme,

@@ -7,6 +7,7 @@
 //! members whose version moved. Because the version lives in the database, this stays correct
 //! with several server processes on one PostgreSQL.
 
+use pillow_store::UserId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -14,7 +15,6 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use pillow_engine::{Interval, Member, Rule, RuleDocument, SlotQuery, TeamSlot};
 use pillow_store::{AvailabilityRule, BusyEvent, MemberStats, Store, StoreError, TenantId};
-use uuid::Uuid;
 
 /// How far around "now" a member's busy time is loaded at once, so most queries hit the cache.
 const LOAD_BEFORE: SignedDuration = SignedDuration::from_hours(24 * 2);
@@ -27,7 +27,7 @@ const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 /// One member as the engine and the distribution strategies need them.
 #[derive(Clone)]
 pub struct MemberCalendar {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub rule: Arc<Rule>,
     pub busy: Arc<Vec<Interval>>,
     /// For the distribution strategies: last booking, upcoming bookings.
@@ -46,11 +46,11 @@ struct Cached {
 /// Per-process cache of members' rules and busy time, validated against `busy_version`.
 #[derive(Default)]
 pub struct CalendarCache {
-    entries: Mutex<HashMap<(TenantId, Uuid), Arc<Cached>>>,
+    entries: Mutex<HashMap<(TenantId, UserId), Arc<Cached>>>,
     /// Bookings of this process between their write and [`CalendarCache::record_booking`], per
     /// member. A version one of them has already bumped is about to be cached, so a request
     /// that sees it waits a moment for that rather than reloading the member.
-    writing: Mutex<HashMap<(TenantId, Uuid), u32>>,
+    writing: Mutex<HashMap<(TenantId, UserId), u32>>,
     /// Members loaded from the database so far (for metrics and tests).
     reloads: std::sync::atomic::AtomicU64,
 }
@@ -65,7 +65,7 @@ const WRITE_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
 /// cache (or has failed). See [`CalendarCache::writing`].
 pub struct BookingWrite<'a> {
     cache: &'a CalendarCache,
-    key: (TenantId, Uuid),
+    key: (TenantId, UserId),
 }
 
 impl Drop for BookingWrite<'_> {
@@ -88,7 +88,7 @@ pub fn parse_stored_rule(rule: &AvailabilityRule) -> Result<Rule, StoreError> {
 }
 
 /// Turns stored busy events into instants; all-day events cover their local dates in `zone`.
-pub fn busy_intervals(events: &[BusyEvent], user: Uuid, zone: &TimeZone) -> Vec<Interval> {
+pub fn busy_intervals(events: &[BusyEvent], user: UserId, zone: &TimeZone) -> Vec<Interval> {
     events
         .iter()
         .filter(|e| e.user_id == user)
@@ -114,11 +114,11 @@ impl CalendarCache {
         &self,
         store: &dyn Store,
         tenant: TenantId,
-        users: &[Uuid],
+        users: &[UserId],
         window: Interval,
         now: Timestamp,
     ) -> Result<Vec<MemberCalendar>, StoreError> {
-        let versions: HashMap<Uuid, i64> = store
+        let versions: HashMap<UserId, i64> = store
             .busy_versions(tenant, users)
             .await?
             .into_iter()
@@ -160,10 +160,10 @@ impl CalendarCache {
     fn stale(
         &self,
         tenant: TenantId,
-        users: &[Uuid],
-        versions: &HashMap<Uuid, i64>,
+        users: &[UserId],
+        versions: &HashMap<UserId, i64>,
         window: Interval,
-    ) -> Vec<Uuid> {
+    ) -> Vec<UserId> {
         let entries = self.entries.lock().expect("cache lock poisoned");
         users
             .iter()
@@ -187,8 +187,8 @@ impl CalendarCache {
     fn being_written(
         &self,
         tenant: TenantId,
-        users: &[Uuid],
-        versions: &HashMap<Uuid, i64>,
+        users: &[UserId],
+        versions: &HashMap<UserId, i64>,
     ) -> bool {
         let entries = self.entries.lock().expect("cache lock poisoned");
         let writing = self.writing.lock().expect("cache lock poisoned");
@@ -207,7 +207,7 @@ impl CalendarCache {
 
     /// Marks a booking of `user` as being written until the returned guard is dropped; drop it
     /// after [`CalendarCache::record_booking`] (or after the write failed).
-    pub fn begin_booking_write(&self, tenant: TenantId, user: Uuid) -> BookingWrite<'_> {
+    pub fn begin_booking_write(&self, tenant: TenantId, user: UserId) -> BookingWrite<'_> {
         *self
             .writing
             .lock()
@@ -224,8 +224,8 @@ impl CalendarCache {
         &self,
         store: &dyn Store,
         tenant: TenantId,
-        users: &[Uuid],
-        versions: &HashMap<Uuid, i64>,
+        users: &[UserId],
+        versions: &HashMap<UserId, i64>,
         window: Interval,
         now: Timestamp,
     ) -> Result<(), StoreError> {
@@ -242,7 +242,7 @@ impl CalendarCache {
         let events = store
             .busy_events(tenant, users, loaded.start, loaded.end)
             .await?;
-        let mut stats: HashMap<Uuid, MemberStats> = store
+        let mut stats: HashMap<UserId, MemberStats> = store
             .member_stats(tenant, users, now)
             .await?
             .into_iter()
@@ -294,7 +294,7 @@ impl CalendarCache {
     pub fn record_booking(
         &self,
         tenant: TenantId,
-        user: Uuid,
+        user: UserId,
         occupied: Interval,
         booked_at: Timestamp,
         upcoming: bool,
@@ -331,8 +331,8 @@ pub fn team_availability(
     window: Interval,
     duration: SignedDuration,
     now: Timestamp,
-) -> Vec<TeamSlot<Uuid>> {
-    let members: Vec<Member<'_, Uuid>> = calendars
+) -> Vec<TeamSlot<UserId>> {
+    let members: Vec<Member<'_, UserId>> = calendars
         .iter()
         .map(|c| Member {
             id: c.user_id,

@@ -4,6 +4,7 @@ use super::*;
 use crate::domain::error::Alternative;
 use crate::domain::error::ErrorCode;
 use crate::outbox::{BookingChange, JobKind, OutboxJob};
+use pillow_store::{BookingId, UserId};
 
 /// A rejected time as a 422 naming the field.
 pub fn rejection_to_error(rejection: SlotRejection) -> DomainError {
@@ -156,7 +157,7 @@ pub async fn book(
             now,
         )));
     }
-    let names: HashMap<Uuid, String> = match subject {
+    let names: HashMap<UserId, String> = match subject {
         Subject::Agent(context) => context.names.clone(),
         Subject::User(user) => HashMap::from([(user.id, user.name.clone())]),
     };
@@ -182,7 +183,7 @@ pub async fn book(
         // A code collision in the tenant is astronomically rare; try a few fresh ones.
         for _ in 0..4 {
             let new = NewBooking {
-                id: new_id(),
+                id: BookingId::new(),
                 agent_id: agent.map(|a| a.id),
                 user_id: member,
                 confirmation_code: new_confirmation_code(),
@@ -319,8 +320,8 @@ pub(crate) fn render_texts(
 /// write-back, e-mail, SMS, webhooks) act on.
 pub fn lifecycle_jobs(
     kind: JobKind,
-    booking: Uuid,
-    user: Uuid,
+    booking: BookingId,
+    user: UserId,
     notifications: Option<&Notifications>,
 ) -> Vec<NewJob> {
     let change = BookingChange {

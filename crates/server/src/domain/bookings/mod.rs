@@ -32,14 +32,13 @@ use jiff::{SignedDuration, Timestamp};
 use pillow_engine::{Candidate, Interval, SlotRejection, Strategy};
 use pillow_store::{
     Agent, Attendee, Booking, Constraint, IdempotencyState, IdempotentResponse, NewBooking, NewJob,
-    StoreError, TenantId, User, new_id,
+    StoreError, TenantId, User,
 };
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::availability::{MemberCalendar, team_availability};

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::domain::error::ErrorCode;
+use pillow_store::UserId;
 
 // ---------------------------------------------------------------------------------------------
 // Booking settings, as agents store them.
@@ -118,15 +119,15 @@ pub fn render_template(template: &str, values: &HashMap<&str, String>) -> String
 
 pub(crate) fn parse_strategy(
     settings: &BookingSettings,
-    members: &[Uuid],
-) -> DomainResult<Strategy<Uuid>> {
+    members: &[UserId],
+) -> DomainResult<Strategy<UserId>> {
     match settings.distribution_strategy.as_str() {
         "round_robin" => Ok(Strategy::RoundRobin),
         "least_busy" => Ok(Strategy::LeastBusy),
         "priority" => Ok(Strategy::Priority),
         "specific_user" => {
             let chosen = match &settings.specific_user_id {
-                Some(raw) => Uuid::parse_str(raw).map_err(|_| {
+                Some(raw) => raw.parse::<UserId>().map_err(|_| {
                     DomainError::invalid(
                         "specific_user_id",
                         ErrorCode::UnknownUser,
@@ -158,8 +159,8 @@ pub async fn validate_settings(
     state: &AppState,
     tenant: TenantId,
     settings: &BookingSettings,
-) -> DomainResult<Vec<Uuid>> {
-    let known: HashMap<Uuid, User> = state
+) -> DomainResult<Vec<UserId>> {
+    let known: HashMap<UserId, User> = state
         .store
         .list_users(tenant)
         .await?
@@ -169,7 +170,9 @@ pub async fn validate_settings(
     let mut members = Vec::new();
     for (i, entry) in settings.assignable_users.iter().enumerate() {
         let field = format!("assignable_users[{i}].user_id");
-        let id = Uuid::parse_str(&entry.user_id)
+        let id = entry
+            .user_id
+            .parse::<UserId>()
             .ok()
             .filter(|id| known.contains_key(id))
             .ok_or_else(|| {

@@ -1,12 +1,14 @@
 //! An agent's team, cached for a few seconds, and the order its members are offered in.
 
 use super::*;
+use pillow_store::AgentId;
+use pillow_store::UserId;
 
 /// Who books for an agent, in which order, and how.
 pub struct Team {
-    pub members: Vec<Uuid>,
-    pub priorities: HashMap<Uuid, i32>,
-    pub strategy: Strategy<Uuid>,
+    pub members: Vec<UserId>,
+    pub priorities: HashMap<UserId, i32>,
+    pub strategy: Strategy<UserId>,
     pub settings: BookingSettings,
 }
 
@@ -28,19 +30,19 @@ pub async fn agent_team(state: &AppState, agent: &Agent) -> DomainResult<Team> {
             notifications: Notifications::default(),
         },
     };
-    let members: Vec<Uuid> = if settings.assignable_users.is_empty() {
+    let members: Vec<UserId> = if settings.assignable_users.is_empty() {
         state.store.users_with_default_rule(agent.tenant_id).await?
     } else {
         settings
             .assignable_users
             .iter()
-            .filter_map(|u| Uuid::parse_str(&u.user_id).ok())
+            .filter_map(|u| u.user_id.parse::<UserId>().ok())
             .collect()
     };
     let priorities = settings
         .assignable_users
         .iter()
-        .filter_map(|u| Some((Uuid::parse_str(&u.user_id).ok()?, u.priority.unwrap_or(0))))
+        .filter_map(|u| Some((u.user_id.parse::<UserId>().ok()?, u.priority.unwrap_or(0))))
         .collect();
     let strategy = parse_strategy(&settings, &members)?;
     Ok(Team {
@@ -53,11 +55,15 @@ pub async fn agent_team(state: &AppState, agent: &Agent) -> DomainResult<Team> {
 
 /// Orders the members free at a slot by the strategy (first = the pick), from the
 /// statistics cached with their calendars.
-pub fn rank_members(team: Option<&Team>, free: &[Uuid], calendars: &[MemberCalendar]) -> Vec<Uuid> {
+pub fn rank_members(
+    team: Option<&Team>,
+    free: &[UserId],
+    calendars: &[MemberCalendar],
+) -> Vec<UserId> {
     let Some(team) = team else {
         return free.to_vec();
     };
-    let candidates: Vec<Candidate<Uuid>> = free
+    let candidates: Vec<Candidate<UserId>> = free
         .iter()
         .map(|id| {
             let stats = calendars
@@ -82,13 +88,13 @@ pub struct TeamContext {
     /// The agent's zone, parsed once when the context is built.
     pub zone: jiff::tz::TimeZone,
     pub team: Team,
-    pub names: HashMap<Uuid, String>,
+    pub names: HashMap<UserId, String>,
 }
 
 /// Per-process cache of [`TeamContext`]s.
 #[derive(Default)]
 pub struct TeamCache {
-    entries: std::sync::Mutex<HashMap<(TenantId, Uuid), CachedTeam>>,
+    entries: std::sync::Mutex<HashMap<(TenantId, AgentId), CachedTeam>>,
 }
 
 impl TeamCache {
@@ -100,7 +106,7 @@ impl TeamCache {
         &self,
         state: &AppState,
         tenant: TenantId,
-        agent_id: Uuid,
+        agent_id: AgentId,
     ) -> DomainResult<std::sync::Arc<TeamContext>> {
         if let Some((at, context)) = self
             .entries

@@ -1,13 +1,15 @@
 //! A booking as clients see it, and finding one by id or confirmation code.
 
 use super::*;
+use pillow_store::BookingId;
+use pillow_store::{AgentId, UserId};
 use pillow_store::{Attendee, BookingStatus};
 
 /// A booking as the API shows it: what the booking endpoints send and what their OpenAPI
 /// entries document, from this one struct.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BookingView {
-    pub id: Uuid,
+    pub id: BookingId,
     /// Nine characters from an alphabet without look-alikes, e.g. `K7MQ3RXTA`.
     pub confirmation_code: String,
     /// `confirmed` or `cancelled`.
@@ -19,10 +21,10 @@ pub struct BookingView {
     /// Minutes.
     pub duration: i64,
     /// The assigned member.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub user_name: String,
     pub assigned_user: AssignedUser,
-    pub agent_id: Option<Uuid>,
+    pub agent_id: Option<AgentId>,
     /// `{name, email, phone}`.
     #[schema(value_type = Object)]
     pub attendee: Attendee,
@@ -38,7 +40,7 @@ pub struct BookingView {
 /// The member a booking is with.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AssignedUser {
-    pub id: Uuid,
+    pub id: UserId,
     pub name: String,
 }
 
@@ -89,7 +91,7 @@ pub(crate) async fn find(
     id_or_code: &str,
 ) -> DomainResult<Booking> {
     let id_or_code = id_or_code.strip_prefix("BK_").unwrap_or(id_or_code);
-    let found = if let Ok(id) = Uuid::parse_str(id_or_code) {
+    let found = if let Ok(id) = id_or_code.parse::<BookingId>() {
         state.store.get_booking(tenant, id).await?
     } else if looks_like_code(id_or_code) {
         state

@@ -4,20 +4,24 @@
 use super::*;
 use crate::domain::error::ErrorCode;
 use crate::domain::error::ErrorKind;
+use pillow_store::AgentId;
 
 /// Why the Cal.com backend could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum CalcomBackendError {
     /// The agent's backend is `native`: the caller should not have come here.
     #[error("agent {agent} does not use the Cal.com backend")]
-    NotCalcom { agent: Uuid },
+    NotCalcom { agent: AgentId },
     /// The agent is `calcom` but lacks a setting.
     #[error("agent {agent} has no {missing}")]
-    Incomplete { agent: Uuid, missing: &'static str },
+    Incomplete {
+        agent: AgentId,
+        missing: &'static str,
+    },
     /// The sealed key cannot be opened (wrong `CALENDAR_ENCRYPTION_KEY`, or tampering).
     #[error("the Cal.com key of agent {agent} cannot be opened: {source}")]
     KeyUnreadable {
-        agent: Uuid,
+        agent: AgentId,
         #[source]
         source: CryptoError,
     },

@@ -16,6 +16,7 @@ mod slots;
 
 pub use errors::*;
 
+use pillow_store::AgentId;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -29,7 +30,6 @@ use pillow_providers::crypto::{CryptoError, SecretBox};
 use pillow_store::{Agent, AgentBackend, Attendee};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::config::Config;
@@ -94,7 +94,7 @@ pub(crate) fn shared_client() -> &'static CalcomClient {
 
 /// What identifies a slug's resolution: the Cal.com, the agent as last updated (so a new key or
 /// slug is a new entry), and the slug.
-type EventTypeKey = (String, Uuid, Timestamp, String);
+type EventTypeKey = (String, AgentId, Timestamp, String);
 
 /// An event type resolved for an agent: its id and default length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

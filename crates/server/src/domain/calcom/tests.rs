@@ -35,8 +35,8 @@ async fn setup() -> (FakeCalcom, Config) {
 
 fn agent(config: &Config, key: &str) -> Agent {
     Agent {
-        id: Uuid::new_v4(),
-        tenant_id: TenantId(Uuid::new_v4()),
+        id: AgentId::new(),
+        tenant_id: TenantId::new(),
         name: "Front desk".into(),
         time_zone: "America/New_York".into(),
         backend: AgentBackend::Calcom,

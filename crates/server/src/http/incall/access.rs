@@ -2,7 +2,8 @@
 //! rate-limited per key and client address; and the CORS preflight.
 
 use super::*;
-use crate::error::ErrorCode;
+use crate::http::error::ErrorCode;
+use pillow_store::AgentId;
 
 /// The client's address, when the server was started with connection info.
 pub struct PeerIp(pub Option<IpAddr>);
@@ -57,7 +58,7 @@ pub(crate) async fn access(
     state: &AppState,
     headers: &HeaderMap,
     peer: &PeerIp,
-    agent_id: Uuid,
+    agent_id: AgentId,
     operation: Operation,
 ) -> Result<Access, InCallError> {
     // Error bodies carry nothing secret, so they are readable from any page: an embedder
@@ -148,7 +149,7 @@ pub(crate) async fn preflight(
     let origin = origin_of(&headers)
         .ok_or_else(|| refuse("A preflight names its Origin."))?
         .to_string();
-    let agent = match Uuid::parse_str(&agent_id) {
+    let agent = match agent_id.parse::<AgentId>() {
         Ok(id) => state.store.find_agent(id).await?,
         Err(_) => None,
     };

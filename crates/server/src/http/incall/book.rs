@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::domain::error::DomainResult;
-use crate::error::ErrorCode;
+use crate::http::error::ErrorCode;
+use pillow_store::AgentId;
 
 /// The in-call API's booking body.
 #[derive(Debug, Deserialize, serde::Serialize, ToSchema)]
@@ -108,7 +109,7 @@ pub(crate) async fn book(
 pub(crate) async fn book_for(
     state: &AppState,
     tenant: TenantId,
-    agent_id: Uuid,
+    agent_id: AgentId,
     headers: &HeaderMap,
     raw: &[u8],
 ) -> ApiResult<Value> {

@@ -2,7 +2,8 @@
 //! CORS headers for the widget's origin.
 
 use super::*;
-use crate::error::ErrorCode;
+use crate::http::error::ErrorCode;
+use pillow_store::AgentId;
 
 /// An [`ApiError`] in the in-call envelope, `{"success":false,"error":{…}}`, with the CORS
 /// header a widget needs to read it.
@@ -64,7 +65,7 @@ pub(crate) fn replayed_error(status: StatusCode, error: &Value) -> ApiError {
 /// Turns a conflict's `alternatives` (start and end times) into bookable in-call slots.
 pub(crate) fn with_incall_alternatives(
     state: &AppState,
-    agent_id: Uuid,
+    agent_id: AgentId,
     zone: &TimeZone,
     mut error: ApiError,
 ) -> ApiError {

@@ -46,11 +46,9 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use super::{parse_bound, parse_id};
 use crate::AppState;
-use crate::auth::Caller;
 use crate::domain::bookings::{
     self as booking, BookingRequest, Subject, TeamContext, claim_key, request_hash,
 };
@@ -59,7 +57,8 @@ use crate::domain::incall::{
     InCallSlot, agent_zone, calcom_slots, local_time, native_slots, slot_view,
 };
 use crate::domain::widget_keys::{hash_widget_key, widget_key_prefix};
-use crate::error::{ApiError, ApiResult};
+use crate::http::caller::Caller;
+use crate::http::error::{ApiError, ApiResult};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

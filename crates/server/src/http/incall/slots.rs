@@ -1,7 +1,8 @@
 //! `GET .../calendar/slots`: the agent's open times in a window, in the agent's zone.
 
 use super::*;
-use crate::error::ErrorCode;
+use crate::http::error::ErrorCode;
+use pillow_store::AgentId;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -71,7 +72,7 @@ pub(crate) async fn slots(
 pub(crate) async fn slots_for(
     state: &AppState,
     access: Access,
-    agent_id: Uuid,
+    agent_id: AgentId,
     query: Result<Query<SlotsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(query) =

@@ -17,9 +17,9 @@ pub async fn check_availability(
     }
     check_availability_native(ctx, args).await
 }
-/// A Cal.com backend failure as a tool error (through [`ApiError`], so the codes match).
+/// A Cal.com backend failure as a tool error (through [`DomainError`], so the codes match).
 pub(crate) fn calcom_error(error: crate::domain::calcom::CalcomBackendError) -> ToolError {
-    ApiError::from(error).into()
+    DomainError::from(error).into()
 }
 /// What an availability question asks about, read the same way for every backend: the zone
 /// (the caller's or the agent's), the length, the local days and their window in instants.

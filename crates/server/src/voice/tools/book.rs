@@ -99,7 +99,7 @@ pub(crate) fn call_key(
     let mut hasher = Sha256::new();
     hasher.update(call_id.as_bytes());
     hasher.update([0]);
-    hasher.update(agent.id.as_bytes());
+    hasher.update(agent.id.0.as_bytes());
     hasher.update([0]);
     hasher.update(start.as_second().to_be_bytes());
     hasher.update(duration.map_or(0, |d| d.as_mins()).to_be_bytes());
@@ -130,7 +130,7 @@ pub async fn book_appointment_native(
     let body = match given(&ctx.call_id) {
         None => booking::book(ctx.state, ctx.tenant, &subject, &request, None)
             .await
-            .map_err(|e| ToolError::from_api(e.into(), ctx))?,
+            .map_err(|e| ToolError::from_domain(e, ctx))?,
         Some(call_id) => {
             let key = call_key(call_id, ctx.agent, start, duration);
             // The slot alone makes two requests "the same": a retry with the caller's details
@@ -141,7 +141,7 @@ pub async fn book_appointment_native(
                 &json!({"start": start.to_string(), "duration": duration.map(|d| d.as_mins())}),
             );
             match claim_key(ctx.state, ctx.tenant, &key, &hash).await {
-                Err(e) => return Err(ToolError::from_api(e.into(), ctx)),
+                Err(e) => return Err(ToolError::from_domain(e, ctx)),
                 Ok(Some((status, body))) if status.is_success() => body,
                 Ok(Some((status, body))) => {
                     return Err(ToolError::from_recorded(status, &body, ctx));
@@ -159,7 +159,7 @@ pub async fn book_appointment_native(
                         Ok(body) => body,
                         Err(error) => {
                             settle_key(ctx.state, ctx.tenant, &key, &hash, &error).await;
-                            return Err(ToolError::from_api(error.into(), ctx));
+                            return Err(ToolError::from_domain(error, ctx));
                         }
                     }
                 }
@@ -181,7 +181,7 @@ pub(crate) fn booking_answer(
     let start: Timestamp = body["start_time"]
         .as_str()
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| ToolError::from(ApiError::internal("booking view without start_time")))?;
+        .ok_or_else(|| ToolError::from(DomainError::internal("booking view without start_time")))?;
     let host_name = body["user_name"].as_str().unwrap_or_default().to_string();
     let spoken = speech::spoken_time(start, &zone, Timestamp::now());
     let spoken_code = speech::spell_code(&code);

@@ -33,7 +33,7 @@ pub async fn cancel_booking_native(
     let reason = given(&args.reason).map(str::to_string);
     let (_, view) = crate::domain::bookings::cancel(ctx.state, &booking, reason, None)
         .await
-        .map_err(|e| ToolError::from_api(e.into(), ctx))?;
+        .map_err(|e| ToolError::from_domain(e, ctx))?;
     let host = view["user_name"].as_str().unwrap_or_default().to_string();
     let when = speech::spoken_time(booking.start, &agent_zone(ctx.agent), Timestamp::now());
     let summary = cancel_summary(&when, already);

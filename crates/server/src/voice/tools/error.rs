@@ -1,7 +1,7 @@
 //! A tool failure the agent can say out loud.
 
 use super::*;
-use crate::error::ErrorCode;
+use crate::domain::error::{DomainError, ErrorCode};
 
 /// A tool failure the agent can say out loud, with a stable `code` and, when a time was taken,
 /// nearby alternatives to offer instead.
@@ -37,63 +37,30 @@ impl ToolError {
         error
     }
 
-    /// The plain JSON endpoints' error: `{"error":{"code","message","alternatives"}}`.
-    pub fn into_api_error(self) -> ApiError {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut error = ApiError::new(status, ErrorCode::ToolError, self.message);
-        error.code = ErrorCode::parse(&self.code).unwrap_or(ErrorCode::ToolError);
-        if let Some(field) = self.field {
-            error = error.with("field", field);
-        }
-        if !self.alternatives.is_empty() {
-            error = error.with(
-                "alternatives",
-                serde_json::to_value(&self.alternatives).unwrap_or_default(),
-            );
-        }
-        error
-    }
-
-    /// From the booking layer's error, with its alternatives turned into bookable options.
-    pub(crate) fn from_api(error: ApiError, ctx: &ToolContext<'_>) -> Self {
-        let field = error
-            .details
-            .get("field")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let alternatives = error
-            .details
-            .get("alternatives")
-            .map(|alternatives| options_from_json(ctx, alternatives))
-            .unwrap_or_default();
+    /// From the domain's error, with its alternatives turned into bookable options.
+    pub(crate) fn from_domain(error: DomainError, ctx: &ToolContext<'_>) -> Self {
+        let alternatives = options_from_alternatives(ctx, &error.alternatives);
         Self {
-            code: error.code.to_string(),
-            message: error.message,
             alternatives,
-            status: error.status.as_u16(),
-            field,
+            ..Self::from(error)
         }
     }
 
+    /// From an error answer recorded for the same idempotent request.
     pub(crate) fn from_recorded(status: StatusCode, body: &Value, ctx: &ToolContext<'_>) -> Self {
         let error = &body["error"];
-        let mut api = ApiError::new(
-            status,
-            ErrorCode::Replayed,
-            error["message"].as_str().unwrap_or_default(),
-        );
-        for (k, v) in error.as_object().into_iter().flatten() {
-            if k != "code" && k != "message" {
-                api = api.with(k, v.clone());
-            }
+        let text = |key: &str| error[key].as_str().map(str::to_string);
+        Self {
+            code: text("code").unwrap_or_else(|| ErrorCode::Replayed.to_string()),
+            message: text("message").unwrap_or_default(),
+            alternatives: options_from_json(ctx, &error["alternatives"]),
+            status: status.as_u16(),
+            field: text("field"),
         }
-        let mut tool = Self::from_api(api, ctx);
-        tool.code = error["code"].as_str().unwrap_or("replayed").to_string();
-        tool
     }
 }
-impl From<ApiError> for ToolError {
-    fn from(error: ApiError) -> Self {
+impl From<DomainError> for ToolError {
+    fn from(error: DomainError) -> Self {
         let field = error
             .details
             .get("field")
@@ -103,18 +70,13 @@ impl From<ApiError> for ToolError {
             code: error.code.to_string(),
             message: error.message,
             alternatives: Vec::new(),
-            status: error.status.as_u16(),
+            status: error.kind.status().as_u16(),
             field,
         }
     }
 }
-impl From<crate::domain::error::DomainError> for ToolError {
-    fn from(error: crate::domain::error::DomainError) -> Self {
-        ApiError::from(error).into()
-    }
-}
 impl From<pillow_store::StoreError> for ToolError {
     fn from(error: pillow_store::StoreError) -> Self {
-        ApiError::from(error).into()
+        DomainError::from(error).into()
     }
 }

@@ -55,7 +55,7 @@ use crate::domain::bookings::{
     request_hash, settle_key,
 };
 use crate::domain::bookings::{AttendeeBody, check_attendee};
-use crate::error::ApiError;
+use crate::domain::error::DomainError;
 use crate::slot_id::SlotRef;
 
 /// At most this many options per answer: more is too much to listen to.

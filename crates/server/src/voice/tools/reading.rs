@@ -108,6 +108,23 @@ pub(crate) fn option(
         spoken: speech::spoken_time(start, zone, now),
     }
 }
+/// A conflict's alternatives as bookable options.
+pub(crate) fn options_from_alternatives(
+    ctx: &ToolContext<'_>,
+    alternatives: &[crate::domain::error::Alternative],
+) -> Vec<SlotOption> {
+    let zone = agent_zone(ctx.agent);
+    let now = Timestamp::now();
+    alternatives
+        .iter()
+        .map(|alternative| {
+            let length = alternative.end.duration_since(alternative.start);
+            option(ctx, alternative.start, length, &zone, now)
+        })
+        .take(MAX_OPTIONS)
+        .collect()
+}
+
 /// The booking layer's `alternatives` (`[{start_time, end_time}]`) as bookable options.
 pub(crate) fn options_from_json(ctx: &ToolContext<'_>, alternatives: &Value) -> Vec<SlotOption> {
     let zone = agent_zone(ctx.agent);

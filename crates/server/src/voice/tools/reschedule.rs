@@ -25,7 +25,7 @@ pub async fn reschedule_booking_native(
     let (start, _) = requested_slot(ctx, &args.slot_id, &args.start_time)?;
     let (_, view) = crate::domain::bookings::reschedule(ctx.state, &booking, start, None)
         .await
-        .map_err(|e| ToolError::from_api(e.into(), ctx))?;
+        .map_err(|e| ToolError::from_domain(e, ctx))?;
     let host = view["user_name"].as_str().unwrap_or_default().to_string();
     let mut moved = booking.clone();
     moved.end = start

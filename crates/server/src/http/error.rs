@@ -117,6 +117,26 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The plain JSON voice endpoints' error: `{"error":{"code","message","field","alternatives"}}`.
+impl From<crate::voice::tools::ToolError> for ApiError {
+    fn from(error: crate::voice::tools::ToolError) -> Self {
+        let status =
+            StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let code = ErrorCode::parse(&error.code).unwrap_or(ErrorCode::ToolError);
+        let mut api = ApiError::new(status, code, error.message);
+        if let Some(field) = error.field {
+            api = api.with("field", field);
+        }
+        if !error.alternatives.is_empty() {
+            api = api.with(
+                "alternatives",
+                serde_json::to_value(&error.alternatives).unwrap_or_default(),
+            );
+        }
+        api
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut error = self.details;
