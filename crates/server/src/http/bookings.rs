@@ -8,7 +8,6 @@ use pillow_store::AgentId;
 use pillow_store::UserId;
 use pillow_store::{Booking, BookingFilter, BookingStatus, TenantId};
 use serde::Deserialize;
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -17,7 +16,7 @@ use crate::AppState;
 use crate::domain::bookings::{
     self as booking, AttendeeBody, BookingList, BookingRequest, BookingView, Subject,
     check_attendee, check_notes, find, idempotent, looks_like_code, parse_duration, request_hash,
-    typed_view_of,
+    view_of,
 };
 use crate::http::caller::Caller;
 use crate::http::error::{ApiError, ApiResult, ErrorCode};
@@ -120,7 +119,7 @@ async fn create_booking(
     caller: Caller,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateBooking>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<BookingView>)> {
     let key = idempotency_key(&headers)?;
     let start = parse_instant("start_time", &body.start_time)?;
     let duration = parse_duration(body.duration)?;
@@ -260,7 +259,7 @@ async fn get_booking(
     Path(id_or_code): Path<String>,
 ) -> ApiResult<Json<BookingView>> {
     let booking = find(&state, caller.tenant, &id_or_code).await?;
-    Ok(Json(typed_view_of(&state, &booking).await?))
+    Ok(Json(view_of(&state, &booking).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema, serde::Serialize, Default)]
@@ -296,7 +295,7 @@ async fn cancel_booking(
     headers: HeaderMap,
     Path(id_or_code): Path<String>,
     body: axum::body::Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<BookingView>)> {
     let key = idempotency_key(&headers)?;
     // The body is optional: an empty one cancels without a reason.
     let body: CancelBody = if body.iter().all(u8::is_ascii_whitespace) {
@@ -324,7 +323,7 @@ async fn reschedule_booking(
     headers: HeaderMap,
     Path(id_or_code): Path<String>,
     ApiJson(body): ApiJson<RescheduleBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<BookingView>)> {
     let key = idempotency_key(&headers)?;
     let start = parse_instant("start_time", &body.start_time)?;
     let booking = find(&state, caller.tenant, &id_or_code).await?;
@@ -439,7 +438,7 @@ async fn self_service_cancel(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SelfServiceCancel>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<BookingView>)> {
     let key = idempotency_key(&headers)?;
     let booking = self_service_booking(
         &state,
@@ -464,7 +463,7 @@ async fn self_service_reschedule(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SelfServiceReschedule>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<BookingView>)> {
     let key = idempotency_key(&headers)?;
     let start = parse_instant("start_time", &body.start_time)?;
     let booking = self_service_booking(

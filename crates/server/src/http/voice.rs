@@ -209,7 +209,7 @@ async fn retell_booking(State(state): State<AppState>, request: Request) -> ApiR
 #[utoipa::path(post, path = "/api/calendar/find-booking/retell", tag = "voice",
     request_body(content = Value, description = "confirmation_code | phone | email"),
     security(("bearer" = [])),
-    responses((status = 200), (status = 401), (status = 404)))]
+    responses((status = 200, body = crate::voice::FindAnswer), (status = 401), (status = 404)))]
 async fn retell_find_booking(
     State(state): State<AppState>,
     request: Request,
@@ -221,7 +221,7 @@ async fn retell_find_booking(
 #[utoipa::path(post, path = "/api/calendar/cancel/retell", tag = "voice",
     request_body(content = Value, description = "confirmation_code, reason"),
     security(("bearer" = [])),
-    responses((status = 200), (status = 401), (status = 404)))]
+    responses((status = 200, body = crate::voice::CancelAnswer), (status = 401), (status = 404)))]
 async fn retell_cancel(State(state): State<AppState>, request: Request) -> ApiResult<Json<Value>> {
     retell_tool(state, "cancel_booking", request).await
 }
@@ -230,7 +230,8 @@ async fn retell_cancel(State(state): State<AppState>, request: Request) -> ApiRe
 #[utoipa::path(post, path = "/api/calendar/reschedule/retell", tag = "voice",
     request_body(content = Value, description = "confirmation_code, slot_id | start_time"),
     security(("bearer" = [])),
-    responses((status = 200), (status = 401), (status = 404), (status = 409)))]
+    responses((status = 200, body = crate::voice::RescheduleAnswer), (status = 401), (status = 404),
+              (status = 409)))]
 async fn retell_reschedule(
     State(state): State<AppState>,
     request: Request,
@@ -299,14 +300,14 @@ struct ToolsQuery {
 /// descriptions, JSON schemas, URLs from `PUBLIC_URL`, headers.
 #[utoipa::path(get, path = "/api/agents/{id}/tools", tag = "voice", security(("bearer" = [])),
     params(("id" = Uuid, Path), ToolsQuery),
-    responses((status = 200, description = "`{platform, agent_id, auth, tools}`"),
+    responses((status = 200, body = crate::voice::definitions::ToolDefinitions),
               (status = 404), (status = 422)))]
 async fn agent_tools(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ToolsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<crate::voice::definitions::ToolDefinitions>> {
     let platform = Platform::parse(&query.platform).ok_or_else(|| {
         ApiError::invalid(
             "platform",

@@ -8,6 +8,7 @@
 //! no key at all once the tenant's Retell API key is set, since Retell signs every request.
 
 use pillow_store::AgentId;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::tools::tool_specs;
@@ -71,7 +72,7 @@ pub fn definitions(
     agent_id: AgentId,
     public_url: &str,
     signed_retell: bool,
-) -> Value {
+) -> ToolDefinitions {
     let agent = agent_id.to_string();
     let key_headers = json!({"Authorization": INTERNAL_KEY_PLACEHOLDER, "X-Agent-ID": agent});
     let (auth, headers) = match platform {
@@ -122,30 +123,54 @@ pub fn definitions(
             }
         })
         .collect();
-    let mut answer = json!({
-        "platform": platform.as_str(),
-        "agent_id": agent,
-        "auth": auth,
-        "tools": tools,
-    });
-    if platform == Platform::Openai {
-        // Function calling leaves the HTTP call to the host: post the arguments, bare, here.
-        let endpoints: serde_json::Map<String, Value> = tool_specs()
+    // Function calling leaves the HTTP call to the host: post the arguments, bare, here.
+    let endpoints = (platform == Platform::Openai).then(|| {
+        tool_specs()
             .into_iter()
             .map(|spec| {
-                (
-                    spec.name.to_string(),
-                    json!({
-                        "method": "POST",
-                        "url": format!("{public_url}{}", retell_path(spec.name)),
-                        "headers": headers,
-                    }),
-                )
+                let endpoint = ToolEndpoint {
+                    method: "POST",
+                    url: format!("{public_url}{}", retell_path(spec.name)),
+                    headers: headers.clone(),
+                };
+                (spec.name.to_string(), endpoint)
             })
-            .collect();
-        answer["endpoints"] = Value::Object(endpoints);
+            .collect()
+    });
+    ToolDefinitions {
+        platform: platform.as_str(),
+        agent_id,
+        auth,
+        tools,
+        endpoints,
     }
-    answer
+}
+
+/// The tool definitions of one agent for one platform (`GET /api/agents/{id}/tools`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ToolDefinitions {
+    /// `retell`, `vapi` or `openai`.
+    pub platform: &'static str,
+    pub agent_id: AgentId,
+    /// How the platform authenticates: `retell_signature` or `internal_key`.
+    pub auth: &'static str,
+    /// Each tool in the platform's own format (a Retell custom function, a Vapi tool, an
+    /// OpenAI function), ready to paste.
+    #[schema(value_type = Vec<Object>)]
+    pub tools: Vec<Value>,
+    /// OpenAI only: where to post each function's arguments, by tool name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<std::collections::BTreeMap<String, ToolEndpoint>>,
+}
+
+/// Where the host posts a function's arguments.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ToolEndpoint {
+    pub method: &'static str,
+    pub url: String,
+    /// The headers to send: the agent's id, and the key placeholder unless Retell signs.
+    #[schema(value_type = Object)]
+    pub headers: Value,
 }
 
 #[cfg(test)]
@@ -157,7 +182,9 @@ mod tests {
     fn every_platform_lists_the_five_tools_with_urls_and_the_agent() {
         let agent = AgentId(Uuid::from_u128(7));
         for platform in [Platform::Retell, Platform::Vapi, Platform::Openai] {
-            let defs = definitions(platform, agent, "https://cal.example", false);
+            let defs =
+                serde_json::to_value(definitions(platform, agent, "https://cal.example", false))
+                    .unwrap();
             let tools = defs["tools"].as_array().unwrap();
             assert_eq!(tools.len(), 5, "{platform:?}");
             let text = defs.to_string();
@@ -166,7 +193,13 @@ mod tests {
             }
             assert!(text.contains(&agent.to_string()) || platform == Platform::Openai);
         }
-        let retell = definitions(Platform::Retell, agent, "https://cal.example", true);
+        let retell = serde_json::to_value(definitions(
+            Platform::Retell,
+            agent,
+            "https://cal.example",
+            true,
+        ))
+        .unwrap();
         assert_eq!(retell["auth"], "retell_signature");
         assert!(retell["tools"][0]["headers"].get("Authorization").is_none());
         assert_eq!(

@@ -9,8 +9,8 @@ pub mod tools;
 pub mod vapi;
 
 pub use tools::{
-    AvailabilityAnswer, BookAppointmentArgs, BookingAnswer, CancelBookingArgs,
-    CheckAvailabilityArgs, FindBookingArgs, RescheduleBookingArgs, SlotOption, ToolContext,
-    ToolError, ToolSpec, book_appointment, call_tool, cancel_booking, check_availability,
-    find_booking, reschedule_booking, tool_specs,
+    AppointmentView, AvailabilityAnswer, BookAppointmentArgs, BookingAnswer, CancelAnswer,
+    CancelBookingArgs, CheckAvailabilityArgs, FindAnswer, FindBookingArgs, RescheduleAnswer,
+    RescheduleBookingArgs, SlotOption, ToolContext, ToolError, ToolSpec, book_appointment,
+    call_tool, cancel_booking, check_availability, find_booking, reschedule_booking, tool_specs,
 };

@@ -10,7 +10,7 @@ pub async fn cancel(
     booking: &Booking,
     reason: Option<String>,
     key: Option<String>,
-) -> DomainResult<(StatusCode, Value)> {
+) -> DomainResult<(StatusCode, BookingView)> {
     let tenant = booking.tenant_id;
     let hash = request_hash(
         "cancel",

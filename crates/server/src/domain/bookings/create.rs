@@ -78,7 +78,7 @@ pub async fn book(
     subject: &Subject,
     request: &BookingRequest,
     record: Option<(&str, &str)>,
-) -> DomainResult<Value> {
+) -> DomainResult<BookingView> {
     let now = Timestamp::now();
     let (members, team, agent) = match subject {
         Subject::Agent(context) => (
@@ -198,12 +198,12 @@ pub async fn book(
                 call_id: request.call_id.clone(),
             };
             let jobs = lifecycle_jobs(JobKind::BookingCreated, new.id, member, notifications);
-            let body = booking_view(&preview(tenant, &new, now), &host_name);
+            let view = BookingView::new(&preview(tenant, &new, now), &host_name);
             let response = record.map(|(key, hash)| IdempotentResponse {
                 key: key.to_string(),
                 request_hash: hash.to_string(),
                 status: StatusCode::CREATED.as_u16(),
-                body: body.clone(),
+                body: serde_json::to_value(&view).expect("a view serialises"),
             });
             let _writing = state.calendars.begin_booking_write(tenant, member);
             match state
@@ -223,7 +223,7 @@ pub async fn book(
                             booking.start >= now,
                         );
                     }
-                    return Ok(body);
+                    return Ok(view);
                 }
                 Err(StoreError::Conflict(Constraint::BookingCode)) => continue,
                 Err(StoreError::Conflict(Constraint::BookingOverlap)) => {

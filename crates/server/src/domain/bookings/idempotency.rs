@@ -107,44 +107,24 @@ pub async fn settle_key(
 /// Runs `work` under an optional idempotency key: replays a finished answer, records client
 /// errors, releases the key on server errors. `work` gets the key and hash to record its
 /// success atomically.
-pub(crate) async fn idempotent<F, Fut>(
+pub(crate) async fn idempotent<T, F, Fut>(
     state: &AppState,
     tenant: TenantId,
     key: Option<String>,
     hash: String,
     success: StatusCode,
     work: F,
-) -> DomainResult<(StatusCode, Value)>
+) -> DomainResult<(StatusCode, T)>
 where
+    T: serde::de::DeserializeOwned,
     F: FnOnce(Option<(String, String)>) -> Fut,
-    Fut: std::future::Future<Output = DomainResult<Value>>,
+    Fut: std::future::Future<Output = DomainResult<T>>,
 {
     let Some(key) = key else {
         return work(None).await.map(|body| (success, body));
     };
     if let Some((status, body)) = claim_key(state, tenant, &key, &hash).await? {
-        if status.is_success() {
-            return Ok((status, body));
-        }
-        // A recorded client error: answer it again, exactly.
-        let error = &body["error"];
-        let mut replayed = DomainError::new(
-            ErrorKind::of_status(status),
-            ErrorCode::Replayed,
-            error["message"].as_str().unwrap_or_default(),
-        );
-        replayed.code = error["code"]
-            .as_str()
-            .and_then(ErrorCode::parse)
-            .unwrap_or(ErrorCode::ReplayedError);
-        if let Some(details) = error.as_object() {
-            for (k, v) in details {
-                if k != "code" && k != "message" {
-                    replayed = replayed.with(k, v.clone());
-                }
-            }
-        }
-        return Err(replayed);
+        return replay(status, body).map(|answer| (status, answer));
     }
     match work(Some((key.clone(), hash.clone()))).await {
         Ok(body) => Ok((success, body)),
@@ -158,12 +138,48 @@ where
 /// The idempotency record of a 200 answer, when the request carried a key.
 pub(crate) fn recorded(
     record: Option<(String, String)>,
-    body: &Value,
+    body: &impl serde::Serialize,
 ) -> Option<IdempotentResponse> {
     record.map(|(key, request_hash)| IdempotentResponse {
         key,
         request_hash,
         status: 200,
-        body: body.clone(),
+        body: serde_json::to_value(body).expect("an answer serialises"),
     })
+}
+
+/// A recorded answer, given again: the success as it was sent, or the client error exactly.
+///
+/// # Errors
+/// The recorded client error; an internal error when a recorded success no longer reads as `T`.
+pub fn replay<T: serde::de::DeserializeOwned>(status: StatusCode, body: Value) -> DomainResult<T> {
+    if status.is_success() {
+        return serde_json::from_value(body).map_err(DomainError::internal);
+    }
+    Err(replayed_error(status, &body["error"]))
+}
+
+/// A client error recorded under an idempotency key (`{"code","message",…}`), answered again
+/// with the same status, code, message and details.
+pub fn replayed_error(status: StatusCode, error: &Value) -> DomainError {
+    let mut replayed = DomainError::new(
+        ErrorKind::of_status(status),
+        ErrorCode::ReplayedError,
+        error["message"].as_str().unwrap_or_default(),
+    );
+    if let Some(code) = error["code"].as_str().and_then(ErrorCode::parse) {
+        replayed.code = code;
+    }
+    for (k, v) in error.as_object().into_iter().flatten() {
+        match k.as_str() {
+            "code" | "message" => {}
+            // Typed again, so every edge offers them as it offers fresh ones.
+            "alternatives" => match serde_json::from_value(v.clone()) {
+                Ok(alternatives) => replayed.alternatives = alternatives,
+                Err(_) => replayed = replayed.with(k, v.clone()),
+            },
+            _ => replayed = replayed.with(k, v.clone()),
+        }
+    }
+    replayed
 }

@@ -11,7 +11,7 @@ pub async fn reschedule(
     booking: &Booking,
     start: Timestamp,
     key: Option<String>,
-) -> DomainResult<(StatusCode, Value)> {
+) -> DomainResult<(StatusCode, BookingView)> {
     let tenant = booking.tenant_id;
     let hash = request_hash(
         "reschedule",

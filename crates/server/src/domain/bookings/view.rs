@@ -6,8 +6,9 @@ use pillow_store::{AgentId, UserId};
 use pillow_store::{Attendee, BookingStatus};
 
 /// A booking as the API shows it: what the booking endpoints send and what their OpenAPI
-/// entries document, from this one struct.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// entries document, from this one struct. It reads back too: an idempotent write records it
+/// and a retry gets exactly the recorded booking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct BookingView {
     pub id: BookingId,
     /// Nine characters from an alphabet without look-alikes, e.g. `K7MQ3RXTA`.
@@ -16,8 +17,10 @@ pub struct BookingView {
     #[schema(value_type = String)]
     pub status: BookingStatus,
     /// RFC 3339, UTC.
-    pub start_time: String,
-    pub end_time: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub start_time: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub end_time: Timestamp,
     /// Minutes.
     pub duration: i64,
     /// The assigned member.
@@ -32,13 +35,16 @@ pub struct BookingView {
     pub title: String,
     pub description: Option<String>,
     pub cancel_reason: Option<String>,
-    pub cancelled_at: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub cancelled_at: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
 }
 
 /// The member a booking is with.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AssignedUser {
     pub id: UserId,
     pub name: String,
@@ -56,8 +62,8 @@ impl BookingView {
             id: booking.id,
             confirmation_code: booking.confirmation_code.clone(),
             status: booking.status,
-            start_time: booking.start.to_string(),
-            end_time: booking.end.to_string(),
+            start_time: booking.start,
+            end_time: booking.end,
             duration: booking.end.duration_since(booking.start).as_mins(),
             user_id: booking.user_id,
             user_name: host_name.to_string(),
@@ -71,16 +77,11 @@ impl BookingView {
             title: booking.title.clone(),
             description: booking.description.clone(),
             cancel_reason: booking.cancel_reason.clone(),
-            cancelled_at: booking.cancelled_at.map(|t| t.to_string()),
-            created_at: booking.created_at.to_string(),
-            updated_at: booking.updated_at.to_string(),
+            cancelled_at: booking.cancelled_at,
+            created_at: booking.created_at,
+            updated_at: booking.updated_at,
         }
     }
-}
-
-/// A booking as the API shows it, as JSON: what idempotency records and replays.
-pub fn booking_view(booking: &Booking, host_name: &str) -> Value {
-    serde_json::to_value(BookingView::new(booking, host_name)).expect("a view serialises")
 }
 
 /// Finds a booking by id or confirmation code, in the caller's tenant. The in-call API's
@@ -105,10 +106,7 @@ pub(crate) async fn find(
 }
 
 /// The view of a booking, with its member's name read from the store.
-pub(crate) async fn typed_view_of(
-    state: &AppState,
-    booking: &Booking,
-) -> DomainResult<BookingView> {
+pub(crate) async fn view_of(state: &AppState, booking: &Booking) -> DomainResult<BookingView> {
     let host = state
         .store
         .get_user(booking.tenant_id, booking.user_id)
@@ -117,10 +115,4 @@ pub(crate) async fn typed_view_of(
         booking,
         host.as_ref().map_or("", |u| u.name.as_str()),
     ))
-}
-
-/// [`typed_view_of`] as JSON, for the idempotent writes that record their answer.
-pub(crate) async fn view_of(state: &AppState, booking: &Booking) -> DomainResult<Value> {
-    let view = typed_view_of(state, booking).await?;
-    Ok(serde_json::to_value(view).expect("a view serialises"))
 }

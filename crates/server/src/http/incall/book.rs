@@ -71,7 +71,7 @@ pub async fn native_book(
     context: Arc<TeamContext>,
     request: &BookingRequest,
     record: Option<(&str, &str)>,
-) -> DomainResult<Value> {
+) -> DomainResult<BookingView> {
     let subject = Subject::Agent(context);
     booking::book(state, tenant, &subject, request, record).await
 }
@@ -88,7 +88,7 @@ pub fn booking_id(code: &str) -> String {
     params(("agent_id" = Uuid, Path),
            ("X-Pillow-Key" = Option<String>, Header, description = "Publishable widget key"),
            ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
-    responses((status = 201, description = "`{\"success\":true,\"data\":{\"booking\":{bookingId, slotId, attendeeName, attendeeEmail, attendeePhone, notes, status, …},\"message\"}}`"),
+    responses((status = 201, body = InCallBooked, description = "Inside the envelope: `{\"success\":true,\"data\":{…}}`"),
               (status = 409, description = "slot_unavailable"), (status = 422), (status = 429)))]
 pub(crate) async fn book(
     State(state): State<AppState>,
@@ -112,7 +112,7 @@ pub(crate) async fn book_for(
     agent_id: AgentId,
     headers: &HeaderMap,
     raw: &[u8],
-) -> ApiResult<Value> {
+) -> ApiResult<InCallBooked> {
     let body: BookBody = crate::json::parse(raw)?;
     let key = match headers.get("idempotency-key") {
         None => None,
@@ -193,16 +193,12 @@ pub(crate) async fn booked(
     request: &BookingRequest,
     key: Option<String>,
     hash: &str,
-) -> ApiResult<Value> {
+) -> ApiResult<BookingView> {
     Ok(match key {
         None => native_book(state, tenant, context, request, None).await?,
         Some(key) => {
             if let Some((status, recorded)) = claim_key(state, tenant, &key, hash).await? {
-                if status.is_success() {
-                    recorded
-                } else {
-                    return Err(replayed_error(status, &recorded["error"]));
-                }
+                replay(status, recorded)?
             } else {
                 match native_book(state, tenant, context, request, Some((&key, hash))).await {
                     Ok(view) => view,
@@ -215,30 +211,67 @@ pub(crate) async fn booked(
         }
     })
 }
+/// A booking as the in-call API shows it: camelCase, with the caller-facing local time.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InCallBooking {
+    /// `BK_` + the confirmation code (`BK_cal_` + the uid for Cal.com bookings).
+    pub booking_id: String,
+    pub slot_id: String,
+    pub attendee_name: String,
+    pub attendee_email: Option<String>,
+    pub attendee_phone: Option<String>,
+    pub notes: Option<String>,
+    /// `confirmed` or `cancelled`.
+    pub status: String,
+    pub confirmation_code: String,
+    /// RFC 3339, UTC.
+    #[schema(value_type = String, format = DateTime)]
+    pub start_time: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub end_time: Timestamp,
+    pub duration_min: i64,
+    /// The start in the agent's zone, for people, e.g. "Tuesday, March 12 at 2:00 PM".
+    pub local_time: String,
+    /// The agent's IANA zone.
+    pub timezone: String,
+    /// Who the appointment is with; `null` when the backend does not say (Cal.com).
+    pub host_name: Option<String>,
+}
+
+/// What booking answers inside the envelope's `data`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InCallBooked {
+    pub booking: InCallBooking,
+    pub message: String,
+}
+
+impl InCallBooked {
+    fn new(booking: InCallBooking) -> Self {
+        Self {
+            booking,
+            message: "Appointment booked successfully".into(),
+        }
+    }
+}
+
 /// The in-call API's booking block from the bookings API's view of the booking.
-pub(crate) fn booking_data(view: &Value, slot_id: &str, zone: &TimeZone) -> Value {
-    let code = view["confirmation_code"].as_str().unwrap_or_default();
-    let start = view["start_time"]
-        .as_str()
-        .and_then(|s| s.parse::<Timestamp>().ok());
-    json!({
-        "booking": {
-            "bookingId": booking_id(code),
-            "slotId": slot_id,
-            "attendeeName": view["attendee"]["name"],
-            "attendeeEmail": view["attendee"]["email"],
-            "attendeePhone": view["attendee"]["phone"],
-            "notes": view["notes"],
-            "status": view["status"],
-            "confirmationCode": code,
-            "startTime": view["start_time"],
-            "endTime": view["end_time"],
-            "durationMin": view["duration"],
-            "localTime": start.map(|s| local_time(s, zone)),
-            "timezone": zone.iana_name().unwrap_or("UTC"),
-            "hostName": view["user_name"],
-        },
-        "message": "Appointment booked successfully",
+pub(crate) fn booking_data(view: &BookingView, slot_id: &str, zone: &TimeZone) -> InCallBooked {
+    InCallBooked::new(InCallBooking {
+        booking_id: booking_id(&view.confirmation_code),
+        slot_id: slot_id.to_string(),
+        attendee_name: view.attendee.name.clone(),
+        attendee_email: view.attendee.email.clone(),
+        attendee_phone: view.attendee.phone.clone(),
+        notes: view.notes.clone(),
+        status: view.status.as_str().to_string(),
+        confirmation_code: view.confirmation_code.clone(),
+        start_time: view.start_time,
+        end_time: view.end_time,
+        duration_min: view.duration,
+        local_time: local_time(view.start_time, zone),
+        timezone: zone.iana_name().unwrap_or("UTC").to_string(),
+        host_name: Some(view.user_name.clone()),
     })
 }
 /// The `BK_…` id of a booking held on Cal.com.
@@ -254,28 +287,25 @@ pub(crate) fn calcom_booking_data(
     notes: Option<&str>,
     slot_id: &str,
     zone: &TimeZone,
-) -> Value {
+) -> InCallBooked {
     let status = match booked.status.as_str() {
         "accepted" => "confirmed",
         other => other,
     };
-    json!({
-        "booking": {
-            "bookingId": calcom_booking_id(&booked.uid),
-            "slotId": slot_id,
-            "attendeeName": attendee.name,
-            "attendeeEmail": attendee.email,
-            "attendeePhone": attendee.phone,
-            "notes": notes,
-            "status": status,
-            "confirmationCode": booked.uid,
-            "startTime": booked.start.to_string(),
-            "endTime": booked.end.to_string(),
-            "durationMin": booked.end.duration_since(booked.start).as_mins(),
-            "localTime": local_time(booked.start, zone),
-            "timezone": zone.iana_name().unwrap_or("UTC"),
-            "hostName": Value::Null,
-        },
-        "message": "Appointment booked successfully",
+    InCallBooked::new(InCallBooking {
+        booking_id: calcom_booking_id(&booked.uid),
+        slot_id: slot_id.to_string(),
+        attendee_name: attendee.name.clone(),
+        attendee_email: attendee.email.clone(),
+        attendee_phone: attendee.phone.clone(),
+        notes: notes.map(str::to_string),
+        status: status.to_string(),
+        confirmation_code: booked.uid.clone(),
+        start_time: booked.start,
+        end_time: booked.end,
+        duration_min: booked.end.duration_since(booked.start).as_mins(),
+        local_time: local_time(booked.start, zone),
+        timezone: zone.iana_name().unwrap_or("UTC").to_string(),
+        host_name: None,
     })
 }

@@ -2,7 +2,6 @@
 //! CORS headers for the widget's origin.
 
 use super::*;
-use crate::http::error::ErrorCode;
 use pillow_store::AgentId;
 
 /// An [`ApiError`] in the in-call envelope, `{"success":false,"error":{…}}`, with the CORS
@@ -41,26 +40,14 @@ pub(crate) fn add_cors(headers: &mut HeaderMap, origin: Option<HeaderValue>) {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     }
 }
-pub(crate) fn success(status: StatusCode, data: Value, cors: Option<HeaderValue>) -> Response {
+pub(crate) fn success(
+    status: StatusCode,
+    data: impl Serialize,
+    cors: Option<HeaderValue>,
+) -> Response {
     let mut response = (status, Json(json!({"success": true, "data": data}))).into_response();
     add_cors(response.headers_mut(), cors);
     response
-}
-/// A client error recorded under an idempotency key, answered again exactly.
-pub(crate) fn replayed_error(status: StatusCode, error: &Value) -> ApiError {
-    let code = error["code"]
-        .as_str()
-        .and_then(ErrorCode::parse)
-        .unwrap_or(ErrorCode::ReplayedError);
-    let mut replayed = ApiError::new(status, code, error["message"].as_str().unwrap_or_default());
-    if let Some(details) = error.as_object() {
-        for (k, v) in details {
-            if k != "code" && k != "message" {
-                replayed = replayed.with(k, v.clone());
-            }
-        }
-    }
-    replayed
 }
 /// Turns a conflict's `alternatives` (start and end times) into bookable in-call slots.
 pub(crate) fn with_incall_alternatives(

@@ -41,7 +41,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use pillow_engine::Interval;
 use pillow_store::{AgentBackend, TenantId, WidgetKey};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
@@ -50,7 +50,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{parse_bound, parse_id};
 use crate::AppState;
 use crate::domain::bookings::{
-    self as booking, BookingRequest, Subject, TeamContext, claim_key, request_hash,
+    self as booking, BookingRequest, BookingView, Subject, TeamContext, claim_key, replay,
+    request_hash,
 };
 use crate::domain::bookings::{AttendeeBody, check_attendee};
 use crate::domain::incall::{

@@ -61,33 +61,6 @@ pub struct CheckAvailabilityArgs {
     #[serde(default)]
     pub timezone: Option<String>,
 }
-/// What `check_availability` answers.
-#[derive(Debug, Clone, Serialize, JsonSchema, utoipa::ToSchema)]
-pub struct AvailabilityAnswer {
-    /// The resolved day (YYYY-MM-DD), or range as `first/last`: read it back to the caller.
-    pub date: String,
-    /// The zone the times are said in.
-    pub timezone: String,
-    /// At most three options, spread over the time asked about.
-    pub options: Vec<SlotOption>,
-    /// One line the agent can read out.
-    pub summary: String,
-    /// When nothing is free: the nearest days (YYYY-MM-DD) that have openings.
-    pub nearest_available_days: Vec<String>,
-    /// The appointment length the options are for, in minutes.
-    pub duration_minutes: i64,
-}
-/// One bookable time.
-#[derive(Debug, Clone, Serialize, JsonSchema, utoipa::ToSchema)]
-pub struct SlotOption {
-    /// Opaque id to book exactly this time (pass it to book_appointment).
-    pub slot_id: String,
-    /// RFC 3339 with the business's offset, e.g. 2024-03-12T14:00:00-04:00.
-    pub start_time: String,
-    pub end_time: String,
-    /// How to say it, e.g. "Tuesday at 2 PM".
-    pub spoken: String,
-}
 /// What `book_appointment` takes.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct BookAppointmentArgs {
@@ -113,22 +86,6 @@ pub struct BookAppointmentArgs {
     #[serde(default, deserialize_with = "lenient_minutes")]
     #[schemars(with = "Option<i64>")]
     pub duration: Option<i64>,
-}
-/// What `book_appointment` answers.
-#[derive(Debug, Clone, Serialize, JsonSchema, utoipa::ToSchema)]
-pub struct BookingAnswer {
-    pub booked: bool,
-    pub confirmation_code: String,
-    /// The code spelled for speech: "K, 7, M, ...".
-    pub spoken_code: String,
-    /// RFC 3339 with the business's offset.
-    pub start_time: String,
-    /// e.g. "Tuesday at 2 PM".
-    pub spoken: String,
-    /// Who the appointment is with.
-    pub host_name: String,
-    /// One sentence confirming it, code included.
-    pub summary: String,
 }
 /// What `find_booking` takes: the confirmation code, or the phone or e-mail it was made with.
 #[derive(Debug, Deserialize, JsonSchema)]

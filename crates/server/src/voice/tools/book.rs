@@ -127,7 +127,7 @@ pub async fn book_appointment_native(
         notes,
         call_id: ctx.call_id.clone(),
     };
-    let body = match given(&ctx.call_id) {
+    let view = match given(&ctx.call_id) {
         None => booking::book(ctx.state, ctx.tenant, &subject, &request, None)
             .await
             .map_err(|e| ToolError::from_domain(e, ctx))?,
@@ -142,9 +142,8 @@ pub async fn book_appointment_native(
             );
             match claim_key(ctx.state, ctx.tenant, &key, &hash).await {
                 Err(e) => return Err(ToolError::from_domain(e, ctx)),
-                Ok(Some((status, body))) if status.is_success() => body,
                 Ok(Some((status, body))) => {
-                    return Err(ToolError::from_recorded(status, &body, ctx));
+                    replay(status, body).map_err(|e| ToolError::from_domain(e, ctx))?
                 }
                 Ok(None) => {
                     match booking::book(
@@ -156,7 +155,7 @@ pub async fn book_appointment_native(
                     )
                     .await
                     {
-                        Ok(body) => body,
+                        Ok(view) => view,
                         Err(error) => {
                             settle_key(ctx.state, ctx.tenant, &key, &hash, &error).await;
                             return Err(ToolError::from_domain(error, ctx));
@@ -166,23 +165,14 @@ pub async fn book_appointment_native(
             }
         }
     };
-    booking_answer(ctx, &body)
+    Ok(booking_answer(ctx, &view))
 }
 /// The spoken confirmation of a booking from the booking layer's view of it.
-pub(crate) fn booking_answer(
-    ctx: &ToolContext<'_>,
-    body: &Value,
-) -> Result<BookingAnswer, ToolError> {
+pub(crate) fn booking_answer(ctx: &ToolContext<'_>, view: &BookingView) -> BookingAnswer {
     let zone = agent_zone(ctx.agent);
-    let code = body["confirmation_code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let start: Timestamp = body["start_time"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| ToolError::from(DomainError::internal("booking view without start_time")))?;
-    let host_name = body["user_name"].as_str().unwrap_or_default().to_string();
+    let code = view.confirmation_code.clone();
+    let start = view.start_time;
+    let host_name = view.user_name.clone();
     let spoken = speech::spoken_time(start, &zone, Timestamp::now());
     let spoken_code = speech::spell_code(&code);
     let with = if host_name.is_empty() {
@@ -190,7 +180,7 @@ pub(crate) fn booking_answer(
     } else {
         format!(" with {host_name}")
     };
-    Ok(BookingAnswer {
+    BookingAnswer {
         booked: true,
         summary: format!("You're booked{with} {spoken}; your confirmation code is {spoken_code}."),
         confirmation_code: code,
@@ -198,5 +188,5 @@ pub(crate) fn booking_answer(
         start_time: speech::iso_with_offset(start, &zone),
         spoken,
         host_name,
-    })
+    }
 }

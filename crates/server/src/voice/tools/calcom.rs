@@ -33,28 +33,32 @@ pub(crate) fn calcom_booking_error(error: crate::domain::calcom::CalcomBackendEr
 pub(crate) fn calcom_view(
     ctx: &ToolContext<'_>,
     booking: &crate::domain::calcom::CalcomBooked,
-) -> Value {
+) -> AppointmentView {
     let zone = agent_zone(ctx.agent);
     let status = match booking.status.as_str() {
         "accepted" => "confirmed",
         other => other,
     };
-    json!({
-        "confirmation_code": booking.uid,
-        "status": status,
-        "start_time": speech::iso_with_offset(booking.start, &zone),
-        "end_time": speech::iso_with_offset(booking.end, &zone),
-        "spoken": speech::spoken_time(booking.start, &zone, Timestamp::now()),
-        "host_name": "",
-        "attendee_name": booking.attendee.as_ref().map_or("", |a| a.name.as_str()),
-    })
+    AppointmentView {
+        confirmation_code: booking.uid.clone(),
+        spoken_code: None,
+        status: status.to_string(),
+        start_time: speech::iso_with_offset(booking.start, &zone),
+        end_time: speech::iso_with_offset(booking.end, &zone),
+        spoken: speech::spoken_time(booking.start, &zone, Timestamp::now()),
+        host_name: String::new(),
+        attendee_name: booking
+            .attendee
+            .as_ref()
+            .map_or_else(String::new, |a| a.name.clone()),
+    }
 }
 /// Finds the caller's Cal.com appointments: by uid, or among the agent's upcoming bookings by
 /// the attendee's e-mail (any case) or phone (the last digits given, at least seven).
 pub(crate) async fn find_booking_calcom(
     ctx: &ToolContext<'_>,
     args: FindBookingArgs,
-) -> Result<Value, ToolError> {
+) -> Result<FindAnswer, ToolError> {
     let found = if let Some(code) = given(&args.confirmation_code) {
         vec![
             crate::domain::calcom::booking(ctx.state, ctx.agent, calcom_uid(code)?)
@@ -91,44 +95,47 @@ pub(crate) async fn find_booking_calcom(
             }
         })
         .collect();
-    let views: Vec<Value> = found.iter().map(|b| calcom_view(ctx, b)).collect();
-    Ok(json!({"found": true, "bookings": views, "summary": found_summary(&lines)}))
+    Ok(FindAnswer {
+        found: true,
+        bookings: found.iter().map(|b| calcom_view(ctx, b)).collect(),
+        summary: found_summary(&lines),
+    })
 }
 /// Cancels a Cal.com appointment of this agent's. Cancelling twice answers the same.
 pub(crate) async fn cancel_booking_calcom(
     ctx: &ToolContext<'_>,
     args: CancelBookingArgs,
-) -> Result<Value, ToolError> {
+) -> Result<CancelAnswer, ToolError> {
     let uid = calcom_uid(&args.confirmation_code)?;
     let (before, cancelled) =
         crate::domain::calcom::cancel(ctx.state, ctx.agent, uid, given(&args.reason))
             .await
             .map_err(calcom_booking_error)?;
     let when = speech::spoken_time(before.start, &agent_zone(ctx.agent), Timestamp::now());
-    Ok(json!({
-        "cancelled": true,
-        "booking": calcom_view(ctx, &cancelled),
-        "summary": cancel_summary(&when, before.status == "cancelled"),
-    }))
+    Ok(CancelAnswer {
+        cancelled: true,
+        booking: calcom_view(ctx, &cancelled),
+        summary: cancel_summary(&when, before.status == "cancelled"),
+    })
 }
 /// Moves a Cal.com appointment of this agent's. Cal.com gives the moved booking a new uid,
 /// which the answer carries as the new confirmation code.
 pub(crate) async fn reschedule_booking_calcom(
     ctx: &ToolContext<'_>,
     args: RescheduleBookingArgs,
-) -> Result<Value, ToolError> {
+) -> Result<RescheduleAnswer, ToolError> {
     let uid = calcom_uid(&args.confirmation_code)?;
     let (start, _) = requested_slot(ctx, &args.slot_id, &args.start_time)?;
     let moved = crate::domain::calcom::reschedule(ctx.state, ctx.agent, uid, start, None)
         .await
         .map_err(calcom_booking_error)?;
     let when = speech::spoken_time(moved.start, &agent_zone(ctx.agent), Timestamp::now());
-    Ok(json!({
-        "rescheduled": true,
-        "previous_confirmation_code": uid,
-        "booking": calcom_view(ctx, &moved),
-        "summary": format!(
+    Ok(RescheduleAnswer {
+        rescheduled: true,
+        previous_confirmation_code: Some(uid.to_string()),
+        booking: calcom_view(ctx, &moved),
+        summary: format!(
             "Your appointment is moved to {when}; you'll get an updated confirmation by e-mail."
         ),
-    }))
+    })
 }

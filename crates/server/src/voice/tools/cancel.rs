@@ -17,7 +17,7 @@ pub(crate) fn cancel_summary(when: &str, already: bool) -> String {
 pub async fn cancel_booking(
     ctx: &ToolContext<'_>,
     args: CancelBookingArgs,
-) -> Result<Value, ToolError> {
+) -> Result<CancelAnswer, ToolError> {
     if ctx.agent.backend == AgentBackend::Calcom {
         return cancel_booking_calcom(ctx, args).await;
     }
@@ -27,21 +27,21 @@ pub async fn cancel_booking(
 pub async fn cancel_booking_native(
     ctx: &ToolContext<'_>,
     args: CancelBookingArgs,
-) -> Result<Value, ToolError> {
+) -> Result<CancelAnswer, ToolError> {
     let booking = booking_by_code(ctx, &args.confirmation_code).await?;
     let already = booking.status == BookingStatus::Cancelled;
     let reason = given(&args.reason).map(str::to_string);
     let (_, view) = crate::domain::bookings::cancel(ctx.state, &booking, reason, None)
         .await
         .map_err(|e| ToolError::from_domain(e, ctx))?;
-    let host = view["user_name"].as_str().unwrap_or_default().to_string();
+    let host = view.user_name;
     let when = speech::spoken_time(booking.start, &agent_zone(ctx.agent), Timestamp::now());
     let summary = cancel_summary(&when, already);
     let mut cancelled = booking.clone();
     cancelled.status = BookingStatus::Cancelled;
-    Ok(json!({
-        "cancelled": true,
-        "booking": voice_view(ctx, &cancelled, &host),
-        "summary": summary,
-    }))
+    Ok(CancelAnswer {
+        cancelled: true,
+        booking: voice_view(ctx, &cancelled, &host),
+        summary,
+    })
 }

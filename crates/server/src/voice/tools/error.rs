@@ -1,7 +1,7 @@
 //! A tool failure the agent can say out loud.
 
 use super::*;
-use crate::domain::error::{DomainError, ErrorCode};
+use crate::domain::error::DomainError;
 
 /// A tool failure the agent can say out loud, with a stable `code` and, when a time was taken,
 /// nearby alternatives to offer instead.
@@ -43,19 +43,6 @@ impl ToolError {
         Self {
             alternatives,
             ..Self::from(error)
-        }
-    }
-
-    /// From an error answer recorded for the same idempotent request.
-    pub(crate) fn from_recorded(status: StatusCode, body: &Value, ctx: &ToolContext<'_>) -> Self {
-        let error = &body["error"];
-        let text = |key: &str| error[key].as_str().map(str::to_string);
-        Self {
-            code: text("code").unwrap_or_else(|| ErrorCode::Replayed.to_string()),
-            message: text("message").unwrap_or_default(),
-            alternatives: options_from_json(ctx, &error["alternatives"]),
-            status: status.as_u16(),
-            field: text("field"),
         }
     }
 }

@@ -3,18 +3,22 @@
 use super::*;
 
 /// A booking as the voice tools show it.
-pub(crate) fn voice_view(ctx: &ToolContext<'_>, booking: &Booking, host_name: &str) -> Value {
+pub(crate) fn voice_view(
+    ctx: &ToolContext<'_>,
+    booking: &Booking,
+    host_name: &str,
+) -> AppointmentView {
     let zone = agent_zone(ctx.agent);
-    json!({
-        "confirmation_code": booking.confirmation_code,
-        "spoken_code": speech::spell_code(&booking.confirmation_code),
-        "status": booking.status,
-        "start_time": speech::iso_with_offset(booking.start, &zone),
-        "end_time": speech::iso_with_offset(booking.end, &zone),
-        "spoken": speech::spoken_time(booking.start, &zone, Timestamp::now()),
-        "host_name": host_name,
-        "attendee_name": booking.attendee.name,
-    })
+    AppointmentView {
+        confirmation_code: booking.confirmation_code.clone(),
+        spoken_code: Some(speech::spell_code(&booking.confirmation_code)),
+        status: booking.status.as_str().to_string(),
+        start_time: speech::iso_with_offset(booking.start, &zone),
+        end_time: speech::iso_with_offset(booking.end, &zone),
+        spoken: speech::spoken_time(booking.start, &zone, Timestamp::now()),
+        host_name: host_name.to_string(),
+        attendee_name: booking.attendee.name.clone(),
+    }
 }
 pub(crate) fn booking_not_found() -> ToolError {
     ToolError::new(
@@ -54,7 +58,7 @@ pub(crate) fn digits(text: &str) -> String {
 pub async fn find_booking(
     ctx: &ToolContext<'_>,
     args: FindBookingArgs,
-) -> Result<Value, ToolError> {
+) -> Result<FindAnswer, ToolError> {
     if ctx.agent.backend == AgentBackend::Calcom {
         return find_booking_calcom(ctx, args).await;
     }
@@ -64,7 +68,7 @@ pub async fn find_booking(
 pub async fn find_booking_native(
     ctx: &ToolContext<'_>,
     args: FindBookingArgs,
-) -> Result<Value, ToolError> {
+) -> Result<FindAnswer, ToolError> {
     let context = team(ctx).await?;
     let host = |b: &Booking| context.names.get(&b.user_id).cloned().unwrap_or_default();
     let found: Vec<Booking> = if let Some(code) = given(&args.confirmation_code) {
@@ -93,7 +97,7 @@ pub async fn find_booking_native(
     if found.is_empty() {
         return Err(nothing_upcoming());
     }
-    let views: Vec<Value> = found.iter().map(|b| voice_view(ctx, b, &host(b))).collect();
+    let views = found.iter().map(|b| voice_view(ctx, b, &host(b))).collect();
     let lines: Vec<String> = found
         .iter()
         .map(|b| {
@@ -111,7 +115,11 @@ pub async fn find_booking_native(
             }
         })
         .collect();
-    Ok(json!({"found": true, "bookings": views, "summary": found_summary(&lines)}))
+    Ok(FindAnswer {
+        found: true,
+        bookings: views,
+        summary: found_summary(&lines),
+    })
 }
 /// Who a caller looking for their appointment without its code is: the digits of their phone
 /// (at least seven, matched at the end) and their e-mail (any case), one of them at least.

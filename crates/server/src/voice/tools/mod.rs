@@ -9,6 +9,7 @@
 //! Each tool has one `*_native` function holding the path for agents whose calendar lives
 //! here; agents on another backend are routed in the public function.
 
+mod answers;
 mod args;
 mod availability;
 mod book;
@@ -20,6 +21,7 @@ mod reading;
 mod reschedule;
 mod specs;
 
+pub use answers::*;
 pub use args::*;
 pub use availability::*;
 pub use book::*;
@@ -51,8 +53,8 @@ use super::speech::{self, PartOfDay};
 use crate::AppState;
 use crate::domain::availability::team_availability;
 use crate::domain::bookings::{
-    self as booking, BookingRequest, Subject, TeamContext, claim_key, looks_like_code,
-    request_hash, settle_key,
+    self as booking, BookingRequest, BookingView, Subject, TeamContext, claim_key, looks_like_code,
+    replay, request_hash, settle_key,
 };
 use crate::domain::bookings::{AttendeeBody, check_attendee};
 use crate::domain::error::DomainError;
@@ -91,9 +93,9 @@ pub async fn call_tool(ctx: &ToolContext<'_>, name: &str, args: Value) -> Result
     let answer = match name {
         "check_availability" => to_value(check_availability(ctx, parse(args)?).await?),
         "book_appointment" => to_value(book_appointment(ctx, parse(args)?).await?),
-        "find_booking" => find_booking(ctx, parse(args)?).await?,
-        "cancel_booking" => cancel_booking(ctx, parse(args)?).await?,
-        "reschedule_booking" => reschedule_booking(ctx, parse(args)?).await?,
+        "find_booking" => to_value(find_booking(ctx, parse(args)?).await?),
+        "cancel_booking" => to_value(cancel_booking(ctx, parse(args)?).await?),
+        "reschedule_booking" => to_value(reschedule_booking(ctx, parse(args)?).await?),
         other => {
             return Err(ToolError::new(
                 StatusCode::NOT_FOUND,

@@ -125,22 +125,6 @@ pub(crate) fn options_from_alternatives(
         .collect()
 }
 
-/// The booking layer's `alternatives` (`[{start_time, end_time}]`) as bookable options.
-pub(crate) fn options_from_json(ctx: &ToolContext<'_>, alternatives: &Value) -> Vec<SlotOption> {
-    let zone = agent_zone(ctx.agent);
-    let now = Timestamp::now();
-    alternatives
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|alternative| {
-            let start: Timestamp = alternative["start_time"].as_str()?.parse().ok()?;
-            let end: Timestamp = alternative["end_time"].as_str()?.parse().ok()?;
-            Some(option(ctx, start, end.duration_since(start), &zone, now))
-        })
-        .take(MAX_OPTIONS)
-        .collect()
-}
 /// The time a booking or reschedule names: a slot id of this agent, or a start time.
 pub(crate) fn requested_slot(
     ctx: &ToolContext<'_>,

@@ -10,7 +10,7 @@ use super::*;
 pub async fn reschedule_booking(
     ctx: &ToolContext<'_>,
     args: RescheduleBookingArgs,
-) -> Result<Value, ToolError> {
+) -> Result<RescheduleAnswer, ToolError> {
     if ctx.agent.backend == AgentBackend::Calcom {
         return reschedule_booking_calcom(ctx, args).await;
     }
@@ -20,13 +20,13 @@ pub async fn reschedule_booking(
 pub async fn reschedule_booking_native(
     ctx: &ToolContext<'_>,
     args: RescheduleBookingArgs,
-) -> Result<Value, ToolError> {
+) -> Result<RescheduleAnswer, ToolError> {
     let booking = booking_by_code(ctx, &args.confirmation_code).await?;
     let (start, _) = requested_slot(ctx, &args.slot_id, &args.start_time)?;
     let (_, view) = crate::domain::bookings::reschedule(ctx.state, &booking, start, None)
         .await
         .map_err(|e| ToolError::from_domain(e, ctx))?;
-    let host = view["user_name"].as_str().unwrap_or_default().to_string();
+    let host = view.user_name;
     let mut moved = booking.clone();
     moved.end = start
         .checked_add(booking.end.duration_since(booking.start))
@@ -38,12 +38,13 @@ pub async fn reschedule_booking_native(
     } else {
         format!(" with {host}")
     };
-    Ok(json!({
-        "rescheduled": true,
-        "booking": voice_view(ctx, &moved, &host),
-        "summary": format!(
+    Ok(RescheduleAnswer {
+        rescheduled: true,
+        previous_confirmation_code: None,
+        booking: voice_view(ctx, &moved, &host),
+        summary: format!(
             "Your appointment is moved to {when}{with}; your confirmation code stays {}.",
             speech::spell_code(&booking.confirmation_code)
         ),
-    }))
+    })
 }
