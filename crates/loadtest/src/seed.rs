@@ -141,7 +141,7 @@ pub async fn run_seed(options: &SeedOptions) -> Result<Seeded> {
             },
         )
         .await?;
-    let minted = pillow_server::credentials::mint_api_key();
+    let minted = pillow_server::credentials::API_KEY.mint();
     store
         .create_api_key(
             tenant.id,

@@ -264,7 +264,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }) => {
             let store = store(&cli).await?;
             let tenant = resolve_tenant(store.as_ref(), tenant).await?;
-            let minted = credentials::mint_api_key();
+            let minted = credentials::API_KEY.mint();
             let key = store
                 .create_api_key(
                     tenant,

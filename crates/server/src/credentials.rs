@@ -1,8 +1,8 @@
 //! Secrets we mint and verify: API keys, password hashes, and the claims of user tokens.
 //!
-//! - API keys look like `pcal_<10-character id>_<32-character secret>`. The id part is the
-//!   public prefix we look the key up by; we keep only a SHA-256 of the whole key (the key is
-//!   random and long, so a slow hash adds nothing) and compare it in constant time.
+//! - API keys (`pcal_<10-character id>_<32-character secret>`) and publishable widget keys
+//!   (`pk_…`), one [`KeyShape`] each: looked up by their public prefix, stored only as a hash,
+//!   compared in constant time.
 //! - Passwords are hashed with Argon2id.
 //! - User tokens are HS256 JWTs with `sub` = user id: the shape Supabase issues, so an existing
 //!   Supabase front end can call us unchanged. Reading them off a request is the HTTP layer's
@@ -17,13 +17,34 @@ use subtle::ConstantTimeEq;
 
 use crate::domain::error::DomainError;
 
-pub const API_KEY_PREFIX: &str = "pcal_";
-const KEY_ID_LEN: usize = 10;
-const KEY_SECRET_LEN: usize = 32;
 /// How long a token from `POST /api/auth/login` lives.
 pub const TOKEN_LIFETIME_HOURS: i64 = 12;
 
-/// A freshly minted API key: `key` is shown once and never stored.
+/// The shape of a key we mint: `<prefix><id>_<secret>`, found again by its public part
+/// `<prefix><id>` and checked against a SHA-256 of the whole key (the key is long and random,
+/// so a slow hash would add nothing).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyShape {
+    pub prefix: &'static str,
+    id_len: usize,
+    secret_len: usize,
+}
+
+/// API keys: `pcal_<10>_<32>`, acting for a tenant with admin rights.
+pub const API_KEY: KeyShape = KeyShape {
+    prefix: "pcal_",
+    id_len: 10,
+    secret_len: 32,
+};
+
+/// Publishable widget keys: `pk_<10>_<32>`, opening one agent's in-call API from the browser.
+pub const WIDGET_KEY: KeyShape = KeyShape {
+    prefix: "pk_",
+    id_len: 10,
+    secret_len: 32,
+};
+
+/// A freshly minted key: `key` is shown once and never stored.
 pub struct MintedKey {
     pub key: String,
     pub prefix: String,
@@ -38,37 +59,35 @@ fn random_text(len: usize) -> String {
         .collect()
 }
 
-/// Makes a new random API key with its lookup prefix and hash.
-pub fn mint_api_key() -> MintedKey {
-    let prefix = format!("{API_KEY_PREFIX}{}", random_text(KEY_ID_LEN));
-    let key = format!("{prefix}_{}", random_text(KEY_SECRET_LEN));
-    let secret_hash = hash_api_key(&key);
-    MintedKey {
-        key,
-        prefix,
-        secret_hash,
+impl KeyShape {
+    /// Makes a new random key of this shape with its lookup prefix and hash.
+    pub fn mint(&self) -> MintedKey {
+        let prefix = format!("{}{}", self.prefix, random_text(self.id_len));
+        let key = format!("{prefix}_{}", random_text(self.secret_len));
+        MintedKey {
+            secret_hash: hash_key(&key),
+            key,
+            prefix,
+        }
+    }
+
+    /// The lookup prefix of a presented key, if it has this shape.
+    pub fn lookup_prefix<'k>(&self, key: &'k str) -> Option<&'k str> {
+        let rest = key.strip_prefix(self.prefix)?;
+        let (id, secret) = rest.split_once('_')?;
+        (id.len() == self.id_len && secret.len() == self.secret_len)
+            .then(|| &key[..self.prefix.len() + self.id_len])
     }
 }
 
-pub fn hash_api_key(key: &str) -> String {
+/// The SHA-256 of a whole key, as stored.
+pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-/// The lookup prefix of a presented key, if it has our shape.
-pub fn api_key_prefix(key: &str) -> Option<&str> {
-    let rest = key.strip_prefix(API_KEY_PREFIX)?;
-    let (id, secret) = rest.split_once('_')?;
-    (id.len() == KEY_ID_LEN && secret.len() == KEY_SECRET_LEN)
-        .then(|| &key[..API_KEY_PREFIX.len() + KEY_ID_LEN])
-}
-
 /// Whether a presented key hashes to the stored hash, compared in constant time.
-pub fn api_key_matches(presented: &str, stored_hash: &str) -> bool {
-    bool::from(
-        hash_api_key(presented)
-            .as_bytes()
-            .ct_eq(stored_hash.as_bytes()),
-    )
+pub fn key_matches(presented: &str, stored_hash: &str) -> bool {
+    bool::from(hash_key(presented).as_bytes().ct_eq(stored_hash.as_bytes()))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -139,19 +158,40 @@ mod tests {
 
     #[test]
     fn minted_keys_have_the_recognisable_shape_and_hash_to_the_stored_value() {
-        let minted = mint_api_key();
+        let minted = API_KEY.mint();
         assert!(minted.key.starts_with("pcal_"));
         assert_eq!(minted.key.len(), 5 + 10 + 1 + 32);
-        assert_eq!(api_key_prefix(&minted.key), Some(minted.prefix.as_str()));
-        assert_eq!(hash_api_key(&minted.key), minted.secret_hash);
+        assert_eq!(
+            API_KEY.lookup_prefix(&minted.key),
+            Some(minted.prefix.as_str())
+        );
+        assert_eq!(hash_key(&minted.key), minted.secret_hash);
+        assert!(key_matches(&minted.key, &minted.secret_hash));
+        assert!(!key_matches(&minted.key[1..], &minted.secret_hash));
         assert!(!minted.secret_hash.contains(&minted.key[16..]));
     }
 
     #[test]
     fn malformed_keys_have_no_prefix() {
-        assert_eq!(api_key_prefix("pcal_short_secret"), None);
+        assert_eq!(API_KEY.lookup_prefix("pcal_short_secret"), None);
         assert_eq!(
-            api_key_prefix("sk_live_0123456789_abcdefabcdefabcdefabcdefabcdefab"),
+            API_KEY.lookup_prefix("sk_live_0123456789_abcdefabcdefabcdefabcdefabcdefab"),
+            None
+        );
+    }
+
+    #[test]
+    fn widget_keys_have_their_shape_and_hash() {
+        let minted = WIDGET_KEY.mint();
+        assert!(minted.key.starts_with("pk_"));
+        assert_eq!(
+            WIDGET_KEY.lookup_prefix(&minted.key),
+            Some(minted.prefix.as_str())
+        );
+        assert_eq!(hash_key(&minted.key), minted.secret_hash);
+        assert_eq!(WIDGET_KEY.lookup_prefix("pk_short_x"), None);
+        assert_eq!(
+            WIDGET_KEY.lookup_prefix(&minted.key.replace("pk_", "pcal_")),
             None
         );
     }
@@ -159,7 +199,7 @@ mod tests {
     #[test]
     fn the_key_cache_answers_what_was_put_and_nothing_else() {
         let cache = ApiKeyCache::default();
-        let minted = mint_api_key();
+        let minted = API_KEY.mint();
         assert!(cache.get(&minted.prefix).is_none());
         let key = ApiKey {
             id: Uuid::now_v7(),

@@ -263,12 +263,12 @@ async fn reuse_or_mint_key(
         let prefix = key.get(..15).unwrap_or_default();
         if let Some(stored) = store.find_api_key(prefix).await?
             && stored.tenant_id == tenant
-            && stored.secret_hash == credentials::hash_api_key(key)
+            && credentials::key_matches(key, &stored.secret_hash)
         {
             return Ok(key.clone());
         }
     }
-    let minted = credentials::mint_api_key();
+    let minted = credentials::API_KEY.mint();
     store
         .create_api_key(
             tenant,
@@ -363,18 +363,18 @@ async fn reuse_or_mint_widget_key(
     agent: AgentId,
     secrets: &mut HashMap<String, String>,
 ) -> Result<String, CliError> {
-    use crate::domain::widget_keys::{hash_widget_key, mint_widget_key};
+    use crate::credentials::{WIDGET_KEY, key_matches};
     if let Some(key) = secrets.get("DEMO_WIDGET_KEY") {
         let prefix = key.get(..13).unwrap_or_default();
         if let Some(stored) = store.find_widget_key(prefix).await?
             && stored.tenant_id == tenant
             && stored.agent_id == agent
-            && stored.secret_hash == hash_widget_key(key)
+            && key_matches(key, &stored.secret_hash)
         {
             return Ok(key.clone());
         }
     }
-    let minted = mint_widget_key();
+    let minted = WIDGET_KEY.mint();
     store
         .create_widget_key(
             tenant,

@@ -10,4 +10,3 @@ pub mod error;
 pub mod incall;
 pub mod time;
 pub mod users;
-pub mod widget_keys;

@@ -15,7 +15,7 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::credentials::{API_KEY_PREFIX, Claims, api_key_matches, api_key_prefix};
+use crate::credentials::{API_KEY, Claims, key_matches};
 use crate::http::error::ApiError;
 
 /// An authenticated caller acting inside one tenant.
@@ -101,7 +101,7 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 
 async fn caller_from_api_key(state: &AppState, key: &str) -> Result<Caller, ApiError> {
     let invalid = || ApiError::unauthorized("The API key is not valid.");
-    let prefix = api_key_prefix(key).ok_or_else(invalid)?;
+    let prefix = API_KEY.lookup_prefix(key).ok_or_else(invalid)?;
     let stored = match state.api_keys.get(prefix) {
         Some(stored) => stored,
         None => {
@@ -114,7 +114,7 @@ async fn caller_from_api_key(state: &AppState, key: &str) -> Result<Caller, ApiE
             stored
         }
     };
-    if !api_key_matches(key, &stored.secret_hash) {
+    if !key_matches(key, &stored.secret_hash) {
         return Err(invalid());
     }
     Ok(Caller {
@@ -160,7 +160,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
-        if token.starts_with(API_KEY_PREFIX) {
+        if token.starts_with(API_KEY.prefix) {
             caller_from_api_key(state, token).await
         } else if token.split('.').count() == 3 {
             caller_from_jwt(state, token).await

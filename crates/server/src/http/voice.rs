@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use pillow_store::AgentId;
 use pillow_store::{Agent, TenantId};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -30,7 +30,7 @@ use crate::http::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::voice::definitions::{Platform, definitions};
 use crate::voice::retell::{self, SignatureError};
-use crate::voice::tools::{ToolContext, call_tool};
+use crate::voice::tools::{ToolContext, call_tool, read_args};
 use crate::voice::vapi::{self, VapiResult};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -132,14 +132,34 @@ async fn signed_retell_agent(
     Err(signature_error(SignatureError::Mismatch))
 }
 
-/// One Retell custom function: authenticate, read either body shape, run the tool, answer its
-/// JSON (or the error in our format, with alternatives when a time was taken).
-async fn retell_tool(state: AppState, tool: &str, request: Request) -> ApiResult<Json<Value>> {
+/// A Retell custom-function call, authenticated: the agent it is for, the call it came from
+/// and the tool's arguments.
+struct RetellCall {
+    agent: Agent,
+    call_id: Option<String>,
+    args: Value,
+}
+
+impl RetellCall {
+    fn context<'a>(&'a self, state: &'a AppState) -> ToolContext<'a> {
+        ToolContext {
+            state,
+            tenant: self.agent.tenant_id,
+            agent: &self.agent,
+            call_id: self.call_id.clone(),
+        }
+    }
+}
+
+/// One Retell custom function: authenticate and read either body shape. The handler runs its
+/// tool and answers the tool's typed answer (or the error in our format, with alternatives
+/// when a time was taken).
+async fn retell_call(state: &AppState, request: Request) -> ApiResult<RetellCall> {
     let signature = request
         .headers()
         .get("x-retell-signature")
         .map(|v| v.to_str().unwrap_or_default().to_string());
-    let (caller, headers, bytes) = read_request(&state, request, signature.is_none()).await?;
+    let (caller, headers, bytes) = read_request(state, request, signature.is_none()).await?;
     let body: Value = crate::json::parse(&bytes)?;
     if !body.is_object() {
         return Err(ApiError::bad_request(
@@ -152,7 +172,7 @@ async fn retell_tool(state: AppState, tool: &str, request: Request) -> ApiResult
         (Some(caller), _) => caller.agent,
         (None, Some(header)) => {
             signed_retell_agent(
-                &state,
+                state,
                 &headers,
                 &header,
                 &bytes,
@@ -162,16 +182,11 @@ async fn retell_tool(state: AppState, tool: &str, request: Request) -> ApiResult
         }
         (None, None) => return Err(ApiError::unauthorized("No credentials.")),
     };
-    let ctx = ToolContext {
-        state: &state,
-        tenant: agent.tenant_id,
-        agent: &agent,
-        call_id: call.call_id.clone(),
-    };
-    call_tool(&ctx, tool, call.args)
-        .await
-        .map(Json)
-        .map_err(ApiError::from)
+    Ok(RetellCall {
+        agent,
+        call_id: call.call_id,
+        args: call.args,
+    })
 }
 
 /// Retell custom function: open times, made for speech (voice contract).
@@ -186,8 +201,12 @@ async fn retell_tool(state: AppState, tool: &str, request: Request) -> ApiResult
 async fn retell_availability(
     State(state): State<AppState>,
     request: Request,
-) -> ApiResult<Json<Value>> {
-    retell_tool(state, "check_availability", request).await
+) -> ApiResult<Json<crate::voice::AvailabilityAnswer>> {
+    let mut call = retell_call(&state, request).await?;
+    let args = read_args(std::mem::take(&mut call.args))?;
+    Ok(Json(
+        crate::voice::check_availability(&call.context(&state), args).await?,
+    ))
 }
 
 /// Retell custom function: book for the caller (voice contract); idempotent per call and
@@ -201,8 +220,15 @@ async fn retell_availability(
     responses((status = 200, body = crate::voice::BookingAnswer),
               (status = 401), (status = 409, description = "slot_unavailable with alternatives"),
               (status = 422)))]
-async fn retell_booking(State(state): State<AppState>, request: Request) -> ApiResult<Json<Value>> {
-    retell_tool(state, "book_appointment", request).await
+async fn retell_booking(
+    State(state): State<AppState>,
+    request: Request,
+) -> ApiResult<Json<crate::voice::BookingAnswer>> {
+    let mut call = retell_call(&state, request).await?;
+    let args = read_args(std::mem::take(&mut call.args))?;
+    Ok(Json(
+        crate::voice::book_appointment(&call.context(&state), args).await?,
+    ))
 }
 
 /// Retell custom function: find the caller's appointment by code, phone or e-mail.
@@ -213,8 +239,12 @@ async fn retell_booking(State(state): State<AppState>, request: Request) -> ApiR
 async fn retell_find_booking(
     State(state): State<AppState>,
     request: Request,
-) -> ApiResult<Json<Value>> {
-    retell_tool(state, "find_booking", request).await
+) -> ApiResult<Json<crate::voice::FindAnswer>> {
+    let mut call = retell_call(&state, request).await?;
+    let args = read_args(std::mem::take(&mut call.args))?;
+    Ok(Json(
+        crate::voice::find_booking(&call.context(&state), args).await?,
+    ))
 }
 
 /// Retell custom function: cancel the caller's appointment by its code.
@@ -222,8 +252,15 @@ async fn retell_find_booking(
     request_body(content = Value, description = "confirmation_code, reason"),
     security(("bearer" = [])),
     responses((status = 200, body = crate::voice::CancelAnswer), (status = 401), (status = 404)))]
-async fn retell_cancel(State(state): State<AppState>, request: Request) -> ApiResult<Json<Value>> {
-    retell_tool(state, "cancel_booking", request).await
+async fn retell_cancel(
+    State(state): State<AppState>,
+    request: Request,
+) -> ApiResult<Json<crate::voice::CancelAnswer>> {
+    let mut call = retell_call(&state, request).await?;
+    let args = read_args(std::mem::take(&mut call.args))?;
+    Ok(Json(
+        crate::voice::cancel_booking(&call.context(&state), args).await?,
+    ))
 }
 
 /// Retell custom function: move the caller's appointment to a new time.
@@ -235,8 +272,12 @@ async fn retell_cancel(State(state): State<AppState>, request: Request) -> ApiRe
 async fn retell_reschedule(
     State(state): State<AppState>,
     request: Request,
-) -> ApiResult<Json<Value>> {
-    retell_tool(state, "reschedule_booking", request).await
+) -> ApiResult<Json<crate::voice::RescheduleAnswer>> {
+    let mut call = retell_call(&state, request).await?;
+    let args = read_args(std::mem::take(&mut call.args))?;
+    Ok(Json(
+        crate::voice::reschedule_booking(&call.context(&state), args).await?,
+    ))
 }
 
 /// Vapi server tools: runs each call of a `tool-calls` message in order and answers HTTP 200
@@ -245,16 +286,16 @@ async fn retell_reschedule(
     request_body(content = Value, description = "`{\"message\":{\"type\":\"tool-calls\",\"toolCallList\":[...],\"call\":{...}}}`"),
     params(("X-Agent-ID" = Uuid, Header, description = "Our agent's id")),
     security(("bearer" = [])),
-    responses((status = 200, description = "`{results: [...]}`"), (status = 400), (status = 401)))]
+    responses((status = 200, body = vapi::VapiAnswer), (status = 400), (status = 401)))]
 async fn vapi_tool_calls(
     State(state): State<AppState>,
     request: Request,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<vapi::VapiAnswer>> {
     let (caller, _, bytes) = read_request(&state, request, true).await?;
     let caller = caller.ok_or_else(|| ApiError::unauthorized("No credentials."))?;
     let body: Value = crate::json::parse(&bytes)?;
     let Some(message) = vapi::parse_message(&body)? else {
-        return Ok(Json(json!({})));
+        return Ok(Json(vapi::VapiAnswer::default()));
     };
     let ctx = ToolContext {
         state: &state,
@@ -286,7 +327,9 @@ async fn vapi_tool_calls(
             },
         });
     }
-    Ok(Json(json!({ "results": results })))
+    Ok(Json(vapi::VapiAnswer {
+        results: Some(results),
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]

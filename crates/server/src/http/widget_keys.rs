@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::parse_id;
 use crate::AppState;
-use crate::domain::widget_keys::mint_widget_key;
+use crate::credentials::WIDGET_KEY;
 use crate::http::caller::Caller;
 use crate::http::error::{ApiError, ApiResult, ErrorCode};
 
@@ -189,7 +189,7 @@ async fn create_widget_key(
     let agent_id = admin_agent(&state, &caller, &id).await?;
     let name = check_key_name(body.name.as_deref())?.unwrap_or_else(|| "widget".into());
     let allowed_origins = check_origins(&body.allowed_origins)?;
-    let minted = mint_widget_key();
+    let minted = WIDGET_KEY.mint();
     let key = state
         .store
         .create_widget_key(
@@ -248,7 +248,7 @@ async fn rotate_widget_key(
 ) -> ApiResult<Json<WidgetKeyView>> {
     let agent_id = admin_agent(&state, &caller, &id).await?;
     let key_id = parse_id(&key_id, "widget key")?;
-    let minted = mint_widget_key();
+    let minted = WIDGET_KEY.mint();
     let patch = WidgetKeyPatch {
         name: None,
         allowed_origins: None,

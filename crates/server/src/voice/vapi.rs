@@ -32,8 +32,16 @@ pub struct VapiToolCalls {
     pub call_id: Option<String>,
 }
 
-/// One entry of the answer's `results`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// The answer to a server message: `{"results": [...]}` for `tool-calls`, `{}` for the rest.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct VapiAnswer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub results: Option<Vec<VapiResult>>,
+}
+
+/// One entry of the answer's `results`: the tool's answer or its error, each as one line of
+/// JSON text, as Vapi reads them.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VapiResult {
     pub tool_call_id: String,

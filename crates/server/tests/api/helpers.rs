@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use pillow_server::credentials::mint_api_key;
+use pillow_server::credentials::API_KEY;
 use pillow_server::http::caller::issue_token;
 use pillow_server::{AppState, Config};
 use pillow_store::{NewApiKey, NewUser, Role, Store, TenantId, User};
@@ -170,7 +170,7 @@ impl TestApp {
             )
             .await
             .unwrap();
-        let minted = mint_api_key();
+        let minted = API_KEY.mint();
         store
             .create_api_key(
                 tenant.id,

@@ -127,7 +127,7 @@ impl Server {
             )
             .await
             .unwrap();
-        let minted = pillow_server::credentials::mint_api_key();
+        let minted = pillow_server::credentials::API_KEY.mint();
         store
             .create_api_key(
                 tenant.id,

@@ -85,15 +85,14 @@ pub(crate) async fn access(
         ))
     };
     let presented = presented.to_str().map_err(|_| invalid())?.trim();
-    let prefix = widget_key_prefix(presented).ok_or_else(invalid)?;
+    let prefix = WIDGET_KEY.lookup_prefix(presented).ok_or_else(invalid)?;
     let key: WidgetKey = state
         .store
         .find_widget_key(prefix)
         .await
         .map_err(|e| fail(e.into()))?
         .ok_or_else(invalid)?;
-    let hash = hash_widget_key(presented);
-    if !bool::from(hash.as_bytes().ct_eq(key.secret_hash.as_bytes())) {
+    if !key_matches(presented, &key.secret_hash) {
         return Err(invalid());
     }
     if key.agent_id != agent_id {

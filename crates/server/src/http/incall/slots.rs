@@ -53,7 +53,7 @@ pub(crate) fn slots_window(
     security(("bearer" = [])),
     params(("agent_id" = Uuid, Path), SlotsQuery,
            ("X-Pillow-Key" = Option<String>, Header, description = "Publishable widget key")),
-    responses((status = 200, description = "`{\"success\":true,\"data\":{\"slots\":[{id, start_time, duration_min, local_time}],\"agent\":{name, timezone}}}`"),
+    responses((status = 200, body = SlotsAnswer, description = "Inside the envelope: `{\"success\":true,\"data\":{…}}`"),
               (status = 401), (status = 403), (status = 404), (status = 422), (status = 429)))]
 pub(crate) async fn slots(
     State(state): State<AppState>,
@@ -101,19 +101,32 @@ pub(crate) async fn slots_for(
         }
     };
     // Slots that became too soon since they were cached are left out.
-    let slots: Vec<&InCallSlot> = slots
+    let slots = slots
         .iter()
         .filter(|s| s.start_time.parse::<Timestamp>().is_ok_and(|t| t > now))
         .collect();
-    Ok(success(
-        StatusCode::OK,
-        json!({
-            "slots": slots,
-            "agent": {
-                "name": context.agent.name,
-                "timezone": zone.iana_name().unwrap_or("UTC"),
-            },
-        }),
-        access.cors,
-    ))
+    let answer = SlotsAnswer {
+        slots,
+        agent: SlotsAgent {
+            name: &context.agent.name,
+            timezone: zone.iana_name().unwrap_or("UTC"),
+        },
+    };
+    Ok(success(StatusCode::OK, answer, access.cors))
+}
+
+/// What the slots answer holds inside the envelope's `data`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotsAnswer<'a> {
+    /// Soonest first.
+    pub slots: Vec<&'a InCallSlot>,
+    pub agent: SlotsAgent<'a>,
+}
+
+/// The agent the slots are of.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotsAgent<'a> {
+    pub name: &'a str,
+    /// The agent's IANA zone: the slots' local times are in it.
+    pub timezone: &'a str,
 }

@@ -82,20 +82,12 @@ pub struct ToolContext<'a> {
 /// `unknown_tool` (404) for a name not in [`tool_specs`], `invalid_arguments` (400) when the
 /// arguments do not fit the tool, else the tool's own error.
 pub async fn call_tool(ctx: &ToolContext<'_>, name: &str, args: Value) -> Result<Value, ToolError> {
-    fn parse<T: serde::de::DeserializeOwned>(args: Value) -> Result<T, ToolError> {
-        let args = if args.is_null() { json!({}) } else { args };
-        crate::json::from_value(args).map_err(|e| {
-            let mut error = ToolError::from(e);
-            error.code = "invalid_arguments".into();
-            error
-        })
-    }
     let answer = match name {
-        "check_availability" => to_value(check_availability(ctx, parse(args)?).await?),
-        "book_appointment" => to_value(book_appointment(ctx, parse(args)?).await?),
-        "find_booking" => to_value(find_booking(ctx, parse(args)?).await?),
-        "cancel_booking" => to_value(cancel_booking(ctx, parse(args)?).await?),
-        "reschedule_booking" => to_value(reschedule_booking(ctx, parse(args)?).await?),
+        "check_availability" => to_value(check_availability(ctx, read_args(args)?).await?),
+        "book_appointment" => to_value(book_appointment(ctx, read_args(args)?).await?),
+        "find_booking" => to_value(find_booking(ctx, read_args(args)?).await?),
+        "cancel_booking" => to_value(cancel_booking(ctx, read_args(args)?).await?),
+        "reschedule_booking" => to_value(reschedule_booking(ctx, read_args(args)?).await?),
         other => {
             return Err(ToolError::new(
                 StatusCode::NOT_FOUND,
@@ -108,6 +100,19 @@ pub async fn call_tool(ctx: &ToolContext<'_>, name: &str, args: Value) -> Result
         }
     };
     Ok(answer)
+}
+
+/// A tool's arguments from JSON (`null` reads as no arguments).
+///
+/// # Errors
+/// `invalid_arguments` (400) naming the argument that does not fit.
+pub fn read_args<T: serde::de::DeserializeOwned>(args: Value) -> Result<T, ToolError> {
+    let args = if args.is_null() { json!({}) } else { args };
+    crate::json::from_value(args).map_err(|e| {
+        let mut error = ToolError::from(e);
+        error.code = "invalid_arguments".into();
+        error
+    })
 }
 
 pub(crate) fn to_value<T: Serialize>(answer: T) -> Value {
