@@ -8,6 +8,7 @@ on_both_backends!(
     metrics_count_requests_by_route_template,
     the_openapi_document_and_reference_page_describe_the_api,
     a_rule_and_a_booking_carry_exactly_the_fields_their_schemas_name,
+    every_successful_json_answer_names_its_schema,
     every_response_carries_a_request_id_and_unknown_routes_are_json_404,
 );
 
@@ -118,6 +119,36 @@ async fn a_rule_and_a_booking_carry_exactly_the_fields_their_schemas_name(app: &
         sent_fields(&listed.body["bookings"][0]),
         schema_fields(&doc, "BookingView")
     );
+}
+
+/// Every 2xx answer the API documents either has no body or names the schema of its JSON body,
+/// so `/openapi.json` says what is sent rather than describing it in prose.
+async fn every_successful_json_answer_names_its_schema(app: &TestApp) {
+    let doc = app
+        .send(Method::GET, "/openapi.json", None, None)
+        .await
+        .body;
+    let mut unnamed = Vec::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+                if !status.starts_with('2') || status == "204" {
+                    continue;
+                }
+                let content = response["content"].as_object();
+                let Some(content) = content else {
+                    unnamed.push(format!("{method} {path} {status}: no body documented"));
+                    continue;
+                };
+                for (media, body) in content {
+                    if media == "application/json" && body.get("schema").is_none() {
+                        unnamed.push(format!("{method} {path} {status}: JSON without a schema"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(unnamed.is_empty(), "answers without a schema: {unnamed:#?}");
 }
 
 async fn every_response_carries_a_request_id_and_unknown_routes_are_json_404(app: &TestApp) {
