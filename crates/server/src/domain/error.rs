@@ -126,7 +126,6 @@ error_codes! {
     OverlappingRanges = "overlapping_ranges",
     ProofRequired = "proof_required",
     RateLimited = "rate_limited",
-    Replayed = "replayed",
     ReplayedError = "replayed_error",
     Required = "required",
     ResourceMismatch = "resource_mismatch",
