@@ -145,13 +145,9 @@ fn parse_duration(raw: Option<&str>) -> ApiResult<Option<SignedDuration>> {
 
 fn parse_zone(raw: Option<&str>) -> ApiResult<Option<TimeZone>> {
     raw.map(|zone| {
-        TimeZone::get(zone).map_err(|_| {
-            ApiError::invalid(
-                "timezone",
-                ErrorCode::InvalidTimezone,
-                format!("{zone:?} is not an IANA time zone such as America/New_York."),
-            )
-        })
+        crate::domain::time::Zone::parse(zone)
+            .map(|zone| zone.tz().clone())
+            .map_err(|e| ApiError::invalid("timezone", ErrorCode::InvalidTimezone, e.to_string()))
     })
     .transpose()
 }

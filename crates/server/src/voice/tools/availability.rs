@@ -38,13 +38,10 @@ pub(crate) fn requested_time(
     now: Timestamp,
 ) -> Result<RequestedTime, ToolError> {
     let zone = match given(&args.timezone) {
-        Some(name) => TimeZone::get(name).map_err(|_| {
-            ToolError::invalid(
-                "timezone",
-                "invalid_timezone",
-                format!("{name:?} is not a time zone name such as America/New_York."),
-            )
-        })?,
+        Some(name) => crate::domain::time::Zone::parse(name)
+            .map_err(|e| ToolError::invalid("timezone", "invalid_timezone", e.to_string()))?
+            .tz()
+            .clone(),
         None => agent_zone(ctx.agent),
     };
     let requested = parse_minutes(args.duration)?;
