@@ -4,15 +4,14 @@
 //! and kept in `.pillow-demo.env` in the working directory, so encrypted data and the printed
 //! API key keep working across runs. Running it again reuses the tenant it made.
 
-use pillow_store::AgentId;
+use pillow_store::{
+    AgentBackend, AgentId, EventSource, EventStatus, NewAgent, NewApiKey, NewAvailabilityRule,
+    NewCalendarEvent, NewUser, Role, Store, TenantId, Transparency, User,
+};
 use std::collections::HashMap;
 use std::path::Path;
 
 use jiff::{SignedDuration, Timestamp};
-use pillow_store::{
-    AgentBackend, EventSource, EventStatus, NewAgent, NewApiKey, NewAvailabilityRule,
-    NewCalendarEvent, NewUser, Role, Store, TenantId, Transparency, User,
-};
 use serde_json::{Value, json};
 
 use crate::cli::CliError;

@@ -2,8 +2,7 @@
 //! a signed slot id, cached briefly per agent and window while the members' busy versions stay
 //! put (any booking, by any route or process, drops them).
 
-use pillow_store::AgentId;
-use pillow_store::UserId;
+use pillow_store::{Agent, AgentId, TenantId, UserId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,7 +10,6 @@ use std::time::{Duration, Instant};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use pillow_engine::Interval;
-use pillow_store::{Agent, TenantId};
 use utoipa::ToSchema;
 
 use crate::AppState;

@@ -3,9 +3,7 @@
 
 use super::*;
 use crate::outbox::{BookingChange, JobKind, Origin, OutboxJob};
-use pillow_store::EventId;
-use pillow_store::UserId;
-use pillow_store::{BookingId, ConnectionId};
+use pillow_store::{BookingId, ConnectionId, EventId, UserId};
 
 /// The jobs of a booking change that came from Google: the lifecycle job still runs for
 /// notifications, but marked so write-back does not echo it to Google.

@@ -8,14 +8,14 @@
 //! the event already gone (410, 404) is done. Each job reads the current state of its booking
 //! or event, so jobs that run late or out of order still converge on what is true now.
 
-use pillow_store::UserId;
-use pillow_store::{BookingId, EventId};
+use pillow_store::{
+    BookingId, BookingStatus, CalendarConnection, ConnectionStatus, EventId, Job, TenantId, UserId,
+};
 use std::collections::BTreeMap;
 
 use pillow_providers::google::{
     self as g, EventDateTime, ExtendedProperties, GoogleError, GoogleEvent,
 };
-use pillow_store::{BookingStatus, CalendarConnection, ConnectionStatus, Job, TenantId};
 use secrecy::ExposeSecret;
 
 use super::{BOOKING_PROPERTY, EVENT_PROPERTY, GoogleSync, SyncError};

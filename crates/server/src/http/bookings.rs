@@ -4,9 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use pillow_store::AgentId;
-use pillow_store::UserId;
-use pillow_store::{Booking, BookingFilter, BookingStatus, TenantId};
+use pillow_store::{AgentId, Booking, BookingFilter, BookingStatus, TenantId, UserId};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};

@@ -9,8 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use jiff::Timestamp;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use pillow_store::{Agent, TenantId, User};
-use pillow_store::{AgentId, UserId};
+use pillow_store::{Agent, AgentId, TenantId, User, UserId};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 

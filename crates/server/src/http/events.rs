@@ -16,10 +16,9 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use pillow_engine::Interval;
-use pillow_store::EventId;
-use pillow_store::{BookingId, UserId};
 use pillow_store::{
-    CalendarEvent, EventFilter, EventSource, EventStatus, NewCalendarEvent, Transparency, User,
+    BookingId, CalendarEvent, EventFilter, EventId, EventSource, EventStatus, NewCalendarEvent,
+    Transparency, User, UserId,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -2,7 +2,9 @@
 //! troubleshooting reads, the sync toggle, manual and cron syncs, and the push-notification
 //! webhook.
 
-use pillow_store::{ConnectionId, UserId};
+use pillow_store::{
+    CalendarConnection, ConnectionId, ConnectionPatch, NewCalendarConnection, User, UserId,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +15,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use pillow_providers::google::{CALENDAR_EVENTS_SCOPE, GoogleError, pkce_pair};
-use pillow_store::{CalendarConnection, ConnectionPatch, NewCalendarConnection, User};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;

@@ -5,8 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use pillow_store::AgentId;
-use pillow_store::{NewWidgetKey, WidgetKey, WidgetKeyPatch};
+use pillow_store::{AgentId, NewWidgetKey, WidgetKey, WidgetKeyPatch};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};

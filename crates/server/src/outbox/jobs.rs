@@ -6,8 +6,7 @@
 //! names are the ones jobs already in a database carry, so a job written before an upgrade is
 //! delivered after it.
 
-use pillow_store::{BookingId, EventId, UserId};
-use pillow_store::{Job, NewJob};
+use pillow_store::{BookingId, EventId, Job, NewJob, UserId};
 use serde::{Deserialize, Serialize};
 
 macro_rules! job_kinds {

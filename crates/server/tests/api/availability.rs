@@ -2,8 +2,7 @@
 
 use jiff::Timestamp;
 use jiff::civil::Weekday;
-use pillow_store::UserId;
-use pillow_store::{EventSource, EventStatus, NewCalendarEvent, TenantId, Transparency};
+use pillow_store::{EventSource, EventStatus, NewCalendarEvent, TenantId, Transparency, UserId};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

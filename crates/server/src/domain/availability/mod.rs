@@ -7,14 +7,13 @@
 //! members whose version moved. Because the version lives in the database, this stays correct
 //! with several server processes on one PostgreSQL.
 
-use pillow_store::UserId;
+use pillow_store::{AvailabilityRule, BusyEvent, MemberStats, Store, StoreError, TenantId, UserId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use pillow_engine::{Interval, Member, Rule, RuleDocument, SlotQuery, TeamSlot};
-use pillow_store::{AvailabilityRule, BusyEvent, MemberStats, Store, StoreError, TenantId};
 
 /// How far around "now" a member's busy time is loaded at once, so most queries hit the cache.
 const LOAD_BEFORE: SignedDuration = SignedDuration::from_hours(24 * 2);

@@ -1,8 +1,7 @@
 //! An agent's team, cached for a few seconds, and the order its members are offered in.
 
 use super::*;
-use pillow_store::AgentId;
-use pillow_store::UserId;
+use pillow_store::{AgentId, UserId};
 
 /// Who books for an agent, in which order, and how.
 pub struct Team {

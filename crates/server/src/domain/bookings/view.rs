@@ -1,9 +1,7 @@
 //! A booking as clients see it, and finding one by id or confirmation code.
 
 use super::*;
-use pillow_store::BookingId;
-use pillow_store::{AgentId, UserId};
-use pillow_store::{Attendee, BookingStatus};
+use pillow_store::{AgentId, Attendee, BookingId, BookingStatus, UserId};
 
 /// A booking as the API shows it: what the booking endpoints send and what their OpenAPI
 /// entries document, from this one struct. It reads back too: an idempotent write records it

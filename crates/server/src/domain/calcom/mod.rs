@@ -16,7 +16,7 @@ mod slots;
 
 pub use errors::*;
 
-use pillow_store::AgentId;
+use pillow_store::{Agent, AgentBackend, AgentId, Attendee};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -27,7 +27,6 @@ use pillow_providers::calcom::{
     EventTypeRef, NewCalBooking, SlotsQuery,
 };
 use pillow_providers::crypto::{CryptoError, SecretBox};
-use pillow_store::{Agent, AgentBackend, Attendee};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
