@@ -4,8 +4,6 @@
 use super::*;
 
 impl GoogleSync {
-    // ---- push channels ----
-
     /// Opens a channel if there is none or it ends soon, then stops the old one. A channel
     /// Google refuses is not fatal: polling stays the safety net.
     pub(crate) async fn ensure_channel(

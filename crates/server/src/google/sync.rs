@@ -19,8 +19,6 @@ pub(crate) fn from_google(kind: JobKind, booking: BookingId, user: UserId) -> Ve
 }
 
 impl GoogleSync {
-    // ---- sync ----
-
     /// Leases and syncs one connection now, recording the outcome on it.
     ///
     /// # Errors

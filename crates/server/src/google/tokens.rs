@@ -4,8 +4,6 @@
 use super::*;
 
 impl GoogleSync {
-    // ---- tokens ----
-
     /// A usable access token for the connection, refreshed first if it expires within
     /// [`REFRESH_AHEAD`] (or `force`, after a 401). A refresh that brings no new refresh token
     /// keeps the old one.

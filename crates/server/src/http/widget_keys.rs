@@ -27,9 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// At most this many origins per key: an allow-list, not a directory.
 const MAX_ORIGINS: usize = 50;
 
-// ---------------------------------------------------------------------------------------------
-// Widget keys: `/api/agents/{id}/widget-keys`, for the tenant's admins.
-
 /// `{"widget_keys": [...]}`.
 #[derive(serde::Serialize, ToSchema)]
 struct WidgetKeyList {

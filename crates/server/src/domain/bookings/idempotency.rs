@@ -4,6 +4,11 @@ use super::*;
 use crate::domain::error::ErrorCode;
 use crate::domain::error::ErrorKind;
 
+/// How long a request may hold a key before another may take it over (its owner died).
+pub(crate) const STALE_AFTER: SignedDuration = SignedDuration::from_secs(60);
+/// How long a duplicate waits for the first request to finish.
+pub(crate) const WAIT_FOR_FIRST: Duration = Duration::from_secs(15);
+
 /// Hash of what makes two requests "the same": the operation, the subject and the body.
 pub fn request_hash(operation: &str, subject: &str, body: &Value) -> String {
     let mut hasher = Sha256::new();

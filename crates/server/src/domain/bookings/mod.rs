@@ -73,14 +73,6 @@ pub(crate) const TEAM_TTL: Duration = Duration::from_secs(5);
 /// A team context and when it was read.
 type CachedTeam = (std::time::Instant, std::sync::Arc<TeamContext>);
 
-// ---------------------------------------------------------------------------------------------
-// Idempotency.
-
-/// How long a request may hold a key before another may take it over (its owner died).
-pub(crate) const STALE_AFTER: SignedDuration = SignedDuration::from_secs(60);
-/// How long a duplicate waits for the first request to finish.
-pub(crate) const WAIT_FOR_FIRST: Duration = Duration::from_secs(15);
-
 #[cfg(test)]
 mod tests {
     use super::*;
