@@ -122,8 +122,7 @@ impl From<crate::voice::tools::ToolError> for ApiError {
     fn from(error: crate::voice::tools::ToolError) -> Self {
         let status =
             StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let code = ErrorCode::parse(&error.code).unwrap_or(ErrorCode::ToolError);
-        let mut api = ApiError::new(status, code, error.message);
+        let mut api = ApiError::new(status, error.code, error.message);
         if let Some(field) = error.field {
             api = api.with("field", field);
         }

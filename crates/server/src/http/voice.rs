@@ -309,7 +309,7 @@ async fn vapi_tool_calls(
             Ok(args) => call_tool(&ctx, &call.name, args).await,
             Err(why) => Err(crate::voice::ToolError::invalid(
                 "arguments",
-                "invalid_arguments",
+                ErrorCode::InvalidArguments,
                 why,
             )),
         };

@@ -146,7 +146,7 @@ impl From<voice::ToolError> for Failure {
         Self {
             alternatives: serde_json::to_value(&error.alternatives)
                 .unwrap_or_else(|_| Value::Array(Vec::new())),
-            code: error.code,
+            code: error.code.to_string(),
             message: error.message,
             field: error.field,
         }

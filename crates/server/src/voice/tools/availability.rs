@@ -39,7 +39,7 @@ pub(crate) fn requested_time(
 ) -> Result<RequestedTime, ToolError> {
     let zone = match given(&args.timezone) {
         Some(name) => crate::domain::time::Zone::parse(name)
-            .map_err(|e| ToolError::invalid("timezone", "invalid_timezone", e.to_string()))?
+            .map_err(|e| ToolError::invalid("timezone", ErrorCode::InvalidTimezone, e.to_string()))?
             .tz()
             .clone(),
         None => agent_zone(ctx.agent),
@@ -143,7 +143,7 @@ pub(crate) fn requested_days(
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(ToolError::invalid(
                 "date",
-                "conflicting_parameters",
+                ErrorCode::ConflictingParameters,
                 "Give either a date or a start_date and end_date, not both.",
             ));
         }
@@ -176,14 +176,14 @@ pub(crate) fn requested_days(
     if last < first {
         return Err(ToolError::invalid(
             "end_date",
-            "invalid_range",
+            ErrorCode::InvalidRange,
             "The end date is before the start date.",
         ));
     }
     if last < today {
         return Err(ToolError::invalid(
             if single { "date" } else { "end_date" },
-            "in_the_past",
+            ErrorCode::InThePast,
             format!(
                 "{} has already passed; today is {}.",
                 last.strftime("%A, %B %-d"),
@@ -194,7 +194,7 @@ pub(crate) fn requested_days(
     if (last - first).get_days() >= MAX_RANGE_DAYS {
         return Err(ToolError::invalid(
             "end_date",
-            "window_too_long",
+            ErrorCode::WindowTooLong,
             format!("Ask about at most {MAX_RANGE_DAYS} days at once."),
         ));
     }
@@ -247,7 +247,7 @@ pub async fn check_availability_native(
     if calendars.is_empty() {
         return Err(ToolError::new(
             StatusCode::CONFLICT,
-            "no_working_hours",
+            ErrorCode::NoWorkingHours,
             "Nobody here has working hours set up yet, so I can't offer times.",
         ));
     }

@@ -37,7 +37,7 @@ pub(crate) fn caller_details(
         Some(notes) if notes.chars().count() > 2000 => {
             return Err(ToolError::invalid(
                 "notes",
-                "too_long",
+                ErrorCode::TooLong,
                 "Notes may have at most 2000 characters.",
             ));
         }

@@ -13,7 +13,7 @@ pub(crate) fn calcom_uid(raw: &str) -> Result<&str, ToolError> {
     if uid.is_empty() {
         return Err(ToolError::invalid(
             "confirmation_code",
-            "missing_parameter",
+            ErrorCode::MissingParameter,
             "I need the confirmation code of the appointment.",
         ));
     }
@@ -23,7 +23,7 @@ pub(crate) fn calcom_uid(raw: &str) -> Result<&str, ToolError> {
 /// "couldn't find" as on the native path.
 pub(crate) fn calcom_booking_error(error: crate::domain::calcom::CalcomBackendError) -> ToolError {
     let error = calcom_error(error);
-    if error.code == "not_found" {
+    if error.code == ErrorCode::NotFound {
         booking_not_found()
     } else {
         error

@@ -1,14 +1,14 @@
 //! A tool failure the agent can say out loud.
 
 use super::*;
-use crate::domain::error::DomainError;
 
 /// A tool failure the agent can say out loud, with a stable `code` and, when a time was taken,
 /// nearby alternatives to offer instead.
 #[derive(Debug, Clone, thiserror::Error, Serialize, JsonSchema)]
 #[error("{code}: {message}")]
 pub struct ToolError {
-    pub code: String,
+    #[schemars(with = "String")]
+    pub code: ErrorCode,
     /// A sentence to speak.
     pub message: String,
     pub alternatives: Vec<SlotOption>,
@@ -20,9 +20,9 @@ pub struct ToolError {
     pub field: Option<String>,
 }
 impl ToolError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            code: code.to_string(),
+            code,
             message: message.into(),
             alternatives: Vec::new(),
             status: status.as_u16(),
@@ -31,7 +31,7 @@ impl ToolError {
     }
 
     /// 422 for an argument that is not acceptable.
-    pub fn invalid(field: &str, code: &str, message: impl Into<String>) -> Self {
+    pub fn invalid(field: &str, code: ErrorCode, message: impl Into<String>) -> Self {
         let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
         error.field = Some(field.to_string());
         error
@@ -54,7 +54,7 @@ impl From<DomainError> for ToolError {
             .and_then(Value::as_str)
             .map(str::to_string);
         Self {
-            code: error.code.to_string(),
+            code: error.code,
             message: error.message,
             alternatives: Vec::new(),
             status: error.kind.status().as_u16(),

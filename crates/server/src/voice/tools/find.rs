@@ -23,7 +23,7 @@ pub(crate) fn voice_view(
 pub(crate) fn booking_not_found() -> ToolError {
     ToolError::new(
         StatusCode::NOT_FOUND,
-        "not_found",
+        ErrorCode::NotFound,
         "I couldn't find an appointment with that confirmation code.",
     )
 }
@@ -134,7 +134,7 @@ impl CallerLookup {
         if phone.is_none() && email.is_none() {
             return Err(ToolError::invalid(
                 "confirmation_code",
-                "missing_parameter",
+                ErrorCode::MissingParameter,
                 "I need the confirmation code, or the phone number or e-mail the appointment \
                  was booked with.",
             ));
@@ -158,7 +158,7 @@ impl CallerLookup {
 pub(crate) fn nothing_upcoming() -> ToolError {
     ToolError::new(
         StatusCode::NOT_FOUND,
-        "not_found",
+        ErrorCode::NotFound,
         "I couldn't find an upcoming appointment under that phone number or e-mail.",
     )
 }

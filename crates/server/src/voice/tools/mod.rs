@@ -57,7 +57,7 @@ use crate::domain::bookings::{
     replay, request_hash, settle_key,
 };
 use crate::domain::bookings::{AttendeeBody, check_attendee};
-use crate::domain::error::DomainError;
+use crate::domain::error::{DomainError, ErrorCode};
 use crate::slot_id::SlotRef;
 
 /// At most this many options per answer: more is too much to listen to.
@@ -91,7 +91,7 @@ pub async fn call_tool(ctx: &ToolContext<'_>, name: &str, args: Value) -> Result
         other => {
             return Err(ToolError::new(
                 StatusCode::NOT_FOUND,
-                "unknown_tool",
+                ErrorCode::UnknownTool,
                 format!(
                     "There is no tool called {other:?}; the tools are check_availability, \
                      book_appointment, find_booking, cancel_booking and reschedule_booking."
@@ -110,7 +110,7 @@ pub fn read_args<T: serde::de::DeserializeOwned>(args: Value) -> Result<T, ToolE
     let args = if args.is_null() { json!({}) } else { args };
     crate::json::from_value(args).map_err(|e| {
         let mut error = ToolError::from(e);
-        error.code = "invalid_arguments".into();
+        error.code = ErrorCode::InvalidArguments;
         error
     })
 }

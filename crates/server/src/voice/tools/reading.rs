@@ -19,7 +19,7 @@ pub(crate) fn parse_minutes(minutes: Option<i64>) -> Result<Option<SignedDuratio
         Some(m) if (5..=1440).contains(&m) => Ok(Some(SignedDuration::from_mins(m))),
         Some(_) => Err(ToolError::invalid(
             "duration",
-            "invalid_duration",
+            ErrorCode::InvalidDuration,
             "The length must be a whole number of minutes from 5 to 1440.",
         )),
     }
@@ -44,7 +44,7 @@ pub fn parse_day(field: &str, raw: &str, today: Date) -> Result<Date, ToolError>
         _ => {
             return Err(ToolError::invalid(
                 field,
-                "invalid_date",
+                ErrorCode::InvalidDate,
                 format!(
                     "I could not read {raw:?} as a date; use a date like 2024-03-12, today, \
                      tomorrow or a weekday."
@@ -60,7 +60,7 @@ pub fn parse_day(field: &str, raw: &str, today: Date) -> Result<Date, ToolError>
         .map_err(|_| out_of_range(field))
 }
 pub(crate) fn out_of_range(field: &str) -> ToolError {
-    ToolError::invalid(field, "invalid_date", "That date is out of range.")
+    ToolError::invalid(field, ErrorCode::InvalidDate, "That date is out of range.")
 }
 /// A start time: RFC 3339 with an offset, or a local date and time in `zone`.
 pub(crate) fn parse_start(field: &str, raw: &str, zone: &TimeZone) -> Result<Timestamp, ToolError> {
@@ -75,7 +75,7 @@ pub(crate) fn parse_start(field: &str, raw: &str, zone: &TimeZone) -> Result<Tim
         .ok_or_else(|| {
             ToolError::invalid(
                 field,
-                "invalid_time",
+                ErrorCode::InvalidTime,
                 format!(
                     "I could not read {raw:?} as a time; use a slot_id from check_availability \
                      or a time like 2024-03-12T14:00."
@@ -135,7 +135,7 @@ pub(crate) fn requested_slot(
         let slot = ctx.state.slot_ids.verify(id).map_err(|_| {
             ToolError::invalid(
                 "slot_id",
-                "invalid_slot",
+                ErrorCode::InvalidSlot,
                 "That slot id is not one I gave out; check availability again and use one of \
                  its slot ids.",
             )
@@ -143,7 +143,7 @@ pub(crate) fn requested_slot(
         if slot.agent_id != ctx.agent.id {
             return Err(ToolError::invalid(
                 "slot_id",
-                "invalid_slot",
+                ErrorCode::InvalidSlot,
                 "That slot id belongs to another line; check availability again.",
             ));
         }
@@ -157,7 +157,7 @@ pub(crate) fn requested_slot(
     }
     Err(ToolError::invalid(
         "slot_id",
-        "missing_parameter",
+        ErrorCode::MissingParameter,
         "Which time? Give the slot_id of an option from check_availability, or a start_time.",
     ))
 }
