@@ -185,7 +185,7 @@ pub(crate) async fn book_for(
     Ok(booking_data(&view, &body.slotId, &zone))
 }
 /// Books under an optional idempotency key: replays a recorded answer, records client errors,
-/// releases the key on server errors.
+/// releases the key on server errors (the same rules as every booking write).
 pub(crate) async fn booked(
     state: &AppState,
     tenant: TenantId,
@@ -194,22 +194,19 @@ pub(crate) async fn booked(
     key: Option<String>,
     hash: &str,
 ) -> ApiResult<BookingView> {
-    Ok(match key {
-        None => native_book(state, tenant, context, request, None).await?,
-        Some(key) => {
-            if let Some((status, recorded)) = claim_key(state, tenant, &key, hash).await? {
-                replay(status, recorded)?
-            } else {
-                match native_book(state, tenant, context, request, Some((&key, hash))).await {
-                    Ok(view) => view,
-                    Err(error) => {
-                        booking::settle_key(state, tenant, &key, hash, &error).await;
-                        return Err(ApiError::from(error));
-                    }
-                }
-            }
-        }
-    })
+    let (_, view) = idempotent(
+        state,
+        tenant,
+        key,
+        hash.to_string(),
+        StatusCode::CREATED,
+        |record| async move {
+            let record = record.as_ref().map(|(k, h)| (k.as_str(), h.as_str()));
+            native_book(state, tenant, context, request, record).await
+        },
+    )
+    .await?;
+    Ok(view)
 }
 /// A booking as the in-call API shows it: camelCase, with the caller-facing local time.
 #[derive(Debug, Clone, Serialize, ToSchema)]

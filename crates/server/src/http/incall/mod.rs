@@ -50,8 +50,7 @@ use super::{parse_bound, parse_id};
 use crate::AppState;
 use crate::credentials::{WIDGET_KEY, key_matches};
 use crate::domain::bookings::{
-    self as booking, BookingRequest, BookingView, Subject, TeamContext, claim_key, replay,
-    request_hash,
+    self as booking, BookingRequest, BookingView, Subject, TeamContext, idempotent, request_hash,
 };
 use crate::domain::bookings::{AttendeeBody, check_attendee};
 use crate::domain::incall::{

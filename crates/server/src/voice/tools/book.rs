@@ -127,44 +127,28 @@ pub async fn book_appointment_native(
         notes,
         call_id: ctx.call_id.clone(),
     };
-    let view = match given(&ctx.call_id) {
-        None => booking::book(ctx.state, ctx.tenant, &subject, &request, None)
-            .await
-            .map_err(|e| ToolError::from_domain(e, ctx))?,
-        Some(call_id) => {
-            let key = call_key(call_id, ctx.agent, start, duration);
-            // The slot alone makes two requests "the same": a retry with the caller's details
-            // spelled differently still gets the one booking.
-            let hash = request_hash(
-                "voice-book",
-                &ctx.agent.id.to_string(),
-                &json!({"start": start.to_string(), "duration": duration.map(|d| d.as_mins())}),
-            );
-            match claim_key(ctx.state, ctx.tenant, &key, &hash).await {
-                Err(e) => return Err(ToolError::from_domain(e, ctx)),
-                Ok(Some((status, body))) => {
-                    replay(status, body).map_err(|e| ToolError::from_domain(e, ctx))?
-                }
-                Ok(None) => {
-                    match booking::book(
-                        ctx.state,
-                        ctx.tenant,
-                        &subject,
-                        &request,
-                        Some((key.as_str(), hash.as_str())),
-                    )
-                    .await
-                    {
-                        Ok(view) => view,
-                        Err(error) => {
-                            settle_key(ctx.state, ctx.tenant, &key, &hash, &error).await;
-                            return Err(ToolError::from_domain(error, ctx));
-                        }
-                    }
-                }
-            }
-        }
-    };
+    // On a live call the call and the slot make the key: a retry with the caller's details
+    // spelled differently still gets the one booking.
+    let key = given(&ctx.call_id).map(|call_id| call_key(call_id, ctx.agent, start, duration));
+    let hash = request_hash(
+        "voice-book",
+        &ctx.agent.id.to_string(),
+        &json!({"start": start.to_string(), "duration": duration.map(|d| d.as_mins())}),
+    );
+    let (subject, request) = (&subject, &request);
+    let (_, view) = booking::idempotent(
+        ctx.state,
+        ctx.tenant,
+        key,
+        hash,
+        StatusCode::CREATED,
+        |record| async move {
+            let record = record.as_ref().map(|(k, h)| (k.as_str(), h.as_str()));
+            booking::book(ctx.state, ctx.tenant, subject, request, record).await
+        },
+    )
+    .await
+    .map_err(|e| ToolError::from_domain(e, ctx))?;
     Ok(booking_answer(ctx, &view))
 }
 /// The spoken confirmation of a booking from the booking layer's view of it.

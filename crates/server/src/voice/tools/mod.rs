@@ -53,8 +53,8 @@ use super::speech::{self, PartOfDay};
 use crate::AppState;
 use crate::domain::availability::team_availability;
 use crate::domain::bookings::{
-    self as booking, BookingRequest, BookingView, Subject, TeamContext, claim_key, looks_like_code,
-    replay, request_hash, settle_key,
+    self as booking, BookingRequest, BookingView, Subject, TeamContext, looks_like_code,
+    request_hash,
 };
 use crate::domain::bookings::{AttendeeBody, check_attendee};
 use crate::domain::error::{DomainError, ErrorCode};
