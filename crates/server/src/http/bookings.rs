@@ -365,7 +365,7 @@ fn digits(text: &str) -> String {
 
 /// Finds the booking a caller proves they hold. Every failure is the same 404, so the
 /// endpoint reveals nothing about which part was wrong; attempts are rate limited per code.
-async fn self_service_booking(
+pub(crate) async fn self_service_booking(
     state: &AppState,
     limiter: &RateLimiter,
     agent_id: &str,

@@ -15,6 +15,7 @@ mod crash;
 mod events;
 mod google;
 mod incall;
+mod incall_manage;
 mod isolation;
 mod mcp;
 mod mcp_exchange;

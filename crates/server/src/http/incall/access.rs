@@ -115,15 +115,24 @@ pub(crate) async fn access(
     let ip = peer
         .0
         .map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
-    let (limiter, what) = match operation {
-        Operation::Slots => (&state.incall.slot_limiter, "slots"),
-        Operation::Book => (&state.incall.book_limiter, "book"),
+    // Callers read the message: it names the window of the limit that was hit, once.
+    let (limiter, what, message) = match operation {
+        Operation::Slots => (
+            &state.incall.slot_limiter,
+            "slots",
+            "Too many requests for times from this device. Please wait a minute, then try again.",
+        ),
+        Operation::Book => (
+            &state.incall.book_limiter,
+            "book",
+            "Too many booking attempts from this device. Please wait 10 minutes, then try again.",
+        ),
     };
     if !limiter.allow(&format!("{what}:{}:{ip}", key.id)) {
         return Err(fail(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::RateLimited,
-            "Too many requests from this page; wait a minute and try again.",
+            message,
         )));
     }
     Ok(Access {

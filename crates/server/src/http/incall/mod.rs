@@ -21,11 +21,13 @@
 mod access;
 mod book;
 mod envelope;
+mod manage;
 mod slots;
 
 pub use access::*;
 pub use book::*;
 pub use envelope::*;
+pub use manage::*;
 pub use slots::*;
 
 use std::net::{IpAddr, SocketAddr};
@@ -63,7 +65,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(slots))
         .routes(routes!(book))
+        .routes(routes!(calendar_profile))
+        .routes(routes!(find_own_booking))
         .route(SLOTS_PATH, axum::routing::options(preflight))
+        .route(PROFILE_PATH, axum::routing::options(preflight))
         .route(BOOK_PATH, axum::routing::options(preflight))
 }
 
