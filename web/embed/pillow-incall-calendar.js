@@ -1,420 +1,447 @@
-// <pillow-incall-calendar>: the in-call booking calendar as a web component.
-// Plain ES module, no build step, no dependencies. Embed with:
-//   <script type="module" src="https://calendar.example/embed/pillow-incall-calendar.js"></script>
-//   <pillow-incall-calendar agent-id="…" widget-key="pk_…"></pillow-incall-calendar>
-// then call element.open(). See docs/widget.md for attributes, events and theming.
+// <pillow-incall-calendar>: the in-call booking calendar in a shadow root. See docs/widget.md.
 
-const RANGES = [
-  ['7', '1 week'],
-  ['14', '2 weeks'],
-  ['31', '1 month'],
-  ['92', '3 months'],
-];
-const DAY_MS = 86400000;
-const SCRIPT_BASE = new URL('..', import.meta.url).href.replace(/\/$/, '');
-let uid = 0;
+const DAY = 86400000;
+/** How far ahead the calendar goes: the in-call API's longest window. */
+const AHEAD = 92;
+/** Zone offsets are within 15 h of UTC: months are fetched with this margin. */
+const MARGIN = 15 * 3600000;
+const BASE = new URL('..', import.meta.url).href.replace(/\/$/, '');
+const MINE = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+const SETUP = 'This calendar is not set up correctly. Please ask the agent to book for you.';
 
-const esc = (s) =>
-  String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** A date `YYYY-MM-DD` as seen in `zone` at instant `t`. */
-const dateIn = (t, zone) =>
-  new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(t);
-
-/** Whole days from `from` to `to`, two `YYYY-MM-DD` dates. */
-const daysBetween = (from, to) => Math.round((Date.parse(to) - Date.parse(from)) / DAY_MS);
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const fmt = (zone, o) => new Intl.DateTimeFormat('en-US', { timeZone: zone, ...o });
+/** The date `YYYY-MM-DD` in `zone` at instant `t`. */
+export const dateIn = (t, zone) => new Date(t).toLocaleDateString('en-CA', { timeZone: zone });
+/** `YYYY-MM-DD` moved by `n` days. */
+const addDays = (d, n) => new Date(Date.parse(`${d}T12:00:00Z`) + n * DAY).toISOString().slice(0, 10);
+/** A date as words, e.g. `{ weekday: 'long' }` → "Monday". */
+const day = (d, o) => fmt('UTC', o).format(new Date(`${d}T12:00:00Z`));
+const LONG = { weekday: 'long', month: 'long', day: 'numeric' };
+const SHORT = { weekday: 'short', month: 'short', day: 'numeric' };
+/** A zone as people say it: `America/New_York` → "New York". */
+export const city = (zone) => zone.split('/').pop().replace(/_/g, ' ');
+/** A time of day in `zone`, 12- or 24-hour. */
+export const clock = (t, zone, h24) =>
+	fmt(zone, { hour: 'numeric', minute: '2-digit', hourCycle: h24 ? 'h23' : 'h12' }).format(new Date(t));
 
 /** "today", "tomorrow", "in 3 days", "in 2 weeks": how far a day is from today. */
 export function relativeDay(days) {
-  if (days <= 0) return 'today';
-  if (days === 1) return 'tomorrow';
-  if (days < 14) return `in ${days} days`;
-  if (days < 60) return `in ${Math.round(days / 7)} weeks`;
-  return `in ${Math.round(days / 30)} months`;
+	if (days <= 0) return 'today';
+	if (days === 1) return 'tomorrow';
+	if (days < 14) return `in ${days} days`;
+	if (days < 60) return `in ${Math.round(days / 7)} weeks`;
+	return `in ${Math.round(days / 30)} months`;
 }
 
-/** Slots grouped by their local date, in order. */
-export function groupByDay(slots) {
-  const days = new Map();
-  for (const s of slots) {
-    if (!days.has(s.local_date)) days.set(s.local_date, []);
-    days.get(s.local_date).push(s);
-  }
-  return [...days];
+/** Slots grouped by their date in `zone`, in order. */
+export function groupByDay(slots, zone) {
+	const days = new Map();
+	for (const s of slots) {
+		const d = dateIn(s.start_time, zone);
+		days.set(d, [...(days.get(d) || []), s]);
+	}
+	return [...days];
 }
 
-/** An error a request ended with, as the widget shows it. */
-class CallError extends Error {
-  constructor(code, message, status, details = {}) {
-    super(message);
-    Object.assign(this, { code, status, details });
-  }
+/** "Mon, Dec 7 at 2:30 PM your time · 5:30 PM in New York", or "… at 5:30 PM New York time". */
+export function when(t, shown, business, h24 = false) {
+	const other = business && business !== shown;
+	const main = `${fmt(shown, SHORT).format(new Date(t))} at ${clock(t, shown, h24)} ${other && shown === MINE ? 'your time' : `${city(shown)} time`}`;
+	if (!other) return main;
+	const wd = dateIn(t, business) === dateIn(t, shown) ? '' : ` (${fmt(business, { weekday: 'short' }).format(new Date(t))})`;
+	return `${main} · ${clock(t, business, h24)}${wd} in ${city(business)}`;
 }
+
+/** A failed request; `message` is for the caller, details go to the console. */
+const fail = (code, message, status, details = {}) => Object.assign(new Error(message), { code, status, details });
 
 export class PillowIncallCalendar extends HTMLElement {
-  static observedAttributes = ['agent-id'];
+	constructor() {
+		super();
+		this.attachShadow({ mode: 'open' });
+		Object.assign(this, { state: 'closed', zone: MINE, h24: false, values: {}, errors: {} });
+	}
 
-  constructor() {
-    super();
-    this.state = 'closed';
-    this.range = '7';
-    this.slots = [];
-    this.agent = null;
-    this.chosen = null;
-    this.notice = '';
-    this.values = {};
-    this.errors = {};
-  }
+	connectedCallback() {
+		if (!this.dialog) {
+			const link = Object.assign(document.createElement('link'), { rel: 'stylesheet', href: new URL('pillow-incall-calendar.css', import.meta.url).href });
+			const d = (this.dialog = Object.assign(document.createElement('dialog'), { className: 'pic' }));
+			d.setAttribute('aria-labelledby', 'pic-title');
+			const on = { cancel: (e) => e.preventDefault() || this.close(), keydown: this.#onKey, click: this.#onClick, change: this.#onChange, submit: this.#onSubmit };
+			for (const [k, f] of Object.entries(on)) d.addEventListener(k, f.bind(this));
+			this.shadowRoot.append(link, d);
+		}
+		if (this.hasAttribute('open')) this.open();
+	}
 
-  get apiBase() {
-    return (this.getAttribute('api-base') || SCRIPT_BASE).replace(/\/$/, '');
-  }
+	/** Opens the calendar on the first day with open times. */
+	open() {
+		if (!this.dialog) return;
+		performance.mark('pillow:open');
+		this.measured = false;
+		this.notice = '';
+		if (!this.dialog.open) this.dialog.showModal();
+		this.load();
+	}
 
-  connectedCallback() {
-    this.id ||= `pillow-cal-${++uid}`;
-    if (!document.querySelector('link[data-pillow-incall]')) {
-      const link = document.createElement('link');
-      link.rel = 'stylesheet';
-      link.href = new URL('pillow-incall-calendar.css', import.meta.url).href;
-      link.dataset.pillowIncall = '';
-      document.head.append(link);
-    }
-    if (!this.dialog) {
-      this.dialog = document.createElement('dialog');
-      this.dialog.className = 'pic';
-      this.dialog.setAttribute('aria-labelledby', `${this.id}-title`);
-      this.dialog.addEventListener('cancel', (e) => {
-        e.preventDefault();
-        this.close();
-      });
-      this.dialog.addEventListener('keydown', (e) => this.#trapFocus(e));
-      this.dialog.addEventListener('click', (e) => this.#onClick(e));
-      this.dialog.addEventListener('change', (e) => this.#onChange(e));
-      this.dialog.addEventListener('submit', (e) => this.#onSubmit(e));
-      this.append(this.dialog);
-    }
-    if (this.hasAttribute('open')) this.open();
-  }
+	close() {
+		this.abort?.abort();
+		this.state = this.dataset.state = 'closed';
+		if (this.dialog?.open) this.dialog.close();
+		this.dispatchEvent(new CustomEvent('pillow:close', { bubbles: true }));
+	}
 
-  /** Opens the calendar and loads slots for the chosen range. */
-  open() {
-    if (!this.dialog) return;
-    performance.clearMarks('pillow:open');
-    performance.mark('pillow:open');
-    this.opened = performance.now();
-    this.measured = false;
-    this.notice = '';
-    this.chosen = null;
-    if (!this.dialog.open) this.dialog.showModal();
-    this.load();
-  }
+	get today() {
+		return dateIn(Date.now(), this.zone);
+	}
 
-  /** Closes the calendar; the call goes on. */
-  close() {
-    this.abort?.abort();
-    this.state = 'closed';
-    this.dataset.state = 'closed';
-    if (this.dialog?.open) this.dialog.close();
-    this.dispatchEvent(new CustomEvent('pillow:close', { bubbles: true }));
-  }
+	get lastDay() {
+		return dateIn(Date.now() + AHEAD * DAY, this.zone);
+	}
 
-  /** Loads the slots of the current range. */
-  async load() {
-    this.abort?.abort();
-    const abort = (this.abort = new AbortController());
-    this.#show('loading');
-    const today = new Date();
-    const zone = this.agent?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone;
-    const start = dateIn(today, zone);
-    const end = dateIn(new Date(today.getTime() + (Number(this.range) - 1) * DAY_MS), zone);
-    try {
-      const data = await this.#call(
-        `/calendar/slots?startDate=${start}&endDate=${end}`,
-        { signal: abort.signal },
-      );
-      if (abort.signal.aborted) return;
-      this.agent = data.agent;
-      this.slots = data.slots;
-      this.#show(this.slots.length ? 'slots' : 'empty');
-    } catch (error) {
-      if (abort.signal.aborted) return;
-      this.failure = error;
-      this.#show('error');
-    }
-  }
+	get business() {
+		return this.agent?.timezone;
+	}
 
-  async #call(path, init = {}) {
-    const headers = { Accept: 'application/json', ...(init.headers || {}) };
-    const key = this.getAttribute('widget-key');
-    const token = this.getAttribute('token');
-    if (key) headers['X-Pillow-Key'] = key;
-    if (token) headers.Authorization = `Bearer ${token}`;
-    if (init.body) headers['Content-Type'] = 'application/json';
-    const agent = encodeURIComponent(this.getAttribute('agent-id') || '');
-    let response;
-    try {
-      response = await fetch(`${this.apiBase}/api/v1/agents/${agent}${path}`, { ...init, headers });
-    } catch (e) {
-      if (e.name === 'AbortError') throw e;
-      throw new CallError('network', 'We could not reach the calendar. Check your connection.', 0);
-    }
-    let body = null;
-    try {
-      body = await response.json();
-    } catch {
-      // An answer that is not ours (a proxy's error page): reported below by its status.
-    }
-    if (response.ok && body?.success) return body.data;
-    const error = body?.error;
-    if (error) throw new CallError(error.code, error.message, response.status, error);
-    throw new CallError('server', `The calendar is unavailable right now (HTTP ${response.status}).`, response.status);
-  }
+	/** Loads months from today's until one has open times, and shows its first such day. */
+	async load() {
+		this.abort?.abort();
+		const abort = (this.abort = new AbortController());
+		this.slots = new Map();
+		this.loaded = new Set();
+		this.#show('loading');
+		try {
+			for (let m = this.today.slice(0, 7); m <= this.lastDay.slice(0, 7); m = addDays(`${m}-28`, 7).slice(0, 7)) {
+				await this.#fetch(m, abort.signal);
+				if (this.#days().some(([d]) => d.startsWith(m))) break;
+			}
+			const first = this.#days()[0]?.[0];
+			if (!first) return this.#show('empty');
+			if (first.slice(0, 7) > this.today.slice(0, 7)) this.notice ||= `The first open time is on ${day(first, LONG)}.`;
+			this.day = first;
+			this.#show('slots', '[tabindex="0"]');
+		} catch (error) {
+			if (abort.signal.aborted) return;
+			this.failure = error;
+			this.#show('error');
+		}
+	}
 
-  #show(state) {
-    this.state = state;
-    this.dataset.state = state;
-    this.dialog.dataset.state = state;
-    const agent = this.agent?.name ? ` with ${esc(this.agent.name)}` : '';
-    this.dialog.innerHTML = `
-      <div class="pic-head">
-        <h2 id="${this.id}-title">Book an appointment${agent}</h2>
-        <button type="button" class="pic-close" data-act="close" aria-label="Close calendar">×</button>
-      </div>
-      <div class="pic-body" aria-live="polite" aria-busy="${state === 'loading' || state === 'booking'}">
-        ${this.#body(state)}
-      </div>`;
-    const focus =
-      this.dialog.querySelector('[aria-invalid="true"]') ||
-      this.dialog.querySelector('[data-autofocus]') ||
-      this.dialog.querySelector('.pic-close');
-    focus?.focus();
-    if (state === 'slots' || state === 'empty') this.#measure();
-  }
+	/** Fetches a month's slots (the month as seen in the shown zone), once. */
+	async #fetch(month, signal) {
+		if (this.loaded.has(month)) return;
+		const next = addDays(`${month}-28`, 7).slice(0, 7);
+		const from = Math.max(Date.now(), Date.parse(`${month}-01T00:00:00Z`) - MARGIN);
+		const to = Math.min(Date.now() + (AHEAD + 1) * DAY, Date.parse(`${next}-01T00:00:00Z`) + MARGIN);
+		if (to > from) {
+			const iso = (t) => encodeURIComponent(new Date(t).toISOString());
+			const data = await this.#call(`/calendar/slots?startDate=${iso(from)}&endDate=${iso(to)}`, { signal });
+			this.agent = data.agent;
+			for (const s of data.slots) this.slots.set(s.start_time, s);
+		}
+		this.loaded.add(month);
+	}
 
-  #measure() {
-    if (this.measured) return;
-    this.measured = true;
-    performance.mark('pillow:slots-shown');
-    performance.measure('pillow:open-to-slots', 'pillow:open', 'pillow:slots-shown');
-    this.openToSlotsMs = performance.now() - this.opened;
-  }
+	#days() {
+		return groupByDay([...this.slots.values()].sort((a, b) => a.start_time.localeCompare(b.start_time)), this.zone);
+	}
 
-  #rangeSelect() {
-    const options = RANGES.map(
-      ([v, label]) => `<option value="${v}"${v === this.range ? ' selected' : ''}>${label}</option>`,
-    ).join('');
-    return `<label class="pic-range">Show times for the next
-      <select name="range" data-autofocus>${options}</select></label>`;
-  }
+	async #call(path, init = {}) {
+		const headers = { Accept: 'application/json', ...init.headers };
+		const key = this.getAttribute('widget-key');
+		const token = this.getAttribute('token');
+		if (key) headers['X-Pillow-Key'] = key;
+		if (token) headers.Authorization = `Bearer ${token}`;
+		if (init.body) headers['Content-Type'] = 'application/json';
+		const agent = encodeURIComponent(this.getAttribute('agent-id') || '');
+		let response;
+		try {
+			const base = (this.getAttribute('api-base') || BASE).replace(/\/$/, '');
+			response = await fetch(`${base}/api/v1/agents/${agent}${path}`, { ...init, headers });
+		} catch (e) {
+			if (e.name === 'AbortError') throw e;
+			throw fail('network', 'We could not reach the calendar. Please check your connection.', 0);
+		}
+		// A body that is not ours (a proxy's error page) is judged by its status alone.
+		const body = await response.json().catch(() => null);
+		if (response.ok && body?.success) return body.data;
+		const { status } = response;
+		const e = body?.error;
+		if (e && ![401, 403, 404].includes(status)) throw fail(e.code, e.message, status, e);
+		// The site's mistake (key, origin, agent) or an outage: plain words for the caller.
+		console.warn(`pillow-incall-calendar: HTTP ${status}`, e || '');
+		if (status >= 500 || !e) throw fail('server', 'The calendar is not answering right now. Please try again in a moment.', status);
+		throw fail(e.code, SETUP, status);
+	}
 
-  #body(state) {
-    const tz = this.agent?.timezone;
-    const zoneNote = tz ? `<p class="pic-zone">Times are in ${esc(tz.replace(/_/g, ' '))}.</p>` : '';
-    const notice = this.notice ? `<p class="pic-notice" role="alert">${esc(this.notice)}</p>` : '';
-    switch (state) {
-      case 'loading':
-        return `${this.#rangeSelect()}<p class="pic-status" role="status">Loading available times…</p>`;
-      case 'error': {
-        const f = this.failure;
-        return `<div class="pic-error" role="alert"><p><strong>Times could not be loaded.</strong> ${esc(f.message)}</p>
-          <p class="pic-detail">Error: ${esc(f.code)}${f.status ? ` (HTTP ${f.status})` : ''}</p></div>
-          <button type="button" class="pic-primary" data-act="retry" data-autofocus>Try again</button>`;
-      }
-      case 'empty': {
-        const next = RANGES.find(([v]) => Number(v) > Number(this.range));
-        const suggest = next
-          ? `<button type="button" class="pic-primary" data-act="range" data-range="${next[0]}">Look ${next[1]} ahead</button>`
-          : '<p>Please call back later or ask the agent for another way to book.</p>';
-        return `${notice}${this.#rangeSelect()}<div class="pic-empty" role="status">
-          <p><strong>No open times in this range.</strong> Try a longer range.</p>${suggest}</div>`;
-      }
-      case 'slots':
-        return `${notice}${this.#rangeSelect()}${zoneNote}<div class="pic-days">${this.#days(tz)}</div>`;
-      case 'form':
-      case 'booking':
-        return this.#form(state === 'booking');
-      case 'confirmed':
-        return this.#confirmation();
-      default:
-        return '';
-    }
-  }
+	#show(state, focus) {
+		this.state = this.dataset.state = this.dialog.dataset.state = state;
+		const agent = this.agent?.name ? ` with ${esc(this.agent.name)}` : '';
+		this.dialog.innerHTML = `<div class="pic-head"><h2 id="pic-title">Book an appointment${agent}</h2>
+			<button class="pic-close" data-act="close" aria-label="Close calendar">×</button></div>
+			<div class="pic-body" aria-live="polite" aria-busy="${state === 'loading' || state === 'booking'}">${this.#body(state)}</div>`;
+		const q = (s) => s && this.dialog.querySelector(s);
+		(q(focus) || q('[aria-invalid="true"]') || q('[data-autofocus]') || q('.pic-close'))?.focus();
+		if ((state === 'slots' || state === 'empty') && !this.measured) {
+			this.measured = true;
+			performance.mark('pillow:slots-shown');
+			performance.measure('pillow:open-to-slots', 'pillow:open', 'pillow:slots-shown');
+		}
+	}
 
-  #days(tz) {
-    const time = new Intl.DateTimeFormat('en-US', { timeZone: tz, hour: 'numeric', minute: '2-digit' });
-    const dayName = new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', weekday: 'long', month: 'short', day: 'numeric' });
-    const today = dateIn(new Date(), tz);
-    return groupByDay(this.slots)
-      .map(([date, slots]) => {
-        const heading = `${dayName.format(new Date(`${date}T12:00:00Z`))}`;
-        const rel = relativeDay(daysBetween(today, date));
-        const buttons = slots
-          .map(
-            (s) => `<li><button type="button" class="pic-slot" data-act="pick" data-slot="${esc(s.id)}"
-              aria-label="${esc(s.local_time)}">${esc(time.format(new Date(s.start_time)))}</button></li>`,
-          )
-          .join('');
-        return `<section class="pic-day" aria-label="${esc(heading)}, ${rel}">
-          <h3>${esc(heading)} <span class="pic-rel">${rel}</span></h3><ul>${buttons}</ul></section>`;
-      })
-      .join('');
-  }
+	#body(state) {
+		const notice = this.notice ? `<p class="pic-notice" role="alert">${esc(this.notice)}</p>` : '';
+		const until = `Bookings open until ${day(this.lastDay, SHORT)}.`;
+		if (state === 'loading') return '<p class="pic-status" role="status">Loading available times…</p>';
+		if (state === 'error')
+			return `<div class="pic-error" role="alert"><p><strong>Times could not be loaded.</strong> ${esc(this.failure.message)}</p></div>
+				<button class="pic-primary" data-act="retry" data-autofocus>Try again</button>`;
+		if (state === 'empty')
+			return `${notice}<p class="pic-empty" role="status"><strong>No open times in the next three months.</strong> ${until} Please ask the agent for another way to book.</p>`;
+		if (state === 'slots') return `${notice}${this.#tools()}${this.#grid()}<p class="pic-window">${until}</p>${this.#times()}`;
+		if (state === 'form' || state === 'booking') return this.#form(state === 'booking');
+		if (state === 'confirmed') return this.#done();
+		return '';
+	}
 
-  #field(name, label, type, required, extra = '') {
-    const id = `${this.id}-${name}`;
-    const error = this.errors[name];
-    const input =
-      type === 'textarea'
-        ? `<textarea id="${id}" name="${name}" rows="3" maxlength="2000"${error ? ` aria-invalid="true" aria-describedby="${id}-err"` : ''}>${esc(this.values[name])}</textarea>`
-        : `<input id="${id}" name="${name}" type="${type}" value="${esc(this.values[name])}"${required ? ' aria-required="true"' : ''}${error ? ` aria-invalid="true" aria-describedby="${id}-err"` : ''} ${extra}>`;
-    return `<div class="pic-field"><label for="${id}">${label}${required ? ' <span aria-hidden="true">*</span>' : ' <span class="pic-opt">(optional)</span>'}</label>
-      ${input}${error ? `<p class="pic-field-error" id="${id}-err">${esc(error)}</p>` : ''}</div>`;
-  }
+	/** The zone switcher and the 12/24-hour choice. */
+	#tools() {
+		const all = Intl.supportedValuesOf?.('timeZone') ?? [];
+		const opts = [...new Set([MINE, this.business, this.zone, ...all])].filter(Boolean).map((z) => {
+			const tag = z === MINE ? ' (your time)' : z === this.business ? ' (business)' : '';
+			return `<option value="${esc(z)}"${z === this.zone ? ' selected' : ''}>${esc(city(z) + tag)}</option>`;
+		});
+		return `<div class="pic-tools"><label>Time zone <select name="zone">${opts.join('')}</select></label>
+			<label><input type="checkbox" name="clock"${this.h24 ? ' checked' : ''}> 24-hour clock</label></div>`;
+	}
 
-  #form(busy) {
-    const s = this.chosen;
-    const failure = this.bookFailure
-      ? `<div class="pic-error" role="alert"><p><strong>The booking did not go through.</strong> ${esc(this.bookFailure.message)}</p>
-         <p class="pic-detail">${esc(this.bookFailure.hint)}</p></div>`
-      : '';
-    return `<p class="pic-chosen">Your time: <strong>${esc(s.local_time)}</strong> (${s.duration_min} min)</p>
-      ${failure}
-      <form class="pic-form" novalidate>
-        ${this.#field('name', 'Name', 'text', true, 'autocomplete="name" maxlength="200" data-autofocus')}
-        ${this.#field('email', 'Email', 'email', true, 'autocomplete="email"')}
-        ${this.#field('phone', 'Phone', 'tel', false, 'autocomplete="tel"')}
-        ${this.#field('notes', 'Notes', 'textarea', false)}
-        <div class="pic-actions">
-          <button type="button" data-act="back"${busy ? ' disabled' : ''}>Back to times</button>
-          <button type="submit" class="pic-primary"${busy ? ' disabled' : ''}>${busy ? 'Booking…' : 'Confirm booking'}</button>
-        </div>
-      </form>`;
-  }
+	/** The month grid of the ARIA date-picker pattern: days with openings marked. */
+	#grid() {
+		const month = this.day.slice(0, 7);
+		const counts = new Map(this.#days().map(([d, s]) => [d, s.length]));
+		const cells = Array(new Date(`${month}-01T12:00:00Z`).getUTCDay()).fill('<td></td>');
+		for (let d = `${month}-01`; d.startsWith(month); d = addDays(d, 1)) {
+			const n = counts.get(d) || 0;
+			const off = d < this.today || d > this.lastDay;
+			const label = `${day(d, LONG)}, ${off ? 'not bookable' : n ? `${n} open time${n > 1 ? 's' : ''}` : 'no open times'}`;
+			cells.push(`<td><button class="pic-date${n ? ' pic-has' : ''}${off ? ' pic-off' : ''}" data-act="day" data-date="${d}"
+				tabindex="${d === this.day ? 0 : -1}" aria-selected="${d === this.day}"${n ? '' : ' aria-disabled="true"'} aria-label="${label}">${+d.slice(8)}</button></td>`);
+		}
+		let rows = '';
+		for (let i = 0; i < cells.length; i += 7) rows += `<tr>${cells.slice(i, i + 7).join('')}</tr>`;
+		const heads = 'Su Mo Tu We Th Fr Sa'.replace(/\w+/g, '<th scope="col">$&</th>');
+		const nav = (step, label, off) =>
+			`<button data-act="month" data-step="${step}" aria-label="${label} month"${off ? ' disabled' : ''}>${step < 0 ? '‹' : '›'}</button>`;
+		return `<div class="pic-month">${nav(-1, 'Previous', month <= this.today.slice(0, 7))}
+			<h3 id="pic-month" aria-live="polite">${day(`${month}-01`, { month: 'long', year: 'numeric' })}</h3>${nav(1, 'Next', month >= this.lastDay.slice(0, 7))}</div>
+			<table role="grid" aria-labelledby="pic-month"><thead><tr>${heads}</tr></thead><tbody>${rows}</tbody></table>`;
+	}
 
-  #confirmation() {
-    const b = this.booking;
-    const row = (k, v) => (v ? `<dt>${k}</dt><dd>${esc(v)}</dd>` : '');
-    return `<div class="pic-done" role="status">
-      <p class="pic-done-title"><strong>You're booked!</strong></p>
-      <dl>${row('When', b.localTime)}${row('Length', `${b.durationMin} minutes`)}${row('With', b.hostName)}
-      ${row('Name', b.attendeeName)}${row('Email', b.attendeeEmail)}${row('Phone', b.attendeePhone)}
-      ${row('Confirmation code', b.confirmationCode)}${row('Booking id', b.bookingId)}</dl>
-      <p>Keep the confirmation code to change or cancel the appointment.</p>
-      <button type="button" class="pic-primary" data-act="close" data-autofocus>${esc(this.getAttribute('done-label') || 'Back to the call')}</button></div>`;
-  }
+	/** The chosen day's times in the shown zone, with the business's beside when it differs. */
+	#times() {
+		const days = this.#days();
+		const slots = days.find(([d]) => d === this.day)?.[1] || [];
+		const rel = relativeDay(Math.round((Date.parse(this.day) - Date.parse(this.today)) / DAY));
+		const head = `<h3>${day(this.day, LONG)} · ${rel}</h3>`;
+		if (!slots.length) {
+			const next = days.find(([d]) => d > this.day)?.[0];
+			const go = next ? `<button data-act="day" data-date="${next}">Next open day: ${day(next, SHORT)}</button>` : '';
+			return `<div class="pic-times">${head}<p class="pic-none">No open times on this day.</p>${go}</div>`;
+		}
+		const other = this.business !== this.zone && this.business;
+		const items = slots.map((s) => {
+			const also = other ? `<small>${clock(s.start_time, other, this.h24)} in ${esc(city(other))}</small>` : '';
+			return `<li><button class="pic-slot" data-act="pick" data-slot="${esc(s.id)}"
+				aria-label="${esc(this.#when(s.start_time))}">${clock(s.start_time, this.zone, this.h24)}${also}</button></li>`;
+		});
+		const zone = `${other && this.zone === MINE ? 'your time' : `${city(this.zone)} time`}${other ? `; ${city(other)} time below` : ''}`;
+		return `<div class="pic-times">${head}<p class="pic-zone">In ${esc(zone)}</p><ul>${items.join('')}</ul></div>`;
+	}
 
-  #onClick(event) {
-    const target = event.target.closest('[data-act]');
-    if (!target || target.disabled) return;
-    const act = target.dataset.act;
-    if (act === 'close') this.close();
-    else if (act === 'retry') this.load();
-    else if (act === 'range') {
-      this.range = target.dataset.range;
-      this.notice = '';
-      this.load();
-    } else if (act === 'pick') {
-      this.chosen = this.slots.find((s) => s.id === target.dataset.slot);
-      this.bookFailure = null;
-      this.errors = {};
-      this.idempotencyKey = crypto.randomUUID?.() ?? `${Date.now()}-${Math.random()}`;
-      this.#show('form');
-    } else if (act === 'back') {
-      this.#show(this.slots.length ? 'slots' : 'empty');
-    }
-  }
+	#when(t) {
+		return when(t, this.zone, this.business, this.h24);
+	}
 
-  #onChange(event) {
-    if (event.target.name === 'range') {
-      this.range = event.target.value;
-      this.notice = '';
-      this.load();
-    }
-  }
+	#field(name, label, type, required, extra = '') {
+		const id = `pic-${name}`;
+		const error = this.errors[name];
+		const aria = `${required ? ' required' : ''}${error ? ` aria-invalid="true" aria-describedby="${id}-err"` : ''}`;
+		const input =
+			type === 'textarea'
+				? `<textarea id="${id}" name="${name}" rows="3" maxlength="2000"${aria}>${esc(this.values[name])}</textarea>`
+				: `<input id="${id}" name="${name}" type="${type}" value="${esc(this.values[name])}"${aria} ${extra}>`;
+		const mark = required ? '' : ' <span class="pic-opt">(optional)</span>';
+		return `<div class="pic-field"><label for="${id}">${label}${mark}</label>${input}${error ? `<p class="pic-field-error" id="${id}-err">${esc(error)}</p>` : ''}</div>`;
+	}
 
-  /** Checks the form as the server would; answers the errors by field. */
-  validate(values) {
-    const errors = {};
-    if (!values.name.trim()) errors.name = 'Please enter your name.';
-    if (!values.email.trim()) errors.email = 'Please enter your email address.';
-    else if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(values.email.trim()))
-      errors.email = 'Please enter a valid email address, like name@example.com.';
-    const digits = values.phone.replace(/\D/g, '').length;
-    if (values.phone.trim() && (!/^\+?[\d\s().-]+$/.test(values.phone.trim()) || digits < 7 || digits > 15))
-      errors.phone = 'Please enter a phone number such as +1 234 567 8900, or leave it empty.';
-    return errors;
-  }
+	#form(busy) {
+		const f = this.bookFailure;
+		const failure = f
+			? `<div class="pic-error" role="alert"><p><strong>The booking did not go through.</strong> ${esc(f.message)}</p>${f.hint ? `<p class="pic-detail">${esc(f.hint)}</p>` : ''}</div>`
+			: '';
+		const off = busy ? ' disabled' : '';
+		return `<p class="pic-chosen">Your appointment: <strong>${esc(this.#when(this.chosen.start_time))}</strong> (${this.chosen.duration_min} min)</p>
+			${failure}<form class="pic-form" novalidate>
+				${this.#field('name', 'Name', 'text', true, 'autocomplete="name" maxlength="200" data-autofocus')}
+				${this.#field('email', 'Email', 'email', true, 'autocomplete="email"')}
+				${this.#field('phone', 'Phone', 'tel', false, 'autocomplete="tel"')}
+				${this.#field('notes', 'Notes', 'textarea', false)}
+				<div class="pic-actions"><button type="button" data-act="back"${off}>Back to times</button>
+				<button type="submit" class="pic-primary"${off}>${busy ? 'Booking…' : 'Confirm booking'}</button></div></form>`;
+	}
 
-  async #onSubmit(event) {
-    event.preventDefault();
-    const form = new FormData(event.target);
-    this.values = Object.fromEntries(['name', 'email', 'phone', 'notes'].map((k) => [k, String(form.get(k) ?? '')]));
-    this.errors = this.validate(this.values);
-    this.bookFailure = null;
-    if (Object.keys(this.errors).length) return this.#show('form');
-    this.#show('booking');
-    const v = this.values;
-    try {
-      const data = await this.#call('/calendar/book', {
-        method: 'POST',
-        headers: { 'Idempotency-Key': this.idempotencyKey },
-        body: JSON.stringify({
-          slotId: this.chosen.id,
-          attendeeName: v.name.trim(),
-          attendeeEmail: v.email.trim(),
-          attendeePhone: v.phone.trim() || undefined,
-          notes: v.notes.trim() || undefined,
-        }),
-      });
-      this.booking = data.booking;
-      this.#show('confirmed');
-      this.dispatchEvent(new CustomEvent('pillow:booked', { bubbles: true, detail: data.booking }));
-    } catch (error) {
-      this.#bookingFailed(error);
-    }
-  }
+	#done() {
+		const b = this.booking;
+		const row = (k, v) => (v ? `<dt>${k}</dt><dd>${esc(v)}</dd>` : '');
+		return `<div class="pic-done" role="status"><h3>You're booked!</h3>
+			<dl>${row('When', b.when)}${row('Length', `${b.durationMin} minutes`)}${row('With', b.hostName)}${row('Name', b.attendeeName)}
+			${row('Email', b.attendeeEmail)}${row('Phone', b.attendeePhone)}${row('Confirmation code', b.confirmationCode)}</dl>
+			<p>Keep the confirmation code to change or cancel the appointment.</p>
+			<button class="pic-primary" data-act="close" data-autofocus>${esc(this.getAttribute('done-label') || 'Back to the call')}</button></div>`;
+	}
 
-  #bookingFailed(error) {
-    if (error.code === 'slot_unavailable' || error.code === 'invalid_slot' || error.code === 'too_soon') {
-      this.notice = 'Sorry, that time was just taken. Here are the times still open; please pick another.';
-      this.load();
-      return;
-    }
-    const field = { attendeeName: 'name', attendeeEmail: 'email', attendeePhone: 'phone', notes: 'notes' }[error.details?.field];
-    if (field) {
-      this.errors = { [field]: error.message };
-      this.#show('form');
-      return;
-    }
-    const hint =
-      error.code === 'network' || error.code === 'server'
-        ? 'Nothing was booked twice: pressing Confirm again is safe.'
-        : error.code === 'rate_limited'
-          ? 'Please wait a minute before trying again.'
-          : `If this keeps happening, ask the agent to book for you (error: ${error.code}).`;
-    this.bookFailure = { message: error.message, hint };
-    this.#show('form');
-  }
+	/** Shows `date`, kept between today and the last bookable day. */
+	async #goto(date, focus = '[tabindex="0"]') {
+		date = date < this.today ? this.today : date > this.lastDay ? this.lastDay : date;
+		try {
+			await this.#fetch(date.slice(0, 7), this.abort?.signal);
+		} catch (error) {
+			this.failure = error;
+			return this.#show('error');
+		}
+		this.day = date;
+		this.notice = '';
+		this.#show('slots', focus);
+	}
 
-  /** Keeps Tab and Shift+Tab inside the dialog. */
-  #trapFocus(event) {
-    if (event.key !== 'Tab') return;
-    const items = [...this.dialog.querySelectorAll('button, select, input, textarea, [tabindex]:not([tabindex="-1"])')].filter(
-      (el) => !el.disabled && el.offsetParent !== null,
-    );
-    if (!items.length) return;
-    const first = items[0];
-    const last = items[items.length - 1];
-    if (event.shiftKey && document.activeElement === first) {
-      event.preventDefault();
-      last.focus();
-    } else if (!event.shiftKey && document.activeElement === last) {
-      event.preventDefault();
-      first.focus();
-    }
-  }
+	#onClick(event) {
+		const t = event.target.closest('[data-act]');
+		if (!t || t.disabled) return;
+		const act = t.dataset.act;
+		if (act === 'close') this.close();
+		else if (act === 'retry') this.load();
+		else if (act === 'day' && t.getAttribute('aria-disabled') !== 'true') this.#goto(t.dataset.date);
+		else if (act === 'month') {
+			const [y, m] = this.day.split('-').map(Number);
+			this.#goto(new Date(Date.UTC(y, m - 1 + +t.dataset.step, 1, 12)).toISOString().slice(0, 10), `[data-step="${t.dataset.step}"]`);
+		} else if (act === 'pick') {
+			this.chosen = [...this.slots.values()].find((s) => s.id === t.dataset.slot);
+			this.bookFailure = null;
+			this.errors = {};
+			this.key = crypto.randomUUID?.() ?? `${Date.now()}-${Math.random()}`;
+			this.#show('form');
+		} else if (act === 'back') this.#show('slots', '.pic-slot');
+	}
+
+	#onChange({ target: { name, value, checked } }) {
+		if (name === 'zone') {
+			this.zone = value;
+			this.#goto(this.day, 'select[name=zone]');
+		} else if (name === 'clock') {
+			this.h24 = checked;
+			this.#show('slots', '[name=clock]');
+		}
+	}
+
+	/** The date grid's keys (arrows, Home/End, PageUp/PageDown, Enter); Tab stays inside. */
+	#onKey(event) {
+		const cell = event.target.closest?.('.pic-date');
+		if (!cell) return this.#trap(event);
+		const d = cell.dataset.date;
+		const wd = new Date(`${d}T12:00:00Z`).getUTCDay();
+		const month = (n) => {
+			const [y, m, dd] = d.split('-').map(Number);
+			const last = new Date(Date.UTC(y, m + n, 0)).getUTCDate();
+			return new Date(Date.UTC(y, m - 1 + n, Math.min(dd, last), 12)).toISOString().slice(0, 10);
+		};
+		const year = event.shiftKey ? 12 : 1;
+		const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -7, ArrowDown: 7, Home: -wd, End: 6 - wd };
+		let to = event.key in moves ? addDays(d, moves[event.key]) : null;
+		if (event.key === 'PageUp') to = month(-year);
+		if (event.key === 'PageDown') to = month(year);
+		if (to) {
+			event.preventDefault();
+			this.#goto(to);
+		} else if (event.key === 'Enter' || event.key === ' ') {
+			event.preventDefault();
+			this.dialog.querySelector('.pic-slot')?.focus();
+		} else this.#trap(event);
+	}
+
+	/** Keeps Tab and Shift+Tab inside the dialog. */
+	#trap(event) {
+		if (event.key !== 'Tab') return;
+		const items = [...this.dialog.querySelectorAll('button, select, input, textarea')].filter(
+			(el) => !el.disabled && el.tabIndex >= 0,
+		);
+		const active = this.shadowRoot.activeElement;
+		if (event.shiftKey && active === items[0]) {
+			event.preventDefault();
+			items.at(-1).focus();
+		} else if (!event.shiftKey && active === items.at(-1)) {
+			event.preventDefault();
+			items[0]?.focus();
+		}
+	}
+
+	/** Checks the form as the server would; answers the errors by field. */
+	validate(values) {
+		const e = {};
+		const [name, email, phone] = [values.name.trim(), values.email.trim(), values.phone.trim()];
+		const digits = phone.replace(/\D/g, '').length;
+		if (!name) e.name = 'Please enter your name.';
+		if (!email) e.email = 'Please enter your email address.';
+		else if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) e.email = 'Please enter a valid email address, like name@example.com.';
+		if (phone && (!/^\+?[\d\s().-]+$/.test(phone) || digits < 7 || digits > 15))
+			e.phone = 'Please enter a phone number such as +1 234 567 8900, or leave it empty.';
+		return e;
+	}
+
+	async #onSubmit(event) {
+		event.preventDefault();
+		const form = new FormData(event.target);
+		const v = (this.values = Object.fromEntries(['name', 'email', 'phone', 'notes'].map((k) => [k, String(form.get(k) ?? '')])));
+		this.errors = this.validate(v);
+		this.bookFailure = null;
+		if (Object.keys(this.errors).length) return this.#show('form');
+		this.#show('booking');
+		try {
+			const data = await this.#call('/calendar/book', {
+				method: 'POST',
+				headers: { 'Idempotency-Key': this.key },
+				body: JSON.stringify({
+					slotId: this.chosen.id,
+					attendeeName: v.name.trim(),
+					attendeeEmail: v.email.trim(),
+					attendeePhone: v.phone.trim() || undefined,
+					notes: v.notes.trim() || undefined,
+				}),
+			});
+			const b = data.booking;
+			// `when` names the zones as the caller saw them; `localTimeWithZone`, the business's time.
+			this.booking = { ...b, when: this.#when(b.startTime), localTimeWithZone: `${b.localTime} ${city(b.timezone || 'UTC')} time` };
+			this.slots.delete(this.chosen.start_time);
+			this.#show('confirmed');
+			this.dispatchEvent(new CustomEvent('pillow:booked', { bubbles: true, detail: this.booking }));
+		} catch (error) {
+			this.#failed(error);
+		}
+	}
+
+	#failed(error) {
+		if (['slot_unavailable', 'invalid_slot', 'too_soon'].includes(error.code)) {
+			this.notice = 'Sorry, that time was just taken. Here are the times still open; please pick another.';
+			return this.load();
+		}
+		const field = { attendeeName: 'name', attendeeEmail: 'email', attendeePhone: 'phone', notes: 'notes' }[error.details?.field];
+		if (field) this.errors = { [field]: error.message };
+		else {
+			const retry = error.code === 'network' || error.code === 'server';
+			this.bookFailure = { message: error.message, hint: retry ? 'Nothing was booked twice: pressing Confirm again is safe.' : '' };
+		}
+		this.#show('form');
+	}
 }
 
-if (!customElements.get('pillow-incall-calendar')) {
-  customElements.define('pillow-incall-calendar', PillowIncallCalendar);
-}
+if (!customElements.get('pillow-incall-calendar')) customElements.define('pillow-incall-calendar', PillowIncallCalendar);
