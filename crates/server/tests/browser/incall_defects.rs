@@ -705,3 +705,102 @@ async fn the_api_reference_renders_markdown_real_examples_every_status_and_mcp()
     browser.shot("01-docs").await;
     browser.finish().await;
 }
+
+/// An agent in `zone` whose one member is open around the clock, every day; answers its id and
+/// a widget key.
+async fn agent_in(server: &Server, zone: &str) -> (String, String) {
+    let (status, user) = server
+        .call(
+            reqwest::Method::POST,
+            "/api/users",
+            Some(
+                json!({"email": "allday@clinic.test", "name": "All Day", "role": "member",
+                        "time_zone": zone}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{user}");
+    let schedule: serde_json::Map<String, Value> = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+    .iter()
+    .map(|d| (d.to_string(), json!([{"start": "00:00", "end": "24:00"}])))
+    .collect();
+    let (status, body) = server
+        .call(
+            reqwest::Method::POST,
+            "/api/calendar/availability-rules",
+            Some(
+                json!({"user_id": user["id"], "timezone": zone, "slot_duration": 30,
+                        "schedule": schedule}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, agent) = server
+        .call(
+            reqwest::Method::POST,
+            "/api/agents",
+            Some(json!({"name": "Island Desk", "time_zone": zone})),
+        )
+        .await;
+    let agent_id = agent["id"].as_str().unwrap().to_string();
+    let (status, body) = server
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/agents/{agent_id}/booking-settings"),
+            Some(json!({"assignable_users": [{"user_id": user["id"]}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, key) = server
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/agents/{agent_id}/widget-keys"),
+            Some(json!({"name": "page", "allowed_origins": []})),
+        )
+        .await;
+    (agent_id, key["key"].as_str().unwrap().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_a_day_ahead_of_the_business_still_gets_the_business_s_today() {
+    // Kiritimati (UTC+14) is always a calendar day or two ahead of Pago Pago (UTC-11), so a
+    // widget that asked for "the caller's today" always missed the business's today.
+    let Some((_guard, server, browser)) =
+        setup_in("day-ahead", 1280, Some("Pacific/Kiritimati")).await
+    else {
+        return;
+    };
+    let (agent, key) = agent_in(&server, "Pacific/Pago_Pago").await;
+    let (status, body) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/agents/{agent}/calendar/slots"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let first = body["data"]["slots"][0].clone();
+    browser.connected_call(&server, &agent, &key).await;
+    browser.click("#book").await;
+    browser.state_is("slots").await;
+    let shown = browser.js("return $q('.pic-slot').dataset.slot").await;
+    let shown_start = browser
+        .js(&format!(
+            "const w = $q('pillow-incall-calendar'); return [...w.slots.values()].find(s => s.id === {shown})?.start_time;"
+        ))
+        .await;
+    assert_eq!(
+        shown_start, first["start_time"],
+        "the business's soonest time is the first one shown"
+    );
+    browser.shot("01-day-ahead").await;
+    browser.finish().await;
+}
