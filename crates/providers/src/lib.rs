@@ -7,3 +7,4 @@ pub mod calcom;
 pub mod caldav;
 pub mod crypto;
 pub mod google;
+pub mod microsoft;
