@@ -19,6 +19,7 @@ mod error;
 mod expand;
 mod http;
 mod ical;
+mod network;
 mod sync;
 mod write;
 
@@ -26,6 +27,7 @@ pub use discovery::CalendarInfo;
 pub use error::CalDavError;
 pub use expand::{BusyInterval, EventTime, Occurrence, Window, busy_intervals};
 pub use ical::{BOOKING_ID_PROPERTY, EventStatus, Transparency, booking_ical};
+pub use network::{AddressPolicy, is_public};
 pub use sync::{Changes, SyncCursor};
 pub use write::{Deleted, Written};
 
@@ -66,14 +68,17 @@ pub struct CalDavClient {
 }
 
 impl CalDavClient {
-    /// A client for `account`. No request is made yet; [`CalDavClient::discover`] is the first.
+    /// A client for `account`, reaching only the addresses `policy` allows (use
+    /// [`AddressPolicy::PublicOnly`] unless the deployment configured otherwise). No request
+    /// is made yet; [`CalDavClient::discover`] is the first.
     ///
     /// Redirects are not followed by the HTTP client itself, because discovery must see the
-    /// `/.well-known/caldav` redirect to learn the server's context path.
+    /// `/.well-known/caldav` redirect to learn the server's context path (and a redirect must
+    /// not lead past the address policy).
     ///
     /// # Errors
     /// [`CalDavError::BadUrl`] when `server_url` is not an absolute http(s) URL.
-    pub fn connect(account: &CalDavAccount) -> Result<Self, CalDavError> {
+    pub fn connect(account: &CalDavAccount, policy: AddressPolicy) -> Result<Self, CalDavError> {
         let base: Uri = account
             .server_url
             .parse()
@@ -86,11 +91,16 @@ impl CalDavClient {
         }
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(std::sync::Arc::new(network::PolicyResolver(policy)))
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| CalDavError::Transport(e.to_string()))?;
-        let service =
-            http::DavHttp::new(http, &account.username, account.password.expose_secret())?;
+        let service = http::DavHttp::new(
+            http,
+            policy,
+            &account.username,
+            account.password.expose_secret(),
+        )?;
         Ok(Self {
             dav: WebDavClient::new(base, service),
             use_sync_collection: true,

@@ -6,8 +6,9 @@ mod radicale;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use pillow_providers::caldav::{
-    BusyInterval, CalDavClient, CalDavError, CalendarObject, Changes, Deleted, EventStatus,
-    EventTime, SyncCursor, Transparency, Window, Written, booking_ical, busy_intervals,
+    AddressPolicy, BusyInterval, CalDavClient, CalDavError, CalendarObject, Changes, Deleted,
+    EventStatus, EventTime, SyncCursor, Transparency, Window, Written, booking_ical,
+    busy_intervals,
 };
 use radicale::Radicale;
 
@@ -38,7 +39,8 @@ fn window() -> Window {
 async fn server() -> Option<(Radicale, CalDavClient)> {
     let server = Radicale::start().await?;
     server.mkcalendar(WORK, "Work", "VEVENT").await;
-    let client = CalDavClient::connect(&server.account()).expect("client");
+    let client =
+        CalDavClient::connect(&server.account(), AddressPolicy::AllowPrivate).expect("client");
     Some((server, client))
 }
 
@@ -68,7 +70,8 @@ async fn discovery_finds_the_first_event_calendar_or_the_one_named() {
         .mkcalendar("/alice/personal/", "Personal", "VEVENT")
         .await;
     server.mkcalendar(WORK, "Work", "VEVENT").await;
-    let mut client = CalDavClient::connect(&server.account()).expect("client");
+    let mut client =
+        CalDavClient::connect(&server.account(), AddressPolicy::AllowPrivate).expect("client");
 
     let all = client.event_calendars().await.expect("calendars");
     let mut hrefs: Vec<&str> = all.iter().map(|c| c.href.as_str()).collect();
@@ -98,8 +101,34 @@ async fn a_wrong_app_password_is_unauthorized() {
     };
     let mut account = server.account();
     account.password = "wrong".to_string().into();
-    let mut client = CalDavClient::connect(&account).expect("client");
+    let mut client = CalDavClient::connect(&account, AddressPolicy::AllowPrivate).expect("client");
     assert_eq!(client.discover(None).await, Err(CalDavError::Unauthorized));
+}
+
+#[tokio::test]
+async fn a_server_on_a_private_address_is_refused_unless_allowed() {
+    let Some(server) = Radicale::start().await else {
+        return;
+    };
+    server.mkcalendar(WORK, "Work", "VEVENT").await;
+    // By IP literal (never resolved) and by a name that resolves to loopback.
+    let literal = server.account();
+    let mut named = server.account();
+    named.server_url = literal.server_url.replace("127.0.0.1", "localhost");
+    let mut client = CalDavClient::connect(&literal, AddressPolicy::PublicOnly).expect("client");
+    assert_eq!(
+        client.discover(None).await,
+        Err(CalDavError::Blocked("127.0.0.1".into()))
+    );
+    let mut client = CalDavClient::connect(&named, AddressPolicy::PublicOnly).expect("client");
+    match client.discover(None).await {
+        Err(CalDavError::Transport(message)) => {
+            assert!(message.contains("no public address"), "{message}");
+        }
+        other => panic!("a name resolving to loopback is refused: {other:?}"),
+    }
+    let mut client = CalDavClient::connect(&named, AddressPolicy::AllowPrivate).expect("client");
+    assert_eq!(client.discover(None).await.expect("allowed").href, WORK);
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 
 use libdav::dav::{RequestError, WebDavError};
 
+use super::http::DavHttpError;
+
 /// One error type for the CalDAV client; each variant asks the caller for a different action
 /// (ask for a new password, fix the URL, try later, give up on one resource).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -12,6 +14,10 @@ pub enum CalDavError {
     /// 403 outside a sync: the account may not do this.
     #[error("the CalDAV server refused the request (403)")]
     Forbidden,
+    /// The server's address is internal (loopback, private, link-local) and the client was
+    /// not configured to allow that.
+    #[error("{0} is not a public address; CalDAV servers on private networks must be allowed")]
+    Blocked(String),
     /// The server URL is unusable.
     #[error("bad CalDAV server URL: {0}")]
     BadUrl(String),
@@ -55,10 +61,22 @@ impl CalDavError {
     }
 }
 
-impl From<WebDavError<reqwest::Error>> for CalDavError {
-    fn from(error: WebDavError<reqwest::Error>) -> Self {
+impl From<WebDavError<DavHttpError>> for CalDavError {
+    fn from(error: WebDavError<DavHttpError>) -> Self {
         match error {
-            WebDavError::Request(RequestError::Client(e)) => Self::Transport(e.to_string()),
+            WebDavError::Request(RequestError::Client(DavHttpError::Blocked(ip))) => {
+                Self::Blocked(ip)
+            }
+            WebDavError::Request(RequestError::Client(DavHttpError::Http(e))) => {
+                // The resolver's refusal is the source of a connect error.
+                let mut message = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    message = format!("{message}: {s}");
+                    source = s.source();
+                }
+                Self::Transport(message)
+            }
             WebDavError::Request(RequestError::Http(e)) => Self::Transport(e.to_string()),
             WebDavError::BadStatusCode(status) => Self::from_status(status),
             WebDavError::Xml(e) => Self::Invalid(e.to_string()),
