@@ -3,10 +3,11 @@
 //!
 //! The WebDAV requests themselves (discovery, `sync-collection`, `calendar-multiget`,
 //! conditional `PUT` and `DELETE`) come from the maintained `libdav` crate, driven over our
-//! own `reqwest` client ([`http`]); see `docs/caldav.md` for why.
+//! own `reqwest` client (`http.rs`); see `docs/caldav.md` for why.
 //!
 //! - [`CalDavClient::connect`] and [`CalDavClient::discover`]: Basic auth with an app
-//!   password, and finding the event calendar when no calendar URL is given (`discovery.rs`).
+//!   password, only to public addresses unless [`AddressPolicy`] allows more (`network.rs`),
+//!   and finding the event calendar when no calendar URL is given (`discovery.rs`).
 //! - [`CalDavClient::changes`]: a full listing, then incremental `sync-collection` with its
 //!   token, or `getctag`/ETag comparison on servers without it (`sync.rs`).
 //! - [`CalDavClient::create_event`], [`CalDavClient::update_event`],
