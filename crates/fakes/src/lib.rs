@@ -5,3 +5,4 @@
 
 pub mod calcom;
 pub mod google;
+pub mod microsoft;

@@ -4,5 +4,7 @@
 //! (OAuth tokens, Cal.com API keys). Provider clients join it as the integrations land.
 
 pub mod calcom;
+pub mod caldav;
 pub mod crypto;
 pub mod google;
+pub mod microsoft;
