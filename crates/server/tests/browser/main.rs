@@ -18,6 +18,8 @@ use pillow_server::{AppState, Config};
 use pillow_store::{NewApiKey, NewUser, Role};
 use serde_json::{Value, json};
 
+mod dashboard;
+
 /// How long any one condition may take to come true on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(45);
 
