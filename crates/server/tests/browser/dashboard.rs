@@ -767,3 +767,38 @@ async fn editing_hours_changes_the_preview_and_the_api_agrees() {
     assert_eq!(slots["slots"].as_array().unwrap().len(), 4, "{slots}");
     browser.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_works_with_the_keyboard_and_shows_where_focus_is() {
+    let Some((_guard, dash, browser)) = setup("dashboard-1280", 1280).await else {
+        return;
+    };
+    browser.open(&dash, "/dashboard/login").await;
+    // The address field has the focus already; type, Tab, type, Enter.
+    assert_eq!(browser.active().await["id"], "email");
+    browser.keys(OWNER_EMAIL).await;
+    browser.keys(&fantoccini::key::Key::Tab).await;
+    assert_eq!(browser.active().await["id"], "password");
+    browser.keys(OWNER_PASSWORD).await;
+    browser.keys(&fantoccini::key::Key::Enter).await;
+    browser
+        .until("location.pathname === '/dashboard' && !!document.querySelector('h1')")
+        .await;
+    // The first Tab reaches the skip link, shown on screen with a focus ring.
+    browser.keys(&fantoccini::key::Key::Tab).await;
+    let skip = browser
+        .js(
+            "const a = document.activeElement; const r = a.getBoundingClientRect(); \
+             const s = getComputedStyle(a); \
+             return [a.className, r.left >= 0 && r.top >= 0, s.outlineStyle]",
+        )
+        .await;
+    assert_eq!(skip[0], "skip");
+    assert_eq!(skip[1], true, "the skip link is on screen when focused");
+    assert_ne!(skip[2], "none", "the focused link shows an outline");
+    browser.shot("keyboard-skip-link").await;
+    // Following it puts the focus on the page's content.
+    browser.keys(&fantoccini::key::Key::Enter).await;
+    browser.until("document.activeElement.id === 'main'").await;
+    browser.finish().await;
+}
