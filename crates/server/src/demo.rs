@@ -317,9 +317,11 @@ pub async fn run(database_url: String) -> Result<(), CliError> {
         println!();
         println!("Pillow Calendar demo is running ({} database).", state.store.backend().as_str());
         println!();
+        println!("  Dashboard:      {base}/dashboard");
+        println!("  Log in as:      {} / {DEMO_PASSWORD}", demo.owner_email);
+        println!();
         println!("  API key (tenant \"{DEMO_TENANT}\"): {}", demo.api_key);
         println!("  Voice agent id:                  {}", demo.agent_id);
-        println!("  Log in as:                       {} / {DEMO_PASSWORD}", demo.owner_email);
         if internal_key_from_file {
             println!("  Internal voice key:              in {DEMO_SECRETS_FILE} (INTERNAL_API_KEY)");
         }

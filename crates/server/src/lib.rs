@@ -39,6 +39,8 @@ pub struct AppState {
     pub teams: Arc<domain::bookings::TeamCache>,
     /// Attempts on the public self-service endpoints, per confirmation code.
     pub self_service_limiter: Arc<rate_limit::RateLimiter>,
+    /// Dashboard sign-in attempts, per e-mail address and per client address.
+    pub login_limiter: Arc<rate_limit::RateLimiter>,
     /// Signs and checks the opaque `CS_…` slot ids handed to callers.
     pub slot_ids: Arc<slot_id::SlotIds>,
     /// The in-call API's slot cache and widget-key rate limits.
@@ -67,6 +69,10 @@ impl AppState {
             teams: Arc::default(),
             api_keys: Arc::default(),
             self_service_limiter: Arc::new(rate_limit::RateLimiter::new(
+                10,
+                std::time::Duration::from_secs(15 * 60),
+            )),
+            login_limiter: Arc::new(rate_limit::RateLimiter::new(
                 10,
                 std::time::Duration::from_secs(15 * 60),
             )),

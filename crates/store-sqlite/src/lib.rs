@@ -23,6 +23,7 @@ mod idempotency;
 mod outbox;
 mod rules;
 mod secrets;
+mod sessions;
 mod stored;
 mod tenants;
 mod users;

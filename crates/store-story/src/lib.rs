@@ -21,6 +21,7 @@ pub mod idempotency;
 pub mod outbox;
 pub mod retention;
 pub mod rules;
+pub mod sessions;
 pub mod settings;
 pub mod tenants;
 
@@ -233,6 +234,14 @@ macro_rules! store_story_cases {
             ] [
                 (two_processes_leasing_due_connections_never_get_the_same_one, 2),
             ];
+            sessions [
+                a_live_session_is_found_by_its_token_hash_alone,
+                an_expired_session_is_not_found,
+                a_revoked_session_is_never_found_again,
+                the_other_tenant_cannot_revoke_a_session,
+                a_session_for_another_tenants_user_is_refused,
+                deleting_a_user_ends_the_users_sessions,
+            ] [];
         }
     };
     (@emit (names) $($module:ident [$($case:ident),* $(,)?] [$(($shared:ident, $threads:literal)),* $(,)?];)*) => {

@@ -18,6 +18,7 @@ mod ids;
 mod outbox;
 mod rules;
 mod secrets;
+mod sessions;
 mod tenants;
 mod users;
 mod widget_keys;
@@ -35,6 +36,7 @@ pub use ids::*;
 pub use outbox::*;
 pub use rules::*;
 pub use secrets::*;
+pub use sessions::*;
 pub use tenants::*;
 pub use users::*;
 pub use widget_keys::*;
@@ -75,6 +77,7 @@ pub trait Store:
     + WidgetKeyStore
     + ConnectionStore
     + SecretStore
+    + SessionStore
     + 'static
 {
 }
@@ -92,6 +95,7 @@ impl<T> Store for T where
         + WidgetKeyStore
         + ConnectionStore
         + SecretStore
+        + SessionStore
         + 'static
 {
 }

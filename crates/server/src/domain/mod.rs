@@ -8,5 +8,7 @@ pub mod bookings;
 pub mod calcom;
 pub mod error;
 pub mod incall;
+pub mod rules;
+pub mod sessions;
 pub mod time;
 pub mod users;

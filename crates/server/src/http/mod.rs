@@ -8,6 +8,7 @@ pub mod availability;
 pub mod booking_settings;
 pub mod bookings;
 pub mod caller;
+pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -107,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/docs", get(ops::api_reference))
         .merge(web::router())
+        .merge(dashboard::router(&state))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(axum::middleware::from_fn(crate::telemetry::track_requests))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

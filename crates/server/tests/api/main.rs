@@ -12,6 +12,7 @@ mod bookings;
 mod calcom;
 mod cli;
 mod crash;
+mod dashboard;
 mod events;
 mod google;
 mod incall;

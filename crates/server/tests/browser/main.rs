@@ -17,6 +17,7 @@ use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 
+mod dashboard;
 mod incall_defects;
 use pillow_server::{AppState, Config};
 use pillow_store::{NewApiKey, NewUser, Role};

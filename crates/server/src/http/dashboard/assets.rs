@@ -1,0 +1,41 @@
+//! The dashboard's static files, embedded in the binary: our stylesheet and htmx, vendored
+//! from the npm package `htmx.org` (version in the file name; its licence beside it in
+//! `web/dashboard/vendor/`). No build step: what is in `web/dashboard/` is what browsers get.
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::AppState;
+
+pub const CSS_PATH: &str = "/dashboard/assets/dashboard.css";
+pub const HTMX_PATH: &str = "/dashboard/assets/htmx-2.0.11.min.js";
+
+const CSS: &str = include_str!("../../../../../web/dashboard/dashboard.css");
+const HTMX: &str = include_str!("../../../../../web/dashboard/vendor/htmx-2.0.11.min.js");
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            CSS_PATH,
+            get(|| async { asset(CSS, "text/css; charset=utf-8") }),
+        )
+        .route(
+            HTMX_PATH,
+            get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }),
+        )
+}
+
+/// A static file; browsers revalidate it, so a new release shows at once.
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}

@@ -1,0 +1,55 @@
+//! The admin dashboard: server-rendered pages under `/dashboard`, one file per page or flow.
+//!
+//! Markup is written with `maud`: templates are Rust, so a misspelt field or a missing value
+//! is a compile error, and every interpolation is HTML-escaped by default. htmx (embedded, see
+//! [`assets`]) swaps parts of pages where that helps; every page also works as plain HTML.
+//! Pages call the domain (`crate::domain`) and read through the store's traits, like the API;
+//! they never call the API's handlers.
+//!
+//! Every request passes [`csrf::guard`], which resolves the session cookie once and refuses
+//! state-changing requests from other sites or without the session's token.
+
+mod assets;
+mod bookings;
+mod cookies;
+mod csrf;
+mod errors;
+mod home;
+mod hours;
+mod layout;
+mod login;
+mod session;
+
+use axum::Router;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+
+use crate::AppState;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/dashboard", get(home::page))
+        .route(
+            "/dashboard/",
+            get(|| async { Redirect::permanent("/dashboard") }),
+        )
+        .route("/dashboard/login", get(login::page).post(login::submit))
+        .route("/dashboard/logout", post(login::logout))
+        .route("/dashboard/bookings", get(bookings::list))
+        .route("/dashboard/bookings.csv", get(bookings::export))
+        .route("/dashboard/bookings/{id}", get(bookings::detail))
+        .route("/dashboard/bookings/{id}/cancel", post(bookings::cancel))
+        .route("/dashboard/hours", get(hours::page).post(hours::save))
+        .route(
+            "/dashboard/{*rest}",
+            get(|| async { errors::PageError::not_found("page").into_response() }),
+        )
+        .merge(assets::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::guard,
+        ))
+        // People arrive at the root or at /login: both lead to the dashboard.
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/login", get(|| async { Redirect::to("/dashboard/login") }))
+}
