@@ -12,6 +12,7 @@ mod bookings;
 mod calcom;
 mod cli;
 mod crash;
+mod doctor;
 mod events;
 mod google;
 mod incall;
