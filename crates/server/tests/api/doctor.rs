@@ -194,6 +194,23 @@ async fn a_public_url_unset_or_unreachable_fails_with_how_to_reach_it(app: &Test
     );
     assert!(fix.contains("pillow-calendar serve"), "{fix}");
 
+    // A server that takes the connection and never answers: the doctor gives up in time.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    settings.insert(
+        "PUBLIC_URL".into(),
+        format!("http://{}", silent.local_addr().unwrap()),
+    );
+    let started = std::time::Instant::now();
+    let report = run_doctor(app, &settings, agent).await;
+    assert!(started.elapsed() < pillow_server::doctor::HEALTH_TIMEOUT * 2);
+    let (check, _) = only_failure(&report, "public_url");
+    assert!(
+        check.message.contains("no answer within 3 s"),
+        "{}",
+        check.message
+    );
+    drop(silent);
+
     // Something answers, but it is not this server's health check.
     settings.insert("PUBLIC_URL".into(), format!("{}/api", app.base));
     let report = run_doctor(app, &settings, agent).await;
@@ -355,6 +372,27 @@ async fn a_calendar_needing_reauth_failing_or_stale_fails_with_its_fix(app: &Tes
     assert!(fix.contains("POST /api/calendar/sync"), "{fix}");
 
     set_status(ConnectionStatus::Active, None).await;
+    let off = |enabled| ConnectionPatch {
+        sync_enabled: Some(enabled),
+        ..ConnectionPatch::default()
+    };
+    let store = app.store();
+    store
+        .update_calendar_connection(tenant, connection, &off(false))
+        .await
+        .unwrap();
+    let report = run_doctor(app, &healthy_settings(app), agent).await;
+    let (check, fix) = only_failure(&report, "calendar");
+    assert!(
+        check.message.contains("sync turned off"),
+        "{}",
+        check.message
+    );
+    assert!(fix.contains("\"sync_enabled\": true"), "{fix}");
+    store
+        .update_calendar_connection(tenant, connection, &off(true))
+        .await
+        .unwrap();
     synced(app, tenant, connection, SignedDuration::from_hours(2)).await;
     let report = run_doctor(app, &healthy_settings(app), agent).await;
     let (check, fix) = only_failure(&report, "calendar");
@@ -381,6 +419,16 @@ async fn a_calendar_needing_reauth_failing_or_stale_fails_with_its_fix(app: &Tes
 /// A Cal.com agent whose sealed key is `key` and slug `slug`, checked against a fake Cal.com
 /// that knows `CAL_KEY` with the event type `consult`.
 async fn calcom_report(app: &TestApp, key: &str, slug: &str) -> (Report, FakeCalcom) {
+    calcom_report_sealed(app, app.state.config.secrets.seal(key), slug, |_| {}).await
+}
+
+/// As [`calcom_report`] with the key already sealed, and the fake prepared by `prepare`.
+async fn calcom_report_sealed(
+    app: &TestApp,
+    sealed: String,
+    slug: &str,
+    prepare: impl FnOnce(&FakeCalcom),
+) -> (Report, FakeCalcom) {
     let cal = FakeCalcom::start().await;
     let owner = cal.add_user(NewFakeUser::new(
         "frontdesk",
@@ -398,7 +446,7 @@ async fn calcom_report(app: &TestApp, key: &str, slug: &str) -> (Report, FakeCal
                 time_zone: "America/Los_Angeles".into(),
                 backend: AgentBackend::Calcom,
                 cal_enabled: true,
-                cal_api_key_encrypted: Some(app.state.config.secrets.seal(key)),
+                cal_api_key_encrypted: Some(sealed),
                 cal_event_type_slug: Some(slug.into()),
                 cal_timezone: None,
             },
@@ -407,6 +455,7 @@ async fn calcom_report(app: &TestApp, key: &str, slug: &str) -> (Report, FakeCal
         .unwrap();
     let mut settings = healthy_settings(app);
     settings.insert("CAL_API_BASE_URL".into(), cal.base_url());
+    prepare(&cal);
     (run_doctor(app, &settings, agent.id).await, cal)
 }
 
@@ -445,6 +494,35 @@ async fn a_calcom_agent_with_an_unknown_event_type_fails_listing_the_known_ones(
     assert!(fix.contains("cal_event_type_slug"), "{fix}");
 }
 
+async fn a_calcom_key_sealed_under_an_unknown_key_or_calcom_down_fails_with_its_own_fix(
+    app: &TestApp,
+) {
+    let other = pillow_providers::crypto::SecretBox::new(
+        pillow_providers::crypto::SecretKey::from_hex(&"17".repeat(32)).unwrap(),
+    );
+    let (report, cal) = calcom_report_sealed(app, other.seal(CAL_KEY), "consult", |_| {}).await;
+    let (check, fix) = only_failure(&report, "calcom_key");
+    assert!(
+        check.message.contains("not configured"),
+        "{}",
+        check.message
+    );
+    assert!(fix.contains("rotate-keys"), "{fix}");
+    assert_eq!(cal.request_count("GET", "/v2/me"), 0);
+
+    // Cal.com failing is not the key's fault: the fix says where to look instead.
+    let sealed = app.state.config.secrets.seal(CAL_KEY);
+    let (report, _cal) =
+        calcom_report_sealed(app, sealed, "consult", |cal| cal.fail_next(20, 503)).await;
+    let (check, fix) = only_failure(&report, "calcom_key");
+    assert!(
+        check.message.contains("could not check the key"),
+        "{}",
+        check.message
+    );
+    assert!(fix.contains("CAL_API_BASE_URL"), "{fix}");
+}
+
 crate::on_both_backends!(
     a_healthy_agent_passes_every_check,
     a_missing_or_short_internal_key_fails_with_the_keygen_fix,
@@ -456,6 +534,7 @@ crate::on_both_backends!(
     a_calcom_agent_with_a_valid_key_and_event_type_passes,
     a_calcom_agent_whose_key_calcom_refuses_fails_with_how_to_replace_it,
     a_calcom_agent_with_an_unknown_event_type_fails_listing_the_known_ones,
+    a_calcom_key_sealed_under_an_unknown_key_or_calcom_down_fails_with_its_own_fix,
 );
 
 /// Runs the real binary on the app's database with only the given settings.
