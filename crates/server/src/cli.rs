@@ -46,6 +46,15 @@ pub enum Command {
     /// Manage voice agents.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Check one voice agent's setup as the troubleshooting guide does; PASS or FAIL with the
+    /// fix per line, exit code 1 when anything fails.
+    Doctor {
+        /// The agent's id.
+        #[arg(long)]
+        agent: String,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Re-encrypt every stored secret (OAuth tokens, Cal.com keys) under CALENDAR_ENCRYPTION_KEY,
     /// opening old values with the keys in CALENDAR_ENCRYPTION_KEY_PREVIOUS.
     #[command(name = "rotate-keys")]
@@ -315,6 +324,30 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                        "time_zone": agent.time_zone}),
                 format!("created agent {:?} with id {}", agent.name, agent.id),
             );
+        }
+        Command::Doctor { agent, output } => {
+            let agent = agent
+                .trim()
+                .parse::<pillow_store::AgentId>()
+                .map_err(|_| invalid(format!("--agent: {agent:?} is not an agent id")))?;
+            let store = store(&cli).await?;
+            let report = crate::doctor::examine(
+                store.as_ref(),
+                &config::Environment,
+                encryption_keys(&config::Environment),
+                agent,
+                jiff::Timestamp::now(),
+            )
+            .await
+            .map_err(|e| invalid(e.to_string()))?;
+            print(output, report.to_json(), report.render());
+            if !report.healthy() {
+                return Err(invalid(format!(
+                    "{} of {} checks failed",
+                    report.failures(),
+                    report.checks.len()
+                )));
+            }
         }
         Command::RotateKeys { output } => {
             let secrets = encryption_keys(&config::Environment)?;

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod demo;
+pub mod doctor;
 pub mod domain;
 pub mod google;
 pub mod http;

@@ -13,6 +13,7 @@ mod calcom;
 mod cli;
 mod crash;
 mod dashboard;
+mod doctor;
 mod events;
 mod google;
 mod incall;
