@@ -13,6 +13,7 @@ pub mod events;
 pub mod extract;
 pub mod google;
 pub mod incall;
+pub mod limits;
 pub mod mcp;
 pub mod ops;
 pub mod rules;
@@ -97,6 +98,7 @@ pub fn router(state: AppState) -> Router {
     let routes = routes.merge(mcp::router(&state));
     let document = std::sync::Arc::new(document);
     let request_id = HeaderName::from_static("x-request-id");
+    let limits = limits::Limits::new(&state.config.http);
     routes
         .route(
             "/openapi.json",
@@ -108,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(ops::api_reference))
         .merge(web::router())
         .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::middleware::from_fn_with_state(limits, limits::guard))
         .layer(axum::middleware::from_fn(crate::telemetry::track_requests))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(

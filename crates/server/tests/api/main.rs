@@ -14,6 +14,7 @@ mod cli;
 mod crash;
 mod events;
 mod google;
+mod hardening;
 mod incall;
 mod isolation;
 mod mcp;

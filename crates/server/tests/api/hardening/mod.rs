@@ -1,0 +1,5 @@
+//! The defects a fuzzer and an attacker found (issue 18), one module each: every test here
+//! failed before its fix.
+
+mod connections;
+mod overload;
