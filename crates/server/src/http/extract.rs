@@ -48,6 +48,14 @@ where
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
+        // `%00` is the only way a NUL gets into a query value (a raw one is not a valid URI);
+        // refused like one in a JSON body.
+        if parts.uri.query().is_some_and(|q| q.contains("%00")) {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidQuery,
+                "The query string holds a NUL character (%00), which no parameter accepts.",
+            ));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))

@@ -2,4 +2,5 @@
 //! failed before its fix.
 
 mod connections;
+mod nul;
 mod overload;
