@@ -16,6 +16,23 @@ pub struct Zone {
     zone: TimeZone,
 }
 
+/// The first and last dates any request may name: far wider than any booking window or
+/// calendar import, yet far from the end of the date types' range, where adding a day, a
+/// window or a zone offset overflows (dates in the year 9999 answered 500).
+pub const FIRST_DATE: Date = jiff::civil::date(1900, 1, 1);
+pub const LAST_DATE: Date = jiff::civil::date(2199, 12, 31);
+
+/// Whether `date` is between [`FIRST_DATE`] and [`LAST_DATE`]; every edge checks dates and
+/// instants it reads with this.
+pub fn in_range(date: Date) -> bool {
+    (FIRST_DATE..=LAST_DATE).contains(&date)
+}
+
+/// Whether `instant`'s UTC date is [`in_range`].
+pub fn instant_in_range(instant: Timestamp) -> bool {
+    in_range(instant.to_zoned(TimeZone::UTC).date())
+}
+
 /// The zone of a user, agent or rule read back from the store.
 ///
 /// Every zone is checked when it is written, so one that no longer resolves means the database

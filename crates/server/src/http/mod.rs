@@ -142,20 +142,41 @@ pub fn check_time_zone(field: &str, zone: &str) -> Result<crate::domain::time::Z
     crate::domain::users::check_time_zone(zone).map_err(|e| ApiError::from_user(field, e))
 }
 
-/// A local date, `YYYY-MM-DD`.
+/// Refuses a date outside `domain::time::in_range` with a 422 naming `field`.
+fn check_range(field: &str, date: jiff::civil::Date, code: ErrorCode) -> Result<(), ApiError> {
+    use crate::domain::time::{FIRST_DATE, LAST_DATE, in_range};
+    if in_range(date) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            code,
+            format!("{date} is out of range: dates from {FIRST_DATE} to {LAST_DATE} are accepted."),
+        ))
+    }
+}
+
+/// An instant's date, for [`check_range`]: its UTC date.
+fn utc_date(instant: jiff::Timestamp) -> jiff::civil::Date {
+    instant.to_zoned(jiff::tz::TimeZone::UTC).date()
+}
+
+/// A local date, `YYYY-MM-DD`, between 1900 and 2199.
 pub fn parse_date(field: &str, raw: &str) -> Result<jiff::civil::Date, ApiError> {
-    raw.parse::<jiff::civil::Date>().map_err(|_| {
+    let date = raw.parse::<jiff::civil::Date>().map_err(|_| {
         ApiError::invalid(
             field,
             ErrorCode::InvalidDate,
             format!("{raw:?} is not a date like 2024-02-15."),
         )
-    })
+    })?;
+    check_range(field, date, ErrorCode::InvalidDate)?;
+    Ok(date)
 }
 
-/// An RFC 3339 instant with an offset or `Z`.
+/// An RFC 3339 instant with an offset or `Z`, between 1900 and 2199.
 pub fn parse_instant(field: &str, raw: &str) -> Result<jiff::Timestamp, ApiError> {
-    raw.parse::<jiff::Timestamp>().map_err(|_| {
+    let instant = raw.parse::<jiff::Timestamp>().map_err(|_| {
         ApiError::invalid(
             field,
             ErrorCode::InvalidTime,
@@ -164,7 +185,9 @@ pub fn parse_instant(field: &str, raw: &str) -> Result<jiff::Timestamp, ApiError
                  or 2024-02-15T17:00:00Z."
             ),
         )
-    })
+    })?;
+    check_range(field, utc_date(instant), ErrorCode::InvalidTime)?;
+    Ok(instant)
 }
 
 /// A window bound: an instant, or a local date in `zone` meaning its start (or, for an end,
@@ -176,6 +199,7 @@ pub fn parse_bound(
     is_end: bool,
 ) -> Result<jiff::Timestamp, ApiError> {
     if let Ok(instant) = raw.parse::<jiff::Timestamp>() {
+        check_range(field, utc_date(instant), ErrorCode::InvalidTime)?;
         return Ok(instant);
     }
     let date = raw.parse::<jiff::civil::Date>().map_err(|_| {
@@ -185,6 +209,7 @@ pub fn parse_bound(
             format!("{raw:?} is neither an RFC 3339 instant nor a date like 2024-02-15."),
         )
     })?;
+    check_range(field, date, ErrorCode::InvalidTime)?;
     let date = if is_end {
         date.tomorrow().ok()
     } else {

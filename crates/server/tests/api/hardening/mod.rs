@@ -2,5 +2,6 @@
 //! failed before its fix.
 
 mod connections;
+mod dates;
 mod nul;
 mod overload;
