@@ -3,5 +3,6 @@
 
 mod connections;
 mod dates;
+mod metrics;
 mod nul;
 mod overload;
