@@ -3,6 +3,7 @@
 
 mod connections;
 mod dates;
+mod members;
 mod metrics;
 mod nul;
 mod overload;
