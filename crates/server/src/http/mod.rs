@@ -17,6 +17,7 @@ pub mod limits;
 pub mod mcp;
 pub mod ops;
 pub mod rules;
+pub mod uniform;
 pub mod users;
 pub mod voice;
 pub mod web;
@@ -111,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .merge(web::router())
         .fallback(|| async { ApiError::not_found("route") })
         .layer(axum::middleware::from_fn_with_state(limits, limits::guard))
+        .layer(axum::middleware::from_fn(uniform::json_errors))
         .layer(axum::middleware::from_fn(crate::telemetry::track_requests))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(

@@ -7,3 +7,4 @@ mod members;
 mod metrics;
 mod nul;
 mod overload;
+mod shape;
