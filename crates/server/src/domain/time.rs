@@ -57,7 +57,21 @@ pub struct UnknownZone(pub String);
 
 impl Zone {
     /// Parses an IANA name such as `America/New_York`.
+    ///
+    /// The system's zone database also answers to names that are not zones people live in:
+    /// `localtime` (whatever the server's own zone is), `Factory` (a placeholder), `posixrules`
+    /// and the `posix/` and `right/` copies. Those are refused, so a stored zone means the same
+    /// on every server.
     pub fn parse(name: &str) -> Result<Self, UnknownZone> {
+        let lower = name.to_ascii_lowercase();
+        let not_a_place = matches!(lower.as_str(), "localtime" | "factory" | "posixrules")
+            || lower.starts_with("posix/")
+            || lower.starts_with("right/")
+            || name.starts_with('/')
+            || name.contains("..");
+        if not_a_place {
+            return Err(UnknownZone(name.to_string()));
+        }
         TimeZone::get(name)
             .map(|zone| Self {
                 name: name.to_string(),
@@ -117,6 +131,22 @@ pub fn utc_date(carrier: Timestamp) -> Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_are_not_places_are_refused_as_zones() {
+        for name in [
+            "localtime",
+            "Factory",
+            "posixrules",
+            "posix/Europe/Paris",
+            "right/UTC",
+        ] {
+            assert!(Zone::parse(name).is_err(), "{name}");
+        }
+        for name in ["Europe/Paris", "UTC", "America/Argentina/Buenos_Aires"] {
+            assert!(Zone::parse(name).is_ok(), "{name}");
+        }
+    }
 
     #[test]
     fn a_stored_zone_reads_as_itself() {

@@ -165,7 +165,7 @@ fn utc_date(instant: jiff::Timestamp) -> jiff::civil::Date {
 
 /// A local date, `YYYY-MM-DD`, between 1900 and 2199.
 pub fn parse_date(field: &str, raw: &str) -> Result<jiff::civil::Date, ApiError> {
-    let date = raw.parse::<jiff::civil::Date>().map_err(|_| {
+    let date = strict_date(raw).ok_or_else(|| {
         ApiError::invalid(
             field,
             ErrorCode::InvalidDate,
@@ -178,7 +178,7 @@ pub fn parse_date(field: &str, raw: &str) -> Result<jiff::civil::Date, ApiError>
 
 /// An RFC 3339 instant with an offset or `Z`, between 1900 and 2199.
 pub fn parse_instant(field: &str, raw: &str) -> Result<jiff::Timestamp, ApiError> {
-    let instant = raw.parse::<jiff::Timestamp>().map_err(|_| {
+    let instant = strict_instant(raw).ok_or_else(|| {
         ApiError::invalid(
             field,
             ErrorCode::InvalidTime,
@@ -192,6 +192,71 @@ pub fn parse_instant(field: &str, raw: &str) -> Result<jiff::Timestamp, ApiError
     Ok(instant)
 }
 
+/// A date written exactly `YYYY-MM-DD`: jiff would also read the date out of a longer string
+/// (a whole date-time), which must not slip past the stricter instant check that way.
+fn strict_date(raw: &str) -> Option<jiff::civil::Date> {
+    let b = raw.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    shape.then(|| raw.parse().ok()).flatten()
+}
+
+/// An instant written exactly as RFC 3339 has it (`2024-02-15T09:00:00.5-08:00`): `T` between
+/// date and time, seconds, and an offset of `Z` or `±HH:MM` under 24 hours. jiff's parser is
+/// more lenient (a space for `T`, `+24:00`, seconds in the offset); the API promises RFC 3339,
+/// so a value another RFC 3339 reader would refuse is refused here too.
+fn strict_instant(raw: &str) -> Option<jiff::Timestamp> {
+    let b = raw.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range.clone())
+            .is_some_and(|d| d.len() == range.len() && d.iter().all(u8::is_ascii_digit))
+    };
+    let shape = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !shape {
+        return None;
+    }
+    let mut rest = &raw[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let n = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 || n > 9 {
+            return None;
+        }
+        rest = &fraction[n..];
+    }
+    let offset_ok = match rest.as_bytes() {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => {
+            let hours = (h1.wrapping_sub(b'0'), h2.wrapping_sub(b'0'));
+            let minutes = (m1.wrapping_sub(b'0'), m2.wrapping_sub(b'0'));
+            hours.0 <= 2
+                && hours.1 <= 9
+                && hours.0 * 10 + hours.1 <= 23
+                && minutes.0 <= 5
+                && minutes.1 <= 9
+        }
+        _ => false,
+    };
+    if !offset_ok {
+        return None;
+    }
+    raw.parse::<jiff::Timestamp>().ok()
+}
+
 /// A window bound: an instant, or a local date in `zone` meaning its start (or, for an end,
 /// the start of the next day, so the window includes that whole date).
 pub fn parse_bound(
@@ -200,11 +265,11 @@ pub fn parse_bound(
     zone: &jiff::tz::TimeZone,
     is_end: bool,
 ) -> Result<jiff::Timestamp, ApiError> {
-    if let Ok(instant) = raw.parse::<jiff::Timestamp>() {
+    if let Some(instant) = strict_instant(raw) {
         check_range(field, utc_date(instant), ErrorCode::InvalidTime)?;
         return Ok(instant);
     }
-    let date = raw.parse::<jiff::civil::Date>().map_err(|_| {
+    let date = strict_date(raw).ok_or_else(|| {
         ApiError::invalid(
             field,
             ErrorCode::InvalidTime,

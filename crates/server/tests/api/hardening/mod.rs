@@ -7,4 +7,5 @@ mod members;
 mod metrics;
 mod nul;
 mod overload;
+mod parsing;
 mod shape;
