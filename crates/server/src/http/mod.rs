@@ -15,6 +15,7 @@ pub mod google;
 pub mod incall;
 pub mod limits;
 pub mod mcp;
+pub mod openapi;
 pub mod ops;
 pub mod rules;
 pub mod uniform;
@@ -70,7 +71,9 @@ impl Modify for BearerAuth {
 
 /// The OpenAPI document, derived from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    let mut document = api_router().split_for_parts().1;
+    openapi::complete(&mut document);
+    document
 }
 
 fn api_router() -> OpenApiRouter<AppState> {
@@ -93,7 +96,8 @@ fn api_router() -> OpenApiRouter<AppState> {
 pub fn router(state: AppState) -> Router {
     // Install the recorder before the first request is counted.
     crate::telemetry::prometheus();
-    let (routes, document) = api_router().split_for_parts();
+    let (routes, mut document) = api_router().split_for_parts();
+    openapi::complete(&mut document);
     // Merged here, not in `api_router`, so the layers below (request ids, tracing, metrics)
     // cover it too; it has no OpenAPI operations.
     let routes = routes.merge(mcp::router(&state));

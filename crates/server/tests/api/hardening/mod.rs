@@ -6,6 +6,7 @@ mod dates;
 mod members;
 mod metrics;
 mod nul;
+mod openapi;
 mod overload;
 mod parsing;
 mod shape;
