@@ -11,6 +11,9 @@ use pillow_providers::crypto::{SecretBox, SecretKey};
 use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
 
+mod limits;
+pub use limits::HttpLimits;
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://pillow-calendar.db";
 const DEFAULT_PORT: u16 = 3000;
 const MIN_SECRET_LEN: usize = 32;
@@ -54,6 +57,8 @@ pub struct Config {
     /// How often the internal scheduler polls each connection (`GOOGLE_SYNC_INTERVAL_SECONDS`,
     /// default 300); push notifications sync sooner.
     pub sync_interval: std::time::Duration,
+    /// Connection, request and body limits and timeouts.
+    pub http: HttpLimits,
 }
 
 /// Where settings come from; tests pass a map instead of the process environment.
@@ -227,6 +232,7 @@ impl Config {
             cal_api_base_url: cal_api_base_url.trim_end_matches('/').to_string(),
             google: None,
             sync_interval: std::time::Duration::from_secs(300),
+            http: HttpLimits::from_source(source)?,
         };
         google_settings(source, &mut config)?;
         Ok(config)

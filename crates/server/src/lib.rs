@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod credentials;
 pub mod demo;
 pub mod doctor;
@@ -119,24 +120,13 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // Answers streamed in several writes (MCP's SSE) must not wait for the client's delayed
-    // ACK: without TCP_NODELAY, Nagle holds each later write for up to 40 ms.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     let streams = state.shutdown.clone();
     let shutdown = async move {
         shutdown.await;
         streams.cancel();
     };
-    // Connection info gives the in-call API the client address its rate limits count by.
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let limits = state.config.http.clone();
+    connections::serve_connections(app(state), listener, &limits, shutdown).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -137,8 +137,10 @@ impl PostgresStore {
             .map_err(|e| StoreError::Migration(e.to_string()))?;
         migrator.close().await.map_err(db)?;
 
+        // A request that waits longer than this for a connection answers 503 (see `db`).
         let pool = PgPoolOptions::new()
             .max_connections(10)
+            .acquire_timeout(std::time::Duration::from_secs(5))
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     let become_app: bool = sqlx::query_scalar(CAN_BECOME_APP_ROLE)
@@ -223,6 +225,12 @@ async fn rollback<T>(tx: Transaction<'static, Postgres>, answer: StoreResult<T>)
 
 /// Maps database errors onto [`StoreError`]; constraint names come from the migrations.
 fn db(error: sqlx::Error) -> StoreError {
+    if matches!(
+        error,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+    ) {
+        return StoreError::Unavailable(error.to_string());
+    }
     if let sqlx::Error::Database(e) = &error {
         let constraint = || e.constraint().unwrap_or("unknown").to_string();
         match e.code().as_deref() {
@@ -431,6 +439,17 @@ impl PostgresStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pool_that_gives_no_connection_is_unavailable_not_a_database_error() {
+        for error in [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed] {
+            assert!(matches!(db(error), StoreError::Unavailable(_)));
+        }
+        assert!(matches!(
+            db(sqlx::Error::RowNotFound),
+            StoreError::Database(_)
+        ));
+    }
 
     #[tokio::test]
     async fn busy_events_use_the_partial_index() {

@@ -53,8 +53,10 @@ impl SqliteStore {
             .foreign_keys(true);
         // An in-memory database exists once per connection: keep exactly one.
         let max = if url.contains(":memory:") { 1 } else { 8 };
+        // A request that waits longer than this for a connection answers 503 (see `db`).
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
+            .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await
             .map_err(db)?;
@@ -89,6 +91,12 @@ async fn rollback<T>(tx: Transaction<'static, Sqlite>, answer: StoreResult<T>) -
 }
 
 fn db(error: sqlx::Error) -> StoreError {
+    if matches!(
+        error,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+    ) {
+        return StoreError::Unavailable(error.to_string());
+    }
     if let sqlx::Error::Database(e) = &error {
         // 2067 = SQLITE_CONSTRAINT_UNIQUE, 1555 = SQLITE_CONSTRAINT_PRIMARYKEY
         if matches!(e.code().as_deref(), Some("2067") | Some("1555")) {
@@ -280,6 +288,17 @@ fn instant(us: i64) -> StoreResult<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pool_that_gives_no_connection_is_unavailable_not_a_database_error() {
+        for error in [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed] {
+            assert!(matches!(db(error), StoreError::Unavailable(_)));
+        }
+        assert!(matches!(
+            db(sqlx::Error::RowNotFound),
+            StoreError::Database(_)
+        ));
+    }
 
     #[test]
     fn unique_failures_name_the_index() {

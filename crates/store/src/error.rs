@@ -15,6 +15,10 @@ pub enum StoreError {
     /// The database is unreachable or answered with an error we cannot attribute to the caller.
     #[error("database error: {0}")]
     Database(String),
+    /// No connection could be had in time (the pool is exhausted or closed, or the database
+    /// is unreachable): the request may succeed later, so the server answers 503, not 500.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// Stored data could not be decoded; a bug or a hand-edited row.
     #[error("corrupt row: {0}")]
     Corrupt(String),

@@ -110,8 +110,11 @@ error_codes! {
     InvalidTitle = "invalid_title",
     InvalidTransparency = "invalid_transparency",
     InvalidWeekday = "invalid_weekday",
+    LastOwner = "last_owner",
     ManagedByBooking = "managed_by_booking",
     ManagedByProvider = "managed_by_provider",
+    MemberHasBookings = "member_has_bookings",
+    MethodNotAllowed = "method_not_allowed",
     MissingChannel = "missing_channel",
     MissingCode = "missing_code",
     MissingParameter = "missing_parameter",
@@ -123,10 +126,13 @@ error_codes! {
     OffGrid = "off_grid",
     OriginNotAllowed = "origin_not_allowed",
     OutsideWorkingHours = "outside_working_hours",
+    Overloaded = "overloaded",
     OverlappingRanges = "overlapping_ranges",
+    PayloadTooLarge = "payload_too_large",
     ProofRequired = "proof_required",
     RateLimited = "rate_limited",
     ReplayedError = "replayed_error",
+    RequestTimeout = "request_timeout",
     Required = "required",
     ResourceMismatch = "resource_mismatch",
     RetellAgentIdTaken = "retell_agent_id_taken",
@@ -146,6 +152,7 @@ error_codes! {
     UnknownTemplateVariable = "unknown_template_variable",
     UnknownTool = "unknown_tool",
     UnknownUser = "unknown_user",
+    UnsupportedMediaType = "unsupported_media_type",
     UserIdRequired = "user_id_required",
     WeakPassword = "weak_password",
     WindowTooLong = "window_too_long",
@@ -384,6 +391,14 @@ impl From<StoreError> for DomainError {
                 ErrorCode::MissingReference,
                 format!("The referenced {what} does not exist."),
             ),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                Self::new(
+                    ErrorKind::Unavailable,
+                    ErrorCode::DatabaseUnavailable,
+                    "The database is busy or unreachable; try again shortly.",
+                )
+            }
             other => Self::internal(other),
         }
     }
@@ -465,5 +480,13 @@ mod tests {
         ] {
             assert_eq!(ErrorCode::of_rejection(rejection), rejection.code());
         }
+    }
+
+    #[test]
+    fn a_database_that_gives_no_connection_is_unavailable_not_internal() {
+        let error = DomainError::from(StoreError::Unavailable("pool timed out".into()));
+        assert_eq!(error.kind, ErrorKind::Unavailable);
+        assert_eq!(error.code, ErrorCode::DatabaseUnavailable);
+        assert_eq!(error.kind.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

@@ -16,6 +16,23 @@ pub struct Zone {
     zone: TimeZone,
 }
 
+/// The first and last dates any request may name: far wider than any booking window or
+/// calendar import, yet far from the end of the date types' range, where adding a day, a
+/// window or a zone offset overflows (dates in the year 9999 answered 500).
+pub const FIRST_DATE: Date = jiff::civil::date(1900, 1, 1);
+pub const LAST_DATE: Date = jiff::civil::date(2199, 12, 31);
+
+/// Whether `date` is between [`FIRST_DATE`] and [`LAST_DATE`]; every edge checks dates and
+/// instants it reads with this.
+pub fn in_range(date: Date) -> bool {
+    (FIRST_DATE..=LAST_DATE).contains(&date)
+}
+
+/// Whether `instant`'s UTC date is [`in_range`].
+pub fn instant_in_range(instant: Timestamp) -> bool {
+    in_range(instant.to_zoned(TimeZone::UTC).date())
+}
+
 /// The zone of a user, agent or rule read back from the store.
 ///
 /// Every zone is checked when it is written, so one that no longer resolves means the database
@@ -40,7 +57,21 @@ pub struct UnknownZone(pub String);
 
 impl Zone {
     /// Parses an IANA name such as `America/New_York`.
+    ///
+    /// The system's zone database also answers to names that are not zones people live in:
+    /// `localtime` (whatever the server's own zone is), `Factory` (a placeholder), `posixrules`
+    /// and the `posix/` and `right/` copies. Those are refused, so a stored zone means the same
+    /// on every server.
     pub fn parse(name: &str) -> Result<Self, UnknownZone> {
+        let lower = name.to_ascii_lowercase();
+        let not_a_place = matches!(lower.as_str(), "localtime" | "factory" | "posixrules")
+            || lower.starts_with("posix/")
+            || lower.starts_with("right/")
+            || name.starts_with('/')
+            || name.contains("..");
+        if not_a_place {
+            return Err(UnknownZone(name.to_string()));
+        }
         TimeZone::get(name)
             .map(|zone| Self {
                 name: name.to_string(),
@@ -100,6 +131,22 @@ pub fn utc_date(carrier: Timestamp) -> Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_are_not_places_are_refused_as_zones() {
+        for name in [
+            "localtime",
+            "Factory",
+            "posixrules",
+            "posix/Europe/Paris",
+            "right/UTC",
+        ] {
+            assert!(Zone::parse(name).is_err(), "{name}");
+        }
+        for name in ["Europe/Paris", "UTC", "America/Argentina/Buenos_Aires"] {
+            assert!(Zone::parse(name).is_ok(), "{name}");
+        }
+    }
 
     #[test]
     fn a_stored_zone_reads_as_itself() {

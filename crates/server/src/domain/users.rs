@@ -1,5 +1,8 @@
 //! Validation of people's details, shared by the HTTP API and the command line.
 
+use pillow_store::{Booking, BookingStatus, Role, User, UserId};
+
+use super::error::{DomainError, DomainResult, ErrorCode};
 use super::time::{UnknownZone, Zone};
 
 /// The shortest password a member may set.
@@ -47,4 +50,55 @@ pub fn check_password_length(password: &str) -> Result<(), UserError> {
     } else {
         Ok(())
     }
+}
+
+/// A tenant always keeps an owner: refuses a change that would leave `users` (the tenant's
+/// members) without one, where `target` is removed (`becomes` `None`) or takes a new role.
+///
+/// # Errors
+/// 409 `last_owner` when `target` is the only owner.
+pub fn check_owner_kept(users: &[User], target: UserId, becomes: Option<Role>) -> DomainResult<()> {
+    let is_owner = |u: &&User| u.role == Role::Owner;
+    let target_is_owner = users.iter().filter(is_owner).any(|u| u.id == target);
+    let owners = users.iter().filter(is_owner).count();
+    if target_is_owner && owners == 1 && becomes != Some(Role::Owner) {
+        return Err(DomainError::conflict(
+            ErrorCode::LastOwner,
+            "This is the tenant's only owner; make another member owner first.",
+        ));
+    }
+    Ok(())
+}
+
+/// A member whose bookings callers hold confirmation codes for is not deleted (that would
+/// delete the bookings with them): refuses, naming the upcoming confirmed ones.
+///
+/// # Errors
+/// 409 `member_has_bookings` when `bookings` (the member's) is not empty.
+pub fn check_no_bookings(bookings: &[Booking], now: jiff::Timestamp) -> DomainResult<()> {
+    if bookings.is_empty() {
+        return Ok(());
+    }
+    let upcoming: Vec<serde_json::Value> = bookings
+        .iter()
+        .filter(|b| b.status == BookingStatus::Confirmed && b.end > now)
+        .map(|b| {
+            serde_json::json!({
+                "id": b.id,
+                "confirmation_code": b.confirmation_code,
+                "start_time": b.start.to_string(),
+            })
+        })
+        .collect();
+    let message = if upcoming.is_empty() {
+        "This member has past or cancelled bookings whose confirmation codes callers hold; \
+         the member cannot be deleted."
+            .to_string()
+    } else {
+        format!(
+            "This member has {} upcoming confirmed booking(s); cancel or move them first.",
+            upcoming.len()
+        )
+    };
+    Err(DomainError::conflict(ErrorCode::MemberHasBookings, message).with("bookings", upcoming))
 }

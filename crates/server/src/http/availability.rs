@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AvailabilityQuery {
     /// A local date, `YYYY-MM-DD`, in `timezone` or else the rule's (or agent's) zone.

@@ -166,6 +166,7 @@ async fn create_booking(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     /// `confirmed` or `cancelled`.

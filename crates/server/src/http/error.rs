@@ -141,6 +141,17 @@ impl IntoResponse for ApiError {
         let mut error = self.details;
         error.insert("code".into(), self.code.into());
         error.insert("message".into(), self.message.into());
-        (self.status, Json(json!({ "error": error }))).into_response()
+        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        // Overload and a database that does not answer pass: say when to come back.
+        if matches!(
+            self.code,
+            ErrorCode::Overloaded | ErrorCode::DatabaseUnavailable
+        ) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }

@@ -123,6 +123,7 @@ struct EventInput {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     /// Window start: an RFC 3339 instant or a local date in the member's zone; default now.

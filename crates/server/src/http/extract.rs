@@ -2,6 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -21,11 +22,43 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidBody, e.body_text()))?;
+        let is_json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .is_some_and(is_json_media_type);
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
+            let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ErrorCode::PayloadTooLarge
+            } else {
+                ErrorCode::InvalidBody
+            };
+            ApiError::new(e.status(), code, e.body_text())
+        })?;
+        // An empty body keeps its own clearer 400 from `parse`.
+        if !is_json && !bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+                "Send the body as JSON, with Content-Type: application/json.",
+            ));
+        }
         parse(&bytes).map(ApiJson).map_err(ApiError::from)
     }
+}
+
+/// `application/json`, with or without parameters (`; charset=utf-8`), or a `+json` type.
+fn is_json_media_type(value: &axum::http::HeaderValue) -> bool {
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 impl<T: Serialize> IntoResponse for ApiJson<T> {
@@ -48,6 +81,14 @@ where
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
+        // `%00` is the only way a NUL gets into a query value (a raw one is not a valid URI);
+        // refused like one in a JSON body.
+        if parts.uri.query().is_some_and(|q| q.contains("%00")) {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidQuery,
+                "The query string holds a NUL character (%00), which no parameter accepts.",
+            ));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))

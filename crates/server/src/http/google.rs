@@ -121,6 +121,7 @@ fn view(c: &CalendarConnection) -> ProviderView {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ConnectQuery {
     /// The member to connect (admins and API keys); yourself by default.
     user_id: Option<String>,
@@ -166,6 +167,7 @@ async fn connect(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
@@ -366,6 +368,7 @@ fn sync_failed(error: SyncError) -> ApiError {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ProvidersQuery {
     /// One member's connections (admins); yours by default, or the whole tenant's for API keys.
     user_id: Option<String>,

@@ -14,9 +14,12 @@ pub mod events;
 pub mod extract;
 pub mod google;
 pub mod incall;
+pub mod limits;
 pub mod mcp;
+pub mod openapi;
 pub mod ops;
 pub mod rules;
+pub mod uniform;
 pub mod users;
 pub mod voice;
 pub mod web;
@@ -69,7 +72,9 @@ impl Modify for BearerAuth {
 
 /// The OpenAPI document, derived from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    let mut document = api_router().split_for_parts().1;
+    openapi::complete(&mut document);
+    document
 }
 
 fn api_router() -> OpenApiRouter<AppState> {
@@ -92,12 +97,14 @@ fn api_router() -> OpenApiRouter<AppState> {
 pub fn router(state: AppState) -> Router {
     // Install the recorder before the first request is counted.
     crate::telemetry::prometheus();
-    let (routes, document) = api_router().split_for_parts();
+    let (routes, mut document) = api_router().split_for_parts();
+    openapi::complete(&mut document);
     // Merged here, not in `api_router`, so the layers below (request ids, tracing, metrics)
     // cover it too; it has no OpenAPI operations.
     let routes = routes.merge(mcp::router(&state));
     let document = std::sync::Arc::new(document);
     let request_id = HeaderName::from_static("x-request-id");
+    let limits = limits::Limits::new(&state.config.http);
     routes
         .route(
             "/openapi.json",
@@ -110,6 +117,8 @@ pub fn router(state: AppState) -> Router {
         .merge(web::router())
         .merge(dashboard::router(&state))
         .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::middleware::from_fn_with_state(limits, limits::guard))
+        .layer(axum::middleware::from_fn(uniform::json_errors))
         .layer(axum::middleware::from_fn(crate::telemetry::track_requests))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
@@ -141,20 +150,41 @@ pub fn check_time_zone(field: &str, zone: &str) -> Result<crate::domain::time::Z
     crate::domain::users::check_time_zone(zone).map_err(|e| ApiError::from_user(field, e))
 }
 
-/// A local date, `YYYY-MM-DD`.
+/// Refuses a date outside `domain::time::in_range` with a 422 naming `field`.
+fn check_range(field: &str, date: jiff::civil::Date, code: ErrorCode) -> Result<(), ApiError> {
+    use crate::domain::time::{FIRST_DATE, LAST_DATE, in_range};
+    if in_range(date) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            code,
+            format!("{date} is out of range: dates from {FIRST_DATE} to {LAST_DATE} are accepted."),
+        ))
+    }
+}
+
+/// An instant's date, for [`check_range`]: its UTC date.
+fn utc_date(instant: jiff::Timestamp) -> jiff::civil::Date {
+    instant.to_zoned(jiff::tz::TimeZone::UTC).date()
+}
+
+/// A local date, `YYYY-MM-DD`, between 1900 and 2199.
 pub fn parse_date(field: &str, raw: &str) -> Result<jiff::civil::Date, ApiError> {
-    raw.parse::<jiff::civil::Date>().map_err(|_| {
+    let date = strict_date(raw).ok_or_else(|| {
         ApiError::invalid(
             field,
             ErrorCode::InvalidDate,
             format!("{raw:?} is not a date like 2024-02-15."),
         )
-    })
+    })?;
+    check_range(field, date, ErrorCode::InvalidDate)?;
+    Ok(date)
 }
 
-/// An RFC 3339 instant with an offset or `Z`.
+/// An RFC 3339 instant with an offset or `Z`, between 1900 and 2199.
 pub fn parse_instant(field: &str, raw: &str) -> Result<jiff::Timestamp, ApiError> {
-    raw.parse::<jiff::Timestamp>().map_err(|_| {
+    let instant = strict_instant(raw).ok_or_else(|| {
         ApiError::invalid(
             field,
             ErrorCode::InvalidTime,
@@ -163,7 +193,74 @@ pub fn parse_instant(field: &str, raw: &str) -> Result<jiff::Timestamp, ApiError
                  or 2024-02-15T17:00:00Z."
             ),
         )
-    })
+    })?;
+    check_range(field, utc_date(instant), ErrorCode::InvalidTime)?;
+    Ok(instant)
+}
+
+/// A date written exactly `YYYY-MM-DD`: jiff would also read the date out of a longer string
+/// (a whole date-time), which must not slip past the stricter instant check that way.
+fn strict_date(raw: &str) -> Option<jiff::civil::Date> {
+    let b = raw.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    shape.then(|| raw.parse().ok()).flatten()
+}
+
+/// An instant written exactly as RFC 3339 has it (`2024-02-15T09:00:00.5-08:00`): `T` between
+/// date and time, seconds, and an offset of `Z` or `±HH:MM` under 24 hours. jiff's parser is
+/// more lenient (a space for `T`, `+24:00`, seconds in the offset); the API promises RFC 3339,
+/// so a value another RFC 3339 reader would refuse is refused here too.
+fn strict_instant(raw: &str) -> Option<jiff::Timestamp> {
+    let b = raw.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range.clone())
+            .is_some_and(|d| d.len() == range.len() && d.iter().all(u8::is_ascii_digit))
+    };
+    let shape = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !shape {
+        return None;
+    }
+    let mut rest = &raw[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let n = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 || n > 9 {
+            return None;
+        }
+        rest = &fraction[n..];
+    }
+    let offset_ok = match rest.as_bytes() {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => {
+            let hours = (h1.wrapping_sub(b'0'), h2.wrapping_sub(b'0'));
+            let minutes = (m1.wrapping_sub(b'0'), m2.wrapping_sub(b'0'));
+            hours.0 <= 2
+                && hours.1 <= 9
+                && hours.0 * 10 + hours.1 <= 23
+                && minutes.0 <= 5
+                && minutes.1 <= 9
+        }
+        _ => false,
+    };
+    if !offset_ok {
+        return None;
+    }
+    raw.parse::<jiff::Timestamp>().ok()
 }
 
 /// A window bound: an instant, or a local date in `zone` meaning its start (or, for an end,
@@ -174,16 +271,18 @@ pub fn parse_bound(
     zone: &jiff::tz::TimeZone,
     is_end: bool,
 ) -> Result<jiff::Timestamp, ApiError> {
-    if let Ok(instant) = raw.parse::<jiff::Timestamp>() {
+    if let Some(instant) = strict_instant(raw) {
+        check_range(field, utc_date(instant), ErrorCode::InvalidTime)?;
         return Ok(instant);
     }
-    let date = raw.parse::<jiff::civil::Date>().map_err(|_| {
+    let date = strict_date(raw).ok_or_else(|| {
         ApiError::invalid(
             field,
             ErrorCode::InvalidTime,
             format!("{raw:?} is neither an RFC 3339 instant nor a date like 2024-02-15."),
         )
     })?;
+    check_range(field, date, ErrorCode::InvalidTime)?;
     let date = if is_end {
         date.tomorrow().ok()
     } else {

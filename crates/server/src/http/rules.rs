@@ -66,6 +66,7 @@ struct RuleList {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     /// Only this member's rules (default: yours; every member's for an API key).
@@ -73,6 +74,7 @@ struct ListQuery {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct IdQuery {
     /// The rule's id.

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
-use pillow_store::{NewUser, Role, User, UserId, UserPatch};
+use pillow_store::{BookingFilter, NewUser, Role, User, UserId, UserPatch};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -12,6 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{check_time_zone, parse_id};
 use crate::AppState;
 use crate::credentials::hash_password;
+use crate::domain::users::{check_no_bookings, check_owner_kept};
 use crate::http::caller::Caller;
 use crate::http::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::ApiJson;
@@ -219,7 +220,10 @@ async fn update_user(
     let role = match body.role.as_deref() {
         Some(role) => {
             caller.require_admin()?;
-            Some(check_role(&caller, role)?)
+            let role = check_role(&caller, role)?;
+            let members = state.store.list_users(caller.tenant).await?;
+            check_owner_kept(&members, id, Some(role))?;
+            Some(role)
         }
         None => None,
     };
@@ -250,7 +254,8 @@ async fn update_user(
     Ok(Json(user.into()))
 }
 
-/// Remove a member (owners and admins).
+/// Remove a member (owners and admins). Refused (409) for the only owner, and for a member
+/// with bookings, whose confirmation codes callers hold: the answer names the upcoming ones.
 #[utoipa::path(delete, path = "/api/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 204), (status = 404)))]
 async fn delete_user(
@@ -271,6 +276,15 @@ async fn delete_user(
             "You cannot delete your own account; ask another admin.",
         ));
     }
+    let members = state.store.list_users(caller.tenant).await?;
+    check_owner_kept(&members, id, None)?;
+    let filter = BookingFilter {
+        user_id: Some(id),
+        limit: Some(100),
+        ..BookingFilter::default()
+    };
+    let bookings = state.store.list_bookings(caller.tenant, &filter).await?;
+    check_no_bookings(&bookings, Timestamp::now())?;
     state.teams.invalidate(caller.tenant);
     if state.store.delete_user(caller.tenant, id).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -332,6 +332,7 @@ async fn vapi_tool_calls(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ToolsQuery {
     /// `retell`, `vapi` or `openai`.

@@ -16,6 +16,7 @@ mod dashboard;
 mod doctor;
 mod events;
 mod google;
+mod hardening;
 mod incall;
 mod incall_manage;
 mod isolation;

@@ -100,6 +100,14 @@ pub(crate) async fn access(
             "This widget key belongs to another agent.",
         )));
     }
+    // An Origin that is not text must not skip the origin check.
+    if headers.contains_key(header::ORIGIN) && origin_of(headers).is_none() {
+        return Err(fail(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::OriginNotAllowed,
+            "The Origin header is not a valid origin.",
+        )));
+    }
     if let Some(origin) = origin_of(headers)
         && !origin_allowed(state, headers, origin, &key.allowed_origins)
     {

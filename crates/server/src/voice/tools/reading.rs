@@ -29,7 +29,11 @@ pub(crate) fn parse_minutes(minutes: Option<i64>) -> Result<Option<SignedDuratio
 pub fn parse_day(field: &str, raw: &str, today: Date) -> Result<Date, ToolError> {
     let text = raw.trim().to_ascii_lowercase();
     if let Ok(date) = text.parse::<Date>() {
-        return Ok(date);
+        return if crate::domain::time::in_range(date) {
+            Ok(date)
+        } else {
+            Err(out_of_range(field))
+        };
     }
     let weekday = match text.as_str() {
         "today" => return Ok(today),
@@ -65,23 +69,29 @@ pub(crate) fn out_of_range(field: &str) -> ToolError {
 /// A start time: RFC 3339 with an offset, or a local date and time in `zone`.
 pub(crate) fn parse_start(field: &str, raw: &str, zone: &TimeZone) -> Result<Timestamp, ToolError> {
     let raw = raw.trim();
-    if let Ok(instant) = raw.parse::<Timestamp>() {
-        return Ok(instant);
+    let instant = raw.parse::<Timestamp>().ok().or_else(|| {
+        raw.parse::<DateTime>()
+            .ok()
+            .and_then(|local| local.to_zoned(zone.clone()).ok())
+            .map(|zoned| zoned.timestamp())
+    });
+    if instant.is_some_and(|i| !crate::domain::time::instant_in_range(i)) {
+        return Err(ToolError::invalid(
+            field,
+            ErrorCode::InvalidTime,
+            "That time is out of range.",
+        ));
     }
-    raw.parse::<DateTime>()
-        .ok()
-        .and_then(|local| local.to_zoned(zone.clone()).ok())
-        .map(|zoned| zoned.timestamp())
-        .ok_or_else(|| {
-            ToolError::invalid(
-                field,
-                ErrorCode::InvalidTime,
-                format!(
-                    "I could not read {raw:?} as a time; use a slot_id from check_availability \
+    instant.ok_or_else(|| {
+        ToolError::invalid(
+            field,
+            ErrorCode::InvalidTime,
+            format!(
+                "I could not read {raw:?} as a time; use a slot_id from check_availability \
                      or a time like 2024-03-12T14:00."
-                ),
-            )
-        })
+            ),
+        )
+    })
 }
 pub(crate) fn local_midnight(date: Date, zone: &TimeZone) -> Result<Timestamp, ToolError> {
     date.to_zoned(zone.clone())

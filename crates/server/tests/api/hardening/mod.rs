@@ -1,0 +1,12 @@
+//! The defects a fuzzer and an attacker found (issue 18), one module each: every test here
+//! failed before its fix.
+
+mod connections;
+mod dates;
+mod members;
+mod metrics;
+mod nul;
+mod openapi;
+mod overload;
+mod parsing;
+mod shape;
