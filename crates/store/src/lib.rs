@@ -7,6 +7,7 @@
 
 mod agents;
 mod api_keys;
+mod appointment_types;
 mod bookings;
 mod connections;
 mod decode;
@@ -24,6 +25,7 @@ mod widget_keys;
 
 pub use agents::*;
 pub use api_keys::*;
+pub use appointment_types::*;
 pub use bookings::*;
 pub use connections::*;
 pub use decode::*;
@@ -75,6 +77,7 @@ pub trait Store:
     + WidgetKeyStore
     + ConnectionStore
     + SecretStore
+    + AppointmentTypeStore
     + 'static
 {
 }
@@ -92,6 +95,7 @@ impl<T> Store for T where
         + WidgetKeyStore
         + ConnectionStore
         + SecretStore
+        + AppointmentTypeStore
         + 'static
 {
 }
