@@ -5,6 +5,7 @@
 mod helpers;
 
 mod agents;
+mod appointment_types;
 mod auth;
 mod availability;
 mod bodies;
@@ -14,6 +15,7 @@ mod cli;
 mod crash;
 mod events;
 mod google;
+mod host_limits;
 mod incall;
 mod isolation;
 mod mcp;
