@@ -15,6 +15,7 @@
 //! [`check_slot`] and [`rank`].
 
 mod assignment;
+mod hosts;
 mod interval;
 mod rule;
 mod slots;
@@ -27,8 +28,13 @@ mod properties;
 mod test_support;
 
 pub use assignment::{Candidate, Strategy, rank};
+pub use hosts::{
+    HostLimits, LimitWindow, Weighted, in_full_period, local_day, local_week, rank_weighted,
+};
 pub use interval::{Interval, normalize};
-pub use rule::{LocalRange, OverrideDocument, RangeDocument, Rule, RuleDocument, RuleError};
+pub use rule::{
+    AppointmentShape, LocalRange, OverrideDocument, RangeDocument, Rule, RuleDocument, RuleError,
+};
 pub use slots::{
     Member, SlotQuery, SlotRejection, TeamSlot, all_day_interval, check_slot, duration_allowed,
     free_slots, team_slots, working_intervals, works_on,

@@ -604,5 +604,8 @@ fn parse_overrides(
     Ok(overrides)
 }
 
+mod shape;
+pub use shape::AppointmentShape;
+
 #[cfg(test)]
 mod tests;

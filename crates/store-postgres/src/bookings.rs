@@ -11,6 +11,18 @@ impl BookingStore for PostgresStore {
         jobs: &[NewJob],
         response: Option<&IdempotentResponse>,
     ) -> StoreResult<Booking> {
+        self.create_capped_booking(tenant, booking, &[], jobs, response)
+            .await
+    }
+
+    async fn create_capped_booking(
+        &self,
+        tenant: TenantId,
+        booking: &NewBooking,
+        caps: &[BookingCap],
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Booking> {
         let occupied = booking.occupied();
         // Three round trips in all, the hottest write path: the BEGIN that scopes the
         // transaction also takes the user's lock (see [`bump`]); then the blocking-event check;
@@ -31,6 +43,9 @@ impl BookingStore for PostgresStore {
             .map_err(db)?;
         if blocked_by_event(&mut tx, tenant, booking.user_id, occupied).await? {
             return Err(overlap());
+        }
+        if at_cap(&mut tx, tenant, booking.user_id, caps).await? {
+            return Err(StoreError::Conflict(Constraint::BookingLimit));
         }
         let job_ids: Vec<Uuid> = jobs.iter().map(|_| new_id()).collect();
         let job_kinds: Vec<String> = jobs.iter().map(|j| j.kind.clone()).collect();
@@ -305,6 +320,39 @@ async fn blocked_by_event(
     let zones = async || fetch_optional(conn, USER_ZONES, stored![tenant, user]).await;
     blocks_range(&events, occupied, zones).await
 }
+
+/// Whether the user already has as many confirmed bookings as one of `caps` allows. The caller
+/// holds the user's row lock (taken by the `BEGIN` of [`BookingStore::create_booking`]), which
+/// every booking write of the user takes first; each count here runs in a fresh READ COMMITTED
+/// snapshot taken after the lock, so it sees every booking committed before us, and none can
+/// commit until we do.
+async fn at_cap(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    user: UserId,
+    caps: &[BookingCap],
+) -> StoreResult<bool> {
+    for cap in caps {
+        let count: i64 = sqlx::query_scalar(BOOKINGS_STARTING_IN)
+            .bind(tenant.0)
+            .bind(user.0)
+            .bind(cap.from.to_sqlx())
+            .bind(cap.to.to_sqlx())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?;
+        if count >= i64::from(cap.max) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// How many confirmed bookings of a user start in `[$3, $4)`: what a [`BookingCap`] counts.
+const BOOKINGS_STARTING_IN: &str = "\
+    SELECT count(*) FROM bookings
+     WHERE tenant_id = $1 AND user_id = $2 AND status = 'confirmed'
+       AND start_at >= $3 AND start_at < $4";
 
 /// Jobs and response: the tail of every booking write.
 async fn follow_up(

@@ -28,6 +28,7 @@
 
 mod agents;
 mod api_keys;
+mod appointment_types;
 mod bookings;
 mod connections;
 mod events;

@@ -11,6 +11,18 @@ impl BookingStore for SqliteStore {
         jobs: &[NewJob],
         response: Option<&IdempotentResponse>,
     ) -> StoreResult<Booking> {
+        self.create_capped_booking(tenant, booking, &[], jobs, response)
+            .await
+    }
+
+    async fn create_capped_booking(
+        &self,
+        tenant: TenantId,
+        booking: &NewBooking,
+        caps: &[BookingCap],
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Booking> {
         let now = Timestamp::now();
         // IMMEDIATE: the write lock is ours from the overlap check to the commit, so no other
         // booking can slip in between (concurrent callers wait on the busy timeout).
@@ -41,6 +53,9 @@ impl BookingStore for SqliteStore {
         .await?
         {
             return Err(overlap());
+        }
+        if at_cap(&mut tx, tenant, booking.user_id, caps).await? {
+            return Err(StoreError::Conflict(Constraint::BookingLimit));
         }
         let created = fetch_one(
             &mut *tx,
@@ -280,6 +295,36 @@ async fn taken(
     let zones = async || fetch_optional(conn, USER_ZONES, stored![tenant, user]).await;
     blocks_range(&events, occupied, zones).await
 }
+
+/// Whether the user already has as many confirmed bookings as one of `caps` allows. Run inside
+/// the immediate write transaction, so no other booking is written between count and insert.
+async fn at_cap(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    user: UserId,
+    caps: &[BookingCap],
+) -> StoreResult<bool> {
+    for cap in caps {
+        let count: i64 = sqlx::query_scalar(BOOKINGS_STARTING_IN)
+            .bind(tenant.0)
+            .bind(user.0)
+            .bind(micros(cap.from))
+            .bind(micros(cap.to))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?;
+        if count >= i64::from(cap.max) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// How many confirmed bookings of a user start in `[$3, $4)`: what a [`BookingCap`] counts.
+const BOOKINGS_STARTING_IN: &str = "\
+    SELECT count(*) FROM bookings
+     WHERE tenant_id = $1 AND user_id = $2 AND status = 'confirmed'
+       AND start_at >= $3 AND start_at < $4";
 
 /// Jobs and response: the tail of every booking write.
 async fn follow_up(

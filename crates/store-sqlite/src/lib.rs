@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 mod agents;
 mod api_keys;
+mod appointment_types;
 mod bookings;
 mod connections;
 mod events;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use pillow_store::Store;
 
+pub mod appointment_types;
 pub mod bookings;
 pub mod connections;
 pub mod events;
@@ -169,8 +170,11 @@ macro_rules! store_story_cases {
                 the_same_code_in_another_tenant_is_another_booking,
                 the_other_tenant_can_neither_cancel_nor_move_a_booking,
                 a_booking_for_another_tenants_user_or_agent_is_refused,
+                a_capped_booking_is_refused_once_the_member_has_the_most_allowed,
+                cancelled_bookings_and_other_members_do_not_count_toward_a_cap,
             ] [
                 (fifty_racing_bookings_of_one_slot_make_exactly_one, 4),
+                (fifty_racing_capped_bookings_make_exactly_the_cap, 4),
             ];
             idempotency [
                 a_first_request_starts_and_a_second_finds_it_in_progress,
@@ -208,6 +212,13 @@ macro_rules! store_story_cases {
                 the_other_tenant_neither_sees_nor_writes_an_agents_settings,
                 settings_for_no_agent_are_refused,
                 deleting_an_agent_deletes_its_settings,
+            ] [];
+            appointment_types [
+                an_appointment_type_reads_back_whole_and_types_list_in_creation_order,
+                a_slug_used_by_another_type_of_the_agent_is_a_conflict,
+                replacing_and_deleting_an_appointment_type_touch_only_that_type,
+                the_other_tenant_neither_sees_nor_changes_an_appointment_type,
+                deleting_an_agent_deletes_its_appointment_types,
             ] [];
             retention [
                 purging_with_cut_offs_before_everything_removes_nothing,

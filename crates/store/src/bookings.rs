@@ -147,6 +147,16 @@ impl NewBooking {
     }
 }
 
+/// A per-member limit checked when a booking is written: at most `max` confirmed bookings of the
+/// member may start in `[from, to)`, the new one included (a local day or week, worked out by
+/// the caller in the member's zone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookingCap {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub max: u32,
+}
+
 /// Which bookings [`crate::BookingStore::list_bookings`] returns; every field narrows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BookingFilter {
@@ -197,6 +207,21 @@ pub trait BookingStore: Send + Sync {
         &self,
         tenant: TenantId,
         booking: &NewBooking,
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Booking>;
+    /// [`BookingStore::create_booking`], refusing the booking when the member already has
+    /// `cap.max` confirmed bookings starting in any cap's range. The count is taken in the same
+    /// transaction as the insert, after the member's write lock (SQLite's immediate
+    /// transaction; the member's row lock on PostgreSQL), so racing bookings cannot overshoot.
+    ///
+    /// # Errors
+    /// Those of `create_booking`, and [`Constraint::BookingLimit`] when a cap is reached.
+    async fn create_capped_booking(
+        &self,
+        tenant: TenantId,
+        booking: &NewBooking,
+        caps: &[BookingCap],
         jobs: &[NewJob],
         response: Option<&IdempotentResponse>,
     ) -> StoreResult<Booking>;

@@ -36,6 +36,8 @@ pub enum Constraint {
     BookingOverlap,
     /// Cancel or reschedule of a booking that is no longer confirmed.
     BookingNotConfirmed,
+    /// The member already has as many bookings as a [`crate::BookingCap`] allows.
+    BookingLimit,
     /// A confirmation code already used in the tenant.
     BookingCode,
     /// A user with this e-mail address already exists in the tenant.
@@ -50,6 +52,8 @@ pub enum Constraint {
     WidgetKeyPrefix,
     /// A Retell agent id already linked to another agent of the tenant.
     RetellAgentId,
+    /// An appointment type slug already used by another type of the agent.
+    AppointmentTypeSlug,
     /// Any other constraint, by its name (a primary key, say): nothing matches on these.
     Other(String),
 }
@@ -61,6 +65,7 @@ impl Constraint {
         match name {
             "bookings_no_overlap" => Self::BookingOverlap,
             "booking_not_confirmed" => Self::BookingNotConfirmed,
+            "booking_limit" => Self::BookingLimit,
             "bookings_tenant_code" => Self::BookingCode,
             "users_tenant_email" => Self::UserEmail,
             "availability_rules_one_default" => Self::OneDefaultRule,
@@ -68,6 +73,7 @@ impl Constraint {
             "api_keys_prefix" => Self::ApiKeyPrefix,
             "widget_keys_prefix" => Self::WidgetKeyPrefix,
             "agents_tenant_retell" => Self::RetellAgentId,
+            "appointment_types_tenant_id_agent_id_slug" => Self::AppointmentTypeSlug,
             other => Self::Other(other.to_string()),
         }
     }
@@ -77,6 +83,7 @@ impl Constraint {
         match self {
             Self::BookingOverlap => "bookings_no_overlap",
             Self::BookingNotConfirmed => "booking_not_confirmed",
+            Self::BookingLimit => "booking_limit",
             Self::BookingCode => "bookings_tenant_code",
             Self::UserEmail => "users_tenant_email",
             Self::OneDefaultRule => "availability_rules_one_default",
@@ -84,6 +91,7 @@ impl Constraint {
             Self::ApiKeyPrefix => "api_keys_prefix",
             Self::WidgetKeyPrefix => "widget_keys_prefix",
             Self::RetellAgentId => "agents_tenant_retell",
+            Self::AppointmentTypeSlug => "appointment_types_tenant_id_agent_id_slug",
             Self::Other(name) => name,
         }
     }

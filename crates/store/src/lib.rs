@@ -7,6 +7,7 @@
 
 mod agents;
 mod api_keys;
+mod appointment_types;
 mod bookings;
 mod connections;
 mod decode;
@@ -25,6 +26,7 @@ mod widget_keys;
 
 pub use agents::*;
 pub use api_keys::*;
+pub use appointment_types::*;
 pub use bookings::*;
 pub use connections::*;
 pub use decode::*;
@@ -78,6 +80,7 @@ pub trait Store:
     + ConnectionStore
     + SecretStore
     + SessionStore
+    + AppointmentTypeStore
     + 'static
 {
 }
@@ -96,6 +99,7 @@ impl<T> Store for T where
         + ConnectionStore
         + SecretStore
         + SessionStore
+        + AppointmentTypeStore
         + 'static
 {
 }

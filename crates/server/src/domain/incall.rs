@@ -97,16 +97,15 @@ pub async fn native_slots(
     window: Interval,
     now: Timestamp,
 ) -> DomainResult<Vec<InCallSlot>> {
-    let calendars = state
-        .calendars
-        .calendars(
-            state.store.as_ref(),
-            tenant,
-            &context.team.members,
-            window,
-            now,
-        )
-        .await?;
+    let calendars = crate::domain::availability::limits::team_calendars(
+        state,
+        tenant,
+        Some(&context.team),
+        &context.team.members,
+        window,
+        now,
+    )
+    .await?;
     let duration = context
         .team
         .settings

@@ -3,6 +3,7 @@
 //! Nothing here imports the HTTP layer, `voice` or `mcp`: those layers parse a
 //! request, call in here, and turn the typed result or error into their own response.
 
+pub mod appointment_types;
 pub mod availability;
 pub mod bookings;
 pub mod calcom;

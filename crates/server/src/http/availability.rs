@@ -47,6 +47,9 @@ pub struct AvailabilityQuery {
     agent_id: Option<String>,
     /// IANA zone in which `date`, `start` and `end` dates are read.
     timezone: Option<String>,
+    /// With `agent_id`: one of the agent's appointment types (id, slug or name); its length,
+    /// buffers, notice and hosts apply. Default the agent's `event_type_config`.
+    appointment_type: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -202,6 +205,34 @@ async fn subject(
     })
 }
 
+/// The agent's appointment type the query names, if any.
+async fn appointment_type(
+    state: &AppState,
+    caller: &Caller,
+    query: &AvailabilityQuery,
+    subject: &Subject,
+) -> ApiResult<Option<crate::domain::appointment_types::Offered>> {
+    let Some(raw) = &query.appointment_type else {
+        return Ok(None);
+    };
+    let Some(context) = &subject.context else {
+        return Err(ApiError::invalid(
+            "appointment_type",
+            ErrorCode::ConflictingParameters,
+            "Appointment types belong to agents: give `agent_id` with `appointment_type`.",
+        ));
+    };
+    let offered = crate::domain::appointment_types::resolve(
+        state,
+        caller.tenant,
+        context.agent.id,
+        "appointment_type",
+        raw,
+    )
+    .await?;
+    Ok(Some(offered))
+}
+
 /// Free slots for you, a member (`user_id`) or an agent's team (`agent_id`).
 ///
 /// Team slots name the member the agent's distribution strategy would assign.
@@ -217,7 +248,11 @@ async fn availability(
     let now = Timestamp::now();
     let requested_zone = parse_zone(query.timezone.as_deref())?;
     let duration = parse_duration(query.duration.as_deref())?;
-    let subject = subject(&state, &caller, &query).await?;
+    let mut subject = subject(&state, &caller, &query).await?;
+    let offered = appointment_type(&state, &caller, &query, &subject).await?;
+    if let Some(offered) = &offered {
+        subject.members = offered.members(&subject.members);
+    }
 
     // Load calendars around a provisional window first: the rule's zone may decide the window.
     let probe_zone = requested_zone
@@ -236,16 +271,19 @@ async fn availability(
             .unwrap_or(provisional.end),
     )
     .unwrap_or(provisional);
-    let calendars = state
-        .calendars
-        .calendars(
-            state.store.as_ref(),
-            caller.tenant,
-            &subject.members,
-            widened,
-            now,
-        )
-        .await?;
+    let calendars = crate::domain::availability::limits::team_calendars(
+        &state,
+        caller.tenant,
+        subject.context.as_ref().map(|c| &c.team),
+        &subject.members,
+        widened,
+        now,
+    )
+    .await?;
+    let calendars = match &offered {
+        Some(offered) => offered.shape_calendars(calendars),
+        None => calendars,
+    };
 
     let zone = requested_zone
         .or(subject.default_zone.clone())
@@ -257,6 +295,7 @@ async fn availability(
         .and_then(|t| t.settings.event_type_config.duration)
         .map(SignedDuration::from_mins);
     let duration = duration
+        .or(offered.as_ref().map(|o| o.duration()))
         .or(team_duration)
         .or_else(|| calendars.first().map(|c| c.rule.slot_duration()))
         .unwrap_or(SignedDuration::from_mins(30));

@@ -56,6 +56,9 @@ async fn get_settings(
             user_id: id.to_string(),
             priority: None,
             calendar_provider_id: None,
+            max_bookings_per_day: None,
+            max_bookings_per_week: None,
+            weight: None,
         })
         .collect();
     Ok(Json(settings))

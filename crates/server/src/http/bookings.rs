@@ -50,6 +50,10 @@ pub struct CreateBooking {
     /// Book one member.
     #[serde(default)]
     user_id: Option<String>,
+    /// With an agent: one of its appointment types (id, slug or name). Default the agent's
+    /// `event_type_config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    appointment_type: Option<String>,
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
@@ -131,6 +135,26 @@ async fn create_booking(
         body.user_id.as_deref(),
     )
     .await?;
+    let offered = match (&body.appointment_type, &subject) {
+        (None, _) => None,
+        (Some(raw), Subject::Agent(context)) => Some(
+            crate::domain::appointment_types::resolve(
+                &state,
+                caller.tenant,
+                context.agent.id,
+                "appointment_type",
+                raw,
+            )
+            .await?,
+        ),
+        (Some(_), Subject::User(_)) => {
+            return Err(ApiError::invalid(
+                "appointment_type",
+                ErrorCode::ConflictingParameters,
+                "Appointment types belong to agents: give `agent_id` with `appointment_type`.",
+            ));
+        }
+    };
     let subject_name = match &subject {
         Subject::Agent(context) => format!("agent:{}", context.agent.id),
         Subject::User(u) => format!("user:{}", u.id),
@@ -148,7 +172,7 @@ async fn create_booking(
         call_id: None,
     };
     let tenant = caller.tenant;
-    let (state_ref, subject, request) = (&state, &subject, &request);
+    let (state_ref, subject, request, offered) = (&state, &subject, &request, offered.as_ref());
     idempotent(
         &state,
         tenant,
@@ -157,7 +181,7 @@ async fn create_booking(
         StatusCode::CREATED,
         |record| async move {
             let record = record.as_ref().map(|(k, h)| (k.as_str(), h.as_str()));
-            booking::book(state_ref, tenant, subject, request, record).await
+            booking::book_typed(state_ref, tenant, subject, request, offered, record).await
         },
     )
     .await

@@ -3,6 +3,7 @@
 //! `utoipa` derives from the handlers themselves.
 
 pub mod agents;
+pub mod appointment_types;
 pub mod auth;
 pub mod availability;
 pub mod booking_settings;
@@ -87,6 +88,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(bookings::router())
         .merge(booking_settings::router())
+        .merge(appointment_types::router())
         .merge(voice::router())
         .merge(ops::router())
         .merge(incall::router())

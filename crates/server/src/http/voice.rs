@@ -360,12 +360,14 @@ async fn agent_tools(
     })?;
     let agent = agent_of(&state, caller.tenant, &id).await?;
     let signed = state.store.get_retell_key(caller.tenant).await?.is_some();
-    Ok(Json(definitions(
-        platform,
-        agent.id,
-        &state.config.public_url,
-        signed,
-    )))
+    let mut defined = definitions(platform, agent.id, &state.config.public_url, signed);
+    let types = crate::domain::appointment_types::list(&state, caller.tenant, agent.id).await?;
+    let named: Vec<(String, String)> = types
+        .into_iter()
+        .map(|t| (t.body.name, t.body.slug))
+        .collect();
+    crate::voice::definitions::with_appointment_types(&mut defined, &named);
+    Ok(Json(defined))
 }
 
 async fn agent_of(state: &AppState, tenant: TenantId, raw: &str) -> ApiResult<Agent> {

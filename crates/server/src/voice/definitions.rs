@@ -146,6 +146,46 @@ pub fn definitions(
     }
 }
 
+/// Adds an `appointment_type` argument to `check_availability` and `book_appointment` when
+/// the agent offers several kinds of appointment (`types` as name and slug), naming each, so
+/// the model can pass what the caller asked for. With one type or none the definitions stay as
+/// they were: the agent's default applies.
+pub fn with_appointment_types(definitions: &mut ToolDefinitions, types: &[(String, String)]) {
+    if types.len() < 2 {
+        return;
+    }
+    let listed: Vec<String> = types
+        .iter()
+        .map(|(name, slug)| format!("{name} ({slug})"))
+        .collect();
+    let property = json!({
+        "type": "string",
+        "description": format!(
+            "The kind of appointment the caller wants, by name or slug: {}. Ask if unclear.",
+            listed.join(", ")
+        ),
+        "enum": types.iter().map(|(_, slug)| slug.clone()).collect::<Vec<_>>(),
+    });
+    for tool in &mut definitions.tools {
+        let (name, parameters) = match tool.get("function") {
+            Some(function) => (function["name"].clone(), "/function/parameters"),
+            None => (tool["name"].clone(), "/parameters"),
+        };
+        if !matches!(
+            name.as_str(),
+            Some("check_availability" | "book_appointment")
+        ) {
+            continue;
+        }
+        if let Some(Value::Object(properties)) = tool
+            .pointer_mut(parameters)
+            .and_then(|p| p.get_mut("properties"))
+        {
+            properties.insert("appointment_type".into(), property.clone());
+        }
+    }
+}
+
 /// The tool definitions of one agent for one platform (`GET /api/agents/{id}/tools`).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ToolDefinitions {
@@ -206,5 +246,34 @@ mod tests {
             retell["tools"][1]["url"],
             "https://cal.example/api/calendar/booking/retell"
         );
+    }
+
+    #[test]
+    fn several_appointment_types_become_an_argument_of_the_two_booking_tools_only() {
+        let agent = AgentId(Uuid::from_u128(7));
+        let types = [
+            ("Check-up".to_string(), "check-up".to_string()),
+            ("Cleaning".to_string(), "cleaning".to_string()),
+        ];
+        for platform in [Platform::Retell, Platform::Vapi, Platform::Openai] {
+            let mut defs = definitions(platform, agent, "https://cal.example", false);
+            let before = serde_json::to_value(&defs).unwrap();
+            with_appointment_types(&mut defs, &types[..1]);
+            assert_eq!(
+                serde_json::to_value(&defs).unwrap(),
+                before,
+                "one type adds nothing"
+            );
+            with_appointment_types(&mut defs, &types);
+            let text: Vec<String> = defs.tools.iter().map(Value::to_string).collect();
+            for (i, tool) in text.iter().enumerate() {
+                assert_eq!(
+                    tool.contains("appointment_type"),
+                    i < 2,
+                    "{platform:?}: {tool}"
+                );
+            }
+            assert!(text[0].contains("Cleaning (cleaning)"), "{}", text[0]);
+        }
     }
 }

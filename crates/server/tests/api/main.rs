@@ -5,6 +5,7 @@
 mod helpers;
 
 mod agents;
+mod appointment_types;
 mod auth;
 mod availability;
 mod bodies;
@@ -17,6 +18,7 @@ mod doctor;
 mod events;
 mod google;
 mod hardening;
+mod host_limits;
 mod incall;
 mod incall_manage;
 mod isolation;

@@ -10,6 +10,7 @@ use pillow_store::*;
 use crate::fixtures::*;
 
 mod busy;
+mod caps;
 mod changes;
 mod concurrency;
 mod create;
@@ -18,6 +19,7 @@ mod stats;
 mod tenancy;
 
 pub use busy::*;
+pub use caps::*;
 pub use changes::*;
 pub use concurrency::*;
 pub use create::*;

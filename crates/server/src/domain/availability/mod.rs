@@ -15,6 +15,8 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use pillow_engine::{Interval, Member, Rule, RuleDocument, SlotQuery, TeamSlot};
 
+pub mod limits;
+
 /// How far around "now" a member's busy time is loaded at once, so most queries hit the cache.
 const LOAD_BEFORE: SignedDuration = SignedDuration::from_hours(24 * 2);
 const LOAD_AFTER: SignedDuration = SignedDuration::from_hours(24 * 120);
@@ -31,6 +33,9 @@ pub struct MemberCalendar {
     pub busy: Arc<Vec<Interval>>,
     /// For the distribution strategies: last booking, upcoming bookings.
     pub stats: MemberStats,
+    /// Local days or weeks in which the member has reached a booking limit: no slot starting
+    /// in one is offered. Empty unless filled by [`limits::team_calendars`].
+    pub full: Arc<Vec<Interval>>,
 }
 
 struct Cached {
@@ -149,6 +154,7 @@ impl CalendarCache {
                     rule: cached.rule.clone()?,
                     busy: cached.busy.clone(),
                     stats: cached.stats.clone(),
+                    full: Arc::default(),
                 })
             })
             .collect())
@@ -324,7 +330,8 @@ impl CalendarCache {
     }
 }
 
-/// Free slots of a set of members: each slot with the members free at it, in input order.
+/// Free slots of a set of members: each slot with the members free at it, in input order. A
+/// member is not free at a slot starting in one of their [`MemberCalendar::full`] periods.
 pub fn team_availability(
     calendars: &[MemberCalendar],
     window: Interval,
@@ -339,12 +346,27 @@ pub fn team_availability(
             busy: &c.busy,
         })
         .collect();
-    pillow_engine::team_slots(
+    let mut slots = pillow_engine::team_slots(
         &members,
         &SlotQuery {
             window,
             duration,
             now,
         },
-    )
+    );
+    if calendars.iter().any(|c| !c.full.is_empty()) {
+        let full: HashMap<UserId, &[Interval]> = calendars
+            .iter()
+            .map(|c| (c.user_id, c.full.as_slice()))
+            .collect();
+        slots.retain_mut(|slot| {
+            slot.free.retain(|id| {
+                !full
+                    .get(id)
+                    .is_some_and(|f| pillow_engine::in_full_period(f, slot.slot.start))
+            });
+            !slot.free.is_empty()
+        });
+    }
+    slots
 }

@@ -1,6 +1,8 @@
 //! Creating a booking: check the slot, pick a member, write it with its jobs in one transaction.
 
 use super::*;
+use crate::domain::appointment_types::Offered;
+use crate::domain::availability::limits::{caps_at, team_calendars};
 use crate::domain::error::Alternative;
 use crate::domain::error::ErrorCode;
 use crate::outbox::{BookingChange, JobKind, OutboxJob};
@@ -79,6 +81,19 @@ pub async fn book(
     request: &BookingRequest,
     record: Option<(&str, &str)>,
 ) -> DomainResult<BookingView> {
+    book_typed(state, tenant, subject, request, None, record).await
+}
+
+/// [`book`] as one of the agent's appointment types (`offered`): its hosts, length, buffers
+/// and notice apply.
+pub async fn book_typed(
+    state: &AppState,
+    tenant: TenantId,
+    subject: &Subject,
+    request: &BookingRequest,
+    offered: Option<&Offered>,
+    record: Option<(&str, &str)>,
+) -> DomainResult<BookingView> {
     let now = Timestamp::now();
     let (members, team, agent) = match subject {
         Subject::Agent(context) => (
@@ -88,11 +103,22 @@ pub async fn book(
         ),
         Subject::User(user) => (vec![user.id], None, None),
     };
-    let duration = request.duration.or_else(|| {
-        team.as_ref()
-            .and_then(|t| t.settings.event_type_config.duration)
-            .map(SignedDuration::from_mins)
-    });
+    let members = match offered {
+        Some(offered) => offered.members(&members),
+        None => members,
+    };
+    let shaped = |calendars: Vec<MemberCalendar>| match offered {
+        Some(offered) => offered.shape_calendars(calendars),
+        None => calendars,
+    };
+    let duration = request
+        .duration
+        .or(offered.map(Offered::duration))
+        .or_else(|| {
+            team.as_ref()
+                .and_then(|t| t.settings.event_type_config.duration)
+                .map(SignedDuration::from_mins)
+        });
     let probe = Interval::new(
         request
             .start
@@ -104,10 +130,7 @@ pub async fn book(
             .unwrap_or(request.start),
     )
     .ok_or_else(|| DomainError::internal("empty probe window"))?;
-    let calendars = state
-        .calendars
-        .calendars(state.store.as_ref(), tenant, &members, probe, now)
-        .await?;
+    let calendars = shaped(team_calendars(state, tenant, team, &members, probe, now).await?);
     if calendars.is_empty() {
         return Err(DomainError::conflict(
             ErrorCode::NoWorkingHours,
@@ -128,6 +151,10 @@ pub async fn book(
             duration,
             now,
         ) {
+            // A member at a booking limit that day or week is busy for this booking.
+            Ok(_) if pillow_engine::in_full_period(&calendar.full, request.start) => {
+                any_busy = true;
+            }
             Ok(_) => free.push(calendar.user_id),
             Err(SlotRejection::Busy) => any_busy = true,
             Err(other) => {
@@ -205,10 +232,11 @@ pub async fn book(
                 status: StatusCode::CREATED.as_u16(),
                 body: serde_json::to_value(&view).expect("a view serialises"),
             });
+            let caps = caps_at(team, calendar, request.start);
             let _writing = state.calendars.begin_booking_write(tenant, member);
             match state
                 .store
-                .create_booking(tenant, &new, &jobs, response.as_ref())
+                .create_capped_booking(tenant, &new, &caps, &jobs, response.as_ref())
                 .await
             {
                 Ok(booking) => {
@@ -226,7 +254,9 @@ pub async fn book(
                     return Ok(view);
                 }
                 Err(StoreError::Conflict(Constraint::BookingCode)) => continue,
-                Err(StoreError::Conflict(Constraint::BookingOverlap)) => {
+                Err(StoreError::Conflict(
+                    Constraint::BookingOverlap | Constraint::BookingLimit,
+                )) => {
                     metrics::counter!("bookings_total", "outcome" => "lost_race").increment(1);
                     break;
                 }
@@ -236,10 +266,7 @@ pub async fn book(
     }
     metrics::counter!("bookings_total", "outcome" => "conflict").increment(1);
     // Everyone lost the race: answer with fresh alternatives.
-    let calendars = state
-        .calendars
-        .calendars(state.store.as_ref(), tenant, &members, probe, now)
-        .await?;
+    let calendars = shaped(team_calendars(state, tenant, team, &members, probe, now).await?);
     Err(slot_unavailable(nearest_alternatives(
         &calendars,
         request.start,

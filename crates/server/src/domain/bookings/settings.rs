@@ -33,6 +33,61 @@ pub struct AssignableUser {
     pub priority: Option<i32>,
     #[serde(default)]
     pub calendar_provider_id: Option<String>,
+    /// At most this many bookings starting on one local day of the member's zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bookings_per_day: Option<i64>,
+    /// At most this many bookings starting in one local week (Monday to Sunday).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bookings_per_week: Option<i64>,
+    /// Round robin share: weight 2 gets twice the bookings of weight 1 (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i64>,
+}
+
+/// The most a per-member limit or weight may be: beyond any office's day, and small enough
+/// that counts never overflow.
+pub const MAX_LIMIT: i64 = 10_000;
+pub const MAX_WEIGHT: i64 = 1_000;
+
+impl AssignableUser {
+    /// The member's limits, as the engine counts them.
+    pub fn limits(&self) -> pillow_engine::HostLimits {
+        let cap = |v: Option<i64>| v.and_then(|n| u32::try_from(n).ok());
+        pillow_engine::HostLimits {
+            per_day: cap(self.max_bookings_per_day),
+            per_week: cap(self.max_bookings_per_week),
+        }
+    }
+
+    /// Refuses a limit or weight that is not a whole number in range, naming its field.
+    fn check_limits(&self, i: usize) -> DomainResult<()> {
+        for (name, value) in [
+            ("max_bookings_per_day", self.max_bookings_per_day),
+            ("max_bookings_per_week", self.max_bookings_per_week),
+        ] {
+            if let Some(n) = value
+                && !(1..=MAX_LIMIT).contains(&n)
+            {
+                return Err(DomainError::invalid(
+                    &format!("assignable_users[{i}].{name}"),
+                    ErrorCode::InvalidLimit,
+                    format!(
+                        "{name} is a whole number from 1 to {MAX_LIMIT}; leave it out for no limit."
+                    ),
+                ));
+            }
+        }
+        if let Some(n) = self.weight
+            && !(1..=MAX_WEIGHT).contains(&n)
+        {
+            return Err(DomainError::invalid(
+                &format!("assignable_users[{i}].weight"),
+                ErrorCode::InvalidWeight,
+                format!("weight is a whole number from 1 to {MAX_WEIGHT} (default 1)."),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -189,6 +244,7 @@ pub async fn validate_settings(
                 "Each member may appear once in assignable_users.",
             ));
         }
+        entry.check_limits(i)?;
         members.push(id);
     }
     if let Strategy::SpecificUser(id) = parse_strategy(settings, &members)?

@@ -9,6 +9,10 @@ pub struct Team {
     pub priorities: HashMap<UserId, i32>,
     pub strategy: Strategy<UserId>,
     pub settings: BookingSettings,
+    /// Members with a per-day or per-week limit; the rest have none.
+    pub limits: HashMap<UserId, pillow_engine::HostLimits>,
+    /// Round-robin weights, only when some member's is not 1 (else plain round robin).
+    pub weights: HashMap<UserId, u32>,
 }
 
 /// An agent's team: its booking settings' assignable users, or, without settings, every member
@@ -44,11 +48,32 @@ pub async fn agent_team(state: &AppState, agent: &Agent) -> DomainResult<Team> {
         .filter_map(|u| Some((u.user_id.parse::<UserId>().ok()?, u.priority.unwrap_or(0))))
         .collect();
     let strategy = parse_strategy(&settings, &members)?;
+    let limits = settings
+        .assignable_users
+        .iter()
+        .filter_map(|u| Some((u.user_id.parse::<UserId>().ok()?, u.limits())))
+        .filter(|(_, limits)| !limits.is_unlimited())
+        .collect();
+    let weights: HashMap<UserId, u32> = settings
+        .assignable_users
+        .iter()
+        .filter_map(|u| {
+            let weight = u32::try_from(u.weight.unwrap_or(1)).ok()?.max(1);
+            Some((u.user_id.parse::<UserId>().ok()?, weight))
+        })
+        .collect();
+    let weights = if weights.values().any(|w| *w != 1) {
+        weights
+    } else {
+        HashMap::new()
+    };
     Ok(Team {
         members,
         priorities,
         strategy,
         settings,
+        limits,
+        weights,
     })
 }
 
@@ -62,6 +87,25 @@ pub fn rank_members(
     let Some(team) = team else {
         return free.to_vec();
     };
+    let stats_of = |id: &UserId| {
+        calendars
+            .iter()
+            .find(|c| c.user_id == *id)
+            .map(|c| &c.stats)
+    };
+    if matches!(team.strategy, Strategy::RoundRobin) && !team.weights.is_empty() {
+        // Weighted round robin: the deficit count over each member's upcoming bookings.
+        let candidates: Vec<pillow_engine::Weighted<UserId>> = free
+            .iter()
+            .map(|id| pillow_engine::Weighted {
+                id: *id,
+                weight: team.weights.get(id).copied().unwrap_or(1),
+                booked: stats_of(id).map_or(0, |s| s.upcoming),
+                last_booked_at: stats_of(id).and_then(|s| s.last_booked_at),
+            })
+            .collect();
+        return pillow_engine::rank_weighted(&candidates);
+    }
     let candidates: Vec<Candidate<UserId>> = free
         .iter()
         .map(|id| {

@@ -60,6 +60,11 @@ pub struct CheckAvailabilityArgs {
     /// default the business's zone.
     #[serde(default)]
     pub timezone: Option<String>,
+    /// One of the business's appointment types, by name or slug. Listed in the schema only for
+    /// agents that have types (see `voice::definitions::with_appointment_types`).
+    #[serde(default)]
+    #[schemars(skip)]
+    pub appointment_type: Option<String>,
 }
 /// What `book_appointment` takes.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -86,6 +91,10 @@ pub struct BookAppointmentArgs {
     #[serde(default, deserialize_with = "lenient_minutes")]
     #[schemars(with = "Option<i64>")]
     pub duration: Option<i64>,
+    /// One of the business's appointment types, by name or slug (as for check_availability).
+    #[serde(default)]
+    #[schemars(skip)]
+    pub appointment_type: Option<String>,
 }
 /// What `find_booking` takes: the confirmation code, or the phone or e-mail it was made with.
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -233,17 +233,24 @@ pub async fn check_availability_native(
     .unwrap_or(window);
 
     let context = team(ctx).await?;
-    let calendars = ctx
-        .state
-        .calendars
-        .calendars(
-            ctx.state.store.as_ref(),
-            ctx.tenant,
-            &context.team.members,
-            search,
-            now,
-        )
-        .await?;
+    let offered = appointment_type(ctx, args.appointment_type.as_deref()).await?;
+    let members = match &offered {
+        Some(offered) => offered.members(&context.team.members),
+        None => context.team.members.clone(),
+    };
+    let calendars = crate::domain::availability::limits::team_calendars(
+        ctx.state,
+        ctx.tenant,
+        Some(&context.team),
+        &members,
+        search,
+        now,
+    )
+    .await?;
+    let calendars = match &offered {
+        Some(offered) => offered.shape_calendars(calendars),
+        None => calendars,
+    };
     if calendars.is_empty() {
         return Err(ToolError::new(
             StatusCode::CONFLICT,
@@ -252,6 +259,7 @@ pub async fn check_availability_native(
         ));
     }
     let duration = requested
+        .or(offered.as_ref().map(|o| o.duration()))
         .or_else(|| {
             context
                 .team

@@ -119,6 +119,7 @@ pub async fn book_appointment_native(
         None => parse_minutes(args.duration)?,
     };
     let context = team(ctx).await?;
+    let offered = appointment_type(ctx, args.appointment_type.as_deref()).await?;
     let subject = Subject::Agent(context);
     let request = BookingRequest {
         start,
@@ -130,12 +131,12 @@ pub async fn book_appointment_native(
     // On a live call the call and the slot make the key: a retry with the caller's details
     // spelled differently still gets the one booking.
     let key = given(&ctx.call_id).map(|call_id| call_key(call_id, ctx.agent, start, duration));
-    let hash = request_hash(
-        "voice-book",
-        &ctx.agent.id.to_string(),
-        &json!({"start": start.to_string(), "duration": duration.map(|d| d.as_mins())}),
-    );
-    let (subject, request) = (&subject, &request);
+    let mut hashed = json!({"start": start.to_string(), "duration": duration.map(|d| d.as_mins())});
+    if let Some(offered) = &offered {
+        hashed["appointment_type"] = json!(offered.id);
+    }
+    let hash = request_hash("voice-book", &ctx.agent.id.to_string(), &hashed);
+    let (subject, request, offered) = (&subject, &request, offered.as_ref());
     let (_, view) = booking::idempotent(
         ctx.state,
         ctx.tenant,
@@ -144,7 +145,7 @@ pub async fn book_appointment_native(
         StatusCode::CREATED,
         |record| async move {
             let record = record.as_ref().map(|(k, h)| (k.as_str(), h.as_str()));
-            booking::book(ctx.state, ctx.tenant, subject, request, record).await
+            booking::book_typed(ctx.state, ctx.tenant, subject, request, offered, record).await
         },
     )
     .await

@@ -119,6 +119,35 @@ pub(crate) fn to_value<T: Serialize>(answer: T) -> Value {
     serde_json::to_value(answer).unwrap_or_default()
 }
 
+/// The agent's appointment type a tool's arguments name, if any; an unknown one is answered
+/// with a short question naming the types there are.
+pub(crate) async fn appointment_type(
+    ctx: &ToolContext<'_>,
+    raw: Option<&str>,
+) -> Result<Option<crate::domain::appointment_types::Offered>, ToolError> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let types = crate::domain::appointment_types::list(ctx.state, ctx.tenant, ctx.agent.id).await?;
+    if let Some(found) = crate::domain::appointment_types::find(&types, raw) {
+        return Ok(Some(found.clone()));
+    }
+    let names: Vec<String> = types.iter().map(|t| t.body.name.clone()).collect();
+    let message = if names.is_empty() {
+        "We book one kind of appointment here, so there is no type to choose.".to_string()
+    } else {
+        format!(
+            "We offer {}; which one would you like?",
+            speech::join_or(&names)
+        )
+    };
+    Err(ToolError::invalid(
+        "appointment_type",
+        ErrorCode::UnknownAppointmentType,
+        message,
+    ))
+}
+
 pub(crate) async fn team(ctx: &ToolContext<'_>) -> Result<Arc<TeamContext>, ToolError> {
     Ok(ctx
         .state
