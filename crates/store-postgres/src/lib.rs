@@ -32,12 +32,15 @@ mod bookings;
 mod connections;
 mod events;
 mod idempotency;
+mod notices;
+mod notification_templates;
 mod outbox;
 mod rules;
 mod secrets;
 mod stored;
 mod tenants;
 mod users;
+mod webhooks;
 mod widget_keys;
 
 use stored::*;

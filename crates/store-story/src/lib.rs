@@ -18,11 +18,13 @@ pub mod connections;
 pub mod events;
 pub mod fixtures;
 pub mod idempotency;
+pub mod notices;
 pub mod outbox;
 pub mod retention;
 pub mod rules;
 pub mod settings;
 pub mod tenants;
+pub mod webhooks;
 
 /// One case's empty store, and how to tidy up after it.
 pub struct Fresh {
@@ -207,6 +209,17 @@ macro_rules! store_story_cases {
                 the_other_tenant_neither_sees_nor_writes_an_agents_settings,
                 settings_for_no_agent_are_refused,
                 deleting_an_agent_deletes_its_settings,
+            ] [];
+            notices [
+                a_bookings_notice_sequence_rises_by_one_on_every_change_of_it_alone,
+                another_tenants_booking_has_no_notice_sequence,
+                a_notification_template_is_written_replaced_and_removed,
+                the_other_tenant_neither_sees_nor_removes_a_notification_template,
+            ] [];
+            webhooks [
+                a_webhook_reads_back_changes_and_is_deleted,
+                the_other_tenant_neither_sees_nor_changes_a_webhook,
+                a_delivery_is_one_row_per_job_counting_attempts_and_holds_back_later_events,
             ] [];
             retention [
                 purging_with_cut_offs_before_everything_removes_nothing,

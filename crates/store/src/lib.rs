@@ -15,11 +15,15 @@ mod error;
 mod events;
 mod idempotency;
 mod ids;
+mod notices;
+mod notification_templates;
 mod outbox;
 mod rules;
 mod secrets;
 mod tenants;
 mod users;
+mod webhook_deliveries;
+mod webhooks;
 mod widget_keys;
 
 pub use agents::*;
@@ -32,11 +36,15 @@ pub use error::{Constraint, Entity, StoreError};
 pub use events::*;
 pub use idempotency::*;
 pub use ids::*;
+pub use notices::*;
+pub use notification_templates::*;
 pub use outbox::*;
 pub use rules::*;
 pub use secrets::*;
 pub use tenants::*;
 pub use users::*;
+pub use webhook_deliveries::*;
+pub use webhooks::*;
 pub use widget_keys::*;
 
 /// Which database a store talks to.
@@ -75,6 +83,10 @@ pub trait Store:
     + WidgetKeyStore
     + ConnectionStore
     + SecretStore
+    + NoticeStore
+    + NotificationTemplateStore
+    + WebhookStore
+    + WebhookDeliveryStore
     + 'static
 {
 }
@@ -92,6 +104,10 @@ impl<T> Store for T where
         + WidgetKeyStore
         + ConnectionStore
         + SecretStore
+        + NoticeStore
+        + NotificationTemplateStore
+        + WebhookStore
+        + WebhookDeliveryStore
         + 'static
 {
 }
