@@ -18,6 +18,7 @@ mod incall;
 mod isolation;
 mod mcp;
 mod mcp_exchange;
+mod notify;
 mod ops;
 mod rules;
 mod users;
