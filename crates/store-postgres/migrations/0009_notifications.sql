@@ -84,6 +84,9 @@ ALTER TABLE webhooks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE webhooks FORCE ROW LEVEL SECURITY;
 CREATE POLICY webhooks_tenant ON webhooks
     USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid);
+-- `rotate-keys` re-seals every sealed secret, webhook secrets included (see 0004_google.sql).
+CREATE POLICY webhooks_maintenance ON webhooks
+    USING (current_setting('app.maintenance', true) = 'on');
 
 ALTER TABLE webhook_deliveries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE webhook_deliveries FORCE ROW LEVEL SECURITY;

@@ -220,6 +220,7 @@ macro_rules! store_story_cases {
                 a_webhook_reads_back_changes_and_is_deleted,
                 the_other_tenant_neither_sees_nor_changes_a_webhook,
                 a_delivery_is_one_row_per_job_counting_attempts_and_holds_back_later_events,
+                a_webhook_secret_is_listed_for_key_rotation_and_replaced_only_if_unchanged,
             ] [];
             retention [
                 purging_with_cut_offs_before_everything_removes_nothing,

@@ -221,3 +221,45 @@ pub async fn a_delivery_is_one_row_per_job_counting_attempts_and_holds_back_late
             .is_empty()
     );
 }
+
+pub async fn a_webhook_secret_is_listed_for_key_rotation_and_replaced_only_if_unchanged(
+    store: &dyn Store,
+) {
+    let world = world(store).await;
+    let theirs = store
+        .create_webhook(
+            world.globex.id,
+            &subscription("https://hooks.globex.test/in"),
+        )
+        .await
+        .unwrap();
+    let secrets = store.sealed_secrets().await.unwrap();
+    let listed = secrets
+        .iter()
+        .find(|s| s.column == SealedColumn::WebhookSecret && s.id == theirs.id)
+        .expect("listed across tenants")
+        .clone();
+    assert_eq!(listed.value, theirs.secret_sealed);
+    let rotated = SealedSecret {
+        value: "v1:k2:new".into(),
+        ..listed.clone()
+    };
+    assert!(
+        store
+            .replace_sealed_secret(&rotated, &listed.value)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .replace_sealed_secret(&rotated, &listed.value)
+            .await
+            .unwrap()
+    );
+    let now = store
+        .get_webhook(world.globex.id, theirs.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.secret_sealed, "v1:k2:new");
+}
