@@ -418,9 +418,19 @@ pub async fn serve_with(config: Config, ready: impl FnOnce(&AppState)) -> Result
     crate::telemetry::prometheus();
     tracing::info!(%address, backend = state.store.backend().as_str(), "listening");
     ready(&state);
+    let email = crate::notify::EmailDeliverer::from_source(
+        state.store.clone(),
+        &crate::config::Environment,
+    )?;
     crate::outbox::Worker::new(state.store.clone())
         .with(Arc::new(crate::google::GoogleWriteBack(
             state.google.clone(),
+        )))
+        .with(Arc::new(email))
+        .with(Arc::new(crate::notify::WebhookDeliverer::new(
+            state.store.clone(),
+            state.config.secrets.clone(),
+            crate::notify::webhooks::allow_private_networks(&crate::config::Environment)?,
         )))
         .spawn();
     if let Some(google) = state.google.clone() {

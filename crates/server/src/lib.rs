@@ -14,6 +14,7 @@ pub mod google;
 pub mod http;
 pub mod json;
 pub mod mcp;
+pub mod notify;
 pub mod outbox;
 pub mod rate_limit;
 pub mod slot_id;

@@ -86,7 +86,7 @@ fn nothing_but_the_crate_root_imports_the_http_layer() {
 #[test]
 fn the_domain_imports_no_edge_and_no_integration() {
     let domain = uses(&imports(), "domain");
-    for edge in ["http", "voice", "mcp", "google", "cli", "demo"] {
+    for edge in ["http", "voice", "mcp", "google", "notify", "cli", "demo"] {
         assert!(!domain.contains(edge), "domain imports crate::{edge}");
     }
 }
@@ -94,7 +94,7 @@ fn the_domain_imports_no_edge_and_no_integration() {
 #[test]
 fn the_outbox_knows_no_integration_by_name() {
     let outbox = uses(&imports(), "outbox");
-    for integration in ["google", "http", "voice", "mcp", "domain"] {
+    for integration in ["google", "notify", "http", "voice", "mcp", "domain"] {
         assert!(
             !outbox.contains(integration),
             "outbox imports crate::{integration}"
@@ -104,7 +104,9 @@ fn the_outbox_knows_no_integration_by_name() {
 
 /// Lowest first: each layer may use the ones before it, never one after it, so there is no
 /// cycle between them.
-const LAYERS: [&str; 6] = ["outbox", "domain", "google", "voice", "mcp", "http"];
+const LAYERS: [&str; 7] = [
+    "outbox", "domain", "google", "notify", "voice", "mcp", "http",
+];
 
 #[test]
 fn each_layer_imports_only_the_layers_below_it() {

@@ -15,7 +15,8 @@ impl SecretStore for PostgresStore {
                  UNION ALL SELECT 'refresh', id, refresh_token_encrypted FROM calendar_providers
                   WHERE refresh_token_encrypted IS NOT NULL
                  UNION ALL SELECT 'agent', id, cal_api_key_encrypted FROM agents
-                  WHERE cal_api_key_encrypted IS NOT NULL",
+                  WHERE cal_api_key_encrypted IS NOT NULL
+                 UNION ALL SELECT 'webhook', id, secret_sealed FROM webhooks",
             )
             .fetch_all(tx)
             .await
@@ -38,6 +39,9 @@ impl SecretStore for PostgresStore {
             SealedColumn::AgentCalApiKey => {
                 "UPDATE agents SET cal_api_key_encrypted = $2
                   WHERE id = $1 AND cal_api_key_encrypted = $3"
+            }
+            SealedColumn::WebhookSecret => {
+                "UPDATE webhooks SET secret_sealed = $2 WHERE id = $1 AND secret_sealed = $3"
             }
         };
         let values = stored![secret.id, &secret.value, old];

@@ -21,6 +21,8 @@ mod bookings;
 mod connections;
 mod events;
 mod idempotency;
+mod notices;
+mod notification_templates;
 mod outbox;
 mod rules;
 mod secrets;
@@ -28,6 +30,7 @@ mod sessions;
 mod stored;
 mod tenants;
 mod users;
+mod webhooks;
 mod widget_keys;
 
 use stored::*;

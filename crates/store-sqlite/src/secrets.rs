@@ -11,7 +11,8 @@ impl SecretStore for SqliteStore {
              UNION ALL SELECT 'refresh', id, refresh_token_encrypted FROM calendar_providers \
               WHERE refresh_token_encrypted IS NOT NULL \
              UNION ALL SELECT 'agent', id, cal_api_key_encrypted FROM agents \
-              WHERE cal_api_key_encrypted IS NOT NULL",
+              WHERE cal_api_key_encrypted IS NOT NULL \
+             UNION ALL SELECT 'webhook', id, secret_sealed FROM webhooks",
         )
         .fetch_all(&self.pool)
         .await
@@ -32,6 +33,9 @@ impl SecretStore for SqliteStore {
             SealedColumn::AgentCalApiKey => {
                 "UPDATE agents SET cal_api_key_encrypted = $2 \
                  WHERE id = $1 AND cal_api_key_encrypted = $3"
+            }
+            SealedColumn::WebhookSecret => {
+                "UPDATE webhooks SET secret_sealed = $2 WHERE id = $1 AND secret_sealed = $3"
             }
         };
         let values = stored![secret.id, &secret.value, old];

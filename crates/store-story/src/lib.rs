@@ -19,12 +19,14 @@ pub mod connections;
 pub mod events;
 pub mod fixtures;
 pub mod idempotency;
+pub mod notices;
 pub mod outbox;
 pub mod retention;
 pub mod rules;
 pub mod sessions;
 pub mod settings;
 pub mod tenants;
+pub mod webhooks;
 
 /// One case's empty store, and how to tidy up after it.
 pub struct Fresh {
@@ -219,6 +221,18 @@ macro_rules! store_story_cases {
                 replacing_and_deleting_an_appointment_type_touch_only_that_type,
                 the_other_tenant_neither_sees_nor_changes_an_appointment_type,
                 deleting_an_agent_deletes_its_appointment_types,
+            ] [];
+            notices [
+                a_bookings_notice_sequence_rises_by_one_on_every_change_of_it_alone,
+                another_tenants_booking_has_no_notice_sequence,
+                a_notification_template_is_written_replaced_and_removed,
+                the_other_tenant_neither_sees_nor_removes_a_notification_template,
+            ] [];
+            webhooks [
+                a_webhook_reads_back_changes_and_is_deleted,
+                the_other_tenant_neither_sees_nor_changes_a_webhook,
+                a_delivery_is_one_row_per_job_counting_attempts_and_holds_back_later_events,
+                a_webhook_secret_is_listed_for_key_rotation_and_replaced_only_if_unchanged,
             ] [];
             retention [
                 purging_with_cut_offs_before_everything_removes_nothing,

@@ -16,12 +16,16 @@ mod error;
 mod events;
 mod idempotency;
 mod ids;
+mod notices;
+mod notification_templates;
 mod outbox;
 mod rules;
 mod secrets;
 mod sessions;
 mod tenants;
 mod users;
+mod webhook_deliveries;
+mod webhooks;
 mod widget_keys;
 
 pub use agents::*;
@@ -35,12 +39,16 @@ pub use error::{Constraint, Entity, StoreError};
 pub use events::*;
 pub use idempotency::*;
 pub use ids::*;
+pub use notices::*;
+pub use notification_templates::*;
 pub use outbox::*;
 pub use rules::*;
 pub use secrets::*;
 pub use sessions::*;
 pub use tenants::*;
 pub use users::*;
+pub use webhook_deliveries::*;
+pub use webhooks::*;
 pub use widget_keys::*;
 
 /// Which database a store talks to.
@@ -81,6 +89,10 @@ pub trait Store:
     + SecretStore
     + SessionStore
     + AppointmentTypeStore
+    + NoticeStore
+    + NotificationTemplateStore
+    + WebhookStore
+    + WebhookDeliveryStore
     + 'static
 {
 }
@@ -100,6 +112,10 @@ impl<T> Store for T where
         + SecretStore
         + SessionStore
         + AppointmentTypeStore
+        + NoticeStore
+        + NotificationTemplateStore
+        + WebhookStore
+        + WebhookDeliveryStore
         + 'static
 {
 }

@@ -11,13 +11,14 @@ pub enum SealedColumn {
     ConnectionAccessToken,
     ConnectionRefreshToken,
     AgentCalApiKey,
+    WebhookSecret,
 }
 
 /// One sealed value at rest, for key rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedSecret {
     pub column: SealedColumn,
-    /// The id of the row (connection or agent).
+    /// The id of the row (connection, agent or webhook).
     pub id: Uuid,
     pub value: String,
 }
@@ -34,11 +35,12 @@ pub trait SecretStore: Send + Sync {
 
 impl SealedSecret {
     /// A row of both backends' `sealed_secrets` query: the column's label (`access`,
-    /// `refresh` or `agent`), the row's id and the sealed value.
+    /// `refresh`, `agent` or `webhook`), the row's id and the sealed value.
     pub fn from_labelled((label, id, value): (String, Uuid, String)) -> SealedSecret {
         let column = match label.as_str() {
             "access" => SealedColumn::ConnectionAccessToken,
             "refresh" => SealedColumn::ConnectionRefreshToken,
+            "webhook" => SealedColumn::WebhookSecret,
             _ => SealedColumn::AgentCalApiKey,
         };
         SealedSecret { column, id, value }

@@ -51,7 +51,8 @@ impl GoogleSync {
             }
             OutboxJob::Booking(_, change) => ("booking", change.user_id, change.booking_id.0),
             OutboxJob::Event(_, change) => ("event", change.user_id, change.event_id.0),
-            OutboxJob::Test(_) => return Ok(()),
+            // Jobs of other channels (e-mail, webhooks) and test jobs are not Google's.
+            _ => return Ok(()),
         };
         let Some(connection) = self.connection_of(tenant, user).await? else {
             return Ok(());

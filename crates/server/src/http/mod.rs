@@ -18,12 +18,14 @@ pub mod incall;
 pub mod limits;
 pub mod mcp;
 pub mod openapi;
+pub mod notification_templates;
 pub mod ops;
 pub mod rules;
 pub mod uniform;
 pub mod users;
 pub mod voice;
 pub mod web;
+pub mod webhooks;
 pub mod widget_keys;
 
 use axum::Router;
@@ -55,6 +57,7 @@ use crate::http::error::{ApiError, ErrorCode};
         (name = "voice", description = "Endpoints voice platforms call"),
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "in-call", description = "The in-call calendar API and publishable widget keys"),
+        (name = "notifications", description = "Notification e-mails and webhooks"),
     )
 )]
 struct ApiDoc;
@@ -94,6 +97,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(incall::router())
         .merge(widget_keys::router())
         .merge(google::router())
+        .merge(notification_templates::router())
+        .merge(webhooks::router())
 }
 
 pub fn router(state: AppState) -> Router {

@@ -52,6 +52,12 @@ job_kinds! {
     GoogleEventUpsert = "google.event_upsert",
     /// Remove an internal event from its member's Google calendar.
     GoogleEventDelete = "google.event_delete",
+    /// E-mail one recipient about a booking change, with its calendar invite.
+    EmailBooking = "email.booking",
+    /// Post a booking change to the tenant's webhook subscribers.
+    WebhookBooking = "webhook.booking",
+    /// Post a test ping to one webhook subscriber.
+    WebhookPing = "webhook.ping",
     /// Fails on purpose a given number of times: exercises the retry machinery end to end.
     Test = "test",
 }
@@ -95,6 +101,106 @@ pub struct BookingChange {
     pub send_sms: bool,
 }
 
+/// Which change of a booking a notice tells of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Created,
+    Rescheduled,
+    Cancelled,
+}
+
+impl Change {
+    /// The change a booking lifecycle kind stands for.
+    pub fn of(kind: JobKind) -> Option<Change> {
+        match kind {
+            JobKind::BookingCreated => Some(Change::Created),
+            JobKind::BookingRescheduled => Some(Change::Rescheduled),
+            JobKind::BookingCancelled => Some(Change::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// Who a notice goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Recipient {
+    /// The attendee who booked.
+    Caller,
+    /// The member whose time is booked.
+    Member,
+}
+
+/// The payload of a notice job: one message to one recipient about one change, so a failure
+/// to reach one recipient never sends the other's message again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingNotice {
+    pub booking_id: BookingId,
+    pub user_id: UserId,
+    pub change: Change,
+    pub recipient: Recipient,
+    /// The invite's iCalendar `SEQUENCE`: 0 when booked, higher on every later change. Fixed
+    /// when the change is written, so a late or retried message never outranks a newer one.
+    pub sequence: i32,
+}
+
+impl BookingNotice {
+    /// The e-mail jobs of one change of a booking: one per recipient. Empty for a kind that is
+    /// not a booking change.
+    pub fn email_jobs(
+        kind: JobKind,
+        booking_id: BookingId,
+        user_id: UserId,
+        sequence: i32,
+    ) -> Vec<NewJob> {
+        let Some(change) = Change::of(kind) else {
+            return Vec::new();
+        };
+        [Recipient::Caller, Recipient::Member]
+            .into_iter()
+            .map(|recipient| {
+                OutboxJob::Notice(
+                    JobKind::EmailBooking,
+                    BookingNotice {
+                        booking_id,
+                        user_id,
+                        change,
+                        recipient,
+                        sequence,
+                    },
+                )
+                .to_new_job()
+            })
+            .collect()
+    }
+}
+
+/// The payload of a booking change's webhook job: one per change, delivered to each subscriber
+/// of the tenant that wants its trigger (the delivery log remembers who already has it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    pub booking_id: BookingId,
+    pub change: Change,
+}
+
+impl WebhookEvent {
+    /// The webhook job of a booking change; `None` for a kind that is not one.
+    pub fn job(kind: JobKind, booking_id: BookingId) -> Option<NewJob> {
+        let change = Change::of(kind)?;
+        Some(
+            OutboxJob::Webhook(JobKind::WebhookBooking, WebhookEvent { booking_id, change })
+                .to_new_job(),
+        )
+    }
+}
+
+/// The payload of a test ping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookPing {
+    pub webhook_id: uuid::Uuid,
+}
+
 /// The payload of an internal event's write-back jobs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventChange {
@@ -118,6 +224,11 @@ pub enum OutboxJob {
     Booking(JobKind, BookingChange),
     /// [`JobKind::GoogleEventUpsert`] or [`JobKind::GoogleEventDelete`].
     Event(JobKind, EventChange),
+    /// [`JobKind::EmailBooking`].
+    Notice(JobKind, BookingNotice),
+    /// [`JobKind::WebhookBooking`].
+    Webhook(JobKind, WebhookEvent),
+    Ping(WebhookPing),
     Test(TestJob),
 }
 
@@ -148,7 +259,11 @@ impl OutboxJob {
 
     pub fn kind(&self) -> JobKind {
         match self {
-            OutboxJob::Booking(kind, _) | OutboxJob::Event(kind, _) => *kind,
+            OutboxJob::Booking(kind, _)
+            | OutboxJob::Event(kind, _)
+            | OutboxJob::Notice(kind, _)
+            | OutboxJob::Webhook(kind, _) => *kind,
+            OutboxJob::Ping(_) => JobKind::WebhookPing,
             OutboxJob::Test(_) => JobKind::Test,
         }
     }
@@ -158,6 +273,9 @@ impl OutboxJob {
         let payload = match self {
             OutboxJob::Booking(_, change) => serde_json::to_value(change),
             OutboxJob::Event(_, change) => serde_json::to_value(change),
+            OutboxJob::Notice(_, notice) => serde_json::to_value(notice),
+            OutboxJob::Webhook(_, event) => serde_json::to_value(event),
+            OutboxJob::Ping(ping) => serde_json::to_value(ping),
             OutboxJob::Test(test) => serde_json::to_value(test),
         };
         NewJob {
@@ -186,6 +304,15 @@ impl OutboxJob {
             }
             JobKind::GoogleEventUpsert | JobKind::GoogleEventDelete => {
                 OutboxJob::Event(kind, Deserialize::deserialize(payload).map_err(bad)?)
+            }
+            JobKind::EmailBooking => {
+                OutboxJob::Notice(kind, Deserialize::deserialize(payload).map_err(bad)?)
+            }
+            JobKind::WebhookBooking => {
+                OutboxJob::Webhook(kind, Deserialize::deserialize(payload).map_err(bad)?)
+            }
+            JobKind::WebhookPing => {
+                OutboxJob::Ping(Deserialize::deserialize(payload).map_err(bad)?)
             }
             JobKind::Test => OutboxJob::Test(Deserialize::deserialize(payload).map_err(bad)?),
         })
@@ -221,6 +348,28 @@ mod tests {
             assert_eq!(JobKind::parse(kind.as_str()), Some(*kind));
         }
         assert_eq!(JobKind::parse("email.send"), None);
+    }
+
+    #[test]
+    fn a_booking_change_is_mailed_to_each_recipient_in_its_own_job() {
+        let (booking, user) = (BookingId::new(), UserId::new());
+        let jobs = BookingNotice::email_jobs(JobKind::BookingRescheduled, booking, user, 3);
+        let read: Vec<_> = jobs
+            .iter()
+            .map(|job| OutboxJob::read(&stored(&job.kind, job.payload.clone())).unwrap())
+            .collect();
+        let recipients: Vec<_> = read
+            .iter()
+            .map(|job| match job {
+                OutboxJob::Notice(JobKind::EmailBooking, notice) => {
+                    assert_eq!((notice.change, notice.sequence), (Change::Rescheduled, 3));
+                    notice.recipient
+                }
+                other => panic!("not a notice: {other:?}"),
+            })
+            .collect();
+        assert_eq!(recipients, [Recipient::Caller, Recipient::Member]);
+        assert!(BookingNotice::email_jobs(JobKind::Test, booking, user, 0).is_empty());
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub mod retry;
 pub mod worker;
 
 pub use deliverer::{Deliverer, Deliverers, DeliveryError, LifecycleLog, TestJobs};
-pub use jobs::{BookingChange, EventChange, JobKind, Origin, OutboxJob};
+pub use jobs::{
+    BookingChange, BookingNotice, Change, EventChange, JobKind, Origin, OutboxJob, Recipient,
+    WebhookEvent, WebhookPing,
+};
 pub use retry::{MAX_ATTEMPTS, backoff};
 pub use worker::{DONE_JOB_RETENTION, KEY_RETENTION, Step, Worker};

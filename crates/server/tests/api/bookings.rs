@@ -813,7 +813,15 @@ async fn booking_changes_write_outbox_jobs_that_the_worker_delivers(app: &TestAp
     .await;
     let jobs = app.store().list_jobs(acme.id, None).await.unwrap();
     let kinds: Vec<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
-    assert_eq!(kinds, vec!["booking.created", "booking.cancelled"]);
+    assert_eq!(
+        kinds,
+        vec![
+            "booking.created",
+            "webhook.booking",
+            "booking.cancelled",
+            "webhook.booking"
+        ]
+    );
     assert!(jobs.iter().all(|j| j.payload["booking_id"] == id));
 
     // A job that fails twice is retried with backoff and then done; the lifecycle jobs are
@@ -831,7 +839,7 @@ async fn booking_changes_write_outbox_jobs_that_the_worker_delivers(app: &TestAp
     let worker = pillow_server::outbox::Worker::new(app.state.store.clone());
     assert!(matches!(
         worker.try_execute_task().await.unwrap(),
-        pillow_server::outbox::Step::Done(3)
+        pillow_server::outbox::Step::Done(5)
     ));
     let test_job = app
         .store()

@@ -169,6 +169,7 @@ async fn rotate_keys_reseals_everything_under_the_new_key() {
             SealedColumn::ConnectionAccessToken => access,
             SealedColumn::ConnectionRefreshToken => refresh,
             SealedColumn::AgentCalApiKey => cal_key,
+            other => panic!("no {other:?} was sealed here"),
         };
         assert_eq!(new.open(&secret.value).unwrap(), expected);
     }

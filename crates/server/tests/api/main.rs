@@ -24,6 +24,7 @@ mod incall_manage;
 mod isolation;
 mod mcp;
 mod mcp_exchange;
+mod notify;
 mod ops;
 mod rules;
 mod users;

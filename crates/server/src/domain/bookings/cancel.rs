@@ -35,7 +35,7 @@ pub async fn cancel(
             after.updated_at = now;
             let body = view_of(state, &after).await?;
             let response = recorded(record, &body);
-            let jobs = booking_jobs(JobKind::BookingCancelled, booking);
+            let jobs = booking_jobs(state, JobKind::BookingCancelled, booking).await?;
             state
                 .store
                 .cancel_booking(
@@ -55,7 +55,38 @@ pub async fn cancel(
     .await
 }
 
-/// The lifecycle jobs of a change to an existing booking.
-pub(crate) fn booking_jobs(kind: JobKind, booking: &Booking) -> Vec<pillow_store::NewJob> {
-    lifecycle_jobs(kind, booking.id, booking.user_id, None)
+/// The jobs of a change to an existing booking: its lifecycle job, and its e-mails when its
+/// agent's booking settings ask for them, each carrying the invite's next `SEQUENCE`.
+pub(crate) async fn booking_jobs(
+    state: &AppState,
+    kind: JobKind,
+    booking: &Booking,
+) -> DomainResult<Vec<pillow_store::NewJob>> {
+    let mut jobs = lifecycle_jobs(kind, booking.id, booking.user_id, None);
+    let Some(agent) = booking.agent_id else {
+        return Ok(jobs);
+    };
+    let settings = state
+        .store
+        .get_booking_settings(booking.tenant_id, agent)
+        .await?;
+    let send_email = settings
+        .as_ref()
+        .and_then(|s| s.pointer("/notifications/send_email"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if send_email {
+        let sequence = state
+            .store
+            .next_notice_sequence(booking.tenant_id, booking.id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("booking"))?;
+        jobs.extend(crate::outbox::BookingNotice::email_jobs(
+            kind,
+            booking.id,
+            booking.user_id,
+            sequence,
+        ));
+    }
+    Ok(jobs)
 }

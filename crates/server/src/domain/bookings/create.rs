@@ -358,5 +358,14 @@ pub fn lifecycle_jobs(
         send_email: notifications.is_some_and(|n| n.send_email),
         send_sms: notifications.is_some_and(|n| n.send_sms),
     };
-    vec![OutboxJob::booking(kind, change).to_new_job()]
+    // A new booking's invite is at SEQUENCE 0; later changes count up from the store.
+    let email = change.send_email && kind == JobKind::BookingCreated;
+    let mut jobs = vec![OutboxJob::booking(kind, change).to_new_job()];
+    if email {
+        jobs.extend(crate::outbox::BookingNotice::email_jobs(
+            kind, booking, user, 0,
+        ));
+    }
+    jobs.extend(crate::outbox::WebhookEvent::job(kind, booking));
+    jobs
 }

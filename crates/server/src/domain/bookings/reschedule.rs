@@ -78,7 +78,7 @@ pub async fn reschedule(
             after.updated_at = now;
             let body = view_of(state, &after).await?;
             let response = recorded(record, &body);
-            let jobs = booking_jobs(JobKind::BookingRescheduled, booking);
+            let jobs = booking_jobs(state, JobKind::BookingRescheduled, booking).await?;
             match state
                 .store
                 .reschedule_booking(tenant, booking.id, start, end, &jobs, response.as_ref())

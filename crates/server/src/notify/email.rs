@@ -1,0 +1,405 @@
+//! E-mail over SMTP (`lettre`): the deliverer of `email.booking` jobs, each one message to one
+//! recipient about one change of a booking, with its calendar invite.
+//!
+//! Every message's `Message-ID` is made from its job's id, so a send retried after a crash is
+//! the same message to the receiving side. Without `SMTP_URL` e-mail is off: said once at
+//! start-up, and the jobs are done at once with nothing sent.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use pillow_store::{Booking, Job, Store, TenantId, User};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::ics::Invite;
+use super::templates::{self, MessageFacts, MessageKind, Rendered};
+use crate::config::{ConfigError, Source};
+use crate::domain::time::stored_zone;
+use crate::outbox::{BookingNotice, Deliverer, DeliveryError, JobKind, OutboxJob, Recipient};
+
+/// How long one SMTP exchange may take before it counts as failed (and is retried).
+const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Where and as whom e-mail is sent: `SMTP_URL` and `EMAIL_FROM`.
+#[derive(Clone)]
+pub struct EmailSettings {
+    /// `smtp://host:port` (plain, for a local relay), `smtp://…?tls=required` (STARTTLS) or
+    /// `smtps://user:pass@host:465`; it may hold a password, so it is never shown.
+    smtp_url: SecretString,
+    from: Mailbox,
+}
+
+impl std::fmt::Debug for EmailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailSettings")
+            .field("from", &self.from.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmailSettings {
+    /// The settings, or `None` when `SMTP_URL` is not set (e-mail off).
+    ///
+    /// # Errors
+    /// `SMTP_URL` that lettre cannot read, or a missing or malformed `EMAIL_FROM`.
+    pub fn from_source(source: &dyn Source) -> Result<Option<EmailSettings>, ConfigError> {
+        let Some(url) = source.get("SMTP_URL") else {
+            return Ok(None);
+        };
+        if let Err(e) = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url) {
+            return Err(ConfigError {
+                variable: "SMTP_URL",
+                problem: format!("cannot be read: {e}"),
+                fix: "Use smtp://host:25, smtp://user:pass@host:587?tls=required or \
+                      smtps://user:pass@host:465."
+                    .into(),
+            });
+        }
+        let fix = "Set it to the sender's address, e.g. Pillow Calendar <bookings@example.com>.";
+        let from = source.get("EMAIL_FROM").ok_or_else(|| ConfigError {
+            variable: "EMAIL_FROM",
+            problem: "is not set, but SMTP_URL is".into(),
+            fix: fix.into(),
+        })?;
+        let from = from.parse::<Mailbox>().map_err(|e| ConfigError {
+            variable: "EMAIL_FROM",
+            problem: format!("is not an e-mail address: {e}"),
+            fix: fix.into(),
+        })?;
+        Ok(Some(EmailSettings {
+            smtp_url: SecretString::from(url),
+            from,
+        }))
+    }
+}
+
+/// The deliverer of [`JobKind::EmailBooking`] jobs.
+pub struct EmailDeliverer {
+    store: Arc<dyn Store>,
+    mailer: Option<Mailer>,
+}
+
+struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    /// The sender's domain: qualifies `Message-ID`s and invite `UID`s.
+    domain: String,
+}
+
+impl EmailDeliverer {
+    /// Sends through `settings`, or, with `None`, completes e-mail jobs without sending
+    /// (saying so once, here).
+    pub fn new(store: Arc<dyn Store>, settings: Option<EmailSettings>) -> EmailDeliverer {
+        let mailer = settings.and_then(|settings| {
+            let transport =
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.smtp_url.expose_secret())
+                    .ok()?
+                    .timeout(Some(SMTP_TIMEOUT))
+                    .build();
+            let domain = settings.from.email.domain().to_string();
+            Some(Mailer {
+                transport,
+                from: settings.from,
+                domain,
+            })
+        });
+        match &mailer {
+            Some(mailer) => tracing::info!(from = %mailer.from, "e-mail on"),
+            None => tracing::info!("e-mail off: SMTP_URL is not set, so no e-mail is sent"),
+        }
+        EmailDeliverer { store, mailer }
+    }
+
+    /// Reads the settings from `source` (the environment) and builds the deliverer.
+    ///
+    /// # Errors
+    /// As [`EmailSettings::from_source`].
+    pub fn from_source(
+        store: Arc<dyn Store>,
+        source: &dyn Source,
+    ) -> Result<EmailDeliverer, ConfigError> {
+        Ok(EmailDeliverer::new(
+            store,
+            EmailSettings::from_source(source)?,
+        ))
+    }
+}
+
+#[async_trait::async_trait]
+impl Deliverer for EmailDeliverer {
+    fn name(&self) -> &'static str {
+        "email"
+    }
+
+    fn kinds(&self) -> Vec<JobKind> {
+        vec![JobKind::EmailBooking]
+    }
+
+    async fn deliver(&self, job: &Job, what: &OutboxJob) -> Result<(), DeliveryError> {
+        let OutboxJob::Notice(_, notice) = what else {
+            return Ok(());
+        };
+        let Some(mailer) = &self.mailer else {
+            return Ok(());
+        };
+        let Some(message) = self.compose(mailer, job, notice).await? else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let sent = mailer.transport.send(message).await;
+        metrics::histogram!("notifications_latency_seconds", "channel" => "email")
+            .record(started.elapsed().as_secs_f64());
+        match sent {
+            Ok(_) => {
+                metrics::counter!("notifications_total", "channel" => "email", "outcome" => "sent")
+                    .increment(1);
+                Ok(())
+            }
+            Err(error) => {
+                metrics::counter!("notifications_total", "channel" => "email", "outcome" => "failed")
+                    .increment(1);
+                // A 5xx answer (no such mailbox, refused) will not change on a retry.
+                if error.is_permanent() {
+                    Err(DeliveryError::Permanent(format!("SMTP refused: {error}")))
+                } else {
+                    Err(DeliveryError::Retry(format!("SMTP: {error}")))
+                }
+            }
+        }
+    }
+}
+
+impl EmailDeliverer {
+    /// The message of `notice`, or `None` when there is nobody to send it to (a caller who
+    /// gave no e-mail address).
+    async fn compose(
+        &self,
+        mailer: &Mailer,
+        job: &Job,
+        notice: &BookingNotice,
+    ) -> Result<Option<Message>, DeliveryError> {
+        let tenant = job.tenant_id;
+        let store = self.store.as_ref();
+        let booking = store
+            .get_booking(tenant, notice.booking_id)
+            .await
+            .map_err(DeliveryError::retry)?
+            .ok_or_else(|| DeliveryError::Permanent("the booking no longer exists".into()))?;
+        let member = store
+            .get_user(tenant, booking.user_id)
+            .await
+            .map_err(DeliveryError::retry)?
+            .ok_or_else(|| DeliveryError::Permanent("the booked member no longer exists".into()))?;
+        let to = match notice.recipient {
+            Recipient::Caller => match &booking.attendee.email {
+                Some(email) => (booking.attendee.name.as_str(), email.as_str()),
+                None => return Ok(None),
+            },
+            Recipient::Member => (member.name.as_str(), member.email.as_str()),
+        };
+        let to = Mailbox::new(
+            Some(to.0.to_string()),
+            to.1.parse()
+                .map_err(|e| DeliveryError::Permanent(format!("bad address {:?}: {e}", to.1)))?,
+        );
+        let (facts, zone_name) = self.facts(tenant, &booking, &member, notice).await?;
+        let template = super::wording(store, tenant, MessageKind::of(notice.change))
+            .await
+            .map_err(DeliveryError::retry)?;
+        let Rendered {
+            subject,
+            text,
+            html,
+        } = templates::render(&template, &facts)
+            .or_else(|_| {
+                templates::render(
+                    &templates::default_template(MessageKind::of(notice.change)),
+                    &facts,
+                )
+            })
+            .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+        let invite = Invite {
+            booking_id: booking.id.to_string(),
+            domain: &mailer.domain,
+            change: notice.change,
+            sequence: notice.sequence,
+            title: &booking.title,
+            description: &format!(
+                "Confirmation code: {}\nTimes in {zone_name}.",
+                booking.confirmation_code
+            ),
+            start: booking.start,
+            end: booking.end,
+            organizer: (&member.name, &member.email),
+            attendee: booking
+                .attendee
+                .email
+                .as_deref()
+                .map(|email| (booking.attendee.name.as_str(), email)),
+            stamp: job.created_at,
+        };
+        let method = invite.method();
+        let ics = invite.to_ics();
+        let calendar =
+            ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
+                .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+        let attachment = ContentType::parse("application/ics")
+            .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+        let body = MultiPart::mixed()
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(SinglePart::plain(text))
+                    .singlepart(SinglePart::html(html))
+                    .singlepart(SinglePart::builder().header(calendar).body(ics.clone())),
+            )
+            .singlepart(Attachment::new("invite.ics".into()).body(ics, attachment));
+        Message::builder()
+            .from(mailer.from.clone())
+            .to(to)
+            .subject(subject)
+            // The job's id: the same on every retry of this message, another for any other.
+            .message_id(Some(format!("<{}@{}>", job.id, mailer.domain)))
+            .multipart(body)
+            .map(Some)
+            .map_err(|e| DeliveryError::Permanent(format!("cannot build the message: {e}")))
+    }
+
+    /// What the templates may say, with times in the agent's zone (the member's without an
+    /// agent), and that zone's name.
+    async fn facts(
+        &self,
+        tenant: TenantId,
+        booking: &Booking,
+        member: &User,
+        notice: &BookingNotice,
+    ) -> Result<(MessageFacts, String), DeliveryError> {
+        let agent = match booking.agent_id {
+            Some(id) => self
+                .store
+                .get_agent(tenant, id)
+                .await
+                .map_err(DeliveryError::retry)?,
+            None => None,
+        };
+        let zone_name = agent
+            .as_ref()
+            .map_or(member.time_zone.as_str(), |a| a.time_zone.as_str())
+            .to_string();
+        let local = LocalTimes::of(booking.start, booking.end, &zone_name);
+        let facts = MessageFacts {
+            recipient: match notice.recipient {
+                Recipient::Caller => "caller",
+                Recipient::Member => "member",
+            },
+            customer_name: booking.attendee.name.clone(),
+            customer_email: booking.attendee.email.clone().unwrap_or_default(),
+            customer_phone: booking.attendee.phone.clone().unwrap_or_default(),
+            notes: booking.notes.clone().unwrap_or_default(),
+            host_name: member.name.clone(),
+            agent_name: agent.map(|a| a.name).unwrap_or_default(),
+            title: booking.title.clone(),
+            date: local.date,
+            time: local.time,
+            end_time: local.end_time,
+            time_zone: local.time_zone.clone(),
+            duration: booking
+                .end
+                .duration_since(booking.start)
+                .as_mins()
+                .to_string(),
+            confirmation_code: booking.confirmation_code.clone(),
+        };
+        Ok((facts, local.time_zone))
+    }
+}
+
+/// A booking's times as people read them in one zone, with the zone named.
+#[derive(Debug, PartialEq, Eq)]
+struct LocalTimes {
+    date: String,
+    time: String,
+    end_time: String,
+    /// The IANA name and the abbreviation in force at the start: `America/New_York (EDT)`.
+    time_zone: String,
+}
+
+impl LocalTimes {
+    fn of(start: jiff::Timestamp, end: jiff::Timestamp, zone_name: &str) -> LocalTimes {
+        let zone = stored_zone(zone_name);
+        let start = start.to_zoned(zone.clone());
+        let end = end.to_zoned(zone);
+        LocalTimes {
+            date: start.strftime("%A, %B %-d, %Y").to_string(),
+            time: start.strftime("%-I:%M %p").to_string(),
+            end_time: end.strftime("%-I:%M %p").to_string(),
+            time_zone: format!("{zone_name} ({})", start.strftime("%Z")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(start: &str, minutes: i64, zone: &str) -> LocalTimes {
+        let start: jiff::Timestamp = start.parse().unwrap();
+        let end = start + jiff::SignedDuration::from_mins(minutes);
+        LocalTimes::of(start, end, zone)
+    }
+
+    #[test]
+    fn times_are_shown_in_the_zone_with_its_name_on_either_side_of_dst() {
+        // New York springs forward on 2026-03-08: 14:00 UTC is 9 AM EST the day before and
+        // 10 AM EDT the day after.
+        let before = local("2026-03-07T14:00:00Z", 30, "America/New_York");
+        assert_eq!(
+            (
+                before.date.as_str(),
+                before.time.as_str(),
+                before.time_zone.as_str()
+            ),
+            (
+                "Saturday, March 7, 2026",
+                "9:00 AM",
+                "America/New_York (EST)"
+            )
+        );
+        let after = local("2026-03-09T14:00:00Z", 30, "America/New_York");
+        assert_eq!(
+            (
+                after.time.as_str(),
+                after.end_time.as_str(),
+                after.time_zone.as_str()
+            ),
+            ("10:00 AM", "10:30 AM", "America/New_York (EDT)")
+        );
+        // Berlin falls back on 2026-10-25 at 01:00 UTC: a meeting across it ends an hour
+        // earlier on the wall clock than its length suggests.
+        let across = local("2026-10-25T00:30:00Z", 60, "Europe/Berlin");
+        assert_eq!(
+            (across.time.as_str(), across.end_time.as_str()),
+            ("2:30 AM", "2:30 AM")
+        );
+        assert!(
+            across.time_zone.starts_with("Europe/Berlin (CEST"),
+            "{across:?}"
+        );
+        // Sydney is on daylight time in January: 23:00 UTC is 10 AM the next day.
+        let sydney = local("2026-01-14T23:00:00Z", 30, "Australia/Sydney");
+        assert_eq!(
+            (
+                sydney.date.as_str(),
+                sydney.time.as_str(),
+                sydney.time_zone.as_str()
+            ),
+            (
+                "Thursday, January 15, 2026",
+                "10:00 AM",
+                "Australia/Sydney (AEDT)"
+            )
+        );
+    }
+}

@@ -1,0 +1,48 @@
+//! Telling people and systems about bookings: e-mail with calendar invites and webhooks, each channel an outbox
+//! [`Deliverer`](crate::outbox::Deliverer) of its own job kind, so a failure on one channel
+//! never repeats another's message.
+//!
+//! - [`email`]: the SMTP deliverer and its settings (`SMTP_URL`, `EMAIL_FROM`).
+//! - [`ics`]: the iCalendar invite (`REQUEST` / `CANCEL`, stable `UID`, rising `SEQUENCE`).
+//! - [`templates`]: the sandboxed wording of each message and its defaults.
+//! - [`webhooks`]: Cal.com-compatible signed posts to the tenant's subscribers, with a
+//!   delivery log; [`network`] refuses internal addresses.
+//!
+//! An integration like `google/`: it may use the outbox, the domain and the store, and nothing
+//! above it.
+
+pub mod email;
+pub mod ics;
+pub mod network;
+pub mod templates;
+pub mod webhooks;
+
+pub use email::{EmailDeliverer, EmailSettings};
+pub use webhooks::WebhookDeliverer;
+
+use pillow_store::{Store, StoreResult, TenantId};
+
+use templates::{MessageKind, Template};
+
+/// The wording a tenant uses for `kind`: its own template, or the built-in one.
+///
+/// # Errors
+/// Database failures.
+pub async fn wording(
+    store: &dyn Store,
+    tenant: TenantId,
+    kind: MessageKind,
+) -> StoreResult<Template> {
+    Ok(
+        match store
+            .get_notification_template(tenant, kind.as_str())
+            .await?
+        {
+            Some(saved) => Template {
+                subject: saved.subject,
+                body: saved.body,
+            },
+            None => templates::default_template(kind),
+        },
+    )
+}
