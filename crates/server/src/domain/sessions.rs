@@ -31,12 +31,16 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password("decoy password").unwrap_or_default())
 }
 
-/// The user whose e-mail and password these are.
+/// Every account, in any tenant, that this e-mail address and password open: the one password
+/// check behind the API's login and the dashboard's sign-in.
 ///
 /// # Errors
-/// `unauthorized` when no account matches; `tenant_required` when the same address and
-/// password open accounts in several tenants.
-pub async fn check_password(state: &AppState, email: &str, password: &str) -> DomainResult<User> {
+/// Only if the store fails.
+pub async fn accounts_opened_by(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> DomainResult<Vec<User>> {
     let candidates = state.store.find_logins(email.trim()).await?;
     let password = password.to_string();
     let hashes: Vec<Option<String>> = candidates.iter().map(|c| c.password_hash.clone()).collect();
@@ -55,12 +59,21 @@ pub async fn check_password(state: &AppState, email: &str, password: &str) -> Do
     })
     .await
     .map_err(DomainError::internal)?;
-    let mut matched: Vec<User> = candidates
+    Ok(candidates
         .into_iter()
         .zip(matches)
         .filter(|(_, ok)| *ok)
         .map(|(candidate, _)| candidate.user)
-        .collect();
+        .collect())
+}
+
+/// The user whose e-mail and password these are.
+///
+/// # Errors
+/// `unauthorized` when no account matches; `tenant_required` when the same address and
+/// password open accounts in several tenants.
+pub async fn check_password(state: &AppState, email: &str, password: &str) -> DomainResult<User> {
+    let mut matched = accounts_opened_by(state, email, password).await?;
     match matched.len() {
         0 => Err(DomainError::new(
             ErrorKind::Unauthorized,

@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use super::users::UserView;
 use crate::AppState;
-use crate::credentials::{TOKEN_LIFETIME_HOURS, verify_password};
+use crate::credentials::TOKEN_LIFETIME_HOURS;
+use crate::domain::sessions::accounts_opened_by;
 use crate::http::caller::issue_token;
 use crate::http::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::ApiJson;
@@ -37,15 +38,6 @@ struct LoginResponse {
     user: UserView,
 }
 
-/// A hash to verify against when the address is unknown, so a miss takes as long as a hit and
-/// response times do not reveal which addresses have accounts.
-fn decoy_hash() -> &'static str {
-    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| {
-        crate::credentials::hash_password("decoy password").unwrap_or_else(|_| String::new())
-    })
-}
-
 /// Log in with e-mail and password; answers an HS256 JWT whose `sub` is the user id.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = LoginResponse),
@@ -54,33 +46,14 @@ async fn login(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let candidates = state.store.find_logins(request.email.trim()).await?;
-    let password = request.password.clone();
-    let hashes: Vec<Option<String>> = candidates.iter().map(|c| c.password_hash.clone()).collect();
-    // Argon2 is deliberately slow: keep it off the async workers.
-    let matches = tokio::task::spawn_blocking(move || {
-        if hashes.is_empty() {
-            verify_password(&password, decoy_hash());
-        }
-        hashes
-            .iter()
-            .map(|hash| {
-                hash.as_deref()
-                    .is_some_and(|h| verify_password(&password, h))
-            })
-            .collect::<Vec<bool>>()
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    let mut matched: Vec<_> = candidates
+    let mut matched: Vec<_> = accounts_opened_by(&state, &request.email, &request.password)
+        .await?
         .into_iter()
-        .zip(matches)
-        .filter(|(candidate, ok)| {
-            *ok && request
+        .filter(|user| {
+            request
                 .tenant_id
-                .is_none_or(|tenant| candidate.user.tenant_id.0 == tenant)
+                .is_none_or(|tenant| user.tenant_id.0 == tenant)
         })
-        .map(|(candidate, _)| candidate.user)
         .collect();
     let user = match matched.len() {
         0 => {
