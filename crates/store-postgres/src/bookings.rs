@@ -44,7 +44,7 @@ impl BookingStore for PostgresStore {
         if blocked_by_event(&mut tx, tenant, booking.user_id, occupied).await? {
             return Err(overlap());
         }
-        if at_cap(&mut tx, tenant, booking.user_id, caps).await? {
+        if at_cap(&mut tx, tenant, booking.user_id, booking.id, caps).await? {
             return Err(StoreError::Conflict(Constraint::BookingLimit));
         }
         let job_ids: Vec<Uuid> = jobs.iter().map(|_| new_id()).collect();
@@ -167,6 +167,20 @@ impl BookingStore for PostgresStore {
         jobs: &[NewJob],
         response: Option<&IdempotentResponse>,
     ) -> StoreResult<Option<Booking>> {
+        self.reschedule_capped_booking(tenant, id, start, end, &[], jobs, response)
+            .await
+    }
+
+    async fn reschedule_capped_booking(
+        &self,
+        tenant: TenantId,
+        id: BookingId,
+        start: Timestamp,
+        end: Timestamp,
+        caps: &[BookingCap],
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Option<Booking>> {
         let mut tx = self.scoped(tenant).await?;
         let Some(found) = fetch_optional::<Booking>(&mut *tx, BOOKING, stored![tenant, id]).await?
         else {
@@ -183,6 +197,9 @@ impl BookingStore for PostgresStore {
         let occupied = current.occupied_if_moved(start, end);
         if blocked_by_event(&mut tx, tenant, current.user_id, occupied).await? {
             return Err(overlap());
+        }
+        if at_cap(&mut tx, tenant, current.user_id, id, caps).await? {
+            return Err(StoreError::Conflict(Constraint::BookingLimit));
         }
         let now = Timestamp::now();
         // One UPDATE under the exclusion constraint, which compares the new range with every
@@ -321,15 +338,17 @@ async fn blocked_by_event(
     blocks_range(&events, occupied, zones).await
 }
 
-/// Whether the user already has as many confirmed bookings as one of `caps` allows. The caller
-/// holds the user's row lock (taken by the `BEGIN` of [`BookingStore::create_booking`]), which
-/// every booking write of the user takes first; each count here runs in a fresh READ COMMITTED
+/// Whether the user already has as many confirmed bookings (besides `except`, the booking
+/// being written) as one of `caps` allows. The caller holds the user's row lock (taken by the
+/// `BEGIN` of [`BookingStore::create_booking`], or the bump of a reschedule), which every
+/// booking write of the user takes first; each count here runs in a fresh READ COMMITTED
 /// snapshot taken after the lock, so it sees every booking committed before us, and none can
 /// commit until we do.
 async fn at_cap(
     conn: &mut PgConnection,
     tenant: TenantId,
     user: UserId,
+    except: BookingId,
     caps: &[BookingCap],
 ) -> StoreResult<bool> {
     for cap in caps {
@@ -338,6 +357,7 @@ async fn at_cap(
             .bind(user.0)
             .bind(cap.from.to_sqlx())
             .bind(cap.to.to_sqlx())
+            .bind(except.0)
             .fetch_one(&mut *conn)
             .await
             .map_err(db)?;
@@ -348,11 +368,12 @@ async fn at_cap(
     Ok(false)
 }
 
-/// How many confirmed bookings of a user start in `[$3, $4)`: what a [`BookingCap`] counts.
+/// How many confirmed bookings of a user other than `$5` (the one being written) start in
+/// `[$3, $4)`: what a [`BookingCap`] counts.
 const BOOKINGS_STARTING_IN: &str = "\
     SELECT count(*) FROM bookings
      WHERE tenant_id = $1 AND user_id = $2 AND status = 'confirmed'
-       AND start_at >= $3 AND start_at < $4";
+       AND start_at >= $3 AND start_at < $4 AND id <> $5";
 
 /// Jobs and response: the tail of every booking write.
 async fn follow_up(

@@ -54,7 +54,7 @@ impl BookingStore for SqliteStore {
         {
             return Err(overlap());
         }
-        if at_cap(&mut tx, tenant, booking.user_id, caps).await? {
+        if at_cap(&mut tx, tenant, booking.user_id, booking.id, caps).await? {
             return Err(StoreError::Conflict(Constraint::BookingLimit));
         }
         let created = fetch_one(
@@ -169,6 +169,20 @@ impl BookingStore for SqliteStore {
         jobs: &[NewJob],
         response: Option<&IdempotentResponse>,
     ) -> StoreResult<Option<Booking>> {
+        self.reschedule_capped_booking(tenant, id, start, end, &[], jobs, response)
+            .await
+    }
+
+    async fn reschedule_capped_booking(
+        &self,
+        tenant: TenantId,
+        id: BookingId,
+        start: Timestamp,
+        end: Timestamp,
+        caps: &[BookingCap],
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Option<Booking>> {
         let now = Timestamp::now();
         let mut tx = self.write().await?;
         let Some(current) =
@@ -181,6 +195,9 @@ impl BookingStore for SqliteStore {
         let occupied = current.occupied_if_moved(start, end);
         if taken(&mut tx, tenant, current.user_id, id, occupied).await? {
             return Err(overlap());
+        }
+        if at_cap(&mut tx, tenant, current.user_id, id, caps).await? {
+            return Err(StoreError::Conflict(Constraint::BookingLimit));
         }
         bump(&mut tx, tenant, current.user_id).await?;
         let moved = fetch_one(
@@ -296,12 +313,14 @@ async fn taken(
     blocks_range(&events, occupied, zones).await
 }
 
-/// Whether the user already has as many confirmed bookings as one of `caps` allows. Run inside
-/// the immediate write transaction, so no other booking is written between count and insert.
+/// Whether the user already has as many confirmed bookings (besides `except`, the booking
+/// being written) as one of `caps` allows. Run inside the immediate write transaction, so no
+/// other booking is written between count and write.
 async fn at_cap(
     conn: &mut SqliteConnection,
     tenant: TenantId,
     user: UserId,
+    except: BookingId,
     caps: &[BookingCap],
 ) -> StoreResult<bool> {
     for cap in caps {
@@ -310,6 +329,7 @@ async fn at_cap(
             .bind(user.0)
             .bind(micros(cap.from))
             .bind(micros(cap.to))
+            .bind(except.0)
             .fetch_one(&mut *conn)
             .await
             .map_err(db)?;
@@ -320,11 +340,12 @@ async fn at_cap(
     Ok(false)
 }
 
-/// How many confirmed bookings of a user start in `[$3, $4)`: what a [`BookingCap`] counts.
+/// How many confirmed bookings of a user other than `$5` (the one being written) start in
+/// `[$3, $4)`: what a [`BookingCap`] counts.
 const BOOKINGS_STARTING_IN: &str = "\
     SELECT count(*) FROM bookings
      WHERE tenant_id = $1 AND user_id = $2 AND status = 'confirmed'
-       AND start_at >= $3 AND start_at < $4";
+       AND start_at >= $3 AND start_at < $4 AND id <> $5";
 
 /// Jobs and response: the tail of every booking write.
 async fn follow_up(

@@ -268,6 +268,26 @@ pub trait BookingStore: Send + Sync {
         jobs: &[NewJob],
         response: Option<&IdempotentResponse>,
     ) -> StoreResult<Option<Booking>>;
+    /// [`BookingStore::reschedule_booking`], refusing the move when the member already has
+    /// `cap.max` other confirmed bookings starting in any cap's range (the booking moved does
+    /// not count against itself, so a move within its own day or week stays allowed). Counted
+    /// after the member's write lock, in the transaction of the update, like
+    /// [`BookingStore::create_capped_booking`].
+    ///
+    /// # Errors
+    /// Those of `reschedule_booking`, and [`Constraint::BookingLimit`] when a cap is reached
+    /// (the booking stays where it was).
+    #[allow(clippy::too_many_arguments)]
+    async fn reschedule_capped_booking(
+        &self,
+        tenant: TenantId,
+        id: BookingId,
+        start: jiff::Timestamp,
+        end: jiff::Timestamp,
+        caps: &[BookingCap],
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Option<Booking>>;
     /// One row per listed user of the tenant (unknown ids and other tenants' users are left
     /// out; any order).
     async fn member_stats(

@@ -20,11 +20,11 @@ on_both_backends!(
 );
 
 const RULES: &str = "/api/calendar/availability-rules";
-const BOOK: &str = "/api/calendar/booking";
+pub(super) const BOOK: &str = "/api/calendar/booking";
 
 /// An agent in New York booking for `members` (each with an always-open rule in `zone` with
 /// `slot`-minute slots) under `settings` (their `assignable_users` entries, in order).
-async fn agent_with(
+pub(super) async fn agent_with(
     app: &TestApp,
     acme: &Tenant,
     members: &[pillow_store::UserId],
@@ -59,7 +59,7 @@ async fn agent_with(
     agent
 }
 
-fn body(agent: &str, start: Timestamp, minutes: i64) -> Value {
+pub(super) fn body(agent: &str, start: Timestamp, minutes: i64) -> Value {
     json!({
         "agent_id": agent,
         "start_time": start.to_string(),
@@ -69,7 +69,7 @@ fn body(agent: &str, start: Timestamp, minutes: i64) -> Value {
 }
 
 /// UTC midnight `days` from today.
-fn utc_day(days: i64) -> Timestamp {
+pub(super) fn utc_day(days: i64) -> Timestamp {
     let day = Timestamp::now().to_zoned(TimeZone::UTC).date() + days.days();
     at(day, "00:00", "UTC")
 }

@@ -19,6 +19,7 @@ mod events;
 mod google;
 mod hardening;
 mod host_limits;
+mod host_limits_reschedule;
 mod incall;
 mod incall_manage;
 mod isolation;

@@ -134,3 +134,86 @@ pub async fn fifty_racing_capped_bookings_make_exactly_the_cap(store: std::sync:
         3
     );
 }
+
+/// A capped move counts the member's other bookings only: it may move within a full day, not
+/// onto one, and a refused move leaves the booking, its jobs and the version as they were.
+pub async fn a_capped_move_is_refused_onto_a_full_day_and_allowed_within_its_own(
+    store: &dyn Store,
+) {
+    let w = world(store).await;
+    let caps = [monday_cap(2)];
+    let nine = store
+        .create_capped_booking(w.acme.id, &half_hour(w.ada.id, 9), &caps, &[], None)
+        .await
+        .unwrap();
+    store
+        .create_capped_booking(w.acme.id, &half_hour(w.ada.id, 10), &caps, &[], None)
+        .await
+        .unwrap();
+    // Within its own full day: it does not count against itself.
+    let moved = store
+        .reschedule_capped_booking(
+            w.acme.id,
+            nine.id,
+            at("2025-03-10T14:00:00Z"),
+            at("2025-03-10T14:30:00Z"),
+            &caps,
+            &[],
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(moved.start, at("2025-03-10T14:00:00Z"));
+    // From Tuesday onto the full Monday: refused, and nothing changes.
+    let tuesday = store
+        .create_booking(
+            w.acme.id,
+            &NewBooking {
+                start: at("2025-03-11T09:00:00Z"),
+                end: at("2025-03-11T09:30:00Z"),
+                ..half_hour(w.ada.id, 9)
+            },
+            &[],
+            None,
+        )
+        .await
+        .unwrap();
+    let before = version(store, w.acme.id, w.ada.id).await;
+    let refused = store
+        .reschedule_capped_booking(
+            w.acme.id,
+            tuesday.id,
+            at("2025-03-10T16:00:00Z"),
+            at("2025-03-10T16:30:00Z"),
+            &caps,
+            &[job("n", 1)],
+            None,
+        )
+        .await;
+    assert!(
+        is_conflict(&refused, Constraint::BookingLimit),
+        "{refused:?}"
+    );
+    let still = store
+        .get_booking(w.acme.id, tuesday.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.start, at("2025-03-11T09:00:00Z"));
+    assert!(store.list_jobs(w.acme.id, None).await.unwrap().is_empty());
+    assert_eq!(version(store, w.acme.id, w.ada.id).await, before);
+    // Without caps the same move is an ordinary reschedule.
+    store
+        .reschedule_booking(
+            w.acme.id,
+            tuesday.id,
+            at("2025-03-10T16:00:00Z"),
+            at("2025-03-10T16:30:00Z"),
+            &[],
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+}

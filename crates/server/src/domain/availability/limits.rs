@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use pillow_engine::Interval;
-use pillow_store::{BookingCap, BookingFilter, BookingStatus, StoreError, TenantId, UserId};
+use pillow_store::{
+    BookingCap, BookingFilter, BookingId, BookingStatus, StoreError, TenantId, UserId,
+};
 
 use super::MemberCalendar;
 use crate::AppState;
@@ -33,6 +35,23 @@ pub async fn team_calendars(
     members: &[UserId],
     window: Interval,
     now: Timestamp,
+) -> Result<Vec<MemberCalendar>, StoreError> {
+    team_calendars_except(state, tenant, team, members, window, now, None).await
+}
+
+/// [`team_calendars`], leaving `except` out of the counts: a booking being moved does not fill
+/// a day or week for itself.
+///
+/// # Errors
+/// A database failure or a corrupt stored rule.
+pub async fn team_calendars_except(
+    state: &AppState,
+    tenant: TenantId,
+    team: Option<&Team>,
+    members: &[UserId],
+    window: Interval,
+    now: Timestamp,
+    except: Option<BookingId>,
 ) -> Result<Vec<MemberCalendar>, StoreError> {
     let mut calendars = state
         .calendars
@@ -58,6 +77,7 @@ pub async fn team_calendars(
             .list_bookings(tenant, &filter)
             .await?
             .into_iter()
+            .filter(|b| Some(b.id) != except)
             .map(|b| b.start)
             .collect();
         calendar.full = Arc::new(limits.full_periods(calendar.rule.time_zone(), &starts));

@@ -1,7 +1,10 @@
-//! Moving a booking: the new time is checked like a new booking of the same member.
+//! Moving a booking: the new time is checked like a new booking of the same member, its
+//! per-day and per-week limits included (the booking moved does not count against itself).
 
 use super::*;
+use crate::domain::availability::limits::{caps_at, team_calendars_except};
 use crate::domain::error::ErrorCode;
+use crate::domain::error::ErrorKind;
 use crate::outbox::JobKind;
 use pillow_store::{BookingStatus, Constraint};
 
@@ -43,10 +46,18 @@ pub async fn reschedule(
                     .unwrap_or(start),
             )
             .ok_or_else(|| DomainError::internal("empty probe window"))?;
-            let calendars = state
-                .calendars
-                .calendars(state.store.as_ref(), tenant, &[booking.user_id], probe, now)
-                .await?;
+            let context = agent_context(state, booking).await?;
+            let team = context.as_ref().map(|c| &c.team);
+            let calendars = team_calendars_except(
+                state,
+                tenant,
+                team,
+                &[booking.user_id],
+                probe,
+                now,
+                Some(booking.id),
+            )
+            .await?;
             let calendar = calendars.first().ok_or_else(|| {
                 DomainError::conflict(
                     ErrorCode::NoWorkingHours,
@@ -72,6 +83,13 @@ pub async fn reschedule(
                     crate::domain::bookings::rejection_to_error(rejection)
                 });
             }
+            // A member at a booking limit on the new day or week (this booking aside) is busy.
+            if pillow_engine::in_full_period(&calendar.full, start) {
+                return Err(slot_unavailable(nearest_alternatives(
+                    &calendars, start, duration, now,
+                )));
+            }
+            let caps = caps_at(team, calendar, start);
             let mut after = booking.clone();
             after.start = start;
             after.end = end;
@@ -81,7 +99,15 @@ pub async fn reschedule(
             let jobs = booking_jobs(state, JobKind::BookingRescheduled, booking).await?;
             match state
                 .store
-                .reschedule_booking(tenant, booking.id, start, end, &jobs, response.as_ref())
+                .reschedule_capped_booking(
+                    tenant,
+                    booking.id,
+                    start,
+                    end,
+                    &caps,
+                    &jobs,
+                    response.as_ref(),
+                )
                 .await
             {
                 Ok(Some(_)) => {
@@ -93,6 +119,22 @@ pub async fn reschedule(
                 Err(pillow_store::StoreError::Conflict(Constraint::BookingOverlap)) => Err(
                     DomainError::conflict(ErrorCode::SlotUnavailable, "That time was just taken."),
                 ),
+                Err(pillow_store::StoreError::Conflict(Constraint::BookingLimit)) => {
+                    // Another move or booking filled the day first: fresh alternatives.
+                    let calendars = team_calendars_except(
+                        state,
+                        tenant,
+                        team,
+                        &[booking.user_id],
+                        probe,
+                        now,
+                        Some(booking.id),
+                    )
+                    .await?;
+                    Err(slot_unavailable(nearest_alternatives(
+                        &calendars, start, duration, now,
+                    )))
+                }
                 Err(pillow_store::StoreError::Conflict(Constraint::BookingNotConfirmed)) => {
                     Err(DomainError::conflict(
                         ErrorCode::BookingNotConfirmed,
@@ -104,4 +146,20 @@ pub async fn reschedule(
         },
     )
     .await
+}
+
+/// The team of the agent the booking was made through, for its limits; `None` for a booking
+/// made directly for a member, or whose agent is gone.
+async fn agent_context(
+    state: &AppState,
+    booking: &Booking,
+) -> DomainResult<Option<std::sync::Arc<TeamContext>>> {
+    let Some(agent) = booking.agent_id else {
+        return Ok(None);
+    };
+    match state.teams.get(state, booking.tenant_id, agent).await {
+        Ok(context) => Ok(Some(context)),
+        Err(error) if error.kind == ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
 }
