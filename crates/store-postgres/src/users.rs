@@ -40,9 +40,16 @@ impl UserStore for PostgresStore {
         id: UserId,
         patch: &UserPatch,
     ) -> StoreResult<Option<User>> {
+        let mut tx = self.scoped(tenant).await?;
+        if patch.role.is_some_and(|role| role != Role::Owner) {
+            let owners = lock_owners(&mut tx, tenant).await?;
+            if let Err(refused) = ensure_owner_remains(&owners, id) {
+                return rollback(tx, Err(refused)).await;
+            }
+        }
         // NULL leaves a column alone.
-        self.fetch_optional_in(
-            Scope::Tenant(tenant),
+        let user = fetch_optional(
+            &mut *tx,
             "UPDATE users
                 SET email         = COALESCE($3, email),
                     name          = COALESCE($4, name),
@@ -54,18 +61,23 @@ impl UserStore for PostgresStore {
              RETURNING *",
             patch.update_values(tenant, id, Timestamp::now()),
         )
-        .await
+        .await?;
+        commit(tx, user).await
     }
 
     async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
-        let deleted = self
-            .execute_in(
-                Scope::Tenant(tenant),
-                "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
-                stored![tenant, id],
-            )
-            .await?;
-        Ok(deleted > 0)
+        let mut tx = self.scoped(tenant).await?;
+        let owners = lock_owners(&mut tx, tenant).await?;
+        if let Err(refused) = ensure_owner_remains(&owners, id) {
+            return rollback(tx, Err(refused)).await;
+        }
+        let deleted = execute(
+            &mut *tx,
+            "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
+            stored![tenant, id],
+        )
+        .await?;
+        commit(tx, deleted > 0).await
     }
 
     async fn find_logins(&self, email: &str) -> StoreResult<Vec<UserLogin>> {
@@ -85,4 +97,16 @@ impl UserStore for PostgresStore {
         )
         .await
     }
+}
+
+/// The tenant's owners, locked until the transaction ends: a second demotion or deletion
+/// waits here and then sees the first one's result (READ COMMITTED re-checks locked rows), so
+/// two racing changes cannot both pass the last-owner check.
+async fn lock_owners(conn: &mut PgConnection, tenant: TenantId) -> StoreResult<Vec<User>> {
+    fetch(
+        conn,
+        "SELECT * FROM users WHERE tenant_id = $1 AND role = 'owner' ORDER BY id FOR UPDATE",
+        stored![tenant],
+    )
+    .await
 }

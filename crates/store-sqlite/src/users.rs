@@ -38,25 +38,39 @@ impl UserStore for SqliteStore {
         id: UserId,
         patch: &UserPatch,
     ) -> StoreResult<Option<User>> {
-        fetch_optional(
-            &self.pool,
+        // BEGIN IMMEDIATE: the owner check and the change share the write lock.
+        let mut tx = self.write().await?;
+        if patch.role.is_some_and(|role| role != Role::Owner) {
+            let owners = owners(&mut tx, tenant).await?;
+            if let Err(refused) = ensure_owner_remains(&owners, id) {
+                return rollback(tx, Err(refused)).await;
+            }
+        }
+        let user = fetch_optional(
+            &mut *tx,
             "UPDATE users SET email = COALESCE($3, email), name = COALESCE($4, name), \
              role = COALESCE($5, role), time_zone = COALESCE($6, time_zone), \
              password_hash = COALESCE($7, password_hash), updated_at = $8 \
              WHERE tenant_id = $1 AND id = $2 RETURNING *",
             patch.update_values(tenant, id, Timestamp::now()),
         )
-        .await
+        .await?;
+        commit(tx, user).await
     }
 
     async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        let owners = owners(&mut tx, tenant).await?;
+        if let Err(refused) = ensure_owner_remains(&owners, id) {
+            return rollback(tx, Err(refused)).await;
+        }
         let deleted = execute(
-            &self.pool,
+            &mut *tx,
             "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
             stored![tenant, id],
         )
         .await?;
-        Ok(deleted > 0)
+        commit(tx, deleted > 0).await
     }
 
     async fn find_logins(&self, email: &str) -> StoreResult<Vec<UserLogin>> {
@@ -71,4 +85,14 @@ impl UserStore for SqliteStore {
     async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {
         fetch_optional(&self.pool, "SELECT * FROM users WHERE id = $1", stored![id]).await
     }
+}
+
+/// The tenant's owners, read inside the caller's write transaction.
+async fn owners(conn: &mut SqliteConnection, tenant: TenantId) -> StoreResult<Vec<User>> {
+    fetch(
+        conn,
+        "SELECT * FROM users WHERE tenant_id = $1 AND role = 'owner' ORDER BY id",
+        stored![tenant],
+    )
+    .await
 }

@@ -21,6 +21,7 @@ pub mod fixtures;
 pub mod idempotency;
 pub mod notices;
 pub mod outbox;
+pub mod owners;
 pub mod retention;
 pub mod rules;
 pub mod sessions;
@@ -259,6 +260,12 @@ macro_rules! store_story_cases {
                 disconnecting_deletes_the_synced_events_and_unlinks_our_own,
             ] [
                 (two_processes_leasing_due_connections_never_get_the_same_one, 2),
+            ];
+            owners [
+                the_only_owner_can_be_neither_demoted_nor_deleted,
+                an_owner_with_a_fellow_owner_may_step_down_or_be_deleted,
+            ] [
+                (two_racing_demotions_of_the_last_two_owners_leave_one_owner, 2),
             ];
             sessions [
                 a_live_session_is_found_by_its_token_hash_alone,

@@ -54,6 +54,8 @@ pub enum Constraint {
     RetellAgentId,
     /// An appointment type slug already used by another type of the agent.
     AppointmentTypeSlug,
+    /// The change would leave the tenant without an owner (checked under the owners' lock).
+    LastOwner,
     /// Any other constraint, by its name (a primary key, say): nothing matches on these.
     Other(String),
 }
@@ -74,6 +76,7 @@ impl Constraint {
             "widget_keys_prefix" => Self::WidgetKeyPrefix,
             "agents_tenant_retell" => Self::RetellAgentId,
             "appointment_types_tenant_id_agent_id_slug" => Self::AppointmentTypeSlug,
+            "tenant_last_owner" => Self::LastOwner,
             other => Self::Other(other.to_string()),
         }
     }
@@ -92,6 +95,7 @@ impl Constraint {
             Self::WidgetKeyPrefix => "widget_keys_prefix",
             Self::RetellAgentId => "agents_tenant_retell",
             Self::AppointmentTypeSlug => "appointment_types_tenant_id_agent_id_slug",
+            Self::LastOwner => "tenant_last_owner",
             Self::Other(name) => name,
         }
     }

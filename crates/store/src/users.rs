@@ -85,12 +85,15 @@ pub trait UserStore: Send + Sync {
     async fn create_user(&self, tenant: TenantId, user: &NewUser) -> StoreResult<User>;
     async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<User>>;
     async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>>;
+    /// Changes a user; a role other than owner for the tenant's only owner is refused
+    /// ([`ensure_owner_remains`]), atomically with the change.
     async fn update_user(
         &self,
         tenant: TenantId,
         id: UserId,
         patch: &UserPatch,
     ) -> StoreResult<Option<User>>;
+    /// Deletes a user; the tenant's only owner is refused ([`ensure_owner_remains`]), atomically.
     async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool>;
     /// Every user with this e-mail address, in any tenant, with the password hash: the one
     /// cross-tenant read, used only by login.
@@ -98,6 +101,19 @@ pub trait UserStore: Send + Sync {
     /// Finds a user by id in any tenant: a JWT's `sub` names the user, and the user names the
     /// tenant.
     async fn find_user(&self, id: UserId) -> StoreResult<Option<User>>;
+}
+
+/// Refuses a change that removes `target`'s ownership when `owners` (the tenant's owners, read
+/// under lock in the same transaction as the change) has no one else: a tenant always keeps
+/// an owner, even when two demotions race.
+///
+/// # Errors
+/// [`StoreError::Conflict`] with [`Constraint::LastOwner`].
+pub fn ensure_owner_remains(owners: &[User], target: UserId) -> StoreResult<()> {
+    if owners.iter().any(|u| u.id == target) && owners.iter().all(|u| u.id == target) {
+        return Err(StoreError::Conflict(Constraint::LastOwner));
+    }
+    Ok(())
 }
 
 impl FromStored for User {

@@ -384,6 +384,10 @@ impl DomainError {
 impl From<StoreError> for DomainError {
     fn from(error: StoreError) -> Self {
         match error {
+            StoreError::Conflict(Constraint::LastOwner) => Self::conflict(
+                ErrorCode::LastOwner,
+                "This is the tenant's only owner; make another member owner first.",
+            ),
             StoreError::Conflict(constraint) => {
                 let message = if constraint == Constraint::UserEmail {
                     "A user with this e-mail address already exists.".to_string()

@@ -8,5 +8,6 @@ mod metrics;
 mod nul;
 mod openapi;
 mod overload;
+mod owner_race;
 mod parsing;
 mod shape;
