@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 
 use pillow_server::credentials::{API_KEY, hash_password};
-use pillow_server::{AppState, Config};
 use pillow_store::{NewApiKey, NewCalendarConnection, NewUser, Role, Store, TenantId, User};
 use serde_json::{Value, json};
 
@@ -32,23 +31,13 @@ struct Dash {
 
 impl Dash {
     async fn start() -> Dash {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("dashboard.db").display());
-        let source: std::collections::HashMap<String, String> = [
-            ("DATABASE_URL", url.as_str()),
-            ("JWT_SECRET", "jwt-secret-for-browser-tests-0123456789ab"),
-            ("CALENDAR_ENCRYPTION_KEY", &"42".repeat(32)),
-            ("BIND", "127.0.0.1:0"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let mut config = Config::from_source(&source).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        config.public_url = base.clone();
-        let store = pillow_server::open_store(&url).await.unwrap();
-        let state = AppState::new(store.clone(), config);
+        let super::Fresh {
+            dir,
+            listener,
+            base,
+            store,
+            state,
+        } = super::Fresh::start("dashboard.db").await;
         let tenant = store.create_tenant("Riverside Dental").await.unwrap();
         let person = |email: &str, name: &str, role: Role, zone: &str, password: &str| NewUser {
             email: email.into(),

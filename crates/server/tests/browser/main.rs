@@ -104,10 +104,20 @@ async fn outage_layer(
     next.run(request).await
 }
 
-impl Server {
-    pub(crate) async fn start() -> Server {
+/// A fresh server state on a SQLite file in a temporary folder, and the loopback listener it
+/// will serve on (its address is already the public URL): what every browser test starts from.
+pub(crate) struct Fresh {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) listener: tokio::net::TcpListener,
+    pub(crate) base: String,
+    pub(crate) store: std::sync::Arc<dyn pillow_store::Store>,
+    pub(crate) state: AppState,
+}
+
+impl Fresh {
+    pub(crate) async fn start(database_file: &str) -> Fresh {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("browser.db").display());
+        let url = format!("sqlite://{}", dir.path().join(database_file).display());
         let source: std::collections::HashMap<String, String> = [
             ("DATABASE_URL", url.as_str()),
             ("JWT_SECRET", "jwt-secret-for-browser-tests-0123456789ab"),
@@ -123,6 +133,25 @@ impl Server {
         config.public_url = base.clone();
         let store = pillow_server::open_store(&url).await.unwrap();
         let state = AppState::new(store.clone(), config);
+        Fresh {
+            dir,
+            listener,
+            base,
+            store,
+            state,
+        }
+    }
+}
+
+impl Server {
+    pub(crate) async fn start() -> Server {
+        let Fresh {
+            dir,
+            listener,
+            base,
+            store,
+            state,
+        } = Fresh::start("browser.db").await;
 
         let tenant = store.create_tenant("Browser Clinic").await.unwrap();
         let owner = store
