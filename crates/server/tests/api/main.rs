@@ -27,6 +27,7 @@ mod mcp;
 mod mcp_exchange;
 mod notify;
 mod ops;
+mod python_client;
 mod rules;
 mod users;
 mod voice;
