@@ -19,7 +19,8 @@ use crate::on_both_backends;
 on_both_backends!(the_python_package_books_through_its_client_and_the_livekit_and_pipecat_tools);
 
 /// What the suite must be able to import: the package and both frameworks, from PyPI.
-const IMPORTS: &str = "import pillow_calendar, pillow_calendar.livekit, pillow_calendar.pipecat, pytest";
+const IMPORTS: &str =
+    "import pillow_calendar, pillow_calendar.livekit, pillow_calendar.pipecat, pytest";
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -54,7 +55,15 @@ fn python() -> Option<PathBuf> {
 /// Runs pytest on the package's suite against `app` and returns what it printed.
 async fn pytest(python: &Path, app: &TestApp, key: &str, agent: &str, date: &str) -> String {
     let output = tokio::process::Command::new(python)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfEs", "tests"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-rfEs",
+            "tests",
+        ])
         .current_dir(workspace().join("clients/python"))
         .env("PILLOW_CALENDAR_URL", &app.base)
         .env("PILLOW_CALENDAR_API_KEY", key)
