@@ -2,7 +2,7 @@
 
 Run it with your own keys:
 
-    pip install "pillow-calendar[livekit]"
+    pip install "./clients/python[livekit]"     # from a checkout of the repository
     export LIVEKIT_URL=wss://<your project>.livekit.cloud LIVEKIT_API_KEY=... LIVEKIT_API_SECRET=...
     export PILLOW_CALENDAR_URL=https://calendar.example.com   # your server's PUBLIC_URL
     export PILLOW_CALENDAR_API_KEY=pcal_...                    # an API key of your tenant
