@@ -12,6 +12,7 @@ mod availability_cache;
 mod bodies;
 mod bookings;
 mod calcom;
+mod chaos;
 mod cli;
 mod crash;
 mod dashboard;
