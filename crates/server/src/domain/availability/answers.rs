@@ -311,9 +311,9 @@ mod tests {
         assert_eq!(first.len(), 8, "09:00 to 16:00");
         lists.team_slots(tenant, &cal, None, monday(), hour, early);
         assert_eq!(lists.hits(), 1);
-        // At 10:15 with an hour's notice, 11:00 is the first slot left; nothing recomputed.
+        // At 09:45 with an hour's notice, 11:00 is the first slot left; nothing recomputed.
         let computed = lists.computed();
-        let later = lists.team_slots(tenant, &cal, None, monday(), hour, ts("2024-01-08T10:15Z"));
+        let later = lists.team_slots(tenant, &cal, None, monday(), hour, ts("2024-01-08T09:45Z"));
         assert_eq!(starts(&later)[0], "2024-01-08T11:00:00Z");
         assert_eq!(later.len(), 6);
         assert_eq!(lists.computed(), computed);
@@ -321,7 +321,7 @@ mod tests {
             &cal,
             monday(),
             hour,
-            ts("2024-01-08T10:15Z"),
+            ts("2024-01-08T09:45Z"),
         );
         assert_eq!(*later, fresh);
     }
