@@ -37,5 +37,5 @@ pub use rule::{
 };
 pub use slots::{
     Member, SlotQuery, SlotRejection, TeamSlot, all_day_interval, check_slot, duration_allowed,
-    free_slots, team_slots, working_intervals, works_on,
+    free_slots, merge_free_slots, team_slots, working_intervals, works_on,
 };

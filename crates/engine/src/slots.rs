@@ -375,22 +375,35 @@ fn sweep_range(
 /// ```
 #[must_use]
 pub fn team_slots<Id: Clone>(members: &[Member<'_, Id>], query: &SlotQuery) -> Vec<TeamSlot<Id>> {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
     let lists: Vec<Vec<Interval>> = members
         .iter()
         .map(|member| free_slots(member.rule, member.busy, query))
         .collect();
+    let lists: Vec<(Id, &[Interval])> = members
+        .iter()
+        .zip(&lists)
+        .map(|(member, list)| (member.id.clone(), list.as_slice()))
+        .collect();
+    merge_free_slots(&lists)
+}
+
+/// The team slots of members whose [`free_slots`] are already known (each list sorted, as
+/// [`free_slots`] returns it): what [`team_slots`] does after computing them. Callers that
+/// keep each member's free slots between queries merge them with this.
+#[must_use]
+pub fn merge_free_slots<Id: Clone>(lists: &[(Id, &[Interval])]) -> Vec<TeamSlot<Id>> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
     // Each member's slots are sorted: a k-way merge by (slot, member index) groups equal slots
     // and keeps members in input order within each group, without sorting everything again.
     let mut heads: BinaryHeap<Reverse<(Interval, usize, usize)>> = lists
         .iter()
         .enumerate()
-        .filter_map(|(index, list)| list.first().map(|slot| Reverse((*slot, index, 0))))
+        .filter_map(|(index, (_, list))| list.first().map(|slot| Reverse((*slot, index, 0))))
         .collect();
     let mut out: Vec<TeamSlot<Id>> = Vec::new();
     while let Some(Reverse((slot, index, position))) = heads.pop() {
-        let id = members[index].id.clone();
+        let id = lists[index].0.clone();
         match out.last_mut() {
             Some(last) if last.slot == slot => last.free.push(id),
             _ => out.push(TeamSlot {
@@ -398,7 +411,7 @@ pub fn team_slots<Id: Clone>(members: &[Member<'_, Id>], query: &SlotQuery) -> V
                 free: vec![id],
             }),
         }
-        if let Some(next) = lists[index].get(position + 1) {
+        if let Some(next) = lists[index].1.get(position + 1) {
             heads.push(Reverse((*next, index, position + 1)));
         }
     }

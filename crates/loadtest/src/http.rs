@@ -43,6 +43,17 @@ pub struct HttpOptions {
     pub max_requests: Option<u64>,
     /// Per-request timeout (connect to end of body); a timed-out request is a transport error.
     pub timeout: Duration,
+    /// A mixed workload: every `every`-th request is a POST of the next of `bodies` to this
+    /// URL, and the others are plain `method` requests to `urls` without a body.
+    pub writes: Option<Writes>,
+}
+
+/// The writes of a mixed workload; see [`HttpOptions::writes`].
+#[derive(Clone, Debug)]
+pub struct Writes {
+    pub url: Url,
+    /// One request in this many is a write (20 for 5%).
+    pub every: u64,
 }
 
 impl HttpOptions {
@@ -61,6 +72,7 @@ impl HttpOptions {
             duration: Duration::from_secs(10),
             max_requests: None,
             timeout: Duration::from_secs(10),
+            writes: None,
         }
     }
 
@@ -86,6 +98,15 @@ impl HttpOptions {
         }
         if self.max_requests == Some(0) {
             bail!("--max-requests must be above zero");
+        }
+        if let Some(writes) = &self.writes {
+            parse_loopback_url(writes.url.as_str())?;
+            if writes.every == 0 {
+                bail!("--write-every must be above zero");
+            }
+            if self.bodies.is_empty() {
+                bail!("--write-url needs --bodies-file");
+            }
         }
         Ok(())
     }
@@ -210,6 +231,8 @@ struct Shared {
     client: Client,
     next_url: AtomicUsize,
     next_body: AtomicUsize,
+    /// Requests started, for choosing the writes of a mixed workload.
+    started: AtomicU64,
     issued: AtomicU64,
     measure_start: Instant,
     end: Instant,
@@ -256,13 +279,26 @@ async fn worker(shared: Arc<Shared>) -> WorkerStats {
         {
             break;
         }
-        let index = shared.next_url.fetch_add(1, Ordering::Relaxed) % options.urls.len();
-        let url = &options.urls[index];
-        let mut request = shared.client.request(options.method.clone(), url.clone());
-        if !options.bodies.is_empty() {
+        let write = options.writes.as_ref().filter(|w| {
+            (shared.started.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(w.every)
+        });
+        let (url, mut request) = match write {
+            Some(write) => (&write.url, shared.client.post(write.url.clone())),
+            None => {
+                let index = shared.next_url.fetch_add(1, Ordering::Relaxed) % options.urls.len();
+                let url = &options.urls[index];
+                (
+                    url,
+                    shared.client.request(options.method.clone(), url.clone()),
+                )
+            }
+        };
+        // The reads of a mixed workload carry no body.
+        let read_of_a_mix = options.writes.is_some() && write.is_none();
+        if !read_of_a_mix && !options.bodies.is_empty() {
             let index = shared.next_body.fetch_add(1, Ordering::Relaxed) % options.bodies.len();
             request = request.body(options.bodies[index].clone());
-        } else if let Some(body) = &options.body {
+        } else if !read_of_a_mix && let Some(body) = &options.body {
             request = request.body(body.clone());
         }
         let outcome = match request.send().await {
@@ -348,6 +384,7 @@ pub async fn run_http(options: &HttpOptions) -> Result<HttpReport> {
         client,
         next_url: AtomicUsize::new(0),
         next_body: AtomicUsize::new(0),
+        started: AtomicU64::new(0),
         issued: AtomicU64::new(0),
         measure_start,
         end,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pillow_loadtest::http::{HttpOptions, HttpReport, run_compare, run_http};
+use pillow_loadtest::http::{HttpOptions, HttpReport, Writes, run_compare, run_http};
 use pillow_loadtest::startup::{StartupOptions, parse_env, run_startup};
 use pillow_loadtest::util::{parse_duration, parse_header, parse_loopback_url};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -109,6 +109,14 @@ struct LoadArgs {
     /// Per-request timeout; a timed-out request counts as a transport error.
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     timeout: Duration,
+    /// A mixed workload: every --write-every-th request is a POST of the next --bodies-file
+    /// line to this URL, the others plain requests to the URLs (the baseline of a compare
+    /// gets no writes).
+    #[arg(long, value_parser = parse_loopback_url, requires = "write_every")]
+    write_url: Option<Url>,
+    /// One request in this many is a write (20 for 5%).
+    #[arg(long, requires = "write_url")]
+    write_every: Option<u64>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -150,6 +158,11 @@ impl LoadArgs {
             duration: self.duration,
             max_requests: self.max_requests,
             timeout: self.timeout,
+            writes: self
+                .write_url
+                .clone()
+                .zip(self.write_every)
+                .map(|(url, every)| Writes { url, every }),
         })
     }
 }
@@ -233,7 +246,10 @@ async fn run(command: Command) -> Result<()> {
             check_errors("", &report)?;
         }
         Command::Compare(args) => {
-            let baseline = args.load.options(args.baseline)?;
+            let mut baseline = args.load.options(args.baseline)?;
+            if baseline.writes.take().is_some() {
+                baseline.bodies.clear();
+            }
             let target = args.load.options(args.target)?;
             let report = run_compare(&baseline, &target).await?;
             if args.load.json {

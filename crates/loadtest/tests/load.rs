@@ -279,6 +279,58 @@ async fn bodies_are_sent_in_turn() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_workload_posts_one_request_in_n_and_reads_the_rest() {
+    let reads = Arc::new(AtomicU64::new(0));
+    let writes: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let (counted, recorded) = (Arc::clone(&reads), Arc::clone(&writes));
+    let app = Router::new()
+        .route(
+            "/read",
+            get(move |body: String| {
+                let counted = Arc::clone(&counted);
+                async move {
+                    assert!(body.is_empty(), "reads carry no body");
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    "read"
+                }
+            }),
+        )
+        .route(
+            "/write",
+            axum::routing::post(move |body: String| {
+                let recorded = Arc::clone(&recorded);
+                async move {
+                    recorded.lock().unwrap().push(body);
+                    "written"
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut opts = options(&[format!("http://{addr}/read")]);
+    opts.bodies = (0..1000).map(|i| format!("w{i}").into_bytes()).collect();
+    opts.writes = Some(pillow_loadtest::http::Writes {
+        url: Url::parse(&format!("http://{addr}/write")).unwrap(),
+        every: 20,
+    });
+    opts.warmup = Duration::ZERO;
+    opts.max_requests = Some(400);
+    let report = run_http(&opts).await.unwrap();
+    assert_eq!(report.errors(), 0, "{report:?}");
+    let writes = writes.lock().unwrap().clone();
+    let reads = reads.load(Ordering::Relaxed);
+    assert!(writes.iter().all(|w| w.starts_with('w')), "{writes:?}");
+    let total = reads + writes.len() as u64;
+    // One in twenty, give or take the requests in flight when the run stopped.
+    assert!(
+        (total / 20).abs_diff(writes.len() as u64) <= 2,
+        "{} writes of {total}",
+        writes.len()
+    );
+}
+
 /// The real server on a seeded temporary SQLite database; returns its base URL and what the
 /// seed printed.
 async fn real_server() -> (String, pillow_loadtest::seed::Seeded, tempfile::TempDir) {

@@ -423,6 +423,7 @@ pub async fn serve_with(config: Config, ready: impl FnOnce(&AppState)) -> Result
         &crate::config::Environment,
     )?;
     crate::outbox::Worker::new(state.store.clone())
+        .with_lease(crate::config::outbox_lease(&crate::config::Environment)?)
         .with(Arc::new(crate::google::GoogleWriteBack(
             state.google.clone(),
         )))

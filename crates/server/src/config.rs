@@ -409,6 +409,29 @@ fn google_settings(source: &dyn Source, config: &mut Config) -> Result<(), Confi
     Ok(())
 }
 
+/// `OUTBOX_LEASE_SECONDS`: how long the outbox worker holds the jobs it claims (default 120), so
+/// how soon another process takes over the jobs of one that died.
+///
+/// # Errors
+/// A value that is not a whole number of seconds from 1 to 3600.
+pub fn outbox_lease(source: &dyn Source) -> Result<jiff::SignedDuration, ConfigError> {
+    let Some(raw) = source.get("OUTBOX_LEASE_SECONDS") else {
+        return Ok(crate::outbox::LEASE);
+    };
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|s| (1..=3600).contains(s))
+        .map(jiff::SignedDuration::from_secs)
+        .ok_or_else(|| {
+            ConfigError::new(
+                "OUTBOX_LEASE_SECONDS",
+                format!("{raw:?} is not a number of seconds from 1 to 3600"),
+                "Use e.g. 120; it must outlast the slowest batch of deliveries.",
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

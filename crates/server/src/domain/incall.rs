@@ -115,20 +115,21 @@ pub async fn native_slots(
         .or_else(|| calendars.first().map(|c| c.rule.slot_duration()))
         .unwrap_or(SignedDuration::from_mins(30));
     let zone = agent_zone(context);
-    Ok(
-        crate::domain::availability::team_availability(&calendars, window, duration, now)
-            .into_iter()
-            .map(|slot| {
-                slot_view(
-                    state,
-                    context.agent.id,
-                    slot.slot.start,
-                    slot.slot.end.duration_since(slot.slot.start),
-                    &zone,
-                )
-            })
-            .collect(),
-    )
+    Ok(state
+        .calendars
+        .slots
+        .team_slots(tenant, &calendars, None, window, duration, now)
+        .iter()
+        .map(|slot| {
+            slot_view(
+                state,
+                context.agent.id,
+                slot.slot.start,
+                slot.slot.end.duration_since(slot.slot.start),
+                &zone,
+            )
+        })
+        .collect())
 }
 
 /// The agent's slots as Cal.com offers them: the `calcom` backend. Not cached, since our busy

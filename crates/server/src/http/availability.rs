@@ -16,7 +16,6 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{parse_bound, parse_date, parse_id};
 use crate::AppState;
-use crate::domain::availability::team_availability;
 use crate::http::caller::Caller;
 use crate::http::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::ApiQuery;
@@ -280,10 +279,14 @@ async fn availability(
         now,
     )
     .await?;
-    let calendars = match &offered {
-        Some(offered) => offered.shape_calendars(calendars),
-        None => calendars,
-    };
+    // The slots come from the calendars as cached (kept lists are tied to them); the rest of
+    // the answer reads the calendars as the appointment type shapes them.
+    let shape = offered.as_ref().map(|o| o.shape());
+    let shaped = offered
+        .as_ref()
+        .map(|offered| offered.shape_calendars(calendars.clone()));
+    let cached = calendars;
+    let calendars = shaped.as_deref().unwrap_or(&cached);
 
     let zone = requested_zone
         .or(subject.default_zone.clone())
@@ -300,13 +303,20 @@ async fn availability(
         .or_else(|| calendars.first().map(|c| c.rule.slot_duration()))
         .unwrap_or(SignedDuration::from_mins(30));
 
-    let slots = team_availability(&calendars, window, duration, now);
+    let slots = state.calendars.slots.team_slots(
+        caller.tenant,
+        &cached,
+        shape.as_ref(),
+        window,
+        duration,
+        now,
+    );
     // Each slot names the member the agent's strategy would assign now. A strategy orders
     // members by who they are, not by the slot, so one ranking of the whole team serves every
     // slot: the pick is the first member in that order who is free.
-    let order = crate::domain::bookings::rank_members(team, &subject.members, &calendars);
+    let order = crate::domain::bookings::rank_members(team, &subject.members, calendars);
     let views = slots
-        .into_iter()
+        .iter()
         .filter_map(|slot| {
             let pick = *order.iter().find(|id| slot.free.contains(id))?;
             Some(SlotView {

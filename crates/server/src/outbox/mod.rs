@@ -20,4 +20,4 @@ pub use jobs::{
     WebhookEvent, WebhookPing,
 };
 pub use retry::{MAX_ATTEMPTS, backoff};
-pub use worker::{DONE_JOB_RETENTION, KEY_RETENTION, Step, Worker};
+pub use worker::{DONE_JOB_RETENTION, KEY_RETENTION, LEASE, Step, Worker};

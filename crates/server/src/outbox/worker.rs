@@ -16,8 +16,9 @@ use pillow_store::{Store, StoreError};
 use super::deliverer::{Deliverer, Deliverers};
 use super::retry;
 
-/// How long a claimed job is ours before another worker may take it.
-const LEASE: SignedDuration = SignedDuration::from_secs(120);
+/// How long a claimed job is ours before another worker may take it, unless set otherwise
+/// ([`Worker::with_lease`], `OUTBOX_LEASE_SECONDS`).
+pub const LEASE: SignedDuration = SignedDuration::from_secs(120);
 const BATCH: u32 = 64;
 /// How long the worker lets jobs gather after a batch that was not full.
 const GATHER: Duration = Duration::from_millis(50);
@@ -43,6 +44,7 @@ pub enum Step {
 pub struct Worker {
     store: Arc<dyn Store>,
     deliverers: Arc<Deliverers>,
+    lease: SignedDuration,
 }
 
 impl Worker {
@@ -51,7 +53,16 @@ impl Worker {
         Self {
             store,
             deliverers: Arc::new(Deliverers::standard()),
+            lease: LEASE,
         }
+    }
+
+    /// Claims jobs for `lease` at a time: how long after this process dies its jobs wait for
+    /// another. It must outlast a batch's deliveries, or a slow batch is delivered twice.
+    #[must_use]
+    pub fn with_lease(mut self, lease: SignedDuration) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// Also delivers through `deliverer` (registered at start-up, before [`Worker::spawn`]).
@@ -74,7 +85,7 @@ impl Worker {
     /// # Errors
     /// As [`Worker::try_execute_task`].
     pub async fn try_execute_task_at(&self, now: Timestamp) -> Result<Step, StoreError> {
-        let jobs = self.store.claim_jobs(now, LEASE, BATCH).await?;
+        let jobs = self.store.claim_jobs(now, self.lease, BATCH).await?;
         if jobs.is_empty() {
             return Ok(Step::Empty);
         }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Db, TestAppOnUrl, spawn_app};
 
-fn cli_json(url: &str, args: &[&str]) -> Value {
+pub(crate) fn cli_json(url: &str, args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_pillow-calendar"))
         .args(args)
         .args(["--database-url", url, "--json"])
@@ -26,7 +26,7 @@ fn cli_json(url: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -49,7 +49,7 @@ fn start_server(url: &str, port: u16) -> Child {
         .unwrap()
 }
 
-async fn wait_ready(client: &reqwest::Client, base: &str) {
+pub(crate) async fn wait_ready(client: &reqwest::Client, base: &str) {
     for _ in 0..600 {
         if let Ok(response) = client.get(format!("{base}/readyz")).send().await
             && response.status() == StatusCode::OK

@@ -15,6 +15,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use pillow_engine::{Interval, Member, Rule, RuleDocument, SlotQuery, TeamSlot};
 
+pub mod answers;
 pub mod limits;
 
 /// How far around "now" a member's busy time is loaded at once, so most queries hit the cache.
@@ -57,6 +58,8 @@ pub struct CalendarCache {
     writing: Mutex<HashMap<(TenantId, UserId), u32>>,
     /// Members loaded from the database so far (for metrics and tests).
     reloads: std::sync::atomic::AtomicU64,
+    /// Free slots computed from these calendars, kept while they are current.
+    pub slots: answers::SlotLists,
 }
 
 /// How often, and how long each time, a request waits for this process's own bookings to be
@@ -346,7 +349,7 @@ pub fn team_availability(
             busy: &c.busy,
         })
         .collect();
-    let mut slots = pillow_engine::team_slots(
+    let slots = pillow_engine::team_slots(
         &members,
         &SlotQuery {
             window,
@@ -354,19 +357,30 @@ pub fn team_availability(
             now,
         },
     );
-    if calendars.iter().any(|c| !c.full.is_empty()) {
-        let full: HashMap<UserId, &[Interval]> = calendars
-            .iter()
-            .map(|c| (c.user_id, c.full.as_slice()))
-            .collect();
-        slots.retain_mut(|slot| {
-            slot.free.retain(|id| {
-                !full
-                    .get(id)
-                    .is_some_and(|f| pillow_engine::in_full_period(f, slot.slot.start))
-            });
-            !slot.free.is_empty()
-        });
+    Arc::unwrap_or_clone(without_full_periods(calendars, Arc::new(slots)))
+}
+
+/// `slots` less each member at a slot starting in one of their [`MemberCalendar::full`]
+/// periods (and slots left with nobody); `slots` itself when nobody has a full period.
+pub fn without_full_periods(
+    calendars: &[MemberCalendar],
+    slots: Arc<Vec<TeamSlot<UserId>>>,
+) -> Arc<Vec<TeamSlot<UserId>>> {
+    if calendars.iter().all(|c| c.full.is_empty()) {
+        return slots;
     }
-    slots
+    let full: HashMap<UserId, &[Interval]> = calendars
+        .iter()
+        .map(|c| (c.user_id, c.full.as_slice()))
+        .collect();
+    let mut slots = Arc::unwrap_or_clone(slots);
+    slots.retain_mut(|slot| {
+        slot.free.retain(|id| {
+            !full
+                .get(id)
+                .is_some_and(|f| pillow_engine::in_full_period(f, slot.slot.start))
+        });
+        !slot.free.is_empty()
+    });
+    Arc::new(slots)
 }

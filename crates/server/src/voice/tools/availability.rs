@@ -247,9 +247,23 @@ pub async fn check_availability_native(
         now,
     )
     .await?;
-    let calendars = match &offered {
-        Some(offered) => offered.shape_calendars(calendars),
-        None => calendars,
+    // Slots come from the calendars as cached (kept lists are tied to them); the default
+    // length reads them as the appointment type shapes them.
+    let shape = offered.as_ref().map(|o| o.shape());
+    let shaped = offered
+        .as_ref()
+        .map(|offered| offered.shape_calendars(calendars.clone()));
+    let cached = calendars;
+    let calendars = shaped.as_deref().unwrap_or(&cached);
+    let slots_in = |window: Interval, duration: SignedDuration| {
+        ctx.state.calendars.slots.team_slots(
+            ctx.tenant,
+            &cached,
+            shape.as_ref(),
+            window,
+            duration,
+            now,
+        )
     };
     if calendars.is_empty() {
         return Err(ToolError::new(
@@ -273,8 +287,8 @@ pub async fn check_availability_native(
     let fits =
         |start: Timestamp| part.is_none_or(|p| p.contains(start.to_zoned(zone.clone()).time()));
 
-    let starts: Vec<Timestamp> = team_availability(&calendars, window, duration, now)
-        .into_iter()
+    let starts: Vec<Timestamp> = slots_in(window, duration)
+        .iter()
         .map(|s| s.slot.start)
         .filter(|s| fits(*s))
         .collect();
@@ -290,8 +304,8 @@ pub async fn check_availability_native(
     let asked = describe_request(first, last, single, today, part);
     let mut nearest_available_days = Vec::new();
     let summary = if options.is_empty() {
-        let open_days: BTreeSet<Date> = team_availability(&calendars, search, duration, now)
-            .into_iter()
+        let open_days: BTreeSet<Date> = slots_in(search, duration)
+            .iter()
             .map(|s| s.slot.start)
             .filter(|s| fits(*s))
             .map(|s| local_date(s, &zone))

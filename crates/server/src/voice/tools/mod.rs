@@ -51,7 +51,6 @@ use sha2::{Digest, Sha256};
 
 use super::speech::{self, PartOfDay};
 use crate::AppState;
-use crate::domain::availability::team_availability;
 use crate::domain::bookings::{
     self as booking, BookingRequest, BookingView, Subject, TeamContext, looks_like_code,
     request_hash,
