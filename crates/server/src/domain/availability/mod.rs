@@ -36,6 +36,9 @@ pub struct MemberCalendar {
     /// Local days or weeks in which the member has reached a booking limit: no slot starting
     /// in one is offered. Empty unless filled by [`limits::team_calendars`].
     pub full: Arc<Vec<Interval>>,
+    /// A required host of a collective team: a slot is offered only when every required host
+    /// is free. False unless set by [`limits::team_calendars`].
+    pub required: bool,
 }
 
 struct Cached {
@@ -155,6 +158,7 @@ impl CalendarCache {
                     busy: cached.busy.clone(),
                     stats: cached.stats.clone(),
                     full: Arc::default(),
+                    required: false,
                 })
             })
             .collect())
@@ -332,6 +336,8 @@ impl CalendarCache {
 
 /// Free slots of a set of members: each slot with the members free at it, in input order. A
 /// member is not free at a slot starting in one of their [`MemberCalendar::full`] periods.
+/// When some members are [`MemberCalendar::required`] (a collective team), only the slots at
+/// which all of them are free are kept.
 pub fn team_availability(
     calendars: &[MemberCalendar],
     window: Interval,
@@ -367,6 +373,14 @@ pub fn team_availability(
             });
             !slot.free.is_empty()
         });
+    }
+    let required: Vec<UserId> = calendars
+        .iter()
+        .filter(|c| c.required)
+        .map(|c| c.user_id)
+        .collect();
+    if !required.is_empty() {
+        slots = pillow_engine::collective_slots(slots, &required);
     }
     slots
 }
