@@ -331,7 +331,11 @@ async fn book_all_hosts(
         .map(|c| c.user_id)
         .take(1)
         .collect();
-    let others: Vec<UserId> = free.iter().filter(|id| !hosts.contains(id)).copied().collect();
+    let others: Vec<UserId> = free
+        .iter()
+        .filter(|id| !hosts.contains(id))
+        .copied()
+        .collect();
     hosts.extend(others);
     let write = super::collective::CollectiveWrite {
         tenant,
