@@ -15,8 +15,10 @@
 //! [`check_slot`] and [`rank`].
 
 mod assignment;
+mod collective;
 mod hosts;
 mod interval;
+mod recurrence;
 mod rule;
 mod slots;
 
@@ -28,10 +30,14 @@ mod properties;
 mod test_support;
 
 pub use assignment::{Candidate, Strategy, rank};
+pub use collective::collective_slots;
 pub use hosts::{
     HostLimits, LimitWindow, Weighted, in_full_period, local_day, local_week, rank_weighted,
 };
 pub use interval::{Interval, normalize};
+pub use recurrence::{
+    Frequency, MAX_OCCURRENCES, Recurrence, RecurrenceError, SeriesEnd, expand_series,
+};
 pub use rule::{
     AppointmentShape, LocalRange, OverrideDocument, RangeDocument, Rule, RuleDocument, RuleError,
 };

@@ -7,8 +7,8 @@ use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
 use crate::{
-    Interval, Member, Rule, RuleDocument, SlotQuery, check_slot, free_slots, team_slots,
-    working_intervals,
+    Interval, Member, Rule, RuleDocument, SlotQuery, check_slot, collective_slots, free_slots,
+    team_slots, working_intervals,
 };
 
 const ZONES: [&str; 7] = [
@@ -271,6 +271,53 @@ proptest! {
             let (sa, sb): (BTreeSet<usize>, BTreeSet<usize>) =
                 (a.free.iter().copied().collect(), b.free.iter().copied().collect());
             prop_assert_eq!(sa, sb);
+        }
+    }
+
+    #[test]
+    fn collective_slots_are_the_intersection_of_the_required_hosts_free_slots(
+        rules in prop::collection::vec(arb_rule(), 1..5),
+        shared in any::<bool>(),
+        (window, now, multiple) in arb_query(),
+        raws in prop::collection::vec(arb_busy(), 5),
+        mask in prop::collection::vec(any::<bool>(), 5),
+    ) {
+        // Hosts on one shared rule (as an office's usually are) make the intersection rarely
+        // empty; hosts on their own rules exercise the empty and partial cases.
+        let rules: Vec<Rule> = if shared { vec![rules[0].clone(); rules.len()] } else { rules };
+        let busies: Vec<Vec<Interval>> = raws.iter().map(|r| busy_from(window, r)).collect();
+        let query = SlotQuery {
+            window,
+            duration: SignedDuration::from_mins(180 * multiple.min(2)),
+            now,
+        };
+        let members: Vec<Member<'_, usize>> = rules
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| Member { id: i, rule, busy: &busies[i] })
+            .collect();
+        // At least one required host, as the server insists.
+        let mut required: Vec<usize> = (0..members.len()).filter(|&i| mask[i]).collect();
+        if required.is_empty() {
+            required.push(0);
+        }
+        let per_member: Vec<BTreeSet<Interval>> = members
+            .iter()
+            .map(|m| free_slots(m.rule, m.busy, &query).into_iter().collect())
+            .collect();
+        let mut expected: BTreeSet<Interval> = per_member[required[0]].clone();
+        for &i in &required[1..] {
+            expected = expected.intersection(&per_member[i]).copied().collect();
+        }
+        let kept = collective_slots(team_slots(&members, &query), &required);
+        let got: BTreeSet<Interval> = kept.iter().map(|t| t.slot).collect();
+        prop_assert_eq!(&got, &expected);
+        for t in &kept {
+            // Every free host joins, required or not, and only free ones.
+            let free: Vec<usize> =
+                (0..members.len()).filter(|&i| per_member[i].contains(&t.slot)).collect();
+            prop_assert_eq!(&t.free, &free);
+            prop_assert!(required.iter().all(|r| t.free.contains(r)));
         }
     }
 }

@@ -23,7 +23,6 @@ impl BookingStore for PostgresStore {
         jobs: &[NewJob],
         response: Option<&IdempotentResponse>,
     ) -> StoreResult<Booking> {
-        let occupied = booking.occupied();
         // Three round trips in all, the hottest write path: the BEGIN that scopes the
         // transaction also takes the user's lock (see [`bump`]); then the blocking-event check;
         // then one statement that writes the booking, its busy event, its jobs and the
@@ -41,38 +40,7 @@ impl BookingStore for PostgresStore {
             .begin_with(sqlx::AssertSqlSafe(statement))
             .await
             .map_err(db)?;
-        if blocked_by_event(&mut tx, tenant, booking.user_id, occupied).await? {
-            return Err(overlap());
-        }
-        if at_cap(&mut tx, tenant, booking.user_id, booking.id, caps).await? {
-            return Err(StoreError::Conflict(Constraint::BookingLimit));
-        }
-        let job_ids: Vec<Uuid> = jobs.iter().map(|_| new_id()).collect();
-        let job_kinds: Vec<String> = jobs.iter().map(|j| j.kind.clone()).collect();
-        let job_payloads: Vec<String> = jobs.iter().map(|j| j.payload.to_string()).collect();
-        let extras = stored![
-            occupied.0,
-            occupied.1,
-            new_id(),
-            job_ids.as_slice(),
-            job_kinds.as_slice(),
-            job_payloads.as_slice(),
-            response.map(|r| r.key.as_str()),
-            response.map(|r| r.request_hash.as_str()),
-            response.map(|r| i32::from(r.status)),
-            response.map(|r| &r.body)
-        ];
-        let values = booking.insert_values(tenant, Timestamp::now());
-        let created = fetch_optional(&mut *tx, INSERT_BOOKING, values.into_iter().chain(extras))
-            .await
-            .map_err(|error| match error {
-                StoreError::MissingReference(Entity::Other(name)) if name == "bookings_user_fk" => {
-                    missing_user()
-                }
-                other => other,
-            })?;
-        // No row: the agent named is not in this tenant.
-        let created = created.ok_or(StoreError::MissingReference(Entity::Agent))?;
+        let created = write_booking(&mut tx, tenant, booking, caps, jobs, response).await?;
         commit(tx, created).await
     }
 
@@ -124,7 +92,9 @@ impl BookingStore for PostgresStore {
         else {
             return Ok(None);
         };
-        // User first, then the booking: the lock order of every booking write.
+        // Users first (every host of a collective booking, in id order), then the booking: the
+        // lock order of every booking write.
+        super::collective::lock_hosts(&mut tx, tenant, id).await?;
         lock_user(&mut tx, tenant, found.user_id).await?;
         let now = Timestamp::now();
         let cancelled: Option<Booking> = fetch_optional(
@@ -154,6 +124,8 @@ impl BookingStore for PostgresStore {
             stored![tenant, id, now],
         )
         .await?;
+        // A collective booking frees every host's time with the lead's.
+        super::collective::cancel_hosts(&mut tx, tenant, id, reason, now).await?;
         follow_up(&mut tx, tenant, jobs, response).await?;
         commit(tx, Some(cancelled)).await
     }
@@ -384,4 +356,52 @@ async fn follow_up(
 ) -> StoreResult<()> {
     insert_jobs(conn, tenant, jobs).await?;
     record_response(conn, tenant, response).await
+}
+
+/// Checks and writes one booking row inside the caller's transaction, which already holds the
+/// user's lock (see [`bump`]): no blocking event, the caps not reached, then the one statement
+/// that writes the booking, its busy event, `jobs` and `response` under the exclusion
+/// constraint.
+pub(crate) async fn write_booking(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    booking: &NewBooking,
+    caps: &[BookingCap],
+    jobs: &[NewJob],
+    response: Option<&IdempotentResponse>,
+) -> StoreResult<Booking> {
+    let occupied = booking.occupied();
+    if blocked_by_event(&mut *tx, tenant, booking.user_id, occupied).await? {
+        return Err(overlap());
+    }
+    if at_cap(&mut *tx, tenant, booking.user_id, booking.id, caps).await? {
+        return Err(StoreError::Conflict(Constraint::BookingLimit));
+    }
+    let job_ids: Vec<Uuid> = jobs.iter().map(|_| new_id()).collect();
+    let job_kinds: Vec<String> = jobs.iter().map(|j| j.kind.clone()).collect();
+    let job_payloads: Vec<String> = jobs.iter().map(|j| j.payload.to_string()).collect();
+    let extras = stored![
+        occupied.0,
+        occupied.1,
+        new_id(),
+        job_ids.as_slice(),
+        job_kinds.as_slice(),
+        job_payloads.as_slice(),
+        response.map(|r| r.key.as_str()),
+        response.map(|r| r.request_hash.as_str()),
+        response.map(|r| i32::from(r.status)),
+        response.map(|r| &r.body)
+    ];
+    let values = booking.insert_values(tenant, Timestamp::now());
+    let created = fetch_optional(&mut *tx, INSERT_BOOKING, values.into_iter().chain(extras))
+        .await
+        .map_err(|error| match error {
+            StoreError::MissingReference(Entity::Other(name)) if name == "bookings_user_fk" => {
+                missing_user()
+            }
+            other => other,
+        })?;
+    // No row: the agent named is not in this tenant.
+    let created = created.ok_or(StoreError::MissingReference(Entity::Agent))?;
+    Ok(created)
 }

@@ -27,65 +27,7 @@ impl BookingStore for SqliteStore {
         // IMMEDIATE: the write lock is ours from the overlap check to the commit, so no other
         // booking can slip in between (concurrent callers wait on the busy timeout).
         let mut tx = self.write().await?;
-        if !bump(&mut tx, tenant, booking.user_id).await? {
-            return Err(missing_user());
-        }
-        if let Some(agent) = booking.agent_id {
-            let known: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM agents WHERE tenant_id = $1 AND id = $2)",
-            )
-            .bind(tenant.0)
-            .bind(Bound(StoredValue::from(agent)))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-            if !known {
-                return Err(StoreError::MissingReference(Entity::Agent));
-            }
-        }
-        if taken(
-            &mut tx,
-            tenant,
-            booking.user_id,
-            booking.id,
-            booking.occupied(),
-        )
-        .await?
-        {
-            return Err(overlap());
-        }
-        if at_cap(&mut tx, tenant, booking.user_id, booking.id, caps).await? {
-            return Err(StoreError::Conflict(Constraint::BookingLimit));
-        }
-        let created = fetch_one(
-            &mut *tx,
-            "INSERT INTO bookings (id, tenant_id, agent_id, user_id, confirmation_code, \
-             start_at, end_at, buffer_before_minutes, buffer_after_minutes, attendee_name, \
-             attendee_email, attendee_phone, notes, title, description, status, call_id, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             'confirmed', $16, $17, $17) RETURNING *",
-            booking.insert_values(tenant, now),
-        )
-        .await?;
-        execute(
-            &mut *tx,
-            "INSERT INTO calendar_events (id, tenant_id, user_id, title, description, start_at, \
-             end_at, all_day, status, transparency, source, booking_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 'confirmed', 'opaque', 'booking', $8, $9, $9)",
-            stored![
-                new_id(),
-                tenant,
-                booking.user_id,
-                &booking.title,
-                &booking.description,
-                booking.start,
-                booking.end,
-                booking.id,
-                now
-            ],
-        )
-        .await?;
+        let created = write_booking(&mut tx, tenant, booking, caps, now).await?;
         follow_up(&mut tx, tenant, jobs, response, now).await?;
         commit(tx, created).await
     }
@@ -156,6 +98,8 @@ impl BookingStore for SqliteStore {
             stored![tenant, id, now],
         )
         .await?;
+        // A collective booking frees every host's time with the lead's.
+        super::collective::cancel_hosts(&mut tx, tenant, id, reason, now).await?;
         follow_up(&mut tx, tenant, jobs, response, now).await?;
         commit(tx, Some(cancelled)).await
     }
@@ -357,4 +301,75 @@ async fn follow_up(
 ) -> StoreResult<()> {
     insert_jobs(conn, tenant, jobs, now).await?;
     record_response(conn, tenant, response, now).await
+}
+
+/// Checks and writes one booking row with its busy event inside the caller's immediate write
+/// transaction: the user bumped, the agent known, the time free, the caps not reached.
+pub(crate) async fn write_booking(
+    tx: &mut SqliteConnection,
+    tenant: TenantId,
+    booking: &NewBooking,
+    caps: &[BookingCap],
+    now: Timestamp,
+) -> StoreResult<Booking> {
+    if !bump(&mut *tx, tenant, booking.user_id).await? {
+        return Err(missing_user());
+    }
+    if let Some(agent) = booking.agent_id {
+        let known: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM agents WHERE tenant_id = $1 AND id = $2)",
+        )
+        .bind(tenant.0)
+        .bind(Bound(StoredValue::from(agent)))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        if !known {
+            return Err(StoreError::MissingReference(Entity::Agent));
+        }
+    }
+    if taken(
+        &mut *tx,
+        tenant,
+        booking.user_id,
+        booking.id,
+        booking.occupied(),
+    )
+    .await?
+    {
+        return Err(overlap());
+    }
+    if at_cap(&mut *tx, tenant, booking.user_id, booking.id, caps).await? {
+        return Err(StoreError::Conflict(Constraint::BookingLimit));
+    }
+    let created = fetch_one(
+        &mut *tx,
+        "INSERT INTO bookings (id, tenant_id, agent_id, user_id, confirmation_code, \
+             start_at, end_at, buffer_before_minutes, buffer_after_minutes, attendee_name, \
+             attendee_email, attendee_phone, notes, title, description, status, call_id, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             'confirmed', $16, $17, $17) RETURNING *",
+        booking.insert_values(tenant, now),
+    )
+    .await?;
+    execute(
+        &mut *tx,
+        "INSERT INTO calendar_events (id, tenant_id, user_id, title, description, start_at, \
+             end_at, all_day, status, transparency, source, booking_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 'confirmed', 'opaque', 'booking', $8, $9, $9)",
+        stored![
+            new_id(),
+            tenant,
+            booking.user_id,
+            &booking.title,
+            &booking.description,
+            booking.start,
+            booking.end,
+            booking.id,
+            now
+        ],
+    )
+    .await?;
+    Ok(created)
 }

@@ -9,6 +9,7 @@ mod agents;
 mod api_keys;
 mod appointment_types;
 mod bookings;
+mod collective;
 mod connections;
 mod decode;
 mod encode;
@@ -21,6 +22,7 @@ mod notification_templates;
 mod outbox;
 mod rules;
 mod secrets;
+mod series;
 mod sessions;
 mod tenants;
 mod users;
@@ -32,6 +34,7 @@ pub use agents::*;
 pub use api_keys::*;
 pub use appointment_types::*;
 pub use bookings::*;
+pub use collective::*;
 pub use connections::*;
 pub use decode::*;
 pub use encode::*;
@@ -44,6 +47,7 @@ pub use notification_templates::*;
 pub use outbox::*;
 pub use rules::*;
 pub use secrets::*;
+pub use series::*;
 pub use sessions::*;
 pub use tenants::*;
 pub use users::*;
@@ -82,6 +86,8 @@ pub trait Store:
     + RuleStore
     + EventStore
     + BookingStore
+    + CollectiveStore
+    + SeriesStore
     + IdempotencyStore
     + OutboxStore
     + WidgetKeyStore
@@ -105,6 +111,8 @@ impl<T> Store for T where
         + RuleStore
         + EventStore
         + BookingStore
+        + CollectiveStore
+        + SeriesStore
         + IdempotencyStore
         + OutboxStore
         + WidgetKeyStore

@@ -59,6 +59,7 @@ async fn get_settings(
             max_bookings_per_day: None,
             max_bookings_per_week: None,
             weight: None,
+            required: None,
         })
         .collect();
     Ok(Json(settings))

@@ -54,6 +54,15 @@ pub struct CreateBooking {
     /// `event_type_config`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     appointment_type: Option<String>,
+    /// A recurring series: an RFC 5545 RRULE string, or `{"frequency": "daily" | "weekly" |
+    /// "monthly", "interval", "count" | "until", "by_day"}`, expanded in the agent's zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    recurrence: Option<serde_json::Value>,
+    /// With `recurrence`: book the occurrences that are free and list the rest as `skipped`,
+    /// instead of refusing the whole series (409 `series_conflict`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    allow_partial: Option<bool>,
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
@@ -127,6 +136,16 @@ async fn create_booking(
     let duration = parse_duration(body.duration)?;
     let attendee = check_attendee(&body.attendee)?;
     let notes = check_notes(body.notes.clone())?;
+    let series = body
+        .recurrence
+        .as_ref()
+        .map(|r| {
+            booking::parse_recurrence(r).map(|rrule| booking::SeriesRequest {
+                rrule,
+                allow_partial: body.allow_partial.unwrap_or(false),
+            })
+        })
+        .transpose()?;
     let subject = subject_for(
         &state,
         &caller,
@@ -173,6 +192,7 @@ async fn create_booking(
     };
     let tenant = caller.tenant;
     let (state_ref, subject, request, offered) = (&state, &subject, &request, offered.as_ref());
+    let series = series.as_ref();
     idempotent(
         &state,
         tenant,
@@ -181,7 +201,17 @@ async fn create_booking(
         StatusCode::CREATED,
         |record| async move {
             let record = record.as_ref().map(|(k, h)| (k.as_str(), h.as_str()));
-            booking::book_typed(state_ref, tenant, subject, request, offered, record).await
+            match series {
+                Some(series) => {
+                    booking::book_series(
+                        state_ref, tenant, subject, request, offered, series, record,
+                    )
+                    .await
+                }
+                None => {
+                    booking::book_typed(state_ref, tenant, subject, request, offered, record).await
+                }
+            }
         },
     )
     .await
@@ -290,6 +320,10 @@ async fn get_booking(
 struct CancelBody {
     #[serde(default)]
     reason: Option<String>,
+    /// For an occurrence of a recurring series: `occurrence` (default, this one only),
+    /// `series` (every occurrence) or `following` (this one and every later one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, serde::Serialize)]
@@ -328,8 +362,8 @@ async fn cancel_booking(
     };
     let booking = find(&state, caller.tenant, &id_or_code).await?;
     may_change(&caller, &booking)?;
-    let reason = body.reason;
-    booking::cancel(&state, &booking, reason, key)
+    let scope = booking::SeriesScope::parse(body.scope.as_deref())?;
+    booking::cancel_in_series(&state, &booking, scope, body.reason, key)
         .await
         .map(|(status, body)| (status, Json(body)))
         .map_err(ApiError::from)

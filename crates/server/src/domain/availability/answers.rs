@@ -180,7 +180,7 @@ impl SlotLists {
                 slots
             }
         };
-        super::without_full_periods(calendars, slots)
+        super::narrow_team_slots(calendars, slots)
     }
 
     /// Each member's list for `question`: kept ones where still valid, the rest computed (and

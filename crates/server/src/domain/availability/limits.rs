@@ -57,6 +57,24 @@ pub async fn team_calendars_except(
         .calendars
         .calendars(state.store.as_ref(), tenant, members, window, now)
         .await?;
+    if let Some(required) = team.and_then(|t| t.collective.as_ref()) {
+        // A collective team: its required hosts (of those asked for) must all be free. One
+        // without working hours is never free, so nothing can be offered.
+        let required: Vec<UserId> = required
+            .iter()
+            .filter(|r| members.contains(r))
+            .copied()
+            .collect();
+        if required
+            .iter()
+            .any(|r| !calendars.iter().any(|c| c.user_id == *r))
+        {
+            return Ok(Vec::new());
+        }
+        for calendar in &mut calendars {
+            calendar.required = required.contains(&calendar.user_id);
+        }
+    }
     let Some(team) = team.filter(|t| !t.limits.is_empty()) else {
         return Ok(calendars);
     };

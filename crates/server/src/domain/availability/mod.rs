@@ -37,6 +37,9 @@ pub struct MemberCalendar {
     /// Local days or weeks in which the member has reached a booking limit: no slot starting
     /// in one is offered. Empty unless filled by [`limits::team_calendars`].
     pub full: Arc<Vec<Interval>>,
+    /// A required host of a collective team: a slot is offered only when every required host
+    /// is free. False unless set by [`limits::team_calendars`].
+    pub required: bool,
 }
 
 struct Cached {
@@ -158,6 +161,7 @@ impl CalendarCache {
                     busy: cached.busy.clone(),
                     stats: cached.stats.clone(),
                     full: Arc::default(),
+                    required: false,
                 })
             })
             .collect())
@@ -335,6 +339,8 @@ impl CalendarCache {
 
 /// Free slots of a set of members: each slot with the members free at it, in input order. A
 /// member is not free at a slot starting in one of their [`MemberCalendar::full`] periods.
+/// When some members are [`MemberCalendar::required`] (a collective team), only the slots at
+/// which all of them are free are kept.
 pub fn team_availability(
     calendars: &[MemberCalendar],
     window: Interval,
@@ -357,30 +363,43 @@ pub fn team_availability(
             now,
         },
     );
-    Arc::unwrap_or_clone(without_full_periods(calendars, Arc::new(slots)))
+    Arc::unwrap_or_clone(narrow_team_slots(calendars, Arc::new(slots)))
 }
 
 /// `slots` less each member at a slot starting in one of their [`MemberCalendar::full`]
-/// periods (and slots left with nobody); `slots` itself when nobody has a full period.
-pub fn without_full_periods(
+/// periods (and slots left with nobody), and, when some members are
+/// [`MemberCalendar::required`] (a collective team), only the slots at which all of them are
+/// free; `slots` itself when neither applies, so a cached answer is shared, not copied.
+pub fn narrow_team_slots(
     calendars: &[MemberCalendar],
     slots: Arc<Vec<TeamSlot<UserId>>>,
 ) -> Arc<Vec<TeamSlot<UserId>>> {
-    if calendars.iter().all(|c| c.full.is_empty()) {
+    let any_full = calendars.iter().any(|c| !c.full.is_empty());
+    let required: Vec<UserId> = calendars
+        .iter()
+        .filter(|c| c.required)
+        .map(|c| c.user_id)
+        .collect();
+    if !any_full && required.is_empty() {
         return slots;
     }
-    let full: HashMap<UserId, &[Interval]> = calendars
-        .iter()
-        .map(|c| (c.user_id, c.full.as_slice()))
-        .collect();
     let mut slots = Arc::unwrap_or_clone(slots);
-    slots.retain_mut(|slot| {
-        slot.free.retain(|id| {
-            !full
-                .get(id)
-                .is_some_and(|f| pillow_engine::in_full_period(f, slot.slot.start))
+    if any_full {
+        let full: HashMap<UserId, &[Interval]> = calendars
+            .iter()
+            .map(|c| (c.user_id, c.full.as_slice()))
+            .collect();
+        slots.retain_mut(|slot| {
+            slot.free.retain(|id| {
+                !full
+                    .get(id)
+                    .is_some_and(|f| pillow_engine::in_full_period(f, slot.slot.start))
+            });
+            !slot.free.is_empty()
         });
-        !slot.free.is_empty()
-    });
+    }
+    if !required.is_empty() {
+        slots = pillow_engine::collective_slots(slots, &required);
+    }
     Arc::new(slots)
 }

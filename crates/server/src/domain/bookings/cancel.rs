@@ -12,6 +12,14 @@ pub async fn cancel(
     key: Option<String>,
 ) -> DomainResult<(StatusCode, BookingView)> {
     let tenant = booking.tenant_id;
+    // Any host's row of a collective booking stands for the whole booking: its lead is
+    // cancelled, which frees every host.
+    let group = state.store.booking_group(tenant, booking.id).await?;
+    let lead = group
+        .into_iter()
+        .next()
+        .filter(|lead| lead.id != booking.id);
+    let booking = lead.as_ref().unwrap_or(booking);
     let hash = request_hash(
         "cancel",
         &booking.id.to_string(),

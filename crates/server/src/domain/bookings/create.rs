@@ -175,6 +175,23 @@ pub async fn book_typed(
             first_rejection.unwrap_or(SlotRejection::Busy),
         ));
     }
+    if let Some(team) = team.filter(|t| t.collective.is_some()) {
+        return book_all_hosts(
+            state,
+            tenant,
+            team,
+            agent,
+            subject,
+            request,
+            &calendars,
+            &free,
+            duration,
+            now,
+            record,
+            (&members, probe, offered),
+        )
+        .await;
+    }
     let order = rank_members(team, &free, &calendars);
     if order.is_empty() {
         return Err(slot_unavailable(nearest_alternatives(
@@ -273,6 +290,74 @@ pub async fn book_typed(
         duration,
         now,
     )))
+}
+
+/// A collective team's booking: every required host free, then all free hosts in one write.
+#[allow(clippy::too_many_arguments)]
+async fn book_all_hosts(
+    state: &AppState,
+    tenant: TenantId,
+    team: &Team,
+    agent: Option<&Agent>,
+    subject: &Subject,
+    request: &BookingRequest,
+    calendars: &[MemberCalendar],
+    free: &[UserId],
+    duration: SignedDuration,
+    now: Timestamp,
+    record: Option<(&str, &str)>,
+    (members, probe, offered): (&[UserId], Interval, Option<&Offered>),
+) -> DomainResult<BookingView> {
+    let alternatives = |calendars: &[MemberCalendar]| {
+        slot_unavailable(nearest_alternatives(
+            calendars,
+            request.start,
+            duration,
+            now,
+        ))
+    };
+    if !super::collective::all_required_free(calendars, free) {
+        metrics::counter!("bookings_total", "outcome" => "conflict").increment(1);
+        return Err(alternatives(calendars));
+    }
+    let names: HashMap<UserId, String> = match subject {
+        Subject::Agent(context) => context.names.clone(),
+        Subject::User(user) => HashMap::from([(user.id, user.name.clone())]),
+    };
+    // The lead is the first required host in the team's list; then everyone else free.
+    let mut hosts: Vec<UserId> = calendars
+        .iter()
+        .filter(|c| c.required && free.contains(&c.user_id))
+        .map(|c| c.user_id)
+        .take(1)
+        .collect();
+    let others: Vec<UserId> = free
+        .iter()
+        .filter(|id| !hosts.contains(id))
+        .copied()
+        .collect();
+    hosts.extend(others);
+    let write = super::collective::CollectiveWrite {
+        tenant,
+        team,
+        agent,
+        request,
+        calendars,
+        hosts: &hosts,
+        names: &names,
+        duration,
+        now,
+    };
+    if let Some(view) = super::collective::book_collective(state, &write, record).await? {
+        return Ok(view);
+    }
+    metrics::counter!("bookings_total", "outcome" => "conflict").increment(1);
+    let calendars = team_calendars(state, tenant, Some(team), members, probe, now).await?;
+    let calendars = match offered {
+        Some(offered) => offered.shape_calendars(calendars),
+        None => calendars,
+    };
+    Err(alternatives(&calendars))
 }
 
 /// The booking row as it will be once committed, for rendering the answer before the commit.

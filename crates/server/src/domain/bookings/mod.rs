@@ -6,10 +6,12 @@
 //! next member in the strategy's order.
 
 mod cancel;
+mod collective;
 mod create;
 mod idempotency;
 mod request;
 mod reschedule;
+mod series;
 mod settings;
 mod team;
 mod view;
@@ -19,6 +21,7 @@ pub use create::*;
 pub use idempotency::*;
 pub use request::*;
 pub use reschedule::*;
+pub use series::*;
 pub use settings::*;
 pub use team::*;
 pub use view::*;

@@ -100,6 +100,7 @@ pub enum Subject {
 }
 
 /// A validated booking request.
+#[derive(Clone)]
 pub struct BookingRequest {
     pub start: Timestamp,
     pub duration: Option<SignedDuration>,

@@ -34,6 +34,14 @@ pub async fn reschedule(
                     "A cancelled booking cannot be rescheduled; book a new time instead.",
                 ));
             }
+            if !state
+                .store
+                .booking_group(tenant, booking.id)
+                .await?
+                .is_empty()
+            {
+                return Err(super::collective::refuse_move());
+            }
             let duration = booking.end.duration_since(booking.start);
             let end = start.checked_add(duration).map_err(DomainError::internal)?;
             let now = Timestamp::now();

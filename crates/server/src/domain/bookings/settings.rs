@@ -12,7 +12,8 @@ use pillow_store::UserId;
 pub struct BookingSettings {
     #[serde(default)]
     pub assignable_users: Vec<AssignableUser>,
-    /// `round_robin`, `least_busy`, `priority` or `specific_user`.
+    /// `round_robin`, `least_busy`, `priority`, `specific_user` or `collective` (one booking
+    /// occupies every required host and every optional host free at the time).
     #[serde(default = "default_strategy")]
     pub distribution_strategy: String,
     /// For `specific_user`: who (default: the first assignable user).
@@ -42,6 +43,10 @@ pub struct AssignableUser {
     /// Round robin share: weight 2 gets twice the bookings of weight 1 (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<i64>,
+    /// For `collective`: a slot is offered only when this host is free (default false: the
+    /// host joins when free). Other strategies ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<bool>,
 }
 
 /// The most a per-member limit or weight may be: beyond any office's day, and small enough
@@ -172,12 +177,29 @@ pub fn render_template(template: &str, values: &HashMap<&str, String>) -> String
     out
 }
 
+/// The strategy name of a collective team.
+pub const COLLECTIVE: &str = "collective";
+
+/// For a collective team, its required hosts in list order; `None` for any other strategy.
+pub(crate) fn required_hosts(settings: &BookingSettings) -> Option<Vec<UserId>> {
+    (settings.distribution_strategy == COLLECTIVE).then(|| {
+        settings
+            .assignable_users
+            .iter()
+            .filter(|u| u.required == Some(true))
+            .filter_map(|u| u.user_id.parse::<UserId>().ok())
+            .collect()
+    })
+}
+
 pub(crate) fn parse_strategy(
     settings: &BookingSettings,
     members: &[UserId],
 ) -> DomainResult<Strategy<UserId>> {
     match settings.distribution_strategy.as_str() {
-        "round_robin" => Ok(Strategy::RoundRobin),
+        // Collective books every free host at once; the order only decides which of the
+        // required hosts leads (the first in the list), see [`super::Team::collective`].
+        "round_robin" | COLLECTIVE => Ok(Strategy::RoundRobin),
         "least_busy" => Ok(Strategy::LeastBusy),
         "priority" => Ok(Strategy::Priority),
         "specific_user" => {
@@ -203,7 +225,7 @@ pub(crate) fn parse_strategy(
             "distribution_strategy",
             ErrorCode::UnknownStrategy,
             format!(
-                "{other:?} is not a strategy; use round_robin, least_busy, priority or specific_user."
+                "{other:?} is not a strategy; use round_robin, least_busy, priority, specific_user or collective."
             ),
         )),
     }
@@ -254,6 +276,13 @@ pub async fn validate_settings(
             "specific_user_id",
             ErrorCode::UnknownUser,
             "specific_user_id must be one of the assignable users.",
+        ));
+    }
+    if required_hosts(settings).is_some_and(|r| r.is_empty()) {
+        return Err(DomainError::invalid(
+            "assignable_users",
+            ErrorCode::NoRequiredHost,
+            "A collective agent needs at least one assignable user with \"required\": true.",
         ));
     }
     let config = &settings.event_type_config;

@@ -13,6 +13,9 @@ pub struct Team {
     pub limits: HashMap<UserId, pillow_engine::HostLimits>,
     /// Round-robin weights, only when some member's is not 1 (else plain round robin).
     pub weights: HashMap<UserId, u32>,
+    /// For a `collective` team, its required hosts in list order (never empty: the settings
+    /// are refused otherwise); `None` for every other strategy.
+    pub collective: Option<Vec<UserId>>,
 }
 
 /// An agent's team: its booking settings' assignable users, or, without settings, every member
@@ -48,6 +51,7 @@ pub async fn agent_team(state: &AppState, agent: &Agent) -> DomainResult<Team> {
         .filter_map(|u| Some((u.user_id.parse::<UserId>().ok()?, u.priority.unwrap_or(0))))
         .collect();
     let strategy = parse_strategy(&settings, &members)?;
+    let collective = required_hosts(&settings);
     let limits = settings
         .assignable_users
         .iter()
@@ -74,6 +78,7 @@ pub async fn agent_team(state: &AppState, agent: &Agent) -> DomainResult<Team> {
         settings,
         limits,
         weights,
+        collective,
     })
 }
 
@@ -87,6 +92,14 @@ pub fn rank_members(
     let Some(team) = team else {
         return free.to_vec();
     };
+    if let Some(required) = &team.collective {
+        // Every free host joins a collective booking; the required ones first, in list order,
+        // so the first is the lead.
+        let (mut first, rest): (Vec<UserId>, Vec<UserId>) =
+            free.iter().partition(|id| required.contains(id));
+        first.extend(rest);
+        return first;
+    }
     let stats_of = |id: &UserId| {
         calendars
             .iter()

@@ -39,6 +39,58 @@ pub struct BookingView {
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
+    /// Every host of a collective booking, the lead (`assigned_user`) first; absent for a
+    /// booking of one host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<AssignedUser>,
+    /// The recurring series the booking belongs to; absent for a one-off booking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<SeriesView>,
+}
+
+/// A booking's recurring series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SeriesView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: uuid::Uuid,
+    /// The series' RFC 5545 RRULE, expanded in the agent's zone.
+    pub rrule: String,
+    /// This booking's place among the occurrences booked, from 0.
+    pub position: u32,
+    /// Every occurrence, in order: listed when the series is booked or changed as a whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub occurrences: Vec<OccurrenceView>,
+    /// With `allow_partial`: the occurrences left out because they could not be booked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub skipped: Vec<crate::domain::error::Alternative>,
+}
+
+/// One occurrence of a series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OccurrenceView {
+    pub id: BookingId,
+    pub confirmation_code: String,
+    #[schema(value_type = String)]
+    pub status: BookingStatus,
+    #[schema(value_type = String, format = DateTime)]
+    pub start_time: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub end_time: Timestamp,
+    pub user_id: UserId,
+}
+
+impl OccurrenceView {
+    pub fn of(booking: &Booking) -> Self {
+        OccurrenceView {
+            id: booking.id,
+            confirmation_code: booking.confirmation_code.clone(),
+            status: booking.status,
+            start_time: booking.start,
+            end_time: booking.end,
+            user_id: booking.user_id,
+        }
+    }
 }
 
 /// The member a booking is with.
@@ -78,6 +130,8 @@ impl BookingView {
             cancelled_at: booking.cancelled_at,
             created_at: booking.created_at,
             updated_at: booking.updated_at,
+            hosts: Vec::new(),
+            series: None,
         }
     }
 }
@@ -103,14 +157,37 @@ pub(crate) async fn find(
     found.ok_or_else(|| DomainError::not_found("booking"))
 }
 
-/// The view of a booking, with its member's name read from the store.
+/// The view of a booking, with its member's name read from the store, and every host's when it
+/// is collective.
 pub(crate) async fn view_of(state: &AppState, booking: &Booking) -> DomainResult<BookingView> {
     let host = state
         .store
         .get_user(booking.tenant_id, booking.user_id)
         .await?;
-    Ok(BookingView::new(
-        booking,
-        host.as_ref().map_or("", |u| u.name.as_str()),
-    ))
+    let mut view = BookingView::new(booking, host.as_ref().map_or("", |u| u.name.as_str()));
+    let group = state
+        .store
+        .booking_group(booking.tenant_id, booking.id)
+        .await?;
+    if !group.is_empty() {
+        let names: HashMap<UserId, String> = state
+            .store
+            .list_users(booking.tenant_id)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.name))
+            .collect();
+        let hosts: Vec<UserId> = group.iter().map(|b| b.user_id).collect();
+        view.hosts = super::collective::host_views(&hosts, &names);
+    }
+    if let Some(link) = state.store.series_of(booking.tenant_id, booking.id).await? {
+        view.series = Some(SeriesView {
+            id: link.series_id,
+            rrule: link.rrule,
+            position: link.position,
+            occurrences: Vec::new(),
+            skipped: Vec::new(),
+        });
+    }
+    Ok(view)
 }
