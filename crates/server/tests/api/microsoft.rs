@@ -456,10 +456,27 @@ async fn an_expired_delta_token_leads_to_a_correct_full_resync(h: &Harness) {
     let half = SignedDuration::from_mins(30);
     let first = h.create("A", a, 30);
     assert!(!h.sync(id).await.full);
+    // Held while the calendar changes, so the syncs its notifications start wait, and the
+    // one below is the sync that meets the forgotten token.
+    let owner = "test-holder";
+    let leased = h
+        .app
+        .store()
+        .lease_calendar_connection(h.tenant.id, id, owner, Timestamp::now(), SignedDuration::from_mins(5))
+        .await
+        .unwrap()
+        .unwrap();
     h.create("B", b, 30);
     h.ms.delete_event(HOST, &first);
     h.ms.expire_delta_tokens();
-    assert!(h.sync(id).await.full);
+    let report = h
+        .app
+        .state
+        .sync
+        .run_leased(leased, Trigger::Manual, owner)
+        .await
+        .unwrap();
+    assert!(report.full, "{report:?}");
     assert_eq!(h.busy().await, [(b, b + half)]);
     assert!(!h.sync(id).await.full);
     assert_eq!(h.busy().await, [(b, b + half)]);
