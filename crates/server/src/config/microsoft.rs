@@ -81,12 +81,14 @@ pub fn settings(
     Ok(Some(MicrosoftConfig {
         client_id,
         client_secret,
-        redirect_uri: source.get("MICROSOFT_OAUTH_REDIRECT_URI").unwrap_or_else(|| {
-            format!(
-                "{}/api/calendar/microsoft/callback",
-                public_url.trim_end_matches('/')
-            )
-        }),
+        redirect_uri: source
+            .get("MICROSOFT_OAUTH_REDIRECT_URI")
+            .unwrap_or_else(|| {
+                format!(
+                    "{}/api/calendar/microsoft/callback",
+                    public_url.trim_end_matches('/')
+                )
+            }),
         endpoints,
         retry_attempts: number(source, "MICROSOFT_RETRY_ATTEMPTS", 5)? as u32,
         retry_base_delay: Duration::from_millis(number(source, "MICROSOFT_RETRY_BASE_MS", 500)?),

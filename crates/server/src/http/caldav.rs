@@ -21,10 +21,10 @@ use crate::sync::{EngineError, Trigger};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(connect))
-        .routes(routes!(disconnect))
-        .routes(routes!(sync_one))
-        .routes(routes!(kinds))
+        .routes(routes!(caldav_connect))
+        .routes(routes!(caldav_disconnect))
+        .routes(routes!(sync_provider))
+        .routes(routes!(provider_kinds))
 }
 
 /// A kind of calendar a member can connect.
@@ -48,7 +48,7 @@ struct KindList {
 /// connect buttons from this).
 #[utoipa::path(get, path = "/api/calendar/providers/kinds", tag = "calendar sync",
     security(("bearer" = [])), responses((status = 200, body = KindList)))]
-async fn kinds(State(state): State<AppState>, _caller: Caller) -> Json<KindList> {
+async fn provider_kinds(State(state): State<AppState>, _caller: Caller) -> Json<KindList> {
     Json(KindList {
         kinds: vec![
             KindView {
@@ -128,7 +128,11 @@ struct ConnectRequest {
 }
 
 /// The member acted for: the caller, or (admins and API keys) the one named by `user_id`.
-pub(super) async fn member(state: &AppState, caller: &Caller, user_id: Option<&str>) -> ApiResult<User> {
+pub(super) async fn member(
+    state: &AppState,
+    caller: &Caller,
+    user_id: Option<&str>,
+) -> ApiResult<User> {
     let Some(raw) = user_id else {
         return caller.user().cloned().ok_or_else(|| {
             ApiError::invalid(
@@ -175,9 +179,11 @@ fn connect_failed(error: ConnectError) -> ApiError {
         ConnectError::NoCalendar(message) => {
             ApiError::invalid("calendar_url", ErrorCode::NoCalendar, message)
         }
-        ConnectError::Unavailable(message) => {
-            ApiError::new(StatusCode::BAD_GATEWAY, ErrorCode::CaldavUnavailable, message)
-        }
+        ConnectError::Unavailable(message) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            ErrorCode::CaldavUnavailable,
+            message,
+        ),
         ConnectError::Store(e) => e.into(),
     }
 }
@@ -190,7 +196,7 @@ fn connect_failed(error: ConnectError) -> ApiError {
         (status = 422, description = "`required`, `caldav_unauthorized`, `invalid_url` or \
             `no_calendar`"),
         (status = 502, description = "`caldav_unavailable`")))]
-async fn connect(
+async fn caldav_connect(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(request): ApiJson<ConnectRequest>,
@@ -243,7 +249,7 @@ pub(super) async fn connection_of(
 #[utoipa::path(delete, path = "/api/calendar/caldav/disconnect/{id}", tag = "calendar sync",
     security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 403), (status = 404)))]
-async fn disconnect(
+async fn caldav_disconnect(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -275,7 +281,7 @@ struct SyncOutcome {
             is off, or a Google connection)"),
         (status = 422, description = "`caldav_unauthorized`: connect again"),
         (status = 502, description = "`caldav_unavailable`")))]
-async fn sync_one(
+async fn sync_provider(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,

@@ -14,7 +14,9 @@ use jiff::Timestamp;
 use pillow_providers::google::pkce_pair;
 use pillow_providers::microsoft::GraphError;
 use pillow_providers::microsoft::notifications::{NotificationBatch, client_state_matches};
-use pillow_store::{CalendarConnection, ConnectionId, ConnectionPatch, NewCalendarConnection, UserId};
+use pillow_store::{
+    CalendarConnection, ConnectionId, ConnectionPatch, NewCalendarConnection, UserId,
+};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -30,10 +32,10 @@ use crate::sync::{SyncEngine, Trigger};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(connect))
-        .routes(routes!(callback))
-        .routes(routes!(disconnect))
-        .routes(routes!(webhook))
+        .routes(routes!(microsoft_connect))
+        .routes(routes!(microsoft_callback))
+        .routes(routes!(microsoft_disconnect))
+        .routes(routes!(microsoft_webhook))
 }
 
 fn microsoft(state: &AppState) -> ApiResult<Arc<MicrosoftProvider>> {
@@ -111,7 +113,7 @@ struct ConnectUrl {
     responses((status = 303, description = "To Microsoft's consent page"),
         (status = 200, body = ConnectUrl),
         (status = 503, description = "`microsoft_not_configured`")))]
-async fn connect(
+async fn microsoft_connect(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
@@ -157,7 +159,7 @@ struct Connected {
         (status = 400, description = "`invalid_state`, `state_expired`, `consent_denied`, \
             `missing_code`, `invalid_grant`"),
         (status = 502, description = "`microsoft_unavailable`"), (status = 503)))]
-async fn callback(
+async fn microsoft_callback(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<CallbackQuery>,
 ) -> ApiResult<Json<Connected>> {
@@ -252,7 +254,7 @@ async fn callback(
 #[utoipa::path(delete, path = "/api/calendar/microsoft/disconnect/{id}", tag = "calendar sync",
     security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 403), (status = 404)))]
-async fn disconnect(
+async fn microsoft_disconnect(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -300,12 +302,13 @@ fn sync_in_background(engine: Arc<SyncEngine>, connection: &CalendarConnection) 
     params(WebhookQuery),
     request_body(content = String, content_type = "application/json",
         description = "Graph's notification batch `{\"value\": [...]}`; empty for the handshake"),
-    responses((status = 200, description = "The validation token, as text"),
+    responses((status = 200, body = String, content_type = "text/plain",
+            description = "The validation token, echoed"),
         (status = 202, body = WebhookAck),
         (status = 400, description = "`invalid_body`"),
         (status = 401, description = "`unauthorized`: a clientState does not match"),
         (status = 503)))]
-async fn webhook(
+async fn microsoft_webhook(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<WebhookQuery>,
     body: Bytes,

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use axum::http::Uri;
 use jiff::{SignedDuration, Timestamp};
 use pillow_providers::caldav::{
-    self as dav, AddressPolicy, CalDavAccount, CalDavClient, CalDavError, CalendarObject,
-    Deleted, EventTime, SyncCursor, Window, Written,
+    self as dav, AddressPolicy, CalDavAccount, CalDavClient, CalDavError, CalendarObject, Deleted,
+    EventTime, SyncCursor, Window, Written,
 };
 use pillow_providers::crypto::SecretBox;
 use pillow_store::{
@@ -74,7 +74,10 @@ impl CalDavProvider {
     }
 
     /// The client and calendar path of a stored connection.
-    fn open(&self, connection: &CalendarConnection) -> Result<(CalDavClient, String), ProviderError> {
+    fn open(
+        &self,
+        connection: &CalendarConnection,
+    ) -> Result<(CalDavClient, String), ProviderError> {
         let sealed = connection
             .access_token_encrypted
             .as_deref()
@@ -83,8 +86,9 @@ impl CalDavProvider {
             .secrets
             .open(sealed)
             .map_err(|e| ProviderError::Sealed(e.to_string()))?;
-        let (server_url, href) = split_url(&connection.calendar_id)
-            .ok_or_else(|| ProviderError::Other(format!("bad calendar URL {}", connection.calendar_id)))?;
+        let (server_url, href) = split_url(&connection.calendar_id).ok_or_else(|| {
+            ProviderError::Other(format!("bad calendar URL {}", connection.calendar_id))
+        })?;
         let account = CalDavAccount {
             server_url,
             username: connection.account_email.clone(),
@@ -212,7 +216,10 @@ impl CalendarProvider for CalDavProvider {
         let mut stored: Cursor = cursor
             .and_then(|c| serde_json::from_str(c).ok())
             .unwrap_or_default();
-        if stored.full_at.is_none_or(|at| now.duration_since(at) > FULL_EVERY) {
+        if stored
+            .full_at
+            .is_none_or(|at| now.duration_since(at) > FULL_EVERY)
+        {
             stored.sync = None;
         }
         let (client, href) = self.open(connection)?;
@@ -232,7 +239,10 @@ impl CalendarProvider for CalDavProvider {
         };
         for object in &changes.changed {
             let (events, own) = resource_events(connection, object, &window);
-            let ids: Vec<String> = events.iter().filter_map(|e| e.external_id.clone()).collect();
+            let ids: Vec<String> = events
+                .iter()
+                .filter_map(|e| e.external_id.clone())
+                .collect();
             if let Some(old) = stored.instances.get(&object.href)
                 && !changes.full
             {
@@ -257,7 +267,11 @@ impl CalendarProvider for CalDavProvider {
         let next = Cursor {
             sync: Some(changes.cursor),
             instances,
-            full_at: if changes.full { Some(now) } else { stored.full_at },
+            full_at: if changes.full {
+                Some(now)
+            } else {
+                stored.full_at
+            },
         };
         set.cursor = serde_json::to_string(&next).ok();
         Ok(set)
@@ -356,7 +370,10 @@ mod tests {
     fn presets_name_icloud_and_fastmail_and_leave_other_urls_alone() {
         assert_eq!(preset("iCloud"), "https://caldav.icloud.com");
         assert_eq!(preset("fastmail"), "https://caldav.fastmail.com");
-        assert_eq!(preset(" https://dav.example.org/ "), "https://dav.example.org/");
+        assert_eq!(
+            preset(" https://dav.example.org/ "),
+            "https://dav.example.org/"
+        );
     }
 
     #[test]

@@ -129,7 +129,12 @@ pub async fn connect_caldav(
         .await?;
     queue_catch_up(engine, tenant, user).await?;
     let _ = engine
-        .sync_when_free(tenant, connection.id, Trigger::Connect, Duration::from_secs(30))
+        .sync_when_free(
+            tenant,
+            connection.id,
+            Trigger::Connect,
+            Duration::from_secs(30),
+        )
         .await;
     Ok(engine
         .store

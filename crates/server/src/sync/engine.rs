@@ -198,7 +198,11 @@ impl SyncEngine {
     }
 
     /// Gives back the lease of a connection nothing here can sync, due again one interval on.
-    async fn put_off(&self, connection: &CalendarConnection, owner: &str) -> Result<(), StoreError> {
+    async fn put_off(
+        &self,
+        connection: &CalendarConnection,
+        owner: &str,
+    ) -> Result<(), StoreError> {
         let patch = ConnectionPatch {
             next_sync_at: Some(Timestamp::now() + self.interval),
             ..Default::default()
@@ -224,7 +228,10 @@ impl SyncEngine {
     ) -> Result<SyncReport, EngineError> {
         let started = std::time::Instant::now();
         let result = match self.provider(&connection.kind) {
-            Some(provider) => self.sync_leased(provider.as_ref(), &connection, owner).await,
+            Some(provider) => {
+                self.sync_leased(provider.as_ref(), &connection, owner)
+                    .await
+            }
             None => Err(EngineError::Unsupported(connection.kind.clone())),
         };
         let now = Timestamp::now();
@@ -405,7 +412,8 @@ impl SyncEngine {
         if booking.user_id != connection.user_id || booking.status != BookingStatus::Confirmed {
             return Ok(());
         }
-        let jobs = |kind: JobKind| from_provider(&connection.kind, kind, booking.id, booking.user_id);
+        let jobs =
+            |kind: JobKind| from_provider(&connection.kind, kind, booking.id, booking.user_id);
         match own.span {
             None => {
                 tracing::info!(booking = %booking.id, provider = %connection.kind,

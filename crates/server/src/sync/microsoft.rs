@@ -60,20 +60,17 @@ pub struct MicrosoftProvider {
 }
 
 impl MicrosoftProvider {
-    pub fn new(
-        store: Arc<dyn Store>,
-        config: &crate::Config,
-        microsoft: &MicrosoftConfig,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, config: &crate::Config, microsoft: &MicrosoftConfig) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap_or_default();
-        let graph = GraphCalendar::new(&microsoft.endpoints, http.clone()).with_retry(RetryPolicy {
-            max_attempts: microsoft.retry_attempts,
-            base_delay: microsoft.retry_base_delay,
-            max_delay: Duration::from_secs(32),
-        });
+        let graph =
+            GraphCalendar::new(&microsoft.endpoints, http.clone()).with_retry(RetryPolicy {
+                max_attempts: microsoft.retry_attempts,
+                base_delay: microsoft.retry_base_delay,
+                max_delay: Duration::from_secs(32),
+            });
         let mut mac = Hmac::<Sha256>::new_from_slice(config.jwt_secret.expose_secret().as_bytes())
             .expect("HMAC takes any key length");
         mac.update(b"pillow-calendar microsoft client state v1");
@@ -402,9 +399,8 @@ impl CalendarProvider for MicrosoftProvider {
             })
             .await?;
         for _ in 0..WRITE_ATTEMPTS {
-            let shown = span(&current).is_some_and(|(s, e, all_day)| {
-                !all_day && (s, e) == (entry.start, entry.end)
-            });
+            let shown = span(&current)
+                .is_some_and(|(s, e, all_day)| !all_day && (s, e) == (entry.start, entry.end));
             if shown && !current.is_cancelled {
                 return self.remember(connection, entry.booking, &current).await;
             }

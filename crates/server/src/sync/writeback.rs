@@ -60,7 +60,11 @@ impl SyncEngine {
                     };
                     provider.write_booking(connection, &entry).await?;
                 }
-                _ => provider.delete_booking(connection, change.booking_id).await?,
+                _ => {
+                    provider
+                        .delete_booking(connection, change.booking_id)
+                        .await?
+                }
             }
         }
         Ok(())

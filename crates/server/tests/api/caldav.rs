@@ -98,7 +98,11 @@ impl Harness {
             .connect(json!({"server_url": self.dav.url, "username": USER, "password": PASSWORD}))
             .await;
         assert_eq!(reply.status, 201, "{:?}", reply.body);
-        reply.body["provider"]["id"].as_str().unwrap().parse().unwrap()
+        reply.body["provider"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 
     async fn sync(&self, id: ConnectionId) -> Value {
@@ -160,7 +164,12 @@ impl Harness {
             .await;
         assert_eq!(reply.status, 200, "{:?}", reply.body);
         reply.body["slots"].as_array().unwrap().iter().any(|s| {
-            s["start_time"].as_str().unwrap().parse::<Timestamp>().unwrap() == at
+            s["start_time"]
+                .as_str()
+                .unwrap()
+                .parse::<Timestamp>()
+                .unwrap()
+                == at
         })
     }
 
@@ -216,8 +225,10 @@ async fn connecting_with_discovery_finds_the_event_calendar_and_seals_the_passwo
     assert_eq!(wrong.status, 422, "{:?}", wrong.body);
     assert_eq!(wrong.code(), "caldav_unauthorized");
     let missing = h
-        .connect(json!({"server_url": h.dav.url, "username": USER, "password": PASSWORD,
-                        "calendar_url": format!("{}/alice/holidays/", h.dav.url)}))
+        .connect(
+            json!({"server_url": h.dav.url, "username": USER, "password": PASSWORD,
+                        "calendar_url": format!("{}/alice/holidays/", h.dav.url)}),
+        )
         .await;
     assert_eq!(missing.status, 422, "{:?}", missing.body);
     assert_eq!(missing.code(), "no_calendar");
@@ -258,8 +269,10 @@ async fn connecting_with_discovery_finds_the_event_calendar_and_seals_the_passwo
 
     // Naming the calendar by URL connects the same account's calendar again, not a second.
     let again = h
-        .connect(json!({"server_url": h.dav.url, "username": USER, "password": PASSWORD,
-                        "calendar_url": format!("{}{WORK}", h.dav.url)}))
+        .connect(
+            json!({"server_url": h.dav.url, "username": USER, "password": PASSWORD,
+                        "calendar_url": format!("{}{WORK}", h.dav.url)}),
+        )
         .await;
     assert_eq!(again.status, 201, "{:?}", again.body);
     assert_eq!(again.body["provider"]["id"], id.to_string());
@@ -337,7 +350,10 @@ async fn a_booking_appears_in_radicale_exactly_once_even_when_the_write_is_retri
     }
     assert_eq!(h.dav.hrefs(WORK).await, [ours.clone()]);
     let report = h.sync(id).await;
-    assert_eq!(report["upserted"], 0, "our own event is not busy time: {report}");
+    assert_eq!(
+        report["upserted"], 0,
+        "our own event is not busy time: {report}"
+    );
     assert!(h.busy().await.is_empty());
 
     let cancelled = h
@@ -350,7 +366,10 @@ async fn a_booking_appears_in_radicale_exactly_once_even_when_the_write_is_retri
         .await;
     assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
     h.drain_outbox().await;
-    assert!(h.dav.hrefs(WORK).await.is_empty(), "cancelling removes the event");
+    assert!(
+        h.dav.hrefs(WORK).await.is_empty(),
+        "cancelling removes the event"
+    );
 }
 
 /// Moves and deletions in the calendar are followed: another app's event moves and goes
@@ -393,13 +412,21 @@ async fn moved_and_deleted_events_are_followed(h: &Harness) {
         .get(&format!("/api/calendar/bookings/{booking_id}"), h.token())
         .await;
     assert_eq!(
-        now.body["start_time"].as_str().unwrap().parse::<Timestamp>().unwrap(),
+        now.body["start_time"]
+            .as_str()
+            .unwrap()
+            .parse::<Timestamp>()
+            .unwrap(),
         moved_to,
         "{:?}",
         now.body
     );
     h.drain_outbox().await;
-    assert_eq!(h.dav.hrefs(WORK).await, [href.clone()], "not echoed as a second event");
+    assert_eq!(
+        h.dav.hrefs(WORK).await,
+        [href.clone()],
+        "not echoed as a second event"
+    );
     h.dav.delete(&href).await;
     h.sync(id).await;
     let now = h
@@ -436,10 +463,14 @@ async fn a_recurring_event_with_an_exception_and_an_exdate_blocks_the_right_inst
         .to_zoned(zone.clone())
         .date();
     let local = |day: jiff::civil::Date, hour: i8| {
-        day.at(hour, 0, 0, 0).to_zoned(zone.clone()).unwrap().timestamp()
+        day.at(hour, 0, 0, 0)
+            .to_zoned(zone.clone())
+            .unwrap()
+            .timestamp()
     };
     let week = |n: i32| first_day.checked_add(jiff::Span::new().weeks(n)).unwrap();
-    let stamp = |day: jiff::civil::Date, hour: i8| format!("{}T{hour:02}0000", day.strftime("%Y%m%d"));
+    let stamp =
+        |day: jiff::civil::Date, hour: i8| format!("{}T{hour:02}0000", day.strftime("%Y%m%d"));
     let ics = format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n\
          BEGIN:VEVENT\r\nUID:weekly\r\nDTSTAMP:20260101T000000Z\r\n\
@@ -493,7 +524,10 @@ async fn an_invalidated_sync_token_leads_to_a_correct_full_resync(h: &Harness) {
     let half = SignedDuration::from_mins(30);
     h.dav.put("/alice/work/a.ics", &ics("a", a, a + half)).await;
     let first = h.sync(id).await;
-    assert_eq!(first["full"], false, "the connect sync was the full one: {first}");
+    assert_eq!(
+        first["full"], false,
+        "the connect sync was the full one: {first}"
+    );
     h.dav.put("/alice/work/b.ics", &ics("b", b, b + half)).await;
     h.dav.delete("/alice/work/a.ics").await;
     h.dav.invalidate_sync_tokens();
@@ -556,7 +590,10 @@ async fn the_scheduler_polls_caldav_connections_when_due(h: &Harness) {
     assert_eq!(scheduler.try_execute_task().await.unwrap(), Step::Empty);
     let a = soon(2);
     h.dav
-        .put("/alice/work/a.ics", &ics("a", a, a + SignedDuration::from_mins(30)))
+        .put(
+            "/alice/work/a.ics",
+            &ics("a", a, a + SignedDuration::from_mins(30)),
+        )
         .await;
     h.app
         .store()
@@ -602,7 +639,13 @@ async fn two_servers_on_one_database_never_sync_one_caldav_connection_at_once() 
     let holder = "another-process";
     assert!(
         store
-            .lease_calendar_connection(h.tenant.id, id, holder, Timestamp::now(), SignedDuration::from_mins(5))
+            .lease_calendar_connection(
+                h.tenant.id,
+                id,
+                holder,
+                Timestamp::now(),
+                SignedDuration::from_mins(5)
+            )
             .await
             .unwrap()
             .is_some()
@@ -638,10 +681,15 @@ async fn two_servers_on_one_database_never_sync_one_caldav_connection_at_once() 
     for round in 0..8i64 {
         let at = at(round);
         h.dav
-            .put(&format!("/alice/work/r{round}.ics"), &ics(&format!("r{round}"), at, at + half))
+            .put(
+                &format!("/alice/work/r{round}.ics"),
+                &ics(&format!("r{round}"), at, at + half),
+            )
             .await;
         if round % 3 == 2 {
-            h.dav.delete(&format!("/alice/work/r{}.ics", round - 1)).await;
+            h.dav
+                .delete(&format!("/alice/work/r{}.ics", round - 1))
+                .await;
         }
         if round % 4 == 3 {
             h.dav.invalidate_sync_tokens();
@@ -659,11 +707,19 @@ async fn two_servers_on_one_database_never_sync_one_caldav_connection_at_once() 
             *outcomes.entry(name).or_default() += 1;
         }
     }
-    assert!(outcomes.get("synced").copied().unwrap_or(0) >= 8, "{outcomes:?}");
+    assert!(
+        outcomes.get("synced").copied().unwrap_or(0) >= 8,
+        "{outcomes:?}"
+    );
     h.app
         .state
         .sync
-        .sync_when_free(h.tenant.id, id, Trigger::Manual, std::time::Duration::from_secs(10))
+        .sync_when_free(
+            h.tenant.id,
+            id,
+            Trigger::Manual,
+            std::time::Duration::from_secs(10),
+        )
         .await
         .unwrap();
     let mut expected: Vec<_> = (0..8i64)

@@ -183,7 +183,12 @@ impl Harness {
             .await;
         assert_eq!(reply.status, 200, "{:?}", reply.body);
         reply.body["slots"].as_array().unwrap().iter().any(|s| {
-            s["start_time"].as_str().unwrap().parse::<Timestamp>().unwrap() == at
+            s["start_time"]
+                .as_str()
+                .unwrap()
+                .parse::<Timestamp>()
+                .unwrap()
+                == at
         })
     }
 
@@ -252,8 +257,16 @@ async fn connecting_through_the_consent_page_syncs_and_opens_a_subscription(h: &
     assert_eq!(connection.kind, "microsoft");
     let sealed = connection.access_token_encrypted.clone().unwrap();
     assert!(sealed.starts_with("v1:"));
-    assert!(connection.refresh_token_encrypted.unwrap().starts_with("v1:"));
-    assert_eq!(h.busy().await, [(slot, slot + SignedDuration::from_hours(1))]);
+    assert!(
+        connection
+            .refresh_token_encrypted
+            .unwrap()
+            .starts_with("v1:")
+    );
+    assert_eq!(
+        h.busy().await,
+        [(slot, slot + SignedDuration::from_hours(1))]
+    );
     let subscriptions = h.ms.subscriptions();
     assert_eq!(subscriptions.len(), 1, "{subscriptions:?}");
     assert_eq!(
@@ -277,12 +290,20 @@ async fn connecting_through_the_consent_page_syncs_and_opens_a_subscription(h: &
         .await
         .unwrap();
     assert_eq!(reply.status(), 200);
-    assert!(reply.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        reply.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     assert_eq!(reply.text().await.unwrap(), "Validation: abc");
 
     let gone = h
         .app
-        .delete(&format!("/api/calendar/microsoft/disconnect/{id}"), h.token())
+        .delete(
+            &format!("/api/calendar/microsoft/disconnect/{id}"),
+            h.token(),
+        )
         .await;
     assert_eq!(gone.status, 204, "{:?}", gone.body);
     assert!(h.ms.subscriptions().is_empty());
@@ -435,7 +456,11 @@ async fn moved_and_deleted_events_are_followed(h: &Harness) {
         .get(&format!("/api/calendar/bookings/{booking}"), h.token())
         .await;
     assert_eq!(
-        now.body["start_time"].as_str().unwrap().parse::<Timestamp>().unwrap(),
+        now.body["start_time"]
+            .as_str()
+            .unwrap()
+            .parse::<Timestamp>()
+            .unwrap(),
         to,
         "{:?}",
         now.body
@@ -462,7 +487,13 @@ async fn an_expired_delta_token_leads_to_a_correct_full_resync(h: &Harness) {
     let leased = h
         .app
         .store()
-        .lease_calendar_connection(h.tenant.id, id, owner, Timestamp::now(), SignedDuration::from_mins(5))
+        .lease_calendar_connection(
+            h.tenant.id,
+            id,
+            owner,
+            Timestamp::now(),
+            SignedDuration::from_mins(5),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -524,7 +555,10 @@ async fn a_revoked_grant_marks_the_connection_needs_reauth(h: &Harness) {
         .sync
         .sync_when_free(h.tenant.id, id, Trigger::Manual, Duration::from_secs(10))
         .await;
-    assert!(result.as_ref().is_err_and(|e| e.needs_reauth()), "{result:?}");
+    assert!(
+        result.as_ref().is_err_and(|e| e.needs_reauth()),
+        "{result:?}"
+    );
     assert_eq!(h.connection(id).await.status, ConnectionStatus::NeedsReauth);
     let scheduler = pillow_server::sync::Scheduler::new(h.app.state.sync.clone());
     h.app
