@@ -427,6 +427,7 @@ pub async fn serve_with(config: Config, ready: impl FnOnce(&AppState)) -> Result
         .with(Arc::new(crate::google::GoogleWriteBack(
             state.google.clone(),
         )))
+        .with(Arc::new(crate::sync::ProviderWriteBack(state.sync.clone())))
         .with(Arc::new(email))
         .with(Arc::new(crate::notify::WebhookDeliverer::new(
             state.store.clone(),
@@ -436,6 +437,8 @@ pub async fn serve_with(config: Config, ready: impl FnOnce(&AppState)) -> Result
         .spawn();
     if let Some(google) = state.google.clone() {
         crate::google::Scheduler::new(google).spawn();
+    } else {
+        crate::sync::Scheduler::new(state.sync.clone()).spawn();
     }
     crate::serve(state, listener, crate::shutdown_signal()).await?;
     Ok(())

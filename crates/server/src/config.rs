@@ -12,7 +12,9 @@ use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
 
 mod limits;
+mod microsoft;
 pub use limits::HttpLimits;
+pub use microsoft::MicrosoftConfig;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://pillow-calendar.db";
 const DEFAULT_PORT: u16 = 3000;
@@ -59,6 +61,13 @@ pub struct Config {
     pub sync_interval: std::time::Duration,
     /// Connection, request and body limits and timeouts.
     pub http: HttpLimits,
+    /// `CALDAV_ALLOW_PRIVATE_NETWORKS=true`: CalDAV servers on loopback and private addresses
+    /// may be connected (a self-hosted Nextcloud on the same network; tests). Off by default,
+    /// since the server URL comes from a user.
+    pub caldav_allow_private_networks: bool,
+    /// Microsoft's OAuth client and endpoints; `None` (the Microsoft routes answer 503
+    /// `microsoft_not_configured`) unless `MICROSOFT_OAUTH_CLIENT_ID` and `..._SECRET` are set.
+    pub microsoft: Option<MicrosoftConfig>,
 }
 
 /// Where settings come from; tests pass a map instead of the process environment.
@@ -149,6 +158,19 @@ fn secret(
     }
 }
 
+/// A `true`/`false` setting, `false` when unset.
+fn flag(source: &dyn Source, variable: &'static str) -> Result<bool, ConfigError> {
+    match source.get(variable).as_deref().map(str::trim) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ConfigError::new(
+            variable,
+            format!("is {other:?}"),
+            "Set it to true or false.",
+        )),
+    }
+}
+
 impl Config {
     /// Reads and checks every setting.
     ///
@@ -233,6 +255,8 @@ impl Config {
             google: None,
             sync_interval: std::time::Duration::from_secs(300),
             http: HttpLimits::from_source(source)?,
+            caldav_allow_private_networks: flag(source, "CALDAV_ALLOW_PRIVATE_NETWORKS")?,
+            microsoft: microsoft::settings(source, &public_url)?,
         };
         google_settings(source, &mut config)?;
         Ok(config)

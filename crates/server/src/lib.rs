@@ -18,6 +18,7 @@ pub mod notify;
 pub mod outbox;
 pub mod rate_limit;
 pub mod slot_id;
+pub mod sync;
 pub mod telemetry;
 pub mod voice;
 
@@ -50,6 +51,8 @@ pub struct AppState {
     pub incall: Arc<domain::incall::InCallState>,
     /// Google Calendar sync and write-back; `None` unless Google is configured.
     pub google: Option<Arc<google::GoogleSync>>,
+    /// The sync engine of the other providers (CalDAV), always there.
+    pub sync: Arc<sync::SyncEngine>,
     /// Cancelled when the server starts shutting down: ends the streams that would otherwise
     /// keep a graceful shutdown waiting (MCP sessions' server-sent events).
     pub shutdown: tokio_util::sync::CancellationToken,
@@ -64,6 +67,11 @@ impl AppState {
             .google
             .as_ref()
             .map(|g| Arc::new(google::GoogleSync::new(store.clone(), &config, g)));
+        let sync = Arc::new(sync::SyncEngine::new(store.clone(), &config));
+        if let Some(google) = &google {
+            // Google's poller leases due connections of every kind: it hands the others over.
+            google.hand_others_to(sync.clone());
+        }
         Self {
             store,
             slot_ids: Arc::new(slot_ids),
@@ -81,6 +89,7 @@ impl AppState {
             )),
             incall: Arc::default(),
             google,
+            sync,
             shutdown: tokio_util::sync::CancellationToken::new(),
         }
     }

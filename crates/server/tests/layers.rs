@@ -104,8 +104,8 @@ fn the_outbox_knows_no_integration_by_name() {
 
 /// Lowest first: each layer may use the ones before it, never one after it, so there is no
 /// cycle between them.
-const LAYERS: [&str; 7] = [
-    "outbox", "domain", "google", "notify", "voice", "mcp", "http",
+const LAYERS: [&str; 8] = [
+    "outbox", "domain", "sync", "google", "notify", "voice", "mcp", "http",
 ];
 
 #[test]

@@ -145,6 +145,8 @@ pub struct GoogleSync {
     interval: SignedDuration,
     /// Names this process's leases.
     owner: String,
+    /// Syncs the connections of other kinds the poller leases.
+    others: std::sync::OnceLock<Arc<crate::sync::SyncEngine>>,
 }
 
 impl std::fmt::Debug for GoogleSync {
@@ -202,7 +204,13 @@ impl GoogleSync {
             interval: SignedDuration::try_from(config.sync_interval)
                 .unwrap_or(SignedDuration::from_mins(5)),
             owner: format!("pid{}", std::process::id()),
+            others: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Where the poller sends the due connections of kinds other than Google's.
+    pub fn hand_others_to(&self, engine: Arc<crate::sync::SyncEngine>) {
+        let _ = self.others.set(engine);
     }
 
     /// A lease holder's name for one run: this process, and the run.

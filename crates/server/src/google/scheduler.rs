@@ -154,6 +154,16 @@ impl GoogleSync {
             .await?;
         let count = due.len();
         for connection in due {
+            if connection.kind != "google" {
+                if let Some(engine) = self.others.get()
+                    && let Err(crate::sync::EngineError::Store(error)) = engine
+                        .run_leased(connection, crate::sync::Trigger::Poll, &owner)
+                        .await
+                {
+                    return Err(error);
+                }
+                continue;
+            }
             // The outcome is recorded on the connection; a store failure ends the step.
             if let Err(SyncError::Store(error)) =
                 self.run_leased(connection, Trigger::Poll, &owner).await

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod availability;
 pub mod booking_settings;
 pub mod bookings;
+pub mod caldav;
 pub mod caller;
 pub mod dashboard;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod google;
 pub mod incall;
 pub mod limits;
 pub mod mcp;
+pub mod microsoft;
 pub mod notification_templates;
 pub mod openapi;
 pub mod ops;
@@ -97,6 +99,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(incall::router())
         .merge(widget_keys::router())
         .merge(google::router())
+        .merge(caldav::router())
+        .merge(microsoft::router())
         .merge(notification_templates::router())
         .merge(webhooks::router())
 }

@@ -84,6 +84,10 @@ impl std::fmt::Display for JobKind {
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
     Google,
+    /// A CalDAV calendar (the host moved or deleted the booking's event there).
+    Caldav,
+    /// Microsoft Outlook (Graph).
+    Microsoft,
 }
 
 /// The payload of a booking's jobs.
