@@ -39,6 +39,7 @@ mod outbox;
 mod rules;
 mod secrets;
 mod sessions;
+mod sms_opt_outs;
 mod stored;
 mod tenants;
 mod users;
@@ -325,7 +326,7 @@ async fn insert_jobs(
             .push_bind(&job.payload)
             .push("'pending'")
             .push("0")
-            .push_bind(now)
+            .push_bind(job.run_after.map_or(now, |at| at.to_sqlx()))
             .push_bind(now)
             .push_bind(now);
     });

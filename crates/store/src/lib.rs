@@ -22,6 +22,7 @@ mod outbox;
 mod rules;
 mod secrets;
 mod sessions;
+mod sms_opt_outs;
 mod tenants;
 mod users;
 mod webhook_deliveries;
@@ -45,6 +46,7 @@ pub use outbox::*;
 pub use rules::*;
 pub use secrets::*;
 pub use sessions::*;
+pub use sms_opt_outs::*;
 pub use tenants::*;
 pub use users::*;
 pub use webhook_deliveries::*;
@@ -93,6 +95,7 @@ pub trait Store:
     + NotificationTemplateStore
     + WebhookStore
     + WebhookDeliveryStore
+    + SmsOptOutStore
     + 'static
 {
 }
@@ -116,6 +119,7 @@ impl<T> Store for T where
         + NotificationTemplateStore
         + WebhookStore
         + WebhookDeliveryStore
+        + SmsOptOutStore
         + 'static
 {
 }
