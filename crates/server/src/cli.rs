@@ -421,12 +421,18 @@ pub async fn serve_with(config: Config, ready: impl FnOnce(&AppState)) -> Result
     let email = crate::notify::EmailDeliverer::from_source(
         state.store.clone(),
         &crate::config::Environment,
-    )?;
+    )?
+    .with_links(state.manage_links.clone(), &state.config.public_url);
     crate::outbox::Worker::new(state.store.clone())
         .with(Arc::new(crate::google::GoogleWriteBack(
             state.google.clone(),
         )))
         .with(Arc::new(email))
+        .with(Arc::new(crate::notify::SmsDeliverer::new(
+            state.store.clone(),
+            state.config.sms.clone(),
+            &state.config.public_url,
+        )))
         .with(Arc::new(crate::notify::WebhookDeliverer::new(
             state.store.clone(),
             state.config.secrets.clone(),

@@ -59,6 +59,8 @@ pub struct Config {
     pub sync_interval: std::time::Duration,
     /// Connection, request and body limits and timeouts.
     pub http: HttpLimits,
+    /// Twilio for SMS (`TWILIO_*`); `None` when SMS is off.
+    pub sms: Option<crate::notify::sms::SmsSettings>,
 }
 
 /// Where settings come from; tests pass a map instead of the process environment.
@@ -233,6 +235,7 @@ impl Config {
             google: None,
             sync_interval: std::time::Duration::from_secs(300),
             http: HttpLimits::from_source(source)?,
+            sms: crate::notify::sms::SmsSettings::from_source(source)?,
         };
         google_settings(source, &mut config)?;
         Ok(config)
