@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
-use pillow_store::{Booking, Job, SmsOptOutStore, Store};
+use pillow_store::{Booking, Job, Store};
 use secrecy::{ExposeSecret, SecretString};
 use sha1::Sha1;
 

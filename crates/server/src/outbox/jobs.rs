@@ -64,6 +64,8 @@ job_kinds! {
     WebhookBooking = "webhook.booking",
     /// Post a test ping to one webhook subscriber.
     WebhookPing = "webhook.ping",
+    /// Post an event from a subscriber's delivery log to it again.
+    WebhookReplay = "webhook.replay",
     /// Fails on purpose a given number of times: exercises the retry machinery end to end.
     Test = "test",
 }
@@ -267,6 +269,17 @@ impl WebhookEvent {
     }
 }
 
+/// The payload of a replay: one logged event, sent again to one subscriber as the booking is
+/// now, under the replay job's own entry in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookReplay {
+    pub webhook_id: uuid::Uuid,
+    /// `BOOKING_CREATED`, … or `PING`.
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booking_id: Option<BookingId>,
+}
+
 /// The payload of a test ping.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookPing {
@@ -303,6 +316,7 @@ pub enum OutboxJob {
     /// [`JobKind::EmailReminder`] or [`JobKind::SmsReminder`].
     Reminder(JobKind, Reminder),
     Ping(WebhookPing),
+    Replay(WebhookReplay),
     Test(TestJob),
 }
 
@@ -339,6 +353,7 @@ impl OutboxJob {
             | OutboxJob::Webhook(kind, _)
             | OutboxJob::Reminder(kind, _) => *kind,
             OutboxJob::Ping(_) => JobKind::WebhookPing,
+            OutboxJob::Replay(_) => JobKind::WebhookReplay,
             OutboxJob::Test(_) => JobKind::Test,
         }
     }
@@ -352,6 +367,7 @@ impl OutboxJob {
             OutboxJob::Webhook(_, event) => serde_json::to_value(event),
             OutboxJob::Reminder(_, reminder) => serde_json::to_value(reminder),
             OutboxJob::Ping(ping) => serde_json::to_value(ping),
+            OutboxJob::Replay(replay) => serde_json::to_value(replay),
             OutboxJob::Test(test) => serde_json::to_value(test),
         };
         NewJob {
@@ -393,6 +409,9 @@ impl OutboxJob {
             }
             JobKind::WebhookPing => {
                 OutboxJob::Ping(Deserialize::deserialize(payload).map_err(bad)?)
+            }
+            JobKind::WebhookReplay => {
+                OutboxJob::Replay(Deserialize::deserialize(payload).map_err(bad)?)
             }
             JobKind::Test => OutboxJob::Test(Deserialize::deserialize(payload).map_err(bad)?),
         })

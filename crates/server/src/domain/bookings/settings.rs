@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::domain::error::ErrorCode;
-use pillow_store::UserId;
+use pillow_store::{BookingId, UserId};
 
 // ---------------------------------------------------------------------------------------------
 // Booking settings, as agents store them.
