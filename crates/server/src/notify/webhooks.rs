@@ -457,7 +457,11 @@ impl WebhookDeliverer {
                 json!({"message": "A test ping from Pillow Calendar", "webhookId": webhook.id}),
             )?,
         };
-        let event = if change.is_some() { replay.event.as_str() } else { "PING" };
+        let event = if change.is_some() {
+            replay.event.as_str()
+        } else {
+            "PING"
+        };
         let outcome = self.post(&webhook, event, &body).await;
         let last = job.attempts >= MAX_ATTEMPTS;
         let status = if outcome.delivered {

@@ -366,7 +366,10 @@ async fn a_logged_event_is_replayed_to_its_subscriber_signed_afresh(app: &TestAp
     let log = app
         .get(&format!("/api/webhooks/{id}/deliveries"), &acme.key)
         .await;
-    let delivery = log.body["deliveries"][0]["id"].as_str().unwrap().to_string();
+    let delivery = log.body["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let path = format!("/api/webhooks/{id}/deliveries/{delivery}/replay");
     let queued = app.post(&path, &acme.key, &json!({})).await;
