@@ -157,7 +157,7 @@ pub(crate) async fn found(state: &AppState, booking: &Booking) -> ApiResult<Foun
     let agent_id = booking
         .agent_id
         .ok_or_else(|| ApiError::not_found("booking"))?;
-    let context = state.teams.get(&state, booking.tenant_id, agent_id).await?;
+    let context = state.teams.get(state, booking.tenant_id, agent_id).await?;
     let zone = agent_zone(&context);
     let now = Timestamp::now();
     let mut times = Vec::new();

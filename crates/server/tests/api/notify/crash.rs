@@ -75,7 +75,7 @@ async fn a_server_killed_mid_delivery_loses_no_message_and_repeats_none_as_new()
     let messages = sink.messages();
     let ids: BTreeMap<String, Vec<&Received>> =
         messages.iter().fold(BTreeMap::new(), |mut ids, m| {
-            ids.entry(m.message_id()).or_insert_with(Vec::new).push(m);
+            ids.entry(m.message_id()).or_default().push(m);
             ids
         });
     assert_eq!(ids.len(), expected, "every message arrived");
