@@ -52,6 +52,9 @@ pub struct FakeMessage {
     pub status_callback: Option<String>,
 }
 
+/// A status callback posted: the URL, its form parameters, and the status it was answered.
+pub type Callback = (String, Vec<(String, String)>, u16);
+
 /// A request to the Messages endpoint as the fake saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedRequest {
@@ -69,7 +72,7 @@ struct Inner {
     /// Statuses to answer the next create requests with, before any checks.
     failures: VecDeque<u16>,
     /// Status callbacks posted: (url, params, answer status).
-    callbacks: Vec<(String, Vec<(String, String)>, u16)>,
+    callbacks: Vec<Callback>,
 }
 
 struct Account {
@@ -138,7 +141,7 @@ impl FakeTwilio {
     }
 
     /// The status callbacks posted so far: URL, parameters, and the answer's status.
-    pub fn callbacks(&self) -> Vec<(String, Vec<(String, String)>, u16)> {
+    pub fn callbacks(&self) -> Vec<Callback> {
         lock(&self.state).callbacks.clone()
     }
 
