@@ -6,3 +6,4 @@
 pub mod calcom;
 pub mod google;
 pub mod microsoft;
+pub mod twilio;

@@ -421,7 +421,8 @@ pub async fn serve_with(config: Config, ready: impl FnOnce(&AppState)) -> Result
     let email = crate::notify::EmailDeliverer::from_source(
         state.store.clone(),
         &crate::config::Environment,
-    )?;
+    )?
+    .with_links(state.manage_links.clone(), &state.config.public_url);
     crate::outbox::Worker::new(state.store.clone())
         .with_lease(crate::config::outbox_lease(&crate::config::Environment)?)
         .with(Arc::new(crate::google::GoogleWriteBack(
@@ -429,6 +430,11 @@ pub async fn serve_with(config: Config, ready: impl FnOnce(&AppState)) -> Result
         )))
         .with(Arc::new(crate::sync::ProviderWriteBack(state.sync.clone())))
         .with(Arc::new(email))
+        .with(Arc::new(crate::notify::SmsDeliverer::new(
+            state.store.clone(),
+            state.config.sms.clone(),
+            &state.config.public_url,
+        )))
         .with(Arc::new(crate::notify::WebhookDeliverer::new(
             state.store.clone(),
             state.config.secrets.clone(),

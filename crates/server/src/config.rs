@@ -68,6 +68,8 @@ pub struct Config {
     /// Microsoft's OAuth client and endpoints; `None` (the Microsoft routes answer 503
     /// `microsoft_not_configured`) unless `MICROSOFT_OAUTH_CLIENT_ID` and `..._SECRET` are set.
     pub microsoft: Option<MicrosoftConfig>,
+    /// Twilio for SMS (`TWILIO_*`); `None` when SMS is off.
+    pub sms: Option<crate::notify::sms::SmsSettings>,
 }
 
 /// Where settings come from; tests pass a map instead of the process environment.
@@ -257,6 +259,7 @@ impl Config {
             http: HttpLimits::from_source(source)?,
             caldav_allow_private_networks: flag(source, "CALDAV_ALLOW_PRIVATE_NETWORKS")?,
             microsoft: microsoft::settings(source, &public_url)?,
+            sms: crate::notify::sms::SmsSettings::from_source(source)?,
         };
         google_settings(source, &mut config)?;
         Ok(config)

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod google;
 pub mod http;
 pub mod json;
+pub mod manage_link;
 pub mod mcp;
 pub mod notify;
 pub mod outbox;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub login_limiter: Arc<rate_limit::RateLimiter>,
     /// Signs and checks the opaque `CS_…` slot ids handed to callers.
     pub slot_ids: Arc<slot_id::SlotIds>,
+    /// Signs and checks the `ML_…` reschedule and cancel links sent to callers.
+    pub manage_links: Arc<manage_link::ManageLinks>,
     /// The in-call API's slot cache and widget-key rate limits.
     pub incall: Arc<domain::incall::InCallState>,
     /// Google Calendar sync and write-back; `None` unless Google is configured.
@@ -72,9 +75,13 @@ impl AppState {
             // Google's poller leases due connections of every kind: it hands the others over.
             google.hand_others_to(sync.clone());
         }
+        let manage_links = manage_link::ManageLinks::from_secret(
+            secrecy::ExposeSecret::expose_secret(&config.jwt_secret).as_bytes(),
+        );
         Self {
             store,
             slot_ids: Arc::new(slot_ids),
+            manage_links: Arc::new(manage_links),
             config: Arc::new(config),
             calendars: Arc::default(),
             teams: Arc::default(),

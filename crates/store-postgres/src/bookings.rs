@@ -256,7 +256,7 @@ const USER_ZONES: &str = "\
 /// and the idempotent answer. No row back means the agent check failed; an overlap is the
 /// exclusion constraint's error. `$1` to `$17` are [`NewBooking::insert_values`]; then the
 /// occupied range, the busy event's id, the jobs' ids, kinds and payloads, and the answer's
-/// key, hash, status and body.
+/// key, hash, status and body; `$28` the jobs' due times (text, '' for at once).
 const INSERT_BOOKING: &str = "
 WITH agent_ok AS (
     SELECT $3::uuid IS NULL
@@ -281,8 +281,10 @@ WITH agent_ok AS (
     INSERT INTO outbox (id, tenant_id, kind, payload, status, attempts, next_attempt_at,
                         created_at, updated_at)
     SELECT job.id, booking.tenant_id, job.kind, job.payload::jsonb, 'pending', 0,
-           booking.created_at, booking.created_at, booking.created_at
-      FROM booking, unnest($21::uuid[], $22::text[], $23::text[]) AS job (id, kind, payload)
+           COALESCE(NULLIF(job.run_after, '')::timestamptz, booking.created_at),
+           booking.created_at, booking.created_at
+      FROM booking, unnest($21::uuid[], $22::text[], $23::text[], $28::text[])
+           AS job (id, kind, payload, run_after)
 ), answer AS (
     INSERT INTO idempotency_keys (tenant_id, key, request_hash, state, status, body, created_at,
                                   updated_at)
@@ -380,6 +382,11 @@ pub(crate) async fn write_booking(
     let job_ids: Vec<Uuid> = jobs.iter().map(|_| new_id()).collect();
     let job_kinds: Vec<String> = jobs.iter().map(|j| j.kind.clone()).collect();
     let job_payloads: Vec<String> = jobs.iter().map(|j| j.payload.to_string()).collect();
+    // As text, '' for "at once": one more array beside the others, read by `unnest`.
+    let job_due: Vec<String> = jobs
+        .iter()
+        .map(|j| j.run_after.map(|at| at.to_string()).unwrap_or_default())
+        .collect();
     let extras = stored![
         occupied.0,
         occupied.1,
@@ -390,7 +397,8 @@ pub(crate) async fn write_booking(
         response.map(|r| r.key.as_str()),
         response.map(|r| r.request_hash.as_str()),
         response.map(|r| i32::from(r.status)),
-        response.map(|r| &r.body)
+        response.map(|r| &r.body),
+        job_due.as_slice()
     ];
     let values = booking.insert_values(tenant, Timestamp::now());
     let created = fetch_optional(&mut *tx, INSERT_BOOKING, values.into_iter().chain(extras))

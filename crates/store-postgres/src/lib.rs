@@ -41,6 +41,7 @@ mod rules;
 mod secrets;
 mod series;
 mod sessions;
+mod sms_opt_outs;
 mod stored;
 mod tenants;
 mod users;
@@ -327,7 +328,7 @@ async fn insert_jobs(
             .push_bind(&job.payload)
             .push("'pending'")
             .push("0")
-            .push_bind(now)
+            .push_bind(job.run_after.map_or(now, |at| at.to_sqlx()))
             .push_bind(now)
             .push_bind(now);
     });

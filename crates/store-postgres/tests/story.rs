@@ -318,6 +318,7 @@ async fn the_worker_setting_reveals_the_outbox_and_idempotency_records_only() {
             &[NewJob {
                 kind: "notify".into(),
                 payload: sqlx::types::JsonValue::Null,
+                run_after: None,
             }],
             Some(&pillow_store::IdempotentResponse {
                 key: "k".into(),

@@ -29,6 +29,7 @@ mod rules;
 mod secrets;
 mod series;
 mod sessions;
+mod sms_opt_outs;
 mod stored;
 mod tenants;
 mod users;
@@ -248,8 +249,15 @@ async fn insert_jobs(
             &mut *conn,
             "INSERT INTO outbox (id, tenant_id, kind, payload, status, attempts, \
              next_attempt_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5)",
-            stored![new_id(), tenant, &job.kind, &job.payload, now],
+             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $6)",
+            stored![
+                new_id(),
+                tenant,
+                &job.kind,
+                &job.payload,
+                job.run_after.unwrap_or(now),
+                now
+            ],
         )
         .await?;
     }

@@ -154,6 +154,7 @@ pub fn job(kind: &str, n: i64) -> NewJob {
     NewJob {
         kind: kind.into(),
         payload: serde_json::json!({"n": n, "nested": {"ok": true}}),
+        run_after: None,
     }
 }
 

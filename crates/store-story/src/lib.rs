@@ -26,6 +26,7 @@ pub mod retention;
 pub mod rules;
 pub mod sessions;
 pub mod settings;
+pub mod sms;
 pub mod tenants;
 pub mod webhooks;
 
@@ -206,6 +207,7 @@ macro_rules! store_story_cases {
                 done_and_given_up_jobs_are_never_claimed_again,
                 a_claim_takes_at_most_its_limit_oldest_first,
                 a_batch_completed_at_once_is_never_claimed_again_and_the_rest_is,
+                a_job_due_later_is_claimed_only_from_its_time_on,
             ] [
                 (two_workers_claiming_at_once_never_get_the_same_job, 2),
             ];
@@ -229,6 +231,9 @@ macro_rules! store_story_cases {
                 another_tenants_booking_has_no_notice_sequence,
                 a_notification_template_is_written_replaced_and_removed,
                 the_other_tenant_neither_sees_nor_removes_a_notification_template,
+            ] [];
+            sms [
+                a_stop_is_kept_once_until_a_start,
             ] [];
             webhooks [
                 a_webhook_reads_back_changes_and_is_deleted,

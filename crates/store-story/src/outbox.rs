@@ -283,3 +283,59 @@ pub async fn two_workers_claiming_at_once_never_get_the_same_job(store: std::syn
     ids.dedup();
     assert_eq!(ids.len(), 20, "a job was claimed twice");
 }
+
+/// A reminder is written with its booking, or on its own, to run later: it is pending from the
+/// start but not claimed before its time, and claimed from then on.
+pub async fn a_job_due_later_is_claimed_only_from_its_time_on(store: &dyn Store) {
+    let world = world(store).await;
+    let now = jiff::Timestamp::now();
+    // Whole seconds, which every backend keeps exactly.
+    let due = jiff::Timestamp::from_second(now.as_second() + 23 * 3600).unwrap();
+    let later = |kind: &str, n| NewJob {
+        run_after: Some(due),
+        ..job(kind, n)
+    };
+    store
+        .create_booking(
+            world.acme.id,
+            &booking(
+                world.ada.id,
+                "2025-03-10T10:00:00Z",
+                "2025-03-10T10:30:00Z",
+                0,
+                0,
+            ),
+            &[job("booking.created", 1), later("email.reminder", 2)],
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .enqueue_jobs(world.globex.id, &[later("email.reminder", 3)])
+        .await
+        .unwrap();
+    let queued = store.list_jobs(world.acme.id, None).await.unwrap();
+    let reminder = queued.iter().find(|j| j.kind == "email.reminder").unwrap();
+    assert_eq!(reminder.status, JobStatus::Pending);
+    assert_eq!(reminder.next_attempt_at, due);
+
+    let at_once = store.claim_jobs(now + jiff::SignedDuration::from_secs(1), LEASE, 10);
+    let at_once = at_once.await.unwrap();
+    assert_eq!(
+        at_once.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>(),
+        ["booking.created"]
+    );
+    store.complete_jobs(&[at_once[0].id]).await.unwrap();
+    let before = due - jiff::SignedDuration::from_secs(1);
+    assert!(
+        store
+            .claim_jobs(before, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let on_time = store.claim_jobs(due, LEASE, 10).await.unwrap();
+    let mut payloads: Vec<_> = on_time.iter().map(|j| j.payload["n"].clone()).collect();
+    payloads.sort_by_key(|n| n.as_i64());
+    assert_eq!(payloads, [serde_json::json!(2), serde_json::json!(3)]);
+}

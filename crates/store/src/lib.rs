@@ -24,6 +24,7 @@ mod rules;
 mod secrets;
 mod series;
 mod sessions;
+mod sms_opt_outs;
 mod tenants;
 mod users;
 mod webhook_deliveries;
@@ -49,6 +50,7 @@ pub use rules::*;
 pub use secrets::*;
 pub use series::*;
 pub use sessions::*;
+pub use sms_opt_outs::*;
 pub use tenants::*;
 pub use users::*;
 pub use webhook_deliveries::*;
@@ -99,6 +101,7 @@ pub trait Store:
     + NotificationTemplateStore
     + WebhookStore
     + WebhookDeliveryStore
+    + SmsOptOutStore
     + 'static
 {
 }
@@ -124,6 +127,7 @@ impl<T> Store for T where
         + NotificationTemplateStore
         + WebhookStore
         + WebhookDeliveryStore
+        + SmsOptOutStore
         + 'static
 {
 }

@@ -13,6 +13,8 @@ pub struct NewJob {
     /// What the worker does with it, e.g. `google.write_event`, `webhook.booking_created`.
     pub kind: String,
     pub payload: serde_json::Value,
+    /// Not to be run before this instant (a reminder's due time); `None` runs it at once.
+    pub run_after: Option<Timestamp>,
 }
 
 /// Where a job is in its life.

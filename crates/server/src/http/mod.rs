@@ -17,12 +17,15 @@ pub mod extract;
 pub mod google;
 pub mod incall;
 pub mod limits;
+pub mod manage_links;
 pub mod mcp;
 pub mod microsoft;
 pub mod notification_templates;
 pub mod openapi;
 pub mod ops;
+pub mod outbox;
 pub mod rules;
+pub mod sms;
 pub mod uniform;
 pub mod users;
 pub mod voice;
@@ -103,6 +106,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(microsoft::router())
         .merge(notification_templates::router())
         .merge(webhooks::router())
+        .merge(manage_links::router())
+        .merge(outbox::router())
 }
 
 pub fn router(state: AppState) -> Router {
@@ -126,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/docs", get(ops::api_reference))
         .merge(web::router())
+        .merge(sms::router())
         .merge(dashboard::router(&state))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(axum::middleware::from_fn_with_state(limits, limits::guard))

@@ -30,7 +30,7 @@ const MAX_SUBJECT: usize = 500;
 const MAX_BODY: usize = 20_000;
 
 /// The variables a template may use.
-const VARIABLES: [&str; 14] = [
+const VARIABLES: [&str; 16] = [
     "recipient",
     "customer_name",
     "customer_email",
@@ -45,11 +45,13 @@ const VARIABLES: [&str; 14] = [
     "time_zone",
     "duration",
     "confirmation_code",
+    "reschedule_url",
+    "cancel_url",
 ];
 
 #[derive(Serialize, ToSchema)]
 struct TemplateView {
-    /// `booking_created`, `booking_rescheduled` or `booking_cancelled`.
+    /// `booking_created`, `booking_rescheduled`, `booking_cancelled` or `booking_reminder`.
     kind: String,
     subject: String,
     /// The plain-text body; the HTML part is made from it.

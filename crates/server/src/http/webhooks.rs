@@ -1,6 +1,7 @@
 //! Webhook subscriptions, `/api/webhooks`: the tenant's admins subscribe URLs to booking
 //! events, change and remove them, read each one's delivery log and send a test ping. The
-//! signing secret is sealed at rest and shown only in the answer that set it.
+//! signing secret is sealed at rest and shown only in the answer that set it. A logged event
+//! can be sent again (replayed), e.g. after the subscriber lost it.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -18,7 +19,7 @@ use crate::http::caller::Caller;
 use crate::http::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::ApiJson;
 use crate::notify::webhooks::TRIGGERS;
-use crate::outbox::{OutboxJob, WebhookPing};
+use crate::outbox::{OutboxJob, WebhookPing, WebhookReplay};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -26,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_webhook, update_webhook, delete_webhook))
         .routes(routes!(list_deliveries))
         .routes(routes!(ping_webhook))
+        .routes(routes!(replay_delivery))
 }
 
 /// A secret shorter than this is refused: it would be guessable.
@@ -368,5 +370,47 @@ async fn ping_webhook(
         .filter(|j| j.payload["webhook_id"] == serde_json::json!(webhook.id))
         .max_by_key(|j| (j.created_at, j.id))
         .ok_or_else(|| ApiError::not_found("ping"))?;
+    Ok((StatusCode::ACCEPTED, Json(PingQueued { job_id: queued.id })))
+}
+
+/// Sends a logged event to the subscriber again, signed afresh, with the booking as it is now;
+/// the replay is a new entry of the log under the answered `job_id`.
+#[utoipa::path(post, path = "/api/webhooks/{id}/deliveries/{delivery_id}/replay",
+    tag = "notifications", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("delivery_id" = Uuid, Path)),
+    responses((status = 202, body = PingQueued), (status = 403), (status = 404)))]
+async fn replay_delivery(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, delivery_id)): Path<(String, String)>,
+) -> ApiResult<(StatusCode, Json<PingQueued>)> {
+    caller.require_admin()?;
+    let webhook = owned(&state, &caller, &id).await?;
+    let delivery_id = delivery_id
+        .parse::<Uuid>()
+        .map_err(|_| ApiError::not_found("delivery"))?;
+    let delivery = state
+        .store
+        .list_webhook_deliveries(caller.tenant, webhook.id, LOG_LIMIT)
+        .await?
+        .into_iter()
+        .find(|d| d.id == delivery_id)
+        .ok_or_else(|| ApiError::not_found("delivery"))?;
+    let job = OutboxJob::Replay(WebhookReplay {
+        webhook_id: webhook.id,
+        event: delivery.event,
+        booking_id: delivery.booking_id,
+    })
+    .to_new_job();
+    let marker = job.payload.clone();
+    state.store.enqueue_jobs(caller.tenant, &[job]).await?;
+    let queued = state
+        .store
+        .list_jobs(caller.tenant, Some("webhook.replay"))
+        .await?
+        .into_iter()
+        .filter(|j| j.payload == marker)
+        .max_by_key(|j| (j.created_at, j.id))
+        .ok_or_else(|| ApiError::not_found("replay"))?;
     Ok((StatusCode::ACCEPTED, Json(PingQueued { job_id: queued.id })))
 }

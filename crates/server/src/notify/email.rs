@@ -11,14 +11,18 @@ use std::time::{Duration, Instant};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use pillow_store::{Booking, Job, Store, TenantId, User};
+use pillow_store::{Booking, BookingStatus, Job, Store, TenantId, User};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::ics::Invite;
+use super::reminders;
 use super::templates::{self, MessageFacts, MessageKind, Rendered};
 use crate::config::{ConfigError, Source};
 use crate::domain::time::stored_zone;
-use crate::outbox::{BookingNotice, Deliverer, DeliveryError, JobKind, OutboxJob, Recipient};
+use crate::manage_link::{Action, LinkClaims, ManageLinks};
+use crate::outbox::{
+    BookingNotice, Deliverer, DeliveryError, JobKind, OutboxJob, Recipient, Reminder, step_now,
+};
 
 /// How long one SMTP exchange may take before it counts as failed (and is retried).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -80,6 +84,14 @@ impl EmailSettings {
 pub struct EmailDeliverer {
     store: Arc<dyn Store>,
     mailer: Option<Mailer>,
+    links: Option<Links>,
+}
+
+/// What the reschedule and cancel links in a caller's messages are made with.
+struct Links {
+    signer: Arc<ManageLinks>,
+    /// `PUBLIC_URL`, where the hosted page is.
+    public_url: String,
 }
 
 struct Mailer {
@@ -110,7 +122,39 @@ impl EmailDeliverer {
             Some(mailer) => tracing::info!(from = %mailer.from, "e-mail on"),
             None => tracing::info!("e-mail off: SMTP_URL is not set, so no e-mail is sent"),
         }
-        EmailDeliverer { store, mailer }
+        EmailDeliverer {
+            store,
+            mailer,
+            links: None,
+        }
+    }
+
+    /// Puts signed reschedule and cancel links to the hosted page at `public_url` in the
+    /// caller's messages.
+    pub fn with_links(mut self, signer: Arc<ManageLinks>, public_url: &str) -> EmailDeliverer {
+        self.links = Some(Links {
+            signer,
+            public_url: public_url.trim_end_matches('/').to_string(),
+        });
+        self
+    }
+
+    /// The caller's links for a booking still on, made through an agent (whose hosted page
+    /// they open); empty otherwise.
+    fn links_for(&self, booking: &Booking, recipient: Recipient) -> (String, String) {
+        let (Some(links), Some(agent), Recipient::Caller, BookingStatus::Confirmed) =
+            (&self.links, booking.agent_id, recipient, booking.status)
+        else {
+            return (String::new(), String::new());
+        };
+        let now = step_now();
+        let url = |action| {
+            let link = links
+                .signer
+                .sign(&LinkClaims::for_booking(booking, action, now));
+            format!("{}/book/{agent}?manage={link}", links.public_url)
+        };
+        (url(Action::Reschedule), url(Action::Cancel))
     }
 
     /// Reads the settings from `source` (the environment) and builds the deliverer.
@@ -135,17 +179,19 @@ impl Deliverer for EmailDeliverer {
     }
 
     fn kinds(&self) -> Vec<JobKind> {
-        vec![JobKind::EmailBooking]
+        vec![JobKind::EmailBooking, JobKind::EmailReminder]
     }
 
     async fn deliver(&self, job: &Job, what: &OutboxJob) -> Result<(), DeliveryError> {
-        let OutboxJob::Notice(_, notice) = what else {
-            return Ok(());
-        };
         let Some(mailer) = &self.mailer else {
             return Ok(());
         };
-        let Some(message) = self.compose(mailer, job, notice).await? else {
+        let message = match what {
+            OutboxJob::Notice(_, notice) => self.compose(mailer, job, notice).await?,
+            OutboxJob::Reminder(_, reminder) => self.remind(mailer, job, reminder).await?,
+            _ => None,
+        };
+        let Some(message) = message else {
             return Ok(());
         };
         let started = Instant::now();
@@ -205,7 +251,9 @@ impl EmailDeliverer {
             to.1.parse()
                 .map_err(|e| DeliveryError::Permanent(format!("bad address {:?}: {e}", to.1)))?,
         );
-        let (facts, zone_name) = self.facts(tenant, &booking, &member, notice).await?;
+        let (facts, zone_name) = self
+            .facts(tenant, &booking, &member, notice.recipient)
+            .await?;
         let template = super::wording(store, tenant, MessageKind::of(notice.change))
             .await
             .map_err(DeliveryError::retry)?;
@@ -267,6 +315,69 @@ impl EmailDeliverer {
             .map_err(|e| DeliveryError::Permanent(format!("cannot build the message: {e}")))
     }
 
+    /// The reminder of `reminder` to the caller, or `None` when it is no longer wanted (the
+    /// booking was cancelled or moved, or its time passed during an outage) or the caller gave
+    /// no e-mail address.
+    async fn remind(
+        &self,
+        mailer: &Mailer,
+        job: &Job,
+        reminder: &Reminder,
+    ) -> Result<Option<Message>, DeliveryError> {
+        let tenant = job.tenant_id;
+        let store = self.store.as_ref();
+        let booking = store
+            .get_booking(tenant, reminder.booking_id)
+            .await
+            .map_err(DeliveryError::retry)?;
+        if let Err(skip) = reminders::still_wanted(reminder, booking.as_ref(), step_now()) {
+            tracing::info!(job = %job.id, booking = %reminder.booking_id, reason = skip.as_str(),
+                "reminder not sent");
+            metrics::counter!("notifications_total", "channel" => "email", "outcome" => "skipped")
+                .increment(1);
+            return Ok(None);
+        }
+        let Some(booking) = booking else {
+            return Ok(None);
+        };
+        let Some(email) = booking.attendee.email.as_deref() else {
+            return Ok(None);
+        };
+        let to = Mailbox::new(
+            Some(booking.attendee.name.clone()),
+            email
+                .parse()
+                .map_err(|e| DeliveryError::Permanent(format!("bad address {email:?}: {e}")))?,
+        );
+        let member = store
+            .get_user(tenant, booking.user_id)
+            .await
+            .map_err(DeliveryError::retry)?
+            .ok_or_else(|| DeliveryError::Permanent("the booked member no longer exists".into()))?;
+        let (facts, _) = self
+            .facts(tenant, &booking, &member, Recipient::Caller)
+            .await?;
+        let kind = MessageKind::BookingReminder;
+        let template = super::wording(store, tenant, kind)
+            .await
+            .map_err(DeliveryError::retry)?;
+        let Rendered {
+            subject,
+            text,
+            html,
+        } = templates::render(&template, &facts)
+            .or_else(|_| templates::render(&templates::default_template(kind), &facts))
+            .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+        Message::builder()
+            .from(mailer.from.clone())
+            .to(to)
+            .subject(subject)
+            .message_id(Some(format!("<{}@{}>", job.id, mailer.domain)))
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .map(Some)
+            .map_err(|e| DeliveryError::Permanent(format!("cannot build the message: {e}")))
+    }
+
     /// What the templates may say, with times in the agent's zone (the member's without an
     /// agent), and that zone's name.
     async fn facts(
@@ -274,7 +385,7 @@ impl EmailDeliverer {
         tenant: TenantId,
         booking: &Booking,
         member: &User,
-        notice: &BookingNotice,
+        recipient: Recipient,
     ) -> Result<(MessageFacts, String), DeliveryError> {
         let agent = match booking.agent_id {
             Some(id) => self
@@ -289,8 +400,9 @@ impl EmailDeliverer {
             .map_or(member.time_zone.as_str(), |a| a.time_zone.as_str())
             .to_string();
         let local = LocalTimes::of(booking.start, booking.end, &zone_name);
+        let (reschedule_url, cancel_url) = self.links_for(booking, recipient);
         let facts = MessageFacts {
-            recipient: match notice.recipient {
+            recipient: match recipient {
                 Recipient::Caller => "caller",
                 Recipient::Member => "member",
             },
@@ -311,6 +423,8 @@ impl EmailDeliverer {
                 .as_mins()
                 .to_string(),
             confirmation_code: booking.confirmation_code.clone(),
+            reschedule_url,
+            cancel_url,
         };
         Ok((facts, local.time_zone))
     }
@@ -318,16 +432,16 @@ impl EmailDeliverer {
 
 /// A booking's times as people read them in one zone, with the zone named.
 #[derive(Debug, PartialEq, Eq)]
-struct LocalTimes {
-    date: String,
-    time: String,
-    end_time: String,
+pub(crate) struct LocalTimes {
+    pub date: String,
+    pub time: String,
+    pub end_time: String,
     /// The IANA name and the abbreviation in force at the start: `America/New_York (EDT)`.
-    time_zone: String,
+    pub time_zone: String,
 }
 
 impl LocalTimes {
-    fn of(start: jiff::Timestamp, end: jiff::Timestamp, zone_name: &str) -> LocalTimes {
+    pub(crate) fn of(start: jiff::Timestamp, end: jiff::Timestamp, zone_name: &str) -> LocalTimes {
         let zone = stored_zone(zone_name);
         let start = start.to_zoned(zone.clone());
         let end = end.to_zoned(zone);

@@ -4,6 +4,8 @@
 //!
 //! - [`email`]: the SMTP deliverer and its settings (`SMTP_URL`, `EMAIL_FROM`).
 //! - [`ics`]: the iCalendar invite (`REQUEST` / `CANCEL`, stable `UID`, rising `SEQUENCE`).
+//! - [`sms`]: texts through Twilio's Messaging API, the opt-out list, Twilio's signatures.
+//! - [`reminders`]: whether a reminder that has come due is still wanted (sent by e-mail).
 //! - [`templates`]: the sandboxed wording of each message and its defaults.
 //! - [`webhooks`]: Cal.com-compatible signed posts to the tenant's subscribers, with a
 //!   delivery log; [`network`] refuses internal addresses.
@@ -14,10 +16,13 @@
 pub mod email;
 pub mod ics;
 pub mod network;
+pub mod reminders;
+pub mod sms;
 pub mod templates;
 pub mod webhooks;
 
 pub use email::{EmailDeliverer, EmailSettings};
+pub use sms::{SmsDeliverer, SmsSettings};
 pub use webhooks::WebhookDeliverer;
 
 use pillow_store::{Store, StoreResult, TenantId};

@@ -18,13 +18,16 @@ pub enum MessageKind {
     BookingCreated,
     BookingRescheduled,
     BookingCancelled,
+    /// Before the appointment, at the agent's reminder offsets.
+    BookingReminder,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 3] = [
+    pub const ALL: [MessageKind; 4] = [
         MessageKind::BookingCreated,
         MessageKind::BookingRescheduled,
         MessageKind::BookingCancelled,
+        MessageKind::BookingReminder,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,6 +35,7 @@ impl MessageKind {
             MessageKind::BookingCreated => "booking_created",
             MessageKind::BookingRescheduled => "booking_rescheduled",
             MessageKind::BookingCancelled => "booking_cancelled",
+            MessageKind::BookingReminder => "booking_reminder",
         }
     }
 
@@ -76,6 +80,12 @@ pub fn default_template(kind: MessageKind) -> Template {
              cancelled.{% else %}Hi {{ customer_name }}, your appointment with {{ host_name }} \
              is cancelled.{% endif %}",
         ),
+        MessageKind::BookingReminder => (
+            "Reminder: {{ title }} on {{ date }} at {{ time }}",
+            "{% if recipient == \"member\" %}A reminder: {{ customer_name }} is booked with you.\
+             {% else %}Hi {{ customer_name }}, a reminder of your appointment with \
+             {{ host_name }}.{% endif %}",
+        ),
     };
     let body = format!(
         "{opening}\n\n\
@@ -83,8 +93,9 @@ pub fn default_template(kind: MessageKind) -> Template {
          With: {{{{ host_name }}}}\n\
          Confirmation code: {{{{ confirmation_code }}}}\n\
          {{% if notes %}}Notes: {{{{ notes }}}}\n{{% endif %}}\n\
-         {{% if recipient == \"caller\" %}}Keep the confirmation code: it lets you cancel or \
-         change the appointment.{{% endif %}}"
+         {{% if recipient == \"caller\" %}}{{% if reschedule_url %}}Change the time: \
+         {{{{ reschedule_url }}}}\nCancel: {{{{ cancel_url }}}}\n\n{{% endif %}}Keep the \
+         confirmation code: it lets you cancel or change the appointment.{{% endif %}}"
     );
     Template {
         subject: subject.to_string(),
@@ -112,6 +123,11 @@ pub struct MessageFacts {
     pub time_zone: String,
     pub duration: String,
     pub confirmation_code: String,
+    /// Signed, expiring links to the hosted page that reschedule or cancel this booking
+    /// without the code; empty in messages to the member, for a cancelled booking, or for one
+    /// made without an agent (it has no hosted page).
+    pub reschedule_url: String,
+    pub cancel_url: String,
 }
 
 impl MessageFacts {
@@ -132,6 +148,8 @@ impl MessageFacts {
             time_zone: "America/New_York (EDT)".into(),
             duration: "30".into(),
             confirmation_code: "K7M4PQ2XR".into(),
+            reschedule_url: "https://calendar.example.com/book/agent?manage=ML_reschedule".into(),
+            cancel_url: "https://calendar.example.com/book/agent?manage=ML_cancel".into(),
         }
     }
 }

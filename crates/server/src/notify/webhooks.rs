@@ -418,6 +418,85 @@ impl WebhookDeliverer {
     }
 }
 
+impl WebhookDeliverer {
+    /// Sends a logged event to its one subscriber again, as the booking is now; logged under
+    /// this job. Retried like any delivery while the subscriber fails.
+    async fn deliver_replay(
+        &self,
+        job: &Job,
+        replay: &crate::outbox::WebhookReplay,
+    ) -> Result<(), DeliveryError> {
+        let tenant = job.tenant_id;
+        let Some(webhook) = self
+            .store
+            .get_webhook(tenant, replay.webhook_id)
+            .await
+            .map_err(DeliveryError::retry)?
+        else {
+            return Ok(());
+        };
+        let change = [Change::Created, Change::Rescheduled, Change::Cancelled]
+            .into_iter()
+            .find(|c| trigger(*c) == replay.event);
+        let body = match (change, replay.booking_id) {
+            (Some(change), Some(booking_id)) => {
+                let booking = self
+                    .store
+                    .get_booking(tenant, booking_id)
+                    .await
+                    .map_err(DeliveryError::retry)?
+                    .ok_or_else(|| {
+                        DeliveryError::Permanent("the booking no longer exists".into())
+                    })?;
+                self.booking_body(tenant, &booking, change, job.created_at)
+                    .await?
+            }
+            _ => envelope(
+                "PING",
+                job.created_at,
+                json!({"message": "A test ping from Pillow Calendar", "webhookId": webhook.id}),
+            )?,
+        };
+        let event = if change.is_some() {
+            replay.event.as_str()
+        } else {
+            "PING"
+        };
+        let outcome = self.post(&webhook, event, &body).await;
+        let last = job.attempts >= MAX_ATTEMPTS;
+        let status = if outcome.delivered {
+            DeliveryStatus::Delivered
+        } else if outcome.refused || last {
+            DeliveryStatus::Failed
+        } else {
+            DeliveryStatus::Retrying
+        };
+        let retry = status == DeliveryStatus::Retrying;
+        let error = outcome.error.clone();
+        self.record(
+            tenant,
+            &WebhookAttempt {
+                webhook_id: webhook.id,
+                job_id: job.id,
+                booking_id: replay.booking_id,
+                event: event.to_string(),
+                status,
+                response_code: outcome.code,
+                duration_ms: Some(outcome.duration_ms),
+                error: outcome.error,
+                job_created_at: job.created_at,
+            },
+        )
+        .await?;
+        if retry {
+            return Err(DeliveryError::Retry(
+                error.unwrap_or_else(|| "the subscriber did not answer 2xx".into()),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The Cal.com envelope, as the bytes that are signed and sent.
 fn envelope(trigger: &str, at: Timestamp, payload: Value) -> Result<Vec<u8>, DeliveryError> {
     let body = json!({
@@ -435,7 +514,11 @@ impl Deliverer for WebhookDeliverer {
     }
 
     fn kinds(&self) -> Vec<JobKind> {
-        vec![JobKind::WebhookBooking, JobKind::WebhookPing]
+        vec![
+            JobKind::WebhookBooking,
+            JobKind::WebhookPing,
+            JobKind::WebhookReplay,
+        ]
     }
 
     async fn deliver(&self, job: &Job, what: &OutboxJob) -> Result<(), DeliveryError> {
@@ -445,6 +528,7 @@ impl Deliverer for WebhookDeliverer {
                     .await
             }
             OutboxJob::Ping(ping) => self.deliver_ping(job, ping.webhook_id).await,
+            OutboxJob::Replay(replay) => self.deliver_replay(job, replay).await,
             _ => Ok(()),
         }
     }

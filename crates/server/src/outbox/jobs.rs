@@ -54,10 +54,18 @@ job_kinds! {
     GoogleEventDelete = "google.event_delete",
     /// E-mail one recipient about a booking change, with its calendar invite.
     EmailBooking = "email.booking",
+    /// Remind the caller of a booking by e-mail, due some time before its start.
+    EmailReminder = "email.reminder",
+    /// Text the caller about a booking change.
+    SmsBooking = "sms.booking",
+    /// Remind the caller of a booking by text, due some time before its start.
+    SmsReminder = "sms.reminder",
     /// Post a booking change to the tenant's webhook subscribers.
     WebhookBooking = "webhook.booking",
     /// Post a test ping to one webhook subscriber.
     WebhookPing = "webhook.ping",
+    /// Post an event from a subscriber's delivery log to it again.
+    WebhookReplay = "webhook.replay",
     /// Fails on purpose a given number of times: exercises the retry machinery end to end.
     Test = "test",
 }
@@ -180,6 +188,72 @@ impl BookingNotice {
     }
 }
 
+/// The payload of a reminder job: due `before_minutes` before `start`, the start it was set
+/// for. A booking moved since has newer reminders, so one for an old start is dropped when due,
+/// as is one for a cancelled booking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reminder {
+    pub booking_id: BookingId,
+    pub user_id: UserId,
+    pub start: jiff::Timestamp,
+    pub before_minutes: i64,
+}
+
+impl Reminder {
+    /// When the reminder is due.
+    pub fn due(&self) -> jiff::Timestamp {
+        self.start
+            .checked_sub(jiff::SignedDuration::from_mins(self.before_minutes))
+            .unwrap_or(self.start)
+    }
+
+    /// The reminders of `kind` (e-mail or SMS) of a booking starting at `start`, one per
+    /// offset (minutes before the start) that is still ahead of `now`: a booking made an hour
+    /// ahead gets no 24-hour reminder.
+    pub fn jobs(
+        kind: JobKind,
+        booking_id: BookingId,
+        user_id: UserId,
+        start: jiff::Timestamp,
+        offsets: &[i64],
+        now: jiff::Timestamp,
+    ) -> Vec<NewJob> {
+        offsets
+            .iter()
+            .map(|&before_minutes| Reminder {
+                booking_id,
+                user_id,
+                start,
+                before_minutes,
+            })
+            .filter(|reminder| reminder.due() > now)
+            .map(|reminder| {
+                let due = reminder.due();
+                NewJob {
+                    run_after: Some(due),
+                    ..OutboxJob::Reminder(kind, reminder).to_new_job()
+                }
+            })
+            .collect()
+    }
+}
+
+impl BookingNotice {
+    /// The text to the caller about one change of a booking; `None` for a kind that is not a
+    /// booking change.
+    pub fn sms_job(kind: JobKind, booking_id: BookingId, user_id: UserId) -> Option<NewJob> {
+        let change = Change::of(kind)?;
+        let notice = BookingNotice {
+            booking_id,
+            user_id,
+            change,
+            recipient: Recipient::Caller,
+            sequence: 0,
+        };
+        Some(OutboxJob::Notice(JobKind::SmsBooking, notice).to_new_job())
+    }
+}
+
 /// The payload of a booking change's webhook job: one per change, delivered to each subscriber
 /// of the tenant that wants its trigger (the delivery log remembers who already has it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +271,17 @@ impl WebhookEvent {
                 .to_new_job(),
         )
     }
+}
+
+/// The payload of a replay: one logged event, sent again to one subscriber as the booking is
+/// now, under the replay job's own entry in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookReplay {
+    pub webhook_id: uuid::Uuid,
+    /// `BOOKING_CREATED`, … or `PING`.
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booking_id: Option<BookingId>,
 }
 
 /// The payload of a test ping.
@@ -228,11 +313,14 @@ pub enum OutboxJob {
     Booking(JobKind, BookingChange),
     /// [`JobKind::GoogleEventUpsert`] or [`JobKind::GoogleEventDelete`].
     Event(JobKind, EventChange),
-    /// [`JobKind::EmailBooking`].
+    /// [`JobKind::EmailBooking`] or [`JobKind::SmsBooking`].
     Notice(JobKind, BookingNotice),
     /// [`JobKind::WebhookBooking`].
     Webhook(JobKind, WebhookEvent),
+    /// [`JobKind::EmailReminder`] or [`JobKind::SmsReminder`].
+    Reminder(JobKind, Reminder),
     Ping(WebhookPing),
+    Replay(WebhookReplay),
     Test(TestJob),
 }
 
@@ -266,8 +354,10 @@ impl OutboxJob {
             OutboxJob::Booking(kind, _)
             | OutboxJob::Event(kind, _)
             | OutboxJob::Notice(kind, _)
-            | OutboxJob::Webhook(kind, _) => *kind,
+            | OutboxJob::Webhook(kind, _)
+            | OutboxJob::Reminder(kind, _) => *kind,
             OutboxJob::Ping(_) => JobKind::WebhookPing,
+            OutboxJob::Replay(_) => JobKind::WebhookReplay,
             OutboxJob::Test(_) => JobKind::Test,
         }
     }
@@ -279,12 +369,15 @@ impl OutboxJob {
             OutboxJob::Event(_, change) => serde_json::to_value(change),
             OutboxJob::Notice(_, notice) => serde_json::to_value(notice),
             OutboxJob::Webhook(_, event) => serde_json::to_value(event),
+            OutboxJob::Reminder(_, reminder) => serde_json::to_value(reminder),
             OutboxJob::Ping(ping) => serde_json::to_value(ping),
+            OutboxJob::Replay(replay) => serde_json::to_value(replay),
             OutboxJob::Test(test) => serde_json::to_value(test),
         };
         NewJob {
             kind: self.kind().as_str().to_string(),
             payload: payload.expect("job payloads are plain structs"),
+            run_after: None,
         }
     }
 
@@ -309,14 +402,20 @@ impl OutboxJob {
             JobKind::GoogleEventUpsert | JobKind::GoogleEventDelete => {
                 OutboxJob::Event(kind, Deserialize::deserialize(payload).map_err(bad)?)
             }
-            JobKind::EmailBooking => {
+            JobKind::EmailBooking | JobKind::SmsBooking => {
                 OutboxJob::Notice(kind, Deserialize::deserialize(payload).map_err(bad)?)
             }
             JobKind::WebhookBooking => {
                 OutboxJob::Webhook(kind, Deserialize::deserialize(payload).map_err(bad)?)
             }
+            JobKind::EmailReminder | JobKind::SmsReminder => {
+                OutboxJob::Reminder(kind, Deserialize::deserialize(payload).map_err(bad)?)
+            }
             JobKind::WebhookPing => {
                 OutboxJob::Ping(Deserialize::deserialize(payload).map_err(bad)?)
+            }
+            JobKind::WebhookReplay => {
+                OutboxJob::Replay(Deserialize::deserialize(payload).map_err(bad)?)
             }
             JobKind::Test => OutboxJob::Test(Deserialize::deserialize(payload).map_err(bad)?),
         })
@@ -374,6 +473,49 @@ mod tests {
             .collect();
         assert_eq!(recipients, [Recipient::Caller, Recipient::Member]);
         assert!(BookingNotice::email_jobs(JobKind::Test, booking, user, 0).is_empty());
+    }
+
+    #[test]
+    fn reminders_are_due_before_the_start_and_only_those_still_ahead_are_queued() {
+        let (booking, user) = (BookingId::new(), UserId::new());
+        let now: Timestamp = "2026-03-10T09:00:00Z".parse().unwrap();
+        let start: Timestamp = "2026-03-11T10:00:00Z".parse().unwrap();
+        let jobs = Reminder::jobs(
+            JobKind::EmailReminder,
+            booking,
+            user,
+            start,
+            &[1440, 60],
+            now,
+        );
+        let due: Vec<_> = jobs
+            .iter()
+            .map(|job| job.run_after.unwrap().to_string())
+            .collect();
+        assert_eq!(due, ["2026-03-10T10:00:00Z", "2026-03-11T09:00:00Z"]);
+        let read = OutboxJob::read(&stored(&jobs[1].kind, jobs[1].payload.clone())).unwrap();
+        assert_eq!(
+            read,
+            OutboxJob::Reminder(
+                JobKind::EmailReminder,
+                Reminder {
+                    booking_id: booking,
+                    user_id: user,
+                    start,
+                    before_minutes: 60
+                }
+            )
+        );
+        // Two hours ahead: the day-before reminder is already past.
+        let soon = Reminder::jobs(
+            JobKind::SmsReminder,
+            booking,
+            user,
+            now + jiff::SignedDuration::from_hours(2),
+            &[1440, 60],
+            now,
+        );
+        assert_eq!(soon.len(), 1);
     }
 
     #[test]

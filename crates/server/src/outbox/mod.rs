@@ -17,7 +17,7 @@ pub mod worker;
 pub use deliverer::{Deliverer, Deliverers, DeliveryError, LifecycleLog, TestJobs};
 pub use jobs::{
     BookingChange, BookingNotice, Change, EventChange, JobKind, Origin, OutboxJob, Recipient,
-    WebhookEvent, WebhookPing,
+    Reminder, WebhookEvent, WebhookPing, WebhookReplay,
 };
 pub use retry::{MAX_ATTEMPTS, backoff};
-pub use worker::{DONE_JOB_RETENTION, KEY_RETENTION, LEASE, Step, Worker};
+pub use worker::{DONE_JOB_RETENTION, KEY_RETENTION, LEASE, Step, Worker, step_now};

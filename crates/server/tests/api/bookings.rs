@@ -832,6 +832,7 @@ async fn booking_changes_write_outbox_jobs_that_the_worker_delivers(app: &TestAp
             &[pillow_store::NewJob {
                 kind: "test".into(),
                 payload: json!({"fail_times": 1}),
+                run_after: None,
             }],
         )
         .await

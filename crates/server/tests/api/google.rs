@@ -883,6 +883,7 @@ async fn a_booking_storm_while_google_is_down_lands_exactly_once(h: &Harness) {
                 .map(|id| pillow_store::NewJob {
                     kind: "booking.created".into(),
                     payload: json!({"booking_id": id, "user_id": h.tenant.owner.id.to_string()}),
+                    run_after: None,
                 })
                 .collect::<Vec<_>>(),
         )
@@ -956,6 +957,7 @@ async fn reschedule_patches_and_cancel_deletes_in_google(h: &Harness) {
         .enqueue_jobs(h.tenant.id, &[pillow_store::NewJob {
             kind: "booking.cancelled".into(),
             payload: json!({"booking_id": booking["id"], "user_id": h.tenant.owner.id.to_string()}),
+            run_after: None,
         }])
         .await
         .unwrap();
@@ -1352,6 +1354,7 @@ async fn an_internal_event_and_its_write_back_job_commit_together(h: &Harness) {
         kind: EVENT_UPSERT_JOB.into(),
         payload: json!({"event_id": event.to_string(),
                         "user_id": h.tenant.owner.id.to_string()}),
+        run_after: None,
     };
     let event =
         |user: pillow_store::UserId, external: Option<&str>| pillow_store::NewCalendarEvent {

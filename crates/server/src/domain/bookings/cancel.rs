@@ -63,8 +63,10 @@ pub async fn cancel(
     .await
 }
 
-/// The jobs of a change to an existing booking: its lifecycle job, and its e-mails when its
-/// agent's booking settings ask for them, each carrying the invite's next `SEQUENCE`.
+/// The jobs of a change to an existing booking (`booking` as it is after the change): its
+/// lifecycle job, and its e-mails and text when its agent's booking settings ask for them,
+/// the e-mails carrying the invite's next `SEQUENCE`; a move also sets the reminders for the new start
+/// (those for the old one are dropped when due).
 pub(crate) async fn booking_jobs(
     state: &AppState,
     kind: JobKind,
@@ -83,6 +85,26 @@ pub(crate) async fn booking_jobs(
         .and_then(|s| s.pointer("/notifications/send_email"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    let notifications: Notifications = settings
+        .as_ref()
+        .and_then(|s| s.get("notifications"))
+        .and_then(|n| serde_json::from_value(n.clone()).ok())
+        .unwrap_or_default();
+    if notifications.send_sms {
+        jobs.extend(crate::outbox::BookingNotice::sms_job(
+            kind,
+            booking.id,
+            booking.user_id,
+        ));
+    }
+    if kind == JobKind::BookingRescheduled {
+        jobs.extend(notifications.reminder_jobs(
+            booking.id,
+            booking.user_id,
+            booking.start,
+            Timestamp::now(),
+        ));
+    }
     if send_email {
         let sequence = state
             .store

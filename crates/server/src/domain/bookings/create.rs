@@ -241,7 +241,10 @@ pub async fn book_typed(
                 description: description.clone(),
                 call_id: request.call_id.clone(),
             };
-            let jobs = lifecycle_jobs(JobKind::BookingCreated, new.id, member, notifications);
+            let mut jobs = lifecycle_jobs(JobKind::BookingCreated, new.id, member, notifications);
+            if let Some(notifications) = notifications {
+                jobs.extend(notifications.reminder_jobs(new.id, member, new.start, now));
+            }
             let view = BookingView::new(&preview(tenant, &new, now), &host_name);
             let response = record.map(|(key, hash)| IdempotentResponse {
                 key: key.to_string(),
@@ -445,7 +448,11 @@ pub fn lifecycle_jobs(
     };
     // A new booking's invite is at SEQUENCE 0; later changes count up from the store.
     let email = change.send_email && kind == JobKind::BookingCreated;
+    let sms = change.send_sms && kind == JobKind::BookingCreated;
     let mut jobs = vec![OutboxJob::booking(kind, change).to_new_job()];
+    if sms {
+        jobs.extend(crate::outbox::BookingNotice::sms_job(kind, booking, user));
+    }
     if email {
         jobs.extend(crate::outbox::BookingNotice::email_jobs(
             kind, booking, user, 0,

@@ -104,7 +104,7 @@ pub async fn reschedule(
             after.updated_at = now;
             let body = view_of(state, &after).await?;
             let response = recorded(record, &body);
-            let jobs = booking_jobs(state, JobKind::BookingRescheduled, booking).await?;
+            let jobs = booking_jobs(state, JobKind::BookingRescheduled, &after).await?;
             match state
                 .store
                 .reschedule_capped_booking(

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::domain::error::ErrorCode;
-use pillow_store::UserId;
+use pillow_store::{BookingId, UserId};
 
 // ---------------------------------------------------------------------------------------------
 // Booking settings, as agents store them.
@@ -114,6 +114,85 @@ pub struct Notifications {
     pub send_email: bool,
     #[serde(default)]
     pub send_sms: bool,
+    /// Reminders to the caller, in minutes before the start; without it, a day and an hour
+    /// before (`[1440, 60]`); `[]` for none. Sent on the channels that are on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminders: Option<Vec<i64>>,
+}
+
+/// The reminders an agent without its own list sends: a day and an hour before.
+pub const DEFAULT_REMINDERS: [i64; 2] = [1440, 60];
+/// At most this many reminders per booking, each at most this many minutes ahead (a week).
+const MAX_REMINDERS: usize = 5;
+const MAX_REMINDER_MINUTES: i64 = 7 * 1440;
+
+impl Notifications {
+    /// Minutes before the start at which the caller is reminded.
+    pub fn reminder_offsets(&self) -> &[i64] {
+        self.reminders.as_deref().unwrap_or(&DEFAULT_REMINDERS)
+    }
+
+    /// The reminder jobs of a booking of `user` starting at `start`, for the channels that are
+    /// on; only those still ahead of `now`.
+    pub fn reminder_jobs(
+        &self,
+        booking: BookingId,
+        user: UserId,
+        start: Timestamp,
+        now: Timestamp,
+    ) -> Vec<pillow_store::NewJob> {
+        use crate::outbox::{JobKind, Reminder};
+        let offsets = self.reminder_offsets();
+        let mut jobs = Vec::new();
+        if self.send_email {
+            jobs.extend(Reminder::jobs(
+                JobKind::EmailReminder,
+                booking,
+                user,
+                start,
+                offsets,
+                now,
+            ));
+        }
+        if self.send_sms {
+            jobs.extend(Reminder::jobs(
+                JobKind::SmsReminder,
+                booking,
+                user,
+                start,
+                offsets,
+                now,
+            ));
+        }
+        jobs
+    }
+
+    fn check_reminders(&self) -> DomainResult<()> {
+        let Some(list) = &self.reminders else {
+            return Ok(());
+        };
+        let field = "notifications.reminders";
+        if list.len() > MAX_REMINDERS {
+            return Err(DomainError::invalid(
+                field,
+                ErrorCode::InvalidReminders,
+                format!("At most {MAX_REMINDERS} reminders."),
+            ));
+        }
+        for (i, minutes) in list.iter().enumerate() {
+            if !(1..=MAX_REMINDER_MINUTES).contains(minutes) || list[..i].contains(minutes) {
+                return Err(DomainError::invalid(
+                    &format!("{field}[{i}]"),
+                    ErrorCode::InvalidReminders,
+                    format!(
+                        "Each reminder is a different whole number of minutes before the start, \
+                         from 1 to {MAX_REMINDER_MINUTES}."
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn default_strategy() -> String {
@@ -285,6 +364,7 @@ pub async fn validate_settings(
             "A collective agent needs at least one assignable user with \"required\": true.",
         ));
     }
+    settings.notifications.check_reminders()?;
     let config = &settings.event_type_config;
     if let Some(minutes) = config.duration
         && !(5..=1440).contains(&minutes)

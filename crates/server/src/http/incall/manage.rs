@@ -9,7 +9,7 @@
 use super::*;
 use crate::http::bookings::self_service_booking;
 use crate::http::extract::ApiJson;
-use pillow_store::{AgentId, BookingStatus};
+use pillow_store::{AgentId, Booking, BookingStatus};
 
 pub(crate) const PROFILE_PATH: &str = "/api/v1/agents/{agent_id}/calendar/profile";
 
@@ -149,10 +149,15 @@ pub(crate) async fn find_own_booking(
         body.phone.as_deref(),
     )
     .await?;
+    found(&state, &booking).await.map(Json)
+}
+
+/// `booking` as the hosted page shows it before a change, with its host's open times.
+pub(crate) async fn found(state: &AppState, booking: &Booking) -> ApiResult<FoundBooking> {
     let agent_id = booking
         .agent_id
         .ok_or_else(|| ApiError::not_found("booking"))?;
-    let context = state.teams.get(&state, booking.tenant_id, agent_id).await?;
+    let context = state.teams.get(state, booking.tenant_id, agent_id).await?;
     let zone = agent_zone(&context);
     let now = Timestamp::now();
     let mut times = Vec::new();
@@ -174,7 +179,7 @@ pub(crate) async fn find_own_booking(
         let duration = booking.end.duration_since(booking.start);
         times = crate::domain::availability::team_availability(&calendars, window, duration, now)
             .into_iter()
-            .map(|s| slot_view(&state, agent_id, s.slot.start, duration, &zone))
+            .map(|s| slot_view(state, agent_id, s.slot.start, duration, &zone))
             .collect();
     }
     let host = context
@@ -182,10 +187,10 @@ pub(crate) async fn find_own_booking(
         .get(&booking.user_id)
         .cloned()
         .unwrap_or_default();
-    Ok(Json(FoundBooking {
+    Ok(FoundBooking {
         local_time: local_time(booking.start, &zone),
         timezone: zone.iana_name().unwrap_or("UTC").to_string(),
-        booking: crate::domain::bookings::BookingView::new(&booking, &host),
+        booking: crate::domain::bookings::BookingView::new(booking, &host),
         times,
-    }))
+    })
 }

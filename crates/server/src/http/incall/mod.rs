@@ -21,7 +21,7 @@
 mod access;
 mod book;
 mod envelope;
-mod manage;
+pub(crate) mod manage;
 mod slots;
 
 pub use access::*;

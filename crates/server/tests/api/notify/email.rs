@@ -24,8 +24,15 @@ on_both_backends!(
 
 const BOOK: &str = "/api/calendar/booking";
 
-/// An agent in New York booking the owner (open all day in UTC), with e-mail on or off.
+/// An agent in New York booking the owner (open all day in UTC), with e-mail on or off and no
+/// reminders (they have their own tests).
 pub async fn desk(app: &TestApp, acme: &Tenant, send_email: bool) -> String {
+    let notifications = json!({"send_email": send_email, "send_sms": false, "reminders": []});
+    desk_with(app, acme, notifications).await
+}
+
+/// An agent in New York booking the owner, with these `notifications` settings.
+pub async fn desk_with(app: &TestApp, acme: &Tenant, notifications: Value) -> String {
     let rule = app
         .post(
             "/api/calendar/availability-rules",
@@ -50,7 +57,7 @@ pub async fn desk(app: &TestApp, acme: &Tenant, send_email: bool) -> String {
             Some(&json!({
                 "assignable_users": [{"user_id": acme.owner.id.to_string()}],
                 "distribution_strategy": "round_robin",
-                "notifications": {"send_email": send_email, "send_sms": false}
+                "notifications": notifications
             })),
         )
         .await;
@@ -95,8 +102,9 @@ fn settings(sink: &SmtpSink) -> EmailSettings {
 /// Runs the outbox with e-mail until nothing is due, as if `ahead` had passed (backoffs end).
 pub async fn drain(app: &TestApp, sink: &SmtpSink, ahead: SignedDuration) {
     let store = app.state.store.clone();
-    let worker =
-        Worker::new(store.clone()).with(Arc::new(EmailDeliverer::new(store, Some(settings(sink)))));
+    let email = EmailDeliverer::new(store.clone(), Some(settings(sink)))
+        .with_links(app.state.manage_links.clone(), &app.state.config.public_url);
+    let worker = Worker::new(store).with(Arc::new(email));
     for _ in 0..200 {
         if worker
             .try_execute_task_at(Timestamp::now() + ahead)
@@ -286,7 +294,8 @@ async fn mail_queued_while_the_mail_server_is_down_is_all_delivered_once_and_onl
     let acme = app.tenant("Acme").await;
     let agent = desk(app, &acme, true).await;
     sink.down().await;
-    const BOOKINGS: i64 = 24;
+    // A 50-booking storm: 100 messages waiting for the mail server.
+    const BOOKINGS: i64 = 50;
     for i in 0..BOOKINGS {
         book(app, &acme, &agent, slot(2, i)).await;
     }

@@ -102,6 +102,8 @@ pub struct SmtpSink {
     dir: tempfile::TempDir,
     pub port: u16,
     child: Option<Child>,
+    /// How long it waits before accepting each message.
+    delay_ms: u64,
 }
 
 impl SmtpSink {
@@ -113,7 +115,18 @@ impl SmtpSink {
             dir: tempfile::tempdir().unwrap(),
             port: 0,
             child: None,
+            delay_ms: 0,
         };
+        sink.up().await;
+        Some(sink)
+    }
+
+    /// A sink that waits `delay_ms` before accepting each message: a slow mail server, so a
+    /// delivery run can be interrupted part-way.
+    pub async fn start_slow(delay_ms: u64) -> Option<SmtpSink> {
+        let mut sink = SmtpSink::start().await?;
+        sink.delay_ms = delay_ms;
+        sink.down().await;
         sink.up().await;
         Some(sink)
     }
@@ -130,6 +143,7 @@ impl SmtpSink {
             .arg(&script)
             .arg(self.dir.path())
             .arg(self.port.to_string())
+            .env("SINK_DELAY_MS", self.delay_ms.to_string())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()

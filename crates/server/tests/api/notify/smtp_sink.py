@@ -4,7 +4,8 @@ directory, one file per message, and prints the port it listens on.
     python smtp_sink.py DIRECTORY [PORT]
 
 PORT 0 (the default) picks a free one; the tests restart the sink on the same port to bring a
-"down" mail server back up.
+"down" mail server back up. SINK_DELAY_MS makes it wait that long before accepting each
+message, like a slow mail server.
 """
 
 import asyncio
@@ -20,6 +21,7 @@ class Sink:
         self.directory = directory
 
     async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(int(os.environ.get("SINK_DELAY_MS", "0")) / 1000)
         name = uuid.uuid4().hex
         partial = os.path.join(self.directory, name + ".part")
         with open(partial, "wb") as out:

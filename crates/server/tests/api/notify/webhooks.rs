@@ -23,6 +23,7 @@ on_both_backends!(
     every_event_is_signed_in_order_and_reaches_a_receiver_that_was_down,
     loopback_and_metadata_addresses_are_refused_without_the_setting,
     a_ping_reaches_the_subscriber_and_is_in_its_log,
+    a_logged_event_is_replayed_to_its_subscriber_signed_afresh,
 );
 
 const SECRET: &str = "a-signing-secret-of-some-length";
@@ -348,5 +349,53 @@ async fn a_ping_reaches_the_subscriber_and_is_in_its_log(app: &TestApp) {
             &json!({}),
         )
         .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+async fn a_logged_event_is_replayed_to_its_subscriber_signed_afresh(app: &TestApp) {
+    let acme = app.tenant("Acme").await;
+    let agent = desk(app, &acme, false).await;
+    let receiver = Receiver::start().await;
+    let hook = subscribe(app, &acme, &receiver.url).await;
+    let other = Receiver::start().await;
+    subscribe(app, &acme, &other.url).await;
+    let id = hook["id"].as_str().unwrap();
+    let booked = book(app, &acme, &agent, slot(2, 30)).await;
+    drain(app, true, SignedDuration::ZERO).await;
+    assert_eq!((receiver.received().len(), other.received().len()), (1, 1));
+    let log = app
+        .get(&format!("/api/webhooks/{id}/deliveries"), &acme.key)
+        .await;
+    let delivery = log.body["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let path = format!("/api/webhooks/{id}/deliveries/{delivery}/replay");
+    let queued = app.post(&path, &acme.key, &json!({})).await;
+    assert_eq!(queued.status, StatusCode::ACCEPTED, "{:?}", queued.body);
+    drain(app, true, SignedDuration::ZERO).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "sent again");
+    assert_eq!(other.received().len(), 1, "only to the subscriber replayed");
+    let again = received[1].json();
+    assert_eq!(again["triggerEvent"], "BOOKING_CREATED");
+    assert_eq!(again["payload"]["uid"], booked["id"]);
+    let signature = received[1].headers["x-cal-signature-256"].to_str().unwrap();
+    assert!(verifies(&received[1].body, signature));
+    let log = app
+        .get(&format!("/api/webhooks/{id}/deliveries"), &acme.key)
+        .await;
+    let entry = &log.body["deliveries"][0];
+    assert_eq!(
+        (&entry["event"], &entry["status"], &entry["job_id"]),
+        (
+            &json!("BOOKING_CREATED"),
+            &json!("delivered"),
+            &queued.body["job_id"]
+        )
+    );
+    let unknown = format!("/api/webhooks/{id}/deliveries/{}/replay", uuid::Uuid::nil());
+    let missing = app.post(&unknown, &acme.key, &json!({})).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
