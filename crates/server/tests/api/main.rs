@@ -14,6 +14,8 @@ mod calcom;
 mod cli;
 mod crash;
 mod dashboard;
+mod dashboard_pages;
+mod dashboard_team;
 mod doctor;
 mod events;
 mod google;
