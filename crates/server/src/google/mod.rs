@@ -18,6 +18,7 @@ mod channels;
 mod scheduler;
 mod sync;
 mod tokens;
+pub mod toggle;
 
 use busy::*;
 pub use scheduler::*;
