@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -148,11 +147,8 @@ fn connection_card(viewer: &Viewer, connection: &CalendarConnection) -> Markup {
                     } @else {
                         (action(viewer, connection, "resume", "Resume"))
                     }
-                    form.inline method="post" action="/dashboard/calendars/connect/google" {
-                        input type="hidden" name=(csrf::FIELD) value=(viewer.csrf);
-                        input type="hidden" name="user" value=(connection.user_id);
-                        input type="hidden" name="hint" value=(connection.account_email);
-                        button.secondary type="submit" { "Reconnect" }
+                    a.button.secondary href=(connect_link(connection.user_id, &connection.account_email)) {
+                        "Reconnect"
                     }
                 }
                 form.inline method="post" action={ "/dashboard/calendars/" (connection.id) "/disconnect" } {
@@ -164,19 +160,25 @@ fn connection_card(viewer: &Viewer, connection: &CalendarConnection) -> Markup {
     }
 }
 
+/// A link, not a form: the page's `form-action 'self'` policy would stop a form's redirect to
+/// Google, and starting the flow changes nothing here (the state is bound to the member).
+fn connect_link(user: UserId, hint: &str) -> String {
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("user", &user.to_string())
+        .append_pair("hint", hint)
+        .finish();
+    format!("/dashboard/calendars/connect/google?{query}")
+}
+
 fn connect_form(state: &AppState, viewer: &Viewer, member: &User) -> Markup {
     html! {
         div.actions-list {
             @for provider in PROVIDERS {
                 @if provider.kind == "google" && provider.available && state.google.is_some() {
-                    form.inline method="post" action="/dashboard/calendars/connect/google" {
-                        input type="hidden" name=(csrf::FIELD) value=(viewer.csrf);
-                        input type="hidden" name="user" value=(member.id);
-                        button type="submit" data-connect=(member.id) {
-                            "Connect " (provider.label)
-                            @if viewer.user.id != member.id {
-                                span.visually-hidden { " for " (member.name) }
-                            }
+                    a.button href=(connect_link(member.id, "")) data-connect=(member.id) {
+                        "Connect " (provider.label)
+                        @if viewer.user.id != member.id {
+                            span.visually-hidden { " for " (member.name) }
                         }
                     }
                 } @else {
@@ -264,7 +266,7 @@ pub struct ConnectForm {
 pub async fn connect_google(
     State(state): State<AppState>,
     viewer: Viewer,
-    Form(form): Form<ConnectForm>,
+    Query(form): Query<ConnectForm>,
 ) -> PageResult<Response> {
     let Some(google) = state.google.clone() else {
         return Ok(

@@ -57,7 +57,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/dashboard/calendars", get(calendars::page))
         .route(
             "/dashboard/calendars/connect/google",
-            post(calendars::connect_google),
+            get(calendars::connect_google),
         )
         .route("/dashboard/calendars/{id}/sync", post(calendars::sync))
         .route("/dashboard/calendars/{id}/pause", post(calendars::pause))
