@@ -193,9 +193,11 @@ pub(crate) fn consent(
         let mut accounts: Vec<&String> = state.calendars.keys().collect();
         accounts.sort_by_key(|a| (a.as_str() != hint, a.as_str()));
         let link = |extra: (&str, &str)| {
-            let mut url = reqwest::Url::parse("http://fake.invalid/o/oauth2/v2/auth")
-                .expect("a fixed URL");
-            url.query_pairs_mut().extend_pairs(q.iter()).append_pair(extra.0, extra.1);
+            let mut url =
+                reqwest::Url::parse("http://fake.invalid/o/oauth2/v2/auth").expect("a fixed URL");
+            url.query_pairs_mut()
+                .extend_pairs(q.iter())
+                .append_pair(extra.0, extra.1);
             format!("?{}", url.query().unwrap_or_default()).replace('&', "&amp;")
         };
         return Consent::Page(format!(

@@ -17,8 +17,8 @@ mod busy;
 mod channels;
 mod scheduler;
 mod sync;
-mod tokens;
 pub mod toggle;
+mod tokens;
 
 use busy::*;
 pub use scheduler::*;

@@ -2,9 +2,7 @@
 //! troubleshooting reads, the sync toggle, manual and cron syncs, and the push-notification
 //! webhook.
 
-use pillow_store::{
-    CalendarConnection, ConnectionId, NewCalendarConnection, User, UserId,
-};
+use pillow_store::{CalendarConnection, ConnectionId, NewCalendarConnection, User, UserId};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -50,8 +50,11 @@ impl Dash {
         if google {
             let mut config = (*state.config).clone();
             fake = Some(
-                pillow_server::demo_google::start(&mut config, &[(OWNER_EMAIL, "America/New_York")])
-                    .await,
+                pillow_server::demo_google::start(
+                    &mut config,
+                    &[(OWNER_EMAIL, "America/New_York")],
+                )
+                .await,
             );
             state = pillow_server::AppState::new(store.clone(), config);
         }

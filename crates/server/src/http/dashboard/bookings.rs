@@ -294,7 +294,11 @@ pub async fn list(
 
 /// The booking, if the viewer may see it: any of the tenant's for admins, their own for
 /// members. Another tenant's booking is simply not found.
-pub(super) async fn visible(state: &AppState, viewer: &Viewer, raw_id: &str) -> PageResult<Booking> {
+pub(super) async fn visible(
+    state: &AppState,
+    viewer: &Viewer,
+    raw_id: &str,
+) -> PageResult<Booking> {
     let id: BookingId = raw_id
         .parse()
         .map_err(|_| PageError::not_found("booking"))?;
