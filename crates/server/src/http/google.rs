@@ -294,7 +294,7 @@ async fn complete_connect(state: &AppState, query: CallbackQuery) -> ApiResult<C
         )
         .await?;
     // What was booked or planned here before the calendar was connected goes to it too.
-    crate::google::queue_catch_up(&state, flow.tenant, user.id).await?;
+    crate::google::queue_catch_up(state, flow.tenant, user.id).await?;
     sync_in_background(
         google,
         &connection,

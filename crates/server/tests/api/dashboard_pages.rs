@@ -85,7 +85,7 @@ async fn page(app: &TestApp, path: &str, token: &str) -> (StatusCode, String) {
 }
 
 /// The cell of one member on one day, as HTML.
-fn cell<'a>(html: &'a str, member: UserId, day: Date) -> &'a str {
+fn cell(html: &str, member: UserId, day: Date) -> &str {
     let row = &html[html
         .find(&format!(r#"data-member="{member}""#))
         .expect("a row for the member")..];

@@ -32,10 +32,6 @@ pub(crate) struct Dash {
 }
 
 impl Dash {
-    async fn start() -> Dash {
-        Dash::start_with_google(false).await
-    }
-
     /// With `google`, the server talks to the demo's in-process Google fake, where the owner
     /// has an account with sample events.
     pub(crate) async fn start_with_google(google: bool) -> Dash {
