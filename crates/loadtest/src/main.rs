@@ -35,6 +35,39 @@ enum Command {
     Seed(SeedArgs),
     /// Closed-loop MCP load: each task is an MCP client calling one tool back to back.
     Mcp(McpArgs),
+    /// Seeds the data set into the server's database, then loads every dashboard page from
+    /// several signed-in sessions, beside /healthz in the same run.
+    Dashboard(DashboardArgs),
+}
+
+#[derive(Args)]
+struct DashboardArgs {
+    /// The running server, e.g. http://127.0.0.1:3000. Must be loopback.
+    #[arg(long, value_parser = parse_loopback_url)]
+    url: Url,
+    /// The database the server uses (sqlite://… or postgres://…).
+    #[arg(long)]
+    database_url: String,
+    #[arg(long, default_value_t = 20)]
+    members: u32,
+    #[arg(long, default_value_t = 10_000)]
+    events: u32,
+    #[arg(long, default_value_t = 14)]
+    days: u32,
+    /// Bookings made through the API before measuring.
+    #[arg(long, default_value_t = 200)]
+    bookings: u32,
+    /// Concurrent signed-in sessions, one request in flight each.
+    #[arg(long, default_value_t = 8)]
+    sessions: usize,
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    warmup: Duration,
+    /// Measured time per page.
+    #[arg(long, short = 'd', value_parser = parse_duration, default_value = "5s")]
+    duration: Duration,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -295,6 +328,27 @@ async fn run(command: Command) -> Result<()> {
                 print!("{}", report.render_text());
             }
             check_errors("", &report)?;
+        }
+        Command::Dashboard(args) => {
+            let report = pillow_loadtest::dashboard::run_dashboard(
+                &pillow_loadtest::dashboard::DashboardOptions {
+                    base: args.url,
+                    database_url: args.database_url,
+                    members: args.members,
+                    events: args.events,
+                    days: args.days,
+                    bookings: args.bookings,
+                    sessions: args.sessions,
+                    warmup: args.warmup,
+                    duration: args.duration,
+                },
+            )
+            .await?;
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.render_text());
+            }
         }
         Command::Seed(args) => {
             let seeded = pillow_loadtest::seed::run_seed(&pillow_loadtest::seed::SeedOptions {

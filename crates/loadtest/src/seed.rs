@@ -26,6 +26,8 @@ pub struct Seeded {
     pub api_key: String,
     pub agent_id: pillow_store::AgentId,
     pub first_member: pillow_store::UserId,
+    /// Every member, the owner first.
+    pub members: Vec<pillow_store::UserId>,
     pub start: jiff::civil::Date,
     pub end: jiff::civil::Date,
 }
@@ -159,6 +161,7 @@ pub async fn run_seed(options: &SeedOptions) -> Result<Seeded> {
         api_key: minted.key,
         agent_id: agent.id,
         first_member: members.first().copied().unwrap_or_default(),
+        members,
         start,
         end,
     })

@@ -312,6 +312,15 @@ pub async fn run(database_url: String) -> Result<(), CliError> {
     }
     drop(store);
     let internal_key_from_file = config::Environment.get("INTERNAL_API_KEY").is_none();
+    // Without a real Google configured, the demo brings its own so connecting works locally.
+    let members: Vec<(&str, &str)> = TEAM
+        .iter()
+        .map(|(_, email, _, zone)| (*email, *zone))
+        .collect();
+    let _demo_google = match config.google {
+        Some(_) => None,
+        None => Some(crate::demo_google::start(&mut config, &members).await),
+    };
     crate::cli::serve_with(config, |state| {
         let base = &state.config.public_url;
         println!();

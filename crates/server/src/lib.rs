@@ -8,6 +8,7 @@ pub mod config;
 pub mod connections;
 pub mod credentials;
 pub mod demo;
+pub mod demo_google;
 pub mod doctor;
 pub mod domain;
 pub mod google;

@@ -188,16 +188,38 @@ pub(crate) fn consent(
     }
     let Some(email) = approve else {
         let hint = get("login_hint");
+        // Like Google's account chooser: one "Continue as" link per account (the hinted one
+        // first), each the same request with `approve` added, and a way to cancel.
+        let mut accounts: Vec<&String> = state.calendars.keys().collect();
+        accounts.sort_by_key(|a| (a.as_str() != hint, a.as_str()));
+        let link = |extra: (&str, &str)| {
+            let mut url =
+                reqwest::Url::parse("http://fake.invalid/o/oauth2/v2/auth").expect("a fixed URL");
+            url.query_pairs_mut()
+                .extend_pairs(q.iter())
+                .append_pair(extra.0, extra.1);
+            format!("?{}", url.query().unwrap_or_default()).replace('&', "&amp;")
+        };
         return Consent::Page(format!(
-            "<!doctype html><title>Sign in - Google Accounts</title>\
+            "<!doctype html><meta name=viewport content=\"width=device-width\">\
+             <title>Sign in - Google Accounts</title>\
              <h1>{} wants to access your Google Account</h1><p>{hint}</p><ul>{}</ul>\
+             <h2>Choose an account</h2><ul>{}</ul><p><a href=\"{}\">Cancel</a></p>\
              <p>Allow by adding <code>&amp;approve=EMAIL</code> (and optionally \
              <code>&amp;granted=SCOPES</code>) to this URL; deny with <code>&amp;deny=1</code>.</p>",
             get("client_id"),
             requested
                 .iter()
                 .map(|s| format!("<li>{s}</li>"))
-                .collect::<String>()
+                .collect::<String>(),
+            accounts
+                .iter()
+                .map(|a| format!(
+                    "<li><a href=\"{}\">Continue as {a}</a></li>",
+                    link(("approve", a))
+                ))
+                .collect::<String>(),
+            link(("deny", "1")),
         ));
     };
     if !state.calendars.contains_key(email) {

@@ -17,6 +17,7 @@ mod busy;
 mod channels;
 mod scheduler;
 mod sync;
+pub mod toggle;
 mod tokens;
 
 use busy::*;

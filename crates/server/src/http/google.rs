@@ -2,9 +2,7 @@
 //! troubleshooting reads, the sync toggle, manual and cron syncs, and the push-notification
 //! webhook.
 
-use pillow_store::{
-    CalendarConnection, ConnectionId, ConnectionPatch, NewCalendarConnection, User, UserId,
-};
+use pillow_store::{CalendarConnection, ConnectionId, NewCalendarConnection, User, UserId};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
-use pillow_providers::google::{CALENDAR_EVENTS_SCOPE, GoogleError, pkce_pair};
+use pillow_providers::google::{CALENDAR_EVENTS_SCOPE, GoogleError};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -23,6 +21,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::parse_id;
 use crate::AppState;
+use crate::google::toggle::{connect_url, set_sync_enabled, sync_in_background};
 use crate::google::{GoogleSync, Scheduler, StateError, SyncError, Trigger, hash_token};
 use crate::http::caller::Caller;
 use crate::http::error::{ApiError, ApiResult, ErrorCode};
@@ -149,12 +148,7 @@ async fn connect(
 ) -> ApiResult<Response> {
     let google = google(&state)?;
     let user = member(&state, &caller, query.user_id.as_deref()).await?;
-    let (verifier, challenge) = pkce_pair();
-    let signed = google
-        .states
-        .sign(caller.tenant, user.id, &verifier, Timestamp::now());
-    let hint = query.login_hint.as_deref().filter(|h| !h.trim().is_empty());
-    let url = google.oauth.authorization_url(&signed, &challenge, hint);
+    let url = connect_url(&google, caller.tenant, user.id, query.login_hint.as_deref());
     let wants_json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -192,9 +186,29 @@ struct Connected {
         (status = 502, description = "Google failed"), (status = 503)))]
 async fn callback(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(query): ApiQuery<CallbackQuery>,
-) -> ApiResult<Json<Connected>> {
-    let google = google(&state)?;
+) -> ApiResult<Response> {
+    // A person coming back from Google's consent page in a browser goes to the dashboard's
+    // calendars page with the outcome (only the error's code: a link cannot inject a message).
+    let browser = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    match (complete_connect(&state, query).await, browser) {
+        (Ok(connected), false) => Ok(Json(connected).into_response()),
+        (Err(error), false) => Err(error),
+        (Ok(_), true) => Ok(Redirect::to("/dashboard/calendars?done=connected").into_response()),
+        (Err(error), true) => Ok(Redirect::to(&format!(
+            "/dashboard/calendars?failed={}",
+            error.code.as_str()
+        ))
+        .into_response()),
+    }
+}
+
+async fn complete_connect(state: &AppState, query: CallbackQuery) -> ApiResult<Connected> {
+    let google = google(state)?;
     if let Some(error) = query.error {
         return Err(ApiError::bad_request(
             ErrorCode::ConsentDenied,
@@ -280,17 +294,17 @@ async fn callback(
         )
         .await?;
     // What was booked or planned here before the calendar was connected goes to it too.
-    crate::google::queue_catch_up(&state, flow.tenant, user.id).await?;
+    crate::google::queue_catch_up(state, flow.tenant, user.id).await?;
     sync_in_background(
         google,
         &connection,
         Trigger::Connect,
         Duration::from_secs(60),
     );
-    Ok(Json(Connected {
+    Ok(Connected {
         connected: true,
         provider: view(&connection),
-    }))
+    })
 }
 
 fn google_failed(error: GoogleError) -> ApiError {
@@ -300,20 +314,6 @@ fn google_failed(error: GoogleError) -> ApiError {
         ErrorCode::GoogleUnavailable,
         "Google did not answer as expected; try connecting again in a moment.",
     )
-}
-
-/// Syncs the connection in the background once its lease is free (waiting at most `wait`):
-/// the request that asked for it answers at once.
-fn sync_in_background(
-    google: Arc<GoogleSync>,
-    connection: &CalendarConnection,
-    trigger: Trigger,
-    wait: Duration,
-) {
-    let (tenant, id) = (connection.tenant_id, connection.id);
-    tokio::spawn(async move {
-        let _ = google.sync_when_free(tenant, id, trigger, wait).await;
-    });
 }
 
 async fn connection_of(
@@ -433,38 +433,9 @@ async fn update_provider(
             "`sync_enabled` is required: `true` to sync this calendar, `false` to pause it.",
         )
     })?;
-    if enabled == connection.sync_enabled {
-        return Ok(Json(view(&connection)));
-    }
-    let patch = if enabled {
-        ConnectionPatch {
-            sync_enabled: Some(true),
-            // Due now, so the poller catches up even if the sync below cannot run.
-            next_sync_at: Some(Timestamp::now()),
-            ..Default::default()
-        }
-    } else {
-        ConnectionPatch {
-            sync_enabled: Some(false),
-            channel: connection.channel.is_some().then_some(None),
-            ..Default::default()
-        }
-    };
-    // Stored first: from here on the webhook, the poller and on-demand syncs obey it.
-    let updated = state
-        .store
-        .update_calendar_connection(caller.tenant, connection.id, &patch)
+    let updated = set_sync_enabled(&state, &connection, enabled)
         .await?
         .ok_or_else(|| ApiError::not_found("calendar connection"))?;
-    if let Some(google) = state.google.clone() {
-        if enabled {
-            // Bookings and events changed while paused were not written: write them now.
-            crate::google::queue_catch_up(&state, updated.tenant_id, updated.user_id).await?;
-            sync_in_background(google, &updated, Trigger::Resume, Duration::from_secs(60));
-        } else if let Some(channel) = &connection.channel {
-            google.stop_channel(&connection, channel).await;
-        }
-    }
     Ok(Json(view(&updated)))
 }
 

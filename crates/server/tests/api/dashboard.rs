@@ -30,10 +30,10 @@ on_both_backends!(
     a_member_edits_their_own_hours_but_not_another_members,
 );
 
-const PASSWORD: &str = "owner-password";
+pub(crate) const PASSWORD: &str = "owner-password";
 
 /// A client that shows redirects instead of following them.
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -41,7 +41,7 @@ fn client() -> reqwest::Client {
 }
 
 /// A member who signs in with `member-password`.
-async fn member_with_password(app: &TestApp, tenant: &Tenant, email: &str) -> User {
+pub(crate) async fn member_with_password(app: &TestApp, tenant: &Tenant, email: &str) -> User {
     app.store()
         .create_user(
             tenant.id,
@@ -57,7 +57,7 @@ async fn member_with_password(app: &TestApp, tenant: &Tenant, email: &str) -> Us
         .unwrap()
 }
 
-async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
     client()
         .post(format!("{}/dashboard/login", app.base))
         .form(&[
@@ -71,7 +71,7 @@ async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response 
 }
 
 /// The session cookie's token from a `Set-Cookie` header.
-fn token_of(response: &reqwest::Response) -> String {
+pub(crate) fn token_of(response: &reqwest::Response) -> String {
     let header = response
         .headers()
         .get(SET_COOKIE)
@@ -83,13 +83,13 @@ fn token_of(response: &reqwest::Response) -> String {
 }
 
 /// Signs in and answers the session cookie's token.
-async fn signed_in(app: &TestApp, email: &str, password: &str) -> String {
+pub(crate) async fn signed_in(app: &TestApp, email: &str, password: &str) -> String {
     let response = login(app, email, password).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     token_of(&response)
 }
 
-async fn get(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
+pub(crate) async fn get(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
     client()
         .get(format!("{}{path}", app.base))
         .header("cookie", format!("pillow_session={token}"))
@@ -99,7 +99,7 @@ async fn get(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
 }
 
 /// The CSRF token a signed-in page's forms carry.
-async fn csrf_of(app: &TestApp, token: &str) -> String {
+pub(crate) async fn csrf_of(app: &TestApp, token: &str) -> String {
     let html = get(app, "/dashboard", token).await.text().await.unwrap();
     let at = html
         .find(r#"name="csrf" value=""#)
@@ -108,7 +108,7 @@ async fn csrf_of(app: &TestApp, token: &str) -> String {
     rest[..rest.find('"').unwrap()].to_string()
 }
 
-async fn post_form(
+pub(crate) async fn post_form(
     app: &TestApp,
     path: &str,
     token: &str,

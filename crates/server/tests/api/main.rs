@@ -18,6 +18,8 @@ mod cli;
 mod collective;
 mod crash;
 mod dashboard;
+mod dashboard_pages;
+mod dashboard_team;
 mod doctor;
 mod events;
 mod google;

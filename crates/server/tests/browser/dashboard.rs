@@ -11,33 +11,49 @@ use serde_json::{Value, json};
 
 use super::{Browser, ONE_AT_A_TIME, PATIENCE, browser_binaries, screenshots_dir};
 
-const OWNER_EMAIL: &str = "dana@clinic.test";
-const OWNER_PASSWORD: &str = "correct horse battery";
-const MEMBER_EMAIL: &str = "sam@clinic.test";
-const MEMBER_PASSWORD: &str = "member password 1";
+pub(crate) const OWNER_EMAIL: &str = "dana@clinic.test";
+pub(crate) const OWNER_PASSWORD: &str = "correct horse battery";
+pub(crate) const MEMBER_EMAIL: &str = "sam@clinic.test";
+pub(crate) const MEMBER_PASSWORD: &str = "member password 1";
 
 /// The server with a tenant whose owner and member sign in with passwords.
-struct Dash {
-    base: String,
+pub(crate) struct Dash {
+    pub(crate) base: String,
     api_key: String,
-    store: std::sync::Arc<dyn Store>,
-    tenant: TenantId,
-    owner: User,
-    member: User,
+    pub(crate) store: std::sync::Arc<dyn Store>,
+    pub(crate) tenant: TenantId,
+    pub(crate) owner: User,
+    pub(crate) member: User,
     client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The in-process Google fake, when the test connects Google.
+    _google: Option<pillow_fakes::google::FakeGoogle>,
     _dir: tempfile::TempDir,
 }
 
 impl Dash {
-    async fn start() -> Dash {
+    /// With `google`, the server talks to the demo's in-process Google fake, where the owner
+    /// has an account with sample events.
+    pub(crate) async fn start_with_google(google: bool) -> Dash {
         let super::Fresh {
             dir,
             listener,
             base,
             store,
-            state,
+            mut state,
         } = super::Fresh::start("dashboard.db").await;
+        let mut fake = None;
+        if google {
+            let mut config = (*state.config).clone();
+            fake = Some(
+                pillow_server::demo_google::start(
+                    &mut config,
+                    &[(OWNER_EMAIL, "America/New_York")],
+                )
+                .await,
+            );
+            state = pillow_server::AppState::new(store.clone(), config);
+        }
         let tenant = store.create_tenant("Riverside Dental").await.unwrap();
         let person = |email: &str, name: &str, role: Role, zone: &str, password: &str| NewUser {
             email: email.into(),
@@ -102,6 +118,7 @@ impl Dash {
             member,
             client: reqwest::Client::new(),
             shutdown: Some(tx),
+            _google: fake,
             _dir: dir,
         }
     }
@@ -116,7 +133,12 @@ impl Dash {
         store.create_user(tenant, &member).await.unwrap()
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut request = self
             .client
             .request(method, format!("{}{path}", self.base))
@@ -130,7 +152,7 @@ impl Dash {
     }
 
     /// Working hours 09:00–17:00 every day in New York for `user`.
-    async fn hours(&self, user: &User) {
+    pub(crate) async fn hours(&self, user: &User) {
         let days = [
             "monday",
             "tuesday",
@@ -159,7 +181,7 @@ impl Dash {
     }
 
     /// A booking with the owner tomorrow at `hour`:00 New York time; answers the API's booking.
-    async fn book(&self, name: &str, hour: i8) -> Value {
+    pub(crate) async fn book(&self, name: &str, hour: i8) -> Value {
         let tomorrow = jiff::Timestamp::now()
             .in_tz("America/New_York")
             .unwrap()
@@ -198,9 +220,18 @@ async fn setup(
     prefix: &'static str,
     width: u32,
 ) -> Option<(tokio::sync::MutexGuard<'static, ()>, Dash, Browser)> {
+    setup_with(prefix, width, false).await
+}
+
+/// [`setup`], with the Google fake when `google`.
+pub(crate) async fn setup_with(
+    prefix: &'static str,
+    width: u32,
+    google: bool,
+) -> Option<(tokio::sync::MutexGuard<'static, ()>, Dash, Browser)> {
     let (chrome, driver) = browser_binaries()?;
     let guard = ONE_AT_A_TIME.lock().await;
-    let dash = Dash::start().await;
+    let dash = Dash::start_with_google(google).await;
     let browser = if width < 500 {
         phone(&chrome, &driver, prefix, width).await
     } else {
@@ -265,7 +296,7 @@ async fn phone(
 }
 
 impl Browser {
-    async fn open(&self, dash: &Dash, path: &str) {
+    pub(crate) async fn open(&self, dash: &Dash, path: &str) {
         self.c()
             .goto(&format!("{}{path}", dash.base))
             .await
@@ -273,7 +304,7 @@ impl Browser {
         self.until("document.readyState === 'complete'").await;
     }
 
-    async fn path(&self) -> String {
+    pub(crate) async fn path(&self) -> String {
         self.js("return location.pathname")
             .await
             .as_str()
@@ -281,11 +312,11 @@ impl Browser {
             .to_string()
     }
 
-    async fn heading(&self) -> String {
+    pub(crate) async fn heading(&self) -> String {
         self.text("h1").await
     }
 
-    async fn log_in(&self, dash: &Dash, email: &str, password: &str) {
+    pub(crate) async fn log_in(&self, dash: &Dash, email: &str, password: &str) {
         self.open(dash, "/dashboard/login").await;
         self.type_into("#email", email).await;
         self.type_into("#password", password).await;
@@ -295,7 +326,7 @@ impl Browser {
     }
 
     /// Every visible form control has a label, and the page fits the window's width.
-    async fn check_page(&self) {
+    pub(crate) async fn check_page(&self) {
         let unlabelled = self
             .js("return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
                     .filter(e => !(e.labels && e.labels.length)).map(e => e.name)")

@@ -18,6 +18,7 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 
 mod dashboard;
+mod dashboard_pages;
 mod incall_defects;
 use pillow_server::{AppState, Config};
 use pillow_store::{NewApiKey, NewUser, Role};

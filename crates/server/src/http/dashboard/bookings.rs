@@ -19,6 +19,7 @@ use super::csrf;
 use super::errors::{PageError, PageResult};
 use super::home::names;
 use super::layout::{self, Nav};
+use super::reschedule;
 use super::session::Viewer;
 use crate::AppState;
 use crate::domain::bookings;
@@ -293,7 +294,11 @@ pub async fn list(
 
 /// The booking, if the viewer may see it: any of the tenant's for admins, their own for
 /// members. Another tenant's booking is simply not found.
-async fn visible(state: &AppState, viewer: &Viewer, raw_id: &str) -> PageResult<Booking> {
+pub(super) async fn visible(
+    state: &AppState,
+    viewer: &Viewer,
+    raw_id: &str,
+) -> PageResult<Booking> {
     let id: BookingId = raw_id
         .parse()
         .map_err(|_| PageError::not_found("booking"))?;
@@ -313,6 +318,8 @@ async fn visible(state: &AppState, viewer: &Viewer, raw_id: &str) -> PageResult<
 #[derive(Deserialize, Default)]
 pub struct DetailQuery {
     done: Option<String>,
+    /// The day whose free times the reschedule section shows.
+    on: Option<String>,
 }
 
 fn detail_page(
@@ -321,6 +328,7 @@ fn detail_page(
     host_name: &str,
     notice: Option<&str>,
     error: Option<&str>,
+    reschedule: Markup,
 ) -> Markup {
     let zone = viewer.zone();
     let attendee = &booking.attendee;
@@ -363,6 +371,7 @@ fn detail_page(
                 dd { (layout::when(booking.created_at, &zone)) }
             }
         }
+        (reschedule)
         @if booking.status == BookingStatus::Confirmed {
             section.card aria-labelledby="cancel-title" {
                 h2 #cancel-title { "Cancel this booking" }
@@ -396,15 +405,47 @@ pub async fn detail(
     Query(query): Query<DetailQuery>,
 ) -> PageResult<Response> {
     let booking = visible(&state, &viewer, &id).await?;
+    let notice = match query.done.as_deref() {
+        Some("cancelled") => Some("The booking is cancelled."),
+        Some("rescheduled") => Some("The booking is moved; the attendee is told."),
+        _ => None,
+    };
+    let day = match query.on.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(
+            raw.parse::<Date>()
+                .map_err(|_| PageError::bad_request("The day must be a date like 2026-12-07."))?,
+        ),
+    };
     let people = names(state.store.as_ref(), viewer.user.tenant_id).await?;
-    let notice =
-        (query.done.as_deref() == Some("cancelled")).then_some("The booking is cancelled.");
+    let picker = reschedule::section(&state, &viewer, &booking, day, None).await?;
     Ok(layout::respond(detail_page(
         &viewer,
         &booking,
         host(&people, booking.user_id),
         notice,
         None,
+        picker,
+    )))
+}
+
+/// The booking's page with the reschedule section on `day` and its error.
+pub(super) async fn detail_response(
+    state: &AppState,
+    viewer: &Viewer,
+    booking: &Booking,
+    day: Option<Date>,
+    error: Option<&str>,
+) -> PageResult<Response> {
+    let people = names(state.store.as_ref(), viewer.user.tenant_id).await?;
+    let picker = reschedule::section(state, viewer, booking, day, error).await?;
+    Ok(layout::respond(detail_page(
+        viewer,
+        booking,
+        host(&people, booking.user_id),
+        None,
+        None,
+        picker,
     )))
 }
 
@@ -430,6 +471,7 @@ pub async fn cancel(
             host(&people, booking.user_id),
             None,
             Some("Say why, in at most 500 characters: the attendee may be told."),
+            html! {},
         ));
         *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(response);

@@ -77,7 +77,11 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         Err(error) => return error.into_response(),
     };
     let mut body = body;
-    if changing && parts.uri.path() != "/dashboard/login" {
+    // The login and invitation forms are for people not signed in; the invitation's own
+    // token is its proof.
+    let open_form = parts.uri.path() == "/dashboard/login"
+        || parts.uri.path().starts_with("/dashboard/invite/");
+    if changing && !open_form {
         let Some(viewer) = viewer.as_ref() else {
             return PageError::signed_out().into_response();
         };

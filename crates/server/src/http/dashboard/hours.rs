@@ -300,7 +300,7 @@ fn input_for(origin: &HashMap<String, String>, field: &str) -> String {
 }
 
 /// Every IANA zone name the engine knows, for the zone picker's suggestions.
-fn zones() -> Vec<String> {
+pub(super) fn zones() -> Vec<String> {
     let mut names: Vec<String> = jiff::tz::db()
         .available()
         .map(|name| name.to_string())

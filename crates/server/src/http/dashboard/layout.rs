@@ -16,6 +16,11 @@ pub enum Nav {
     Home,
     Bookings,
     Hours,
+    Calendar,
+    Calendars,
+    Analytics,
+    Team,
+    Agents,
 }
 
 fn head(title: &str) -> Markup {
@@ -60,6 +65,13 @@ pub fn page(title: &str, viewer: &Viewer, nav: Nav, content: Markup) -> Markup {
                             (entry(Nav::Home, "/dashboard", "Home"))
                             (entry(Nav::Bookings, "/dashboard/bookings", "Bookings"))
                             (entry(Nav::Hours, "/dashboard/hours", "Working hours"))
+                            (entry(Nav::Calendar, "/dashboard/calendar", "Team calendar"))
+                            (entry(Nav::Calendars, "/dashboard/calendars", "Calendars"))
+                            @if viewer.is_admin() {
+                                (entry(Nav::Analytics, "/dashboard/analytics", "Analytics"))
+                                (entry(Nav::Team, "/dashboard/team", "Team"))
+                                (entry(Nav::Agents, "/dashboard/agents", "Agents"))
+                            }
                         }
                     }
                     div.who {

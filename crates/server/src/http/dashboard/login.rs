@@ -60,7 +60,11 @@ pub async fn page(viewer: Option<Viewer>, Query(query): Query<LoginQuery>) -> Re
     if viewer.is_some() {
         return Redirect::to(next).into_response();
     }
-    let notice = (query.done.as_deref() == Some("out")).then_some("You have logged out.");
+    let notice = match query.done.as_deref() {
+        Some("out") => Some("You have logged out."),
+        Some("password") => Some("Your password is set. Log in with it."),
+        _ => None,
+    };
     layout::respond(layout::bare("Log in", form("", next, None, notice)))
 }
 

@@ -9,8 +9,12 @@
 //! Every request passes [`csrf::guard`], which resolves the session cookie once and refuses
 //! state-changing requests from other sites or without the session's token.
 
+mod agents;
+mod analytics;
 mod assets;
 mod bookings;
+mod calendar;
+mod calendars;
 mod cookies;
 mod csrf;
 mod errors;
@@ -18,7 +22,9 @@ mod home;
 mod hours;
 mod layout;
 mod login;
+mod reschedule;
 mod session;
+mod team;
 
 use axum::Router;
 use axum::response::{IntoResponse, Redirect};
@@ -39,7 +45,34 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/dashboard/bookings.csv", get(bookings::export))
         .route("/dashboard/bookings/{id}", get(bookings::detail))
         .route("/dashboard/bookings/{id}/cancel", post(bookings::cancel))
+        .route(
+            "/dashboard/bookings/{id}/reschedule",
+            post(reschedule::submit),
+        )
         .route("/dashboard/hours", get(hours::page).post(hours::save))
+        .route("/dashboard/calendar", get(calendar::page))
+        .route("/dashboard/analytics", get(analytics::page))
+        .route("/dashboard/agents", get(agents::page))
+        .route("/dashboard/agents/{id}/hosts", post(agents::save_hosts))
+        .route("/dashboard/calendars", get(calendars::page))
+        .route(
+            "/dashboard/calendars/connect/google",
+            get(calendars::connect_google),
+        )
+        .route("/dashboard/calendars/{id}/sync", post(calendars::sync))
+        .route("/dashboard/calendars/{id}/pause", post(calendars::pause))
+        .route("/dashboard/calendars/{id}/resume", post(calendars::resume))
+        .route(
+            "/dashboard/calendars/{id}/disconnect",
+            post(calendars::disconnect),
+        )
+        .route("/dashboard/team", get(team::page).post(team::add))
+        .route("/dashboard/team/{id}/role", post(team::change_role))
+        .route("/dashboard/team/{id}/remove", post(team::remove))
+        .route(
+            "/dashboard/invite/{token}",
+            get(team::invite::page).post(team::invite::accept),
+        )
         .route(
             "/dashboard/{*rest}",
             get(|| async { errors::PageError::not_found("page").into_response() }),

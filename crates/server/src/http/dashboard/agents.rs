@@ -1,0 +1,339 @@
+//! Agents and voice setup: each agent's zone and backend, who it can book (with each host's
+//! priority, round-robin weight and per-day and per-week limits, saved through the same
+//! validation as `PUT /api/agents/{id}/booking-settings`), its widget keys and embed snippet,
+//! and the copy-ready voice setup: tool definitions for Retell, Vapi and OpenAI and the MCP
+//! URL. Owners and admins only.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use pillow_store::{Agent, AgentId, User, UserId};
+use serde::Deserialize;
+
+use super::csrf;
+use super::errors::{PageError, PageResult};
+use super::layout::{self, Nav};
+use super::session::Viewer;
+use crate::AppState;
+use crate::domain::bookings::{AssignableUser, BookingSettings, validate_settings};
+use crate::voice::definitions::{Platform, definitions};
+
+#[derive(Deserialize, Default)]
+pub struct AgentsQuery {
+    done: Option<String>,
+}
+
+/// The agent's settings as stored, or the defaults of an agent that has none yet.
+async fn settings_of(state: &AppState, agent: &Agent) -> PageResult<Option<BookingSettings>> {
+    let Some(stored) = state
+        .store
+        .get_booking_settings(agent.tenant_id, agent.id)
+        .await?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_value(stored)
+        .map(Some)
+        .map_err(|e| crate::domain::error::DomainError::internal(e).into())
+}
+
+fn number(value: Option<i64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn hosts_form(
+    viewer: &Viewer,
+    agent: &Agent,
+    settings: Option<&BookingSettings>,
+    members: &[User],
+    error: Option<&str>,
+) -> Markup {
+    let chosen: HashMap<String, &AssignableUser> = settings
+        .map(|s| {
+            s.assignable_users
+                .iter()
+                .map(|u| (u.user_id.clone(), u))
+                .collect()
+        })
+        .unwrap_or_default();
+    let strategy = settings.map_or("round_robin", |s| s.distribution_strategy.as_str());
+    html! {
+        form method="post" action={ "/dashboard/agents/" (agent.id) "/hosts" } {
+            input type="hidden" name=(csrf::FIELD) value=(viewer.csrf);
+            @if let Some(error) = error {
+                p.error role="alert" data-testid="hosts-error" { (error) }
+            }
+            div.grid2 {
+                div {
+                    label for={ "strategy-" (agent.id) } { "How a host is chosen" }
+                    select id={ "strategy-" (agent.id) } name="strategy" {
+                        @for (value, label) in [("round_robin", "Round robin (by weight)"), ("least_busy", "Least busy"), ("priority", "By priority"), ("specific_user", "Always the first host")] {
+                            option value=(value) selected[strategy == value] { (label) }
+                        }
+                    }
+                }
+            }
+            div.table-wrap {
+                table.bookings.hosts {
+                    caption { "Hosts this agent books" }
+                    thead {
+                        tr {
+                            th scope="col" { "Member" }
+                            th scope="col" { "Books" }
+                            th scope="col" { "Priority" }
+                            th scope="col" { "Weight" }
+                            th scope="col" { "Max a day" }
+                            th scope="col" { "Max a week" }
+                        }
+                    }
+                    tbody {
+                        @for member in members {
+                            @let id = member.id.to_string();
+                            @let entry = chosen.get(&id).copied();
+                            tr data-host=(id) {
+                                th scope="row" data-label="Member" { (member.name) }
+                                td data-label="Books" {
+                                    input type="checkbox" id={ "on-" (agent.id) "-" (id) } name={ "on_" (id) } value="1" checked[entry.is_some()];
+                                    label.inline-label for={ "on-" (agent.id) "-" (id) } { "Can be booked" }
+                                }
+                                @for (field, label, value) in [
+                                    ("priority", "Priority", number(entry.and_then(|e| e.priority.map(i64::from)))),
+                                    ("weight", "Weight", number(entry.and_then(|e| e.weight))),
+                                    ("per_day", "Max a day", number(entry.and_then(|e| e.max_bookings_per_day))),
+                                    ("per_week", "Max a week", number(entry.and_then(|e| e.max_bookings_per_week))),
+                                ] {
+                                    td data-label=(label) {
+                                        label.visually-hidden for={ (field) "-" (agent.id) "-" (id) } { (label) " for " (member.name) }
+                                        input.short type="number" min="0" id={ (field) "-" (agent.id) "-" (id) } name={ (field) "_" (id) } value=(value);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            p.muted { "Empty means no limit; weight 2 gets twice the round-robin share of weight 1." }
+            button type="submit" data-save=(agent.id) { "Save hosts" }
+        }
+    }
+}
+
+fn voice_setup(state: &AppState, agent: &Agent, signed: bool) -> Markup {
+    let base = state.config.public_url.trim_end_matches('/');
+    let pretty = |platform: Platform| {
+        serde_json::to_string_pretty(&definitions(platform, agent.id, base, signed))
+            .unwrap_or_default()
+    };
+    html! {
+        details {
+            summary { "Voice setup: tools for Retell, Vapi and OpenAI, and the MCP URL" }
+            p {
+                "Paste these into your voice platform. Where a tool asks for "
+                code { "Authorization" } ", use your internal voice key (" code { "INTERNAL_API_KEY" } ")."
+                @if signed { " Retell calls are checked by Retell's signature (a Retell key is set)." }
+                @else { " No Retell key is set, so Retell sends the internal key too." }
+            }
+            dl.details {
+                dt { "MCP URL" }
+                dd { code data-testid="mcp-url" { (base) (crate::mcp::PATH) } }
+                dt { "Agent id" }
+                dd { code { (agent.id) } }
+            }
+            @for (platform, name) in [(Platform::Retell, "Retell"), (Platform::Vapi, "Vapi"), (Platform::Openai, "OpenAI")] {
+                @let id = format!("tools-{}-{}", platform.as_str(), agent.id);
+                label for=(id) { (name) " tool definitions" }
+                textarea.code id=(id) readonly rows="8" { (pretty(platform)) }
+            }
+        }
+    }
+}
+
+async fn render(
+    state: &AppState,
+    viewer: &Viewer,
+    notice: Option<&str>,
+    failed: Option<(AgentId, String)>,
+) -> PageResult<Markup> {
+    let tenant = viewer.user.tenant_id;
+    let mut agents = state.store.list_agents(tenant).await?;
+    agents.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut members = state.store.list_users(tenant).await?;
+    members.sort_by(|a, b| a.name.cmp(&b.name));
+    let signed = state.store.get_retell_key(tenant).await?.is_some();
+    let base = state.config.public_url.trim_end_matches('/').to_string();
+    let mut cards = Vec::new();
+    for agent in &agents {
+        let settings = settings_of(state, agent).await?;
+        let keys = state.store.list_widget_keys(tenant, agent.id).await?;
+        let error = failed
+            .as_ref()
+            .filter(|(id, _)| *id == agent.id)
+            .map(|(_, e)| e.as_str());
+        cards.push(html! {
+            section.card aria-labelledby={ "agent-" (agent.id) } data-agent=(agent.id) {
+                h2 id={ "agent-" (agent.id) } { (agent.name) }
+                p.muted {
+                    "Zone " (agent.time_zone) " · " (agent.backend.as_str()) " backend"
+                    @if settings.is_none() { " · no booking settings yet" }
+                }
+                (hosts_form(viewer, agent, settings.as_ref(), &members, error))
+                h3 { "Widget keys" }
+                @if keys.is_empty() {
+                    p.muted { "No widget key yet: create one with " code { "POST /api/agents/" (agent.id) "/widget-keys" } "." }
+                } @else {
+                    ul {
+                        @for key in &keys {
+                            li {
+                                strong { (key.name) } " · " code { (key.prefix) "…" }
+                                " · "
+                                @if key.allowed_origins.is_empty() { "this server's pages only" }
+                                @else { (key.allowed_origins.join(", ")) }
+                            }
+                        }
+                    }
+                    label for={ "embed-" (agent.id) } { "Embed snippet (put the full widget key, pk_…, in widget-key)" }
+                    textarea.code id={ "embed-" (agent.id) } readonly rows="3" {
+                        "<script type=\"module\" src=\"" (base) "/embed/pillow-incall-calendar.js\"></script>\n"
+                        "<pillow-incall-calendar agent-id=\"" (agent.id) "\" widget-key=\"" (keys[0].prefix) "…\"></pillow-incall-calendar>"
+                    }
+                }
+                (voice_setup(state, agent, signed))
+            }
+        });
+    }
+    Ok(layout::page(
+        "Agents",
+        viewer,
+        Nav::Agents,
+        html! {
+            @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+            @if agents.is_empty() {
+                p { "No agents yet. Create one with " code { "POST /api/agents" } "." }
+            }
+            @for card in cards { (card) }
+        },
+    ))
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(query): Query<AgentsQuery>,
+) -> PageResult<Response> {
+    viewer.require_admin()?;
+    let notice = (query.done.as_deref() == Some("hosts")).then_some("Hosts saved.");
+    Ok(layout::respond(
+        render(&state, &viewer, notice, None).await?,
+    ))
+}
+
+/// A number field of the hosts form: empty is none; anything else a whole number, 0 or more.
+fn field(
+    form: &HashMap<String, String>,
+    name: &str,
+    label: &str,
+    who: &str,
+) -> Result<Option<i64>, String> {
+    match form.get(name).map(|v| v.trim()).unwrap_or("") {
+        "" => Ok(None),
+        raw => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(Some)
+            .ok_or_else(|| format!("{label} for {who} must be a whole number, 0 or more.")),
+    }
+}
+
+pub async fn save_hosts(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> PageResult<Response> {
+    viewer.require_admin()?;
+    let tenant = viewer.user.tenant_id;
+    let agent_id: AgentId = id.parse().map_err(|_| PageError::not_found("agent"))?;
+    let agent = state
+        .store
+        .get_agent(tenant, agent_id)
+        .await?
+        .ok_or_else(|| PageError::not_found("agent"))?;
+    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let mut members = state.store.list_users(tenant).await?;
+    members.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut hosts = Vec::new();
+    let mut problem = None;
+    for member in &members {
+        let id: UserId = member.id;
+        if !form.contains_key(&format!("on_{id}")) {
+            continue;
+        }
+        let read =
+            |name: &str, label: &str| field(&form, &format!("{name}_{id}"), label, &member.name);
+        match (
+            read("priority", "Priority"),
+            read("weight", "Weight"),
+            read("per_day", "Max a day"),
+            read("per_week", "Max a week"),
+        ) {
+            (Ok(priority), Ok(weight), Ok(per_day), Ok(per_week)) => hosts.push(AssignableUser {
+                user_id: id.to_string(),
+                priority: priority.and_then(|p| i32::try_from(p).ok()),
+                calendar_provider_id: None,
+                max_bookings_per_day: per_day,
+                max_bookings_per_week: per_week,
+                weight,
+            }),
+            (a, b, c, d) => {
+                problem = [a.err(), b.err(), c.err(), d.err()]
+                    .into_iter()
+                    .flatten()
+                    .next();
+                break;
+            }
+        }
+    }
+    let current = settings_of(&state, &agent).await?;
+    let mut settings = match current {
+        Some(settings) => settings,
+        None => serde_json::from_value(serde_json::json!({}))
+            .map_err(crate::domain::error::DomainError::internal)?,
+    };
+    // Keep each host's calendar choice, which this form does not show.
+    for host in &mut hosts {
+        host.calendar_provider_id = settings
+            .assignable_users
+            .iter()
+            .find(|u| u.user_id == host.user_id)
+            .and_then(|u| u.calendar_provider_id.clone());
+    }
+    settings.assignable_users = hosts;
+    if let Some(strategy) = form.get("strategy") {
+        settings.distribution_strategy = strategy.trim().to_string();
+    }
+    let checked = match problem {
+        Some(problem) => Err(problem),
+        None => validate_settings(&state, tenant, &settings)
+            .await
+            .map_err(|e| e.message),
+    };
+    if let Err(error) = checked {
+        let mut response =
+            layout::respond(render(&state, &viewer, None, Some((agent.id, error))).await?);
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(response);
+    }
+    let stored =
+        serde_json::to_value(&settings).map_err(crate::domain::error::DomainError::internal)?;
+    state
+        .store
+        .put_booking_settings(tenant, agent.id, &stored)
+        .await?;
+    state.teams.invalidate(tenant);
+    Ok(Redirect::to("/dashboard/agents?done=hosts").into_response())
+}
