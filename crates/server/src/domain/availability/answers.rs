@@ -272,6 +272,7 @@ mod tests {
                 upcoming: 0,
             },
             full: Arc::default(),
+            required: false,
         }
     }
 

@@ -71,7 +71,7 @@ fn hosts_form(
                 div {
                     label for={ "strategy-" (agent.id) } { "How a host is chosen" }
                     select id={ "strategy-" (agent.id) } name="strategy" {
-                        @for (value, label) in [("round_robin", "Round robin (by weight)"), ("least_busy", "Least busy"), ("priority", "By priority"), ("specific_user", "Always the first host")] {
+                        @for (value, label) in [("round_robin", "Round robin (by weight)"), ("least_busy", "Least busy"), ("priority", "By priority"), ("specific_user", "Always the first host"), ("collective", "Everyone required together (collective)")] {
                             option value=(value) selected[strategy == value] { (label) }
                         }
                     }
@@ -99,6 +99,9 @@ fn hosts_form(
                                 td data-label="Books" {
                                     input type="checkbox" id={ "on-" (agent.id) "-" (id) } name={ "on_" (id) } value="1" checked[entry.is_some()];
                                     label.inline-label for={ "on-" (agent.id) "-" (id) } { "Can be booked" }
+                                    br;
+                                    input type="checkbox" id={ "required-" (agent.id) "-" (id) } name={ "required_" (id) } value="1" checked[entry.is_some_and(|e| e.required == Some(true))];
+                                    label.inline-label for={ "required-" (agent.id) "-" (id) } { "Required (collective)" }
                                 }
                                 @for (field, label, value) in [
                                     ("priority", "Priority", number(entry.and_then(|e| e.priority.map(i64::from)))),
@@ -288,6 +291,10 @@ pub async fn save_hosts(
                 max_bookings_per_day: per_day,
                 max_bookings_per_week: per_week,
                 weight,
+                // Only a collective agent reads it; kept off the others' settings.
+                required: form
+                    .contains_key(&format!("required_{id}"))
+                    .then_some(true),
             }),
             (a, b, c, d) => {
                 problem = [a.err(), b.err(), c.err(), d.err()]
