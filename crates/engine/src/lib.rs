@@ -15,6 +15,7 @@
 //! [`check_slot`] and [`rank`].
 
 mod assignment;
+mod hosting;
 mod hosts;
 mod interval;
 mod rule;
@@ -28,6 +29,7 @@ mod properties;
 mod test_support;
 
 pub use assignment::{Candidate, Strategy, rank};
+pub use hosting::can_host;
 pub use hosts::{
     HostLimits, LimitWindow, Weighted, in_full_period, local_day, local_week, rank_weighted,
 };

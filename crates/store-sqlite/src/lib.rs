@@ -184,9 +184,10 @@ fn id_list<I: Copy + Into<Uuid>>(ids: &[I]) -> String {
     json
 }
 
-/// Bumps the user's busy version; false when the user is not in the tenant.
+/// Bumps the user's busy version; false when the user is not in the tenant (or removed).
 async fn bump(conn: &mut SqliteConnection, tenant: TenantId, user: UserId) -> StoreResult<bool> {
-    let sql = "UPDATE users SET busy_version = busy_version + 1 WHERE tenant_id = $1 AND id = $2";
+    let sql = "UPDATE users SET busy_version = busy_version + 1 \
+               WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL";
     Ok(execute(conn, sql, stored![tenant, user]).await? > 0)
 }
 

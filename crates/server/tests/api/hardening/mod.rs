@@ -10,4 +10,5 @@ mod openapi;
 mod overload;
 mod owner_race;
 mod parsing;
+mod removal;
 mod shape;
