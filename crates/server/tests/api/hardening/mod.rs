@@ -12,3 +12,4 @@ mod owner_race;
 mod parsing;
 mod removal;
 mod shape;
+mod sqlite_busy;
