@@ -17,6 +17,7 @@ use uuid::Uuid;
 mod agents;
 mod api_keys;
 mod appointment_types;
+mod backup;
 mod bookings;
 mod connections;
 mod events;
@@ -32,6 +33,8 @@ mod tenants;
 mod users;
 mod webhooks;
 mod widget_keys;
+
+pub use backup::restore;
 
 use stored::*;
 

@@ -8,6 +8,7 @@ mod agents;
 mod appointment_types;
 mod auth;
 mod availability;
+mod backup;
 mod bodies;
 mod bookings;
 mod calcom;
