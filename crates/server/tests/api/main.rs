@@ -17,6 +17,7 @@ mod crash;
 mod dashboard;
 mod doctor;
 mod events;
+mod generated;
 mod google;
 mod hardening;
 mod host_limits;
