@@ -4,6 +4,7 @@
 //! tool fails the test instead of skipping it.
 
 mod client;
+mod schemathesis;
 
 use std::path::PathBuf;
 
