@@ -16,6 +16,7 @@
 
 mod assignment;
 mod collective;
+mod hosting;
 mod hosts;
 mod interval;
 mod recurrence;
@@ -31,6 +32,7 @@ mod test_support;
 
 pub use assignment::{Candidate, Strategy, rank};
 pub use collective::collective_slots;
+pub use hosting::can_host;
 pub use hosts::{
     HostLimits, LimitWindow, Weighted, in_full_period, local_day, local_week, rank_weighted,
 };

@@ -62,6 +62,24 @@ pub enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// Write a consistent copy of the SQLite database to a new file, online: the server keeps
+    /// serving meanwhile. (PostgreSQL: use pg_dump; see the README.)
+    Backup {
+        /// The new file to write; it must not exist.
+        #[arg(long)]
+        to: std::path::PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Replace the SQLite database with a backup, after checking the backup's integrity; run
+    /// it with the server stopped. Migrations newer than the backup then run.
+    Restore {
+        /// The backup file to restore.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +199,19 @@ fn print(output: &Output, value: serde_json::Value, sentence: String) {
         println!("{value}");
     } else {
         println!("{sentence}");
+    }
+}
+
+/// The database URL when it is SQLite's: `backup` and `restore` are for SQLite files.
+fn sqlite_only(cli: &Cli, command: &str) -> Result<String, CliError> {
+    let url = cli.database_url()?;
+    if url.starts_with("sqlite:") {
+        Ok(url)
+    } else {
+        Err(invalid(format!(
+            "{command} works on SQLite databases; back up PostgreSQL with pg_dump and restore \
+             with pg_restore (see the README)"
+        )))
     }
 }
 
@@ -348,6 +379,29 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     report.checks.len()
                 )));
             }
+        }
+        Command::Backup { to, output } => {
+            let url = sqlite_only(&cli, "backup")?;
+            let store = pillow_store_sqlite::SqliteStore::connect(&url).await?;
+            store.backup_to(to).await?;
+            print(
+                output,
+                json!({"backup": to.display().to_string()}),
+                format!("backed up {} to {}", config::redact_url(&url), to.display()),
+            );
+        }
+        Command::Restore { from, output } => {
+            let url = sqlite_only(&cli, "restore")?;
+            pillow_store_sqlite::restore(&url, from).await?;
+            print(
+                output,
+                json!({"restored": from.display().to_string()}),
+                format!(
+                    "restored {} from {}",
+                    config::redact_url(&url),
+                    from.display()
+                ),
+            );
         }
         Command::RotateKeys { output } => {
             let secrets = encryption_keys(&config::Environment)?;

@@ -281,12 +281,14 @@ fn missing_user() -> StoreError {
     StoreError::MissingReference(Entity::User)
 }
 
-/// Bumps the user's busy version; false when the user is not in the tenant. It also locks the
+/// Bumps the user's busy version; false when the user is not in the tenant (or removed). It
+/// also locks the
 /// user's row until the transaction ends, so every write to a user's rules or events takes the
 /// user's lock first: two of them never wait on each other in opposite orders, and two
 /// defaults for one user are made one after the other.
 async fn bump(conn: &mut PgConnection, tenant: TenantId, user: UserId) -> StoreResult<bool> {
-    let sql = "UPDATE users SET busy_version = busy_version + 1 WHERE tenant_id = $1 AND id = $2";
+    let sql = "UPDATE users SET busy_version = busy_version + 1 \
+               WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL";
     Ok(execute(conn, sql, stored![tenant, user]).await? > 0)
 }
 
@@ -297,13 +299,15 @@ fn overlap() -> StoreError {
 /// Locks the user's row like [`bump`] does, without bumping: for writes that may turn out to
 /// change nothing. False when the user is not in the tenant.
 async fn lock_user(conn: &mut PgConnection, tenant: TenantId, user: UserId) -> StoreResult<bool> {
-    let found =
-        sqlx::query("SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE")
-            .bind(tenant.0)
-            .bind(user.0)
-            .fetch_optional(conn)
-            .await
-            .map_err(db)?;
+    let found = sqlx::query(
+        "SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL \
+             FOR NO KEY UPDATE",
+    )
+    .bind(tenant.0)
+    .bind(user.0)
+    .fetch_optional(conn)
+    .await
+    .map_err(db)?;
     Ok(found.is_some())
 }
 

@@ -19,7 +19,7 @@ impl UserStore for PostgresStore {
     async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<User>> {
         self.fetch_in(
             Scope::Tenant(tenant),
-            "SELECT * FROM users WHERE tenant_id = $1 ORDER BY created_at, id",
+            "SELECT * FROM users WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY created_at, id",
             stored![tenant],
         )
         .await
@@ -28,7 +28,7 @@ impl UserStore for PostgresStore {
     async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
         self.fetch_optional_in(
             Scope::Tenant(tenant),
-            "SELECT * FROM users WHERE tenant_id = $1 AND id = $2",
+            "SELECT * FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
             stored![tenant, id],
         )
         .await
@@ -57,7 +57,7 @@ impl UserStore for PostgresStore {
                     time_zone     = COALESCE($6, time_zone),
                     password_hash = COALESCE($7, password_hash),
                     updated_at    = $8
-              WHERE tenant_id = $1 AND id = $2
+              WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL
              RETURNING *",
             patch.update_values(tenant, id, Timestamp::now()),
         )
@@ -65,25 +65,51 @@ impl UserStore for PostgresStore {
         commit(tx, user).await
     }
 
-    async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
+    async fn remove_user(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        reassign: &[Reassignment],
+        jobs: &[NewJob],
+        now: Timestamp,
+    ) -> StoreResult<bool> {
         let mut tx = self.scoped(tenant).await?;
+        // The owners' lock first, as every demotion takes it: removals happen one at a time.
         let owners = lock_owners(&mut tx, tenant).await?;
         if let Err(refused) = ensure_owner_remains(&owners, id) {
             return rollback(tx, Err(refused)).await;
         }
-        let deleted = execute(
+        // The bump locks the user's row, which every new booking of theirs takes first.
+        if !bump(&mut tx, tenant, id).await? {
+            return rollback(tx, Ok(false)).await;
+        }
+        for reassignment in reassign {
+            super::bookings::reassign(&mut tx, tenant, id, reassignment, now).await?;
+        }
+        if super::bookings::has_upcoming(&mut tx, tenant, id, now).await? {
+            return Err(StoreError::Conflict(Constraint::MemberHasBookings));
+        }
+        for sql in [
+            "DELETE FROM availability_rules WHERE tenant_id = $1 AND user_id = $2",
+            "DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2",
+        ] {
+            execute(&mut *tx, sql, stored![tenant, id]).await?;
+        }
+        execute(
             &mut *tx,
-            "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
-            stored![tenant, id],
+            "UPDATE users SET deleted_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2",
+            stored![tenant, id, now],
         )
         .await?;
-        commit(tx, deleted > 0).await
+        insert_jobs(&mut tx, tenant, jobs).await?;
+        commit(tx, true).await
     }
 
     async fn find_logins(&self, email: &str) -> StoreResult<Vec<UserLogin>> {
         self.fetch_in(
             Scope::LoginEmail(email),
-            "SELECT * FROM users WHERE lower(email) = lower($1) ORDER BY created_at, id",
+            "SELECT * FROM users WHERE lower(email) = lower($1) AND deleted_at IS NULL
+             ORDER BY created_at, id",
             stored![email],
         )
         .await
@@ -92,7 +118,7 @@ impl UserStore for PostgresStore {
     async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {
         self.fetch_optional_in(
             Scope::User(id),
-            "SELECT * FROM users WHERE id = $1",
+            "SELECT * FROM users WHERE id = $1 AND deleted_at IS NULL",
             stored![id],
         )
         .await
@@ -105,7 +131,8 @@ impl UserStore for PostgresStore {
 async fn lock_owners(conn: &mut PgConnection, tenant: TenantId) -> StoreResult<Vec<User>> {
     fetch(
         conn,
-        "SELECT * FROM users WHERE tenant_id = $1 AND role = 'owner' ORDER BY id FOR UPDATE",
+        "SELECT * FROM users WHERE tenant_id = $1 AND role = 'owner' AND deleted_at IS NULL
+          ORDER BY id FOR UPDATE",
         stored![tenant],
     )
     .await

@@ -373,3 +373,68 @@ pub(crate) async fn write_booking(
     .await?;
     Ok(created)
 }
+
+/// Hands one booking of `from` to another member inside the caller's write transaction, checked
+/// like a new booking of theirs (free, under their caps). A booking that is no longer `from`'s
+/// or no longer confirmed is left alone. The busy event follows the booking and forgets the old
+/// member's calendar copy; write-back puts it in the new member's.
+pub(crate) async fn reassign(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    from: UserId,
+    reassignment: &Reassignment,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let id = reassignment.booking;
+    let to = reassignment.to;
+    let Some(current) = fetch_optional::<Booking>(&mut *conn, BOOKING, stored![tenant, id]).await?
+    else {
+        return Ok(());
+    };
+    if current.user_id != from || current.status != BookingStatus::Confirmed {
+        return Ok(());
+    }
+    if !bump(conn, tenant, to).await? {
+        return Err(missing_user());
+    }
+    if taken(conn, tenant, to, id, current.occupied()).await? {
+        return Err(overlap());
+    }
+    if at_cap(conn, tenant, to, id, &reassignment.caps).await? {
+        return Err(StoreError::Conflict(Constraint::BookingLimit));
+    }
+    execute(
+        &mut *conn,
+        "UPDATE bookings SET user_id = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+        stored![tenant, id, to, now],
+    )
+    .await?;
+    execute(
+        &mut *conn,
+        "UPDATE calendar_events SET user_id = $3, provider_id = NULL, external_id = NULL, \
+         etag = NULL, updated_at = $4 \
+         WHERE tenant_id = $1 AND booking_id = $2 AND source = 'booking'",
+        stored![tenant, id, to, now],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether the user has a confirmed booking that ends after `now`.
+pub(crate) async fn has_upcoming(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    user: UserId,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM bookings WHERE tenant_id = $1 AND user_id = $2 \
+         AND status = 'confirmed' AND end_at > $3)",
+    )
+    .bind(tenant.0)
+    .bind(user.0)
+    .bind(micros(now))
+    .fetch_one(conn)
+    .await
+    .map_err(db)
+}

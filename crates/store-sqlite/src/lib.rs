@@ -17,6 +17,7 @@ use uuid::Uuid;
 mod agents;
 mod api_keys;
 mod appointment_types;
+mod backup;
 mod bookings;
 mod collective;
 mod connections;
@@ -36,6 +37,8 @@ mod users;
 mod webhooks;
 mod widget_keys;
 
+pub use backup::restore;
+
 use stored::*;
 
 /// The SQLite-backed store.
@@ -51,12 +54,14 @@ impl SqliteStore {
     /// # Errors
     /// A malformed URL, an unwritable file or a failed migration.
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        let (url, busy_timeout) = busy_timeout_of(url)?;
+        let url = url.as_str();
         let options = SqliteConnectOptions::from_str(url)
             .map_err(db)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(busy_timeout)
             .foreign_keys(true);
         // An in-memory database exists once per connection: keep exactly one.
         let max = if url.contains(":memory:") { 1 } else { 8 };
@@ -97,11 +102,56 @@ async fn rollback<T>(tx: Transaction<'static, Sqlite>, answer: StoreResult<T>) -
     answer
 }
 
+/// How long a statement waits for another connection's lock unless the URL says otherwise.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Our own URL parameter, `busy_timeout_ms`: how long a statement waits for another writer's
+/// lock before the store gives up with [`StoreError::Unavailable`]. Answers the URL without it
+/// (sqlx does not know it) and the wait.
+fn busy_timeout_of(url: &str) -> StoreResult<(String, Duration)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), BUSY_TIMEOUT));
+    };
+    let mut timeout = BUSY_TIMEOUT;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.strip_prefix("busy_timeout_ms=") {
+            Some(ms) => {
+                let ms: u64 = ms.parse().map_err(|_| {
+                    StoreError::Database(format!("busy_timeout_ms={ms:?} is not a number"))
+                })?;
+                timeout = Duration::from_millis(ms);
+            }
+            None => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, timeout))
+}
+
+/// SQLite's primary result codes `SQLITE_BUSY` (5) and `SQLITE_LOCKED` (6), under any of their
+/// extended codes (`SQLITE_BUSY_SNAPSHOT` is 517, for one).
+fn is_busy(code: Option<&str>) -> bool {
+    code.and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
 fn db(error: sqlx::Error) -> StoreError {
     if matches!(
         error,
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
     ) {
+        return StoreError::Unavailable(error.to_string());
+    }
+    // Another writer held the lock past the busy timeout: the request may succeed in a moment,
+    // so it is a 503 with `Retry-After`, never a 500.
+    if let sqlx::Error::Database(e) = &error
+        && is_busy(e.code().as_deref())
+    {
         return StoreError::Unavailable(error.to_string());
     }
     if let sqlx::Error::Database(e) = &error {
@@ -187,9 +237,10 @@ fn id_list<I: Copy + Into<Uuid>>(ids: &[I]) -> String {
     json
 }
 
-/// Bumps the user's busy version; false when the user is not in the tenant.
+/// Bumps the user's busy version; false when the user is not in the tenant (or removed).
 async fn bump(conn: &mut SqliteConnection, tenant: TenantId, user: UserId) -> StoreResult<bool> {
-    let sql = "UPDATE users SET busy_version = busy_version + 1 WHERE tenant_id = $1 AND id = $2";
+    let sql = "UPDATE users SET busy_version = busy_version + 1 \
+               WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL";
     Ok(execute(conn, sql, stored![tenant, user]).await? > 0)
 }
 
@@ -312,6 +363,34 @@ mod tests {
             db(sqlx::Error::RowNotFound),
             StoreError::Database(_)
         ));
+    }
+
+    #[test]
+    fn busy_and_locked_are_known_by_their_primary_code() {
+        for code in ["5", "6", "261", "517", "773", "262"] {
+            assert!(is_busy(Some(code)), "{code}");
+        }
+        for code in ["2067", "787", "1", "19", "not a number"] {
+            assert!(!is_busy(Some(code)), "{code}");
+        }
+        assert!(!is_busy(None));
+    }
+
+    #[test]
+    fn the_busy_timeout_is_read_from_the_url_and_left_out_of_it() {
+        assert_eq!(
+            busy_timeout_of("sqlite:///tmp/a.db").unwrap(),
+            ("sqlite:///tmp/a.db".to_string(), BUSY_TIMEOUT)
+        );
+        assert_eq!(
+            busy_timeout_of("sqlite:///tmp/a.db?busy_timeout_ms=250").unwrap(),
+            ("sqlite:///tmp/a.db".to_string(), Duration::from_millis(250))
+        );
+        assert_eq!(
+            busy_timeout_of("sqlite:///tmp/a.db?mode=rwc&busy_timeout_ms=0").unwrap(),
+            ("sqlite:///tmp/a.db?mode=rwc".to_string(), Duration::ZERO)
+        );
+        assert!(busy_timeout_of("sqlite:///tmp/a.db?busy_timeout_ms=soon").is_err());
     }
 
     #[test]

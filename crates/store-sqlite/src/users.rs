@@ -17,7 +17,7 @@ impl UserStore for SqliteStore {
     async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<User>> {
         fetch(
             &self.pool,
-            "SELECT * FROM users WHERE tenant_id = $1 ORDER BY created_at, id",
+            "SELECT * FROM users WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY created_at, id",
             stored![tenant],
         )
         .await
@@ -26,7 +26,7 @@ impl UserStore for SqliteStore {
     async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
         fetch_optional(
             &self.pool,
-            "SELECT * FROM users WHERE tenant_id = $1 AND id = $2",
+            "SELECT * FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
             stored![tenant, id],
         )
         .await
@@ -51,39 +51,70 @@ impl UserStore for SqliteStore {
             "UPDATE users SET email = COALESCE($3, email), name = COALESCE($4, name), \
              role = COALESCE($5, role), time_zone = COALESCE($6, time_zone), \
              password_hash = COALESCE($7, password_hash), updated_at = $8 \
-             WHERE tenant_id = $1 AND id = $2 RETURNING *",
+             WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING *",
             patch.update_values(tenant, id, Timestamp::now()),
         )
         .await?;
         commit(tx, user).await
     }
 
-    async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
+    async fn remove_user(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        reassign: &[Reassignment],
+        jobs: &[NewJob],
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        // BEGIN IMMEDIATE: no booking of theirs can be written between the checks and the end.
         let mut tx = self.write().await?;
         let owners = owners(&mut tx, tenant).await?;
         if let Err(refused) = ensure_owner_remains(&owners, id) {
             return rollback(tx, Err(refused)).await;
         }
-        let deleted = execute(
+        // The bump also says whether they are still here; cached calendars see the change.
+        if !bump(&mut tx, tenant, id).await? {
+            return rollback(tx, Ok(false)).await;
+        }
+        for reassignment in reassign {
+            super::bookings::reassign(&mut tx, tenant, id, reassignment, now).await?;
+        }
+        if super::bookings::has_upcoming(&mut tx, tenant, id, now).await? {
+            return Err(StoreError::Conflict(Constraint::MemberHasBookings));
+        }
+        for sql in [
+            "DELETE FROM availability_rules WHERE tenant_id = $1 AND user_id = $2",
+            "DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2",
+        ] {
+            execute(&mut *tx, sql, stored![tenant, id]).await?;
+        }
+        execute(
             &mut *tx,
-            "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
-            stored![tenant, id],
+            "UPDATE users SET deleted_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2",
+            stored![tenant, id, now],
         )
         .await?;
-        commit(tx, deleted > 0).await
+        insert_jobs(&mut tx, tenant, jobs, now).await?;
+        commit(tx, true).await
     }
 
     async fn find_logins(&self, email: &str) -> StoreResult<Vec<UserLogin>> {
         fetch(
             &self.pool,
-            "SELECT * FROM users WHERE lower(email) = lower($1) ORDER BY created_at",
+            "SELECT * FROM users WHERE lower(email) = lower($1) AND deleted_at IS NULL \
+             ORDER BY created_at",
             stored![email],
         )
         .await
     }
 
     async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {
-        fetch_optional(&self.pool, "SELECT * FROM users WHERE id = $1", stored![id]).await
+        fetch_optional(
+            &self.pool,
+            "SELECT * FROM users WHERE id = $1 AND deleted_at IS NULL",
+            stored![id],
+        )
+        .await
     }
 }
 
@@ -91,7 +122,8 @@ impl UserStore for SqliteStore {
 async fn owners(conn: &mut SqliteConnection, tenant: TenantId) -> StoreResult<Vec<User>> {
     fetch(
         conn,
-        "SELECT * FROM users WHERE tenant_id = $1 AND role = 'owner' ORDER BY id",
+        "SELECT * FROM users WHERE tenant_id = $1 AND role = 'owner' AND deleted_at IS NULL \
+         ORDER BY id",
         stored![tenant],
     )
     .await

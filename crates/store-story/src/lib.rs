@@ -22,6 +22,7 @@ pub mod idempotency;
 pub mod notices;
 pub mod outbox;
 pub mod owners;
+pub mod removal;
 pub mod retention;
 pub mod rules;
 pub mod sessions;
@@ -272,6 +273,11 @@ macro_rules! store_story_cases {
             ] [
                 (two_racing_demotions_of_the_last_two_owners_leave_one_owner, 2),
             ];
+            removal [
+                a_removed_user_keeps_their_bookings_and_is_found_by_no_list_login_or_id,
+                a_user_with_an_upcoming_booking_is_removed_only_once_it_is_handed_over,
+                a_handover_to_a_busy_or_full_member_changes_nothing,
+            ] [];
             sessions [
                 a_live_session_is_found_by_its_token_hash_alone,
                 an_expired_session_is_not_found,

@@ -56,6 +56,8 @@ pub enum Constraint {
     AppointmentTypeSlug,
     /// The change would leave the tenant without an owner (checked under the owners' lock).
     LastOwner,
+    /// A member being removed still has upcoming confirmed bookings.
+    MemberHasBookings,
     /// Any other constraint, by its name (a primary key, say): nothing matches on these.
     Other(String),
 }
@@ -77,6 +79,7 @@ impl Constraint {
             "agents_tenant_retell" => Self::RetellAgentId,
             "appointment_types_tenant_id_agent_id_slug" => Self::AppointmentTypeSlug,
             "tenant_last_owner" => Self::LastOwner,
+            "member_has_bookings" => Self::MemberHasBookings,
             other => Self::Other(other.to_string()),
         }
     }
@@ -96,6 +99,7 @@ impl Constraint {
             Self::RetellAgentId => "agents_tenant_retell",
             Self::AppointmentTypeSlug => "appointment_types_tenant_id_agent_id_slug",
             Self::LastOwner => "tenant_last_owner",
+            Self::MemberHasBookings => "member_has_bookings",
             Self::Other(name) => name,
         }
     }

@@ -72,6 +72,16 @@ pub struct UserPatch {
     pub password_hash: Option<String>,
 }
 
+/// One upcoming booking handed to another member when its member is removed.
+#[derive(Debug, Clone)]
+pub struct Reassignment {
+    pub booking: BookingId,
+    /// The member who takes it.
+    pub to: UserId,
+    /// The new member's per-day and per-week limits around the booking's start.
+    pub caps: Vec<BookingCap>,
+}
+
 /// A user with the secret login needs; never serialised.
 #[derive(Debug, Clone)]
 pub struct UserLogin {
@@ -93,8 +103,31 @@ pub trait UserStore: Send + Sync {
         id: UserId,
         patch: &UserPatch,
     ) -> StoreResult<Option<User>>;
-    /// Deletes a user; the tenant's only owner is refused ([`ensure_owner_remains`]), atomically.
-    async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool>;
+    /// Removes a user who has no upcoming bookings: [`UserStore::remove_user`] with nothing to
+    /// hand over.
+    async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
+        self.remove_user(tenant, id, &[], &[], Timestamp::now())
+            .await
+    }
+    /// Removes a user, in one transaction: hands each of `reassign` to its new member (who
+    /// must be free then and under their caps), queues `jobs`, and marks the user deleted
+    /// (`deleted_at`), keeping the row so their bookings and the codes callers hold stay
+    /// whole. Their rules and sessions go; from then on no list, login or token finds them.
+    /// False when the user is not in the tenant (or already removed).
+    ///
+    /// # Errors
+    /// [`Constraint::LastOwner`] for the tenant's only owner; [`Constraint::MemberHasBookings`]
+    /// when a confirmed booking ending after `now` would stay with them;
+    /// [`Constraint::BookingOverlap`] or [`Constraint::BookingLimit`] when a new member cannot
+    /// take one. Nothing changes on any error.
+    async fn remove_user(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        reassign: &[Reassignment],
+        jobs: &[NewJob],
+        now: Timestamp,
+    ) -> StoreResult<bool>;
     /// Every user with this e-mail address, in any tenant, with the password hash: the one
     /// cross-tenant read, used only by login.
     async fn find_logins(&self, email: &str) -> StoreResult<Vec<UserLogin>>;

@@ -49,6 +49,7 @@ error_codes! {
     StaleSignature = "stale_signature",
     NotAvailable = "not_available",
     BookingNotConfirmed = "booking_not_confirmed",
+    BookingsNotReassigned = "bookings_not_reassigned",
     Busy = "busy",
     CalcomBadResponse = "calcom_bad_response",
     CalcomEventTypeNotFound = "calcom_event_type_not_found",
@@ -402,6 +403,10 @@ impl From<StoreError> for DomainError {
             StoreError::Conflict(Constraint::LastOwner) => Self::conflict(
                 ErrorCode::LastOwner,
                 "This is the tenant's only owner; make another member owner first.",
+            ),
+            StoreError::Conflict(Constraint::MemberHasBookings) => Self::conflict(
+                ErrorCode::MemberHasBookings,
+                "This member has upcoming confirmed bookings; reassign or cancel them first.",
             ),
             StoreError::Conflict(constraint) => {
                 let message = if constraint == Constraint::UserEmail {

@@ -10,6 +10,7 @@ pub mod calcom;
 pub mod error;
 pub mod incall;
 pub mod invitations;
+pub mod members;
 pub mod rules;
 pub mod sessions;
 pub mod time;

@@ -1,6 +1,6 @@
 //! Validation of people's details, shared by the HTTP API and the command line.
 
-use pillow_store::{Booking, BookingStatus, Role, User, UserId};
+use pillow_store::{Role, User, UserId};
 
 use super::error::{DomainError, DomainResult, ErrorCode};
 use super::time::{UnknownZone, Zone};
@@ -68,37 +68,4 @@ pub fn check_owner_kept(users: &[User], target: UserId, becomes: Option<Role>) -
         ));
     }
     Ok(())
-}
-
-/// A member whose bookings callers hold confirmation codes for is not deleted (that would
-/// delete the bookings with them): refuses, naming the upcoming confirmed ones.
-///
-/// # Errors
-/// 409 `member_has_bookings` when `bookings` (the member's) is not empty.
-pub fn check_no_bookings(bookings: &[Booking], now: jiff::Timestamp) -> DomainResult<()> {
-    if bookings.is_empty() {
-        return Ok(());
-    }
-    let upcoming: Vec<serde_json::Value> = bookings
-        .iter()
-        .filter(|b| b.status == BookingStatus::Confirmed && b.end > now)
-        .map(|b| {
-            serde_json::json!({
-                "id": b.id,
-                "confirmation_code": b.confirmation_code,
-                "start_time": b.start.to_string(),
-            })
-        })
-        .collect();
-    let message = if upcoming.is_empty() {
-        "This member has past or cancelled bookings whose confirmation codes callers hold; \
-         the member cannot be deleted."
-            .to_string()
-    } else {
-        format!(
-            "This member has {} upcoming confirmed booking(s); cancel or move them first.",
-            upcoming.len()
-        )
-    };
-    Err(DomainError::conflict(ErrorCode::MemberHasBookings, message).with("bookings", upcoming))
 }

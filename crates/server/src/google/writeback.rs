@@ -58,7 +58,10 @@ impl GoogleSync {
             return Ok(());
         };
         let desired = match kind {
-            "booking" => self.desired_booking(tenant, BookingId(object)).await?,
+            "booking" => {
+                self.desired_booking(tenant, BookingId(object), user)
+                    .await?
+            }
             _ => self.desired_event(tenant, EventId(object)).await?,
         };
         let event_id = g::event_id_for(kind, object);
@@ -109,11 +112,18 @@ impl GoogleSync {
         }
     }
 
-    async fn desired_booking(&self, tenant: TenantId, id: BookingId) -> Result<Desired, SyncError> {
+    /// The booking as `user`'s calendar should show it: absent once cancelled, or once it
+    /// was handed to another member (their job writes it to theirs).
+    async fn desired_booking(
+        &self,
+        tenant: TenantId,
+        id: BookingId,
+        user: UserId,
+    ) -> Result<Desired, SyncError> {
         let Some(booking) = self.store.get_booking(tenant, id).await? else {
             return Ok(Desired::Absent);
         };
-        if booking.status == BookingStatus::Cancelled {
+        if booking.status == BookingStatus::Cancelled || booking.user_id != user {
             return Ok(Desired::Absent);
         }
         let mut description = booking.description.clone().unwrap_or_default();

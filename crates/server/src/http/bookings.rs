@@ -123,6 +123,7 @@ async fn subject_for(
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key"),
            ("X-Agent-ID" = Option<Uuid>, Header, description = "Book with this agent's team")),
     responses((status = 201, body = BookingView, description = "The booking, with its confirmation_code"),
+              (status = 404, description = "The agent or member named is not in your tenant"),
               (status = 409, description = "slot_unavailable, with up to three alternatives"),
               (status = 422, description = "Invalid field or a time that cannot be booked")))]
 async fn create_booking(

@@ -467,7 +467,8 @@ struct SyncResults {
 
 /// Sync now (the calendar API's manual sync): the member's connections, or one of them.
 #[utoipa::path(post, path = "/api/calendar/sync", tag = "calendar sync",
-    security(("bearer" = [])), request_body = SyncRequest,
+    security(("bearer" = [])), request_body(content = Option<SyncRequest>,
+        description = "Optional: without a body, every connection of the caller"),
     responses((status = 200, body = SyncResults), (status = 404), (status = 503)))]
 async fn sync(
     State(state): State<AppState>,
@@ -475,10 +476,17 @@ async fn sync(
     body: Bytes,
 ) -> ApiResult<Json<SyncResults>> {
     let google = google(&state)?;
-    let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        SyncRequest::default()
-    } else {
-        parse(&body)?
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let request: SyncRequest = match first {
+        None => SyncRequest::default(),
+        // serde would read a struct from an array too; the document says an object.
+        Some(b'{') => parse(&body)?,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidBody,
+                "The request body must be a JSON object, or empty.",
+            ));
+        }
     };
     let connections = match &request.provider_id {
         Some(raw) => vec![connection_of(&state, &caller, raw).await?],

@@ -4,18 +4,19 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
-use pillow_store::{BookingFilter, NewUser, Role, User, UserId, UserPatch};
+use pillow_store::{NewUser, Role, User, UserId, UserPatch};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{check_time_zone, parse_id};
 use crate::AppState;
 use crate::credentials::hash_password;
-use crate::domain::users::{check_no_bookings, check_owner_kept};
+use crate::domain::members::{Upcoming, remove_member};
+use crate::domain::users::check_owner_kept;
 use crate::http::caller::Caller;
 use crate::http::error::{ApiError, ApiResult, ErrorCode};
-use crate::http::extract::ApiJson;
+use crate::http::extract::{ApiJson, ApiQuery};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -137,7 +138,9 @@ async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiResult<
 
 /// Add a member (owners and admins).
 #[utoipa::path(post, path = "/api/users", tag = "users", security(("bearer" = [])),
-    request_body = CreateUser, responses((status = 201, body = UserView)))]
+    request_body = CreateUser, responses((status = 201, body = UserView),
+        (status = 403, description = "Only owners and admins add members"),
+        (status = 409, description = "A member with this e-mail address exists")))]
 async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -199,7 +202,8 @@ async fn get_user(
 /// password, not their role.
 #[utoipa::path(patch, path = "/api/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = UpdateUser,
-    responses((status = 200, body = UserView), (status = 404)))]
+    responses((status = 200, body = UserView), (status = 403), (status = 404),
+        (status = 409, description = "`last_owner`, or the e-mail address is taken")))]
 async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -254,14 +258,34 @@ async fn update_user(
     Ok(Json(user.into()))
 }
 
-/// Remove a member (owners and admins). Refused (409) for the only owner, and for a member
-/// with bookings, whose confirmation codes callers hold: the answer names the upcoming ones.
+/// What to do with a member's upcoming bookings as they are removed.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct DeleteQuery {
+    /// `reassign`: hand each upcoming confirmed booking to a teammate of its agent, free at
+    /// its time and under their limits, picked by the agent's distribution strategy (all or
+    /// none: one that no one can take is a 409 `bookings_not_reassigned` naming it).
+    /// `cancel`: cancel each, with the usual notifications and calendar write-back. Without
+    /// it, a member with upcoming bookings is a 409 `member_has_bookings` naming them.
+    #[param(inline)]
+    upcoming: Option<Upcoming>,
+}
+
+/// Remove a member (owners and admins). The member's row is kept as removed, so every booking
+/// and confirmation code stays whole; they disappear from lists, logins and tokens. Refused
+/// (409) for the only owner, and for a member with upcoming bookings unless `upcoming` says
+/// what to do with them.
 #[utoipa::path(delete, path = "/api/users/{id}", tag = "users", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), responses((status = 204), (status = 404)))]
+    params(("id" = Uuid, Path), DeleteQuery),
+    responses((status = 204, description = "Removed"), (status = 403), (status = 404), (status = 409,
+        description = "`last_owner`, `cannot_delete_self`, `member_has_bookings` or \
+        `bookings_not_reassigned`; the last two name the `bookings`")))]
 async fn delete_user(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<DeleteQuery>,
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&id, "user")?;
     state
@@ -278,17 +302,6 @@ async fn delete_user(
     }
     let members = state.store.list_users(caller.tenant).await?;
     check_owner_kept(&members, id, None)?;
-    let filter = BookingFilter {
-        user_id: Some(id),
-        limit: Some(100),
-        ..BookingFilter::default()
-    };
-    let bookings = state.store.list_bookings(caller.tenant, &filter).await?;
-    check_no_bookings(&bookings, Timestamp::now())?;
-    state.teams.invalidate(caller.tenant);
-    if state.store.delete_user(caller.tenant, id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("user"))
-    }
+    remove_member(&state, caller.tenant, id, query.upcoming).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -10,4 +10,6 @@ mod openapi;
 mod overload;
 mod owner_race;
 mod parsing;
+mod removal;
 mod shape;
+mod sqlite_busy;
