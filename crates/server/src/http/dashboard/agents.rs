@@ -292,9 +292,7 @@ pub async fn save_hosts(
                 max_bookings_per_week: per_week,
                 weight,
                 // Only a collective agent reads it; kept off the others' settings.
-                required: form
-                    .contains_key(&format!("required_{id}"))
-                    .then_some(true),
+                required: form.contains_key(&format!("required_{id}")).then_some(true),
             }),
             (a, b, c, d) => {
                 problem = [a.err(), b.err(), c.err(), d.err()]

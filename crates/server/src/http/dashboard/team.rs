@@ -21,7 +21,8 @@ use super::session::Viewer;
 use crate::AppState;
 use crate::domain::error::DomainError;
 use crate::domain::invitations;
-use crate::domain::users::{check_email, check_no_bookings, check_owner_kept, check_time_zone};
+use crate::domain::members::{Upcoming, remove_member};
+use crate::domain::users::{check_email, check_owner_kept, check_time_zone};
 
 #[derive(Deserialize, Default)]
 pub struct TeamQuery {
@@ -150,6 +151,12 @@ async fn render(state: &AppState, viewer: &Viewer, shown: Render<'_>) -> PageRes
                                     @if member.id != viewer.user.id {
                                         form.inline method="post" action={ "/dashboard/team/" (member.id) "/remove" } {
                                             input type="hidden" name=(csrf::FIELD) value=(viewer.csrf);
+                                            label.visually-hidden for={ "upcoming-" (member.id) } { "Upcoming bookings of " (member.name) }
+                                            select id={ "upcoming-" (member.id) } name="upcoming" {
+                                                option value="" { "Only if no upcoming bookings" }
+                                                option value="reassign" { "Hand upcoming bookings to teammates" }
+                                                option value="cancel" { "Cancel upcoming bookings" }
+                                            }
                                             button.link.danger-text type="submit" { "Remove " span.visually-hidden { (member.name) } }
                                         }
                                     }
@@ -392,6 +399,7 @@ pub async fn remove(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
+    Form(form): Form<RemoveForm>,
 ) -> PageResult<Response> {
     viewer.require_admin()?;
     let target = member(&state, &viewer, &id).await?;
@@ -407,27 +415,34 @@ pub async fn remove(
         )
         .await;
     }
+    let upcoming = match form.upcoming.as_deref().unwrap_or("") {
+        "" => None,
+        "reassign" => Some(Upcoming::Reassign),
+        "cancel" => Some(Upcoming::Cancel),
+        _ => {
+            return Err(PageError::bad_request(
+                "Choose what happens to upcoming bookings.",
+            ));
+        }
+    };
     let members = state.store.list_users(tenant).await?;
-    let bookings = state
-        .store
-        .list_bookings(
-            tenant,
-            &BookingFilter {
-                user_id: Some(target.id),
-                limit: Some(100),
-                ..BookingFilter::default()
-            },
-        )
-        .await?;
-    let allowed = check_owner_kept(&members, target.id, None)
-        .and_then(|()| check_no_bookings(&bookings, Timestamp::now()));
-    if let Err(error) = allowed {
+    // Through the domain, as the API does: refused with the bookings named, or those bookings
+    // handed over or cancelled (with their notices) before the member is removed.
+    let removed = match check_owner_kept(&members, target.id, None) {
+        Ok(()) => remove_member(&state, tenant, target.id, upcoming).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = removed {
         let status = error.kind.status();
         return refused(&state, &viewer, status, error.message, AddForm::default()).await;
     }
-    state.teams.invalidate(tenant);
-    state.store.delete_user(tenant, target.id).await?;
     Ok(Redirect::to("/dashboard/team?done=removed").into_response())
+}
+
+/// The remove button's form: what happens to the member's upcoming bookings.
+#[derive(Deserialize)]
+pub struct RemoveForm {
+    upcoming: Option<String>,
 }
 
 /// The invited person's page: set a password once, then log in.
