@@ -13,6 +13,7 @@ pub mod domain;
 pub mod google;
 pub mod http;
 pub mod json;
+pub mod live;
 pub mod mcp;
 pub mod notify;
 pub mod outbox;
@@ -53,6 +54,8 @@ pub struct AppState {
     /// Cancelled when the server starts shutting down: ends the streams that would otherwise
     /// keep a graceful shutdown waiting (MCP sessions' server-sent events).
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Messages for a live call's browsers (the agent opens the calendar), across processes.
+    pub bus: Arc<dyn live::CallBus>,
 }
 
 impl AppState {
@@ -64,7 +67,9 @@ impl AppState {
             .google
             .as_ref()
             .map(|g| Arc::new(google::GoogleSync::new(store.clone(), &config, g)));
+        let bus = live::for_database(&config.database_url);
         Self {
+            bus,
             store,
             slot_ids: Arc::new(slot_ids),
             config: Arc::new(config),

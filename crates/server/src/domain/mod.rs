@@ -9,6 +9,7 @@ pub mod bookings;
 pub mod calcom;
 pub mod error;
 pub mod incall;
+pub mod ranking;
 pub mod rules;
 pub mod sessions;
 pub mod time;
