@@ -58,13 +58,13 @@ pub struct Pick {
     pub reasons: Vec<Reason>,
 }
 
+/// Wishes missed (host, day, hours), minutes from the wished wall time, the start: smaller is
+/// offered first.
+type RankKey = ((u8, u8, u8), i32, Timestamp);
+
 /// How far a time is from what was asked: each wish missed counts in this order (host, day,
 /// hours), then the distance from the wished wall time, then how late it is.
-fn key(
-    candidate: &Candidate<'_>,
-    wishes: &Wishes,
-    zone: &TimeZone,
-) -> ((u8, u8, u8), i32, Timestamp) {
+fn key(candidate: &Candidate<'_>, wishes: &Wishes, zone: &TimeZone) -> RankKey {
     let local = candidate.start.to_zoned(zone.clone());
     let host = wishes
         .previous_host
@@ -98,7 +98,7 @@ pub fn rank(
     zone: &TimeZone,
     count: usize,
 ) -> Vec<Pick> {
-    let mut order: Vec<(usize, ((u8, u8, u8), i32, Timestamp))> = candidates
+    let mut order: Vec<(usize, RankKey)> = candidates
         .iter()
         .enumerate()
         .map(|(i, c)| (i, key(c, wishes, zone)))
