@@ -11,9 +11,7 @@ const SETUP = 'This calendar is not set up correctly. Please ask the agent to bo
 
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const fmt = (zone, o) => new Intl.DateTimeFormat('en-US', { timeZone: zone, ...o });
-/** The date `YYYY-MM-DD` in `zone` at instant `t`. */
 export const dateIn = (t, zone) => new Date(t).toLocaleDateString('en-CA', { timeZone: zone });
-/** `YYYY-MM-DD` moved by `n` days. */
 const addDays = (d, n) => new Date(Date.parse(`${d}T12:00:00Z`) + n * DAY).toISOString().slice(0, 10);
 /** A date as words, e.g. `{ weekday: 'long' }` → "Monday". */
 const day = (d, o) => fmt('UTC', o).format(new Date(`${d}T12:00:00Z`));
@@ -21,7 +19,6 @@ const LONG = { weekday: 'long', month: 'long', day: 'numeric' };
 const SHORT = { weekday: 'short', month: 'short', day: 'numeric' };
 /** A zone as people say it: `America/New_York` → "New York". */
 export const city = (zone) => zone.split('/').pop().replace(/_/g, ' ');
-/** A time of day in `zone`, 12- or 24-hour. */
 export const clock = (t, zone, h24) =>
 	fmt(zone, { hour: 'numeric', minute: '2-digit', hourCycle: h24 ? 'h23' : 'h12' }).format(new Date(t));
 
@@ -34,7 +31,6 @@ export function relativeDay(days) {
 	return `in ${Math.round(days / 30)} months`;
 }
 
-/** Slots grouped by their date in `zone`, in order. */
 export function groupByDay(slots, zone) {
 	const days = new Map();
 	for (const s of slots) {
@@ -75,12 +71,26 @@ export class PillowIncallCalendar extends HTMLElement {
 		if (this.hasAttribute('open')) this.open();
 	}
 
-	/** Opens the calendar on the first day with open times. */
-	open() {
+	static observedAttributes = ['call-id'];
+
+	/** While `call-id` is set, the agent may open the calendar (`show`). */
+	attributeChangedCallback() {
+		this.disconnectedCallback();
+		const [c, k] = ['call-id', 'widget-key'].map((a) => encodeURIComponent(this.getAttribute(a) || ''));
+		if (c) (this.es = new EventSource(this.#url(`/calendar/stream?callId=${c}&key=${k}`))).addEventListener('show', (e) => this.open(JSON.parse(e.data)));
+	}
+
+	disconnectedCallback() {
+		this.es?.close();
+	}
+
+	/** Opens on the first day with open times; the agent's `p` sets a first day and hours. */
+	open(p) {
 		if (!this.dialog) return;
 		performance.mark('pillow:open');
 		this.measured = false;
-		this.notice = '';
+		this.preset = p;
+		this.notice = p?.note || '';
 		if (!this.dialog.open) this.dialog.showModal();
 		this.load();
 	}
@@ -112,11 +122,12 @@ export class PillowIncallCalendar extends HTMLElement {
 		this.loaded = new Set();
 		this.#show('loading');
 		try {
-			for (let m = this.today.slice(0, 7); m <= this.lastDay.slice(0, 7); m = addDays(`${m}-28`, 7).slice(0, 7)) {
+			const from = this.preset?.from > this.today ? this.preset.from : this.today;
+			for (let m = from.slice(0, 7); m <= this.lastDay.slice(0, 7); m = addDays(`${m}-28`, 7).slice(0, 7)) {
 				await this.#fetch(m, abort.signal);
-				if (this.#days().some(([d]) => d.startsWith(m))) break;
+				if (this.#days().some(([d]) => d >= from)) break;
 			}
-			const first = this.#days()[0]?.[0];
+			const first = (this.#days().find(([d]) => d >= from) || this.#days()[0])?.[0];
 			if (!first) return this.#show('empty');
 			if (first.slice(0, 7) > this.today.slice(0, 7)) this.notice ||= `The first open time is on ${day(first, LONG)}.`;
 			this.day = first;
@@ -144,7 +155,13 @@ export class PillowIncallCalendar extends HTMLElement {
 	}
 
 	#days() {
-		return groupByDay([...this.slots.values()].sort((a, b) => a.start_time.localeCompare(b.start_time)), this.zone);
+		const h = this.preset?.hours;
+		const hr = (s) => parseInt(clock(s.start_time, this.business, 1));
+		return groupByDay([...this.slots.values()].filter((s) => !h || (hr(s) >= h[0] && hr(s) < h[1])).sort((a, b) => a.start_time.localeCompare(b.start_time)), this.zone);
+	}
+
+	#url(path) {
+		return `${(this.getAttribute('api-base') || BASE).replace(/\/$/, '')}/api/v1/agents/${encodeURIComponent(this.getAttribute('agent-id') || '')}${path}`;
 	}
 
 	async #call(path, init = {}) {
@@ -154,11 +171,9 @@ export class PillowIncallCalendar extends HTMLElement {
 		if (key) headers['X-Pillow-Key'] = key;
 		if (token) headers.Authorization = `Bearer ${token}`;
 		if (init.body) headers['Content-Type'] = 'application/json';
-		const agent = encodeURIComponent(this.getAttribute('agent-id') || '');
 		let response;
 		try {
-			const base = (this.getAttribute('api-base') || BASE).replace(/\/$/, '');
-			response = await fetch(`${base}/api/v1/agents/${agent}${path}`, { ...init, headers });
+			response = await fetch(this.#url(path), { ...init, headers });
 		} catch (e) {
 			if (e.name === 'AbortError') throw e;
 			throw fail('network', 'We could not reach the calendar. Please check your connection.', 0);
@@ -205,7 +220,6 @@ export class PillowIncallCalendar extends HTMLElement {
 		return '';
 	}
 
-	/** The zone switcher and the 12/24-hour choice. */
 	#tools() {
 		const all = Intl.supportedValuesOf?.('timeZone') ?? [];
 		const opts = [...new Set([MINE, this.business, this.zone, ...all])].filter(Boolean).map((z) => {
@@ -369,7 +383,6 @@ export class PillowIncallCalendar extends HTMLElement {
 		} else this.#trap(event);
 	}
 
-	/** Keeps Tab and Shift+Tab inside the dialog. */
 	#trap(event) {
 		if (event.key !== 'Tab') return;
 		const items = [...this.dialog.querySelectorAll('button, select, input, textarea')].filter(
@@ -385,7 +398,7 @@ export class PillowIncallCalendar extends HTMLElement {
 		}
 	}
 
-	/** Checks the form as the server would; answers the errors by field. */
+	/** The form's errors by field, as the server would find them. */
 	validate(values) {
 		const e = {};
 		const [name, email, phone] = [values.name.trim(), values.email.trim(), values.phone.trim()];
@@ -416,6 +429,7 @@ export class PillowIncallCalendar extends HTMLElement {
 					attendeeEmail: v.email.trim(),
 					attendeePhone: v.phone.trim() || undefined,
 					notes: v.notes.trim() || undefined,
+					callId: this.getAttribute('call-id') || undefined,
 				}),
 			});
 			const b = data.booking;

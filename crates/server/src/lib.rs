@@ -15,6 +15,7 @@ pub mod google;
 pub mod http;
 pub mod json;
 pub mod manage_link;
+pub mod live;
 pub mod mcp;
 pub mod notify;
 pub mod outbox;
@@ -60,6 +61,8 @@ pub struct AppState {
     /// Cancelled when the server starts shutting down: ends the streams that would otherwise
     /// keep a graceful shutdown waiting (MCP sessions' server-sent events).
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Messages for a live call's browsers (the agent opens the calendar), across processes.
+    pub bus: Arc<dyn live::CallBus>,
 }
 
 impl AppState {
@@ -79,7 +82,9 @@ impl AppState {
         let manage_links = manage_link::ManageLinks::from_secret(
             secrecy::ExposeSecret::expose_secret(&config.jwt_secret).as_bytes(),
         );
+        let bus = live::for_database(&config.database_url);
         Self {
+            bus,
             store,
             slot_ids: Arc::new(slot_ids),
             manage_links: Arc::new(manage_links),

@@ -86,6 +86,7 @@ error_codes! {
     InvalidArguments = "invalid_arguments",
     InvalidBackend = "invalid_backend",
     InvalidBody = "invalid_body",
+    InvalidCallId = "invalid_call_id",
     InvalidBoolean = "invalid_boolean",
     InvalidBuffer = "invalid_buffer",
     InvalidDate = "invalid_date",

@@ -11,6 +11,7 @@ pub mod error;
 pub mod incall;
 pub mod invitations;
 pub mod members;
+pub mod ranking;
 pub mod rules;
 pub mod sessions;
 pub mod time;

@@ -185,6 +185,7 @@ async fn create_booking(
         &serde_json::to_value(&body).unwrap_or_default(),
     );
     let request = BookingRequest {
+        preferred_host: None,
         start,
         duration,
         attendee,

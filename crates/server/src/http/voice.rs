@@ -1,7 +1,7 @@
 //! Endpoints voice platforms call, and the settings that make them work.
 //!
 //! - Retell custom functions: `POST /api/calendar/{availability,booking,find-booking,cancel,
-//!   reschedule}/retell`, either body shape, authenticated by the internal key (or the
+//!   reschedule,show-calendar,call-booking-state}/retell`, either body shape, authenticated by the internal key (or the
 //!   tenant's own API key) plus `X-Agent-ID`, or by `X-Retell-Signature` under the tenant's
 //!   Retell API key.
 //! - Vapi server tools: `POST /api/voice/vapi`, internal key (or the tenant's API key) plus
@@ -40,6 +40,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(retell_find_booking))
         .routes(routes!(retell_cancel))
         .routes(routes!(retell_reschedule))
+        .routes(routes!(retell_show_calendar))
+        .routes(routes!(retell_call_booking_state))
         .routes(routes!(vapi_tool_calls))
         .routes(routes!(agent_tools))
         .routes(routes!(get_retell_key, put_retell_key, delete_retell_key))
@@ -136,6 +138,7 @@ async fn signed_retell_agent(
 struct RetellCall {
     agent: Agent,
     call_id: Option<String>,
+    from_number: Option<String>,
     args: Value,
 }
 
@@ -146,6 +149,7 @@ impl RetellCall {
             tenant: self.agent.tenant_id,
             agent: &self.agent,
             call_id: self.call_id.clone(),
+            caller_number: self.from_number.clone(),
         }
     }
 }
@@ -184,6 +188,7 @@ async fn retell_call(state: &AppState, request: Request) -> ApiResult<RetellCall
     Ok(RetellCall {
         agent,
         call_id: call.call_id,
+        from_number: call.from_number,
         args: call.args,
     })
 }
@@ -279,6 +284,42 @@ async fn retell_reschedule(
     ))
 }
 
+/// Retell custom function: open the booking calendar in the caller's browser on this web call,
+/// pre-set to what they asked; answers whether a browser was listening.
+#[utoipa::path(post, path = "/api/calendar/show-calendar/retell", tag = "voice",
+    request_body(content = Value, description = "`{name, call, args}` or the bare arguments: \
+        date, end_date, part_of_day (and call_id without an envelope)"),
+    security(("bearer" = [])),
+    responses((status = 200, body = crate::voice::ShowCalendarAnswer), (status = 401),
+              (status = 422)))]
+async fn retell_show_calendar(
+    State(state): State<AppState>,
+    request: Request,
+) -> ApiResult<Json<crate::voice::ShowCalendarAnswer>> {
+    let mut call = retell_call(&state, request).await?;
+    let args = read_args(std::mem::take(&mut call.args))?;
+    Ok(Json(
+        crate::voice::show_booking_calendar(&call.context(&state), args).await?,
+    ))
+}
+
+/// Retell custom function: what the caller booked during this call (in the widget or by voice).
+#[utoipa::path(post, path = "/api/calendar/call-booking-state/retell", tag = "voice",
+    request_body(content = Value, description = "`{name, call, args}`, or `{call_id}` bare"),
+    security(("bearer" = [])),
+    responses((status = 200, body = crate::voice::CallBookingState), (status = 401),
+              (status = 422)))]
+async fn retell_call_booking_state(
+    State(state): State<AppState>,
+    request: Request,
+) -> ApiResult<Json<crate::voice::CallBookingState>> {
+    let mut call = retell_call(&state, request).await?;
+    let args = read_args(std::mem::take(&mut call.args))?;
+    Ok(Json(
+        crate::voice::get_call_booking_state(&call.context(&state), args).await?,
+    ))
+}
+
 /// Vapi server tools: runs each call of a `tool-calls` message in order and answers HTTP 200
 /// with `{"results": [{"toolCallId", "result" | "error"}]}`; other messages get `{}`.
 #[utoipa::path(post, path = "/api/voice/vapi", tag = "voice",
@@ -301,6 +342,7 @@ async fn vapi_tool_calls(
         tenant: caller.tenant,
         agent: &caller.agent,
         call_id: message.call_id.clone(),
+        caller_number: message.from_number.clone(),
     };
     let mut results = Vec::with_capacity(message.calls.len());
     // In order, one after another: a booking may follow the availability check it came from.

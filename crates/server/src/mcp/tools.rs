@@ -99,6 +99,7 @@ pub async fn call(
         tenant: caller.tenant,
         agent: &team.agent,
         call_id: None,
+        caller_number: None,
     };
     let outcome = voice::call_tool(&ctx, name, Value::Object(arguments)).await;
     Ok(match outcome {

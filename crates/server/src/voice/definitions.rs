@@ -50,6 +50,8 @@ pub fn retell_path(tool: &str) -> &'static str {
         "book_appointment" => "/api/calendar/booking/retell",
         "find_booking" => "/api/calendar/find-booking/retell",
         "cancel_booking" => "/api/calendar/cancel/retell",
+        "show_booking_calendar" => "/api/calendar/show-calendar/retell",
+        "get_call_booking_state" => "/api/calendar/call-booking-state/retell",
         _ => "/api/calendar/reschedule/retell",
     }
 }
@@ -61,6 +63,8 @@ fn filler(tool: &str) -> &'static str {
         "book_appointment" => "One moment while I book that.",
         "find_booking" => "Let me look that up.",
         "cancel_booking" => "One moment while I cancel that.",
+        "show_booking_calendar" => "I'll put the calendar on your screen.",
+        "get_call_booking_state" => "Let me see what you picked.",
         _ => "One moment while I move that.",
     }
 }
@@ -219,14 +223,14 @@ mod tests {
     use uuid::Uuid;
 
     #[test]
-    fn every_platform_lists_the_five_tools_with_urls_and_the_agent() {
+    fn every_platform_lists_every_tool_with_urls_and_the_agent() {
         let agent = AgentId(Uuid::from_u128(7));
         for platform in [Platform::Retell, Platform::Vapi, Platform::Openai] {
             let defs =
                 serde_json::to_value(definitions(platform, agent, "https://cal.example", false))
                     .unwrap();
             let tools = defs["tools"].as_array().unwrap();
-            assert_eq!(tools.len(), 5, "{platform:?}");
+            assert_eq!(tools.len(), 7, "{platform:?}");
             let text = defs.to_string();
             if platform != Platform::Openai {
                 assert!(text.contains("https://cal.example/api/"), "{platform:?}");

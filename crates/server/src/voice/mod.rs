@@ -9,8 +9,10 @@ pub mod tools;
 pub mod vapi;
 
 pub use tools::{
-    AppointmentView, AvailabilityAnswer, BookAppointmentArgs, BookingAnswer, CancelAnswer,
-    CancelBookingArgs, CheckAvailabilityArgs, FindAnswer, FindBookingArgs, RescheduleAnswer,
-    RescheduleBookingArgs, SlotOption, ToolContext, ToolError, ToolSpec, book_appointment,
-    call_tool, cancel_booking, check_availability, find_booking, reschedule_booking, tool_specs,
+    AppointmentView, AvailabilityAnswer, BookAppointmentArgs, BookingAnswer, CallBookingState,
+    CallBookingStateArgs, CancelAnswer, CancelBookingArgs, CheckAvailabilityArgs, FindAnswer,
+    FindBookingArgs, RescheduleAnswer, RescheduleBookingArgs, ShowCalendarAnswer, ShowCalendarArgs,
+    SlotOption, ToolContext, ToolError, ToolSpec, book_appointment, call_tool, cancel_booking,
+    check_availability, find_booking, get_call_booking_state, reschedule_booking,
+    show_booking_calendar, tool_specs,
 };

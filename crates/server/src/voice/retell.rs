@@ -105,6 +105,8 @@ pub struct RetellCall {
     pub retell_agent_id: Option<String>,
     /// The function name Retell sent, if any.
     pub name: Option<String>,
+    /// `call.from_number`: who is calling (phone calls), to recognise a returning caller.
+    pub from_number: Option<String>,
 }
 
 /// Reads either body shape. The envelope is recognised by an `args` member next to `call` or
@@ -121,6 +123,7 @@ pub fn parse_call(body: Value) -> RetellCall {
             call_id: None,
             retell_agent_id: None,
             name: None,
+            from_number: None,
         };
     }
     let text = |value: Option<&Value>| {
@@ -135,6 +138,7 @@ pub fn parse_call(body: Value) -> RetellCall {
         call_id: text(call.and_then(|c| c.get("call_id"))),
         retell_agent_id: text(call.and_then(|c| c.get("agent_id"))),
         name: text(body.get("name")),
+        from_number: text(call.and_then(|c| c.get("from_number"))),
         args: match body.get("args") {
             Some(Value::Object(args)) => Value::Object(args.clone()),
             _ => Value::Object(Default::default()),

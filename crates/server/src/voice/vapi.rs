@@ -30,6 +30,8 @@ pub struct VapiToolCalls {
     pub calls: Vec<VapiToolCall>,
     /// `message.call.id`: makes a booking idempotent per call.
     pub call_id: Option<String>,
+    /// `message.call.customer.number`: who is calling, to recognise a returning caller.
+    pub from_number: Option<String>,
 }
 
 /// The answer to a server message: `{"results": [...]}` for `tool-calls`, `{}` for the rest.
@@ -122,7 +124,16 @@ pub fn parse_message(body: &Value) -> Result<Option<VapiToolCalls>, DomainError>
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
         .map(str::to_string);
-    Ok(Some(VapiToolCalls { calls, call_id }))
+    let from_number = message
+        .pointer("/call/customer/number")
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_string);
+    Ok(Some(VapiToolCalls {
+        calls,
+        call_id,
+        from_number,
+    }))
 }
 
 /// Compact JSON text: always a single line.

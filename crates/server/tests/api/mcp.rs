@@ -404,7 +404,9 @@ async fn the_tools_are_listed_with_their_schemas_and_how_the_agent_is_chosen(app
             "book_appointment",
             "find_booking",
             "cancel_booking",
-            "reschedule_booking"
+            "reschedule_booking",
+            "show_booking_calendar",
+            "get_call_booking_state"
         ]
     );
     for tool in &tools {

@@ -114,7 +114,9 @@ async fn the_official_python_sdk_lists_tools_checks_availability_and_books(app: 
                 "cancel_booking",
                 "check_availability",
                 "find_booking",
-                "reschedule_booking"
+                "get_call_booking_state",
+                "reschedule_booking",
+                "show_booking_calendar"
             ]),
             "{report}"
         );

@@ -923,6 +923,8 @@ async fn voice_tool_definitions_for_each_platform(app: &TestApp) {
         "find_booking",
         "cancel_booking",
         "reschedule_booking",
+        "show_booking_calendar",
+        "get_call_booking_state",
     ];
     for platform in ["retell", "vapi", "openai"] {
         let reply = app

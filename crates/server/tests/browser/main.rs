@@ -20,6 +20,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 mod dashboard;
 mod dashboard_pages;
 mod incall_defects;
+mod live_call;
 use pillow_server::{AppState, Config};
 use pillow_store::{NewApiKey, NewUser, Role};
 use serde_json::{Value, json};

@@ -192,7 +192,14 @@ pub async fn book_typed(
         )
         .await;
     }
-    let order = rank_members(team, &free, &calendars);
+    let mut order = rank_members(team, &free, &calendars);
+    if let Some(at) = request
+        .preferred_host
+        .and_then(|host| order.iter().position(|m| *m == host))
+    {
+        let host = order.remove(at);
+        order.insert(0, host);
+    }
     if order.is_empty() {
         return Err(slot_unavailable(nearest_alternatives(
             &calendars,

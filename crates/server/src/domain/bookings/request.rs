@@ -107,4 +107,7 @@ pub struct BookingRequest {
     pub attendee: Attendee,
     pub notes: Option<String>,
     pub call_id: Option<String>,
+    /// The member to give it to when free (a returning caller's previous host), before the
+    /// team's usual order.
+    pub preferred_host: Option<pillow_store::UserId>,
 }

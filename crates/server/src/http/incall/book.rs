@@ -18,6 +18,10 @@ pub(crate) struct BookBody {
     attendeePhone: Option<String>,
     #[serde(default)]
     notes: Option<String>,
+    /// The voice platform's id of the call the page is on: the booking is filed under it, so
+    /// the agent learns of it (`get_call_booking_state` and the call's `booked` event).
+    #[serde(default)]
+    callId: Option<String>,
 }
 /// The attendee checks of the bookings API, reported under the in-call API's field names.
 pub(crate) fn check_book_body(
@@ -143,6 +147,20 @@ pub(crate) async fn book_for(
         ));
     }
     let (attendee, notes) = check_book_body(&body)?;
+    let call_id = match body.callId.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(
+            crate::live::CallKey::check_call_id(raw)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "callId",
+                        ErrorCode::InvalidCallId,
+                        "callId is the call's id from the voice platform: 1 to 128 visible characters.",
+                    )
+                })?
+                .to_string(),
+        ),
+    };
     let context = state.teams.get(state, tenant, agent_id).await?;
     let zone = agent_zone(&context);
     if context.agent.backend == AgentBackend::Calcom {
@@ -167,11 +185,12 @@ pub(crate) async fn book_for(
         ));
     }
     let request = BookingRequest {
+        preferred_host: None,
         start: slot.start,
         duration: Some(slot.duration),
         attendee,
         notes,
-        call_id: None,
+        call_id: call_id.clone(),
     };
     let hash = request_hash(
         "incall-book",
@@ -182,7 +201,36 @@ pub(crate) async fn book_for(
         .await
         .map_err(|e| with_incall_alternatives(state, agent_id, &zone, e))?;
     state.incall.slots.forget_tenant(tenant);
+    if let Some(call_id) = call_id {
+        tell_the_call(state, tenant, agent_id, call_id, &view);
+    }
     Ok(booking_data(&view, &body.slotId, &zone))
+}
+/// Tells the call's other listeners that the caller booked; in the background, since nobody
+/// need be listening and the caller should not wait for the bus.
+fn tell_the_call(
+    state: &AppState,
+    tenant: TenantId,
+    agent: AgentId,
+    call_id: String,
+    view: &BookingView,
+) {
+    let call = crate::live::CallKey {
+        tenant,
+        agent,
+        call_id,
+    };
+    let event = crate::live::CallEvent::Booked(crate::live::BookedNotice {
+        confirmation_code: view.confirmation_code.clone(),
+        start_time: view.start_time.to_string(),
+        host_name: view.user_name.clone(),
+    });
+    let bus = state.bus.clone();
+    tokio::spawn(async move {
+        if let Err(error) = bus.publish(&call, event).await {
+            tracing::warn!(%error, "in-call booking: the live-call bus failed");
+        }
+    });
 }
 /// Books under an optional idempotency key: replays a recorded answer, records client errors,
 /// releases the key on server errors (the same rules as every booking write).

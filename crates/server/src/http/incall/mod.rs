@@ -23,12 +23,14 @@ mod book;
 mod envelope;
 pub(crate) mod manage;
 mod slots;
+mod stream;
 
 pub use access::*;
 pub use book::*;
 pub use envelope::*;
 pub use manage::*;
 pub use slots::*;
+pub(crate) use stream::*;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -67,6 +69,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(book))
         .routes(routes!(calendar_profile))
         .routes(routes!(find_own_booking))
+        .routes(routes!(stream))
         .route(SLOTS_PATH, axum::routing::options(preflight))
         .route(PROFILE_PATH, axum::routing::options(preflight))
         .route(BOOK_PATH, axum::routing::options(preflight))

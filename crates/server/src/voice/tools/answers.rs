@@ -18,6 +18,13 @@ pub struct AvailabilityAnswer {
     pub nearest_available_days: Vec<String>,
     /// The appointment length the options are for, in minutes.
     pub duration_minutes: i64,
+    /// Why the first option was put forward, to say before the options (e.g. "Dr. Lee is free,
+    /// as last time.").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// A returning caller's next appointment, recognised by their number or e-mail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upcoming_booking: Option<AppointmentView>,
 }
 /// One bookable time.
 #[derive(Debug, Clone, Serialize, JsonSchema, utoipa::ToSchema)]

@@ -65,6 +65,21 @@ pub struct CheckAvailabilityArgs {
     #[serde(default)]
     #[schemars(skip)]
     pub appointment_type: Option<String>,
+    /// What to offer first: "earliest" (the soonest times) or "same_time_as_last" (the time of
+    /// the caller's previous appointment, on different days).
+    #[serde(default, deserialize_with = "lenient_preference")]
+    #[schemars(with = "Option<Preference>")]
+    pub prefer: Option<Preference>,
+    /// A day of the week the caller prefers within the range, e.g. "tuesday".
+    #[serde(default)]
+    pub weekday: Option<String>,
+    /// The caller's phone number, when they gave one (the call's own number is used anyway):
+    /// finds their upcoming appointment and offers their previous host first.
+    #[serde(default)]
+    pub caller_phone: Option<String>,
+    /// The caller's e-mail, when they gave it, for the same.
+    #[serde(default)]
+    pub caller_email: Option<String>,
 }
 /// What `book_appointment` takes.
 #[derive(Debug, Deserialize, JsonSchema)]

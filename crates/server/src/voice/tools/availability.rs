@@ -128,6 +128,8 @@ pub(crate) async fn check_availability_calcom(
         summary,
         nearest_available_days: Vec::new(),
         duration_minutes: duration.as_mins(),
+        reason: None,
+        upcoming_booking: None,
     })
 }
 /// The days an availability question covers, in `zone`: first and last, included.
@@ -287,15 +289,14 @@ pub async fn check_availability_native(
     let fits =
         |start: Timestamp| part.is_none_or(|p| p.contains(start.to_zoned(zone.clone()).time()));
 
-    let starts: Vec<Timestamp> = slots_in(window, duration)
+    let open: Vec<_> = slots_in(window, duration)
         .iter()
-        .map(|s| s.slot.start)
-        .filter(|s| fits(*s))
+        .filter(|s| fits(s.slot.start))
+        .cloned()
         .collect();
-    let picked: Vec<Timestamp> = speech::spread(&starts, MAX_OPTIONS)
-        .into_iter()
-        .map(|i| starts[i])
-        .collect();
+    let history = caller_history(ctx, &args.caller_phone, &args.caller_email, now).await?;
+    let wishes = wishes(&args, &history, &zone)?;
+    let (picked, reason) = choose(&open, &wishes, &zone, &context.names);
     let options: Vec<SlotOption> = picked
         .iter()
         .map(|start| option(ctx, *start, duration, &zone, now))
@@ -336,8 +337,27 @@ pub async fn check_availability_native(
             )
         }
     } else {
-        summarize_options(&options, &picked, starts.len(), &zone, today)
+        summarize_options(&options, &picked, open.len(), &zone, today)
     };
+    let host = |b: &Booking| context.names.get(&b.user_id).cloned().unwrap_or_default();
+    let upcoming_booking = history
+        .upcoming
+        .as_ref()
+        .map(|b| voice_view(ctx, b, &host(b)));
+    let mut said = Vec::new();
+    if let Some(upcoming) = &upcoming_booking {
+        let with = if upcoming.host_name.is_empty() {
+            String::new()
+        } else {
+            format!(" with {}", upcoming.host_name)
+        };
+        said.push(format!(
+            "I see you already have an appointment: {}{with}.",
+            upcoming.spoken
+        ));
+    }
+    said.extend(reason.clone());
+    said.push(summary);
     Ok(AvailabilityAnswer {
         date: if first == last {
             first.to_string()
@@ -346,9 +366,11 @@ pub async fn check_availability_native(
         },
         timezone: zone_name(&zone),
         options,
-        summary,
+        summary: said.join(" "),
         nearest_available_days,
         duration_minutes: duration.as_mins(),
+        reason,
+        upcoming_booking,
     })
 }
 /// "on Tuesday, March 12 in the morning", "between today and Sunday".

@@ -121,12 +121,16 @@ pub async fn book_appointment_native(
     let context = team(ctx).await?;
     let offered = appointment_type(ctx, args.appointment_type.as_deref()).await?;
     let subject = Subject::Agent(context);
+    // A returning caller keeps their previous host when that host is free (what
+    // check_availability offered first).
+    let history = caller_history(ctx, &args.phone, &args.email, Timestamp::now()).await?;
     let request = BookingRequest {
         start,
         duration,
         attendee,
         notes,
         call_id: ctx.call_id.clone(),
+        preferred_host: history.previous.map(|b| b.user_id),
     };
     // On a live call the call and the slot make the key: a retry with the caller's details
     // spelled differently still gets the one booking.

@@ -19,7 +19,9 @@ mod error;
 mod find;
 mod reading;
 mod reschedule;
+mod show;
 mod specs;
+mod suggest;
 
 pub use answers::*;
 pub use args::*;
@@ -31,7 +33,9 @@ pub use error::*;
 pub use find::*;
 pub use reading::*;
 pub use reschedule::*;
+pub use show::*;
 pub use specs::*;
+pub use suggest::*;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -73,6 +77,9 @@ pub struct ToolContext<'a> {
     pub tenant: TenantId,
     pub agent: &'a Agent,
     pub call_id: Option<String>,
+    /// The caller's phone number as the platform reports it (`from_number`), which recognises
+    /// a returning caller without asking.
+    pub caller_number: Option<String>,
 }
 
 /// Runs a tool by name with JSON arguments: the one dispatcher of every platform.
@@ -87,13 +94,16 @@ pub async fn call_tool(ctx: &ToolContext<'_>, name: &str, args: Value) -> Result
         "find_booking" => to_value(find_booking(ctx, read_args(args)?).await?),
         "cancel_booking" => to_value(cancel_booking(ctx, read_args(args)?).await?),
         "reschedule_booking" => to_value(reschedule_booking(ctx, read_args(args)?).await?),
+        "show_booking_calendar" => to_value(show_booking_calendar(ctx, read_args(args)?).await?),
+        "get_call_booking_state" => to_value(get_call_booking_state(ctx, read_args(args)?).await?),
         other => {
             return Err(ToolError::new(
                 StatusCode::NOT_FOUND,
                 ErrorCode::UnknownTool,
                 format!(
                     "There is no tool called {other:?}; the tools are check_availability, \
-                     book_appointment, find_booking, cancel_booking and reschedule_booking."
+                     book_appointment, find_booking, cancel_booking, reschedule_booking, \
+                     show_booking_calendar and get_call_booking_state."
                 ),
             ));
         }
@@ -177,6 +187,10 @@ mod tests {
             Date::constant(2024, 3, 12)
         );
         assert_eq!(parse_day("date", "Wednesday", today).unwrap(), today);
+        assert_eq!(
+            parse_day("date", "Next week", today).unwrap(),
+            Date::constant(2024, 3, 11)
+        );
         let error = parse_day("date", "someday", today).unwrap_err();
         assert_eq!(
             (error.code.as_str(), error.field.as_deref()),

@@ -24,8 +24,8 @@ pub(crate) fn parse_minutes(minutes: Option<i64>) -> Result<Option<SignedDuratio
         )),
     }
 }
-/// A day as callers and models name it: an ISO date, "today", "tomorrow" or a weekday (the
-/// next one, today included).
+/// A day as callers and models name it: an ISO date, "today", "tomorrow", a weekday (the
+/// next one, today included) or "next week" (the coming Monday).
 pub fn parse_day(field: &str, raw: &str, today: Date) -> Result<Date, ToolError> {
     let text = raw.trim().to_ascii_lowercase();
     if let Ok(date) = text.parse::<Date>() {
@@ -37,6 +37,12 @@ pub fn parse_day(field: &str, raw: &str, today: Date) -> Result<Date, ToolError>
     }
     let weekday = match text.as_str() {
         "today" => return Ok(today),
+        "next week" => {
+            let ahead = 7 - i32::from(today.weekday().to_monday_zero_offset());
+            return today
+                .checked_add(ahead.days())
+                .map_err(|_| out_of_range(field));
+        }
         "tomorrow" => return today.tomorrow().map_err(|_| out_of_range(field)),
         "monday" => Weekday::Monday,
         "tuesday" => Weekday::Tuesday,
@@ -51,7 +57,7 @@ pub fn parse_day(field: &str, raw: &str, today: Date) -> Result<Date, ToolError>
                 ErrorCode::InvalidDate,
                 format!(
                     "I could not read {raw:?} as a date; use a date like 2024-03-12, today, \
-                     tomorrow or a weekday."
+                     tomorrow, a weekday or next week."
                 ),
             ));
         }

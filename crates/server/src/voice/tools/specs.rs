@@ -10,7 +10,7 @@ pub struct ToolSpec {
     /// The JSON schema of the arguments: a plain object schema, subschemas inlined.
     pub schema: fn() -> Value,
 }
-/// The five voice tools, in the order an agent usually needs them.
+/// The voice tools, in the order an agent usually needs them.
 pub fn tool_specs() -> Vec<ToolSpec> {
     vec![
         ToolSpec {
@@ -45,6 +45,21 @@ pub fn tool_specs() -> Vec<ToolSpec> {
             description: "Move the caller's appointment to a new time: its confirmation code and \
                 the slot_id of the new option (or a start_time). The code stays the same.",
             schema: args_schema::<RescheduleBookingArgs>,
+        },
+        ToolSpec {
+            name: "show_booking_calendar",
+            description: "On a web call, open the booking calendar on the caller's screen, set \
+                to the days and part of the day they asked about (e.g. date \"next week\", \
+                part_of_day \"afternoon\"). Answers whether their browser was listening; if \
+                not, offer times by voice with check_availability.",
+            schema: args_schema::<ShowCalendarArgs>,
+        },
+        ToolSpec {
+            name: "get_call_booking_state",
+            description: "What the caller has booked during this call, including in the \
+                calendar on their screen, with a line to read out (\"I see you've booked \
+                Tuesday at 2 PM\"). Call it after showing the calendar instead of asking again.",
+            schema: args_schema::<CallBookingStateArgs>,
         },
     ]
 }
