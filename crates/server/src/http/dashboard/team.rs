@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use maud::{Markup, html};
-use pillow_store::{BookingFilter, NewUser, Role, User, UserId, UserPatch};
+use pillow_store::{NewUser, Role, User, UserId, UserPatch};
 use serde::Deserialize;
 
 use super::csrf;
