@@ -2,7 +2,7 @@
 step "pillow-calendar Python package, with LiveKit Agents and Pipecat, for its pytest suite"
 # The package in clients/python, installed with pip as a user would, into a venv with the
 # frameworks and test tools pinned below. The Rust test python_client runs its pytest suite
-# against the real server and finds the venv by PILLOW_CLIENT_PYTHON (default:
+# against the real server and finds the venv by PILLOW_PACKAGE_PYTHON (default:
 # target/python-venv/bin/python); with CI=true it fails rather than skips without it.
 python_venv="target/python-venv"
 python_pins=(
@@ -29,4 +29,4 @@ fi
 "$python_venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --force-reinstall \
   ./clients/python
 "$python_venv/bin/python" -c 'import importlib.metadata as m; print(*(f"{p} {m.version(p)}" for p in ("pillow-calendar", "livekit-agents", "pipecat-ai")))'
-export PILLOW_CLIENT_PYTHON="$PWD/$python_venv/bin/python"
+export PILLOW_PACKAGE_PYTHON="$PWD/$python_venv/bin/python"

@@ -165,3 +165,26 @@ async def test_the_shipped_tool_definitions_are_the_servers_own(calendar: Pillow
         resources.files("pillow_calendar").joinpath("tools.json").read_text(encoding="utf-8")
     )
     assert shipped == [spec.openai() for spec in TOOLS]
+
+
+async def test_showing_the_calendar_with_no_browser_on_the_call_says_nobody_was_listening(
+    calendar: PillowCalendar, date: str
+) -> None:
+    shown = await calendar.show_booking_calendar(date=date, part_of_day="afternoon")
+    assert shown["browser_listening"] is False
+    assert shown["date"].startswith(date)
+    assert shown["summary"]
+
+
+async def test_the_call_booking_state_names_what_was_booked_on_this_call(
+    calendar: PillowCalendar, base_url: str, api_key: str, agent_id: str, date: str
+) -> None:
+    async with PillowCalendar(base_url, api_key, agent_id, call_id="state-call") as call:
+        before = await call.get_call_booking_state()
+        assert before["booked"] is False
+        slot = (await call.check_availability(date=date)).options[0].slot_id
+        booked = await call.book_appointment(slot_id=slot, name="State Caller")
+        after = await call.get_call_booking_state()
+    assert after["booked"] is True
+    assert [b["confirmation_code"] for b in after["bookings"]] == [booked.confirmation_code]
+    assert after["summary"]

@@ -88,7 +88,7 @@ async def test_a_taken_time_reaches_the_model_as_a_tool_error_with_alternatives(
     assert all(a["slot_id"] != slot for a in error["alternatives"])
 
 
-async def test_livekits_session_offers_the_model_all_five_tools_with_the_servers_schemas(
+async def test_livekits_session_offers_the_model_every_tool_with_the_servers_schemas(
     calendar: PillowCalendar,
 ) -> None:
     tools = calendar_tools(calendar)
@@ -98,6 +98,8 @@ async def test_livekits_session_offers_the_model_all_five_tools_with_the_servers
         "find_booking",
         "cancel_booking",
         "reschedule_booking",
+        "show_booking_calendar",
+        "get_call_booking_state",
     ]
     live = {spec.name: spec.parameters for spec in await calendar.tool_definitions()}
     assert {t.info.name: t.info.raw_schema["parameters"] for t in tools} == live

@@ -72,6 +72,8 @@ async def test_handlers_registered_on_the_service_find_and_cancel_a_booking(
         "find_booking",
         "cancel_booking",
         "reschedule_booking",
+        "show_booking_calendar",
+        "get_call_booking_state",
     ]
     context = LLMContext([{"role": "user", "content": "Cancel it."}], tools=schema)
     results = await results_of(service, context)

@@ -26,6 +26,8 @@ TOOL_PATHS: dict[str, str] = {
     "find_booking": "/api/calendar/find-booking/retell",
     "cancel_booking": "/api/calendar/cancel/retell",
     "reschedule_booking": "/api/calendar/reschedule/retell",
+    "show_booking_calendar": "/api/calendar/show-calendar/retell",
+    "get_call_booking_state": "/api/calendar/call-booking-state/retell",
 }
 
 
@@ -219,6 +221,24 @@ class PillowCalendar:
         """Moves an appointment to a new ``slot_id`` (or ``start_time``); the code stays."""
         args = _given(confirmation_code=confirmation_code, slot_id=slot_id, start_time=start_time)
         return Rescheduled.from_json(await self.call_tool("reschedule_booking", args))
+
+    async def show_booking_calendar(
+        self,
+        *,
+        date: str | None = None,
+        end_date: str | None = None,
+        part_of_day: str | None = None,
+    ) -> dict[str, Any]:
+        """Opens the booking calendar in the caller's browser during a web call (the call id
+        names the call), set to the days and part of day asked for. The answer's
+        ``browser_listening`` says whether a browser had the calendar open to receive it."""
+        args = _given(date=date, end_date=end_date, part_of_day=part_of_day)
+        return await self.call_tool("show_booking_calendar", args)
+
+    async def get_call_booking_state(self) -> dict[str, Any]:
+        """What the caller booked in the calendar during this call (``booked``, ``bookings``
+        and a ``summary`` to speak), so the agent need not ask again."""
+        return await self.call_tool("get_call_booking_state", {})
 
     async def tool_definitions(self) -> list[ToolSpec]:
         """The agent's tool definitions as the server generates them, with its appointment

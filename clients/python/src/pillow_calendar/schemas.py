@@ -46,5 +46,5 @@ def _load() -> tuple[ToolSpec, ...]:
     )
 
 
-#: The five voice tools, in the order an agent usually needs them.
+#: The voice tools, in the order an agent usually needs them.
 TOOLS: tuple[ToolSpec, ...] = _load()

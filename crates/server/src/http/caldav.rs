@@ -107,7 +107,7 @@ fn view(c: &CalendarConnection) -> CalDavView {
 }
 
 #[derive(Serialize, ToSchema)]
-struct Connected {
+struct CaldavConnected {
     provider: CalDavView,
 }
 
@@ -192,7 +192,8 @@ fn connect_failed(error: ConnectError) -> ApiError {
 /// the password sealed, and runs the first sync before answering.
 #[utoipa::path(post, path = "/api/calendar/caldav/connect", tag = "calendar sync",
     security(("bearer" = [])), request_body = ConnectRequest,
-    responses((status = 201, body = Connected),
+    responses((status = 201, body = CaldavConnected),
+        (status = 404, description = "`not_found`: the member named by `user_id`"),
         (status = 422, description = "`required`, `caldav_unauthorized`, `invalid_url` or \
             `no_calendar`"),
         (status = 502, description = "`caldav_unavailable`")))]
@@ -200,7 +201,7 @@ async fn caldav_connect(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(request): ApiJson<ConnectRequest>,
-) -> ApiResult<(StatusCode, Json<Connected>)> {
+) -> ApiResult<(StatusCode, Json<CaldavConnected>)> {
     required("server_url", &request.server_url)?;
     required("username", &request.username)?;
     required("password", &request.password)?;
@@ -220,7 +221,7 @@ async fn caldav_connect(
     .map_err(connect_failed)?;
     Ok((
         StatusCode::CREATED,
-        Json(Connected {
+        Json(CaldavConnected {
             provider: view(&connection),
         }),
     ))

@@ -145,7 +145,7 @@ struct CallbackQuery {
 }
 
 #[derive(Serialize, ToSchema)]
-struct Connected {
+struct MicrosoftConnected {
     connected: bool,
     provider: MicrosoftView,
 }
@@ -155,14 +155,14 @@ struct Connected {
 /// bookings and runs the first sync (which also opens the change subscription).
 #[utoipa::path(get, path = "/api/calendar/microsoft/callback", tag = "calendar sync",
     params(CallbackQuery),
-    responses((status = 200, body = Connected),
+    responses((status = 200, body = MicrosoftConnected),
         (status = 400, description = "`invalid_state`, `state_expired`, `consent_denied`, \
             `missing_code`, `invalid_grant`"),
         (status = 502, description = "`microsoft_unavailable`"), (status = 503)))]
 async fn microsoft_callback(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<CallbackQuery>,
-) -> ApiResult<Json<Connected>> {
+) -> ApiResult<Json<MicrosoftConnected>> {
     let microsoft = microsoft(&state)?;
     if let Some(error) = query.error {
         return Err(ApiError::bad_request(
@@ -243,7 +243,7 @@ async fn microsoft_callback(
         .get_calendar_connection(flow.tenant, connection.id)
         .await?
         .unwrap_or(connection);
-    Ok(Json(Connected {
+    Ok(Json(MicrosoftConnected {
         connected: true,
         provider: view(&connection),
     }))
@@ -275,8 +275,18 @@ struct WebhookQuery {
     validation_token: Option<String>,
 }
 
+/// Graph's change or lifecycle notification batch, as documented for the OpenAPI document; the
+/// handler reads the raw body itself (the handshake has none).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct GraphNotificationBatch {
+    /// The notifications, each with `subscriptionId`, `clientState` and `changeType` or
+    /// `lifecycleEvent`.
+    value: Vec<serde_json::Value>,
+}
+
 #[derive(Serialize, ToSchema)]
-struct WebhookAck {
+struct MicrosoftWebhookAck {
     /// Notifications acted on.
     accepted: usize,
 }
@@ -300,11 +310,11 @@ fn sync_in_background(engine: Arc<SyncEngine>, connection: &CalendarConnection) 
 /// next sync opens a new one).
 #[utoipa::path(post, path = "/api/calendar/microsoft/webhook", tag = "calendar sync",
     params(WebhookQuery),
-    request_body(content = String, content_type = "application/json",
+    request_body(content = Option<GraphNotificationBatch>, content_type = "application/json",
         description = "Graph's notification batch `{\"value\": [...]}`; empty for the handshake"),
     responses((status = 200, body = String, content_type = "text/plain",
             description = "The validation token, echoed"),
-        (status = 202, body = WebhookAck),
+        (status = 202, body = MicrosoftWebhookAck),
         (status = 400, description = "`invalid_body`"),
         (status = 401, description = "`unauthorized`: a clientState does not match"),
         (status = 503)))]
@@ -313,7 +323,11 @@ async fn microsoft_webhook(
     ApiQuery(query): ApiQuery<WebhookQuery>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    if let Some(token) = query.validation_token {
+    // Graph's handshake posts the token with an empty body; a body is a notification batch.
+    if let Some(token) = query
+        .validation_token
+        .filter(|_| body.iter().all(u8::is_ascii_whitespace))
+    {
         return Ok((
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -387,5 +401,5 @@ async fn microsoft_webhook(
             "The notification's clientState does not match its subscription.",
         ));
     }
-    Ok((StatusCode::ACCEPTED, Json(WebhookAck { accepted })).into_response())
+    Ok((StatusCode::ACCEPTED, Json(MicrosoftWebhookAck { accepted })).into_response())
 }

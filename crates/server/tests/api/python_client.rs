@@ -5,7 +5,7 @@
 //! language model is scripted, so the frameworks parse, dispatch and record each tool call.
 //!
 //! The package and its pinned test dependencies live in a venv that `.ci/setup.d/python.sh`
-//! makes; `PILLOW_CLIENT_PYTHON` names its python (default `target/python-venv/bin/python`).
+//! makes; `PILLOW_PACKAGE_PYTHON` names its python (default `target/python-venv/bin/python`).
 //! Without it the test says it is skipped, except with `CI=true`, where it fails.
 
 use std::path::{Path, PathBuf};
@@ -28,7 +28,7 @@ fn workspace() -> PathBuf {
 
 /// The venv's python, or `None` (with a message) when it is not installed outside CI.
 fn python() -> Option<PathBuf> {
-    let python = std::env::var_os("PILLOW_CLIENT_PYTHON")
+    let python = std::env::var_os("PILLOW_PACKAGE_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target/python-venv/bin/python"));
     let usable = std::process::Command::new(&python)
@@ -41,7 +41,7 @@ fn python() -> Option<PathBuf> {
     }
     let message = format!(
         "the pillow-calendar Python package and its test dependencies are not installed at {} \
-         (set PILLOW_CLIENT_PYTHON, or run: bash -c 'step() {{ :; }}; source .ci/setup.d/python.sh')",
+         (set PILLOW_PACKAGE_PYTHON, or run: bash -c 'step() {{ :; }}; source .ci/setup.d/python.sh')",
         python.display()
     );
     assert!(

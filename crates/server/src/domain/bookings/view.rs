@@ -39,12 +39,12 @@ pub struct BookingView {
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
-    /// Every host of a collective booking, the lead (`assigned_user`) first; absent for a
-    /// booking of one host.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Every host of a collective booking, the lead (`assigned_user`) first; empty for a
+    /// booking of one host. Always sent, like every field, so the schema names what arrives.
+    #[serde(default)]
     pub hosts: Vec<AssignedUser>,
-    /// The recurring series the booking belongs to; absent for a one-off booking.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The recurring series the booking belongs to; `null` for a one-off booking.
+    #[serde(default)]
     pub series: Option<SeriesView>,
 }
 

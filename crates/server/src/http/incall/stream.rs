@@ -28,8 +28,8 @@ pub(crate) struct StreamQuery {
     security(("bearer" = [])),
     params(("agent_id" = Uuid, Path), StreamQuery,
            ("X-Pillow-Key" = Option<String>, Header, description = "Publishable widget key")),
-    responses((status = 200,
-               description = "`text/event-stream`: `event: show` with the calendar's preset, `event: booked` with a booking made during the call"),
+    responses((status = 200, content_type = "text/event-stream", body = String,
+               description = "Server-sent events: `event: show` with the calendar's preset, `event: booked` with a booking made during the call"),
               (status = 401), (status = 403), (status = 404), (status = 422), (status = 429)))]
 pub(crate) async fn stream(
     State(state): State<AppState>,

@@ -6,6 +6,7 @@
 use std::process::Command;
 
 use pillow_fakes::google::FakeGoogle;
+use pillow_fakes::microsoft::FakeMicrosoft;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -39,7 +40,14 @@ async fn fuzz(db: Db) {
         return;
     };
     let google = FakeGoogle::start().await;
+    // Every calendar provider configured against its fake, so their routes are exercised
+    // rather than answering 503 "not configured".
+    let microsoft = FakeMicrosoft::start().await;
     let settings = [
+        ("MICROSOFT_OAUTH_CLIENT_ID", "fuzz-client".to_string()),
+        ("MICROSOFT_OAUTH_CLIENT_SECRET", "fuzz-secret".to_string()),
+        ("MICROSOFT_LOGIN_BASE_URL", microsoft.login_base()),
+        ("MICROSOFT_GRAPH_BASE_URL", microsoft.graph_base()),
         ("GOOGLE_OAUTH_CLIENT_ID", "fuzz-client".to_string()),
         ("GOOGLE_OAUTH_CLIENT_SECRET", "fuzz-secret".to_string()),
         ("GOOGLE_OAUTH_AUTHORIZE_URL", google.authorize_url()),
