@@ -85,6 +85,10 @@ impl UserStore for SqliteStore {
         for sql in [
             "DELETE FROM availability_rules WHERE tenant_id = $1 AND user_id = $2",
             "DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2",
+            // Their own busy time (synced and internal events) goes with them; a booking's
+            // event stays with the booking, whose code a caller may still hold.
+            "DELETE FROM calendar_events WHERE tenant_id = $1 AND user_id = $2 \
+             AND booking_id IS NULL",
         ] {
             execute(&mut *tx, sql, stored![tenant, id]).await?;
         }

@@ -60,14 +60,15 @@ pub async fn a_booking_is_found_by_its_exact_code(store: &dyn Store) {
             .unwrap(),
         Some(a.clone())
     );
-    assert_eq!(
-        store
-            .find_booking_by_code(acme.id, &a.confirmation_code.to_lowercase())
-            .await
-            .unwrap(),
-        None,
-        "codes match exactly"
-    );
+    // A code drawn with no letters reads the same in lower case: nothing to tell apart then.
+    let lower = a.confirmation_code.to_lowercase();
+    if lower != a.confirmation_code {
+        assert_eq!(
+            store.find_booking_by_code(acme.id, &lower).await.unwrap(),
+            None,
+            "codes match exactly"
+        );
+    }
 }
 
 /// Its calendar event: [start, end), no buffers, source booking.
