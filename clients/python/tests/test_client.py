@@ -174,6 +174,16 @@ async def test_showing_the_calendar_with_no_browser_on_the_call_says_nobody_was_
     assert shown["browser_listening"] is False
     assert shown["date"].startswith(date)
     assert shown["summary"]
+    assert shown["suggested"] == []
+
+
+async def test_showing_the_calendar_for_the_earliest_times_names_them_first(
+    calendar: PillowCalendar, date: str
+) -> None:
+    shown = await calendar.show_booking_calendar(date=date, prefer="earliest")
+    earliest = (await calendar.check_availability(date=date, prefer="earliest")).options
+    assert earliest
+    assert shown["suggested"] == [option.spoken for option in earliest]
 
 
 async def test_the_call_booking_state_names_what_was_booked_on_this_call(

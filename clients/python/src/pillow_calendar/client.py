@@ -151,9 +151,14 @@ class PillowCalendar:
         duration: int | None = None,
         timezone: str | None = None,
         appointment_type: str | None = None,
+        prefer: str | None = None,
+        weekday: str | None = None,
+        caller_phone: str | None = None,
+        caller_email: str | None = None,
     ) -> Availability:
         """Open times: ``date`` (YYYY-MM-DD, "today", "tomorrow", a weekday) or a range, and
-        optionally ``part_of_day`` (morning, afternoon or evening)."""
+        optionally ``part_of_day`` (morning, afternoon or evening). ``prefer`` ("earliest" or
+        "same_time_as_last"), ``weekday`` and the caller's phone or e-mail rank the options."""
         args = _given(
             date=date,
             start_date=start_date,
@@ -162,6 +167,10 @@ class PillowCalendar:
             duration=duration,
             timezone=timezone,
             appointment_type=appointment_type,
+            prefer=prefer,
+            weekday=weekday,
+            caller_phone=caller_phone,
+            caller_email=caller_email,
         )
         return Availability.from_json(await self.call_tool("check_availability", args))
 
@@ -228,11 +237,25 @@ class PillowCalendar:
         date: str | None = None,
         end_date: str | None = None,
         part_of_day: str | None = None,
+        prefer: str | None = None,
+        weekday: str | None = None,
+        caller_phone: str | None = None,
+        caller_email: str | None = None,
     ) -> dict[str, Any]:
         """Opens the booking calendar in the caller's browser during a web call (the call id
         names the call), set to the days and part of day asked for. The answer's
-        ``browser_listening`` says whether a browser had the calendar open to receive it."""
-        args = _given(date=date, end_date=end_date, part_of_day=part_of_day)
+        ``browser_listening`` says whether a browser had the calendar open to receive it;
+        ``suggested`` names the times the calendar puts first, ranked by ``prefer``
+        ("earliest" or "same_time_as_last"), ``weekday`` and the caller's history."""
+        args = _given(
+            date=date,
+            end_date=end_date,
+            part_of_day=part_of_day,
+            prefer=prefer,
+            weekday=weekday,
+            caller_phone=caller_phone,
+            caller_email=caller_email,
+        )
         return await self.call_tool("show_booking_calendar", args)
 
     async def get_call_booking_state(self) -> dict[str, Any]:

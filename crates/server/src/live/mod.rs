@@ -77,6 +77,23 @@ pub struct CalendarPreset {
     pub hours: Option<[u8; 2]>,
     /// Shown above the calendar, e.g. "Afternoons next week, as you asked."
     pub note: String,
+    /// The times to put first, best first: ranked by what the caller asked for and by their
+    /// history (their previous host, the time of their previous appointment). Empty when the
+    /// caller asked for nothing to rank by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suggested: Vec<SuggestedTime>,
+}
+
+/// A time the calendar offers first, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuggestedTime {
+    /// UTC, in the form of the in-call slots' `start_time` (e.g. `2024-01-15T15:00:00Z`), so the
+    /// widget finds the slot it names.
+    pub start_time: String,
+    /// Why it comes first, for people, e.g. "Dr. Lee is free, as last time." (only on the
+    /// first when there is a reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A booking the caller made in the widget, as the call's other listeners see it.
@@ -177,6 +194,7 @@ mod tests {
             to: "2026-12-20".into(),
             hours: Some([12, 17]),
             note: "Afternoons next week.".into(),
+            suggested: vec![],
         })
     }
 

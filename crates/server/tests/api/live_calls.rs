@@ -90,13 +90,13 @@ async fn retell(app: &TestApp, path: &str, agent: &str, call: &str, args: Value)
 }
 
 /// A call's event stream as a browser holds it.
-struct Events {
+pub(crate) struct Events {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl Events {
-    async fn open(app: &TestApp, agent: &str, key: &str, call: &str) -> Events {
+    pub(crate) async fn open(app: &TestApp, agent: &str, key: &str, call: &str) -> Events {
         let response = app
             .client
             .get(format!(
@@ -118,7 +118,7 @@ impl Events {
     }
 
     /// The next event's name and data (keep-alive comments skipped).
-    async fn next(&mut self) -> (String, Value) {
+    pub(crate) async fn next(&mut self) -> (String, Value) {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();

@@ -30,6 +30,7 @@ mod host_limits;
 mod host_limits_reschedule;
 mod incall;
 mod incall_manage;
+mod incall_suggestions;
 mod isolation;
 mod live_calls;
 mod mcp;

@@ -42,7 +42,7 @@ fn hours(user: Option<UserId>) -> Value {
 }
 
 /// A team of the owner and Dr. Lee with the same hours, and its agent.
-async fn clinic(app: &TestApp) -> (Tenant, String, UserId) {
+pub(crate) async fn clinic(app: &TestApp) -> (Tenant, String, UserId) {
     let tenant = app.tenant("Clinic").await;
     let lee = app
         .post(

@@ -3,7 +3,7 @@
 //! asked for; the second tells the agent what the caller booked in it, so it need not ask.
 
 use super::*;
-use crate::live::{CalendarPreset, CallEvent, CallKey};
+use crate::live::{CalendarPreset, CallEvent, CallKey, SuggestedTime};
 
 /// What `show_booking_calendar` takes.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -23,6 +23,20 @@ pub struct ShowCalendarArgs {
     /// Vapi send it themselves.
     #[serde(default)]
     pub call_id: Option<String>,
+    /// What to put first: "earliest" or "same_time_as_last" (the time of the caller's previous
+    /// appointment). The caller's previous host comes first anyway when they are known.
+    #[serde(default, deserialize_with = "lenient_preference")]
+    #[schemars(with = "Option<Preference>")]
+    pub prefer: Option<Preference>,
+    /// A day of the week the caller prefers within the days shown, e.g. "tuesday".
+    #[serde(default)]
+    pub weekday: Option<String>,
+    /// The caller's phone number, when they gave one (the call's own number is used anyway).
+    #[serde(default)]
+    pub caller_phone: Option<String>,
+    /// The caller's e-mail, when they gave it.
+    #[serde(default)]
+    pub caller_email: Option<String>,
 }
 
 /// What `show_booking_calendar` answers.
@@ -35,6 +49,9 @@ pub struct ShowCalendarAnswer {
     pub date: String,
     /// One line the agent can read out.
     pub summary: String,
+    /// The times the calendar puts first, best first, as the agent may say them ("Tuesday at
+    /// 2 PM"); empty when the caller asked for nothing to rank by.
+    pub suggested: Vec<String>,
 }
 
 /// What `get_call_booking_state` takes.
@@ -109,11 +126,13 @@ pub async fn show_booking_calendar(
     let (first, last, _) = requested_days(&days, today)?;
     let part = args.part_of_day;
     let asked = describe_request(first, last, first == last, today, part);
+    let ranked = suggestions(ctx, &args, first, last).await;
     let preset = CalendarPreset {
         from: first.to_string(),
         to: last.to_string(),
         hours: part.map(part_hours),
         note: format!("Showing times {asked}, as asked on the call."),
+        suggested: ranked.iter().map(|(time, _)| time.clone()).collect(),
     };
     let listening = match ctx.state.bus.publish(&call, CallEvent::Show(preset)).await {
         Ok(delivered) => delivered > 0,
@@ -122,7 +141,14 @@ pub async fn show_booking_calendar(
             false
         }
     };
-    let summary = if listening {
+    let spoken: Vec<String> = ranked.into_iter().map(|(_, spoken)| spoken).collect();
+    let summary = if listening && !spoken.is_empty() {
+        format!(
+            "I've opened the calendar on your screen with the times {asked}, and put {} first; \
+             pick one there, or tell me which you'd like.",
+            speech::join_and(&spoken)
+        )
+    } else if listening {
         format!(
             "I've opened the calendar on your screen with the times {asked}; pick one there, or \
              tell me which you'd like."
@@ -136,7 +162,58 @@ pub async fn show_booking_calendar(
         browser_listening: listening,
         date: format!("{first}/{last}"),
         summary,
+        suggested: spoken,
     })
+}
+
+/// The times to put first in the calendar, ranked as `check_availability` ranks its options
+/// (what the caller asked for, then their history), each with how to say it. Nothing when the
+/// caller asked for nothing to rank by and has no history, and nothing when ranking fails: the
+/// calendar still opens, soonest first.
+async fn suggestions(
+    ctx: &ToolContext<'_>,
+    args: &ShowCalendarArgs,
+    first: Date,
+    last: Date,
+) -> Vec<(SuggestedTime, String)> {
+    if ctx.agent.backend == AgentBackend::Calcom {
+        return Vec::new();
+    }
+    let question = CheckAvailabilityArgs {
+        start_date: Some(first.to_string()),
+        end_date: Some(last.to_string()),
+        part_of_day: args.part_of_day,
+        prefer: args.prefer,
+        weekday: args.weekday.clone(),
+        caller_phone: args.caller_phone.clone(),
+        caller_email: args.caller_email.clone(),
+        ..CheckAvailabilityArgs::default()
+    };
+    let answer = match super::availability::check_availability_native(ctx, question).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::debug!(?error, "show_booking_calendar: no suggestions");
+            return Vec::new();
+        }
+    };
+    // Without a wish or a reason the options are only spread over the days: not a ranking.
+    let asked = args.prefer.is_some() || given(&args.weekday).is_some();
+    if !asked && answer.reason.is_none() {
+        return Vec::new();
+    }
+    answer
+        .options
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, option)| {
+            let start: Timestamp = option.start_time.parse().ok()?;
+            let time = SuggestedTime {
+                start_time: start.to_string(),
+                reason: if i == 0 { answer.reason.clone() } else { None },
+            };
+            Some((time, option.spoken))
+        })
+        .collect()
 }
 
 /// What was booked during this call, however it was booked (the widget sends the call's id

@@ -50,8 +50,10 @@ pub fn tool_specs() -> Vec<ToolSpec> {
             name: "show_booking_calendar",
             description: "On a web call, open the booking calendar on the caller's screen, set \
                 to the days and part of the day they asked about (e.g. date \"next week\", \
-                part_of_day \"afternoon\"). Answers whether their browser was listening; if \
-                not, offer times by voice with check_availability.",
+                part_of_day \"afternoon\"). With prefer or weekday (and for a returning \
+                caller, their previous host) it puts the best times first and names them in \
+                `suggested`. Answers whether their browser was listening; if not, offer times \
+                by voice with check_availability.",
             schema: args_schema::<ShowCalendarArgs>,
         },
         ToolSpec {
