@@ -14,6 +14,7 @@ mod bodies;
 mod bookings;
 mod calcom;
 mod caldav;
+mod caller_lookup;
 mod chaos;
 mod cli;
 mod collective;

@@ -75,24 +75,9 @@ pub async fn find_booking_native(
         vec![booking_by_code(ctx, code).await?]
     } else {
         let caller = CallerLookup::from_args(&args)?;
-        let upcoming = ctx
-            .state
-            .store
-            .list_bookings(
-                ctx.tenant,
-                &BookingFilter {
-                    status: Some(BookingStatus::Confirmed),
-                    agent_id: Some(ctx.agent.id),
-                    from: Some(Timestamp::now()),
-                    ..BookingFilter::default()
-                },
-            )
-            .await?;
-        upcoming
-            .into_iter()
-            .filter(|b| caller.matches(b.attendee.phone.as_deref(), b.attendee.email.as_deref()))
-            .take(MAX_OPTIONS)
-            .collect()
+        caller
+            .bookings(ctx, Timestamp::now(), Some(MAX_OPTIONS))
+            .await?
     };
     if found.is_empty() {
         return Err(nothing_upcoming());
@@ -121,6 +106,9 @@ pub async fn find_booking_native(
         summary: found_summary(&lines),
     })
 }
+/// How many pages of an agent's bookings a caller lookup reads at most.
+pub(crate) const MAX_LOOKUP_PAGES: usize = 20;
+
 /// Who a caller looking for their appointment without its code is: the digits of their phone
 /// (at least seven, matched at the end) and their e-mail (any case), one of them at least.
 pub(crate) struct CallerLookup {
@@ -140,6 +128,67 @@ impl CallerLookup {
             ));
         }
         Ok(Self { phone, email })
+    }
+
+    /// The caller's confirmed bookings with this agent that end after `since`, soonest first,
+    /// at most `enough` of them when given. Reads the agent's bookings a page at a time, so a
+    /// busy agent's caller is found although thousands of bookings come before theirs (up to
+    /// [`MAX_LOOKUP_PAGES`] pages, which bounds what one spoken question costs).
+    pub(crate) async fn bookings(
+        &self,
+        ctx: &ToolContext<'_>,
+        since: Timestamp,
+        enough: Option<usize>,
+    ) -> Result<Vec<Booking>, ToolError> {
+        let page = pillow_store::DEFAULT_BOOKING_LIMIT;
+        let mut seen = std::collections::HashSet::new();
+        let mut mine = Vec::new();
+        let mut from = since;
+        for _ in 0..MAX_LOOKUP_PAGES {
+            let listed = ctx
+                .state
+                .store
+                .list_bookings(
+                    ctx.tenant,
+                    &BookingFilter {
+                        status: Some(BookingStatus::Confirmed),
+                        agent_id: Some(ctx.agent.id),
+                        from: Some(from),
+                        limit: Some(page),
+                        ..BookingFilter::default()
+                    },
+                )
+                .await?;
+            let full = listed.len() >= page as usize;
+            let mut fresh = false;
+            let mut last_end = from;
+            for booking in listed {
+                last_end = last_end.max(booking.end);
+                if !seen.insert(booking.id) {
+                    continue;
+                }
+                fresh = true;
+                if self.matches(
+                    booking.attendee.phone.as_deref(),
+                    booking.attendee.email.as_deref(),
+                ) {
+                    mine.push(booking);
+                }
+            }
+            if enough.is_some_and(|n| mine.len() >= n) || !full || !fresh {
+                break;
+            }
+            // The next page: bookings ending after the last end seen, less a moment so that
+            // those ending with it are read again (and skipped) rather than missed.
+            from = last_end
+                .checked_sub(SignedDuration::from_nanos(1))
+                .unwrap_or(last_end);
+        }
+        mine.sort_by_key(|b| (b.start, b.id));
+        if let Some(n) = enough {
+            mine.truncate(n);
+        }
+        Ok(mine)
     }
 
     /// Whether an attendee with this phone and e-mail is the caller.

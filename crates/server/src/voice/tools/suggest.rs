@@ -87,22 +87,7 @@ pub(crate) async fn caller_history(
     let since = now
         .checked_sub(SignedDuration::from_hours(24 * HISTORY_DAYS))
         .unwrap_or(now);
-    let bookings = ctx
-        .state
-        .store
-        .list_bookings(
-            ctx.tenant,
-            &BookingFilter {
-                status: Some(BookingStatus::Confirmed),
-                agent_id: Some(ctx.agent.id),
-                from: Some(since),
-                ..BookingFilter::default()
-            },
-        )
-        .await?;
-    let mine = bookings
-        .into_iter()
-        .filter(|b| caller.matches(b.attendee.phone.as_deref(), b.attendee.email.as_deref()));
+    let mine = caller.bookings(ctx, since, None).await?;
     let mut history = History::default();
     for booking in mine {
         if booking.start < now {
