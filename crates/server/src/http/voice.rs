@@ -76,7 +76,13 @@ async fn read_request(
     };
     let bytes = axum::body::to_bytes(body, MAX_VOICE_BODY)
         .await
-        .map_err(|_| ApiError::bad_request(ErrorCode::InvalidBody, "The body is too large."))?;
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                format!("A voice request's body is at most {MAX_VOICE_BODY} bytes."),
+            )
+        })?;
     Ok((caller, parts.headers, bytes))
 }
 
@@ -162,6 +168,13 @@ async fn retell_call(state: &AppState, request: Request) -> ApiResult<RetellCall
         .headers()
         .get("x-retell-signature")
         .map(|v| v.to_str().unwrap_or_default().to_string());
+    // A signature that is malformed or stale is refused before the body is looked at: nothing
+    // of an unauthenticated request is parsed but the header.
+    if let Some(header) = &signature {
+        let (timestamp, _) = retell::parse_header(header).map_err(signature_error)?;
+        retell::check_fresh(timestamp, jiff::Timestamp::now().as_millisecond())
+            .map_err(signature_error)?;
+    }
     let (caller, headers, bytes) = read_request(state, request, signature.is_none()).await?;
     let body: Value = crate::json::parse(&bytes)?;
     if !body.is_object() {

@@ -502,6 +502,42 @@ async fn voice_signed_retell_requests_are_verified_with_the_tenants_key(app: &Te
     let reply = post_with(app, AVAILABILITY, &[("x-retell-signature", &stale)], &body).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.code(), "stale_signature");
+    // A stale or malformed signature is refused before the body is parsed: a broken body is
+    // still a 401, not a 400 that tells an attacker the body was read.
+    let reply = post_with(
+        app,
+        AVAILABILITY,
+        &[("x-retell-signature", &stale)],
+        "{broken",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{:?}", reply.body);
+    assert_eq!(reply.code(), "stale_signature");
+    let reply = post_with(
+        app,
+        AVAILABILITY,
+        &[("x-retell-signature", "v=1")],
+        "{broken",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{:?}", reply.body);
+    assert_eq!(reply.code(), "invalid_signature");
+    // A body over the voice bound (smaller than the server's own) is a 413 in the error shape.
+    let padded = json!({"args": {"date": tuesday.to_string()}, "pad": "x".repeat(300 * 1024)});
+    let reply = post_with(
+        app,
+        AVAILABILITY,
+        &[("x-retell-signature", &signed)],
+        &padded.to_string(),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{:?}",
+        reply.body
+    );
+    assert_eq!(reply.code(), "payload_too_large");
 
     // Retell's published example: right key, right digest, but from 2023.
     app.send(
