@@ -292,9 +292,10 @@ async fn check_fits(
         let Some(stored) = rules.iter().find(|r| r.user_id == *host) else {
             continue;
         };
-        let Some(rule) = serde_json::from_value::<pillow_engine::RuleDocument>(stored.document.clone())
-            .ok()
-            .and_then(|doc| pillow_engine::Rule::parse(&doc).ok())
+        let Some(rule) =
+            serde_json::from_value::<pillow_engine::RuleDocument>(stored.document.clone())
+                .ok()
+                .and_then(|doc| pillow_engine::Rule::parse(&doc).ok())
         else {
             continue;
         };
@@ -543,7 +544,9 @@ pub fn candidates<'a>(types: &'a [Offered], raw: &str) -> Vec<&'a Offered> {
         .filter(|t| {
             let name = fold(&t.body.name);
             let slug = fold(&t.body.slug);
-            words.iter().any(|w| name.contains(w.as_str()) || slug.contains(w.as_str()))
+            words
+                .iter()
+                .any(|w| name.contains(w.as_str()) || slug.contains(w.as_str()))
         })
         .collect()
 }

@@ -193,11 +193,7 @@ pub struct SlotCache {
 }
 
 impl SlotCache {
-    pub fn get(
-        &self,
-        key: &SlotKey,
-        versions: &[(UserId, i64)],
-    ) -> Option<Arc<Vec<InCallSlot>>> {
+    pub fn get(&self, key: &SlotKey, versions: &[(UserId, i64)]) -> Option<Arc<Vec<InCallSlot>>> {
         let entries = self.entries.lock().expect("slot cache lock");
         let cached = entries.get(key)?;
         (cached.at.elapsed() < SLOT_CACHE_TTL && cached.versions == versions).then(|| {
@@ -206,12 +202,7 @@ impl SlotCache {
         })
     }
 
-    pub fn put(
-        &self,
-        key: SlotKey,
-        versions: Vec<(UserId, i64)>,
-        slots: Arc<Vec<InCallSlot>>,
-    ) {
+    pub fn put(&self, key: SlotKey, versions: Vec<(UserId, i64)>, slots: Arc<Vec<InCallSlot>>) {
         let mut entries = self.entries.lock().expect("slot cache lock");
         if entries.len() > 10_000 {
             entries.retain(|_, c| c.at.elapsed() < SLOT_CACHE_TTL);

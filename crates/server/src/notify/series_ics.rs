@@ -96,7 +96,10 @@ fn common(invite: &Invite<'_>, uid: &str, _zone: &TimeZone) -> Event {
         .uid(uid)
         .summary(invite.title)
         .description(invite.description)
-        .add_property("DTSTAMP", invite.stamp.strftime("%Y%m%dT%H%M%SZ").to_string())
+        .add_property(
+            "DTSTAMP",
+            invite.stamp.strftime("%Y%m%dT%H%M%SZ").to_string(),
+        )
         .add_property("SEQUENCE", invite.sequence.to_string())
         .append_property(
             Property::new("ORGANIZER", format!("mailto:{}", invite.organizer.1))
@@ -186,7 +189,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(starts[2].to_string(), "2026-11-03T20:00:00Z");
-        let text = whole_series(&invite, "series-1@pillow.test", "FREQ=WEEKLY;COUNT=4", &[], &zone);
+        let text = whole_series(
+            &invite,
+            "series-1@pillow.test",
+            "FREQ=WEEKLY;COUNT=4",
+            &[],
+            &zone,
+        );
         let unfolded = text.replace("\r\n ", "");
         assert!(unfolded.contains("RRULE:FREQ=WEEKLY;COUNT=4"), "{text}");
         assert!(

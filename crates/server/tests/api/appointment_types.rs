@@ -275,7 +275,12 @@ async fn an_appointment_type_changes_the_slot_length_and_the_hosts_offered_and_b
     assert_eq!(plain.body["duration"], 30);
 }
 
-pub(crate) async fn voice(app: &TestApp, path: &str, agent: &str, body: &Value) -> (StatusCode, Value) {
+pub(crate) async fn voice(
+    app: &TestApp,
+    path: &str,
+    agent: &str,
+    body: &Value,
+) -> (StatusCode, Value) {
     let response = app
         .client
         .post(format!("{}{path}", app.base))

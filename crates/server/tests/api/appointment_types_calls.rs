@@ -94,7 +94,11 @@ async fn incall_slots_of_a_type_have_its_length_and_hosts_and_booking_one_books_
     let stored = app
         .get(&format!("/api/calendar/bookings/{code}"), &acme.key)
         .await;
-    assert_eq!(stored.body["user_id"], bea.to_string(), "only Bea offers it");
+    assert_eq!(
+        stored.body["user_id"],
+        bea.to_string(),
+        "only Bea offers it"
+    );
     assert_eq!(stored.body["duration"], 60);
 
     // Bea is taken until 10:10 (the type's buffer after): the type's 10:00 is gone, while a

@@ -149,11 +149,7 @@ async fn the_incall_book_takes_a_recurrence_and_refuses_a_series_with_a_taken_oc
     // Weekly from the same slot: its first occurrence is taken, so nothing is booked and the
     // 409 names exactly that one.
     let refused = app
-        .post(
-            &path,
-            &acme.key,
-            &book(json!("FREQ=WEEKLY;COUNT=3")),
-        )
+        .post(&path, &acme.key, &book(json!("FREQ=WEEKLY;COUNT=3")))
         .await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{:?}", refused.body);
     assert_eq!(refused.body["success"], false);
@@ -168,9 +164,18 @@ async fn the_incall_book_takes_a_recurrence_and_refuses_a_series_with_a_taken_oc
     assert_eq!(confirmed(app, &acme).await.len(), 3);
 
     let bad = app
-        .post(&path, &acme.key, &book(json!({"frequency": "hourly", "count": 2})))
+        .post(
+            &path,
+            &acme.key,
+            &book(json!({"frequency": "hourly", "count": 2})),
+        )
         .await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", bad.body);
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        bad.body
+    );
     assert_eq!(bad.body["error"]["field"], "recurrence.frequency");
 }
 
@@ -264,6 +269,11 @@ async fn this_and_following_or_the_whole_series_move_together_at_the_same_local_
     // A scope on a booking outside any series is a 422 naming it.
     let lone = blocker.body["id"].as_str().unwrap();
     let bad = move_to(lone, week(2, "18:00", 1), "series").await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", bad.body);
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        bad.body
+    );
     assert_eq!(bad.body["error"]["field"], "scope");
 }

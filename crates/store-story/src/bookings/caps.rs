@@ -264,16 +264,20 @@ fn shifted(series: &[Booking], minutes: i64) -> Vec<SeriesMove> {
     moves
 }
 
-pub async fn a_series_moves_together_or_not_at_all_when_one_new_time_is_taken(
-    store: &dyn Store,
-) {
+pub async fn a_series_moves_together_or_not_at_all_when_one_new_time_is_taken(store: &dyn Store) {
     let w = world(store).await;
     let series = weekly_series(store, &w).await;
     // Ada has another appointment at 10:00 on the 24th: an hour later is taken for the third.
     store
         .create_booking(
             w.acme.id,
-            &booking(w.ada.id, "2025-03-24T10:00:00Z", "2025-03-24T10:30:00Z", 0, 0),
+            &booking(
+                w.ada.id,
+                "2025-03-24T10:00:00Z",
+                "2025-03-24T10:30:00Z",
+                0,
+                0,
+            ),
             &[],
             None,
         )
@@ -282,22 +286,41 @@ pub async fn a_series_moves_together_or_not_at_all_when_one_new_time_is_taken(
     let refused = store
         .move_series(w.acme.id, &shifted(&series, 60), &[job("n", 1)], None)
         .await;
-    assert!(is_conflict(&refused, Constraint::BookingOverlap), "{refused:?}");
+    assert!(
+        is_conflict(&refused, Constraint::BookingOverlap),
+        "{refused:?}"
+    );
     for original in &series {
-        let now = store.get_booking(w.acme.id, original.id).await.unwrap().unwrap();
+        let now = store
+            .get_booking(w.acme.id, original.id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(now.start, original.start, "nothing moved");
     }
     assert!(store.list_jobs(w.acme.id, None).await.unwrap().is_empty());
     // A week later exactly, onto each other's old times: latest first, so none ever meets
     // another on the way, and all move.
     let moved = store
-        .move_series(w.acme.id, &shifted(&series, 7 * 24 * 60), &[job("n", 1)], None)
+        .move_series(
+            w.acme.id,
+            &shifted(&series, 7 * 24 * 60),
+            &[job("n", 1)],
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(moved.len(), 3);
     let mut now: Vec<_> = Vec::new();
     for original in &series {
-        now.push(store.get_booking(w.acme.id, original.id).await.unwrap().unwrap().start);
+        now.push(
+            store
+                .get_booking(w.acme.id, original.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .start,
+        );
     }
     assert_eq!(
         now,

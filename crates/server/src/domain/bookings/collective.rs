@@ -98,7 +98,10 @@ pub(crate) async fn book_collective(
         );
         // Every other host gets the appointment in their own connected calendars too.
         jobs.extend(other_hosts_write_back(
-            hosts.iter().skip(1).map(|h| (h.booking.id, h.booking.user_id)),
+            hosts
+                .iter()
+                .skip(1)
+                .map(|h| (h.booking.id, h.booking.user_id)),
         ));
         let mut view = BookingView::new(
             &preview(write.tenant, &first.booking, write.now),

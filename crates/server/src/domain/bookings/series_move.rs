@@ -73,9 +73,8 @@ pub async fn reschedule_in_series(
                 hosts.dedup();
                 hosts
             };
-            let moved_to = |at: Timestamp, zone: &jiff::tz::TimeZone| {
-                shifted(booking.start, start, at, zone)
-            };
+            let moved_to =
+                |at: Timestamp, zone: &jiff::tz::TimeZone| shifted(booking.start, start, at, zone);
             // The calendars cover every occurrence's old and new time.
             let zone_guess = context
                 .as_ref()
@@ -88,7 +87,8 @@ pub async fn reschedule_in_series(
                 hi = hi.max(t.end).max(to);
             }
             let window = pillow_engine::Interval::new(
-                lo.saturating_sub(SignedDuration::from_hours(48)).unwrap_or(lo),
+                lo.saturating_sub(SignedDuration::from_hours(48))
+                    .unwrap_or(lo),
                 hi.saturating_add(SignedDuration::from_hours(24 * 8))
                     .unwrap_or(hi),
             )
@@ -106,8 +106,7 @@ pub async fn reschedule_in_series(
                 let to = moved_to(target.start, &zone)?;
                 let duration = target.end.duration_since(target.start);
                 let end = to.checked_add(duration).map_err(DomainError::internal)?;
-                let Some(calendar) = calendars.iter().find(|c| c.user_id == target.user_id)
-                else {
+                let Some(calendar) = calendars.iter().find(|c| c.user_id == target.user_id) else {
                     conflicts.push((to, end));
                     continue;
                 };
@@ -116,9 +115,9 @@ pub async fn reschedule_in_series(
                     .busy
                     .iter()
                     .filter(|b| {
-                        !targets
-                            .iter()
-                            .any(|t| (b.start, b.end) == t.occupied() && t.user_id == calendar.user_id)
+                        !targets.iter().any(|t| {
+                            (b.start, b.end) == t.occupied() && t.user_id == calendar.user_id
+                        })
                     })
                     .copied()
                     .collect();
@@ -215,14 +214,13 @@ fn shifted(
         .date()
         .checked_add(jiff::Span::new().days(days))
         .map_err(DomainError::internal)?;
-    let time = at
-        .time()
-        .checked_add(wall)
-        .map_err(|_| DomainError::invalid(
+    let time = at.time().checked_add(wall).map_err(|_| {
+        DomainError::invalid(
             "start_time",
             ErrorCode::InvalidTime,
             "The whole series cannot move past midnight this way; move it a day at a time.",
-        ))?;
+        )
+    })?;
     date.to_datetime(time)
         .to_zoned(zone.clone())
         .map(|z| z.timestamp())

@@ -238,9 +238,18 @@ pub(crate) async fn book_for(
         &format!("agent:{agent_id}"),
         &serde_json::to_value(&body).unwrap_or_default(),
     );
-    let view = booked(state, tenant, context, &request, offered.as_ref(), series.as_ref(), key, &hash)
-        .await
-        .map_err(|e| with_incall_alternatives(state, agent_id, slot.appointment_type, &zone, e))?;
+    let view = booked(
+        state,
+        tenant,
+        context,
+        &request,
+        offered.as_ref(),
+        series.as_ref(),
+        key,
+        &hash,
+    )
+    .await
+    .map_err(|e| with_incall_alternatives(state, agent_id, slot.appointment_type, &zone, e))?;
     state.incall.slots.forget_tenant(tenant);
     if let Some(call_id) = call_id {
         tell_the_call(state, tenant, agent_id, call_id, &view);

@@ -124,8 +124,15 @@ pub(crate) async fn slots_for(
             Some(slots) => slots,
             None => {
                 let slots = Arc::new(
-                    native_slots(state, access.tenant, &context, offered.as_ref(), window, now)
-                        .await?,
+                    native_slots(
+                        state,
+                        access.tenant,
+                        &context,
+                        offered.as_ref(),
+                        window,
+                        now,
+                    )
+                    .await?,
                 );
                 state.incall.slots.put(key, versions, slots.clone());
                 slots

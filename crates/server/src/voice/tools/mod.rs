@@ -149,7 +149,9 @@ pub(crate) async fn typed_request(
     use crate::domain::appointment_types::{candidates, find, list};
     let raw = raw.map(str::trim).filter(|r| !r.is_empty());
     let types = list(ctx.state, ctx.tenant, ctx.agent.id).await?;
-    let wanted = raw.map(str::to_string).or(from_slot.map(|id| id.to_string()));
+    let wanted = raw
+        .map(str::to_string)
+        .or(from_slot.map(|id| id.to_string()));
     let Some(wanted) = wanted else {
         if types.len() < 2 {
             return Ok(None);

@@ -46,7 +46,11 @@ async fn a_series_is_confirmed_by_one_mail_whose_invite_repeats_and_excludes_the
     assert_eq!(occurrences.len(), 3);
     drain(app, &sink, SignedDuration::ZERO).await;
     let mail: Vec<_> = sink.messages().into_iter().skip(before).collect();
-    assert_eq!(mail.len(), 2, "one message each to the caller and the member");
+    assert_eq!(
+        mail.len(),
+        2,
+        "one message each to the caller and the member"
+    );
     let local = |n: i64| {
         week(n)
             .to_zoned(zone.clone())
