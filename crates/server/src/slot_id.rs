@@ -3,6 +3,8 @@
 //! A slot id carries the agent, the start instant and the length, sealed with an HMAC under a
 //! key derived from the server's secret, so a caller can hand it back to book but cannot forge
 //! or alter a time. Ids stay valid across restarts and across processes sharing the secret.
+//! A slot of an appointment type also carries the type's id, so booking the slot books that
+//! type; ids without a type (the older, shorter form) still verify.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,6 +22,8 @@ pub const PREFIX: &str = "CS_";
 const TAG_LEN: usize = 16;
 /// Agent id (16) + start in seconds (8) + length in minutes (2).
 const PAYLOAD_LEN: usize = 26;
+/// The same, followed by the appointment type's id (16).
+const TYPED_PAYLOAD_LEN: usize = PAYLOAD_LEN + 16;
 
 /// What a slot id names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +31,8 @@ pub struct SlotRef {
     pub agent_id: AgentId,
     pub start: Timestamp,
     pub duration: SignedDuration,
+    /// The appointment type the slot was offered for; `None` is the agent's default.
+    pub appointment_type: Option<Uuid>,
 }
 
 impl SlotRef {
@@ -78,6 +84,9 @@ impl SlotIds {
         let minutes = u16::try_from(slot.duration.as_mins().clamp(0, i64::from(u16::MAX)))
             .expect("clamped to u16");
         bytes.extend_from_slice(&minutes.to_be_bytes());
+        if let Some(kind) = slot.appointment_type {
+            bytes.extend_from_slice(kind.as_bytes());
+        }
         let tag = self.tag(&bytes).finalize().into_bytes();
         bytes.extend_from_slice(&tag[..TAG_LEN]);
         format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
@@ -92,10 +101,11 @@ impl SlotIds {
         let bytes = URL_SAFE_NO_PAD
             .decode(body)
             .map_err(|_| SlotIdError::Malformed)?;
-        if bytes.len() != PAYLOAD_LEN + TAG_LEN {
+        let payload_len = bytes.len().saturating_sub(TAG_LEN);
+        if payload_len != PAYLOAD_LEN && payload_len != TYPED_PAYLOAD_LEN {
             return Err(SlotIdError::Malformed);
         }
-        let (payload, tag) = bytes.split_at(PAYLOAD_LEN);
+        let (payload, tag) = bytes.split_at(payload_len);
         // `verify_truncated_left` compares in constant time.
         self.tag(payload)
             .verify_truncated_left(tag)
@@ -106,10 +116,14 @@ impl SlotIds {
         let seconds = i64::from_be_bytes(payload[16..24].try_into().expect("8 bytes"));
         let minutes = u16::from_be_bytes(payload[24..26].try_into().expect("2 bytes"));
         let start = Timestamp::from_second(seconds).map_err(|_| SlotIdError::Malformed)?;
+        let appointment_type = (payload_len == TYPED_PAYLOAD_LEN)
+            .then(|| Uuid::from_slice(&payload[PAYLOAD_LEN..]).map_err(|_| SlotIdError::Malformed))
+            .transpose()?;
         Ok(SlotRef {
             agent_id,
             start,
             duration: SignedDuration::from_mins(i64::from(minutes)),
+            appointment_type,
         })
     }
 }
@@ -123,7 +137,26 @@ mod tests {
             agent_id: AgentId(Uuid::from_u128(0x1234)),
             start: "2024-01-15T15:00:00Z".parse().unwrap(),
             duration: SignedDuration::from_mins(30),
+            appointment_type: None,
         }
+    }
+
+    #[test]
+    fn a_slot_of_an_appointment_type_carries_the_type_and_its_tag_covers_it() {
+        let ids = SlotIds::from_secret(b"secret");
+        let typed = SlotRef {
+            appointment_type: Some(Uuid::from_u128(0x77)),
+            ..slot()
+        };
+        let id = ids.sign(&typed);
+        assert_eq!(ids.verify(&id), Ok(typed));
+        assert_ne!(id, ids.sign(&slot()));
+        // The untyped payload under the typed id's tag is refused: the type cannot be cut off.
+        let raw = URL_SAFE_NO_PAD.decode(&id[3..]).unwrap();
+        let mut cut = raw[..PAYLOAD_LEN].to_vec();
+        cut.extend_from_slice(&raw[TYPED_PAYLOAD_LEN..]);
+        let cut = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(cut));
+        assert_eq!(ids.verify(&cut), Err(SlotIdError::BadSignature));
     }
 
     #[test]

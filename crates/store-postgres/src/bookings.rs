@@ -154,44 +154,9 @@ impl BookingStore for PostgresStore {
         response: Option<&IdempotentResponse>,
     ) -> StoreResult<Option<Booking>> {
         let mut tx = self.scoped(tenant).await?;
-        let Some(found) = fetch_optional::<Booking>(&mut *tx, BOOKING, stored![tenant, id]).await?
-        else {
+        let Some(moved) = move_booking(&mut tx, tenant, id, start, end, caps).await? else {
             return Ok(None);
         };
-        // User first (the bump locks it), then the booking; a refusal rolls the bump back.
-        bump(&mut tx, tenant, found.user_id).await?;
-        let Some(current) =
-            fetch_optional::<Booking>(&mut *tx, BOOKING, stored![tenant, id]).await?
-        else {
-            return Ok(None);
-        };
-        current.ensure_confirmed()?;
-        let occupied = current.occupied_if_moved(start, end);
-        if blocked_by_event(&mut tx, tenant, current.user_id, occupied).await? {
-            return Err(overlap());
-        }
-        if at_cap(&mut tx, tenant, current.user_id, id, caps).await? {
-            return Err(StoreError::Conflict(Constraint::BookingLimit));
-        }
-        let now = Timestamp::now();
-        // One UPDATE under the exclusion constraint, which compares the new range with every
-        // other confirmed booking: the old time is released only if the new one is taken.
-        let moved = fetch_one(
-            &mut *tx,
-            "UPDATE bookings SET start_at = $3, end_at = $4, occupied_start_at = $5,
-                                 occupied_end_at = $6, updated_at = $7
-              WHERE tenant_id = $1 AND id = $2
-             RETURNING *",
-            stored![tenant, id, start, end, occupied.0, occupied.1, now],
-        )
-        .await?;
-        execute(
-            &mut *tx,
-            "UPDATE calendar_events SET start_at = $3, end_at = $4, updated_at = $5
-              WHERE tenant_id = $1 AND booking_id = $2 AND source = 'booking'",
-            stored![tenant, id, start, end, now],
-        )
-        .await?;
         follow_up(&mut tx, tenant, jobs, response).await?;
         commit(tx, Some(moved)).await
     }
@@ -296,6 +261,57 @@ WITH agent_ok AS (
 )
 SELECT * FROM booking";
 
+/// Moves one booking inside the caller's transaction, checked as a reschedule: the member's
+/// lock first (see [`bump`]), confirmed, no blocking event at the new time, the caps not
+/// reached (the booking itself aside), then one UPDATE under the exclusion constraint, which
+/// compares the new range with every other confirmed booking: the old time is released only if
+/// the new one is taken. `None` if absent.
+pub(crate) async fn move_booking(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    id: BookingId,
+    start: Timestamp,
+    end: Timestamp,
+    caps: &[BookingCap],
+) -> StoreResult<Option<Booking>> {
+    let Some(found) = fetch_optional::<Booking>(&mut *tx, BOOKING, stored![tenant, id]).await?
+    else {
+        return Ok(None);
+    };
+    // User first (the bump locks it), then the booking; a refusal rolls the bump back.
+    bump(&mut *tx, tenant, found.user_id).await?;
+    let Some(current) = fetch_optional::<Booking>(&mut *tx, BOOKING, stored![tenant, id]).await?
+    else {
+        return Ok(None);
+    };
+    current.ensure_confirmed()?;
+    let occupied = current.occupied_if_moved(start, end);
+    if blocked_by_event(&mut *tx, tenant, current.user_id, occupied).await? {
+        return Err(overlap());
+    }
+    if at_cap(&mut *tx, tenant, current.user_id, id, caps).await? {
+        return Err(StoreError::Conflict(Constraint::BookingLimit));
+    }
+    let now = Timestamp::now();
+    let moved = fetch_one(
+        &mut *tx,
+        "UPDATE bookings SET start_at = $3, end_at = $4, occupied_start_at = $5,
+                             occupied_end_at = $6, updated_at = $7
+          WHERE tenant_id = $1 AND id = $2
+         RETURNING *",
+        stored![tenant, id, start, end, occupied.0, occupied.1, now],
+    )
+    .await?;
+    execute(
+        &mut *tx,
+        "UPDATE calendar_events SET start_at = $3, end_at = $4, updated_at = $5
+          WHERE tenant_id = $1 AND booking_id = $2 AND source = 'booking'",
+        stored![tenant, id, start, end, now],
+    )
+    .await?;
+    Ok(Some(moved))
+}
+
 /// Whether a blocking calendar event of the user meets `occupied`. Bookings are not checked
 /// here: the exclusion constraint `bookings_no_overlap` does that on write. The caller holds
 /// the user's lock (see [`bump`]), and every event write takes it too, so no event can be
@@ -350,7 +366,7 @@ const BOOKINGS_STARTING_IN: &str = "\
        AND start_at >= $3 AND start_at < $4 AND id <> $5";
 
 /// Jobs and response: the tail of every booking write.
-async fn follow_up(
+pub(crate) async fn follow_up(
     conn: &mut PgConnection,
     tenant: TenantId,
     jobs: &[NewJob],

@@ -1,7 +1,7 @@
 //! Recurring series on PostgreSQL: every occurrence is an ordinary booking written by the same
 //! statement as a single booking, under the exclusion constraint, in one transaction.
 
-use super::bookings::write_booking;
+use super::bookings::{follow_up, move_booking, write_booking};
 use super::*;
 
 #[async_trait]
@@ -56,6 +56,38 @@ impl SeriesStore for PostgresStore {
         commit(tx, created).await
     }
 
+    async fn move_series(
+        &self,
+        tenant: TenantId,
+        moves: &[SeriesMove],
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Vec<Booking>> {
+        let mut tx = self.scoped(tenant).await?;
+        // Every host's lock before any move, in id order, as when the series was written.
+        let mut users = Vec::new();
+        for one in moves {
+            let found: Option<Booking> =
+                fetch_optional(&mut *tx, BOOKING_BY_ID, stored![tenant, one.id]).await?;
+            let found = found.ok_or_else(missing_booking)?;
+            users.push(found.user_id);
+        }
+        users.sort_by_key(|u| u.0);
+        users.dedup();
+        for user in &users {
+            bump(&mut tx, tenant, *user).await?;
+        }
+        let mut moved = Vec::with_capacity(moves.len());
+        for one in moves {
+            let booking = move_booking(&mut tx, tenant, one.id, one.start, one.end, &one.caps)
+                .await?
+                .ok_or_else(missing_booking)?;
+            moved.push(booking);
+        }
+        follow_up(&mut tx, tenant, jobs, response).await?;
+        commit(tx, moved).await
+    }
+
     async fn series_of(
         &self,
         tenant: TenantId,
@@ -102,3 +134,9 @@ const SERIES: &str = "\
       JOIN bookings b ON b.tenant_id = s.tenant_id AND b.id = s.booking_id
      WHERE s.tenant_id = $1 AND s.series_id = $2
      ORDER BY s.position";
+
+const BOOKING_BY_ID: &str = "SELECT * FROM bookings WHERE tenant_id = $1 AND id = $2";
+
+fn missing_booking() -> StoreError {
+    StoreError::MissingReference(Entity::Other("booking".into()))
+}

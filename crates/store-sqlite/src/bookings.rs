@@ -129,35 +129,9 @@ impl BookingStore for SqliteStore {
     ) -> StoreResult<Option<Booking>> {
         let now = Timestamp::now();
         let mut tx = self.write().await?;
-        let Some(current) =
-            fetch_optional::<Booking>(&mut *tx, BOOKING, stored![tenant, id]).await?
-        else {
+        let Some(moved) = move_booking(&mut tx, tenant, id, start, end, caps, now).await? else {
             return Ok(None);
         };
-        current.ensure_confirmed()?;
-        // The booking itself is left out of the check: moving by less than its length is fine.
-        let occupied = current.occupied_if_moved(start, end);
-        if taken(&mut tx, tenant, current.user_id, id, occupied).await? {
-            return Err(overlap());
-        }
-        if at_cap(&mut tx, tenant, current.user_id, id, caps).await? {
-            return Err(StoreError::Conflict(Constraint::BookingLimit));
-        }
-        bump(&mut tx, tenant, current.user_id).await?;
-        let moved = fetch_one(
-            &mut *tx,
-            "UPDATE bookings SET start_at = $3, end_at = $4, updated_at = $5 \
-             WHERE tenant_id = $1 AND id = $2 RETURNING *",
-            stored![tenant, id, start, end, now],
-        )
-        .await?;
-        execute(
-            &mut *tx,
-            "UPDATE calendar_events SET start_at = $3, end_at = $4, updated_at = $5 \
-             WHERE tenant_id = $1 AND booking_id = $2 AND source = 'booking'",
-            stored![tenant, id, start, end, now],
-        )
-        .await?;
         follow_up(&mut tx, tenant, jobs, response, now).await?;
         commit(tx, Some(moved)).await
     }
@@ -221,6 +195,48 @@ const USER_ZONES: &str = "\
                AND json_type(document, '$.timezone') = 'text') AS rule_zone,
            time_zone
       FROM users WHERE tenant_id = $1 AND id = $2";
+
+/// Moves one booking inside the caller's immediate write transaction, checked as a
+/// reschedule: confirmed, nothing else of the member's at the new time (the booking itself
+/// aside: moving by less than its length is fine), the caps not reached. `None` if absent.
+pub(crate) async fn move_booking(
+    tx: &mut SqliteConnection,
+    tenant: TenantId,
+    id: BookingId,
+    start: Timestamp,
+    end: Timestamp,
+    caps: &[BookingCap],
+    now: Timestamp,
+) -> StoreResult<Option<Booking>> {
+    let Some(current) = fetch_optional::<Booking>(&mut *tx, BOOKING, stored![tenant, id]).await?
+    else {
+        return Ok(None);
+    };
+    current.ensure_confirmed()?;
+    let occupied = current.occupied_if_moved(start, end);
+    if taken(&mut *tx, tenant, current.user_id, id, occupied).await? {
+        return Err(overlap());
+    }
+    if at_cap(&mut *tx, tenant, current.user_id, id, caps).await? {
+        return Err(StoreError::Conflict(Constraint::BookingLimit));
+    }
+    bump(&mut *tx, tenant, current.user_id).await?;
+    let moved = fetch_one(
+        &mut *tx,
+        "UPDATE bookings SET start_at = $3, end_at = $4, updated_at = $5 \
+         WHERE tenant_id = $1 AND id = $2 RETURNING *",
+        stored![tenant, id, start, end, now],
+    )
+    .await?;
+    execute(
+        &mut *tx,
+        "UPDATE calendar_events SET start_at = $3, end_at = $4, updated_at = $5 \
+         WHERE tenant_id = $1 AND booking_id = $2 AND source = 'booking'",
+        stored![tenant, id, start, end, now],
+    )
+    .await?;
+    Ok(Some(moved))
+}
 
 fn overlap() -> StoreError {
     StoreError::Conflict(Constraint::BookingOverlap)
@@ -292,7 +308,7 @@ const BOOKINGS_STARTING_IN: &str = "\
        AND start_at >= $3 AND start_at < $4 AND id <> $5";
 
 /// Jobs and response: the tail of every booking write.
-async fn follow_up(
+pub(crate) async fn follow_up(
     conn: &mut SqliteConnection,
     tenant: TenantId,
     jobs: &[NewJob],

@@ -1,7 +1,7 @@
 //! Recurring series on SQLite: every occurrence written by the same checks as a single
 //! booking, inside one immediate write transaction.
 
-use super::bookings::write_booking;
+use super::bookings::{follow_up, move_booking, write_booking};
 use super::*;
 
 #[async_trait]
@@ -35,6 +35,26 @@ impl SeriesStore for SqliteStore {
         insert_jobs(&mut tx, tenant, jobs, now).await?;
         record_response(&mut tx, tenant, response, now).await?;
         commit(tx, created).await
+    }
+
+    async fn move_series(
+        &self,
+        tenant: TenantId,
+        moves: &[SeriesMove],
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Vec<Booking>> {
+        let now = Timestamp::now();
+        let mut tx = self.write().await?;
+        let mut moved = Vec::with_capacity(moves.len());
+        for one in moves {
+            let booking = move_booking(&mut tx, tenant, one.id, one.start, one.end, &one.caps, now)
+                .await?
+                .ok_or_else(|| StoreError::MissingReference(Entity::Other("booking".into())))?;
+            moved.push(booking);
+        }
+        follow_up(&mut tx, tenant, jobs, response, now).await?;
+        commit(tx, moved).await
     }
 
     async fn series_of(

@@ -178,6 +178,7 @@ macro_rules! store_story_cases {
                 a_capped_booking_is_refused_once_the_member_has_the_most_allowed,
                 cancelled_bookings_and_other_members_do_not_count_toward_a_cap,
                 a_capped_move_is_refused_onto_a_full_day_and_allowed_within_its_own,
+                a_series_moves_together_or_not_at_all_when_one_new_time_is_taken,
             ] [
                 (fifty_racing_bookings_of_one_slot_make_exactly_one, 4),
                 (fifty_racing_capped_bookings_make_exactly_the_cap, 4),

@@ -15,6 +15,15 @@ pub struct SeriesLink {
     pub rrule: String,
 }
 
+/// One occurrence's new time in [`SeriesStore::move_series`], with the host's caps there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesMove {
+    pub id: BookingId,
+    pub start: jiff::Timestamp,
+    pub end: jiff::Timestamp,
+    pub caps: Vec<BookingCap>,
+}
+
 /// Writing and reading recurring series.
 #[async_trait]
 pub trait SeriesStore: Send + Sync {
@@ -31,6 +40,22 @@ pub trait SeriesStore: Send + Sync {
         series_id: Uuid,
         rrule: &str,
         occurrences: &[HostBooking],
+        jobs: &[NewJob],
+        response: Option<&IdempotentResponse>,
+    ) -> StoreResult<Vec<Booking>>;
+
+    /// Moves several occurrences in one transaction, each exactly as
+    /// [`BookingStore::reschedule_capped_booking`] would, in the order given (give them in the
+    /// direction they move, latest first for a later time, so they never pass through one
+    /// another). The `jobs` and `response` are written once. Hosts are locked in id order.
+    ///
+    /// # Errors
+    /// As `reschedule_capped_booking` for any occurrence; [`StoreError::MissingReference`] of
+    /// `Entity::Other("booking")` for an unknown booking. Nothing is written when one fails.
+    async fn move_series(
+        &self,
+        tenant: TenantId,
+        moves: &[SeriesMove],
         jobs: &[NewJob],
         response: Option<&IdempotentResponse>,
     ) -> StoreResult<Vec<Booking>>;

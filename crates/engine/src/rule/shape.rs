@@ -57,3 +57,35 @@ impl Rule {
         rule
     }
 }
+
+impl Rule {
+    /// The longest single working range the rule has on any weekday or overridden date, in
+    /// wall-clock minutes (a slot never spans two ranges, so nothing longer can ever be booked).
+    /// Zero for a rule with no working hours.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use jiff::SignedDuration;
+    /// use pillow_engine::{Rule, RuleDocument};
+    ///
+    /// let doc: RuleDocument = serde_json::from_str(r#"{"timezone": "UTC", "slot_duration": 30,
+    ///     "schedule": {"monday": [{"start": "09:00", "end": "09:45"}],
+    ///                  "friday": [{"start": "13:00", "end": "14:00"}]}}"#)?;
+    /// let rule = Rule::parse(&doc)?;
+    /// assert_eq!(rule.longest_range(), SignedDuration::from_mins(60));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn longest_range(&self) -> SignedDuration {
+        let minutes = self
+            .weekly
+            .iter()
+            .chain(self.overrides.values())
+            .flatten()
+            .map(|range| range.end_minute() - range.start_minute())
+            .max()
+            .unwrap_or(0);
+        SignedDuration::from_mins(i64::from(minutes))
+    }
+}

@@ -271,6 +271,58 @@ fn check(body: &AppointmentTypeBody, members: &[UserId]) -> DomainResult<()> {
     Ok(())
 }
 
+/// Checks that every host who would offer the type has a working range it fits in: a type
+/// longer than all of a host's ranges could never be booked with them.
+///
+/// # Errors
+/// 422 `type_does_not_fit` on `duration`, naming the host and their longest range. Hosts with
+/// no default rule yet are not judged (they offer nothing until they set hours).
+async fn check_fits(
+    state: &AppState,
+    tenant: TenantId,
+    body: &AppointmentTypeBody,
+    members: &[UserId],
+) -> DomainResult<()> {
+    let hosts: Vec<UserId> = match &body.hosts {
+        Some(hosts) => hosts.iter().filter_map(|h| h.parse().ok()).collect(),
+        None => members.to_vec(),
+    };
+    let rules = state.store.default_rules(tenant, &hosts).await?;
+    for host in &hosts {
+        let Some(stored) = rules.iter().find(|r| r.user_id == *host) else {
+            continue;
+        };
+        let Some(rule) =
+            serde_json::from_value::<pillow_engine::RuleDocument>(stored.document.clone())
+                .ok()
+                .and_then(|doc| pillow_engine::Rule::parse(&doc).ok())
+        else {
+            continue;
+        };
+        let longest = rule.longest_range();
+        if longest < SignedDuration::from_mins(body.duration) {
+            let name = state
+                .store
+                .get_user(tenant, *host)
+                .await?
+                .map(|u| u.name)
+                .unwrap_or_else(|| host.to_string());
+            return Err(DomainError::invalid(
+                "duration",
+                ErrorCode::TypeDoesNotFit,
+                format!(
+                    "{} minutes does not fit {name}'s working hours: their longest stretch is \
+                     {} minutes. Shorten the type, widen their hours, or leave them out of `hosts`.",
+                    body.duration,
+                    longest.as_mins()
+                ),
+            )
+            .with("host", host.to_string()));
+        }
+    }
+    Ok(())
+}
+
 async fn members(state: &AppState, tenant: TenantId, agent: AgentId) -> DomainResult<Vec<UserId>> {
     Ok(state
         .teams
@@ -304,7 +356,9 @@ pub async fn create(
     agent: AgentId,
     body: AppointmentTypeBody,
 ) -> DomainResult<AppointmentTypeView> {
-    check(&body, &members(state, tenant, agent).await?)?;
+    let members = members(state, tenant, agent).await?;
+    check(&body, &members)?;
+    check_fits(state, tenant, &body, &members).await?;
     let new = NewAppointmentType {
         agent_id: agent,
         slug: body.slug.clone(),
@@ -388,7 +442,9 @@ pub async fn update(
     body.buffer_after = patch.buffer_after.unwrap_or(body.buffer_after);
     body.min_booking_notice = patch.min_booking_notice.unwrap_or(body.min_booking_notice);
     body.hosts = patch.hosts.unwrap_or(body.hosts);
-    check(&body, &members(state, tenant, agent).await?)?;
+    let members = members(state, tenant, agent).await?;
+    check(&body, &members)?;
+    check_fits(state, tenant, &body, &members).await?;
     let new = NewAppointmentType {
         agent_id: agent,
         slug: body.slug.clone(),
@@ -470,4 +526,27 @@ pub fn find<'a>(types: &'a [Offered], raw: &str) -> Option<&'a Offered> {
             _ => None,
         }
     })
+}
+
+/// The types a vague phrase could mean: those whose name or slug holds a word said (of three letters or more)
+/// ("clean" could be "Deep Clean" or "Quick Clean"). Used to ask which one, never to pick.
+pub fn candidates<'a>(types: &'a [Offered], raw: &str) -> Vec<&'a Offered> {
+    let words: Vec<String> = raw
+        .split(|c: char| !c.is_alphanumeric())
+        .map(fold)
+        .filter(|w| w.len() > 2)
+        .collect();
+    if words.is_empty() {
+        return Vec::new();
+    }
+    types
+        .iter()
+        .filter(|t| {
+            let name = fold(&t.body.name);
+            let slug = fold(&t.body.slug);
+            words
+                .iter()
+                .any(|w| name.contains(w.as_str()) || slug.contains(w.as_str()))
+        })
+        .collect()
 }

@@ -170,6 +170,8 @@ error_codes! {
     Unauthorized = "unauthorized",
     UnexpectedRanges = "unexpected_ranges",
     UnknownAppointmentType = "unknown_appointment_type",
+    AppointmentTypeRequired = "appointment_type_required",
+    TypeDoesNotFit = "type_does_not_fit",
     UnknownPlatform = "unknown_platform",
     UnknownStrategy = "unknown_strategy",
     UnknownTemplateVariable = "unknown_template_variable",

@@ -13,6 +13,7 @@ use pillow_engine::Interval;
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::domain::appointment_types::Offered;
 use crate::domain::bookings::TeamContext;
 use crate::domain::error::DomainResult;
 use crate::rate_limit::RateLimiter;
@@ -74,6 +75,7 @@ pub fn slot_view(
     agent_id: AgentId,
     start: Timestamp,
     duration: SignedDuration,
+    appointment_type: Option<uuid::Uuid>,
     zone: &TimeZone,
 ) -> InCallSlot {
     InCallSlot {
@@ -81,6 +83,7 @@ pub fn slot_view(
             agent_id,
             start,
             duration,
+            appointment_type,
         }),
         start_time: start.to_string(),
         duration_min: duration.as_mins(),
@@ -89,36 +92,48 @@ pub fn slot_view(
     }
 }
 
-/// The agent's free slots in `window` from its own team's calendars: the native path.
+/// The agent's free slots in `window` from its own team's calendars: the native path. With
+/// an appointment type, only its hosts, laid out in its shape (length, buffers, notice), and
+/// each slot id carries the type.
 pub async fn native_slots(
     state: &AppState,
     tenant: TenantId,
     context: &TeamContext,
+    offered: Option<&Offered>,
     window: Interval,
     now: Timestamp,
 ) -> DomainResult<Vec<InCallSlot>> {
+    let members = match offered {
+        Some(offered) => offered.members(&context.team.members),
+        None => context.team.members.clone(),
+    };
     let calendars = crate::domain::availability::limits::team_calendars(
         state,
         tenant,
         Some(&context.team),
-        &context.team.members,
+        &members,
         window,
         now,
     )
     .await?;
-    let duration = context
-        .team
-        .settings
-        .event_type_config
-        .duration
-        .map(SignedDuration::from_mins)
+    let duration = offered
+        .map(Offered::duration)
+        .or_else(|| {
+            context
+                .team
+                .settings
+                .event_type_config
+                .duration
+                .map(SignedDuration::from_mins)
+        })
         .or_else(|| calendars.first().map(|c| c.rule.slot_duration()))
         .unwrap_or(SignedDuration::from_mins(30));
+    let shape = offered.map(Offered::shape);
     let zone = agent_zone(context);
     Ok(state
         .calendars
         .slots
-        .team_slots(tenant, &calendars, None, window, duration, now)
+        .team_slots(tenant, &calendars, shape.as_ref(), window, duration, now)
         .iter()
         .map(|slot| {
             slot_view(
@@ -126,6 +141,7 @@ pub async fn native_slots(
                 context.agent.id,
                 slot.slot.start,
                 slot.slot.end.duration_since(slot.slot.start),
+                offered.map(|o| o.id),
                 &zone,
             )
         })
@@ -150,11 +166,16 @@ pub async fn calcom_slots(
                 agent.id,
                 slot.start,
                 slot.end.duration_since(slot.start),
+                None,
                 zone,
             )
         })
         .collect())
 }
+
+/// What a slots answer is cached under: the agent's window, and the appointment type (its id
+/// and its fields as they were, so a changed type is not answered from before the change).
+pub type SlotKey = (TenantId, AgentId, Timestamp, Timestamp, Option<String>);
 
 /// One cached slots answer and what it was computed from.
 struct CachedSlots {
@@ -167,16 +188,12 @@ struct CachedSlots {
 /// (a booking through any route or process bumps them) and for at most [`SLOT_CACHE_TTL`].
 #[derive(Default)]
 pub struct SlotCache {
-    entries: Mutex<HashMap<(TenantId, AgentId, Timestamp, Timestamp), CachedSlots>>,
+    entries: Mutex<HashMap<SlotKey, CachedSlots>>,
     hits: std::sync::atomic::AtomicU64,
 }
 
 impl SlotCache {
-    pub fn get(
-        &self,
-        key: &(TenantId, AgentId, Timestamp, Timestamp),
-        versions: &[(UserId, i64)],
-    ) -> Option<Arc<Vec<InCallSlot>>> {
+    pub fn get(&self, key: &SlotKey, versions: &[(UserId, i64)]) -> Option<Arc<Vec<InCallSlot>>> {
         let entries = self.entries.lock().expect("slot cache lock");
         let cached = entries.get(key)?;
         (cached.at.elapsed() < SLOT_CACHE_TTL && cached.versions == versions).then(|| {
@@ -185,12 +202,7 @@ impl SlotCache {
         })
     }
 
-    pub fn put(
-        &self,
-        key: (TenantId, AgentId, Timestamp, Timestamp),
-        versions: Vec<(UserId, i64)>,
-        slots: Arc<Vec<InCallSlot>>,
-    ) {
+    pub fn put(&self, key: SlotKey, versions: Vec<(UserId, i64)>, slots: Arc<Vec<InCallSlot>>) {
         let mut entries = self.entries.lock().expect("slot cache lock");
         if entries.len() > 10_000 {
             entries.retain(|_, c| c.at.elapsed() < SLOT_CACHE_TTL);

@@ -333,6 +333,11 @@ struct CancelBody {
 struct RescheduleBody {
     /// The new start (RFC 3339); the duration stays.
     start_time: String,
+    /// For an occurrence of a recurring series: `occurrence` (default, this one only),
+    /// `series` (every occurrence moves by the same local shift) or `following` (this one and
+    /// every later one). All move or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
 }
 
 /// Members act on their own bookings; admins and API keys on any in the tenant.
@@ -385,9 +390,10 @@ async fn reschedule_booking(
 ) -> ApiResult<(StatusCode, Json<BookingView>)> {
     let key = idempotency_key(&headers)?;
     let start = parse_instant("start_time", &body.start_time)?;
+    let scope = booking::SeriesScope::parse(body.scope.as_deref())?;
     let booking = find(&state, caller.tenant, &id_or_code).await?;
     may_change(&caller, &booking)?;
-    booking::reschedule(&state, &booking, start, key)
+    booking::reschedule_in_series(&state, &booking, start, scope, key)
         .await
         .map(|(status, body)| (status, Json(body)))
         .map_err(ApiError::from)

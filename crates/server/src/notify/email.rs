@@ -289,8 +289,14 @@ impl EmailDeliverer {
                 .map(|email| (booking.attendee.name.as_str(), email)),
             stamp: job.created_at,
         };
+        // `zone_name` reads "America/New_York (EST)": the IANA name is before the bracket.
+        let iana = zone_name.split(" (").next().unwrap_or_default();
+        let zone = jiff::tz::TimeZone::get(iana).unwrap_or(jiff::tz::TimeZone::UTC);
+        let series = super::series_ics::series_invite(store, tenant, &booking, &invite, &zone)
+            .await
+            .map_err(DeliveryError::retry)?;
         let method = invite.method();
-        let ics = invite.to_ics();
+        let ics = series.unwrap_or_else(|| invite.to_ics());
         let calendar =
             ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
                 .map_err(|e| DeliveryError::Permanent(e.to_string()))?;

@@ -4,6 +4,8 @@
 //!
 //! - [`email`]: the SMTP deliverer and its settings (`SMTP_URL`, `EMAIL_FROM`).
 //! - [`ics`]: the iCalendar invite (`REQUEST` / `CANCEL`, stable `UID`, rising `SEQUENCE`).
+//! - [`series_ics`]: the invite of a recurring series (`RRULE`, `EXDATE`, one occurrence's
+//!   `CANCEL`).
 //! - [`sms`]: texts through Twilio's Messaging API, the opt-out list, Twilio's signatures.
 //! - [`reminders`]: whether a reminder that has come due is still wanted (sent by e-mail).
 //! - [`templates`]: the sandboxed wording of each message and its defaults.
@@ -17,6 +19,7 @@ pub mod email;
 pub mod ics;
 pub mod network;
 pub mod reminders;
+pub mod series_ics;
 pub mod sms;
 pub mod templates;
 pub mod webhooks;

@@ -20,7 +20,7 @@ on_both_backends!(
 const RULES: &str = "/api/calendar/availability-rules";
 
 /// An agent with two hosts, the owner and Bea, both always open in UTC with 30-minute slots.
-async fn clinic(app: &TestApp) -> (Tenant, String, [pillow_store::UserId; 2]) {
+pub(crate) async fn clinic(app: &TestApp) -> (Tenant, String, [pillow_store::UserId; 2]) {
     let acme = app.tenant("Acme").await;
     let (bea, _) = app.member(&acme, "bea@acme.test").await;
     let hosts = [acme.owner.id, bea.id];
@@ -41,12 +41,12 @@ async fn clinic(app: &TestApp) -> (Tenant, String, [pillow_store::UserId; 2]) {
     (acme, agent, hosts)
 }
 
-fn types_path(agent: &str) -> String {
+pub(crate) fn types_path(agent: &str) -> String {
     format!("/api/agents/{agent}/appointment-types")
 }
 
 /// A 60-minute "Deep Clean" that only Bea offers, with ten minutes after.
-fn deep_clean(bea: pillow_store::UserId) -> Value {
+pub(crate) fn deep_clean(bea: pillow_store::UserId) -> Value {
     json!({"name": "Deep Clean", "slug": "deep-clean", "duration": 60, "buffer_after": 10,
            "description": "The long one", "hosts": [bea.to_string()]})
 }
@@ -180,7 +180,7 @@ async fn bad_appointment_types_are_422_naming_the_field_and_change_nothing(app: 
     assert_eq!(unknown.body["error"]["field"], "appointment_type");
 }
 
-fn day(days: i64) -> jiff::civil::Date {
+pub(crate) fn day(days: i64) -> jiff::civil::Date {
     Timestamp::now().to_zoned(TimeZone::UTC).date() + days.days()
 }
 
@@ -275,7 +275,12 @@ async fn an_appointment_type_changes_the_slot_length_and_the_hosts_offered_and_b
     assert_eq!(plain.body["duration"], 30);
 }
 
-async fn voice(app: &TestApp, path: &str, agent: &str, body: &Value) -> (StatusCode, Value) {
+pub(crate) async fn voice(
+    app: &TestApp,
+    path: &str,
+    agent: &str,
+    body: &Value,
+) -> (StatusCode, Value) {
     let response = app
         .client
         .post(format!("{}{path}", app.base))

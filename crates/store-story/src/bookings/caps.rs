@@ -217,3 +217,118 @@ pub async fn a_capped_move_is_refused_onto_a_full_day_and_allowed_within_its_own
         .unwrap()
         .unwrap();
 }
+
+/// Three Monday 09:00 occurrences of one series of Ada's, weeks apart from 2025-03-10.
+async fn weekly_series(store: &dyn Store, w: &World) -> Vec<Booking> {
+    let occurrences: Vec<HostBooking> = ["10", "17", "24"]
+        .iter()
+        .map(|day| HostBooking {
+            booking: booking(
+                w.ada.id,
+                &format!("2025-03-{day}T09:00:00Z"),
+                &format!("2025-03-{day}T09:30:00Z"),
+                0,
+                0,
+            ),
+            caps: Vec::new(),
+        })
+        .collect();
+    store
+        .create_series(
+            w.acme.id,
+            uuid::Uuid::now_v7(),
+            "FREQ=WEEKLY;COUNT=3",
+            &occurrences,
+            &[],
+            None,
+        )
+        .await
+        .unwrap()
+}
+
+/// Each occurrence of `series` moved by `minutes`, latest first when moving later.
+fn shifted(series: &[Booking], minutes: i64) -> Vec<SeriesMove> {
+    let by = jiff::SignedDuration::from_mins(minutes);
+    let mut moves: Vec<SeriesMove> = series
+        .iter()
+        .map(|b| SeriesMove {
+            id: b.id,
+            start: b.start.checked_add(by).unwrap(),
+            end: b.end.checked_add(by).unwrap(),
+            caps: Vec::new(),
+        })
+        .collect();
+    if minutes > 0 {
+        moves.reverse();
+    }
+    moves
+}
+
+pub async fn a_series_moves_together_or_not_at_all_when_one_new_time_is_taken(store: &dyn Store) {
+    let w = world(store).await;
+    let series = weekly_series(store, &w).await;
+    // Ada has another appointment at 10:00 on the 24th: an hour later is taken for the third.
+    store
+        .create_booking(
+            w.acme.id,
+            &booking(
+                w.ada.id,
+                "2025-03-24T10:00:00Z",
+                "2025-03-24T10:30:00Z",
+                0,
+                0,
+            ),
+            &[],
+            None,
+        )
+        .await
+        .unwrap();
+    let refused = store
+        .move_series(w.acme.id, &shifted(&series, 60), &[job("n", 1)], None)
+        .await;
+    assert!(
+        is_conflict(&refused, Constraint::BookingOverlap),
+        "{refused:?}"
+    );
+    for original in &series {
+        let now = store
+            .get_booking(w.acme.id, original.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(now.start, original.start, "nothing moved");
+    }
+    assert!(store.list_jobs(w.acme.id, None).await.unwrap().is_empty());
+    // A week later exactly, onto each other's old times: latest first, so none ever meets
+    // another on the way, and all move.
+    let moved = store
+        .move_series(
+            w.acme.id,
+            &shifted(&series, 7 * 24 * 60),
+            &[job("n", 1)],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.len(), 3);
+    let mut now: Vec<_> = Vec::new();
+    for original in &series {
+        now.push(
+            store
+                .get_booking(w.acme.id, original.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .start,
+        );
+    }
+    assert_eq!(
+        now,
+        [
+            at("2025-03-17T09:00:00Z"),
+            at("2025-03-24T09:00:00Z"),
+            at("2025-03-31T09:00:00Z")
+        ]
+    );
+    assert_eq!(store.list_jobs(w.acme.id, None).await.unwrap().len(), 1);
+}

@@ -15,6 +15,7 @@ pub async fn cancel(
     // Any host's row of a collective booking stands for the whole booking: its lead is
     // cancelled, which frees every host.
     let group = state.store.booking_group(tenant, booking.id).await?;
+    let others: Vec<_> = group.iter().skip(1).map(|b| (b.id, b.user_id)).collect();
     let lead = group
         .into_iter()
         .next()
@@ -43,7 +44,10 @@ pub async fn cancel(
             after.updated_at = now;
             let body = view_of(state, &after).await?;
             let response = recorded(record, &body);
-            let jobs = booking_jobs(state, JobKind::BookingCancelled, booking).await?;
+            let mut jobs = booking_jobs(state, JobKind::BookingCancelled, booking).await?;
+            jobs.extend(super::collective::other_hosts_write_back(
+                others.iter().copied(),
+            ));
             state
                 .store
                 .cancel_booking(

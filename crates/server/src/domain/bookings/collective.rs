@@ -90,12 +90,19 @@ pub(crate) async fn book_collective(
         let Some(first) = hosts.first() else {
             return Err(DomainError::internal("no calendar for a collective host"));
         };
-        let jobs = lifecycle_jobs(
+        let mut jobs = lifecycle_jobs(
             JobKind::BookingCreated,
             first.booking.id,
             lead,
             notifications,
         );
+        // Every other host gets the appointment in their own connected calendars too.
+        jobs.extend(other_hosts_write_back(
+            hosts
+                .iter()
+                .skip(1)
+                .map(|h| (h.booking.id, h.booking.user_id)),
+        ));
         let mut view = BookingView::new(
             &preview(write.tenant, &first.booking, write.now),
             &lead_name,
@@ -142,6 +149,29 @@ pub(crate) async fn book_collective(
         }
     }
     Ok(None)
+}
+
+/// Calendar write-back for the hosts of a collective booking besides its lead (whose
+/// lifecycle job writes theirs): one job per host's row, writing the row as it is when the job
+/// runs (the event when confirmed, its removal when cancelled), without the lifecycle's
+/// e-mails, texts or webhooks, which go out once for the whole booking.
+pub(crate) fn other_hosts_write_back(
+    rows: impl Iterator<Item = (BookingId, UserId)>,
+) -> Vec<pillow_store::NewJob> {
+    rows.map(|(booking_id, user_id)| {
+        crate::outbox::OutboxJob::booking(
+            JobKind::GoogleBookingWrite,
+            crate::outbox::BookingChange {
+                booking_id,
+                user_id,
+                origin: None,
+                send_email: false,
+                send_sms: false,
+            },
+        )
+        .to_new_job()
+    })
+    .collect()
 }
 
 /// The hosts of a collective booking as its view lists them, in order.

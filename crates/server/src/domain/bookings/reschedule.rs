@@ -158,7 +158,7 @@ pub async fn reschedule(
 
 /// The team of the agent the booking was made through, for its limits; `None` for a booking
 /// made directly for a member, or whose agent is gone.
-async fn agent_context(
+pub(super) async fn agent_context(
     state: &AppState,
     booking: &Booking,
 ) -> DomainResult<Option<std::sync::Arc<TeamContext>>> {

@@ -307,12 +307,14 @@ pub async fn book_series(
                 description,
                 call_id: request.call_id.clone(),
             };
-            jobs.extend(lifecycle_jobs(
-                JobKind::BookingCreated,
-                booking.id,
-                *host,
-                notifications,
-            ));
+            // One confirmation e-mail for the whole series (its invite carries the RRULE, see
+            // `notify::series_ics`), sent with the first occurrence.
+            let first = occurrences.is_empty();
+            jobs.extend(
+                lifecycle_jobs(JobKind::BookingCreated, booking.id, *host, notifications)
+                    .into_iter()
+                    .filter(|job| first || job.kind != JobKind::EmailBooking.as_str()),
+            );
             occurrences.push(HostBooking {
                 caps: caps_at(team, calendar, occurrence.start),
                 booking,

@@ -1,6 +1,7 @@
 //! `POST .../calendar/book`: books a slot the caller picked, on this calendar or on Cal.com.
 
 use super::*;
+use crate::domain::appointment_types::Offered;
 use crate::domain::error::DomainResult;
 use crate::http::error::ErrorCode;
 use pillow_store::AgentId;
@@ -22,6 +23,14 @@ pub(crate) struct BookBody {
     /// the agent learns of it (`get_call_booking_state` and the call's `booked` event).
     #[serde(default)]
     callId: Option<String>,
+    /// Book a recurring series starting at the slot, as on `POST /api/calendar/booking`:
+    /// `{"frequency": "weekly", "count": 6}` or an RRULE string. All occurrences or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    recurrence: Option<Value>,
+    /// With `recurrence`: book the free occurrences and skip the taken ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    allowPartial: Option<bool>,
 }
 /// The attendee checks of the bookings API, reported under the in-call API's field names.
 pub(crate) fn check_book_body(
@@ -74,10 +83,11 @@ pub async fn native_book(
     tenant: TenantId,
     context: Arc<TeamContext>,
     request: &BookingRequest,
+    offered: Option<&Offered>,
     record: Option<(&str, &str)>,
 ) -> DomainResult<BookingView> {
     let subject = Subject::Agent(context);
-    booking::book(state, tenant, &subject, request, record).await
+    booking::book_typed(state, tenant, &subject, request, offered, record).await
 }
 /// The `BK_…` id of a booking: its confirmation code, which the bookings API also finds.
 pub fn booking_id(code: &str) -> String {
@@ -161,8 +171,25 @@ pub(crate) async fn book_for(
                 .to_string(),
         ),
     };
+    let series = body
+        .recurrence
+        .as_ref()
+        .map(|r| {
+            booking::parse_recurrence(r).map(|rrule| booking::SeriesRequest {
+                rrule,
+                allow_partial: body.allowPartial.unwrap_or(false),
+            })
+        })
+        .transpose()?;
     let context = state.teams.get(state, tenant, agent_id).await?;
     let zone = agent_zone(&context);
+    if context.agent.backend == AgentBackend::Calcom && series.is_some() {
+        return Err(ApiError::invalid(
+            "recurrence",
+            ErrorCode::ConflictingParameters,
+            "Recurring series are booked on this calendar only, not on Cal.com.",
+        ));
+    }
     if context.agent.backend == AgentBackend::Calcom {
         // The Idempotency-Key becomes the adapter's hint: a retry finds the booking it made.
         let hint = key.map(|key| format!("incall:{agent_id}:{key}"));
@@ -184,6 +211,20 @@ pub(crate) async fn book_for(
             &zone,
         ));
     }
+    // A slot offered for an appointment type books that type (its hosts, buffers and notice).
+    let offered = match slot.appointment_type {
+        None => None,
+        Some(kind) => Some(
+            crate::domain::appointment_types::resolve(
+                state,
+                tenant,
+                agent_id,
+                "slotId",
+                &kind.to_string(),
+            )
+            .await?,
+        ),
+    };
     let request = BookingRequest {
         preferred_host: None,
         start: slot.start,
@@ -197,9 +238,18 @@ pub(crate) async fn book_for(
         &format!("agent:{agent_id}"),
         &serde_json::to_value(&body).unwrap_or_default(),
     );
-    let view = booked(state, tenant, context, &request, key, &hash)
-        .await
-        .map_err(|e| with_incall_alternatives(state, agent_id, &zone, e))?;
+    let view = booked(
+        state,
+        tenant,
+        context,
+        &request,
+        offered.as_ref(),
+        series.as_ref(),
+        key,
+        &hash,
+    )
+    .await
+    .map_err(|e| with_incall_alternatives(state, agent_id, slot.appointment_type, &zone, e))?;
     state.incall.slots.forget_tenant(tenant);
     if let Some(call_id) = call_id {
         tell_the_call(state, tenant, agent_id, call_id, &view);
@@ -234,11 +284,14 @@ fn tell_the_call(
 }
 /// Books under an optional idempotency key: replays a recorded answer, records client errors,
 /// releases the key on server errors (the same rules as every booking write).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn booked(
     state: &AppState,
     tenant: TenantId,
     context: Arc<TeamContext>,
     request: &BookingRequest,
+    offered: Option<&Offered>,
+    series: Option<&booking::SeriesRequest>,
     key: Option<String>,
     hash: &str,
 ) -> ApiResult<BookingView> {
@@ -250,7 +303,14 @@ pub(crate) async fn booked(
         StatusCode::CREATED,
         |record| async move {
             let record = record.as_ref().map(|(k, h)| (k.as_str(), h.as_str()));
-            native_book(state, tenant, context, request, record).await
+            match series {
+                Some(series) => {
+                    let subject = Subject::Agent(context);
+                    booking::book_series(state, tenant, &subject, request, offered, series, record)
+                        .await
+                }
+                None => native_book(state, tenant, context, request, offered, record).await,
+            }
         },
     )
     .await?;
@@ -282,6 +342,10 @@ pub struct InCallBooking {
     pub timezone: String,
     /// Who the appointment is with; `null` when the backend does not say (Cal.com).
     pub host_name: Option<String>,
+    /// Only for a recurring series: its id, rule and every occurrence booked (this booking is
+    /// the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<crate::domain::bookings::SeriesView>,
 }
 
 /// What booking answers inside the envelope's `data`.
@@ -317,6 +381,7 @@ pub(crate) fn booking_data(view: &BookingView, slot_id: &str, zone: &TimeZone) -
         local_time: local_time(view.start_time, zone),
         timezone: zone.iana_name().unwrap_or("UTC").to_string(),
         host_name: Some(view.user_name.clone()),
+        series: view.series.clone(),
     })
 }
 /// The `BK_…` id of a booking held on Cal.com.
@@ -352,5 +417,6 @@ pub(crate) fn calcom_booking_data(
         local_time: local_time(booked.start, zone),
         timezone: zone.iana_name().unwrap_or("UTC").to_string(),
         host_name: None,
+        series: None,
     })
 }

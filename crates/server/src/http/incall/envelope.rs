@@ -53,6 +53,7 @@ pub(crate) fn success(
 pub(crate) fn with_incall_alternatives(
     state: &AppState,
     agent_id: AgentId,
+    appointment_type: Option<uuid::Uuid>,
     zone: &TimeZone,
     mut error: ApiError,
 ) -> ApiError {
@@ -67,6 +68,7 @@ pub(crate) fn with_incall_alternatives(
                     agent_id,
                     start,
                     end.duration_since(start),
+                    appointment_type,
                     zone,
                 ))
                 .ok()

@@ -179,7 +179,7 @@ pub(crate) async fn found(state: &AppState, booking: &Booking) -> ApiResult<Foun
         let duration = booking.end.duration_since(booking.start);
         times = crate::domain::availability::team_availability(&calendars, window, duration, now)
             .into_iter()
-            .map(|s| slot_view(state, agent_id, s.slot.start, duration, &zone))
+            .map(|s| slot_view(state, agent_id, s.slot.start, duration, None, &zone))
             .collect();
     }
     let host = context

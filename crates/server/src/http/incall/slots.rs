@@ -13,6 +13,9 @@ pub(crate) struct SlotsQuery {
     startDate: Option<String>,
     /// A date (included whole) or an instant; default a week after the start; at most 93 days.
     endDate: Option<String>,
+    /// One of the agent's appointment types, by slug, id or name: the slots take its length,
+    /// buffers, notice and hosts, and booking one of them books that type.
+    appointmentType: Option<String>,
 }
 pub(crate) fn slots_window(
     query: &SlotsQuery,
@@ -81,6 +84,26 @@ pub(crate) async fn slots_for(
     let context = state.teams.get(state, access.tenant, agent_id).await?;
     let zone = agent_zone(&context);
     let window = slots_window(&query, &zone, now)?;
+    let offered = match query.appointmentType.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(_) if context.agent.backend == AgentBackend::Calcom => {
+            return Err(ApiError::invalid(
+                "appointmentType",
+                ErrorCode::ConflictingParameters,
+                "This agent's calendar is on Cal.com, which keeps its own event types.",
+            ));
+        }
+        Some(raw) => Some(
+            crate::domain::appointment_types::resolve(
+                state,
+                access.tenant,
+                agent_id,
+                "appointmentType",
+                raw,
+            )
+            .await?,
+        ),
+    };
     let slots = if context.agent.backend == AgentBackend::Calcom {
         Arc::new(calcom_slots(state, &context.agent, window, &zone).await?)
     } else {
@@ -89,12 +112,28 @@ pub(crate) async fn slots_for(
             .busy_versions(access.tenant, &context.team.members)
             .await?;
         versions.sort();
-        let key = (access.tenant, agent_id, window.start, window.end);
+        let kind = offered.as_ref().map(|o| {
+            format!(
+                "{}:{}",
+                o.id,
+                serde_json::to_string(&o.body).unwrap_or_default()
+            )
+        });
+        let key = (access.tenant, agent_id, window.start, window.end, kind);
         match state.incall.slots.get(&key, &versions) {
             Some(slots) => slots,
             None => {
-                let slots =
-                    Arc::new(native_slots(state, access.tenant, &context, window, now).await?);
+                let slots = Arc::new(
+                    native_slots(
+                        state,
+                        access.tenant,
+                        &context,
+                        offered.as_ref(),
+                        window,
+                        now,
+                    )
+                    .await?,
+                );
                 state.incall.slots.put(key, versions, slots.clone());
                 slots
             }

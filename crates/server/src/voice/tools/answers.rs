@@ -52,6 +52,9 @@ pub struct BookingAnswer {
     pub host_name: String,
     /// One sentence confirming it, code included.
     pub summary: String,
+    /// For a recurring series: how many appointments were booked (the code is the first's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurrences: Option<usize>,
 }
 /// An appointment as the voice tools show it.
 #[derive(Debug, Clone, Serialize, JsonSchema, utoipa::ToSchema)]

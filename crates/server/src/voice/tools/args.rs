@@ -110,6 +110,16 @@ pub struct BookAppointmentArgs {
     #[serde(default)]
     #[schemars(skip)]
     pub appointment_type: Option<String>,
+    /// A recurring series starting at the chosen time, as on `POST /api/calendar/booking`:
+    /// `{"frequency": "weekly", "count": 6}` or an RRULE string ("FREQ=WEEKLY;COUNT=6").
+    /// Every occurrence is booked, or none.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub recurrence: Option<serde_json::Value>,
+    /// With `recurrence`: book the occurrences that are free and skip the rest.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub allow_partial: Option<bool>,
 }
 /// What `find_booking` takes: the confirmation code, or the phone or e-mail it was made with.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -141,4 +151,9 @@ pub struct RescheduleBookingArgs {
     /// Or the new start: RFC 3339, or a local time in the business's zone.
     #[serde(default)]
     pub start_time: Option<String>,
+    /// For a recurring appointment: `occurrence` (default), `following` (this one and the
+    /// later ones) or `series` (all of them), each moved by the same change of day and time.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub scope: Option<String>,
 }

@@ -297,9 +297,10 @@ pub async fn check_availability_native(
     let history = caller_history(ctx, &args.caller_phone, &args.caller_email, now).await?;
     let wishes = wishes(&args, &history, &zone)?;
     let (picked, reason) = choose(&open, &wishes, &zone, &context.names);
+    let kind = offered.as_ref().map(|o| o.id);
     let options: Vec<SlotOption> = picked
         .iter()
-        .map(|start| option(ctx, *start, duration, &zone, now))
+        .map(|start| typed_option(ctx, *start, duration, kind, &zone, now))
         .collect();
 
     let asked = describe_request(first, last, single, today, part);

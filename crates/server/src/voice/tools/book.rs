@@ -57,6 +57,13 @@ pub(crate) async fn book_appointment_calcom(
     args: BookAppointmentArgs,
 ) -> Result<BookingAnswer, ToolError> {
     let (attendee, notes) = caller_details(&args)?;
+    if args.recurrence.is_some() {
+        return Err(ToolError::invalid(
+            "recurrence",
+            ErrorCode::ConflictingParameters,
+            "Recurring appointments can't be booked on this line; book each time on its own.",
+        ));
+    }
     let (start, slot_duration) = requested_slot(ctx, &args.slot_id, &args.start_time)?;
     let duration = match slot_duration {
         Some(duration) => Some(duration),
@@ -86,6 +93,7 @@ pub(crate) async fn book_appointment_calcom(
         start_time: speech::iso_with_offset(booked.start, &zone),
         spoken,
         host_name: String::new(),
+        occurrences: None,
     })
 }
 /// The idempotency key of a booking from a call: the call, the agent and the slot, hashed so
@@ -113,13 +121,30 @@ pub async fn book_appointment_native(
     // Everything about the caller is checked before the call's key is claimed, so a corrected
     // phone number on a retry is not answered with the first attempt's error.
     let (attendee, notes) = caller_details(&args)?;
-    let (start, slot_duration) = requested_slot(ctx, &args.slot_id, &args.start_time)?;
-    let duration = match slot_duration {
+    let series = args
+        .recurrence
+        .as_ref()
+        .map(|r| {
+            booking::parse_recurrence(r).map(|rrule| booking::SeriesRequest {
+                rrule,
+                allow_partial: args.allow_partial.unwrap_or(false),
+            })
+        })
+        .transpose()?;
+    let slot = requested_typed_slot(ctx, &args.slot_id, &args.start_time)?;
+    let start = slot.start;
+    let duration = match slot.duration {
         Some(duration) => Some(duration),
         None => parse_minutes(args.duration)?,
     };
     let context = team(ctx).await?;
-    let offered = appointment_type(ctx, args.appointment_type.as_deref()).await?;
+    let offered =
+        typed_request(ctx, args.appointment_type.as_deref(), slot.appointment_type).await?;
+    // A type named over a slot offered for another kind takes its own length.
+    let duration = match &offered {
+        Some(o) if slot.duration.is_some() && slot.appointment_type != Some(o.id) => None,
+        _ => duration,
+    };
     let subject = Subject::Agent(context);
     // A returning caller keeps their previous host when that host is free (what
     // check_availability offered first).
@@ -134,13 +159,25 @@ pub async fn book_appointment_native(
     };
     // On a live call the call and the slot make the key: a retry with the caller's details
     // spelled differently still gets the one booking.
-    let key = given(&ctx.call_id).map(|call_id| call_key(call_id, ctx.agent, start, duration));
+    // A series is keyed apart from a single booking at its first time.
+    let key = given(&ctx.call_id).map(|call_id| {
+        let key = call_key(call_id, ctx.agent, start, duration);
+        match &series {
+            Some(series) => format!("{key}:series:{}", series.rrule),
+            None => key,
+        }
+    });
     let mut hashed = json!({"start": start.to_string(), "duration": duration.map(|d| d.as_mins())});
     if let Some(offered) = &offered {
         hashed["appointment_type"] = json!(offered.id);
     }
+    if let Some(series) = &series {
+        hashed["recurrence"] = json!(series.rrule);
+        hashed["allow_partial"] = json!(series.allow_partial);
+    }
     let hash = request_hash("voice-book", &ctx.agent.id.to_string(), &hashed);
     let (subject, request, offered) = (&subject, &request, offered.as_ref());
+    let series = series.as_ref();
     let (_, view) = booking::idempotent(
         ctx.state,
         ctx.tenant,
@@ -149,11 +186,22 @@ pub async fn book_appointment_native(
         StatusCode::CREATED,
         |record| async move {
             let record = record.as_ref().map(|(k, h)| (k.as_str(), h.as_str()));
-            booking::book_typed(ctx.state, ctx.tenant, subject, request, offered, record).await
+            match series {
+                Some(series) => {
+                    booking::book_series(
+                        ctx.state, ctx.tenant, subject, request, offered, series, record,
+                    )
+                    .await
+                }
+                None => {
+                    booking::book_typed(ctx.state, ctx.tenant, subject, request, offered, record)
+                        .await
+                }
+            }
         },
     )
     .await
-    .map_err(|e| ToolError::from_domain(e, ctx))?;
+    .map_err(|e| ToolError::from_typed_domain(e, ctx, offered.map(|o| o.id)))?;
     Ok(booking_answer(ctx, &view))
 }
 /// The spoken confirmation of a booking from the booking layer's view of it.
@@ -169,13 +217,33 @@ pub(crate) fn booking_answer(ctx: &ToolContext<'_>, view: &BookingView) -> Booki
     } else {
         format!(" with {host_name}")
     };
+    let occurrences = view
+        .series
+        .as_ref()
+        .map(|series| series.occurrences.len())
+        .filter(|n| *n > 0);
+    let summary = match (occurrences, view.series.as_ref()) {
+        (Some(n), Some(series)) => {
+            let skipped = match series.skipped.len() {
+                0 => String::new(),
+                1 => " One of the times was taken, so it was left out.".to_string(),
+                k => format!(" {k} of the times were taken, so they were left out."),
+            };
+            format!(
+                "You're booked{with} for {n} appointments starting {spoken}; your confirmation \
+                 code is {spoken_code}.{skipped}"
+            )
+        }
+        _ => format!("You're booked{with} {spoken}; your confirmation code is {spoken_code}."),
+    };
     BookingAnswer {
         booked: true,
-        summary: format!("You're booked{with} {spoken}; your confirmation code is {spoken_code}."),
+        summary,
         confirmation_code: code,
         spoken_code,
         start_time: speech::iso_with_offset(start, &zone),
         spoken,
         host_name,
+        occurrences,
     }
 }

@@ -39,7 +39,16 @@ impl ToolError {
 
     /// From the domain's error, with its alternatives turned into bookable options.
     pub(crate) fn from_domain(error: DomainError, ctx: &ToolContext<'_>) -> Self {
-        let alternatives = options_from_alternatives(ctx, &error.alternatives);
+        Self::from_typed_domain(error, ctx, None)
+    }
+
+    /// [`Self::from_domain`] for a booking of an appointment type: the alternatives book it too.
+    pub(crate) fn from_typed_domain(
+        error: DomainError,
+        ctx: &ToolContext<'_>,
+        appointment_type: Option<uuid::Uuid>,
+    ) -> Self {
+        let alternatives = options_from_alternatives(ctx, &error.alternatives, appointment_type);
         Self {
             alternatives,
             ..Self::from(error)

@@ -128,22 +128,54 @@ pub(crate) fn to_value<T: Serialize>(answer: T) -> Value {
     serde_json::to_value(answer).unwrap_or_default()
 }
 
-/// The agent's appointment type a tool's arguments name, if any; an unknown one is answered
-/// with a short question naming the types there are.
+/// The agent's appointment type a tool's arguments name, if any. When nothing names one and
+/// the agent has several, or a phrase fits several, or none, the caller is asked which one
+/// with a short question naming the candidates (`appointment_type_required` or
+/// `unknown_appointment_type`, 422); a lone type or none keeps the agent's default as before.
 pub(crate) async fn appointment_type(
     ctx: &ToolContext<'_>,
     raw: Option<&str>,
 ) -> Result<Option<crate::domain::appointment_types::Offered>, ToolError> {
-    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
-        return Ok(None);
+    typed_request(ctx, raw, None).await
+}
+
+/// [`appointment_type`], where a slot id may already carry the type (`from_slot`); a type the
+/// caller names wins over the slot's.
+pub(crate) async fn typed_request(
+    ctx: &ToolContext<'_>,
+    raw: Option<&str>,
+    from_slot: Option<uuid::Uuid>,
+) -> Result<Option<crate::domain::appointment_types::Offered>, ToolError> {
+    use crate::domain::appointment_types::{candidates, find, list};
+    let raw = raw.map(str::trim).filter(|r| !r.is_empty());
+    let types = list(ctx.state, ctx.tenant, ctx.agent.id).await?;
+    let wanted = raw
+        .map(str::to_string)
+        .or(from_slot.map(|id| id.to_string()));
+    let Some(wanted) = wanted else {
+        if types.len() < 2 {
+            return Ok(None);
+        }
+        let names: Vec<String> = types.iter().map(|t| t.body.name.clone()).collect();
+        return Err(ToolError::invalid(
+            "appointment_type",
+            ErrorCode::AppointmentTypeRequired,
+            format!("Is that for {}?", speech::join_or(&names)),
+        ));
     };
-    let types = crate::domain::appointment_types::list(ctx.state, ctx.tenant, ctx.agent.id).await?;
-    if let Some(found) = crate::domain::appointment_types::find(&types, raw) {
+    if let Some(found) = find(&types, &wanted) {
         return Ok(Some(found.clone()));
     }
-    let names: Vec<String> = types.iter().map(|t| t.body.name.clone()).collect();
+    let fitting = candidates(&types, &wanted);
+    let names: Vec<String> = if fitting.len() > 1 {
+        fitting.iter().map(|t| t.body.name.clone()).collect()
+    } else {
+        types.iter().map(|t| t.body.name.clone()).collect()
+    };
     let message = if names.is_empty() {
         "We book one kind of appointment here, so there is no type to choose.".to_string()
+    } else if fitting.len() > 1 {
+        format!("Do you mean {}?", speech::join_or(&names))
     } else {
         format!(
             "We offer {}; which one would you like?",

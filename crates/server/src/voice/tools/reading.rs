@@ -112,10 +112,23 @@ pub(crate) fn option(
     zone: &TimeZone,
     now: Timestamp,
 ) -> SlotOption {
+    typed_option(ctx, start, duration, None, zone, now)
+}
+/// [`option`] for a slot of an appointment type: its id carries the type, so booking it books
+/// that type.
+pub(crate) fn typed_option(
+    ctx: &ToolContext<'_>,
+    start: Timestamp,
+    duration: SignedDuration,
+    appointment_type: Option<uuid::Uuid>,
+    zone: &TimeZone,
+    now: Timestamp,
+) -> SlotOption {
     let slot = SlotRef {
         agent_id: ctx.agent.id,
         start,
         duration,
+        appointment_type,
     };
     SlotOption {
         slot_id: ctx.state.slot_ids.sign(&slot),
@@ -128,6 +141,7 @@ pub(crate) fn option(
 pub(crate) fn options_from_alternatives(
     ctx: &ToolContext<'_>,
     alternatives: &[crate::domain::error::Alternative],
+    appointment_type: Option<uuid::Uuid>,
 ) -> Vec<SlotOption> {
     let zone = agent_zone(ctx.agent);
     let now = Timestamp::now();
@@ -135,7 +149,7 @@ pub(crate) fn options_from_alternatives(
         .iter()
         .map(|alternative| {
             let length = alternative.end.duration_since(alternative.start);
-            option(ctx, alternative.start, length, &zone, now)
+            typed_option(ctx, alternative.start, length, appointment_type, &zone, now)
         })
         .take(MAX_OPTIONS)
         .collect()
@@ -147,6 +161,21 @@ pub(crate) fn requested_slot(
     slot_id: &Option<String>,
     start_time: &Option<String>,
 ) -> Result<(Timestamp, Option<SignedDuration>), ToolError> {
+    requested_typed_slot(ctx, slot_id, start_time).map(|slot| (slot.start, slot.duration))
+}
+/// What a booking names: when, for how long if a slot id says so, and the appointment type the
+/// slot was offered for.
+pub(crate) struct RequestedSlot {
+    pub start: Timestamp,
+    pub duration: Option<SignedDuration>,
+    pub appointment_type: Option<uuid::Uuid>,
+}
+/// [`requested_slot`], keeping the appointment type a slot id carries.
+pub(crate) fn requested_typed_slot(
+    ctx: &ToolContext<'_>,
+    slot_id: &Option<String>,
+    start_time: &Option<String>,
+) -> Result<RequestedSlot, ToolError> {
     if let Some(id) = given(slot_id) {
         let slot = ctx.state.slot_ids.verify(id).map_err(|_| {
             ToolError::invalid(
@@ -163,13 +192,18 @@ pub(crate) fn requested_slot(
                 "That slot id belongs to another line; check availability again.",
             ));
         }
-        return Ok((slot.start, Some(slot.duration)));
+        return Ok(RequestedSlot {
+            start: slot.start,
+            duration: Some(slot.duration),
+            appointment_type: slot.appointment_type,
+        });
     }
     if let Some(raw) = given(start_time) {
-        return Ok((
-            parse_start("start_time", raw, &agent_zone(ctx.agent))?,
-            None,
-        ));
+        return Ok(RequestedSlot {
+            start: parse_start("start_time", raw, &agent_zone(ctx.agent))?,
+            duration: None,
+            appointment_type: None,
+        });
     }
     Err(ToolError::invalid(
         "slot_id",

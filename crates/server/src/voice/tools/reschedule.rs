@@ -23,9 +23,27 @@ pub async fn reschedule_booking_native(
 ) -> Result<RescheduleAnswer, ToolError> {
     let booking = booking_by_code(ctx, &args.confirmation_code).await?;
     let (start, _) = requested_slot(ctx, &args.slot_id, &args.start_time)?;
-    let (_, view) = crate::domain::bookings::reschedule(ctx.state, &booking, start, None)
-        .await
-        .map_err(|e| ToolError::from_domain(e, ctx))?;
+    let scope = crate::domain::bookings::SeriesScope::parse(
+        given(&args.scope).map(str::to_ascii_lowercase).as_deref(),
+    )?;
+    let (_, view) =
+        crate::domain::bookings::reschedule_in_series(ctx.state, &booking, start, scope, None)
+            .await
+            .map_err(|e| ToolError::from_domain(e, ctx))?;
+    let moved_with = view
+        .series
+        .as_ref()
+        .filter(|_| scope != crate::domain::bookings::SeriesScope::Occurrence)
+        .map(|series| {
+            series
+                .occurrences
+                .iter()
+                .filter(|o| o.status == pillow_store::BookingStatus::Confirmed)
+                .filter(|o| {
+                    scope == crate::domain::bookings::SeriesScope::Series || o.start_time >= start
+                })
+                .count()
+        });
     let host = view.user_name;
     let mut moved = booking.clone();
     moved.end = start
@@ -42,9 +60,16 @@ pub async fn reschedule_booking_native(
         rescheduled: true,
         previous_confirmation_code: None,
         booking: voice_view(ctx, &moved, &host),
-        summary: format!(
-            "Your appointment is moved to {when}{with}; your confirmation code stays {}.",
-            speech::spell_code(&booking.confirmation_code)
-        ),
+        summary: match moved_with {
+            Some(n) if n > 1 => format!(
+                "Your {n} appointments are moved, the first to {when}{with}; your confirmation \
+                 code stays {}.",
+                speech::spell_code(&booking.confirmation_code)
+            ),
+            _ => format!(
+                "Your appointment is moved to {when}{with}; your confirmation code stays {}.",
+                speech::spell_code(&booking.confirmation_code)
+            ),
+        },
     })
 }

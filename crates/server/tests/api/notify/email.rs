@@ -119,7 +119,7 @@ pub async fn drain(app: &TestApp, sink: &SmtpSink, ahead: SignedDuration) {
 }
 
 /// The value of an iCalendar property, read with the `icalendar` parser.
-fn property(ics: &str, component: bool, name: &str) -> String {
+pub(super) fn property(ics: &str, component: bool, name: &str) -> String {
     use icalendar::Component;
     let calendar: icalendar::Calendar = ics.parse().expect("the invite parses");
     let value = if component {

@@ -7,6 +7,7 @@ mod email;
 mod links;
 mod receiver;
 mod reminders;
+mod series_email;
 mod sink;
 mod sms;
 mod templates;
