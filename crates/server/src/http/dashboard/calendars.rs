@@ -160,7 +160,11 @@ fn connection_card(viewer: &Viewer, connection: &CalendarConnection) -> Markup {
         |t: Option<jiff::Timestamp>| t.map_or_else(|| "never".into(), |t| layout::when(t, &zone));
     html! {
         li.card data-connection=(connection.id) data-kind=(connection.kind) data-status=(status) {
-            h3 { (provider_label(&connection.kind)) " · " (connection.account_email) }
+            h3 {
+                (provider_label(&connection.kind))
+                // Outlook's connect flow learns no address; a bare separator would dangle.
+                @if !connection.account_email.is_empty() { " · " (connection.account_email) }
+            }
             dl.details {
                 dt { "Status" }
                 dd { span class={ "badge " (status) } { (label) } }
