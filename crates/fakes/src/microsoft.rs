@@ -136,6 +136,11 @@ pub(crate) struct FakeState {
     pub deliveries: Vec<DeliveryRecord>,
     /// Request instants, for tests of waiting.
     pub request_times: Vec<(Call, std::time::Instant)>,
+    /// How long each delta request takes, so overlapping syncs would show.
+    pub delta_delay: std::time::Duration,
+    /// Delta requests being answered per user, and the most there ever were at once.
+    pub deltas_in_flight: HashMap<String, usize>,
+    pub max_deltas_in_flight: HashMap<String, usize>,
 }
 
 pub(crate) struct Delivery {
@@ -226,6 +231,9 @@ impl FakeMicrosoft {
                 counts: HashMap::new(),
                 deliveries: Vec::new(),
                 request_times: Vec::new(),
+                delta_delay: std::time::Duration::ZERO,
+                deltas_in_flight: HashMap::new(),
+                max_deltas_in_flight: HashMap::new(),
             }),
             base: format!("http://{addr}"),
             notify: tx,
@@ -384,6 +392,26 @@ impl FakeMicrosoft {
     /// Puts an empty page (with a `nextLink`) before every later page of a round.
     pub fn set_empty_pages(&self, on: bool) {
         self.lock().empty_pages = on;
+    }
+
+    /// Makes every delta request take `delay` (answered after it), so two syncs of one
+    /// mailbox running together would overlap here.
+    pub fn set_delta_delay(&self, delay: std::time::Duration) {
+        self.lock().delta_delay = delay;
+    }
+
+    /// The most delta requests for `user`'s mailbox ever answered at the same time.
+    pub fn max_concurrent_deltas(&self, user: &str) -> usize {
+        self.lock()
+            .max_deltas_in_flight
+            .get(user)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Forgets the maximum of [`FakeMicrosoft::max_concurrent_deltas`].
+    pub fn reset_concurrent_deltas(&self) {
+        self.lock().max_deltas_in_flight.clear();
     }
 
     /// Forgets every delta token handed out, as Graph does when its token cache overflows.

@@ -495,11 +495,7 @@ pub async fn serve_with(config: Config, ready: impl FnOnce(&AppState)) -> Result
             crate::notify::webhooks::allow_private_networks(&crate::config::Environment)?,
         )))
         .spawn();
-    if let Some(google) = state.google.clone() {
-        crate::google::Scheduler::new(google).spawn();
-    } else {
-        crate::sync::Scheduler::new(state.sync.clone()).spawn();
-    }
+    crate::sync::Scheduler::new(state.sync.clone()).spawn();
     crate::serve(state, listener, crate::shutdown_signal()).await?;
     Ok(())
 }

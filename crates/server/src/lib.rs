@@ -56,7 +56,8 @@ pub struct AppState {
     pub incall: Arc<domain::incall::InCallState>,
     /// Google Calendar sync and write-back; `None` unless Google is configured.
     pub google: Option<Arc<google::GoogleSync>>,
-    /// The sync engine of the other providers (CalDAV), always there.
+    /// The sync engine every calendar provider is an adapter of (Google when configured,
+    /// Outlook when configured, CalDAV always).
     pub sync: Arc<sync::SyncEngine>,
     /// Cancelled when the server starts shutting down: ends the streams that would otherwise
     /// keep a graceful shutdown waiting (MCP sessions' server-sent events).
@@ -74,10 +75,14 @@ impl AppState {
             .google
             .as_ref()
             .map(|g| Arc::new(google::GoogleSync::new(store.clone(), &config, g)));
-        let sync = Arc::new(sync::SyncEngine::new(store.clone(), &config));
+        let mut engine = sync::SyncEngine::new(store.clone(), &config);
         if let Some(google) = &google {
-            // Google's poller leases due connections of every kind: it hands the others over.
-            google.hand_others_to(sync.clone());
+            // Google is an adapter of the one engine, registered like every provider.
+            engine = engine.with_provider(google.clone());
+        }
+        let sync = Arc::new(engine);
+        if let Some(google) = &google {
+            google.registered_with(&sync);
         }
         let manage_links = manage_link::ManageLinks::from_secret(
             secrecy::ExposeSecret::expose_secret(&config.jwt_secret).as_bytes(),

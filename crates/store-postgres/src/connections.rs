@@ -98,7 +98,7 @@ impl ConnectionStore for PostgresStore {
         execute(
             &mut *tx,
             "DELETE FROM calendar_events WHERE tenant_id = $1 AND provider_id = $2
-                AND source = 'google'",
+                AND source IN ('google', 'microsoft', 'caldav')",
             provider.clone(),
         )
         .await?;
@@ -232,7 +232,6 @@ impl ConnectionStore for PostgresStore {
                 {
                     row.push_bind(Bound(value));
                 }
-                row.push("'google'");
             });
             query.push(
                 " ON CONFLICT (provider_id, external_id)
@@ -242,7 +241,7 @@ impl ConnectionStore for PostgresStore {
                     end_at = excluded.end_at, all_day = excluded.all_day,
                     status = excluded.status, transparency = excluded.transparency,
                     updated_at = excluded.updated_at
-                  WHERE calendar_events.source = 'google'",
+                  WHERE calendar_events.source IN ('google', 'microsoft', 'caldav')",
             );
             query.build().execute(&mut *tx).await.map_err(db)?;
         }
@@ -250,7 +249,7 @@ impl ConnectionStore for PostgresStore {
             execute(
                 &mut *tx,
                 "DELETE FROM calendar_events WHERE tenant_id = $1 AND provider_id = $2
-                    AND source = 'google' AND external_id = ANY($3)",
+                    AND source IN ('google', 'microsoft', 'caldav') AND external_id = ANY($3)",
                 stored![tenant, provider_id, deleted],
             )
             .await?;
@@ -271,7 +270,7 @@ impl ConnectionStore for PostgresStore {
         let pruned = execute(
             &mut *tx,
             "DELETE FROM calendar_events WHERE tenant_id = $1 AND provider_id = $2
-                AND source = 'google' AND NOT (external_id = ANY($3))",
+                AND source IN ('google', 'microsoft', 'caldav') AND NOT (external_id = ANY($3))",
             stored![tenant, provider_id, keep],
         )
         .await?;

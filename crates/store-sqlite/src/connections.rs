@@ -88,7 +88,7 @@ impl ConnectionStore for SqliteStore {
         execute(
             &mut *tx,
             "DELETE FROM calendar_events WHERE tenant_id = $1 AND provider_id = $2 \
-             AND source = 'google'",
+             AND source IN ('google', 'microsoft', 'caldav')",
             provider.clone(),
         )
         .await?;
@@ -209,7 +209,6 @@ impl ConnectionStore for SqliteStore {
                 {
                     row.push_bind(Bound(value));
                 }
-                row.push("'google'");
             });
             query.push(
                 " ON CONFLICT (provider_id, external_id) \
@@ -218,7 +217,7 @@ impl ConnectionStore for SqliteStore {
                  description = excluded.description, start_at = excluded.start_at, \
                  end_at = excluded.end_at, all_day = excluded.all_day, status = excluded.status, \
                  transparency = excluded.transparency, updated_at = excluded.updated_at \
-                 WHERE calendar_events.source = 'google'",
+                 WHERE calendar_events.source IN ('google', 'microsoft', 'caldav')",
             );
             query.build().execute(&mut *tx).await.map_err(db)?;
         }
@@ -226,7 +225,7 @@ impl ConnectionStore for SqliteStore {
             execute(
                 &mut *tx,
                 "DELETE FROM calendar_events WHERE tenant_id = $1 AND provider_id = $2 \
-                 AND source = 'google' AND external_id IN (SELECT value FROM json_each($3))",
+                 AND source IN ('google', 'microsoft', 'caldav') AND external_id IN (SELECT value FROM json_each($3))",
                 stored![tenant, provider_id, deleted],
             )
             .await?;
@@ -245,7 +244,7 @@ impl ConnectionStore for SqliteStore {
         let pruned = execute(
             &mut *tx,
             "DELETE FROM calendar_events WHERE tenant_id = $1 AND provider_id = $2 \
-             AND source = 'google' \
+             AND source IN ('google', 'microsoft', 'caldav') \
              AND external_id NOT IN (SELECT value FROM json_each($3))",
             stored![tenant, provider_id, keep],
         )

@@ -516,6 +516,103 @@ pub async fn disconnecting_deletes_the_synced_events_and_unlinks_our_own(store: 
     );
 }
 
+/// Busy time from Outlook and CalDAV is stored under its own kind (not Google's), and the
+/// store treats it as synchronised all the same: upserted by external id, deleted by a
+/// tombstone, pruned after a full sync and removed on disconnect.
+pub async fn synced_events_keep_their_providers_source_through_upsert_tombstone_prune_and_disconnect(
+    store: &dyn Store,
+) {
+    let world = world(store).await;
+    let (acme, host) = (world.acme.id, world.ada.id);
+    let mut connections = Vec::new();
+    for (kind, source) in [
+        ("microsoft", EventSource::Microsoft),
+        ("caldav", EventSource::Caldav),
+    ] {
+        let connection = store
+            .upsert_calendar_connection(
+                acme,
+                &NewCalendarConnection {
+                    kind: kind.into(),
+                    calendar_id: format!("{kind}-calendar"),
+                    ..connection(host, None)
+                },
+            )
+            .await
+            .unwrap();
+        let of = |id: &str, hour: i64, title: &str| NewCalendarEvent {
+            source,
+            ..synced(&format!("{kind}-{id}"), hour, title)
+        };
+        store
+            .apply_synced_events(
+                acme,
+                connection.id,
+                host,
+                &[of("1", 1, "One"), of("2", 2, "Two"), of("3", 3, "Three")],
+                &[],
+            )
+            .await
+            .unwrap();
+        // A second sync moves one (same external id), and a tombstone removes another.
+        store
+            .apply_synced_events(
+                acme,
+                connection.id,
+                host,
+                &[of("1", 4, "One moved")],
+                &[format!("{kind}-2")],
+            )
+            .await
+            .unwrap();
+        connections.push((connection, source));
+    }
+    let listed = hosts_events(store, &world).await;
+    let mut seen: Vec<_> = listed
+        .iter()
+        .map(|e| (e.source.as_str(), e.title.as_str()))
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        vec![
+            ("caldav", "One moved"),
+            ("caldav", "Three"),
+            ("microsoft", "One moved"),
+            ("microsoft", "Three"),
+        ]
+    );
+    for (connection, source) in &connections {
+        assert!(
+            listed
+                .iter()
+                .filter(|e| e.provider_id == Some(connection.id))
+                .all(|e| e.source == *source),
+            "{listed:?}"
+        );
+    }
+    // A full listing that no longer has "One" prunes it, for either kind.
+    let (outlook, _) = &connections[0];
+    let pruned = store
+        .prune_synced_events(acme, outlook.id, host, &["microsoft-3".into()])
+        .await
+        .unwrap();
+    assert_eq!(pruned, 1);
+    let (caldav, _) = &connections[1];
+    assert!(
+        store
+            .delete_calendar_connection(acme, caldav.id)
+            .await
+            .unwrap()
+    );
+    let left: Vec<_> = hosts_events(store, &world)
+        .await
+        .into_iter()
+        .map(|e| (e.source, e.title))
+        .collect();
+    assert_eq!(left, vec![(EventSource::Microsoft, "Three".to_string())]);
+}
+
 /// Two processes leasing due connections at once never get the same one.
 pub async fn two_processes_leasing_due_connections_never_get_the_same_one(
     store: std::sync::Arc<dyn Store>,

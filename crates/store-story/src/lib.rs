@@ -265,6 +265,7 @@ macro_rules! store_story_cases {
                 pruning_after_a_full_sync_keeps_only_what_google_still_has,
                 sealed_secrets_are_listed_across_tenants_and_replaced_only_if_unchanged,
                 disconnecting_deletes_the_synced_events_and_unlinks_our_own,
+                synced_events_keep_their_providers_source_through_upsert_tombstone_prune_and_disconnect,
             ] [
                 (two_processes_leasing_due_connections_never_get_the_same_one, 2),
             ];

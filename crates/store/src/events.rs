@@ -69,14 +69,28 @@ pub enum EventSource {
     Google,
     /// The calendar entry of a booking.
     Booking,
+    /// Synchronised from Outlook (Microsoft Graph).
+    Microsoft,
+    /// Synchronised from a CalDAV calendar (iCloud, Fastmail, Nextcloud, …).
+    Caldav,
 }
 
 impl EventSource {
+    /// The sources of busy time synchronised from a connected calendar, one per connection
+    /// kind (the kind's name is the source's).
+    pub const SYNCED: [EventSource; 3] = [
+        EventSource::Google,
+        EventSource::Microsoft,
+        EventSource::Caldav,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventSource::Internal => "internal",
             EventSource::Google => "google",
             EventSource::Booking => "booking",
+            EventSource::Microsoft => "microsoft",
+            EventSource::Caldav => "caldav",
         }
     }
 
@@ -85,8 +99,15 @@ impl EventSource {
             "internal" => Some(EventSource::Internal),
             "google" => Some(EventSource::Google),
             "booking" => Some(EventSource::Booking),
+            "microsoft" => Some(EventSource::Microsoft),
+            "caldav" => Some(EventSource::Caldav),
             _ => None,
         }
+    }
+
+    /// Whether this is busy time synchronised from a connected calendar.
+    pub fn is_synced(self) -> bool {
+        Self::SYNCED.contains(&self)
     }
 }
 
@@ -426,8 +447,8 @@ impl NewCalendarEvent {
     }
 
     /// One row of both backends' insert of synchronised events: id, tenant, user, provider,
-    /// the columns a provider sets (external id to transparency), and `now` for both
-    /// timestamps; the source, `google`, is the statement's own.
+    /// the columns a provider sets (external id to transparency), `now` for both timestamps,
+    /// and the source (the connection kind's: `google`, `microsoft` or `caldav`).
     pub fn synced_values(
         &self,
         tenant: TenantId,
@@ -437,7 +458,14 @@ impl NewCalendarEvent {
         now: Timestamp,
     ) -> Vec<StoredValue<'_>> {
         let head = [id.into(), tenant.into(), user.into(), provider.into()];
-        let tail = [now.into(), now.into()];
+        // Before Outlook and CalDAV every synced event was Google's: a source that is not a
+        // synced one keeps that meaning.
+        let source = if self.source.is_synced() {
+            self.source
+        } else {
+            EventSource::Google
+        };
+        let tail = [now.into(), now.into(), source.as_str().into()];
         head.into_iter()
             .chain(self.provider_columns())
             .chain(tail)

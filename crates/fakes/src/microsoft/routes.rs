@@ -112,6 +112,39 @@ fn page_size(state: &FakeState, headers: &HeaderMap) -> usize {
         .max(1)
 }
 
+/// One delta request being answered; counted in and out of its user's in-flight number,
+/// whatever way the handler returns.
+struct DeltaInFlight {
+    shared: Shared,
+    user: String,
+}
+
+impl DeltaInFlight {
+    fn enter(shared: &Shared, user: &str) -> Self {
+        let mut state = shared.lock();
+        let now = state.deltas_in_flight.entry(user.to_owned()).or_default();
+        *now += 1;
+        let now = *now;
+        let max = state
+            .max_deltas_in_flight
+            .entry(user.to_owned())
+            .or_default();
+        *max = (*max).max(now);
+        Self {
+            shared: shared.clone(),
+            user: user.to_owned(),
+        }
+    }
+}
+
+impl Drop for DeltaInFlight {
+    fn drop(&mut self) {
+        if let Some(n) = self.shared.lock().deltas_in_flight.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
 /// `GET /me/calendarView/delta`: a round's first page (`startDateTime`, `endDateTime`), its
 /// next pages (`$skiptoken`), or a new round from a `$deltatoken`.
 async fn delta(
@@ -119,10 +152,16 @@ async fn delta(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (mut state, user) = match begin(&shared, Call::Delta, &headers) {
-        Ok(v) => v,
+    // The state's guard ends with this block, before the wait below.
+    let (user, delay) = match begin(&shared, Call::Delta, &headers) {
+        Ok((state, user)) => (user, state.delta_delay),
         Err(r) => return *r,
     };
+    let _in_flight = DeltaInFlight::enter(&shared, &user);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let mut state = shared.lock();
     let size = page_size(&state, &headers);
     let pending = if let Some(skip) = q.get("$skiptoken") {
         match state.pending.remove(skip) {

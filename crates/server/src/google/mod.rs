@@ -1,17 +1,19 @@
-//! Two-way sync with Google Calendar: tokens, initial and incremental sync, push channels,
-//! and write-back of our bookings and events.
+//! Google Calendar as an adapter of the shared sync engine (`crate::sync`): tokens, the
+//! listing of changes, push channels, and write-back of our bookings and internal events.
+//! Leases, ingest as busy time, steering our bookings, status, backoff and polling are the
+//! engine's, as for every provider.
 //!
 //! - Tokens are sealed with [`SecretBox`] at rest and refreshed a few minutes before they
 //!   expire; `invalid_grant` marks the connection `needs_reauth` and nothing retries it until
 //!   the user connects again.
-//! - A sync holds the connection's lease in the database, so several processes never sync one
-//!   connection at the same time. The first sync (and any after a 410) lists 30 days back and
-//!   90 ahead page by page and then prunes what Google no longer has; later ones ask only for
-//!   changes with the sync token.
+//! - The first sync (and any after a 410) lists 30 days back and 90 ahead page by page (the
+//!   engine then prunes what Google no longer has); later ones ask only for changes with the
+//!   sync token.
 //! - Events we wrote carry our ids in `extendedProperties.private`; when they come back, they
-//!   are recognised and steer their booking (deleted in Google: cancelled here; moved: moved).
-//! - [`Scheduler::try_execute_task`] syncs what is due, one small step that tests drive; the
-//!   server runs it in a loop, and `GET /api/cron/calendar-sync` runs it on demand.
+//!   are recognised and handed to the engine, which steers their booking (deleted in Google:
+//!   cancelled here; moved: moved).
+//! - [`Scheduler::try_execute_task`] is the engine's poller step, kept here for callers that
+//!   hold Google; `GET /api/cron/calendar-sync` runs it on demand.
 
 mod busy;
 mod channels;
@@ -42,6 +44,8 @@ use pillow_store::{
     BookingStatus, CalendarConnection, ConnectionPatch, ConnectionStatus, EventSource, EventStatus,
     NewCalendarEvent, NewJob, PushChannel, Store, StoreError, TenantId, Transparency,
 };
+
+pub use crate::sync::{SyncReport, Trigger};
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -56,9 +60,6 @@ pub const BOOKING_PROPERTY: &str = "pillow_booking";
 pub const EVENT_PROPERTY: &str = "pillow_event";
 /// Refresh access tokens this long before they expire.
 pub(crate) const REFRESH_AHEAD: SignedDuration = SignedDuration::from_mins(5);
-/// How long a sync may hold a connection before another process may take it over; every page
-/// extends it.
-pub(crate) const LEASE: SignedDuration = SignedDuration::from_mins(5);
 /// Renew push channels that end within this.
 pub(crate) const CHANNEL_RENEW_BEFORE: SignedDuration = SignedDuration::from_hours(2);
 /// What we ask Google for as a channel's life (Google caps it, usually at a week).
@@ -71,7 +72,8 @@ pub(crate) const PAGE_SIZE: u32 = 2500;
 /// The webhook path; `PUBLIC_URL` + this is the channel address.
 pub const WEBHOOK_PATH: &str = "/api/calendar/google/webhook";
 
-/// Why a sync or write-back did not finish.
+/// Why a Google call of a sync or write-back did not succeed (the engine reads it as a
+/// `ProviderError`).
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error(transparent)]
@@ -83,57 +85,9 @@ pub enum SyncError {
     /// The user must connect again (Google refused our refresh token).
     #[error("Google refused our refresh token: the user must connect Google Calendar again")]
     NeedsReauth,
-    /// Another process holds the connection's sync lease.
-    #[error("another sync of this connection is running")]
-    Busy,
-    /// Sync is turned off for the connection (`sync_enabled: false`).
-    #[error(
-        "sync is turned off for this connection; turn it on with PATCH \
-         /api/calendar/providers/{{id}} and {{\"sync_enabled\": true}}"
-    )]
-    Disabled,
-    #[error("the connection does not exist")]
-    Missing,
 }
 
-/// What one sync did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SyncReport {
-    /// Whether it listed everything (first sync, or after the sync token expired).
-    pub full: bool,
-    /// Events stored or updated.
-    pub upserted: usize,
-    /// Events removed (tombstones, and what a full sync no longer found).
-    pub deleted: usize,
-    /// Our own events seen coming back (bookings and internal events).
-    pub own: usize,
-    pub pages: usize,
-}
-
-/// Why a sync ran, for metrics and logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    Connect,
-    Poll,
-    Push,
-    Manual,
-    /// Sync was turned back on.
-    Resume,
-}
-
-impl Trigger {
-    fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Connect => "connect",
-            Trigger::Poll => "poll",
-            Trigger::Push => "push",
-            Trigger::Manual => "manual",
-            Trigger::Resume => "resume",
-        }
-    }
-}
-
-/// Everything Google sync needs; one per process, shared by handlers, the scheduler and the
+/// Everything Google sync needs; one per process, shared by handlers, the engine and the
 /// outbox worker.
 pub struct GoogleSync {
     pub(crate) store: Arc<dyn Store>,
@@ -143,17 +97,14 @@ pub struct GoogleSync {
     pub states: StateSigner,
     webhook_address: String,
     push: bool,
-    interval: SignedDuration,
-    /// Names this process's leases.
-    owner: String,
-    /// Syncs the connections of other kinds the poller leases.
-    others: std::sync::OnceLock<Arc<crate::sync::SyncEngine>>,
+    /// The engine this adapter is registered with (weak: the engine holds the adapter).
+    engine: std::sync::OnceLock<std::sync::Weak<crate::sync::SyncEngine>>,
 }
 
 impl std::fmt::Debug for GoogleSync {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GoogleSync")
-            .field("owner", &self.owner)
+            .field("push", &self.push)
             .finish_non_exhaustive()
     }
 }
@@ -202,21 +153,19 @@ impl GoogleSync {
             store,
             webhook_address: format!("{}{WEBHOOK_PATH}", config.public_url),
             push: google.push,
-            interval: SignedDuration::try_from(config.sync_interval)
-                .unwrap_or(SignedDuration::from_mins(5)),
-            owner: format!("pid{}", std::process::id()),
-            others: std::sync::OnceLock::new(),
+            engine: std::sync::OnceLock::new(),
         }
     }
 
-    /// Where the poller sends the due connections of kinds other than Google's.
-    pub fn hand_others_to(&self, engine: Arc<crate::sync::SyncEngine>) {
-        let _ = self.others.set(engine);
+    /// Remembers the engine this adapter was registered with (at start-up).
+    pub fn registered_with(&self, engine: &Arc<crate::sync::SyncEngine>) {
+        let _ = self.engine.set(Arc::downgrade(engine));
     }
 
-    /// A lease holder's name for one run: this process, and the run.
-    fn run_owner(&self) -> String {
-        format!("{}:{}", self.owner, Uuid::new_v4())
+    /// The engine that syncs Google's connections; `None` before registration or once the
+    /// server's state is gone.
+    pub fn engine(&self) -> Option<Arc<crate::sync::SyncEngine>> {
+        self.engine.get().and_then(std::sync::Weak::upgrade)
     }
 }
 

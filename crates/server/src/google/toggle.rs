@@ -10,6 +10,7 @@ use pillow_store::{CalendarConnection, ConnectionPatch, StoreError, TenantId, Us
 
 use super::{GoogleSync, Trigger};
 use crate::AppState;
+use crate::sync::SyncEngine;
 
 /// Pauses (`false`) or resumes (`true`) a connection's sync. Pausing stops its push channel;
 /// resuming queues the bookings and events changed meanwhile and syncs in the background.
@@ -47,14 +48,29 @@ pub async fn set_sync_enabled(
     else {
         return Ok(None);
     };
-    if let Some(google) = state.google.clone() {
-        if enabled {
-            // Bookings and events changed while paused were not written: write them now.
+    let google = state.google.clone().filter(|_| connection.kind == "google");
+    if enabled {
+        // Bookings (and events) changed while paused were not written: write them now.
+        if google.is_some() {
             super::queue_catch_up(state, updated.tenant_id, updated.user_id).await?;
-            sync_in_background(google, &updated, Trigger::Resume, Duration::from_secs(60));
-        } else if let Some(channel) = &connection.channel {
-            google.stop_channel(connection, channel).await;
+        } else {
+            crate::sync::connections::queue_catch_up(
+                &state.sync,
+                updated.tenant_id,
+                updated.user_id,
+            )
+            .await?;
         }
+        if state.sync.provider(&updated.kind).is_some() {
+            sync_in_background(
+                state.sync.clone(),
+                &updated,
+                Trigger::Resume,
+                Duration::from_secs(60),
+            );
+        }
+    } else if let (Some(google), Some(channel)) = (google, &connection.channel) {
+        google.stop_channel(connection, channel).await;
     }
     Ok(Some(updated))
 }
@@ -62,14 +78,14 @@ pub async fn set_sync_enabled(
 /// Syncs the connection in the background once its lease is free (waiting at most `wait`):
 /// the request that asked for it answers at once.
 pub fn sync_in_background(
-    google: Arc<GoogleSync>,
+    engine: Arc<SyncEngine>,
     connection: &CalendarConnection,
     trigger: Trigger,
     wait: Duration,
 ) {
     let (tenant, id) = (connection.tenant_id, connection.id);
     tokio::spawn(async move {
-        let _ = google.sync_when_free(tenant, id, trigger, wait).await;
+        let _ = engine.sync_when_free(tenant, id, trigger, wait).await;
     });
 }
 

@@ -1,5 +1,7 @@
 //! Write-back: the outbox jobs that put our bookings and events into the member's Google
-//! Calendar.
+//! Calendar. Bookings go through the engine's shared write-back (`SyncEngine::write_back_to`,
+//! which calls this adapter's `write_booking`/`delete_booking`); internal events, which only
+//! Google receives, are written here.
 //!
 //! Every event we write has a deterministic id ([`g::event_id_for`]) and names its booking or
 //! event in `extendedProperties.private`, so a retried insert answers 409 (done, not a second
@@ -8,9 +10,7 @@
 //! the event already gone (410, 404) is done. Each job reads the current state of its booking
 //! or event, so jobs that run late or out of order still converge on what is true now.
 
-use pillow_store::{
-    BookingId, BookingStatus, CalendarConnection, ConnectionStatus, EventId, Job, TenantId, UserId,
-};
+use pillow_store::{CalendarConnection, ConnectionStatus, EventId, Job, TenantId, UserId};
 use std::collections::BTreeMap;
 
 use pillow_providers::google::{
@@ -19,7 +19,8 @@ use pillow_providers::google::{
 use secrecy::ExposeSecret;
 
 use super::{BOOKING_PROPERTY, EVENT_PROPERTY, GoogleSync, SyncError};
-use crate::outbox::{JobKind, Origin, OutboxJob};
+use crate::outbox::{DeliveryError, JobKind, OutboxJob};
+use crate::sync::{BookingEntry, CalendarProvider};
 
 /// The stored names of the job kinds that write an internal event to Google (or delete it
 /// there).
@@ -38,63 +39,81 @@ enum Desired {
 }
 
 impl GoogleSync {
-    /// Delivers one outbox job to Google. Jobs of users without a Google connection, and
-    /// booking changes that came from Google itself, are done at once.
+    /// Delivers one internal event's job to Google. Jobs of users without a Google
+    /// connection are done at once.
     ///
     /// # Errors
     /// Anything worth retrying later (Google down or rate limiting, a connection that needs
     /// re-authorisation, the database).
-    pub async fn write_back(&self, tenant: TenantId, what: &OutboxJob) -> Result<(), SyncError> {
-        let (kind, user, object) = match what {
-            OutboxJob::Booking(_, change) if change.origin == Some(Origin::Google) => {
-                return Ok(());
-            }
-            OutboxJob::Booking(_, change) => ("booking", change.user_id, change.booking_id.0),
-            OutboxJob::Event(_, change) => ("event", change.user_id, change.event_id.0),
-            // Jobs of other channels (e-mail, webhooks) and test jobs are not Google's.
-            _ => return Ok(()),
-        };
+    pub async fn write_event(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+        user: UserId,
+    ) -> Result<(), SyncError> {
         let Some(connection) = self.connection_of(tenant, user).await? else {
             return Ok(());
         };
-        let desired = match kind {
-            "booking" => {
-                self.desired_booking(tenant, BookingId(object), user)
-                    .await?
-            }
-            _ => self.desired_event(tenant, EventId(object)).await?,
-        };
-        let event_id = g::event_id_for(kind, object);
-        match desired {
+        let event_id = g::event_id_for("event", event.0);
+        match self.desired_event(tenant, event).await? {
             Desired::Absent => self.delete_remote(&connection, &event_id).await,
             Desired::Present(body) => {
                 let written = self.put_remote(&connection, &event_id, *body).await?;
-                let local = match kind {
-                    "booking" => self
-                        .store
-                        .booking_event(tenant, BookingId(object))
-                        .await?
-                        .map(|e| e.id),
-                    _ => Some(EventId(object)),
-                };
-                if let Some(local) = local {
-                    self.store
-                        .set_event_provider_ref(
-                            tenant,
-                            local,
-                            Some(connection.id),
-                            Some(&written.id),
-                            written.etag.as_deref(),
-                        )
-                        .await?;
-                }
+                self.store
+                    .set_event_provider_ref(
+                        tenant,
+                        event,
+                        Some(connection.id),
+                        Some(&written.id),
+                        written.etag.as_deref(),
+                    )
+                    .await?;
                 Ok(())
             }
         }
     }
 
-    /// The user's Google connection that write-back uses (the first one). One that needs
-    /// re-authorisation is an error, so the job waits for the user to connect again.
+    /// Makes the booking's event exist as `entry` says (the engine decided it should), and
+    /// remembers its Google id and ETag on the booking's local event.
+    pub(crate) async fn write_booking_event(
+        &self,
+        connection: &CalendarConnection,
+        entry: &BookingEntry,
+    ) -> Result<(), SyncError> {
+        let body = GoogleEvent {
+            summary: Some(entry.title.clone()),
+            description: entry.description.clone(),
+            start: Some(EventDateTime::at(entry.start)),
+            end: Some(EventDateTime::at(entry.end)),
+            extended_properties: Some(ExtendedProperties {
+                private: BTreeMap::from([(
+                    BOOKING_PROPERTY.to_string(),
+                    entry.booking.to_string(),
+                )]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let event_id = g::event_id_for("booking", entry.booking.0);
+        let written = self.put_remote(connection, &event_id, body).await?;
+        let tenant = connection.tenant_id;
+        if let Some(local) = self.store.booking_event(tenant, entry.booking).await? {
+            self.store
+                .set_event_provider_ref(
+                    tenant,
+                    local.id,
+                    Some(connection.id),
+                    Some(&written.id),
+                    written.etag.as_deref(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The user's Google connection that internal events are written to (the first one). One
+    /// that needs re-authorisation is an error, so the job waits for the user to connect
+    /// again.
     async fn connection_of(
         &self,
         tenant: TenantId,
@@ -110,38 +129,6 @@ impl GoogleSync {
             Some(c) if c.status == ConnectionStatus::NeedsReauth => Err(SyncError::NeedsReauth),
             other => Ok(other),
         }
-    }
-
-    /// The booking as `user`'s calendar should show it: absent once cancelled, or once it
-    /// was handed to another member (their job writes it to theirs).
-    async fn desired_booking(
-        &self,
-        tenant: TenantId,
-        id: BookingId,
-        user: UserId,
-    ) -> Result<Desired, SyncError> {
-        let Some(booking) = self.store.get_booking(tenant, id).await? else {
-            return Ok(Desired::Absent);
-        };
-        if booking.status == BookingStatus::Cancelled || booking.user_id != user {
-            return Ok(Desired::Absent);
-        }
-        let mut description = booking.description.clone().unwrap_or_default();
-        if !description.is_empty() {
-            description.push_str("\n\n");
-        }
-        description.push_str(&format!("Confirmation code: {}", booking.confirmation_code));
-        Ok(Desired::Present(Box::new(GoogleEvent {
-            summary: Some(booking.title.clone()),
-            description: Some(description),
-            start: Some(EventDateTime::at(booking.start)),
-            end: Some(EventDateTime::at(booking.end)),
-            extended_properties: Some(ExtendedProperties {
-                private: BTreeMap::from([(BOOKING_PROPERTY.to_string(), id.to_string())]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })))
     }
 
     async fn desired_event(&self, tenant: TenantId, id: EventId) -> Result<Desired, SyncError> {
@@ -255,7 +242,7 @@ impl GoogleSync {
         Err(SyncError::Google(GoogleError::PreconditionFailed))
     }
 
-    async fn delete_remote(
+    pub(crate) async fn delete_remote(
         &self,
         connection: &CalendarConnection,
         event_id: &str,
@@ -276,8 +263,9 @@ impl GoogleSync {
 }
 
 /// The outbox deliverer that writes bookings and internal events to members' Google
-/// Calendars. Without Google configured there is nowhere to write, so its jobs are done at
-/// once (a server restarted without Google does not pile them up).
+/// Calendars: bookings through the engine's shared write-back, for Google connections only.
+/// Without Google configured there is nowhere to write, so its jobs are done at once (a
+/// server restarted without Google does not pile them up).
 pub struct GoogleWriteBack(pub Option<std::sync::Arc<GoogleSync>>);
 
 #[async_trait::async_trait]
@@ -296,17 +284,24 @@ impl crate::outbox::Deliverer for GoogleWriteBack {
         kinds
     }
 
-    async fn deliver(
-        &self,
-        job: &Job,
-        what: &OutboxJob,
-    ) -> Result<(), crate::outbox::DeliveryError> {
-        match &self.0 {
-            Some(google) => google
-                .write_back(job.tenant_id, what)
+    async fn deliver(&self, job: &Job, what: &OutboxJob) -> Result<(), DeliveryError> {
+        let Some(google) = &self.0 else {
+            return Ok(());
+        };
+        match what {
+            OutboxJob::Event(_, change) => google
+                .write_event(job.tenant_id, change.event_id, change.user_id)
                 .await
-                .map_err(crate::outbox::DeliveryError::retry),
-            None => Ok(()),
+                .map_err(DeliveryError::retry),
+            OutboxJob::Booking(..) => match google.engine() {
+                Some(engine) => engine
+                    .write_back_to(job.tenant_id, what, |p| p.kind() == google.kind())
+                    .await
+                    .map_err(DeliveryError::retry),
+                None => Err(DeliveryError::retry("the sync engine is gone")),
+            },
+            // Jobs of other channels (e-mail, webhooks) and test jobs are not Google's.
+            _ => Ok(()),
         }
     }
 }

@@ -591,11 +591,13 @@ async fn editable(state: &AppState, caller: &Caller, raw_id: &str) -> ApiResult<
                 None => error,
             })
         }
-        EventSource::Google => Err(ApiError::conflict(
-            ErrorCode::ManagedByProvider,
-            "This event comes from a connected calendar: change it there, and the next sync \
+        EventSource::Google | EventSource::Microsoft | EventSource::Caldav => {
+            Err(ApiError::conflict(
+                ErrorCode::ManagedByProvider,
+                "This event comes from a connected calendar: change it there, and the next sync \
              brings the change here.",
-        )),
+            ))
+        }
     }
 }
 

@@ -22,11 +22,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::parse_id;
 use crate::AppState;
 use crate::google::toggle::{connect_url, set_sync_enabled, sync_in_background};
-use crate::google::{GoogleSync, Scheduler, StateError, SyncError, Trigger, hash_token};
+use crate::google::{GoogleSync, Scheduler, StateError, Trigger, hash_token};
 use crate::http::caller::Caller;
 use crate::http::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::json::parse;
+use crate::sync::EngineError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -189,16 +190,28 @@ async fn callback(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<CallbackQuery>,
 ) -> ApiResult<Response> {
-    // A person coming back from Google's consent page in a browser goes to the dashboard's
-    // calendars page with the outcome (only the error's code: a link cannot inject a message).
+    let outcome = complete_connect(&state, query).await;
+    callback_answer(&headers, outcome, "connected")
+}
+
+/// The answer of an OAuth callback: JSON for programs; a person coming back from the
+/// provider's consent page in a browser goes to the dashboard's calendars page with the
+/// outcome (`done`, or only the error's code: a link cannot inject a message).
+pub(super) fn callback_answer<T: Serialize>(
+    headers: &HeaderMap,
+    outcome: ApiResult<T>,
+    done: &str,
+) -> ApiResult<Response> {
     let browser = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
-    match (complete_connect(&state, query).await, browser) {
+    match (outcome, browser) {
         (Ok(connected), false) => Ok(Json(connected).into_response()),
         (Err(error), false) => Err(error),
-        (Ok(_), true) => Ok(Redirect::to("/dashboard/calendars?done=connected").into_response()),
+        (Ok(_), true) => {
+            Ok(Redirect::to(&format!("/dashboard/calendars?done={done}")).into_response())
+        }
         (Err(error), true) => Ok(Redirect::to(&format!(
             "/dashboard/calendars?failed={}",
             error.code.as_str()
@@ -296,7 +309,7 @@ async fn complete_connect(state: &AppState, query: CallbackQuery) -> ApiResult<C
     // What was booked or planned here before the calendar was connected goes to it too.
     crate::google::queue_catch_up(state, flow.tenant, user.id).await?;
     sync_in_background(
-        google,
+        state.sync.clone(),
         &connection,
         Trigger::Connect,
         Duration::from_secs(60),
@@ -344,26 +357,12 @@ async fn disconnect(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let connection = connection_of(&state, &caller, &id).await?;
-    let gone = match &state.google {
-        Some(google) => google.disconnect(&connection).await.map_err(sync_failed)?,
-        None => {
-            state
-                .store
-                .delete_calendar_connection(caller.tenant, connection.id)
-                .await?
-        }
-    };
+    // Without Google configured there is no adapter to release it: it is simply deleted.
+    let gone = crate::sync::connections::disconnect(&state.sync, &connection).await?;
     if gone {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("calendar connection"))
-    }
-}
-
-fn sync_failed(error: SyncError) -> ApiError {
-    match error {
-        SyncError::Store(e) => e.into(),
-        other => ApiError::internal(other),
     }
 }
 
@@ -475,7 +474,7 @@ async fn sync(
     caller: Caller,
     body: Bytes,
 ) -> ApiResult<Json<SyncResults>> {
-    let google = google(&state)?;
+    google(&state)?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     let request: SyncRequest = match first {
         None => SyncRequest::default(),
@@ -500,7 +499,8 @@ async fn sync(
     };
     let mut results = Vec::new();
     for connection in connections.iter().filter(|c| c.kind == "google") {
-        let outcome = google
+        let outcome = state
+            .sync
             .sync_now(caller.tenant, connection.id, Trigger::Manual)
             .await;
         results.push(match outcome {
@@ -515,9 +515,9 @@ async fn sync(
             Err(error) => SyncResult {
                 provider_id: connection.id,
                 outcome: match error {
-                    SyncError::Busy => "busy",
-                    SyncError::Disabled => "disabled",
-                    SyncError::NeedsReauth => "needs_reauth",
+                    EngineError::Busy => "busy",
+                    EngineError::Disabled => "disabled",
+                    ref e if e.needs_reauth() => "needs_reauth",
                     _ => "failed",
                 },
                 full: false,
@@ -599,7 +599,7 @@ struct WebhookAck {
             not the channel's resource"),
         (status = 404), (status = 503)))]
 async fn webhook(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<WebhookAck>> {
-    let google = google(&state)?;
+    google(&state)?;
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let channel_id = text("x-goog-channel-id").ok_or_else(|| {
         ApiError::bad_request(ErrorCode::MissingChannel, "X-Goog-Channel-ID is missing.")
@@ -642,7 +642,12 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap) -> ApiResult
         }));
     }
     metrics::counter!("calendar_push_notifications_total", "provider" => "google").increment(1);
-    sync_in_background(google, &connection, Trigger::Push, Duration::from_secs(30));
+    sync_in_background(
+        state.sync.clone(),
+        &connection,
+        Trigger::Push,
+        Duration::from_secs(30),
+    );
     Ok(Json(WebhookAck {
         outcome: "sync_started",
     }))

@@ -121,9 +121,7 @@ async fn microsoft_connect(
 ) -> ApiResult<Response> {
     let microsoft = microsoft(&state)?;
     let user = super::caldav::member(&state, &caller, query.user_id.as_deref()).await?;
-    let (verifier, challenge) = pkce_pair();
-    let signed = states(&state).sign(caller.tenant, user.id, &verifier, Timestamp::now());
-    let url = microsoft.oauth.authorization_url(&signed, &challenge);
+    let url = connect_url(&state, &microsoft, caller.tenant, user.id);
     let wants_json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -133,6 +131,19 @@ async fn microsoft_connect(
     } else {
         Ok(Redirect::to(&url).into_response())
     }
+}
+
+/// Microsoft's consent page for `user` (PKCE S256, a signed expiring state bound to the
+/// member); the dashboard's "Connect Outlook" starts here too.
+pub(crate) fn connect_url(
+    state: &AppState,
+    microsoft: &MicrosoftProvider,
+    tenant: pillow_store::TenantId,
+    user: UserId,
+) -> String {
+    let (verifier, challenge) = pkce_pair();
+    let signed = states(state).sign(tenant, user, &verifier, Timestamp::now());
+    microsoft.oauth.authorization_url(&signed, &challenge)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -161,9 +172,15 @@ struct MicrosoftConnected {
         (status = 502, description = "`microsoft_unavailable`"), (status = 503)))]
 async fn microsoft_callback(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(query): ApiQuery<CallbackQuery>,
-) -> ApiResult<Json<MicrosoftConnected>> {
-    let microsoft = microsoft(&state)?;
+) -> ApiResult<Response> {
+    let outcome = complete_connect(&state, query).await;
+    super::google::callback_answer(&headers, outcome, "connected_microsoft")
+}
+
+async fn complete_connect(state: &AppState, query: CallbackQuery) -> ApiResult<MicrosoftConnected> {
+    let microsoft = microsoft(state)?;
     if let Some(error) = query.error {
         return Err(ApiError::bad_request(
             ErrorCode::ConsentDenied,
@@ -173,7 +190,7 @@ async fn microsoft_callback(
     let raw_state = query
         .state
         .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidState, "The state is missing."))?;
-    let flow = states(&state)
+    let flow = states(state)
         .verify(&raw_state, Timestamp::now())
         .map_err(|e| match e {
             StateError::Invalid => {
@@ -243,10 +260,10 @@ async fn microsoft_callback(
         .get_calendar_connection(flow.tenant, connection.id)
         .await?
         .unwrap_or(connection);
-    Ok(Json(MicrosoftConnected {
+    Ok(MicrosoftConnected {
         connected: true,
         provider: view(&connection),
-    }))
+    })
 }
 
 /// Disconnect Outlook: ends the change subscription (best effort), deletes the sealed tokens

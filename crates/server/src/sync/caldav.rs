@@ -9,6 +9,7 @@
 //! instances. A full listing runs at least daily to move the window on.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::http::Uri;
 use jiff::{SignedDuration, Timestamp};
@@ -18,12 +19,12 @@ use pillow_providers::caldav::{
 };
 use pillow_providers::crypto::SecretBox;
 use pillow_store::{
-    BookingId, CalendarConnection, EventSource, EventStatus, NewCalendarEvent, Transparency,
+    BookingId, CalendarConnection, EventSource, EventStatus, NewCalendarEvent, Store, Transparency,
 };
 use serde::{Deserialize, Serialize};
 
 use super::provider::{BookingEntry, CalendarProvider, ChangeSet, OwnEvent, ProviderError};
-use crate::domain::time::AllDayDate;
+use crate::domain::time::{AllDayDate, stored_zone};
 
 /// The sync window: this far back and ahead of now. Further ahead than Google's 90 days:
 /// recurring events are expanded here, which is cheap, and bookings may be made months out.
@@ -56,13 +57,31 @@ struct Cursor {
 
 /// The CalDAV [`CalendarProvider`].
 pub struct CalDavProvider {
+    store: Arc<dyn Store>,
     secrets: SecretBox,
     policy: AddressPolicy,
 }
 
 impl CalDavProvider {
-    pub fn new(secrets: SecretBox, policy: AddressPolicy) -> Self {
-        Self { secrets, policy }
+    pub fn new(store: Arc<dyn Store>, secrets: SecretBox, policy: AddressPolicy) -> Self {
+        Self {
+            store,
+            secrets,
+            policy,
+        }
+    }
+
+    /// The zone of the connection's member: floating times and all-day dates in their
+    /// calendar are theirs, not UTC.
+    async fn owner_zone(
+        &self,
+        connection: &CalendarConnection,
+    ) -> Result<jiff::tz::TimeZone, ProviderError> {
+        let user = self
+            .store
+            .get_user(connection.tenant_id, connection.user_id)
+            .await?;
+        Ok(user.map_or(jiff::tz::TimeZone::UTC, |u| stored_zone(&u.time_zone)))
     }
 
     /// A client for `account`, under this server's address policy.
@@ -114,11 +133,12 @@ pub fn failed(error: CalDavError) -> ProviderError {
     }
 }
 
-fn window(now: Timestamp) -> Window {
+/// The sync window, with `zone` (the member's) for times that name no zone of their own.
+fn window(now: Timestamp, zone: jiff::tz::TimeZone) -> Window {
     Window {
         start: now - SignedDuration::from_hours(24 * DAYS_BACK),
         end: now + SignedDuration::from_hours(24 * DAYS_AHEAD),
-        zone: jiff::tz::TimeZone::UTC,
+        zone,
     }
 }
 
@@ -193,8 +213,7 @@ fn resource_events(
                 dav::Transparency::Transparent => Transparency::Transparent,
                 _ => Transparency::Opaque,
             },
-            // Synced busy time: the store keeps every provider's under this source.
-            source: EventSource::Google,
+            source: EventSource::Caldav,
             booking_id: None,
         });
     }
@@ -205,6 +224,10 @@ fn resource_events(
 impl CalendarProvider for CalDavProvider {
     fn kind(&self) -> &'static str {
         "caldav"
+    }
+
+    fn name(&self) -> &'static str {
+        "CalDAV calendar"
     }
 
     async fn changes(
@@ -227,7 +250,7 @@ impl CalendarProvider for CalDavProvider {
             .changes(&href, stored.sync.as_ref())
             .await
             .map_err(failed)?;
-        let window = window(now);
+        let window = window(now, self.owner_zone(connection).await?);
         let mut set = ChangeSet {
             full: changes.full,
             ..Default::default()

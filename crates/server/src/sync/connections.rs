@@ -6,8 +6,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use pillow_providers::caldav::{CalDavAccount, CalDavError};
 use pillow_store::{
-    BookingFilter, BookingStatus, CalendarConnection, NewCalendarConnection, NewJob, StoreError,
-    TenantId, UserId,
+    BookingFilter, CalendarConnection, NewCalendarConnection, NewJob, StoreError, TenantId, UserId,
 };
 use secrecy::SecretString;
 
@@ -174,9 +173,10 @@ pub async fn list(
     engine.store.list_calendar_connections(tenant, user).await
 }
 
-/// Queues a write of every upcoming confirmed booking of `user` (bookings changed while the
-/// calendar was not connected or paused were never written). The writes are idempotent, so
-/// what the calendar already has is not duplicated.
+/// Queues a write of every upcoming booking of `user` (bookings changed while the calendar
+/// was not connected or paused were never written): confirmed ones are written, cancelled
+/// ones removed. The writes are idempotent, so what the calendar already has is not
+/// duplicated, and removing what is not there is done at once.
 ///
 /// # Errors
 /// Database failures.
@@ -199,7 +199,6 @@ pub async fn queue_catch_up(
         .await?;
     let jobs: Vec<NewJob> = bookings
         .iter()
-        .filter(|b| b.status == BookingStatus::Confirmed)
         .map(|b| {
             let change = BookingChange {
                 booking_id: b.id,

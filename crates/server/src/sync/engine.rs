@@ -13,7 +13,7 @@ use pillow_store::{
 use uuid::Uuid;
 
 use super::caldav::CalDavProvider;
-use super::microsoft::{MicrosoftProvider, RENEW_BEFORE};
+use super::microsoft::MicrosoftProvider;
 use super::provider::{CalendarProvider, ChangeSet, OwnEvent, ProviderError};
 use super::{SyncReport, Trigger, origin_of};
 use crate::outbox::{BookingChange, JobKind, OutboxJob};
@@ -33,11 +33,15 @@ pub enum EngineError {
     /// Another sync of the connection is running (in this process or another).
     #[error("another sync of this connection is running")]
     Busy,
-    #[error("sync is turned off for this connection")]
+    /// Sync is turned off for the connection (`sync_enabled: false`).
+    #[error(
+        "sync is turned off for this connection; turn it on with PATCH \
+         /api/calendar/providers/{{id}} and {{\"sync_enabled\": true}}"
+    )]
     Disabled,
     #[error("the connection does not exist")]
     Missing,
-    /// No adapter for this kind on this server (Google is synced by `google/`).
+    /// No adapter for this kind on this server (Google or Outlook when not configured).
     #[error("connections of kind {0:?} are not synced by this engine")]
     Unsupported(String),
 }
@@ -77,7 +81,11 @@ impl SyncEngine {
         } else {
             AddressPolicy::PublicOnly
         };
-        let caldav = Arc::new(CalDavProvider::new(config.secrets.clone(), policy));
+        let caldav = Arc::new(CalDavProvider::new(
+            store.clone(),
+            config.secrets.clone(),
+            policy,
+        ));
         let mut providers: HashMap<&'static str, Arc<dyn CalendarProvider>> = HashMap::new();
         providers.insert(caldav.kind(), caldav.clone());
         let microsoft = config
@@ -97,6 +105,14 @@ impl SyncEngine {
                 .unwrap_or(SignedDuration::from_mins(5)),
             owner: format!("pid{}", std::process::id()),
         }
+    }
+
+    /// Registers the adapter of a provider that lives outside `sync/` (an integration above
+    /// it, such as Google), at start-up.
+    #[must_use]
+    pub fn with_provider(mut self, provider: Arc<dyn CalendarProvider>) -> Self {
+        self.providers.insert(provider.kind(), provider);
+        self
     }
 
     /// The adapter for connections of `kind`, if this engine syncs them.
@@ -127,23 +143,33 @@ impl SyncEngine {
         id: ConnectionId,
         trigger: Trigger,
     ) -> Result<SyncReport, EngineError> {
-        let current = self
-            .store
-            .get_calendar_connection(tenant, id)
-            .await?
-            .ok_or(EngineError::Missing)?;
-        if !current.sync_enabled {
-            return Err(EngineError::Disabled);
-        }
-        if self.provider(&current.kind).is_none() {
-            return Err(EngineError::Unsupported(current.kind));
-        }
+        // Each run leases under a name of its own, so two runs in one process exclude each
+        // other as runs in two processes do.
         let owner = self.run_owner();
-        let connection = self
+        let leased = self
             .store
             .lease_calendar_connection(tenant, id, &owner, Timestamp::now(), LEASE)
-            .await?
-            .ok_or(EngineError::Busy)?;
+            .await?;
+        let Some(connection) = leased else {
+            return match self.store.get_calendar_connection(tenant, id).await? {
+                Some(_) => Err(EngineError::Busy),
+                None => Err(EngineError::Missing),
+            };
+        };
+        // Checked under the lease, so every trigger (push, manual, connect) obeys the toggle.
+        let refused = if !connection.sync_enabled {
+            Some(EngineError::Disabled)
+        } else if self.provider(&connection.kind).is_none() {
+            Some(EngineError::Unsupported(connection.kind.clone()))
+        } else {
+            None
+        };
+        if let Some(error) = refused {
+            self.store
+                .release_calendar_connection(tenant, id, &owner)
+                .await?;
+            return Err(error);
+        }
         self.run_leased(connection, trigger, &owner).await
     }
 
@@ -178,9 +204,17 @@ impl SyncEngine {
     pub async fn sync_due(&self) -> Result<usize, StoreError> {
         let now = Timestamp::now();
         let owner = self.run_owner();
+        // The shortest notice any provider renews at: one that renews later would otherwise
+        // be due on every step until it does.
+        let renew = self
+            .providers
+            .values()
+            .map(|p| p.renew_before())
+            .min()
+            .unwrap_or(SignedDuration::from_hours(2));
         let due = self
             .store
-            .lease_due_calendar_connections(&owner, now, LEASE, now + RENEW_BEFORE, 8)
+            .lease_due_calendar_connections(&owner, now, LEASE, now + renew, 8)
             .await?;
         let count = due.len();
         for connection in due {
@@ -277,14 +311,21 @@ impl SyncEngine {
                     ..Default::default()
                 },
             ),
-            Err(error) if error.needs_reauth() => (
-                "needs_reauth",
-                ConnectionPatch {
-                    status: Some(ConnectionStatus::NeedsReauth),
-                    last_error: Some(Some(error.to_string())),
-                    ..Default::default()
-                },
-            ),
+            Err(error) if error.needs_reauth() => {
+                let name = self
+                    .provider(&connection.kind)
+                    .map_or("the calendar", |p| p.name());
+                (
+                    "needs_reauth",
+                    ConnectionPatch {
+                        status: Some(ConnectionStatus::NeedsReauth),
+                        last_error: Some(Some(format!(
+                            "{name} refused our credentials; connect {name} again"
+                        ))),
+                        ..Default::default()
+                    },
+                )
+            }
             Err(error) => {
                 let failures = connection.failure_count.saturating_add(1);
                 let wait = match error {
@@ -418,7 +459,10 @@ impl SyncEngine {
             None => {
                 tracing::info!(booking = %booking.id, provider = %connection.kind,
                     "the host deleted the booking's event: cancelling it");
-                let reason = format!("Deleted from the host's calendar ({})", connection.kind);
+                let name = self
+                    .provider(&connection.kind)
+                    .map_or("calendar", |p| p.name());
+                let reason = format!("Deleted from the host's {name}");
                 self.store
                     .cancel_booking(
                         tenant,

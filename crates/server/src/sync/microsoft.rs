@@ -307,8 +307,7 @@ fn to_local(connection: &CalendarConnection, event: &GraphEvent) -> Option<NewCa
         } else {
             Transparency::Transparent
         },
-        // Synced busy time: the store keeps every provider's under this source.
-        source: EventSource::Google,
+        source: EventSource::Microsoft,
         booking_id: None,
     })
 }
@@ -317,6 +316,14 @@ fn to_local(connection: &CalendarConnection, event: &GraphEvent) -> Option<NewCa
 impl CalendarProvider for MicrosoftProvider {
     fn kind(&self) -> &'static str {
         "microsoft"
+    }
+
+    fn name(&self) -> &'static str {
+        "Outlook"
+    }
+
+    fn renew_before(&self) -> SignedDuration {
+        RENEW_BEFORE
     }
 
     async fn changes(

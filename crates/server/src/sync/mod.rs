@@ -1,5 +1,7 @@
 //! The calendar sync engine every provider sits on: what differs per provider is a small
-//! [`CalendarProvider`] adapter (`caldav.rs`); what is the same is written once here.
+//! [`CalendarProvider`] adapter (`caldav.rs`, `microsoft.rs`, and Google's in `google/`,
+//! registered at start-up with [`SyncEngine::with_provider`]); what is the same is written
+//! once here.
 //!
 //! - A sync holds the connection's lease in the database, so two processes never sync one
 //!   connection at once; every applied batch extends it.
@@ -13,8 +15,7 @@
 //! - Write-back goes through the outbox (`writeback.rs`), and connecting queues the catch-up
 //!   of upcoming bookings.
 //!
-//! Google keeps its own module for now (`google/`); its scheduler hands the connections of
-//! other kinds it leases to this engine, so one poller serves every kind.
+//! One poller ([`Scheduler`]) serves every kind. The engine knows no provider by name.
 
 pub mod caldav;
 pub mod connections;

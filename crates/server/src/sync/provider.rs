@@ -66,6 +66,23 @@ pub trait CalendarProvider: Send + Sync {
     /// The connection kind it serves (`caldav`, `microsoft`, `google`).
     fn kind(&self) -> &'static str;
 
+    /// What people call it, for messages ("connect Google Calendar again").
+    fn name(&self) -> &'static str;
+
+    /// Connections whose notification channel ends within this are due for a sync (which
+    /// renews it through [`CalendarProvider::ensure_notifications`]).
+    fn renew_before(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_hours(12)
+    }
+
+    /// Whether the provider's booking write-back runs from a deliverer of its own (which also
+    /// writes jobs only it knows, such as Google's internal events) rather than from
+    /// [`crate::sync::ProviderWriteBack`]. Either way the write-back is
+    /// [`crate::sync::SyncEngine::write_back_to`].
+    fn own_deliverer(&self) -> bool {
+        false
+    }
+
     /// Changes since `cursor` (the connection's stored one); a full listing when there is
     /// none or the provider no longer accepts it. Refreshing credentials on the way is the
     /// adapter's business.

@@ -7,23 +7,40 @@ use std::sync::Arc;
 
 use pillow_store::{BookingStatus, ConnectionStatus, Job};
 
-use super::provider::{BookingEntry, ProviderError};
+use super::provider::{BookingEntry, CalendarProvider, ProviderError};
 use super::{EngineError, SyncEngine, origin_of};
 use crate::outbox::{DeliveryError, JobKind, OutboxJob};
 
-/// The outbox deliverer for the engine's providers (Google has its own, `GoogleWriteBack`).
+/// The outbox deliverer for the engine's providers, except those with a deliverer of their
+/// own ([`super::CalendarProvider::own_deliverer`]), which run the same write-back.
 pub struct ProviderWriteBack(pub Arc<SyncEngine>);
 
 impl SyncEngine {
-    /// Delivers one booking job to the member's non-Google connections.
+    /// Delivers one booking job to the member's connections this deliverer serves.
     ///
     /// # Errors
-    /// Anything worth retrying (a provider down or rate limiting, a connection that needs
-    /// re-authorisation, the database).
+    /// As [`SyncEngine::write_back_to`].
     pub async fn write_back(
         &self,
         tenant: pillow_store::TenantId,
         what: &OutboxJob,
+    ) -> Result<(), EngineError> {
+        self.write_back_to(tenant, what, |p| !p.own_deliverer())
+            .await
+    }
+
+    /// Delivers one booking job to the member's connections whose provider `serves` accepts:
+    /// the booking as it is now is written (or removed once cancelled, or once it was handed
+    /// to another member, whose own job writes it to theirs).
+    ///
+    /// # Errors
+    /// Anything worth retrying (a provider down or rate limiting, a connection that needs
+    /// re-authorisation, the database).
+    pub async fn write_back_to(
+        &self,
+        tenant: pillow_store::TenantId,
+        what: &OutboxJob,
+        serves: impl Fn(&dyn CalendarProvider) -> bool,
     ) -> Result<(), EngineError> {
         let OutboxJob::Booking(_, change) = what else {
             return Ok(());
@@ -37,6 +54,9 @@ impl SyncEngine {
             let Some(provider) = self.provider(&connection.kind) else {
                 continue;
             };
+            if !serves(provider.as_ref()) {
+                continue;
+            }
             // A change that came from this kind of calendar is already there.
             if change.origin.is_some() && change.origin == origin_of(&connection.kind) {
                 continue;
@@ -45,7 +65,7 @@ impl SyncEngine {
                 return Err(ProviderError::NeedsReauth.into());
             }
             match &booking {
-                Some(b) if b.status == BookingStatus::Confirmed => {
+                Some(b) if b.status == BookingStatus::Confirmed && b.user_id == change.user_id => {
                     let mut description = b.description.clone().unwrap_or_default();
                     if !description.is_empty() {
                         description.push_str("\n\n");

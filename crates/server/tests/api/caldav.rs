@@ -134,7 +134,8 @@ impl Harness {
             .unwrap();
         let mut out: Vec<_> = events
             .into_iter()
-            .filter(|e| e.source == EventSource::Google && e.provider_id.is_some())
+            // Stored under the connection's own kind, not Google's.
+            .filter(|e| e.source == EventSource::Caldav && e.provider_id.is_some())
             .map(|e| (e.start, e.end))
             .collect();
         out.sort();
@@ -621,7 +622,93 @@ with_radicale!(
     an_invalidated_sync_token_leads_to_a_correct_full_resync,
     a_refused_password_marks_the_connection_needs_reauth,
     the_scheduler_polls_caldav_connections_when_due,
+    floating_times_and_all_day_dates_are_read_in_the_members_zone_across_dst,
 );
+
+/// A member in a zone with a DST change in the window: a weekly 09:00 event written in
+/// floating time (no zone, as some calendar apps write them) blocks 09:00 of the member's own
+/// clock on both sides of the change, not 09:00 UTC; an all-day event keeps its date (stored
+/// as the date itself, which availability reads in the member's zone).
+async fn floating_times_and_all_day_dates_are_read_in_the_members_zone_across_dst(h: &Harness) {
+    let (zone, name, change) = next_dst_change();
+    h.app
+        .store()
+        .update_user(
+            h.tenant.id,
+            h.tenant.owner.id,
+            &pillow_store::UserPatch {
+                time_zone: Some(name.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let id = h.connected().await;
+    let first_day = (change - SignedDuration::from_hours(24 * 14))
+        .to_zoned(zone.clone())
+        .date();
+    let week = |n: i32| first_day.checked_add(jiff::Span::new().weeks(n)).unwrap();
+    let local = |day: jiff::civil::Date, hour: i8| {
+        day.at(hour, 0, 0, 0)
+            .to_zoned(zone.clone())
+            .unwrap()
+            .timestamp()
+    };
+    let stamp =
+        |day: jiff::civil::Date, hour: i8| format!("{}T{hour:02}0000", day.strftime("%Y%m%d"));
+    let floating = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n\
+         BEGIN:VEVENT\r\nUID:floating\r\nDTSTAMP:20260101T000000Z\r\n\
+         DTSTART:{}\r\nDTEND:{}\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Standup\r\n\
+         END:VEVENT\r\nEND:VCALENDAR\r\n",
+        stamp(week(0), 9),
+        stamp(week(0), 10),
+    );
+    h.dav.put("/alice/work/floating.ics", &floating).await;
+    let holiday = week(1).checked_add(jiff::Span::new().days(2)).unwrap();
+    let all_day = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n\
+         BEGIN:VEVENT\r\nUID:holiday\r\nDTSTAMP:20260101T000000Z\r\n\
+         DTSTART;VALUE=DATE:{}\r\nDTEND;VALUE=DATE:{}\r\nSUMMARY:Holiday\r\n\
+         END:VEVENT\r\nEND:VCALENDAR\r\n",
+        holiday.strftime("%Y%m%d"),
+        holiday.tomorrow().unwrap().strftime("%Y%m%d"),
+    );
+    h.dav.put("/alice/work/holiday.ics", &all_day).await;
+    h.sync(id).await;
+
+    let hour = SignedDuration::from_hours(1);
+    let carrier = |d: jiff::civil::Date| {
+        d.at(0, 0, 0, 0)
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .unwrap()
+            .timestamp()
+    };
+    let mut expected: Vec<_> = (0..4)
+        .map(|n| (local(week(n), 9), local(week(n), 9) + hour))
+        .chain([(carrier(holiday), carrier(holiday.tomorrow().unwrap()))])
+        .collect();
+    expected.sort();
+    assert_eq!(h.busy().await, expected, "in {name}, change at {change}");
+    let offsets: std::collections::BTreeSet<_> =
+        (0..4).map(|n| zone.to_offset(local(week(n), 9))).collect();
+    assert_eq!(offsets.len(), 2, "the instances straddle the change");
+    let events = h
+        .app
+        .store()
+        .list_events(
+            h.tenant.id,
+            &EventFilter {
+                user_ids: vec![h.tenant.owner.id],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let holiday_event = events.iter().find(|e| e.title == "Holiday").unwrap();
+    assert!(holiday_event.all_day);
+}
 
 /// Two servers on one PostgreSQL database never sync one CalDAV connection at once: while
 /// one holds the lease the other's manual sync is `busy` and its poller passes it by; and

@@ -10,11 +10,11 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use pillow_fakes::microsoft::{Call, FakeMicrosoft};
 use pillow_server::outbox::{Step, Worker};
-use pillow_server::sync::{ProviderWriteBack, Trigger};
+use pillow_server::sync::{EngineError, ProviderWriteBack, Trigger};
 use pillow_store::{ConnectionId, ConnectionStatus, EventFilter, EventSource};
 use serde_json::{Value, json};
 
-use crate::helpers::{Db, TestApp, always_open, spawn_app_with};
+use crate::helpers::{Db, TestApp, always_open, spawn_app_beside, spawn_app_with};
 
 const CLIENT_ID: &str = "pillow-test-client";
 const CLIENT_SECRET: &str = "pillow-test-secret";
@@ -26,17 +26,20 @@ struct Harness {
     tenant: crate::helpers::Tenant,
 }
 
-async fn harness(db: Db) -> Option<Harness> {
-    let ms = FakeMicrosoft::start().await;
-    let settings = vec![
+fn settings(ms: &FakeMicrosoft) -> Vec<(&'static str, String)> {
+    vec![
         ("MICROSOFT_OAUTH_CLIENT_ID", CLIENT_ID.to_string()),
         ("MICROSOFT_OAUTH_CLIENT_SECRET", CLIENT_SECRET.to_string()),
         ("MICROSOFT_LOGIN_BASE_URL", ms.login_base()),
         ("MICROSOFT_GRAPH_BASE_URL", ms.graph_base()),
         ("MICROSOFT_RETRY_ATTEMPTS", "2".to_string()),
         ("MICROSOFT_RETRY_BASE_MS", "5".to_string()),
-    ];
-    let app = spawn_app_with(db, &settings).await?;
+    ]
+}
+
+async fn harness(db: Db) -> Option<Harness> {
+    let ms = FakeMicrosoft::start().await;
+    let app = spawn_app_with(db, &settings(&ms)).await?;
     ms.register_client(
         CLIENT_ID,
         CLIENT_SECRET,
@@ -145,7 +148,8 @@ impl Harness {
             .unwrap();
         let mut out: Vec<_> = events
             .into_iter()
-            .filter(|e| e.source == EventSource::Google && e.provider_id.is_some())
+            // Stored under the connection's own kind, not Google's.
+            .filter(|e| e.source == EventSource::Microsoft && e.provider_id.is_some())
             .map(|e| (e.start, e.end))
             .collect();
         out.sort();
@@ -588,3 +592,99 @@ with_microsoft!(
     throttling_retry_after_is_respected,
     a_revoked_grant_marks_the_connection_needs_reauth,
 );
+
+/// Two servers on one PostgreSQL database (their own pools and states, as two processes behind
+/// a load balancer) are told again and again, at the same moment, to sync one Outlook
+/// connection: by hand on both and by both pollers, while the host keeps changing the calendar
+/// and delta tokens expire (full resyncs). Graph never answers two delta requests for the
+/// mailbox at once, and the local copy ends equal to Outlook's, nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_on_one_database_never_sync_one_outlook_connection_at_once() {
+    let Some(h) = harness(Db::Postgres).await else {
+        eprintln!("skipped: two servers on one database need PostgreSQL (TEST_DATABASE_URL)");
+        return;
+    };
+    let second = spawn_app_beside(&h.app, &settings(&h.ms)).await;
+    let id = h.connect().await;
+    let ids: Vec<String> = (0..8i64)
+        .map(|n| h.create(&format!("E{n}"), soon(n), 30))
+        .collect();
+    h.sync(id).await;
+    // Long enough that two syncs running together would surely overlap at Graph.
+    h.ms.set_delta_delay(Duration::from_millis(40));
+    h.ms.reset_concurrent_deltas();
+    let pollers =
+        [&h.app, &second].map(|app| pillow_server::sync::Scheduler::new(app.state.sync.clone()));
+    let mut outcomes = std::collections::BTreeMap::<&str, usize>::new();
+    for round in 0..8i64 {
+        h.create(&format!("R{round}"), soon(10 + round), 30);
+        if round % 3 == 1 {
+            h.ms.delete_event(HOST, &ids[round as usize]);
+        }
+        if round % 4 == 3 {
+            h.ms.expire_delta_tokens();
+        }
+        // Even rounds: due, so both pollers join in; odd rounds: the manual syncs alone.
+        if round % 2 == 0 {
+            h.app
+                .store()
+                .update_calendar_connection(
+                    h.tenant.id,
+                    id,
+                    &pillow_store::ConnectionPatch {
+                        next_sync_at: Some(Timestamp::now()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let (a, b, c, d) = tokio::join!(
+            h.app.state.sync.sync_now(h.tenant.id, id, Trigger::Manual),
+            second.state.sync.sync_now(h.tenant.id, id, Trigger::Manual),
+            pollers[0].try_execute_task(),
+            pollers[1].try_execute_task(),
+        );
+        for result in [a, b] {
+            let name = match result {
+                Ok(_) => "synced",
+                Err(EngineError::Busy) => "busy",
+                Err(other) => panic!("sync failed: {other}"),
+            };
+            *outcomes.entry(name).or_default() += 1;
+        }
+        for step in [c.unwrap(), d.unwrap()] {
+            let name = if step == Step::Empty {
+                "tick: nothing due"
+            } else {
+                "tick: synced"
+            };
+            *outcomes.entry(name).or_default() += 1;
+        }
+    }
+    h.ms.set_delta_delay(Duration::ZERO);
+    h.sync(id).await;
+    assert_eq!(
+        h.ms.max_concurrent_deltas(HOST),
+        1,
+        "two syncs of one connection asked Graph at the same time ({outcomes:?})"
+    );
+    assert!(
+        outcomes.get("busy").copied().unwrap_or(0) > 0,
+        "the servers never collided, so the test proved nothing: {outcomes:?}"
+    );
+    assert!(
+        outcomes.get("synced").copied().unwrap_or(0) > 0,
+        "{outcomes:?}"
+    );
+    let half = SignedDuration::from_mins(30);
+    let mut expected: Vec<_> = (0..8i64)
+        .filter(|n| ![1, 4, 7].contains(n))
+        .map(|n| (soon(n), soon(n) + half))
+        .chain((0..8i64).map(|r| (soon(10 + r), soon(10 + r) + half)))
+        .collect();
+    expected.sort();
+    assert_eq!(h.busy().await, expected, "{outcomes:?}");
+    second.finish().await;
+    h.app.finish().await;
+}

@@ -18,6 +18,7 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 
 mod dashboard;
+mod dashboard_calendars;
 mod dashboard_pages;
 mod incall_defects;
 mod live_call;

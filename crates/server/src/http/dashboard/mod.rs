@@ -59,6 +59,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/dashboard/calendars/connect/google",
             get(calendars::connect_google),
         )
+        .route(
+            "/dashboard/calendars/connect/microsoft",
+            get(calendars::connect_microsoft),
+        )
+        .route(
+            "/dashboard/calendars/connect/caldav",
+            post(calendars::connect_caldav_form),
+        )
         .route("/dashboard/calendars/{id}/sync", post(calendars::sync))
         .route("/dashboard/calendars/{id}/pause", post(calendars::pause))
         .route("/dashboard/calendars/{id}/resume", post(calendars::resume))
