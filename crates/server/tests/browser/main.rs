@@ -18,6 +18,9 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 
 mod dashboard;
+mod dashboard_agents;
+mod dashboard_charts;
+mod dashboard_hours;
 mod dashboard_pages;
 mod incall_defects;
 mod live_call;

@@ -306,6 +306,7 @@ pub async fn book_series(
                 title,
                 description,
                 call_id: request.call_id.clone(),
+                channel: Some(request.channel),
             };
             jobs.extend(lifecycle_jobs(
                 JobKind::BookingCreated,
