@@ -216,7 +216,7 @@ async fn agents_page_at(width: u32, prefix: &'static str) {
         .await;
     assert_eq!(
         browser
-            .count(&format!("[data-agent='{id}'] .keys li"))
+            .count(&format!("[data-agent=\"{id}\"] .keys li"))
             .await,
         0
     );

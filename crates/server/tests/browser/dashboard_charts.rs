@@ -64,6 +64,41 @@ async fn charts_are_drawn_at(width: u32, prefix: &'static str) {
     assert_eq!(spec["values"], table);
     assert_eq!(spec["values"], json!([0, 3]));
 
+    // The per-channel figures are the API's counts for each channel over the same instants.
+    let start = from.in_tz("America/New_York").unwrap().timestamp();
+    let end = day
+        .tomorrow()
+        .unwrap()
+        .in_tz("America/New_York")
+        .unwrap()
+        .timestamp();
+    let rows = browser
+        .js("return [...document.querySelectorAll('tr[data-channel]')].map(tr => [tr.dataset.channel, Number(tr.querySelector('[data-figure=confirmed]').textContent)])")
+        .await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 7, "every channel is listed: {rows:?}");
+    for row in rows {
+        let channel = row[0].as_str().unwrap();
+        let (status, body) = dash
+            .call(
+                reqwest::Method::GET,
+                &format!(
+                    "/api/calendar/bookings?start={start}&end={end}&status=confirmed&channel={channel}"
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let counted = body["bookings"].as_array().unwrap().len();
+        assert_eq!(row[1], json!(counted), "{channel}");
+    }
+    assert_eq!(
+        browser
+            .text("tr[data-channel=api] [data-figure=confirmed]")
+            .await,
+        "3"
+    );
+
     browser.check_page().await;
     browser.shot("analytics-charts").await;
     browser.finish().await;

@@ -111,7 +111,7 @@ async fn connecting_google_end_to_end_brings_the_first_syncs_events_into_the_tea
     assert!(
         browser
             .count(&format!(
-                "tr[data-member='{}'] svg.strip path.t",
+                "tr[data-member=\"{}\"] svg.strip path.t",
                 dash.owner.id
             ))
             .await
