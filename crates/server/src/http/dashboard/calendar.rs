@@ -299,6 +299,9 @@ struct Day {
     taken: Arc<Vec<Interval>>,
 }
 
+/// Each member's working rule (none without one) and taken time.
+type Schedules = HashMap<UserId, (Option<Arc<pillow_engine::Rule>>, Arc<Vec<Interval>>)>;
+
 /// Each member's working rule and taken time over the period, from the availability calendar
 /// cache; members without working hours have their busy time read in one query.
 async fn days_of(
@@ -307,7 +310,7 @@ async fn days_of(
     period: &Period,
     members: &[User],
     now: Timestamp,
-) -> PageResult<HashMap<UserId, (Option<Arc<pillow_engine::Rule>>, Arc<Vec<Interval>>)>> {
+) -> PageResult<Schedules> {
     let tenant = viewer.user.tenant_id;
     let ids: Vec<UserId> = members.iter().map(|m| m.id).collect();
     let window = Interval::new(period.from, period.to)
@@ -316,11 +319,10 @@ async fn days_of(
         .calendars
         .calendars(state.store.as_ref(), tenant, &ids, window, now)
         .await?;
-    let mut days: HashMap<UserId, (Option<Arc<pillow_engine::Rule>>, Arc<Vec<Interval>>)> =
-        calendars
-            .into_iter()
-            .map(|c| (c.user_id, (Some(c.rule), c.busy)))
-            .collect();
+    let mut days: Schedules = calendars
+        .into_iter()
+        .map(|c| (c.user_id, (Some(c.rule), c.busy)))
+        .collect();
     let missing: Vec<&User> = members
         .iter()
         .filter(|m| !days.contains_key(&m.id))
