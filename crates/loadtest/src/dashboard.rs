@@ -218,6 +218,7 @@ pub async fn run_dashboard(options: &DashboardOptions) -> Result<DashboardReport
         .build()?;
     // Bookings spread over the members and days, through the API like any client.
     let mut booked = 0;
+    let mut first_booking: Option<String> = None;
     let zone = "America/New_York";
     'days: for day in 0..i64::from(options.days) {
         let date = seeded.start.checked_add(jiff::Span::new().days(day))?;
@@ -240,11 +241,15 @@ pub async fn run_dashboard(options: &DashboardOptions) -> Result<DashboardReport
                 .await?;
             if answer.status().is_success() {
                 booked += 1;
+                if first_booking.is_none() {
+                    let body: serde_json::Value = answer.json().await?;
+                    first_booking = body["id"].as_str().map(str::to_string);
+                }
             }
         }
     }
     let date = seeded.start;
-    let pages = [
+    let mut pages = vec![
         "/dashboard".to_string(),
         "/dashboard/bookings".to_string(),
         format!("/dashboard/bookings?from={date}&to={}", seeded.end),
@@ -254,7 +259,11 @@ pub async fn run_dashboard(options: &DashboardOptions) -> Result<DashboardReport
         "/dashboard/calendars".to_string(),
         format!("/dashboard/analytics?from={date}&to={}", seeded.end),
         "/dashboard/team".to_string(),
+        "/dashboard/agents".to_string(),
     ];
+    if let Some(id) = first_booking {
+        pages.push(format!("/dashboard/bookings/{id}"));
+    }
     let mut baseline = load(
         &client,
         options.base.join("/healthz")?,
@@ -281,6 +290,10 @@ pub async fn run_dashboard(options: &DashboardOptions) -> Result<DashboardReport
     for path in [
         "/dashboard/assets/dashboard.css",
         "/dashboard/assets/htmx-2.0.11.min.js",
+        "/dashboard/assets/charts.js",
+        "/dashboard/assets/hours.js",
+        "/dashboard/assets/uPlot-1.6.32.iife.min.js",
+        "/dashboard/assets/uPlot-1.6.32.min.css",
     ] {
         let body = client
             .get(options.base.join(path)?)

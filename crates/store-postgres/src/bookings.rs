@@ -221,7 +221,8 @@ const USER_ZONES: &str = "\
 /// and the idempotent answer. No row back means the agent check failed; an overlap is the
 /// exclusion constraint's error. `$1` to `$17` are [`NewBooking::insert_values`]; then the
 /// occupied range, the busy event's id, the jobs' ids, kinds and payloads, and the answer's
-/// key, hash, status and body; `$28` the jobs' due times (text, '' for at once).
+/// key, hash, status and body; `$28` the jobs' due times (text, '' for at once); `$29` the
+/// channel ([`NewBooking::channel_value`]).
 const INSERT_BOOKING: &str = "
 WITH agent_ok AS (
     SELECT $3::uuid IS NULL
@@ -230,9 +231,10 @@ WITH agent_ok AS (
     INSERT INTO bookings (id, tenant_id, agent_id, user_id, confirmation_code, start_at, end_at,
                           buffer_before_minutes, buffer_after_minutes, occupied_start_at,
                           occupied_end_at, attendee_name, attendee_email, attendee_phone, notes,
-                          title, description, status, call_id, created_at, updated_at)
+                          title, description, status, call_id, created_at, updated_at,
+                          channel)
     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $18, $19, $10, $11, $12, $13, $14, $15,
-           'confirmed', $16, $17, $17
+           'confirmed', $16, $17, $17, $29
       FROM agent_ok WHERE agent_ok.ok
     RETURNING *
 ), busy_event AS (
@@ -414,7 +416,8 @@ pub(crate) async fn write_booking(
         response.map(|r| r.request_hash.as_str()),
         response.map(|r| i32::from(r.status)),
         response.map(|r| &r.body),
-        job_due.as_slice()
+        job_due.as_slice(),
+        booking.channel_value()
     ];
     let values = booking.insert_values(tenant, Timestamp::now());
     let created = fetch_optional(&mut *tx, INSERT_BOOKING, values.into_iter().chain(extras))

@@ -313,6 +313,7 @@ async fn the_worker_setting_reveals_the_outbox_and_idempotency_records_only() {
                 notes: None,
                 title: "Call".into(),
                 description: None,
+                channel: None,
                 call_id: None,
             },
             &[NewJob {

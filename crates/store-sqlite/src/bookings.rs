@@ -363,10 +363,13 @@ pub(crate) async fn write_booking(
         "INSERT INTO bookings (id, tenant_id, agent_id, user_id, confirmation_code, \
              start_at, end_at, buffer_before_minutes, buffer_after_minutes, attendee_name, \
              attendee_email, attendee_phone, notes, title, description, status, call_id, \
-             created_at, updated_at) \
+             created_at, updated_at, channel) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             'confirmed', $16, $17, $17) RETURNING *",
-        booking.insert_values(tenant, now),
+             'confirmed', $16, $17, $17, $18) RETURNING *",
+        booking
+            .insert_values(tenant, now)
+            .into_iter()
+            .chain([booking.channel_value()]),
     )
     .await?;
     execute(

@@ -146,6 +146,7 @@ pub fn booking(user: UserId, start: &str, end: &str, before: i32, after: i32) ->
         title: "Intro call".into(),
         description: Some("Booked by phone".into()),
         call_id: Some("call_123".into()),
+        channel: Some(BookingChannel::Retell),
     }
 }
 

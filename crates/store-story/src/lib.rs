@@ -140,6 +140,7 @@ macro_rules! store_story_cases {
             ] [];
             bookings [
                 a_new_booking_reads_back_whole,
+                a_bookings_channel_reads_back_and_filters_the_list,
                 a_booking_is_found_by_its_exact_code,
                 a_booking_has_its_own_event_without_the_buffers,
                 a_booking_inside_another_ones_buffer_is_refused,

@@ -49,6 +49,58 @@ impl BookingStatus {
     }
 }
 
+/// Where a booking was made: which edge of the server took the request. Bookings made before
+/// it was recorded have none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BookingChannel {
+    /// Retell's custom functions.
+    Retell,
+    /// Vapi's server tools.
+    Vapi,
+    /// An MCP client.
+    Mcp,
+    /// The in-call widget embedded on a site (or the demo call page).
+    Widget,
+    /// The hosted booking page.
+    Hosted,
+    /// The calendar API (`POST /api/calendar/booking` and series).
+    Api,
+    /// The dashboard.
+    Dashboard,
+}
+
+impl BookingChannel {
+    /// Every channel, in the order pages list them.
+    pub const ALL: [BookingChannel; 7] = [
+        BookingChannel::Retell,
+        BookingChannel::Vapi,
+        BookingChannel::Mcp,
+        BookingChannel::Widget,
+        BookingChannel::Hosted,
+        BookingChannel::Api,
+        BookingChannel::Dashboard,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookingChannel::Retell => "retell",
+            BookingChannel::Vapi => "vapi",
+            BookingChannel::Mcp => "mcp",
+            BookingChannel::Widget => "widget",
+            BookingChannel::Hosted => "hosted",
+            BookingChannel::Api => "api",
+            BookingChannel::Dashboard => "dashboard",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<BookingChannel> {
+        BookingChannel::ALL
+            .into_iter()
+            .find(|channel| channel.as_str() == value)
+    }
+}
+
 /// The person a booking is for (the booking body's `attendee`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attendee {
@@ -83,6 +135,8 @@ pub struct Booking {
     pub cancelled_at: Option<Timestamp>,
     /// The phone call it was made in, if any.
     pub call_id: Option<String>,
+    /// Where it was made; `None` for bookings older than the record of it.
+    pub channel: Option<BookingChannel>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -133,6 +187,8 @@ pub struct NewBooking {
     pub title: String,
     pub description: Option<String>,
     pub call_id: Option<String>,
+    /// Where it is being made.
+    pub channel: Option<BookingChannel>,
 }
 
 impl NewBooking {
@@ -163,6 +219,8 @@ pub struct BookingFilter {
     pub status: Option<BookingStatus>,
     pub user_id: Option<UserId>,
     pub agent_id: Option<AgentId>,
+    /// Only bookings made through this channel.
+    pub channel: Option<BookingChannel>,
     /// Only bookings ending after this instant.
     pub from: Option<Timestamp>,
     /// Only bookings starting before this instant.
@@ -322,6 +380,13 @@ impl FromStored for Booking {
             cancel_reason: row.get_optional("cancel_reason")?,
             cancelled_at: row.get_optional("cancelled_at")?,
             call_id: row.get_optional("call_id")?,
+            channel: match row.get_optional::<String>("channel")? {
+                None => None,
+                Some(text) => Some(
+                    BookingChannel::parse(&text)
+                        .ok_or_else(|| StoreError::Corrupt(format!("booking channel {text:?}")))?,
+                ),
+            },
             created_at: row.get("created_at")?,
             updated_at: row.get("updated_at")?,
         })
@@ -353,6 +418,11 @@ impl NewBooking {
             now.into(),
         ]
     }
+
+    /// The channel, bound after the backend's other parameters of the same `INSERT`.
+    pub fn channel_value(&self) -> StoredValue<'static> {
+        self.channel.map(BookingChannel::as_str).into()
+    }
 }
 
 impl BookingFilter {
@@ -365,6 +435,8 @@ impl BookingFilter {
                 .map(|user| Fragment::bound("user_id = ?", user)),
             self.agent_id
                 .map(|agent| Fragment::bound("agent_id = ?", agent)),
+            self.channel
+                .map(|channel| Fragment::bound("channel = ?", channel.as_str())),
             self.from.map(|from| Fragment::bound("end_at > ?", from)),
             self.to.map(|to| Fragment::bound("start_at < ?", to)),
         ];

@@ -107,7 +107,7 @@ struct UpdateAgent {
     cal_timezone: Option<Option<String>>,
 }
 
-fn check_backend(value: &str) -> Result<AgentBackend, ApiError> {
+pub(crate) fn check_backend(value: &str) -> Result<AgentBackend, ApiError> {
     AgentBackend::parse(value).ok_or_else(|| {
         ApiError::invalid(
             "backend",
@@ -117,7 +117,7 @@ fn check_backend(value: &str) -> Result<AgentBackend, ApiError> {
     })
 }
 
-fn check_agent_name(name: &str) -> Result<String, ApiError> {
+pub(crate) fn check_agent_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid(
@@ -129,7 +129,7 @@ fn check_agent_name(name: &str) -> Result<String, ApiError> {
     Ok(name.to_string())
 }
 
-fn check_slug(slug: &str) -> Result<String, ApiError> {
+pub(crate) fn check_slug(slug: &str) -> Result<String, ApiError> {
     let ok = !slug.is_empty()
         && slug.len() <= 100
         && slug
@@ -147,7 +147,7 @@ fn check_slug(slug: &str) -> Result<String, ApiError> {
 }
 
 /// A Cal.com agent cannot work without a key and an event type.
-fn check_calcom_complete(agent: &Agent) -> Result<(), ApiError> {
+pub(crate) fn check_calcom_complete(agent: &Agent) -> Result<(), ApiError> {
     if agent.backend != AgentBackend::Calcom {
         return Ok(());
     }

@@ -191,6 +191,7 @@ async fn create_booking(
         attendee,
         notes,
         call_id: None,
+        channel: pillow_store::BookingChannel::Api,
     };
     let tenant = caller.tenant;
     let (state_ref, subject, request, offered) = (&state, &subject, &request, offered.as_ref());
@@ -230,6 +231,9 @@ struct ListQuery {
     /// The assigned member.
     user_id: Option<String>,
     agent_id: Option<String>,
+    /// Where the bookings were made: `retell`, `vapi`, `mcp`, `widget`, `hosted`, `api` or
+    /// `dashboard`.
+    channel: Option<String>,
     /// Bookings overlapping [start, end) (RFC 3339).
     start: Option<String>,
     end: Option<String>,
@@ -271,8 +275,22 @@ async fn list_bookings(
             })
         })
         .transpose()?;
+    let channel = query
+        .channel
+        .as_deref()
+        .map(|c| {
+            pillow_store::BookingChannel::parse(c).ok_or_else(|| {
+                ApiError::invalid(
+                    "channel",
+                    ErrorCode::InvalidQuery,
+                    "A channel is retell, vapi, mcp, widget, hosted, api or dashboard.",
+                )
+            })
+        })
+        .transpose()?;
     let filter = BookingFilter {
         status,
+        channel,
         user_id: query
             .user_id
             .as_deref()

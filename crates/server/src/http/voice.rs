@@ -156,6 +156,7 @@ impl RetellCall {
             agent: &self.agent,
             call_id: self.call_id.clone(),
             caller_number: self.from_number.clone(),
+            channel: pillow_store::BookingChannel::Retell,
         }
     }
 }
@@ -356,6 +357,7 @@ async fn vapi_tool_calls(
         agent: &caller.agent,
         call_id: message.call_id.clone(),
         caller_number: message.from_number.clone(),
+        channel: pillow_store::BookingChannel::Vapi,
     };
     let mut results = Vec::with_capacity(message.calls.len());
     // In order, one after another: a booking may follow the availability check it came from.

@@ -112,7 +112,7 @@ pub fn check_origin(index: usize, raw: &str) -> ApiResult<String> {
     }
 }
 
-fn check_origins(origins: &[String]) -> ApiResult<Vec<String>> {
+pub(crate) fn check_origins(origins: &[String]) -> ApiResult<Vec<String>> {
     if origins.len() > MAX_ORIGINS {
         return Err(ApiError::invalid(
             "allowed_origins",
@@ -130,7 +130,7 @@ fn check_origins(origins: &[String]) -> ApiResult<Vec<String>> {
     Ok(checked)
 }
 
-fn check_key_name(name: Option<&str>) -> ApiResult<Option<String>> {
+pub(crate) fn check_key_name(name: Option<&str>) -> ApiResult<Option<String>> {
     match name.map(str::trim) {
         Some(n) if n.is_empty() || n.chars().count() > 100 => Err(ApiError::invalid(
             "name",

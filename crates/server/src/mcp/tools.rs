@@ -100,6 +100,7 @@ pub async fn call(
         agent: &team.agent,
         call_id: None,
         caller_number: None,
+        channel: pillow_store::BookingChannel::Mcp,
     };
     let outcome = voice::call_tool(&ctx, name, Value::Object(arguments)).await;
     Ok(match outcome {

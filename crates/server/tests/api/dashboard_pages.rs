@@ -135,14 +135,27 @@ async fn a_new_booking_and_synced_busy_time_appear_in_the_team_calendar_with_the
     assert!(owners_day.contains("Wanda Newcomer"), "{owners_day}");
     assert!(owners_day.contains(&format!("/dashboard/bookings/{id}")));
     assert!(owners_day.contains("10:00–10:30 EST"), "{owners_day}");
+    // The week sums the busy time up (the hour at the dentist and the half hour booked) and
+    // links to the day; the strip draws it.
+    assert!(owners_day.contains("Busy 1 h 30 min"), "{owners_day}");
+    assert!(
+        owners_day.contains(&format!("date={day}&amp;view=day")),
+        "{owners_day}"
+    );
+    assert!(owners_day.contains(r#"<path class="t""#), "{owners_day}");
+    // Nothing on the other days of the week.
+    let next_day = cell(&after, acme.owner.id, day + 1.day());
+    assert!(
+        !next_day.contains("<li") && !next_day.contains("Busy"),
+        "{next_day}"
+    );
+
+    // The day view shows the same day alone, every busy block with its title.
+    let (_, one_day) = page(app, &format!("{path}&view=day"), &token).await;
+    let owners_day = cell(&one_day, acme.owner.id, day);
+    assert!(owners_day.contains("Wanda Newcomer"), "{owners_day}");
     assert!(owners_day.contains("Dentist appointment"), "{owners_day}");
     assert!(owners_day.contains("13:00–14:00 EST"), "{owners_day}");
-    // Nothing on the other days of the week.
-    assert!(!cell(&after, acme.owner.id, day + 1.day()).contains("<li"));
-
-    // The day view shows the same day alone.
-    let (_, one_day) = page(app, &format!("{path}&view=day"), &token).await;
-    assert!(cell(&one_day, acme.owner.id, day).contains("Wanda Newcomer"));
     assert!(!one_day.contains(&format!(r#"data-date="{}""#, day + 1.day())));
 }
 
@@ -223,8 +236,23 @@ async fn a_member_sees_colleagues_time_in_the_team_calendar_without_its_details(
     assert!(!html.contains("Private Patient"));
     assert!(!html.contains("Divorce lawyer"));
     assert!(!html.contains(&format!("/dashboard/bookings/{id}")));
-    // Their own event keeps its title.
+    // The day view lists the blocks: their own event keeps its title, the owner's do not.
+    let (status, html) = page(
+        app,
+        &format!("/dashboard/calendar?date={day}&view=day"),
+        &token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
     assert!(cell(&html, member.id, day).contains("Errand at the bank"));
+    let owners = cell(&html, acme.owner.id, day);
+    assert!(
+        owners.contains("Booked") && owners.contains("Busy"),
+        "{owners}"
+    );
+    assert!(!html.contains("Private Patient"));
+    assert!(!html.contains("Divorce lawyer"));
+    assert!(!html.contains(&format!("/dashboard/bookings/{id}")));
 }
 
 /// The text a page shows in the first element marked `data-figure="<name>"`.

@@ -12,6 +12,7 @@ mod availability;
 mod availability_cache;
 mod backup;
 mod bodies;
+mod booking_channels;
 mod bookings;
 mod calcom;
 mod caldav;

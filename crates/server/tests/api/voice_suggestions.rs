@@ -140,6 +140,7 @@ async fn voice_suggestions_a_returning_caller_is_offered_and_given_their_previou
                 notes: None,
                 title: "Check-up".into(),
                 description: None,
+                channel: None,
                 call_id: None,
             },
             &[],

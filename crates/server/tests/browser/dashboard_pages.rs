@@ -73,8 +73,9 @@ async fn connecting_google_end_to_end_brings_the_first_syncs_events_into_the_tea
             .contains("Google Calendar is connected")
     );
 
-    // The first sync runs in the background: its events show up in the team calendar.
-    let path = format!("/dashboard/calendar?date={}", tomorrow());
+    // The first sync runs in the background: its events show up in the team calendar's day
+    // view, each block with its title (the week view sums them up per day).
+    let path = format!("/dashboard/calendar?date={}&view=day", tomorrow());
     let started = Instant::now();
     loop {
         browser.open(&dash, &path).await;
@@ -96,6 +97,27 @@ async fn connecting_google_end_to_end_brings_the_first_syncs_events_into_the_tea
     assert!(entry.contains("15:00–15:45 EST"), "{entry}");
     browser.check_page().await;
     browser.shot("team-calendar-synced").await;
+    browser
+        .open(&dash, &format!("/dashboard/calendar?date={}", tomorrow()))
+        .await;
+    let week = browser
+        .text(&format!(
+            "tr[data-member='{}'] td[data-date='{}'] a.taken",
+            dash.owner.id,
+            tomorrow()
+        ))
+        .await;
+    assert!(week.starts_with("Busy "), "{week}");
+    assert!(
+        browser
+            .count(&format!(
+                "tr[data-member=\"{}\"] svg.strip path.t",
+                dash.owner.id
+            ))
+            .await
+            >= 1,
+        "the busy time is drawn in the owner's strips"
+    );
 
     browser.open(&dash, "/dashboard/calendars").await;
     let status = browser

@@ -19,6 +19,9 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 mod dashboard;
 mod dashboard_calendars;
+mod dashboard_agents;
+mod dashboard_charts;
+mod dashboard_hours;
 mod dashboard_pages;
 mod incall_defects;
 mod live_call;

@@ -38,6 +38,55 @@ pub async fn a_new_booking_reads_back_whole(store: &dyn Store) {
     assert_eq!(version(store, acme.id, ada.id).await, 1);
 }
 
+/// The channel a booking came through reads back, lists filter by it, and a booking made
+/// without one (as every booking before channels were recorded) reads back without one.
+pub async fn a_bookings_channel_reads_back_and_filters_the_list(store: &dyn Store) {
+    let World { acme, ada, .. } = world(store).await;
+    let mut by_phone = booking(ada.id, "2025-03-10T10:00:00Z", "2025-03-10T10:30:00Z", 0, 0);
+    by_phone.channel = Some(BookingChannel::Vapi);
+    let mut from_widget = booking(ada.id, "2025-03-10T11:00:00Z", "2025-03-10T11:30:00Z", 0, 0);
+    from_widget.channel = Some(BookingChannel::Widget);
+    let mut unknown = booking(ada.id, "2025-03-10T12:00:00Z", "2025-03-10T12:30:00Z", 0, 0);
+    unknown.channel = None;
+    let by_phone = book(store, acme.id, by_phone).await;
+    let from_widget = book(store, acme.id, from_widget).await;
+    let unknown = book(store, acme.id, unknown).await;
+    assert_eq!(by_phone.channel, Some(BookingChannel::Vapi));
+    assert_eq!(unknown.channel, None);
+    assert_eq!(
+        store
+            .get_booking(acme.id, from_widget.id)
+            .await
+            .unwrap()
+            .and_then(|b| b.channel),
+        Some(BookingChannel::Widget)
+    );
+    let listed = |channel| async move {
+        store
+            .list_bookings(
+                acme.id,
+                &BookingFilter {
+                    channel: Some(channel),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|b| b.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed(BookingChannel::Vapi).await, vec![by_phone.id]);
+    assert_eq!(listed(BookingChannel::Widget).await, vec![from_widget.id]);
+    assert!(listed(BookingChannel::Mcp).await.is_empty());
+    let all = store
+        .list_bookings(acme.id, &BookingFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().any(|b| b.id == unknown.id));
+}
+
 /// Callers read codes aloud, so the store matches exactly; forgiving case is the caller's job.
 pub async fn a_booking_is_found_by_its_exact_code(store: &dyn Store) {
     let World { acme, ada, .. } = world(store).await;

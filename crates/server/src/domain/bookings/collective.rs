@@ -83,6 +83,7 @@ pub(crate) async fn book_collective(
                     title,
                     description,
                     call_id: request.call_id.clone(),
+                    channel: Some(request.channel),
                 },
                 caps: caps_at(Some(write.team), calendar, request.start),
             });

@@ -247,6 +247,7 @@ pub async fn book_typed(
                 title: title.clone(),
                 description: description.clone(),
                 call_id: request.call_id.clone(),
+                channel: Some(request.channel),
             };
             let mut jobs = lifecycle_jobs(JobKind::BookingCreated, new.id, member, notifications);
             if let Some(notifications) = notifications {
@@ -390,6 +391,7 @@ pub(crate) fn preview(tenant: TenantId, new: &NewBooking, now: Timestamp) -> Boo
         cancel_reason: None,
         cancelled_at: None,
         call_id: new.call_id.clone(),
+        channel: new.channel,
         created_at: now,
         updated_at: now,
     }

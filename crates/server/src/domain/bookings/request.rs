@@ -110,4 +110,6 @@ pub struct BookingRequest {
     /// The member to give it to when free (a returning caller's previous host), before the
     /// team's usual order.
     pub preferred_host: Option<pillow_store::UserId>,
+    /// Where the request came in (the edge that took it), recorded on the booking.
+    pub channel: pillow_store::BookingChannel,
 }

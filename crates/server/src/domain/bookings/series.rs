@@ -306,6 +306,7 @@ pub async fn book_series(
                 title,
                 description,
                 call_id: request.call_id.clone(),
+                channel: Some(request.channel),
             };
             // One confirmation e-mail for the whole series (its invite carries the RRULE, see
             // `notify::series_ics`), sent with the first occurrence.

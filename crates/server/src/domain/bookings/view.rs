@@ -46,6 +46,11 @@ pub struct BookingView {
     /// The recurring series the booking belongs to; `null` for a one-off booking.
     #[serde(default)]
     pub series: Option<SeriesView>,
+    /// Where it was made: `retell`, `vapi`, `mcp`, `widget`, `hosted`, `api` or `dashboard`;
+    /// `null` for bookings made before channels were recorded.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub channel: Option<pillow_store::BookingChannel>,
 }
 
 /// A booking's recurring series.
@@ -132,6 +137,7 @@ impl BookingView {
             updated_at: booking.updated_at,
             hosts: Vec::new(),
             series: None,
+            channel: booking.channel,
         }
     }
 }

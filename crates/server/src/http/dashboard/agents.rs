@@ -1,7 +1,8 @@
-//! Agents and voice setup: each agent's zone and backend, who it can book (with each host's
+//! Agents and voice setup: creating an agent and editing its name, zone and backend (see
+//! [`super::agent_forms`]), who it can book (with each host's
 //! priority, round-robin weight and per-day and per-week limits, saved through the same
-//! validation as `PUT /api/agents/{id}/booking-settings`), its widget keys and embed snippet,
-//! and the copy-ready voice setup: tool definitions for Retell, Vapi and OpenAI and the MCP
+//! validation as `PUT /api/agents/{id}/booking-settings`), its widget keys (created with their
+//! allowed origins, revoked) and embed snippet with a copy button, and the copy-ready voice setup: tool definitions for Retell, Vapi and OpenAI and the MCP
 //! URL. Owners and admins only.
 
 use std::collections::HashMap;
@@ -14,9 +15,10 @@ use maud::{Markup, html};
 use pillow_store::{Agent, AgentId, User, UserId};
 use serde::Deserialize;
 
+use super::agent_forms::{self, Place};
 use super::csrf;
 use super::errors::{PageError, PageResult};
-use super::layout::{self, Nav};
+use super::layout::{self, Extras, Nav};
 use super::session::Viewer;
 use crate::AppState;
 use crate::domain::bookings::{AssignableUser, BookingSettings, validate_settings};
@@ -125,6 +127,40 @@ fn hosts_form(
     }
 }
 
+/// What a page shows once, after a form: a notice, a form's refusal, or a new widget key
+/// (whole, this once).
+#[derive(Default)]
+pub struct Flash {
+    pub notice: Option<String>,
+    pub error: Option<(Place, String)>,
+    pub new_key: Option<(AgentId, String)>,
+}
+
+impl Flash {
+    fn error_at(&self, place: Place) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(p, _)| *p == place)
+            .map(|(_, e)| e.as_str())
+    }
+}
+
+/// A copy button for the text of the element `target` (shown by `copy.js`).
+fn copy_button(target: &str, what: &str) -> Markup {
+    html! {
+        button.secondary.copy type="button" data-copy-target=(target) hidden {
+            "Copy " (what)
+        }
+    }
+}
+
+fn embed_snippet(base: &str, agent: AgentId, key: &str) -> String {
+    format!(
+        "<script type=\"module\" src=\"{base}/embed/pillow-incall-calendar.js\"></script>\n\
+         <pillow-incall-calendar agent-id=\"{agent}\" widget-key=\"{key}\"></pillow-incall-calendar>"
+    )
+}
+
 fn voice_setup(state: &AppState, agent: &Agent, signed: bool) -> Markup {
     let base = state.config.public_url.trim_end_matches('/');
     let pretty = |platform: Platform| {
@@ -150,17 +186,13 @@ fn voice_setup(state: &AppState, agent: &Agent, signed: bool) -> Markup {
                 @let id = format!("tools-{}-{}", platform.as_str(), agent.id);
                 label for=(id) { (name) " tool definitions" }
                 textarea.code id=(id) readonly rows="8" { (pretty(platform)) }
+                (copy_button(&format!("#{id}"), &format!("{name} tools")))
             }
         }
     }
 }
 
-async fn render(
-    state: &AppState,
-    viewer: &Viewer,
-    notice: Option<&str>,
-    failed: Option<(AgentId, String)>,
-) -> PageResult<Markup> {
+pub(super) async fn render(state: &AppState, viewer: &Viewer, flash: &Flash) -> PageResult<Markup> {
     let tenant = viewer.user.tenant_id;
     let mut agents = state.store.list_agents(tenant).await?;
     agents.sort_by(|a, b| a.name.cmp(&b.name));
@@ -172,10 +204,14 @@ async fn render(
     for agent in &agents {
         let settings = settings_of(state, agent).await?;
         let keys = state.store.list_widget_keys(tenant, agent.id).await?;
-        let error = failed
+        let agent_error = flash.error_at(Place::Agent(agent.id));
+        let hosts_failed = flash.error_at(Place::Hosts(agent.id));
+        let keys_error = flash.error_at(Place::Keys(agent.id));
+        let new_key = flash
+            .new_key
             .as_ref()
             .filter(|(id, _)| *id == agent.id)
-            .map(|(_, e)| e.as_str());
+            .map(|(_, key)| key.as_str());
         cards.push(html! {
             section.card aria-labelledby={ "agent-" (agent.id) } data-agent=(agent.id) {
                 h2 id={ "agent-" (agent.id) } { (agent.name) }
@@ -183,39 +219,91 @@ async fn render(
                     "Zone " (agent.time_zone) " · " (agent.backend.as_str()) " backend"
                     @if settings.is_none() { " · no booking settings yet" }
                 }
-                (hosts_form(viewer, agent, settings.as_ref(), &members, error))
+                details open[agent_error.is_some()] {
+                    summary { "Edit name, zone and backend" }
+                    form.stack method="post" action={ "/dashboard/agents/" (agent.id) } {
+                        input type="hidden" name=(csrf::FIELD) value=(viewer.csrf);
+                        @if let Some(error) = agent_error {
+                            p.error role="alert" data-testid="agent-error" { (error) }
+                        }
+                        (agent_forms::agent_fields(&format!("edit-{}", agent.id), Some(agent), "zones"))
+                        button type="submit" data-save-agent=(agent.id) { "Save agent" }
+                    }
+                }
+                (hosts_form(viewer, agent, settings.as_ref(), &members, hosts_failed))
                 h3 { "Widget keys" }
+                @if let Some(key) = new_key {
+                    div.notice role="status" data-testid="new-key" {
+                        p { "New widget key: copy it now, it is not shown again." }
+                        label for={ "new-key-" (agent.id) } { "Widget key" }
+                        input.code id={ "new-key-" (agent.id) } readonly value=(key);
+                        (copy_button(&format!("#new-key-{}", agent.id), "key"))
+                        label for={ "new-embed-" (agent.id) } { "Embed snippet with this key" }
+                        textarea.code id={ "new-embed-" (agent.id) } readonly rows="3" {
+                            (embed_snippet(&base, agent.id, key))
+                        }
+                        (copy_button(&format!("#new-embed-{}", agent.id), "snippet"))
+                    }
+                }
                 @if keys.is_empty() {
-                    p.muted { "No widget key yet: create one with " code { "POST /api/agents/" (agent.id) "/widget-keys" } "." }
+                    p.muted { "No widget key yet." }
                 } @else {
-                    ul {
+                    ul.keys {
                         @for key in &keys {
-                            li {
+                            li data-key=(key.id) {
                                 strong { (key.name) } " · " code { (key.prefix) "…" }
                                 " · "
                                 @if key.allowed_origins.is_empty() { "this server's pages only" }
                                 @else { (key.allowed_origins.join(", ")) }
+                                form.inline method="post"
+                                    action={ "/dashboard/agents/" (agent.id) "/widget-keys/" (key.id) "/revoke" } {
+                                    input type="hidden" name=(csrf::FIELD) value=(viewer.csrf);
+                                    button.link.danger-text type="submit" data-revoke=(key.id)
+                                        aria-label={ "Revoke widget key " (key.name) } { "Revoke" }
+                                }
                             }
                         }
                     }
-                    label for={ "embed-" (agent.id) } { "Embed snippet (put the full widget key, pk_…, in widget-key)" }
+                    label for={ "embed-" (agent.id) } { "Embed snippet (put the whole widget key, pk_…, in widget-key)" }
                     textarea.code id={ "embed-" (agent.id) } readonly rows="3" {
-                        "<script type=\"module\" src=\"" (base) "/embed/pillow-incall-calendar.js\"></script>\n"
-                        "<pillow-incall-calendar agent-id=\"" (agent.id) "\" widget-key=\"" (keys[0].prefix) "…\"></pillow-incall-calendar>"
+                        (embed_snippet(&base, agent.id, &format!("{}…", keys[0].prefix)))
                     }
+                    (copy_button(&format!("#embed-{}", agent.id), "snippet"))
+                }
+                @if let Some(error) = keys_error {
+                    p.error role="alert" data-testid="key-error" { (error) }
+                }
+                (agent_forms::key_form(viewer, agent.id))
+                p.muted {
+                    "Try it: " a href={ "/demo/call?agent=" (agent.id) } { "demo call page" }
+                    " · " a href={ "/book/" (agent.id) } { "hosted booking page" }
+                    " (add " code { "key=pk_…" } " to either)"
                 }
                 (voice_setup(state, agent, signed))
             }
         });
     }
-    Ok(layout::page(
+    let new_error = flash.error_at(Place::NewAgent);
+    Ok(layout::page_with(
         "Agents",
         viewer,
         Nav::Agents,
+        Extras::Copy,
         html! {
-            @if let Some(notice) = notice { p.notice role="status" { (notice) } }
-            @if agents.is_empty() {
-                p { "No agents yet. Create one with " code { "POST /api/agents" } "." }
+            @if let Some(notice) = &flash.notice { p.notice role="status" { (notice) } }
+            datalist #zones {
+                @for zone in super::hours::COMMON_ZONES { option value=(zone) {} }
+            }
+            details.card open[agents.is_empty() || new_error.is_some()] {
+                summary { h2.inline { "New agent" } }
+                form.stack method="post" action="/dashboard/agents" {
+                    input type="hidden" name=(csrf::FIELD) value=(viewer.csrf);
+                    @if let Some(error) = new_error {
+                        p.error role="alert" data-testid="new-agent-error" { (error) }
+                    }
+                    (agent_forms::agent_fields("new", None, "zones"))
+                    button type="submit" #create-agent { "Create agent" }
+                }
             }
             @for card in cards { (card) }
         },
@@ -228,10 +316,18 @@ pub async fn page(
     Query(query): Query<AgentsQuery>,
 ) -> PageResult<Response> {
     viewer.require_admin()?;
-    let notice = (query.done.as_deref() == Some("hosts")).then_some("Hosts saved.");
-    Ok(layout::respond(
-        render(&state, &viewer, notice, None).await?,
-    ))
+    let notice = match query.done.as_deref() {
+        Some("hosts") => Some("Hosts saved."),
+        Some("created") => Some("Agent created."),
+        Some("saved") => Some("Agent saved."),
+        Some("revoked") => Some("Widget key revoked: it stops working at once."),
+        _ => None,
+    };
+    let flash = Flash {
+        notice: notice.map(str::to_string),
+        ..Flash::default()
+    };
+    Ok(layout::respond(render(&state, &viewer, &flash).await?))
 }
 
 /// A number field of the hosts form: empty is none; anything else a whole number, 0 or more.
@@ -328,8 +424,11 @@ pub async fn save_hosts(
             .map_err(|e| e.message),
     };
     if let Err(error) = checked {
-        let mut response =
-            layout::respond(render(&state, &viewer, None, Some((agent.id, error))).await?);
+        let flash = Flash {
+            error: Some((Place::Hosts(agent.id), error)),
+            ..Flash::default()
+        };
+        let mut response = layout::respond(render(&state, &viewer, &flash).await?);
         *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(response);
     }

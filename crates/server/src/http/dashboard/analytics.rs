@@ -1,10 +1,11 @@
 //! Analytics over a chosen range of dates: bookings per day and week, per member (is the load
-//! fair?), per agent, the cancellation rate, lead time and the busiest hours. Owners and
-//! admins only.
+//! fair?), per channel (where each booking was made), the cancellation rate, lead time and the
+//! busiest hours. Owners and admins only.
 //!
 //! A booking counts in the range when it starts in it (dates in the viewer's zone), so the
 //! figures are the ones `GET /api/calendar/bookings` lists for the same instants. Charts are
-//! small SVGs drawn here (no script), each beside a table with the exact numbers.
+//! drawn in the browser by uPlot (see [`super::charts`]), each beside a table with the exact
+//! numbers.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,12 +14,14 @@ use axum::response::Response;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
-use maud::{Markup, html};
-use pillow_store::{AgentId, Booking, BookingFilter, BookingStatus, UserId};
+use maud::html;
+use pillow_store::{Booking, BookingChannel, BookingFilter, BookingStatus, UserId};
 use serde::Deserialize;
 
+use super::channels;
+use super::charts;
 use super::errors::{PageError, PageResult};
-use super::layout::{self, Nav};
+use super::layout::{self, Extras, Nav};
 use super::session::Viewer;
 use crate::AppState;
 
@@ -46,8 +49,9 @@ pub struct Figures {
     pub per_week: BTreeMap<Date, usize>,
     /// (confirmed, cancelled) per member.
     pub per_member: HashMap<UserId, (usize, usize)>,
-    /// Confirmed bookings per agent; `None` is the API or the dashboard (no agent).
-    pub per_agent: HashMap<Option<AgentId>, usize>,
+    /// Confirmed bookings per channel they were made through; `None` for bookings made
+    /// before channels were recorded.
+    pub per_channel: BTreeMap<Option<BookingChannel>, usize>,
     /// Confirmed bookings by the local hour they start.
     pub per_hour: [usize; 24],
     /// The median time from booking to appointment, in hours, of confirmed bookings.
@@ -80,7 +84,7 @@ impl Figures {
             member.0 += 1;
             *figures.per_day.entry(day).or_default() += 1;
             *figures.per_week.entry(monday_of(day)).or_default() += 1;
-            *figures.per_agent.entry(booking.agent_id).or_default() += 1;
+            *figures.per_channel.entry(booking.channel).or_default() += 1;
             figures.per_hour[local.hour() as usize] += 1;
             leads.push(
                 booking
@@ -108,22 +112,6 @@ impl Figures {
 fn monday_of(day: Date) -> Date {
     day.checked_sub(i64::from(day.weekday().to_monday_zero_offset()).days())
         .unwrap_or(day)
-}
-
-/// A bar chart as an SVG: one bar per value, scaled to the largest. Its exact numbers are in
-/// the table beside it, which is what assistive technology reads.
-fn bars(label: &str, values: &[usize]) -> Markup {
-    let max = values.iter().copied().max().unwrap_or(0).max(1);
-    let width = values.len().max(1) * 10;
-    html! {
-        svg.chart viewBox={ "0 0 " (width) " 100" } preserveAspectRatio="none" role="img"
-            aria-label=(label) {
-            @for (i, value) in values.iter().enumerate() {
-                @let height = (*value as f64 / max as f64 * 96.0).round();
-                rect x=(i * 10 + 1) y=(100.0 - height) width="8" height=(height) {}
-            }
-        }
-    }
 }
 
 fn range(query: &AnalyticsQuery, viewer: &Viewer) -> PageResult<(Date, Date)> {
@@ -194,29 +182,36 @@ pub async fn page(
     let figures = Figures::of(&bookings, &zone, first, last);
     let mut members = state.store.list_users(tenant).await?;
     members.sort_by(|a, b| a.name.cmp(&b.name));
-    let agents: HashMap<AgentId, String> = state
-        .store
-        .list_agents(tenant)
-        .await?
+    // Every channel is listed, so a channel nobody used shows its zero.
+    let mut by_channel: Vec<(Option<BookingChannel>, usize)> = BookingChannel::ALL
         .into_iter()
-        .map(|a| (a.id, a.name))
-        .collect();
-    let mut by_agent: Vec<(String, usize)> = figures
-        .per_agent
-        .iter()
-        .map(|(agent, n)| {
-            let name = match agent {
-                Some(id) => agents
-                    .get(id)
-                    .cloned()
-                    .unwrap_or_else(|| "(removed agent)".into()),
-                None => "API or dashboard (no agent)".into(),
-            };
-            (name, *n)
+        .map(|c| {
+            (
+                Some(c),
+                figures.per_channel.get(&Some(c)).copied().unwrap_or(0),
+            )
         })
         .collect();
-    by_agent.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    if let Some(n) = figures.per_channel.get(&None) {
+        by_channel.push((None, *n));
+    }
+    let channel_labels: Vec<String> = by_channel
+        .iter()
+        .map(|(c, _)| channels::label(*c).to_string())
+        .collect();
+    let channel_values: Vec<usize> = by_channel.iter().map(|(_, n)| *n).collect();
+    let day_labels: Vec<String> = figures
+        .per_day
+        .keys()
+        .map(|d| d.strftime("%a %-d %b").to_string())
+        .collect();
     let day_values: Vec<usize> = figures.per_day.values().copied().collect();
+    let member_labels: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+    let member_values: Vec<usize> = members
+        .iter()
+        .map(|m| figures.per_member.get(&m.id).map_or(0, |f| f.0))
+        .collect();
+    let hour_labels: Vec<String> = (0..24).map(|h| format!("{h:02}:00")).collect();
     let content = html! {
         form.filters method="get" action="/dashboard/analytics" {
             div {
@@ -252,7 +247,7 @@ pub async fn page(
         }
         section.card aria-labelledby="per-day-title" {
             h2 #per-day-title { "Confirmed bookings per day" }
-            (bars("Confirmed bookings per day", &day_values))
+            (charts::bars("Confirmed bookings per day", "Day", "Confirmed", &day_labels, &day_values))
             details {
                 summary { "Figures per day" }
                 div.table-wrap {
@@ -281,6 +276,7 @@ pub async fn page(
             }
             section.card aria-labelledby="per-member-title" {
                 h2 #per-member-title { "Per member" }
+                (charts::bars("Confirmed bookings per member", "Member", "Confirmed", &member_labels, &member_values))
                 table.compact {
                     thead {
                         tr {
@@ -303,16 +299,23 @@ pub async fn page(
                     }
                 }
             }
-            section.card aria-labelledby="per-agent-title" {
-                h2 #per-agent-title { "Per agent" }
-                @if by_agent.is_empty() {
-                    p.muted { "No confirmed bookings in this range." }
-                } @else {
-                    table.compact {
-                        thead { tr { th scope="col" { "Booked by" } th scope="col" { "Confirmed" } } }
-                        tbody {
-                            @for (name, n) in &by_agent {
-                                tr { td { (name) } td { (n) } }
+            section.card aria-labelledby="per-channel-title" {
+                h2 #per-channel-title { "Per channel" }
+                (charts::bars("Confirmed bookings per channel", "Channel", "Confirmed", &channel_labels, &channel_values))
+                table.compact {
+                    thead {
+                        tr {
+                            th scope="col" { "Booked through" }
+                            th scope="col" { "Confirmed" }
+                            th scope="col" { "Share" }
+                        }
+                    }
+                    tbody {
+                        @for (channel, n) in &by_channel {
+                            tr data-channel=(channels::name(*channel)) {
+                                td { (channels::label(*channel)) }
+                                td data-figure="confirmed" { (n) }
+                                td { (percent((figures.confirmed > 0).then(|| *n as f64 * 100.0 / figures.confirmed as f64))) }
                             }
                         }
                     }
@@ -322,8 +325,7 @@ pub async fn page(
         section.card aria-labelledby="hours-title" {
             h2 #hours-title { "Busiest hours" }
             p.muted { "Confirmed bookings by the hour they start, in " (viewer.user.time_zone) "." }
-            (bars("Confirmed bookings by starting hour", &figures.per_hour))
-            p.axis.muted aria-hidden="true" { span { "00:00" } span { "12:00" } span { "23:00" } }
+            (charts::bars("Confirmed bookings by starting hour", "Hour", "Confirmed", &hour_labels, &figures.per_hour))
             details {
                 summary { "Figures per hour" }
                 table.compact {
@@ -339,10 +341,11 @@ pub async fn page(
             }
         }
     };
-    Ok(layout::respond(layout::page(
+    Ok(layout::respond(layout::page_with(
         "Analytics",
         &viewer,
         Nav::Analytics,
+        Extras::Charts,
         content,
     )))
 }
@@ -376,6 +379,7 @@ mod tests {
             cancel_reason: None,
             cancelled_at: None,
             call_id: None,
+            channel: Some(BookingChannel::Vapi),
             created_at: start - jiff::SignedDuration::from_hours(24),
             updated_at: start,
         }
@@ -405,6 +409,7 @@ mod tests {
         assert_eq!(figures.per_hour[22], 1);
         assert_eq!(figures.per_hour[10], 1);
         assert_eq!(figures.per_member[&ada], (2, 1));
+        assert_eq!(figures.per_channel[&Some(BookingChannel::Vapi)], 2);
         assert_eq!(figures.median_lead_hours, Some(24.0));
         let rate = figures.cancellation_rate().unwrap();
         assert!((rate - 100.0 / 3.0).abs() < 1e-9);

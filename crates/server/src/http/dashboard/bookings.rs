@@ -15,6 +15,7 @@ use maud::{Markup, html};
 use pillow_store::{Booking, BookingFilter, BookingId, BookingStatus, User, UserId};
 use serde::Deserialize;
 
+use super::channels::{self, ChannelFilter};
 use super::csrf;
 use super::errors::{PageError, PageResult};
 use super::home::names;
@@ -37,6 +38,8 @@ pub struct Filters {
     #[serde(default)]
     status: String,
     #[serde(default)]
+    channel: String,
+    #[serde(default)]
     q: String,
 }
 
@@ -46,6 +49,7 @@ struct Parsed {
     to: Date,
     member: Option<UserId>,
     status: Option<BookingStatus>,
+    channel: ChannelFilter,
     query: String,
 }
 
@@ -100,6 +104,7 @@ fn parse(filters: &Filters, viewer: &Viewer) -> PageResult<Parsed> {
             Some(viewer.user.id)
         },
         status,
+        channel: ChannelFilter::parse(&filters.channel)?,
         query: filters.q.trim().to_lowercase(),
     })
 }
@@ -144,6 +149,7 @@ async fn select(state: &AppState, viewer: &Viewer, parsed: &Parsed) -> PageResul
                 status: parsed.status,
                 user_id: parsed.member,
                 agent_id: None,
+                channel: parsed.channel.stored(),
                 from: Some(start(parsed.from)?),
                 to: Some(start(parsed.to.tomorrow().unwrap_or(parsed.to))?),
                 limit: None,
@@ -152,7 +158,7 @@ async fn select(state: &AppState, viewer: &Viewer, parsed: &Parsed) -> PageResul
         .await?;
     Ok(bookings
         .into_iter()
-        .filter(|b| matches(b, &parsed.query))
+        .filter(|b| parsed.channel.admits(b.channel) && matches(b, &parsed.query))
         .collect())
 }
 
@@ -172,6 +178,10 @@ fn filter_form(
     let mut members: Vec<&User> = people.values().collect();
     members.sort_by(|a, b| a.name.cmp(&b.name));
     let status = filters.status.trim();
+    let channel = match filters.channel.trim() {
+        "" => "all",
+        other => other,
+    };
     html! {
         form.filters #filters method="get" action="/dashboard/bookings"
             hx-get="/dashboard/bookings" hx-target="#results" hx-select="#results"
@@ -205,6 +215,14 @@ fn filter_form(
                     option value="cancelled" selected[status == "cancelled"] { "Cancelled" }
                 }
             }
+            div {
+                label for="channel" { "Channel" }
+                select #channel name="channel" {
+                    @for (value, label) in channels::choices() {
+                        option value=(value) selected[channel == value] { (label) }
+                    }
+                }
+            }
             div.grow {
                 label for="q" { "Search" }
                 input #q type="search" name="q" value=(filters.q)
@@ -223,6 +241,7 @@ fn export_link(filters: &Filters) -> String {
         .append_pair("to", &filters.to)
         .append_pair("member", &filters.member)
         .append_pair("status", &filters.status)
+        .append_pair("channel", &filters.channel)
         .append_pair("q", &filters.q)
         .finish();
     format!("/dashboard/bookings.csv?{query}")
@@ -257,6 +276,7 @@ pub async fn list(
                                 th scope="col" { "Attendee" }
                                 th scope="col" { "With" }
                                 th scope="col" { "Code" }
+                                th scope="col" { "Channel" }
                                 th scope="col" { "Status" }
                             }
                         }
@@ -271,6 +291,9 @@ pub async fn list(
                                     }
                                     td data-label="With" { (host(&people, booking.user_id)) }
                                     td data-label="Code" { code { (booking.confirmation_code) } }
+                                    td data-label="Channel" data-channel=(channels::name(booking.channel)) {
+                                        (channels::label(booking.channel))
+                                    }
                                     td data-label="Status" {
                                         span class={ "badge " (booking.status.as_str()) } {
                                             (booking.status.as_str())
@@ -355,6 +378,8 @@ fn detail_page(
                 dd { code { (booking.confirmation_code) } }
                 dt { "Title" }
                 dd { (booking.title) }
+                dt { "Booked through" }
+                dd #channel { (channels::label(booking.channel)) }
                 @if let Some(notes) = &booking.notes {
                     dt { "Notes" }
                     dd { (notes) }
@@ -522,6 +547,7 @@ pub async fn export(
             "attendee_email",
             "attendee_phone",
             "cancel_reason",
+            "channel",
         ])
         .map_err(DomainError::internal)?;
     for b in &bookings {
@@ -538,6 +564,7 @@ pub async fn export(
                 cell(b.attendee.email.as_deref().unwrap_or("")),
                 cell(b.attendee.phone.as_deref().unwrap_or("")),
                 cell(b.cancel_reason.as_deref().unwrap_or("")),
+                channels::name(b.channel).to_string(),
             ])
             .map_err(DomainError::internal)?;
     }

@@ -5,8 +5,19 @@
 //! Everyone in the organisation sees when colleagues are busy; the titles of synced events and
 //! the attendees of bookings are shown only to owners and admins and to the member whose they
 //! are, so a member sees "Busy" and "Booked" for the rest of the team.
+//!
+//! Every cell has a strip ([`strip`]): the day with working hours shaded, time taken, bookings
+//! and the now-line. The week view lists each cell's bookings and how long the member is
+//! busy, linking to the day; the day view lists every busy block too, with its title where
+//! the viewer may see it. The week's busy time comes from the availability calendar cache
+//! (the members' rules and busy time, kept per member while their version holds), so a
+//! week of twenty busy members costs two small queries; the day view reads that day's events
+//! in one range query over the members' index.
+
+mod strip;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -14,6 +25,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use maud::{Markup, html};
+use pillow_engine::Interval;
 use pillow_store::{
     Booking, BookingFilter, BookingStatus, CalendarEvent, EventFilter, EventSource, EventStatus,
     Transparency, User, UserId,
@@ -25,6 +37,7 @@ use super::layout::{self, Nav};
 use super::session::Viewer;
 use crate::AppState;
 use crate::domain::error::DomainError;
+use strip::Strip;
 
 /// Bookings and events read for one page; far more than a week of one team holds.
 const READ_LIMIT: u32 = 20_000;
@@ -199,12 +212,16 @@ fn event_entry(event: &CalendarEvent, viewer: &Viewer) -> Entry {
 /// Each member's entries by day, in start order.
 type Grid = HashMap<(UserId, Date), Vec<Entry>>;
 
-async fn grid(state: &AppState, viewer: &Viewer, period: &Period) -> PageResult<Grid> {
-    let tenant = viewer.user.tenant_id;
-    let bookings = state
+/// The confirmed bookings of the period: one range query.
+async fn bookings_of(
+    state: &AppState,
+    viewer: &Viewer,
+    period: &Period,
+) -> PageResult<Vec<Booking>> {
+    Ok(state
         .store
         .list_bookings(
-            tenant,
+            viewer.user.tenant_id,
             &BookingFilter {
                 status: Some(BookingStatus::Confirmed),
                 from: Some(period.from),
@@ -213,30 +230,41 @@ async fn grid(state: &AppState, viewer: &Viewer, period: &Period) -> PageResult<
                 ..Default::default()
             },
         )
-        .await?;
-    // All-day events carry their dates at 00:00 UTC: widen by a day and place them by date.
-    let events = state
+        .await?)
+}
+
+/// The members' events of the period that block time: one range query over the members'
+/// index (all-day events carry their dates at 00:00 UTC, so the store widens by a day and
+/// they are placed by date).
+async fn events_of(
+    state: &AppState,
+    viewer: &Viewer,
+    period: &Period,
+    members: &[User],
+) -> PageResult<Vec<CalendarEvent>> {
+    let mut events = state
         .store
         .list_events(
-            tenant,
+            viewer.user.tenant_id,
             &EventFilter {
-                user_ids: Vec::new(),
+                user_ids: members.iter().map(|m| m.id).collect(),
                 from: Some(period.from),
                 to: Some(period.to),
                 include_cancelled: false,
             },
         )
         .await?;
+    events.retain(blocks_time);
+    Ok(events)
+}
+
+/// Places bookings and events in their members' days.
+fn grid(viewer: &Viewer, period: &Period, bookings: &[Booking], events: &[CalendarEvent]) -> Grid {
     let mut grid = Grid::new();
     let entries = bookings
         .iter()
         .map(|b| (b.user_id, booking_entry(b, viewer)))
-        .chain(
-            events
-                .iter()
-                .filter(|e| blocks_time(e))
-                .map(|e| (e.user_id, event_entry(e, viewer))),
-        );
+        .chain(events.iter().map(|e| (e.user_id, event_entry(e, viewer))));
     for (user, entry) in entries {
         let (first, last) = dates_of(&entry, &period.zone);
         let shown: Vec<Date> = period
@@ -261,7 +289,77 @@ async fn grid(state: &AppState, viewer: &Viewer, period: &Period) -> PageResult<
         list.sort_by_key(|e| (!e.all_day, e.start));
         coalesce(list);
     }
-    Ok(grid)
+    grid
+}
+
+/// What a member's strip is drawn from: their working hours (none without a rule) and the
+/// time already taken (busy events and bookings with their buffers).
+struct Day {
+    working: Vec<Interval>,
+    taken: Arc<Vec<Interval>>,
+}
+
+/// Each member's working rule (none without one) and taken time.
+type Schedules = HashMap<UserId, (Option<Arc<pillow_engine::Rule>>, Arc<Vec<Interval>>)>;
+
+/// Each member's working rule and taken time over the period, from the availability calendar
+/// cache; members without working hours have their busy time read in one query.
+async fn days_of(
+    state: &AppState,
+    viewer: &Viewer,
+    period: &Period,
+    members: &[User],
+    now: Timestamp,
+) -> PageResult<Schedules> {
+    let tenant = viewer.user.tenant_id;
+    let ids: Vec<UserId> = members.iter().map(|m| m.id).collect();
+    let window = Interval::new(period.from, period.to)
+        .ok_or_else(|| PageError::bad_request("That period is empty."))?;
+    let calendars = state
+        .calendars
+        .calendars(state.store.as_ref(), tenant, &ids, window, now)
+        .await?;
+    let mut days: Schedules = calendars
+        .into_iter()
+        .map(|c| (c.user_id, (Some(c.rule), c.busy)))
+        .collect();
+    let missing: Vec<&User> = members
+        .iter()
+        .filter(|m| !days.contains_key(&m.id))
+        .collect();
+    if !missing.is_empty() {
+        let widen = pillow_store::ALL_DAY_WIDENING;
+        let events = state
+            .store
+            .busy_events(
+                tenant,
+                &missing.iter().map(|m| m.id).collect::<Vec<_>>(),
+                period.from.checked_sub(widen).unwrap_or(period.from),
+                period.to.checked_add(widen).unwrap_or(period.to),
+            )
+            .await?;
+        for member in missing {
+            let zone = crate::domain::time::stored_zone(&member.time_zone);
+            let busy = crate::domain::availability::busy_intervals(&events, member.id, &zone);
+            days.insert(member.id, (None, Arc::new(busy)));
+        }
+    }
+    Ok(days)
+}
+
+impl Day {
+    fn strip(&self, strip: &Strip, booked: &[&Booking], now: Timestamp) -> (Markup, i64) {
+        let pairs = |list: &[Interval]| list.iter().map(|i| (i.start, i.end)).collect::<Vec<_>>();
+        let taken = pairs(&self.taken);
+        let minutes = strip.covered(taken.iter().copied());
+        let markup = strip.render(
+            &strip.path(pairs(&self.working)),
+            &strip.path(taken),
+            &strip.path(booked.iter().map(|b| (b.start, b.end))),
+            now,
+        );
+        (markup, minutes)
+    }
 }
 
 /// Merges busy entries that overlap or touch and read the same (and open nothing): a day of
@@ -318,7 +416,20 @@ fn link_to(period: &Period, date: Date, view: View) -> String {
     format!("/dashboard/calendar?{query}")
 }
 
-fn controls(period: &Period) -> PageResult<Markup> {
+/// The zone picker's suggestions: the team's own zones and the viewer's, then the zones most
+/// offices are in. Any IANA name may be typed; the full list (hundreds) would weigh more
+/// than the calendar itself.
+fn suggested_zones(members: &[User], period: &Period) -> Vec<String> {
+    let mut zones: Vec<String> = std::iter::once(period.zone_name.clone())
+        .chain(members.iter().map(|m| m.time_zone.clone()))
+        .chain(super::hours::COMMON_ZONES.iter().map(|z| z.to_string()))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    zones.retain(|z| seen.insert(z.clone()));
+    zones
+}
+
+fn controls(period: &Period, members: &[User]) -> PageResult<Markup> {
     let step = period.view.length();
     let first = period.days[0];
     let previous = first
@@ -356,7 +467,7 @@ fn controls(period: &Period) -> PageResult<Markup> {
                 input #zone name="zone" list="zones" value=(period.zone_name)
                     autocomplete="off" spellcheck="false";
                 datalist #zones {
-                    @for zone in super::hours::zones() { option value=(zone) {} }
+                    @for zone in suggested_zones(members, period) { option value=(zone) {} }
                 }
             }
             div.actions { button type="submit" { "Show" } }
@@ -370,20 +481,73 @@ pub async fn page(
     Query(query): Query<CalendarQuery>,
 ) -> PageResult<Response> {
     let period = period(&query, &viewer)?;
-    let grid = grid(&state, &viewer, &period).await?;
     let mut members: Vec<User> = state.store.list_users(viewer.user.tenant_id).await?;
     members.sort_by(|a, b| a.name.cmp(&b.name));
     let now = Timestamp::now();
+    let bookings = bookings_of(&state, &viewer, &period).await?;
+    let events = match period.view {
+        View::Day => events_of(&state, &viewer, &period, &members).await?,
+        View::Week => Vec::new(),
+    };
+    let grid = grid(&viewer, &period, &bookings, &events);
+    let days = days_of(&state, &viewer, &period, &members, now).await?;
+    let strips: Vec<Option<Strip>> = period
+        .days
+        .iter()
+        .map(|d| Strip::of(*d, &period.zone))
+        .collect();
+    let mut booked: HashMap<UserId, Vec<&Booking>> = HashMap::new();
+    for booking in &bookings {
+        booked.entry(booking.user_id).or_default().push(booking);
+    }
     let abbreviation = now.to_zoned(period.zone.clone()).strftime("%Z").to_string();
     let today = now.to_zoned(period.zone.clone()).date();
     let range = match period.view {
         View::Week => format!("Week of {}", period.days[0].strftime("%a %-d %b %Y")),
         View::Day => period.days[0].strftime("%A %-d %b %Y").to_string(),
     };
+    let no_bookings = Vec::new();
+    let cell = |member: &User, index: usize, day: Date| -> Markup {
+        let entries = grid.get(&(member.id, day));
+        let drawn = strips[index].as_ref().map(|strip| {
+            let (rule, taken) = days
+                .get(&member.id)
+                .cloned()
+                .unwrap_or((None, Arc::default()));
+            let (from, to) = strip.bounds();
+            let working = match (rule, Interval::new(from, to)) {
+                (Some(rule), Some(window)) => pillow_engine::working_intervals(&rule, window),
+                _ => Vec::new(),
+            };
+            Day { working, taken }.strip(strip, booked.get(&member.id).unwrap_or(&no_bookings), now)
+        });
+        html! {
+            td data-date=(day) {
+                @if let Some((markup, _)) = &drawn { (markup) }
+                @if let Some(entries) = entries {
+                    ul.entries {
+                        @for entry in entries {
+                            (entry_markup(entry, &period.zone))
+                        }
+                    }
+                }
+                @if period.view == View::Week {
+                    @if let Some((_, minutes)) = drawn.filter(|(_, m)| *m > 0) {
+                        a.taken href=(link_to(&period, day, View::Day)) {
+                            "Busy " (strip::duration(minutes))
+                        }
+                    }
+                }
+            }
+        }
+    };
     let content = html! {
-        (controls(&period)?)
+        (controls(&period, &members)?)
         p.muted role="status" data-testid="zone" {
             (range) ". Times are in " strong { (period.zone_name) } " (" (abbreviation) ")."
+            @if period.view == View::Week {
+                " Open a day for each busy block."
+            }
         }
         div.table-wrap {
             table.team-calendar data-view=(period.view.as_str()) {
@@ -402,16 +566,8 @@ pub async fn page(
                     @for member in &members {
                         tr data-member=(member.id) {
                             th scope="row" { (member.name) }
-                            @for day in &period.days {
-                                td data-date=(day) {
-                                    @if let Some(entries) = grid.get(&(member.id, *day)) {
-                                        ul.entries {
-                                            @for entry in entries {
-                                                (entry_markup(entry, &period.zone))
-                                            }
-                                        }
-                                    }
-                                }
+                            @for (index, day) in period.days.iter().enumerate() {
+                                (cell(member, index, *day))
                             }
                         }
                     }
@@ -419,8 +575,10 @@ pub async fn page(
             }
         }
         p.legend.muted {
+            span.key.working { "Working hours" } " "
+            span.key.busy { "Busy (calendars and bookings)" } " "
             span.key.booking { "Booking" } " "
-            span.key.busy { "Busy in a connected calendar" }
+            span.key.now { "Now" }
         }
     };
     Ok(layout::respond(layout::page(

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::csrf;
 use super::errors::{PageError, PageResult};
-use super::layout::{self, Nav};
+use super::layout::{self, Extras, Nav};
 use super::session::Viewer;
 use crate::AppState;
 use crate::domain::rules::{default_rule, save_default_rule};
@@ -299,6 +299,34 @@ fn input_for(origin: &HashMap<String, String>, field: &str) -> String {
     "timezone".into()
 }
 
+/// Zones most offices are in: short suggestions where the whole list would weigh too much.
+pub(super) const COMMON_ZONES: [&str; 24] = [
+    "UTC",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Toronto",
+    "America/Vancouver",
+    "America/Mexico_City",
+    "America/Sao_Paulo",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Africa/Johannesburg",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+];
+
 /// Every IANA zone name the engine knows, for the zone picker's suggestions.
 pub(super) fn zones() -> Vec<String> {
     let mut names: Vec<String> = jiff::tz::db()
@@ -400,6 +428,11 @@ fn form(viewer: &Viewer, user: &User, values: &Values, error: Option<&FieldError
                                     (field(values, error, &format!("{day}_start_{n}"), &format!("From ({n})"), "time", None))
                                     (field(values, error, &format!("{day}_end_{n}"), &format!("To ({n})"), "time", None))
                                 }
+                            }
+                            // hours.js shows it and fills Monday to Friday with this day's
+                            // ranges; saving stays a separate step.
+                            button.secondary.copy type="button" data-copy=(day) hidden {
+                                "Copy " (capitalise(day)) " to weekdays"
                             }
                         }
                     }
@@ -533,7 +566,13 @@ async fn render(
         }
         (form(viewer, user, values, error))
     };
-    Ok(layout::page("Working hours", viewer, Nav::Hours, content))
+    Ok(layout::page_with(
+        "Working hours",
+        viewer,
+        Nav::Hours,
+        Extras::Hours,
+        content,
+    ))
 }
 
 pub async fn page(

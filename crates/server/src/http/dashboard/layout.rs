@@ -23,7 +23,19 @@ pub enum Nav {
     Agents,
 }
 
-fn head(title: &str) -> Markup {
+/// What a page loads besides the stylesheet and htmx.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Extras {
+    None,
+    /// uPlot, its stylesheet and our `charts.js`, which draws every `[data-chart]`.
+    Charts,
+    /// `hours.js`: "Copy to weekdays" on the working hours form.
+    Hours,
+    /// `copy.js`: the copy buttons beside keys, snippets and tool definitions.
+    Copy,
+}
+
+fn head(title: &str, extras: Extras) -> Markup {
     html! {
         head {
             meta charset="utf-8";
@@ -33,12 +45,34 @@ fn head(title: &str) -> Markup {
             title { (title) " · Pillow Calendar" }
             link rel="stylesheet" href=(assets::CSS_PATH);
             script src=(assets::HTMX_PATH) defer {}
+            @if extras == Extras::Charts {
+                link rel="stylesheet" href=(assets::UPLOT_CSS_PATH);
+                script src=(assets::UPLOT_JS_PATH) defer {}
+                script src=(assets::CHARTS_PATH) defer {}
+            }
+            @if extras == Extras::Hours {
+                script src=(assets::HOURS_PATH) defer {}
+            }
+            @if extras == Extras::Copy {
+                script src=(assets::COPY_PATH) defer {}
+            }
         }
     }
 }
 
 /// A page for a signed-in viewer, with the navigation bar.
 pub fn page(title: &str, viewer: &Viewer, nav: Nav, content: Markup) -> Markup {
+    page_with(title, viewer, nav, Extras::None, content)
+}
+
+/// [`page`], loading `extras` too.
+pub fn page_with(
+    title: &str,
+    viewer: &Viewer,
+    nav: Nav,
+    extras: Extras,
+    content: Markup,
+) -> Markup {
     let entry = |target: Nav, href: &str, label: &str| {
         html! {
             li {
@@ -55,7 +89,7 @@ pub fn page(title: &str, viewer: &Viewer, nav: Nav, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(title, extras))
             body hx-headers=(hx_headers) {
                 a.skip href="#main" { "Skip to content" }
                 header.bar {
@@ -98,7 +132,7 @@ pub fn bare(title: &str, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(title, Extras::None))
             body {
                 main #main.narrow {
                     p.brand { "Pillow Calendar" }

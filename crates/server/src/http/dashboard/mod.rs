@@ -9,12 +9,15 @@
 //! Every request passes [`csrf::guard`], which resolves the session cookie once and refuses
 //! state-changing requests from other sites or without the session's token.
 
+mod agent_forms;
 mod agents;
 mod analytics;
 mod assets;
 mod bookings;
 mod calendar;
 mod calendars;
+mod channels;
+mod charts;
 mod cookies;
 mod csrf;
 mod errors;
@@ -52,7 +55,19 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/dashboard/hours", get(hours::page).post(hours::save))
         .route("/dashboard/calendar", get(calendar::page))
         .route("/dashboard/analytics", get(analytics::page))
-        .route("/dashboard/agents", get(agents::page))
+        .route(
+            "/dashboard/agents",
+            get(agents::page).post(agent_forms::create),
+        )
+        .route("/dashboard/agents/{id}", post(agent_forms::update))
+        .route(
+            "/dashboard/agents/{id}/widget-keys",
+            post(agent_forms::create_key),
+        )
+        .route(
+            "/dashboard/agents/{id}/widget-keys/{key}/revoke",
+            post(agent_forms::revoke_key),
+        )
         .route("/dashboard/agents/{id}/hosts", post(agents::save_hosts))
         .route("/dashboard/calendars", get(calendars::page))
         .route(

@@ -89,6 +89,34 @@ pub async fn native_book(
     let subject = Subject::Agent(context);
     booking::book_typed(state, tenant, &subject, request, offered, record).await
 }
+/// Where an in-call booking comes from: the hosted booking page is ours, so a request sent
+/// from it (a `Referer` on this same host under `/book/`, which browsers send to their own
+/// origin) is the hosted page; any other is the widget, on a site or the demo call page.
+pub(crate) fn channel_of(headers: &HeaderMap) -> pillow_store::BookingChannel {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+    };
+    let hosted = match (
+        text(axum::http::header::REFERER),
+        text(axum::http::header::HOST),
+    ) {
+        (Some(referer), Some(host)) => reqwest::Url::parse(referer).is_ok_and(|url| {
+            let authority = match url.port() {
+                Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+                None => url.host_str().unwrap_or_default().to_string(),
+            };
+            authority.eq_ignore_ascii_case(host) && url.path().starts_with("/book/")
+        }),
+        _ => false,
+    };
+    if hosted {
+        pillow_store::BookingChannel::Hosted
+    } else {
+        pillow_store::BookingChannel::Widget
+    }
+}
 /// The `BK_…` id of a booking: its confirmation code, which the bookings API also finds.
 pub fn booking_id(code: &str) -> String {
     format!("BK_{code}")
@@ -232,6 +260,7 @@ pub(crate) async fn book_for(
         attendee,
         notes,
         call_id: call_id.clone(),
+        channel: channel_of(headers),
     };
     let hash = request_hash(
         "incall-book",

@@ -156,6 +156,7 @@ pub async fn book_appointment_native(
         notes,
         call_id: ctx.call_id.clone(),
         preferred_host: history.previous.map(|b| b.user_id),
+        channel: ctx.channel,
     };
     // On a live call the call and the slot make the key: a retry with the caller's details
     // spelled differently still gets the one booking.

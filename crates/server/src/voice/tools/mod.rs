@@ -80,6 +80,8 @@ pub struct ToolContext<'a> {
     /// The caller's phone number as the platform reports it (`from_number`), which recognises
     /// a returning caller without asking.
     pub caller_number: Option<String>,
+    /// Which platform the call came through, recorded on the bookings it makes.
+    pub channel: pillow_store::BookingChannel,
 }
 
 /// Runs a tool by name with JSON arguments: the one dispatcher of every platform.
