@@ -40,6 +40,7 @@ fn booking(
         title: "Visit".into(),
         description: None,
         call_id: None,
+        channel: None,
     }
 }
 

@@ -91,6 +91,7 @@ async fn incall_suggestions_a_returning_caller_sees_their_previous_host_and_time
                 title: "Check-up".into(),
                 description: None,
                 call_id: None,
+                channel: None,
             },
             &[],
             None,
