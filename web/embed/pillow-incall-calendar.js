@@ -13,6 +13,12 @@ const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(
 const fmt = (zone, o) => new Intl.DateTimeFormat('en-US', { timeZone: zone, ...o });
 export const dateIn = (t, zone) => new Date(t).toLocaleDateString('en-CA', { timeZone: zone });
 const addDays = (d, n) => new Date(Date.parse(`${d}T12:00:00Z`) + n * DAY).toISOString().slice(0, 10);
+const nextMonth = (m) => addDays(`${m}-28`, 7).slice(0, 7);
+/** `d` moved by `n` months, its day kept inside the month. */
+const shift = (d, n) => {
+	const [y, m, dd] = d.split('-').map(Number);
+	return new Date(Date.UTC(y, m - 1 + n, Math.min(dd, new Date(Date.UTC(y, m + n, 0)).getUTCDate()), 12)).toISOString().slice(0, 10);
+};
 /** A date as words, e.g. `{ weekday: 'long' }` → "Monday". */
 const day = (d, o) => fmt('UTC', o).format(new Date(`${d}T12:00:00Z`));
 const LONG = { weekday: 'long', month: 'long', day: 'numeric' };
@@ -23,13 +29,8 @@ export const clock = (t, zone, h24) =>
 	fmt(zone, { hour: 'numeric', minute: '2-digit', hourCycle: h24 ? 'h23' : 'h12' }).format(new Date(t));
 
 /** "today", "tomorrow", "in 3 days", "in 2 weeks": how far a day is from today. */
-export function relativeDay(days) {
-	if (days <= 0) return 'today';
-	if (days === 1) return 'tomorrow';
-	if (days < 14) return `in ${days} days`;
-	if (days < 60) return `in ${Math.round(days / 7)} weeks`;
-	return `in ${Math.round(days / 30)} months`;
-}
+export const relativeDay = (n) =>
+	n <= 0 ? 'today' : n === 1 ? 'tomorrow' : n < 14 ? `in ${n} days` : n < 60 ? `in ${Math.round(n / 7)} weeks` : `in ${Math.round(n / 30)} months`;
 
 export function groupByDay(slots, zone) {
 	const days = new Map();
@@ -123,7 +124,7 @@ export class PillowIncallCalendar extends HTMLElement {
 		this.#show('loading');
 		try {
 			const from = this.preset?.from > this.today ? this.preset.from : this.today;
-			for (let m = from.slice(0, 7); m <= this.lastDay.slice(0, 7); m = addDays(`${m}-28`, 7).slice(0, 7)) {
+			for (let m = from.slice(0, 7); m <= this.lastDay.slice(0, 7); m = nextMonth(m)) {
 				await this.#fetch(m, abort.signal);
 				if (this.#days().some(([d]) => d >= from)) break;
 			}
@@ -142,9 +143,8 @@ export class PillowIncallCalendar extends HTMLElement {
 	/** Fetches a month's slots (the month as seen in the shown zone), once. */
 	async #fetch(month, signal) {
 		if (this.loaded.has(month)) return;
-		const next = addDays(`${month}-28`, 7).slice(0, 7);
 		const from = Math.max(Date.now(), Date.parse(`${month}-01T00:00:00Z`) - MARGIN);
-		const to = Math.min(Date.now() + (AHEAD + 1) * DAY, Date.parse(`${next}-01T00:00:00Z`) + MARGIN);
+		const to = Math.min(Date.now() + (AHEAD + 1) * DAY, Date.parse(`${nextMonth(month)}-01T00:00:00Z`) + MARGIN);
 		if (to > from) {
 			const iso = (t) => encodeURIComponent(new Date(t).toISOString());
 			const data = await this.#call(`/calendar/slots?startDate=${iso(from)}&endDate=${iso(to)}`, { signal });
@@ -337,8 +337,7 @@ export class PillowIncallCalendar extends HTMLElement {
 		else if (act === 'retry') this.load();
 		else if (act === 'day' && t.getAttribute('aria-disabled') !== 'true') this.#goto(t.dataset.date);
 		else if (act === 'month') {
-			const [y, m] = this.day.split('-').map(Number);
-			this.#goto(new Date(Date.UTC(y, m - 1 + +t.dataset.step, 1, 12)).toISOString().slice(0, 10), `[data-step="${t.dataset.step}"]`);
+			this.#goto(shift(`${this.day.slice(0, 7)}-01`, +t.dataset.step), `[data-step="${t.dataset.step}"]`);
 		} else if (act === 'pick') {
 			this.chosen = [...this.slots.values()].find((s) => s.id === t.dataset.slot);
 			this.bookFailure = null;
@@ -364,16 +363,10 @@ export class PillowIncallCalendar extends HTMLElement {
 		if (!cell) return this.#trap(event);
 		const d = cell.dataset.date;
 		const wd = new Date(`${d}T12:00:00Z`).getUTCDay();
-		const month = (n) => {
-			const [y, m, dd] = d.split('-').map(Number);
-			const last = new Date(Date.UTC(y, m + n, 0)).getUTCDate();
-			return new Date(Date.UTC(y, m - 1 + n, Math.min(dd, last), 12)).toISOString().slice(0, 10);
-		};
 		const year = event.shiftKey ? 12 : 1;
 		const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -7, ArrowDown: 7, Home: -wd, End: 6 - wd };
-		let to = event.key in moves ? addDays(d, moves[event.key]) : null;
-		if (event.key === 'PageUp') to = month(-year);
-		if (event.key === 'PageDown') to = month(year);
+		const months = { PageUp: -year, PageDown: year };
+		const to = event.key in moves ? addDays(d, moves[event.key]) : event.key in months ? shift(d, months[event.key]) : null;
 		if (to) {
 			event.preventDefault();
 			this.#goto(to);
@@ -401,7 +394,7 @@ export class PillowIncallCalendar extends HTMLElement {
 	/** The form's errors by field, as the server would find them. */
 	validate(values) {
 		const e = {};
-		const [name, email, phone] = [values.name.trim(), values.email.trim(), values.phone.trim()];
+		const { name, email, phone } = values;
 		const digits = phone.replace(/\D/g, '').length;
 		if (!name) e.name = 'Please enter your name.';
 		if (!email) e.email = 'Please enter your email address.';
@@ -414,7 +407,7 @@ export class PillowIncallCalendar extends HTMLElement {
 	async #onSubmit(event) {
 		event.preventDefault();
 		const form = new FormData(event.target);
-		const v = (this.values = Object.fromEntries(['name', 'email', 'phone', 'notes'].map((k) => [k, String(form.get(k) ?? '')])));
+		const v = (this.values = Object.fromEntries(['name', 'email', 'phone', 'notes'].map((k) => [k, String(form.get(k) ?? '').trim()])));
 		this.errors = this.validate(v);
 		this.bookFailure = null;
 		if (Object.keys(this.errors).length) return this.#show('form');
@@ -425,10 +418,10 @@ export class PillowIncallCalendar extends HTMLElement {
 				headers: { 'Idempotency-Key': this.key },
 				body: JSON.stringify({
 					slotId: this.chosen.id,
-					attendeeName: v.name.trim(),
-					attendeeEmail: v.email.trim(),
-					attendeePhone: v.phone.trim() || undefined,
-					notes: v.notes.trim() || undefined,
+					attendeeName: v.name,
+					attendeeEmail: v.email,
+					attendeePhone: v.phone || undefined,
+					notes: v.notes || undefined,
 					callId: this.getAttribute('call-id') || undefined,
 				}),
 			});
@@ -448,8 +441,9 @@ export class PillowIncallCalendar extends HTMLElement {
 			this.notice = 'Sorry, that time was just taken. Here are the times still open; please pick another.';
 			return this.load();
 		}
-		const field = { attendeeName: 'name', attendeeEmail: 'email', attendeePhone: 'phone', notes: 'notes' }[error.details?.field];
-		if (field) this.errors = { [field]: error.message };
+		// The server's field names are the form's with `attendee` before them.
+		const field = error.details?.field?.replace(/^attendee/, '').toLowerCase();
+		if (field in this.values) this.errors = { [field]: error.message };
 		else {
 			const retry = error.code === 'network' || error.code === 'server';
 			this.bookFailure = { message: error.message, hint: retry ? 'Nothing was booked twice: pressing Confirm again is safe.' : '' };
