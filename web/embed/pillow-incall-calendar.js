@@ -305,12 +305,18 @@ export class PillowIncallCalendar extends HTMLElement {
 				<button type="submit" class="pic-primary"${off}>${busy ? 'Booking…' : 'Confirm booking'}</button></div></form>`;
 	}
 
+	/** The booking, where its details were sent, and "Add to calendar" (links from the server). */
 	#done() {
 		const b = this.booking;
 		const row = (k, v) => (v ? `<dt>${k}</dt><dd>${esc(v)}</dd>` : '');
+		const sent = Object.values(b.sentTo || {}).join(' and ');
+		const cal = b.addToCalendar || {};
+		const link = (k, label) => (cal[k] ? `<a href="${esc(cal[k])}"${k === 'ics' ? ' download' : ' target="_blank" rel="noopener"'}>${label}</a>` : '');
+		const add = [link('ics', 'Apple Calendar (.ics)'), link('google', 'Google Calendar'), link('outlook', 'Outlook')].join('');
 		return `<div class="pic-done" role="status"><h3>You're booked!</h3>
 			<dl>${row('When', b.when)}${row('Length', `${b.durationMin} minutes`)}${row('With', b.hostName)}${row('Name', b.attendeeName)}
 			${row('Email', b.attendeeEmail)}${row('Phone', b.attendeePhone)}${row('Confirmation code', b.confirmationCode)}</dl>
+			${sent ? `<p class="pic-sent">We sent the details to ${esc(sent)}.</p>` : ''}${add ? `<p class="pic-add">Add to calendar: ${add}</p>` : ''}
 			<p>Keep the confirmation code to change or cancel the appointment.</p>
 			<button class="pic-primary" data-act="close" data-autofocus>${esc(this.getAttribute('done-label') || 'Back to the call')}</button></div>`;
 	}
@@ -378,7 +384,7 @@ export class PillowIncallCalendar extends HTMLElement {
 
 	#trap(event) {
 		if (event.key !== 'Tab') return;
-		const items = [...this.dialog.querySelectorAll('button, select, input, textarea')].filter(
+		const items = [...this.dialog.querySelectorAll('a, button, select, input, textarea')].filter(
 			(el) => !el.disabled && el.tabIndex >= 0,
 		);
 		const active = this.shadowRoot.activeElement;

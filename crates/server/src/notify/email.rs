@@ -45,6 +45,11 @@ impl std::fmt::Debug for EmailSettings {
 }
 
 impl EmailSettings {
+    /// The sender's domain, which qualifies invite `UID`s and `Message-ID`s.
+    pub fn domain(&self) -> String {
+        self.from.email.domain().to_string()
+    }
+
     /// The settings, or `None` when `SMTP_URL` is not set (e-mail off).
     ///
     /// # Errors

@@ -3,6 +3,8 @@
 //! never repeats another's message.
 //!
 //! - [`email`]: the SMTP deliverer and its settings (`SMTP_URL`, `EMAIL_FROM`).
+//! - [`confirmation`]: what the confirmation on screen says: where the details went, masked,
+//!   and "Add to calendar" (Google, Outlook, `.ics`).
 //! - [`ics`]: the iCalendar invite (`REQUEST` / `CANCEL`, stable `UID`, rising `SEQUENCE`).
 //! - [`sms`]: texts through Twilio's Messaging API, the opt-out list, Twilio's signatures.
 //! - [`reminders`]: whether a reminder that has come due is still wanted (sent by e-mail).
@@ -13,6 +15,7 @@
 //! An integration like `google/`: it may use the outbox, the domain and the store, and nothing
 //! above it.
 
+pub mod confirmation;
 pub mod email;
 pub mod ics;
 pub mod network;

@@ -3,6 +3,7 @@
 use super::*;
 use crate::domain::error::DomainResult;
 use crate::http::error::ErrorCode;
+use crate::notify::confirmation::{self, CalendarLinks, SentTo};
 use pillow_store::AgentId;
 
 /// The in-call API's booking body.
@@ -197,6 +198,7 @@ pub(crate) async fn book_for(
         &format!("agent:{agent_id}"),
         &serde_json::to_value(&body).unwrap_or_default(),
     );
+    let notifications = context.team.settings.notifications.clone();
     let view = booked(state, tenant, context, &request, key, &hash)
         .await
         .map_err(|e| with_incall_alternatives(state, agent_id, &zone, e))?;
@@ -204,7 +206,16 @@ pub(crate) async fn book_for(
     if let Some(call_id) = call_id {
         tell_the_call(state, tenant, agent_id, call_id, &view);
     }
-    Ok(booking_data(&view, &body.slotId, &zone))
+    let mut data = booking_data(&view, &body.slotId, &zone);
+    data.booking.sent_to =
+        confirmation::sent_to(&*state.store, &state.config, &notifications, &view).await?;
+    data.booking.add_to_calendar = Some(confirmation::links(
+        &state.manage_links,
+        &state.config.public_url,
+        tenant,
+        &view,
+    ));
+    Ok(data)
 }
 /// Tells the call's other listeners that the caller booked; in the background, since nobody
 /// need be listening and the caller should not wait for the bus.
@@ -282,6 +293,12 @@ pub struct InCallBooking {
     pub timezone: String,
     /// Who the appointment is with; `null` when the backend does not say (Cal.com).
     pub host_name: Option<String>,
+    /// Where the details were sent, masked (`{"email": "j…@example.com", "phone": "…0123"}`):
+    /// the channels on for the agent and this server that queued a message; `null` when none.
+    pub sent_to: Option<SentTo>,
+    /// "Add to calendar": Google and Outlook links (times in UTC) and a signed `.ics`
+    /// download; `null` for bookings held on Cal.com.
+    pub add_to_calendar: Option<CalendarLinks>,
 }
 
 /// What booking answers inside the envelope's `data`.
@@ -317,6 +334,8 @@ pub(crate) fn booking_data(view: &BookingView, slot_id: &str, zone: &TimeZone) -
         local_time: local_time(view.start_time, zone),
         timezone: zone.iana_name().unwrap_or("UTC").to_string(),
         host_name: Some(view.user_name.clone()),
+        sent_to: None,
+        add_to_calendar: None,
     })
 }
 /// The `BK_…` id of a booking held on Cal.com.
@@ -352,5 +371,7 @@ pub(crate) fn calcom_booking_data(
         local_time: local_time(booked.start, zone),
         timezone: zone.iana_name().unwrap_or("UTC").to_string(),
         host_name: None,
+        sent_to: None,
+        add_to_calendar: None,
     })
 }

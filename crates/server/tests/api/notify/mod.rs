@@ -2,6 +2,7 @@
 //! the tenants' own wording of it, reminders, signed links to change or cancel, SMS against a
 //! fake of Twilio, signed webhooks to a local receiver, and delivery through faults.
 
+mod confirmation;
 mod crash;
 mod email;
 mod links;
