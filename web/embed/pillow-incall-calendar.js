@@ -116,13 +116,16 @@ export class PillowIncallCalendar extends HTMLElement {
 	}
 
 	/** Loads months from today's until one has open times, and shows its first such day. */
-	async load() {
+	async load(focus = '[tabindex="0"]') {
 		this.abort?.abort();
 		const abort = (this.abort = new AbortController());
 		this.slots = new Map();
 		this.loaded = new Set();
 		this.#show('loading');
 		try {
+			// The agent's appointment types, asked once: with several, the caller picks one.
+			this.types = await (this.typesAsked ??= this.#call('/calendar/profile').then((p) => p.appointment_types || [], () => []));
+			if (this.types.length > 1) this.type ||= this.types[0].slug;
 			const from = this.preset?.from > this.today ? this.preset.from : this.today;
 			for (let m = from.slice(0, 7); m <= this.lastDay.slice(0, 7); m = nextMonth(m)) {
 				await this.#fetch(m, abort.signal);
@@ -132,7 +135,7 @@ export class PillowIncallCalendar extends HTMLElement {
 			if (!first) return this.#show('empty');
 			if (first.slice(0, 7) > this.today.slice(0, 7)) this.notice ||= `The first open time is on ${day(first, LONG)}.`;
 			this.day = first;
-			this.#show('slots', '[tabindex="0"]');
+			this.#show('slots', focus);
 		} catch (error) {
 			if (abort.signal.aborted) return;
 			this.failure = error;
@@ -147,7 +150,8 @@ export class PillowIncallCalendar extends HTMLElement {
 		const to = Math.min(Date.now() + (AHEAD + 1) * DAY, Date.parse(`${nextMonth(month)}-01T00:00:00Z`) + MARGIN);
 		if (to > from) {
 			const iso = (t) => encodeURIComponent(new Date(t).toISOString());
-			const data = await this.#call(`/calendar/slots?startDate=${iso(from)}&endDate=${iso(to)}`, { signal });
+			const type = this.type ? `&appointmentType=${encodeURIComponent(this.type)}` : '';
+			const data = await this.#call(`/calendar/slots?startDate=${iso(from)}&endDate=${iso(to)}${type}`, { signal });
 			this.agent = data.agent;
 			for (const s of data.slots) this.slots.set(s.start_time, s);
 		}
@@ -226,7 +230,8 @@ export class PillowIncallCalendar extends HTMLElement {
 			const tag = z === MINE ? ' (your time)' : z === this.business ? ' (business)' : '';
 			return `<option value="${esc(z)}"${z === this.zone ? ' selected' : ''}>${esc(city(z) + tag)}</option>`;
 		});
-		return `<div class="pic-tools"><label>Time zone <select name="zone">${opts.join('')}</select></label>
+		const types = this.types?.length > 1 ? this.types.map((t) => `<option value="${esc(t.slug)}"${t.slug === this.type ? ' selected' : ''}>${esc(t.name)} · ${t.duration_min} min</option>`) : '';
+		return `<div class="pic-tools">${types && `<label>Appointment <select name="type">${types.join('')}</select></label>`}<label>Time zone <select name="zone">${opts.join('')}</select></label>
 			<label><input type="checkbox" name="clock"${this.h24 ? ' checked' : ''}> 24-hour clock</label></div>`;
 	}
 
@@ -357,6 +362,9 @@ export class PillowIncallCalendar extends HTMLElement {
 		if (name === 'zone') {
 			this.zone = value;
 			this.#goto(this.day, 'select[name=zone]');
+		} else if (name === 'type') {
+			this.type = value;
+			this.load('select[name=type]');
 		} else if (name === 'clock') {
 			this.h24 = checked;
 			this.#show('slots', '[name=clock]');

@@ -1,6 +1,6 @@
 //! The confirmation in the widget and on the hosted page: where the details were sent, and
 //! "Add to calendar" (an `.ics` download, Google Calendar and Outlook), at desktop and phone
-//! widths.
+//! widths; and the widget's appointment type picker.
 
 use serde_json::{Value, json};
 
@@ -184,4 +184,99 @@ async fn the_hosted_page_repeats_where_the_details_went_and_the_calendar_links()
         browser.shot("01-booked").await;
         browser.finish().await;
     }
+}
+
+/// Adds an appointment type to the agent.
+async fn add_type(server: &Server, agent: &str, name: &str, slug: &str, minutes: i64) {
+    let (status, body) = server
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/agents/{agent}/appointment-types"),
+            Some(json!({"name": name, "slug": slug, "duration": minutes})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// The `appointmentType` of the widget's latest slots request ("" without one).
+async fn last_slots_type(browser: &Browser) -> String {
+    browser
+        .js("const urls = performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/calendar/slots')); \
+             return new URL(urls.at(-1)).searchParams.get('appointmentType') || '';")
+        .await
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Needs the in-call slots to honour `appointmentType` (server side of issue 16).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_type_picker_reloads_slots_for_the_chosen_appointment_type() {
+    let Some((chrome, driver)) = browser_binaries() else {
+        return;
+    };
+    let _guard = super::ONE_AT_A_TIME.lock().await;
+    let server = Server::start().await;
+    let (agent, key) = server.agent("Front Desk", "host@clinic.test", 0).await;
+    add_type(&server, &agent, "Check-up", "check-up", 30).await;
+    add_type(&server, &agent, "Cleaning", "cleaning", 60).await;
+    let browser = Browser::start(&chrome, &driver, "type-picker", 1280, 900).await;
+    browser.connected_call(&server, &agent, &key).await;
+    browser.click("#book").await;
+    browser.state_is("slots").await;
+
+    let options = browser
+        .js("return [...$q('select[name=type]').options].map(o => [o.value, o.textContent, o.selected]);")
+        .await;
+    assert_eq!(
+        options,
+        json!([
+            ["check-up", "Check-up · 30 min", true],
+            ["cleaning", "Cleaning · 60 min", false]
+        ])
+    );
+    assert_eq!(last_slots_type(&browser).await, "check-up");
+    browser.click(".pic-slot").await;
+    browser.state_is("form").await;
+    assert!(browser.text(".pic-chosen").await.contains("(30 min)"));
+    browser.click("[data-act=back]").await;
+    browser.state_is("slots").await;
+    browser.shot("01-check-up").await;
+
+    browser
+        .js("const s = $q('select[name=type]'); s.value = 'cleaning'; s.dispatchEvent(new Event('change', {bubbles: true}));")
+        .await;
+    browser
+        .until("$q('pillow-incall-calendar').dataset.state === 'slots' && $q('select[name=type]').value === 'cleaning'")
+        .await;
+    assert_eq!(last_slots_type(&browser).await, "cleaning");
+    assert_eq!(
+        browser.active().await["name"],
+        json!("type"),
+        "focus stays on the picker"
+    );
+    browser.shot("02-cleaning").await;
+    browser.click(".pic-slot").await;
+    browser.state_is("form").await;
+    let chosen = browser.text(".pic-chosen").await;
+    assert!(chosen.contains("(60 min)"), "{chosen}");
+    browser.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_with_one_type_or_none_shows_no_picker() {
+    let Some((chrome, driver)) = browser_binaries() else {
+        return;
+    };
+    let _guard = super::ONE_AT_A_TIME.lock().await;
+    let server = Server::start().await;
+    let (agent, key) = server.agent("Front Desk", "host@clinic.test", 0).await;
+    add_type(&server, &agent, "Check-up", "check-up", 30).await;
+    let browser = Browser::start(&chrome, &driver, "type-picker-one", 1280, 900).await;
+    browser.connected_call(&server, &agent, &key).await;
+    browser.click("#book").await;
+    browser.state_is("slots").await;
+    assert_eq!(browser.count("select[name=type]").await, 0);
+    assert_eq!(last_slots_type(&browser).await, "");
+    browser.finish().await;
 }
