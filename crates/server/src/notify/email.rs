@@ -187,6 +187,11 @@ impl Deliverer for EmailDeliverer {
         vec![JobKind::EmailBooking, JobKind::EmailReminder]
     }
 
+    /// An SMTP server takes a repeated message as a new one.
+    fn settles_each_job(&self) -> bool {
+        true
+    }
+
     async fn deliver(&self, job: &Job, what: &OutboxJob) -> Result<(), DeliveryError> {
         let Some(mailer) = &self.mailer else {
             return Ok(());

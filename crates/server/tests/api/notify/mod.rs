@@ -7,6 +7,7 @@ mod crash;
 mod email;
 mod links;
 mod receiver;
+mod restart;
 mod reminders;
 mod sink;
 mod sms;
