@@ -161,7 +161,9 @@ export class PillowIncallCalendar extends HTMLElement {
 	#days() {
 		const h = this.preset?.hours;
 		const hr = (s) => parseInt(clock(s.start_time, this.business, 1));
-		return groupByDay([...this.slots.values()].filter((s) => !h || (hr(s) >= h[0] && hr(s) < h[1])).sort((a, b) => a.start_time.localeCompare(b.start_time)), this.zone);
+		// Months are fetched with a margin: a day past the window's last is not offered.
+		const days = groupByDay([...this.slots.values()].filter((s) => !h || (hr(s) >= h[0] && hr(s) < h[1])).sort((a, b) => a.start_time.localeCompare(b.start_time)), this.zone);
+		return days.filter(([d]) => d <= this.lastDay);
 	}
 
 	#url(path) {
