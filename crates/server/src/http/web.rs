@@ -12,7 +12,8 @@ use axum::routing::get;
 use crate::AppState;
 
 /// The widget: a web component in one ES module (minified by `build.rs`), and its stylesheet.
-pub const WIDGET_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/pillow-incall-calendar.min.js"));
+pub const WIDGET_JS: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/pillow-incall-calendar.min.js"));
 pub const WIDGET_CSS: &str = include_str!("../../../../web/embed/pillow-incall-calendar.css");
 const DEMO_CALL: &str = include_str!("../../../../web/demo-call.html");
 const BOOK: &str = include_str!("../../../../web/book.html");

@@ -184,9 +184,15 @@ pub fn download(booking: &Booking, domain: &str, host: &str) -> String {
 /// The host of the server's public URL (`calendar.example.com`), which qualifies `UID`s when
 /// the server sends no e-mail.
 pub fn public_host(public_url: &str) -> String {
-    let rest = public_url.split_once("://").map_or(public_url, |(_, rest)| rest);
+    let rest = public_url
+        .split_once("://")
+        .map_or(public_url, |(_, rest)| rest);
     let host = rest.split(['/', ':']).next().unwrap_or_default();
-    if host.is_empty() { "pillow-calendar".into() } else { host.to_string() }
+    if host.is_empty() {
+        "pillow-calendar".into()
+    } else {
+        host.to_string()
+    }
 }
 
 /// An instant as `20260310T183000Z`.

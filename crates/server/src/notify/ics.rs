@@ -161,7 +161,10 @@ mod tests {
         );
         assert_eq!(event.property_value("SEQUENCE"), Some("1"));
         assert_eq!(event.property_value("DTSTART"), Some("20260310T183000Z"));
-        assert!(!text.contains("ORGANIZER") && !text.contains("ATTENDEE"), "{text}");
+        assert!(
+            !text.contains("ORGANIZER") && !text.contains("ATTENDEE"),
+            "{text}"
+        );
     }
 
     #[test]

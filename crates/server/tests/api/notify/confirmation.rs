@@ -14,8 +14,14 @@ use crate::helpers::{Db, Tenant, TestApp, spawn_app, spawn_app_with};
 fn channels_on() -> Vec<(&'static str, String)> {
     vec![
         ("SMTP_URL", "smtp://127.0.0.1:9".to_string()),
-        ("EMAIL_FROM", "Pillow Calendar <bookings@pillow.test>".to_string()),
-        ("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef".to_string()),
+        (
+            "EMAIL_FROM",
+            "Pillow Calendar <bookings@pillow.test>".to_string(),
+        ),
+        (
+            "TWILIO_ACCOUNT_SID",
+            "AC0123456789abcdef0123456789abcdef".to_string(),
+        ),
         ("TWILIO_AUTH_TOKEN", "token-for-tests".to_string()),
         ("TWILIO_FROM", "+15555550100".to_string()),
         ("TWILIO_API_BASE_URL", "http://127.0.0.1:9".to_string()),
@@ -52,7 +58,11 @@ async fn incall_book(
         body["attendeePhone"] = json!(phone);
     }
     let reply = app
-        .post(&format!("/api/v1/agents/{agent}/calendar/book"), &acme.key, &body)
+        .post(
+            &format!("/api/v1/agents/{agent}/calendar/book"),
+            &acme.key,
+            &body,
+        )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
     reply.body["data"]["booking"].clone()
@@ -174,13 +184,21 @@ async fn add_to_calendar_links_carry_utc_times_and_the_ics_downloads_again(db: D
     assert!(param(google, "details").contains(booking["confirmationCode"].as_str().unwrap()));
     let outlook = links["outlook"].as_str().unwrap();
     assert!(outlook.starts_with("https://outlook.live.com/calendar/0/"));
-    let utc = |at: &str| at.parse::<Timestamp>().unwrap().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let utc = |at: &str| {
+        at.parse::<Timestamp>()
+            .unwrap()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
     assert_eq!(param(outlook, "startdt"), utc(start));
     assert_eq!(param(outlook, "enddt"), utc(end));
 
     // The .ics: no credentials but the signed link, as often as the caller likes.
     let ics = links["ics"].as_str().unwrap();
-    assert!(ics.starts_with(&format!("{}/api/public/bookings/link/ics?token=ML_", app.base)));
+    assert!(ics.starts_with(&format!(
+        "{}/api/public/bookings/link/ics?token=ML_",
+        app.base
+    )));
     let code = booking["confirmationCode"].as_str().unwrap();
     let stored = app
         .store()
@@ -200,12 +218,19 @@ async fn add_to_calendar_links_carry_utc_times_and_the_ics_downloads_again(db: D
         let text = reply.text().await.unwrap();
         let calendar: icalendar::Calendar = text.parse().expect("the file parses");
         assert_eq!(calendar.property_value("METHOD"), Some("PUBLISH"));
-        let event = calendar.components.iter().find_map(|c| c.as_event()).unwrap();
+        let event = calendar
+            .components
+            .iter()
+            .find_map(|c| c.as_event())
+            .unwrap();
         use icalendar::Component;
         // The e-mailed invite's UID, so a calendar with both keeps one event.
         let uid = format!("{}@pillow.test", stored.id);
         assert_eq!(event.get_uid(), Some(uid.as_str()));
-        assert_eq!(event.property_value("DTSTART"), Some(compact(start).as_str()));
+        assert_eq!(
+            event.property_value("DTSTART"),
+            Some(compact(start).as_str())
+        );
         assert_eq!(event.property_value("DTEND"), Some(compact(end).as_str()));
     }
     // Downloading changed nothing: the booking's version is the same.

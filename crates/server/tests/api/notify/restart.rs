@@ -20,7 +20,10 @@ const BOOKINGS: i64 = 25;
 fn settings(sink: &SmtpSink) -> Vec<(&'static str, String)> {
     vec![
         ("SMTP_URL", sink.url()),
-        ("EMAIL_FROM", "Pillow Calendar <bookings@pillow.test>".into()),
+        (
+            "EMAIL_FROM",
+            "Pillow Calendar <bookings@pillow.test>".into(),
+        ),
         ("OUTBOX_LEASE_SECONDS", "10".into()),
     ]
 }
@@ -61,7 +64,10 @@ async fn a_restarted_server_delivers_every_message_once(db: Db) {
     let expected = 2 * BOOKINGS as usize;
     let deadline = Instant::now() + Duration::from_secs(60);
     while !(sink.messages().len() >= 5 && sink.in_flight()) {
-        assert!(Instant::now() < deadline, "the server never started mailing");
+        assert!(
+            Instant::now() < deadline,
+            "the server never started mailing"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     server.kill().unwrap(); // SIGKILL
