@@ -193,7 +193,11 @@ pub async fn run_notify(options: &NotifyOptions) -> Result<NotifyReport> {
 
 /// A database for one run; a PostgreSQL one is dropped afterwards.
 enum Database {
-    Sqlite(tempfile::TempDir, String),
+    /// The folder holds the file; it is removed when dropped.
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
     Postgres(pillow_store_postgres::testing::TestDatabase),
 }
 
@@ -203,7 +207,7 @@ impl Database {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir()?;
                 let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-                Database::Sqlite(dir, url)
+                Database::Sqlite { _dir: dir, url }
             }
             Backend::Postgres => Database::Postgres(
                 pillow_store_postgres::testing::fresh_database()
@@ -215,7 +219,7 @@ impl Database {
 
     fn url(&self) -> &str {
         match self {
-            Database::Sqlite(_, url) => url,
+            Database::Sqlite { url, .. } => url,
             Database::Postgres(db) => &db.url,
         }
     }
