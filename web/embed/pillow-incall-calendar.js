@@ -13,6 +13,12 @@ const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(
 const fmt = (zone, o) => new Intl.DateTimeFormat('en-US', { timeZone: zone, ...o });
 export const dateIn = (t, zone) => new Date(t).toLocaleDateString('en-CA', { timeZone: zone });
 const addDays = (d, n) => new Date(Date.parse(`${d}T12:00:00Z`) + n * DAY).toISOString().slice(0, 10);
+const nextMonth = (m) => addDays(`${m}-28`, 7).slice(0, 7);
+/** `d` moved by `n` months, its day kept inside the month. */
+const shift = (d, n) => {
+	const [y, m, dd] = d.split('-').map(Number);
+	return new Date(Date.UTC(y, m - 1 + n, Math.min(dd, new Date(Date.UTC(y, m + n, 0)).getUTCDate()), 12)).toISOString().slice(0, 10);
+};
 /** A date as words, e.g. `{ weekday: 'long' }` → "Monday". */
 const day = (d, o) => fmt('UTC', o).format(new Date(`${d}T12:00:00Z`));
 const LONG = { weekday: 'long', month: 'long', day: 'numeric' };
@@ -23,13 +29,8 @@ export const clock = (t, zone, h24) =>
 	fmt(zone, { hour: 'numeric', minute: '2-digit', hourCycle: h24 ? 'h23' : 'h12' }).format(new Date(t));
 
 /** "today", "tomorrow", "in 3 days", "in 2 weeks": how far a day is from today. */
-export function relativeDay(days) {
-	if (days <= 0) return 'today';
-	if (days === 1) return 'tomorrow';
-	if (days < 14) return `in ${days} days`;
-	if (days < 60) return `in ${Math.round(days / 7)} weeks`;
-	return `in ${Math.round(days / 30)} months`;
-}
+export const relativeDay = (n) =>
+	n <= 0 ? 'today' : n === 1 ? 'tomorrow' : n < 14 ? `in ${n} days` : n < 60 ? `in ${Math.round(n / 7)} weeks` : `in ${Math.round(n / 30)} months`;
 
 export function groupByDay(slots, zone) {
 	const days = new Map();
@@ -115,15 +116,18 @@ export class PillowIncallCalendar extends HTMLElement {
 	}
 
 	/** Loads months from today's until one has open times, and shows its first such day. */
-	async load() {
+	async load(focus = '[tabindex="0"]') {
 		this.abort?.abort();
 		const abort = (this.abort = new AbortController());
 		this.slots = new Map();
 		this.loaded = new Set();
 		this.#show('loading');
 		try {
+			// The agent's appointment types, asked once: with several, the caller picks one.
+			this.types = await (this.typesAsked ??= this.#call('/calendar/profile').then((p) => p.appointment_types || [], () => []));
+			if (this.types.length > 1) this.type ||= this.types[0].slug;
 			const from = this.preset?.from > this.today ? this.preset.from : this.today;
-			for (let m = from.slice(0, 7); m <= this.lastDay.slice(0, 7); m = addDays(`${m}-28`, 7).slice(0, 7)) {
+			for (let m = from.slice(0, 7); m <= this.lastDay.slice(0, 7); m = nextMonth(m)) {
 				await this.#fetch(m, abort.signal);
 				if (this.#days().some(([d]) => d >= from)) break;
 			}
@@ -131,7 +135,7 @@ export class PillowIncallCalendar extends HTMLElement {
 			if (!first) return this.#show('empty');
 			if (first.slice(0, 7) > this.today.slice(0, 7)) this.notice ||= `The first open time is on ${day(first, LONG)}.`;
 			this.day = first;
-			this.#show('slots', '[tabindex="0"]');
+			this.#show('slots', focus);
 		} catch (error) {
 			if (abort.signal.aborted) return;
 			this.failure = error;
@@ -142,12 +146,12 @@ export class PillowIncallCalendar extends HTMLElement {
 	/** Fetches a month's slots (the month as seen in the shown zone), once. */
 	async #fetch(month, signal) {
 		if (this.loaded.has(month)) return;
-		const next = addDays(`${month}-28`, 7).slice(0, 7);
 		const from = Math.max(Date.now(), Date.parse(`${month}-01T00:00:00Z`) - MARGIN);
-		const to = Math.min(Date.now() + (AHEAD + 1) * DAY, Date.parse(`${next}-01T00:00:00Z`) + MARGIN);
+		const to = Math.min(Date.now() + (AHEAD + 1) * DAY, Date.parse(`${nextMonth(month)}-01T00:00:00Z`) + MARGIN);
 		if (to > from) {
 			const iso = (t) => encodeURIComponent(new Date(t).toISOString());
-			const data = await this.#call(`/calendar/slots?startDate=${iso(from)}&endDate=${iso(to)}`, { signal });
+			const type = this.type ? `&appointmentType=${encodeURIComponent(this.type)}` : '';
+			const data = await this.#call(`/calendar/slots?startDate=${iso(from)}&endDate=${iso(to)}${type}`, { signal });
 			this.agent = data.agent;
 			for (const s of data.slots) this.slots.set(s.start_time, s);
 		}
@@ -157,7 +161,9 @@ export class PillowIncallCalendar extends HTMLElement {
 	#days() {
 		const h = this.preset?.hours;
 		const hr = (s) => parseInt(clock(s.start_time, this.business, 1));
-		return groupByDay([...this.slots.values()].filter((s) => !h || (hr(s) >= h[0] && hr(s) < h[1])).sort((a, b) => a.start_time.localeCompare(b.start_time)), this.zone);
+		// Months are fetched with a margin: a day past the window's last is not offered.
+		const days = groupByDay([...this.slots.values()].filter((s) => !h || (hr(s) >= h[0] && hr(s) < h[1])).sort((a, b) => a.start_time.localeCompare(b.start_time)), this.zone);
+		return days.filter(([d]) => d <= this.lastDay);
 	}
 
 	#url(path) {
@@ -226,7 +232,8 @@ export class PillowIncallCalendar extends HTMLElement {
 			const tag = z === MINE ? ' (your time)' : z === this.business ? ' (business)' : '';
 			return `<option value="${esc(z)}"${z === this.zone ? ' selected' : ''}>${esc(city(z) + tag)}</option>`;
 		});
-		return `<div class="pic-tools"><label>Time zone <select name="zone">${opts.join('')}</select></label>
+		const types = this.types?.length > 1 ? this.types.map((t) => `<option value="${esc(t.slug)}"${t.slug === this.type ? ' selected' : ''}>${esc(t.name)} · ${t.duration_min} min</option>`) : '';
+		return `<div class="pic-tools">${types && `<label>Appointment <select name="type">${types.join('')}</select></label>`}<label>Time zone <select name="zone">${opts.join('')}</select></label>
 			<label><input type="checkbox" name="clock"${this.h24 ? ' checked' : ''}> 24-hour clock</label></div>`;
 	}
 
@@ -305,12 +312,18 @@ export class PillowIncallCalendar extends HTMLElement {
 				<button type="submit" class="pic-primary"${off}>${busy ? 'Booking…' : 'Confirm booking'}</button></div></form>`;
 	}
 
+	/** The booking, where its details were sent, and "Add to calendar" (links from the server). */
 	#done() {
 		const b = this.booking;
 		const row = (k, v) => (v ? `<dt>${k}</dt><dd>${esc(v)}</dd>` : '');
+		const sent = Object.values(b.sentTo || {}).join(' and ');
+		const cal = b.addToCalendar || {};
+		const link = (k, label) => (cal[k] ? `<a href="${esc(cal[k])}"${k === 'ics' ? ' download' : ' target="_blank" rel="noopener"'}>${label}</a>` : '');
+		const add = [link('ics', 'Apple Calendar (.ics)'), link('google', 'Google Calendar'), link('outlook', 'Outlook')].join('');
 		return `<div class="pic-done" role="status"><h3>You're booked!</h3>
 			<dl>${row('When', b.when)}${row('Length', `${b.durationMin} minutes`)}${row('With', b.hostName)}${row('Name', b.attendeeName)}
 			${row('Email', b.attendeeEmail)}${row('Phone', b.attendeePhone)}${row('Confirmation code', b.confirmationCode)}</dl>
+			${sent ? `<p class="pic-sent">We sent the details to ${esc(sent)}.</p>` : ''}${add ? `<p class="pic-add">Add to calendar: ${add}</p>` : ''}
 			<p>Keep the confirmation code to change or cancel the appointment.</p>
 			<button class="pic-primary" data-act="close" data-autofocus>${esc(this.getAttribute('done-label') || 'Back to the call')}</button></div>`;
 	}
@@ -337,8 +350,7 @@ export class PillowIncallCalendar extends HTMLElement {
 		else if (act === 'retry') this.load();
 		else if (act === 'day' && t.getAttribute('aria-disabled') !== 'true') this.#goto(t.dataset.date);
 		else if (act === 'month') {
-			const [y, m] = this.day.split('-').map(Number);
-			this.#goto(new Date(Date.UTC(y, m - 1 + +t.dataset.step, 1, 12)).toISOString().slice(0, 10), `[data-step="${t.dataset.step}"]`);
+			this.#goto(shift(`${this.day.slice(0, 7)}-01`, +t.dataset.step), `[data-step="${t.dataset.step}"]`);
 		} else if (act === 'pick') {
 			this.chosen = [...this.slots.values()].find((s) => s.id === t.dataset.slot);
 			this.bookFailure = null;
@@ -352,6 +364,9 @@ export class PillowIncallCalendar extends HTMLElement {
 		if (name === 'zone') {
 			this.zone = value;
 			this.#goto(this.day, 'select[name=zone]');
+		} else if (name === 'type') {
+			this.type = value;
+			this.load('select[name=type]');
 		} else if (name === 'clock') {
 			this.h24 = checked;
 			this.#show('slots', '[name=clock]');
@@ -364,16 +379,10 @@ export class PillowIncallCalendar extends HTMLElement {
 		if (!cell) return this.#trap(event);
 		const d = cell.dataset.date;
 		const wd = new Date(`${d}T12:00:00Z`).getUTCDay();
-		const month = (n) => {
-			const [y, m, dd] = d.split('-').map(Number);
-			const last = new Date(Date.UTC(y, m + n, 0)).getUTCDate();
-			return new Date(Date.UTC(y, m - 1 + n, Math.min(dd, last), 12)).toISOString().slice(0, 10);
-		};
 		const year = event.shiftKey ? 12 : 1;
 		const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -7, ArrowDown: 7, Home: -wd, End: 6 - wd };
-		let to = event.key in moves ? addDays(d, moves[event.key]) : null;
-		if (event.key === 'PageUp') to = month(-year);
-		if (event.key === 'PageDown') to = month(year);
+		const months = { PageUp: -year, PageDown: year };
+		const to = event.key in moves ? addDays(d, moves[event.key]) : event.key in months ? shift(d, months[event.key]) : null;
 		if (to) {
 			event.preventDefault();
 			this.#goto(to);
@@ -385,7 +394,7 @@ export class PillowIncallCalendar extends HTMLElement {
 
 	#trap(event) {
 		if (event.key !== 'Tab') return;
-		const items = [...this.dialog.querySelectorAll('button, select, input, textarea')].filter(
+		const items = [...this.dialog.querySelectorAll('a, button, select, input, textarea')].filter(
 			(el) => !el.disabled && el.tabIndex >= 0,
 		);
 		const active = this.shadowRoot.activeElement;
@@ -401,7 +410,7 @@ export class PillowIncallCalendar extends HTMLElement {
 	/** The form's errors by field, as the server would find them. */
 	validate(values) {
 		const e = {};
-		const [name, email, phone] = [values.name.trim(), values.email.trim(), values.phone.trim()];
+		const { name, email, phone } = values;
 		const digits = phone.replace(/\D/g, '').length;
 		if (!name) e.name = 'Please enter your name.';
 		if (!email) e.email = 'Please enter your email address.';
@@ -414,7 +423,7 @@ export class PillowIncallCalendar extends HTMLElement {
 	async #onSubmit(event) {
 		event.preventDefault();
 		const form = new FormData(event.target);
-		const v = (this.values = Object.fromEntries(['name', 'email', 'phone', 'notes'].map((k) => [k, String(form.get(k) ?? '')])));
+		const v = (this.values = Object.fromEntries(['name', 'email', 'phone', 'notes'].map((k) => [k, String(form.get(k) ?? '').trim()])));
 		this.errors = this.validate(v);
 		this.bookFailure = null;
 		if (Object.keys(this.errors).length) return this.#show('form');
@@ -425,10 +434,10 @@ export class PillowIncallCalendar extends HTMLElement {
 				headers: { 'Idempotency-Key': this.key },
 				body: JSON.stringify({
 					slotId: this.chosen.id,
-					attendeeName: v.name.trim(),
-					attendeeEmail: v.email.trim(),
-					attendeePhone: v.phone.trim() || undefined,
-					notes: v.notes.trim() || undefined,
+					attendeeName: v.name,
+					attendeeEmail: v.email,
+					attendeePhone: v.phone || undefined,
+					notes: v.notes || undefined,
 					callId: this.getAttribute('call-id') || undefined,
 				}),
 			});
@@ -448,8 +457,9 @@ export class PillowIncallCalendar extends HTMLElement {
 			this.notice = 'Sorry, that time was just taken. Here are the times still open; please pick another.';
 			return this.load();
 		}
-		const field = { attendeeName: 'name', attendeeEmail: 'email', attendeePhone: 'phone', notes: 'notes' }[error.details?.field];
-		if (field) this.errors = { [field]: error.message };
+		// The server's field names are the form's with `attendee` before them.
+		const field = error.details?.field?.replace(/^attendee/, '').toLowerCase();
+		if (field in this.values) this.errors = { [field]: error.message };
 		else {
 			const retry = error.code === 'network' || error.code === 'server';
 			this.bookFailure = { message: error.message, hint: retry ? 'Nothing was booked twice: pressing Confirm again is safe.' : '' };

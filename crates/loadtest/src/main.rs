@@ -38,6 +38,40 @@ enum Command {
     /// Seeds the data set into the server's database, then loads every dashboard page from
     /// several signed-in sessions, beside /healthz in the same run.
     Dashboard(DashboardArgs),
+    /// Booking throughput with e-mail, SMS and a webhook on versus off (same run, fresh
+    /// databases, the server binary started for each), and booking → e-mail accepted times.
+    Notify(NotifyArgs),
+}
+
+#[derive(Args)]
+struct NotifyArgs {
+    /// The server binary (`pillow-calendar`), started as `<bin> serve` for each run.
+    #[arg(long)]
+    bin: PathBuf,
+    /// Stores to measure; `postgres` makes its databases on TEST_DATABASE_URL.
+    #[arg(long = "store", value_enum, default_values_t = [StoreArg::Sqlite, StoreArg::Postgres])]
+    stores: Vec<StoreArg>,
+    /// Off/on pairs per store.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    #[arg(long, short = 'c', default_value_t = 32)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 20)]
+    members: u32,
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    warmup: Duration,
+    /// Measured time per run.
+    #[arg(long, short = 'd', value_parser = parse_duration, default_value = "5s")]
+    duration: Duration,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StoreArg {
+    Sqlite,
+    Postgres,
 }
 
 #[derive(Args)]
@@ -343,6 +377,31 @@ async fn run(command: Command) -> Result<()> {
                     duration: args.duration,
                 },
             )
+            .await?;
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.render_text());
+            }
+        }
+        Command::Notify(args) => {
+            use pillow_loadtest::notify::{Backend, NotifyOptions, run_notify};
+            let report = run_notify(&NotifyOptions {
+                bin: args.bin,
+                backends: args
+                    .stores
+                    .iter()
+                    .map(|s| match s {
+                        StoreArg::Sqlite => Backend::Sqlite,
+                        StoreArg::Postgres => Backend::Postgres,
+                    })
+                    .collect(),
+                rounds: args.rounds.clamp(1, 20),
+                concurrency: args.concurrency.clamp(1, 512),
+                members: args.members.clamp(1, 200),
+                warmup: args.warmup,
+                duration: args.duration,
+            })
             .await?;
             if args.json {
                 println!("{}", serde_json::to_string(&report)?);

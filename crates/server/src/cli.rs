@@ -472,11 +472,8 @@ pub async fn serve_with(config: Config, ready: impl FnOnce(&AppState)) -> Result
     crate::telemetry::prometheus();
     tracing::info!(%address, backend = state.store.backend().as_str(), "listening");
     ready(&state);
-    let email = crate::notify::EmailDeliverer::from_source(
-        state.store.clone(),
-        &crate::config::Environment,
-    )?
-    .with_links(state.manage_links.clone(), &state.config.public_url);
+    let email = crate::notify::EmailDeliverer::new(state.store.clone(), state.config.email.clone())
+        .with_links(state.manage_links.clone(), &state.config.public_url);
     crate::outbox::Worker::new(state.store.clone())
         .with_lease(crate::config::outbox_lease(&crate::config::Environment)?)
         .with(Arc::new(crate::google::GoogleWriteBack(

@@ -70,6 +70,8 @@ pub struct Config {
     pub microsoft: Option<MicrosoftConfig>,
     /// Twilio for SMS (`TWILIO_*`); `None` when SMS is off.
     pub sms: Option<crate::notify::sms::SmsSettings>,
+    /// SMTP for e-mail (`SMTP_URL`, `EMAIL_FROM`); `None` when e-mail is off.
+    pub email: Option<crate::notify::EmailSettings>,
 }
 
 /// Where settings come from; tests pass a map instead of the process environment.
@@ -260,6 +262,7 @@ impl Config {
             caldav_allow_private_networks: flag(source, "CALDAV_ALLOW_PRIVATE_NETWORKS")?,
             microsoft: microsoft::settings(source, &public_url)?,
             sms: crate::notify::sms::SmsSettings::from_source(source)?,
+            email: crate::notify::EmailSettings::from_source(source)?,
         };
         google_settings(source, &mut config)?;
         Ok(config)

@@ -30,6 +30,8 @@ pub const LIFETIME: SignedDuration = SignedDuration::from_hours(30 * 24);
 pub enum Action {
     Reschedule,
     Cancel,
+    /// Download the appointment as an `.ics` file: reading only, so it is not used up.
+    Calendar,
 }
 
 impl Action {
@@ -37,6 +39,7 @@ impl Action {
         match self {
             Action::Reschedule => 1,
             Action::Cancel => 2,
+            Action::Calendar => 3,
         }
     }
 
@@ -44,6 +47,7 @@ impl Action {
         match byte {
             1 => Some(Action::Reschedule),
             2 => Some(Action::Cancel),
+            3 => Some(Action::Calendar),
             _ => None,
         }
     }
@@ -52,6 +56,7 @@ impl Action {
         match self {
             Action::Reschedule => "reschedule",
             Action::Cancel => "cancel",
+            Action::Calendar => "calendar",
         }
     }
 }
@@ -77,6 +82,18 @@ impl LinkClaims {
             action,
             expires: booking.start.min(cap),
             version: version_of(booking),
+        }
+    }
+
+    /// A link to download the booking's `.ics` until `until` (its end). It names no version:
+    /// a download after a change gets the booking as it is then.
+    pub fn calendar(tenant_id: TenantId, booking_id: BookingId, until: Timestamp) -> LinkClaims {
+        LinkClaims {
+            tenant_id,
+            booking_id,
+            action: Action::Calendar,
+            expires: until,
+            version: 0,
         }
     }
 

@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(read_link))
         .routes(routes!(cancel_by_link))
         .routes(routes!(reschedule_by_link))
+        .routes(routes!(calendar_file))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -77,7 +78,12 @@ async fn resolve(
                 ),
                 LinkError::Malformed | LinkError::BadSignature => invalid(),
             })?;
-    if wanted.is_some_and(|action| action != claims.action) {
+    // A calendar link only downloads; it opens nothing to change.
+    let allowed = match wanted {
+        Some(action) => action == claims.action,
+        None => claims.action != Action::Calendar,
+    };
+    if !allowed {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::InvalidLink,
@@ -156,4 +162,75 @@ async fn reschedule_by_link(
         .await
         .map(|(status, body)| (status, Json(body)))
         .map_err(ApiError::from)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct CalendarQuery {
+    /// The `ML_…` token of the confirmation's "Add to calendar" link.
+    token: String,
+}
+
+/// The booking as an `.ics` file to add to one's calendar (`METHOD:PUBLISH`, the invite's
+/// `UID`), for the link in a booking's confirmation; it works until the appointment ends and
+/// may be used again (it changes nothing).
+#[utoipa::path(get, path = "/api/public/bookings/link/ics", tag = "bookings",
+    params(CalendarQuery),
+    responses((status = 200, content_type = "text/calendar", body = String,
+               description = "The appointment as iCalendar text"),
+              (status = 403), (status = 404), (status = 410)))]
+async fn calendar_file(
+    State(state): State<AppState>,
+    crate::http::extract::ApiQuery(query): crate::http::extract::ApiQuery<CalendarQuery>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let claims = state
+        .manage_links
+        .verify(&query.token, Timestamp::now())
+        .map_err(|error| match error {
+            LinkError::Expired => ApiError::new(
+                StatusCode::GONE,
+                ErrorCode::LinkExpired,
+                "This link has expired: the appointment is over.",
+            ),
+            LinkError::Malformed | LinkError::BadSignature => invalid(),
+        })?;
+    if claims.action != Action::Calendar {
+        return Err(invalid());
+    }
+    let booking = state
+        .store
+        .get_booking(claims.tenant_id, claims.booking_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("booking"))?;
+    let host = state
+        .store
+        .get_user(booking.tenant_id, booking.user_id)
+        .await?
+        .map(|user| user.name)
+        .unwrap_or_default();
+    let domain = state
+        .config
+        .email
+        .as_ref()
+        .map(|email| email.domain())
+        .unwrap_or_else(|| crate::notify::confirmation::public_host(&state.config.public_url));
+    let text = crate::notify::confirmation::download(&booking, &domain, &host);
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/calendar; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"appointment-{}.ics\"",
+                    booking.confirmation_code
+                ),
+            ),
+        ],
+        text,
+    )
+        .into_response())
 }

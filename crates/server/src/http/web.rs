@@ -1,7 +1,8 @@
 //! The in-call calendar's web files, embedded in the binary: the widget under `/embed/`, the
 //! demo call page at `/demo/call` and the hosted booking page at `/book/{agent_id}`.
 //!
-//! No build step: what is in `web/` is what browsers get.
+//! What is in `web/` is what browsers get, except that the widget's script is served minified
+//! (comments and layout dropped by `build.rs`), to keep the widget within its size budget.
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -10,8 +11,9 @@ use axum::routing::get;
 
 use crate::AppState;
 
-/// The widget: a web component in one ES module, and its stylesheet.
-pub const WIDGET_JS: &str = include_str!("../../../../web/embed/pillow-incall-calendar.js");
+/// The widget: a web component in one ES module (minified by `build.rs`), and its stylesheet.
+pub const WIDGET_JS: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/pillow-incall-calendar.min.js"));
 pub const WIDGET_CSS: &str = include_str!("../../../../web/embed/pillow-incall-calendar.css");
 const DEMO_CALL: &str = include_str!("../../../../web/demo-call.html");
 const BOOK: &str = include_str!("../../../../web/book.html");

@@ -45,6 +45,11 @@ impl std::fmt::Debug for EmailSettings {
 }
 
 impl EmailSettings {
+    /// The sender's domain, which qualifies invite `UID`s and `Message-ID`s.
+    pub fn domain(&self) -> String {
+        self.from.email.domain().to_string()
+    }
+
     /// The settings, or `None` when `SMTP_URL` is not set (e-mail off).
     ///
     /// # Errors
@@ -180,6 +185,11 @@ impl Deliverer for EmailDeliverer {
 
     fn kinds(&self) -> Vec<JobKind> {
         vec![JobKind::EmailBooking, JobKind::EmailReminder]
+    }
+
+    /// An SMTP server takes a repeated message as a new one.
+    fn settles_each_job(&self) -> bool {
+        true
     }
 
     async fn deliver(&self, job: &Job, what: &OutboxJob) -> Result<(), DeliveryError> {

@@ -40,6 +40,17 @@ impl Invite<'_> {
 
     /// The invite as iCalendar text (RFC 5545).
     pub fn to_ics(&self) -> String {
+        self.calendar(self.method(), true)
+    }
+
+    /// The same event as a file to import (`METHOD:PUBLISH`, RFC 5546), without organizer or
+    /// attendees: "Add to calendar" for someone keeping their own copy. Its `UID` is the
+    /// invite's, so a calendar holding both keeps one event.
+    pub fn to_published_ics(&self) -> String {
+        self.calendar("PUBLISH", false)
+    }
+
+    fn calendar(&self, method: &str, people: bool) -> String {
         let mut event = Event::new();
         event
             .uid(&format!("{}@{}", self.booking_id, self.domain))
@@ -48,13 +59,15 @@ impl Invite<'_> {
             .add_property("DTSTART", utc(self.start))
             .add_property("DTEND", utc(self.end))
             .add_property("DTSTAMP", utc(self.stamp))
-            .add_property("SEQUENCE", self.sequence.to_string())
-            .append_property(
+            .add_property("SEQUENCE", self.sequence.to_string());
+        if people {
+            event.append_property(
                 Property::new("ORGANIZER", format!("mailto:{}", self.organizer.1))
                     .add_parameter("CN", self.organizer.0)
                     .done(),
             );
-        if let Some((name, email)) = self.attendee {
+        }
+        if let Some((name, email)) = self.attendee.filter(|_| people) {
             event.append_property(
                 Property::new("ATTENDEE", format!("mailto:{email}"))
                     .add_parameter("CN", name)
@@ -69,7 +82,7 @@ impl Invite<'_> {
         });
         let mut calendar = Calendar::new();
         calendar
-            .append_property(Property::new("METHOD", self.method()))
+            .append_property(Property::new("METHOD", method))
             .push(event.done());
         calendar.done().to_string()
     }
@@ -121,6 +134,37 @@ mod tests {
             "{text}"
         );
         assert!(unfolded.contains("mailto:jane@example.com"), "{text}");
+    }
+
+    #[test]
+    fn a_published_copy_keeps_the_uid_and_times_without_people() {
+        let invite = Invite {
+            booking_id: "0190c1c4-0000-7000-8000-000000000001".into(),
+            domain: "pillow.test",
+            change: Change::Created,
+            sequence: 1,
+            title: "Appointment with Ada",
+            description: "Code K7M4PQ2XR",
+            start: "2026-03-10T18:30:00Z".parse().unwrap(),
+            end: "2026-03-10T19:00:00Z".parse().unwrap(),
+            organizer: ("Ada Lovelace", "ada@acme.test"),
+            attendee: Some(("Jane Doe", "jane@example.com")),
+            stamp: "2026-03-01T00:00:00Z".parse().unwrap(),
+        };
+        let text = invite.to_published_ics();
+        let parsed: Calendar = text.parse().unwrap();
+        assert_eq!(parsed.property_value("METHOD"), Some("PUBLISH"));
+        let event = parsed.events().next().unwrap();
+        assert_eq!(
+            event.get_uid(),
+            Some("0190c1c4-0000-7000-8000-000000000001@pillow.test")
+        );
+        assert_eq!(event.property_value("SEQUENCE"), Some("1"));
+        assert_eq!(event.property_value("DTSTART"), Some("20260310T183000Z"));
+        assert!(
+            !text.contains("ORGANIZER") && !text.contains("ATTENDEE"),
+            "{text}"
+        );
     }
 
     #[test]

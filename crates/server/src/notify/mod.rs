@@ -3,6 +3,8 @@
 //! never repeats another's message.
 //!
 //! - [`email`]: the SMTP deliverer and its settings (`SMTP_URL`, `EMAIL_FROM`).
+//! - [`confirmation`]: what the confirmation on screen says: where the details went, masked,
+//!   and "Add to calendar" (Google, Outlook, `.ics`).
 //! - [`ics`]: the iCalendar invite (`REQUEST` / `CANCEL`, stable `UID`, rising `SEQUENCE`).
 //! - [`series_ics`]: the invite of a recurring series (`RRULE`, `EXDATE`, one occurrence's
 //!   `CANCEL`).
@@ -15,6 +17,7 @@
 //! An integration like `google/`: it may use the outbox, the domain and the store, and nothing
 //! above it.
 
+pub mod confirmation;
 pub mod email;
 pub mod ics;
 pub mod network;

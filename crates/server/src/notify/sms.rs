@@ -317,6 +317,11 @@ impl Deliverer for SmsDeliverer {
         vec![JobKind::SmsBooking, JobKind::SmsReminder]
     }
 
+    /// A gateway sends a repeated text as a new one.
+    fn settles_each_job(&self) -> bool {
+        true
+    }
+
     async fn deliver(&self, job: &Job, what: &OutboxJob) -> Result<(), DeliveryError> {
         let Some(settings) = &self.settings else {
             return Ok(());

@@ -39,6 +39,14 @@ pub trait Deliverer: Send + Sync {
     /// The job kinds this deliverer handles.
     fn kinds(&self) -> Vec<JobKind>;
 
+    /// Whether its receiver cannot tell a repeated delivery from a new one (an SMTP server, an
+    /// SMS gateway): the worker then records each such job done as soon as it is delivered,
+    /// instead of with the rest of its batch, so a crash repeats at most the message that was
+    /// on the wire, not every message of the batch.
+    fn settles_each_job(&self) -> bool {
+        false
+    }
+
     /// Delivers one job: `what` is its payload, read; `job` has its id, tenant and attempts.
     ///
     /// # Errors
@@ -72,6 +80,14 @@ impl Deliverers {
                 .or_default()
                 .push(deliverer.clone());
         }
+    }
+
+    /// Whether a job of `kind` is recorded done on its own as soon as it is delivered (see
+    /// [`Deliverer::settles_each_job`]).
+    pub fn settles_each_job(&self, kind: &str) -> bool {
+        JobKind::parse(kind)
+            .and_then(|kind| self.by_kind.get(&kind))
+            .is_some_and(|deliverers| deliverers.iter().any(|d| d.settles_each_job()))
     }
 
     /// Reads `job` and delivers it through every deliverer of its kind, in the order they

@@ -108,7 +108,11 @@ impl Worker {
         for job in jobs {
             let error = match STEP_NOW.scope(now, self.deliverers.deliver(&job)).await {
                 Ok(()) => {
-                    done.push(job.id);
+                    if self.deliverers.settles_each_job(&job.kind) {
+                        self.store.complete_jobs(&[job.id]).await?;
+                    } else {
+                        done.push(job.id);
+                    }
                     metrics::counter!("outbox_jobs_total", "kind" => job.kind.clone(), "outcome" => "done")
                         .increment(1);
                     continue;
@@ -135,7 +139,8 @@ impl Worker {
                 }
             }
         }
-        // A crash before this line delivers the batch again: deliverers are idempotent.
+        // A crash before this line delivers the batch again: deliverers are idempotent (or
+        // settle each job as they go, when their receiver cannot recognise a repeat).
         self.store.complete_jobs(&done).await?;
         Ok(Step::Done(count))
     }

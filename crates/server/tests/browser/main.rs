@@ -25,6 +25,7 @@ mod dashboard_hours;
 mod dashboard_pages;
 mod incall_defects;
 mod live_call;
+mod notify_confirmation;
 use pillow_server::{AppState, Config};
 use pillow_store::{NewApiKey, NewUser, Role};
 use serde_json::{Value, json};
@@ -122,6 +123,11 @@ pub(crate) struct Fresh {
 
 impl Fresh {
     pub(crate) async fn start(database_file: &str) -> Fresh {
+        Self::start_with(database_file, &[]).await
+    }
+
+    /// As [`Fresh::start`], with `extra` settings on top.
+    pub(crate) async fn start_with(database_file: &str, extra: &[(&str, &str)]) -> Fresh {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join(database_file).display());
         let source: std::collections::HashMap<String, String> = [
@@ -131,6 +137,7 @@ impl Fresh {
             ("BIND", "127.0.0.1:0"),
         ]
         .into_iter()
+        .chain(extra.iter().copied())
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let mut config = Config::from_source(&source).unwrap();
@@ -151,13 +158,18 @@ impl Fresh {
 
 impl Server {
     pub(crate) async fn start() -> Server {
+        Self::start_with(&[]).await
+    }
+
+    /// As [`Server::start`], with `extra` settings on top (e-mail and SMS on, say).
+    pub(crate) async fn start_with(extra: &[(&str, &str)]) -> Server {
         let Fresh {
             dir,
             listener,
             base,
             store,
             state,
-        } = Fresh::start("browser.db").await;
+        } = Fresh::start_with("browser.db", extra).await;
 
         let tenant = store.create_tenant("Browser Clinic").await.unwrap();
         let owner = store

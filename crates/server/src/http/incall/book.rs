@@ -4,6 +4,7 @@ use super::*;
 use crate::domain::appointment_types::Offered;
 use crate::domain::error::DomainResult;
 use crate::http::error::ErrorCode;
+use crate::notify::confirmation::{self, CalendarLinks, SentTo};
 use pillow_store::AgentId;
 
 /// The in-call API's booking body.
@@ -267,6 +268,7 @@ pub(crate) async fn book_for(
         &format!("agent:{agent_id}"),
         &serde_json::to_value(&body).unwrap_or_default(),
     );
+    let notifications = context.team.settings.notifications.clone();
     let view = booked(
         state,
         tenant,
@@ -283,7 +285,16 @@ pub(crate) async fn book_for(
     if let Some(call_id) = call_id {
         tell_the_call(state, tenant, agent_id, call_id, &view);
     }
-    Ok(booking_data(&view, &body.slotId, &zone))
+    let mut data = booking_data(&view, &body.slotId, &zone);
+    data.booking.sent_to =
+        confirmation::sent_to(&*state.store, &state.config, &notifications, &view).await?;
+    data.booking.add_to_calendar = Some(confirmation::links(
+        &state.manage_links,
+        &state.config.public_url,
+        tenant,
+        &view,
+    ));
+    Ok(data)
 }
 /// Tells the call's other listeners that the caller booked; in the background, since nobody
 /// need be listening and the caller should not wait for the bus.
@@ -375,6 +386,12 @@ pub struct InCallBooking {
     /// the first).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub series: Option<crate::domain::bookings::SeriesView>,
+    /// Where the details were sent, masked (`{"email": "j…@example.com", "phone": "…0123"}`):
+    /// the channels on for the agent and this server that queued a message; `null` when none.
+    pub sent_to: Option<SentTo>,
+    /// "Add to calendar": Google and Outlook links (times in UTC) and a signed `.ics`
+    /// download; `null` for bookings held on Cal.com.
+    pub add_to_calendar: Option<CalendarLinks>,
 }
 
 /// What booking answers inside the envelope's `data`.
@@ -411,6 +428,8 @@ pub(crate) fn booking_data(view: &BookingView, slot_id: &str, zone: &TimeZone) -
         timezone: zone.iana_name().unwrap_or("UTC").to_string(),
         host_name: Some(view.user_name.clone()),
         series: view.series.clone(),
+        sent_to: None,
+        add_to_calendar: None,
     })
 }
 /// The `BK_…` id of a booking held on Cal.com.
@@ -447,5 +466,7 @@ pub(crate) fn calcom_booking_data(
         timezone: zone.iana_name().unwrap_or("UTC").to_string(),
         host_name: None,
         series: None,
+        sent_to: None,
+        add_to_calendar: None,
     })
 }

@@ -26,6 +26,21 @@ pub struct Profile {
     pub duration_min: i64,
     /// The members who take these appointments, by name.
     pub hosts: Vec<String>,
+    /// The agent's appointment types, oldest first (empty when it has none): the widget lets
+    /// the caller pick one when there are several, and asks for slots with
+    /// `appointmentType=<slug>`.
+    pub appointment_types: Vec<ProfileType>,
+}
+
+/// One kind of appointment a caller can pick.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfileType {
+    pub slug: String,
+    pub name: String,
+    /// Its length in minutes.
+    pub duration_min: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -102,6 +117,16 @@ async fn profile_of(state: &AppState, tenant: TenantId, agent_id: AgentId) -> Ap
             .members
             .iter()
             .filter_map(|m| context.names.get(m).cloned())
+            .collect(),
+        appointment_types: crate::domain::appointment_types::list(state, tenant, agent_id)
+            .await?
+            .into_iter()
+            .map(|offered| ProfileType {
+                slug: offered.body.slug,
+                name: offered.body.name,
+                duration_min: offered.body.duration,
+                description: offered.body.description,
+            })
             .collect(),
     })
 }

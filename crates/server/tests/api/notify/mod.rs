@@ -2,11 +2,13 @@
 //! the tenants' own wording of it, reminders, signed links to change or cancel, SMS against a
 //! fake of Twilio, signed webhooks to a local receiver, and delivery through faults.
 
+mod confirmation;
 mod crash;
 mod email;
 mod links;
 mod receiver;
 mod reminders;
+mod restart;
 mod series_email;
 mod sink;
 mod sms;

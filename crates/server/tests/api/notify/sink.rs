@@ -165,6 +165,14 @@ impl SmtpSink {
         }
     }
 
+    /// Whether a message is being taken in right now (a slow sink is waiting on it).
+    pub fn in_flight(&self) -> bool {
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| e.path().extension().is_some_and(|x| x == "inflight"))
+    }
+
     /// Every message accepted so far, oldest first.
     pub fn messages(&self) -> Vec<Received> {
         let mut files: Vec<_> = std::fs::read_dir(self.dir.path())

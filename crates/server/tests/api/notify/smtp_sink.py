@@ -5,7 +5,7 @@ directory, one file per message, and prints the port it listens on.
 
 PORT 0 (the default) picks a free one; the tests restart the sink on the same port to bring a
 "down" mail server back up. SINK_DELAY_MS makes it wait that long before accepting each
-message, like a slow mail server.
+message, like a slow mail server; meanwhile NAME.inflight marks the message being taken in.
 """
 
 import asyncio
@@ -21,8 +21,19 @@ class Sink:
         self.directory = directory
 
     async def handle_DATA(self, server, session, envelope):
-        await asyncio.sleep(int(os.environ.get("SINK_DELAY_MS", "0")) / 1000)
         name = uuid.uuid4().hex
+        # While a message is being taken in, NAME.inflight exists: a test can crash the sender
+        # in the middle of a delivery rather than between two.
+        inflight = os.path.join(self.directory, name + ".inflight")
+        open(inflight, "wb").close()
+        try:
+            await asyncio.sleep(int(os.environ.get("SINK_DELAY_MS", "0")) / 1000)
+        finally:
+            os.remove(inflight)
+        # A sender gone before the answer never learnt the message was taken: like a mail
+        # server that commits a message as it answers 250, keep nothing.
+        if server.transport is None or server.transport.is_closing():
+            return "451 the client went away"
         partial = os.path.join(self.directory, name + ".part")
         with open(partial, "wb") as out:
             out.write(envelope.original_content or envelope.content)
