@@ -220,7 +220,7 @@ export class PillowIncallCalendar extends HTMLElement {
 				<button class="pic-primary" data-act="retry" data-autofocus>Try again</button>`;
 		if (state === 'empty')
 			return `${notice}<p class="pic-empty" role="status"><strong>No open times in the next three months.</strong> ${until} Please ask the agent for another way to book.</p>`;
-		if (state === 'slots') return `${notice}${this.#tools()}${this.#grid()}<p class="pic-window">${until}</p>${this.#times()}`;
+		if (state === 'slots') return `${notice}${this.#suggested()}${this.#tools()}${this.#grid()}<p class="pic-window">${until}</p>${this.#times()}`;
 		if (state === 'form' || state === 'booking') return this.#form(state === 'booking');
 		if (state === 'confirmed') return this.#done();
 		return '';
@@ -235,6 +235,15 @@ export class PillowIncallCalendar extends HTMLElement {
 		const types = this.types?.length > 1 ? this.types.map((t) => `<option value="${esc(t.slug)}"${t.slug === this.type ? ' selected' : ''}>${esc(t.name)} · ${t.duration_min} min</option>`) : '';
 		return `<div class="pic-tools">${types && `<label>Appointment <select name="type">${types.join('')}</select></label>`}<label>Time zone <select name="zone">${opts.join('')}</select></label>
 			<label><input type="checkbox" name="clock"${this.h24 ? ' checked' : ''}> 24-hour clock</label></div>`;
+	}
+
+	/** The times the agent's ranking puts first (`preset.suggested`), those still open. */
+	#suggested() {
+		const picks = (this.preset?.suggested || []).map((p) => [p, this.slots.get(p.start_time)]).filter(([, s]) => s);
+		if (!picks.length) return '';
+		const why = picks[0][0].reason ? `<p class="pic-why">${esc(picks[0][0].reason)}</p>` : '';
+		const items = picks.map(([, s]) => `<li><button class="pic-slot pic-sug" data-act="pick" data-slot="${esc(s.id)}">${esc(this.#when(s.start_time))}</button></li>`);
+		return `<div class="pic-suggested"><h3>Suggested for you</h3>${why}<ul>${items.join('')}</ul></div>`;
 	}
 
 	/** The month grid of the ARIA date-picker pattern: days with openings marked. */
@@ -388,7 +397,7 @@ export class PillowIncallCalendar extends HTMLElement {
 			this.#goto(to);
 		} else if (event.key === 'Enter' || event.key === ' ') {
 			event.preventDefault();
-			this.dialog.querySelector('.pic-slot')?.focus();
+			this.dialog.querySelector('.pic-times .pic-slot')?.focus();
 		} else this.#trap(event);
 	}
 

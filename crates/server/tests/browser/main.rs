@@ -25,6 +25,7 @@ mod dashboard_hours;
 mod dashboard_pages;
 mod incall_defects;
 mod live_call;
+mod live_suggestions;
 mod notify_confirmation;
 use pillow_server::{AppState, Config};
 use pillow_store::{NewApiKey, NewUser, Role};
