@@ -18,8 +18,8 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 
 mod dashboard;
-mod dashboard_calendars;
 mod dashboard_agents;
+mod dashboard_calendars;
 mod dashboard_charts;
 mod dashboard_hours;
 mod dashboard_pages;
