@@ -166,6 +166,7 @@ async fn reschedule_by_link(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct CalendarQuery {
     /// The `ML_…` token of the confirmation's "Add to calendar" link.
     token: String,

@@ -108,7 +108,8 @@ async fn incall_profile_names_the_business_the_length_and_the_hosts(app: &TestAp
     assert_eq!(
         body["data"],
         json!({"business": "Lee Clinic", "agent": {"name": "Front Desk", "timezone": ZONE},
-               "duration_min": 30, "hosts": ["Ana Morning", "Ben Afternoon"]})
+               "duration_min": 30, "hosts": ["Ana Morning", "Ben Afternoon"],
+               "appointment_types": []})
     );
     // A wrong key reads nothing.
     let (status, body) = with_key(app, Method::GET, &path, "pk_wrong", None).await;
