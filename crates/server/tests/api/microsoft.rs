@@ -613,6 +613,8 @@ async fn two_servers_on_one_database_never_sync_one_outlook_connection_at_once()
     // Long enough that two syncs running together would surely overlap at Graph.
     h.ms.set_delta_delay(Duration::from_millis(40));
     h.ms.reset_concurrent_deltas();
+    let deltas_before = h.ms.count(Call::Delta);
+    let pushes_before = h.ms.deliveries().len();
     let pollers =
         [&h.app, &second].map(|app| pillow_server::sync::Scheduler::new(app.state.sync.clone()));
     let mut outcomes = std::collections::BTreeMap::<&str, usize>::new();
@@ -673,9 +675,13 @@ async fn two_servers_on_one_database_never_sync_one_outlook_connection_at_once()
         outcomes.get("busy").copied().unwrap_or(0) > 0,
         "the servers never collided, so the test proved nothing: {outcomes:?}"
     );
+    // Syncs ran during the rounds: ours, or the one each new event's change notification starts
+    // (on a loaded machine that one often holds the lease whenever ours ask, so all of ours
+    // answer "busy"; what matters is that no two asked Graph at once).
+    let pushes = h.ms.deliveries().len() - pushes_before;
     assert!(
-        outcomes.get("synced").copied().unwrap_or(0) > 0,
-        "{outcomes:?}"
+        h.ms.count(Call::Delta) > deltas_before,
+        "no sync ran during the rounds: {outcomes:?}, {pushes} notifications"
     );
     let half = SignedDuration::from_mins(30);
     let mut expected: Vec<_> = (0..8i64)
