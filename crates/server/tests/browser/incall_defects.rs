@@ -552,10 +552,18 @@ async fn the_hosted_page_shows_the_booking_keeps_its_host_and_confirms_a_cancel_
     assert!(current.contains("New York time"), "{current}");
     browser.shot("02-phone-current-booking").await;
 
-    // New times are Ana's only: mornings.
+    // New times are Ana's only: mornings. Shown a day at a time: the last day listed is a
+    // whole morning whatever the time now (late in a New York morning, today has one or none).
     browser.click("#reschedule").await;
     browser
         .until("document.querySelectorAll('.new-time').length > 0")
+        .await;
+    browser
+        .js("const s = document.getElementById('new-day'); s.value = s.options[s.options.length - 1].value; \
+             s.dispatchEvent(new Event('change', {bubbles: true})); return s.value;")
+        .await;
+    browser
+        .until("document.querySelectorAll('.new-time').length > 1")
         .await;
     let hours = browser
         .js("return [...document.querySelectorAll('.new-time')].map(b => b.firstChild.textContent)")
