@@ -5,14 +5,13 @@
 
 use jiff::ToSpan;
 use jiff::civil::Weekday;
-use pillow_store::{Attendee, BookingId, NewBooking};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{INTERNAL_KEY, Reply, TestApp, at, next};
 use crate::live_calls::Events;
 use crate::on_both_backends;
-use crate::voice_suggestions::clinic;
+use crate::voice_suggestions::{clinic, past_visit};
 
 on_both_backends!(
     incall_suggestions_a_returning_caller_sees_their_previous_host_and_time_first,
@@ -65,39 +64,7 @@ async fn incall_suggestions_a_returning_caller_sees_their_previous_host_and_time
 ) {
     let (tenant, agent, lee) = clinic(app).await;
     // Five weeks ago the caller saw Dr. Lee at 2:30 PM.
-    let past = at(
-        next(Weekday::Tuesday).checked_sub(35.days()).unwrap(),
-        "14:30",
-        ZONE,
-    );
-    app.store()
-        .create_booking(
-            tenant.id,
-            &NewBooking {
-                id: BookingId::new(),
-                agent_id: Some(agent.parse().unwrap()),
-                user_id: lee,
-                confirmation_code: "PASTVISIT".into(),
-                start: past,
-                end: past.checked_add(30.minutes()).unwrap(),
-                buffer_before_minutes: 0,
-                buffer_after_minutes: 0,
-                attendee: Attendee {
-                    name: "Ada Byron".into(),
-                    email: None,
-                    phone: Some("+15550100199".into()),
-                },
-                notes: None,
-                title: "Check-up".into(),
-                description: None,
-                call_id: None,
-                channel: None,
-            },
-            &[],
-            None,
-        )
-        .await
-        .unwrap();
+    past_visit(app, &tenant, &agent, lee).await;
     // Dr. Lee is away on the Monday, so the owner's 2:30 PM that day is not put first.
     let monday = next(Weekday::Monday);
     let sunday = monday.checked_add(6.days()).unwrap();

@@ -110,16 +110,14 @@ async fn retell(app: &TestApp, path: &str, agent: &str, from: Option<&str>, args
     }
 }
 
-const AVAILABILITY: &str = "/api/calendar/availability/retell";
-const BOOKING: &str = "/api/calendar/booking/retell";
-
-async fn voice_suggestions_a_returning_caller_is_offered_and_given_their_previous_host(
-    app: &TestApp,
-) {
-    let (tenant, agent, lee) = clinic(app).await;
-    // Three weeks ago the caller saw Dr. Lee on a Tuesday at 2:30 PM.
-    let past_day = next(Weekday::Tuesday).checked_sub(35.days()).unwrap();
-    let past = at(past_day, "14:30", ZONE);
+/// The caller's visit to Dr. Lee five weeks before the coming Tuesday, at 2:30 PM New York
+/// time, booked with the phone the call comes from.
+pub(crate) async fn past_visit(app: &TestApp, tenant: &Tenant, agent: &str, lee: UserId) {
+    let past = at(
+        next(Weekday::Tuesday).checked_sub(35.days()).unwrap(),
+        "14:30",
+        ZONE,
+    );
     app.store()
         .create_booking(
             tenant.id,
@@ -148,6 +146,17 @@ async fn voice_suggestions_a_returning_caller_is_offered_and_given_their_previou
         )
         .await
         .unwrap();
+}
+
+const AVAILABILITY: &str = "/api/calendar/availability/retell";
+const BOOKING: &str = "/api/calendar/booking/retell";
+
+async fn voice_suggestions_a_returning_caller_is_offered_and_given_their_previous_host(
+    app: &TestApp,
+) {
+    let (tenant, agent, lee) = clinic(app).await;
+    // Five weeks ago the caller saw Dr. Lee on a Tuesday at 2:30 PM.
+    past_visit(app, &tenant, &agent, lee).await;
 
     let monday = next(Weekday::Monday);
     let sunday = monday.checked_add(6.days()).unwrap();

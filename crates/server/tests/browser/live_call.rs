@@ -135,7 +135,13 @@ fn now_ms() -> f64 {
 }
 
 /// Connects the demo call as `call` and waits until the widget's event stream is open.
-async fn connect(browser: &Browser, server: &Server, agent: &str, key: &str, call: &str) {
+pub(crate) async fn connect(
+    browser: &Browser,
+    server: &Server,
+    agent: &str,
+    key: &str,
+    call: &str,
+) {
     browser
         .c()
         .goto(&format!(

@@ -3,27 +3,9 @@
 //! one click from the form, at desktop and phone widths.
 
 use super::*;
+use crate::live_call::connect;
 
 const INTERNAL_KEY: &str = "internal-key-for-browser-tests-0123456789";
-
-/// Connects the demo call as `call` and waits until the widget's event stream is open.
-async fn connect(browser: &Browser, server: &Server, agent: &str, key: &str, call: &str) {
-    browser
-        .c()
-        .goto(&format!(
-            "{}/demo/call?agent={agent}&key={key}&call={call}",
-            server.base
-        ))
-        .await
-        .unwrap();
-    browser
-        .until("customElements.get('pillow-incall-calendar') && document.getElementById('start')")
-        .await;
-    browser.click("#start").await;
-    browser
-        .until("$q('pillow-incall-calendar').es?.readyState === 1")
-        .await;
-}
 
 /// `show_booking_calendar` in Retell's envelope: Wednesday afternoon next week, earliest first.
 async fn ask(server: &Server, agent: &str, call: &str) -> Value {
