@@ -369,7 +369,7 @@ async fn one_run(options: &NotifyOptions, backend: Backend, round: usize, on: bo
             reqwest::Method::POST,
             format!("{base}/api/webhooks"),
             &key,
-            json!({"subscriber_url": hook, "events": ["BOOKING_CREATED"], "secret": "bench-secret"}),
+            json!({"subscriber_url": hook, "events": ["BOOKING_CREATED"], "secret": "bench-webhook-secret-0123"}),
         )
         .await?;
     }
