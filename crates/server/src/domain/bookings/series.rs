@@ -533,17 +533,7 @@ pub async fn cancel_in_series(
         return cancel(state, booking, reason, key).await;
     }
     let tenant = booking.tenant_id;
-    let link = state
-        .store
-        .series_of(tenant, booking.id)
-        .await?
-        .ok_or_else(|| {
-            DomainError::invalid(
-                "scope",
-                ErrorCode::InvalidRecurrence,
-                "This booking is not part of a recurring series.",
-            )
-        })?;
+    let link = series_link(state, booking).await?;
     let hash = request_hash(
         "cancel_series",
         &booking.id.to_string(),
@@ -587,4 +577,22 @@ pub async fn cancel_in_series(
         },
     )
     .await
+}
+
+/// The series `booking` belongs to; a 422 on `scope` when it is a booking of its own.
+pub(crate) async fn series_link(
+    state: &AppState,
+    booking: &Booking,
+) -> DomainResult<pillow_store::SeriesLink> {
+    state
+        .store
+        .series_of(booking.tenant_id, booking.id)
+        .await?
+        .ok_or_else(|| {
+            DomainError::invalid(
+                "scope",
+                ErrorCode::InvalidRecurrence,
+                "This booking is not part of a recurring series.",
+            )
+        })
 }

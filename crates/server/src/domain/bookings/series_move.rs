@@ -27,17 +27,7 @@ pub async fn reschedule_in_series(
         return reschedule(state, booking, start, key).await;
     }
     let tenant = booking.tenant_id;
-    let link = state
-        .store
-        .series_of(tenant, booking.id)
-        .await?
-        .ok_or_else(|| {
-            DomainError::invalid(
-                "scope",
-                ErrorCode::InvalidRecurrence,
-                "This booking is not part of a recurring series.",
-            )
-        })?;
+    let link = series_link(state, booking).await?;
     let hash = request_hash(
         "reschedule_series",
         &booking.id.to_string(),
