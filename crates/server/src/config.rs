@@ -59,6 +59,10 @@ pub struct Config {
     /// How often the internal scheduler polls each connection (`GOOGLE_SYNC_INTERVAL_SECONDS`,
     /// default 300); push notifications sync sooner.
     pub sync_interval: std::time::Duration,
+    /// How long one sync holds a connection before another process may take it over
+    /// (`SYNC_LEASE_SECONDS`, default 300): the longest a connection waits after the process
+    /// syncing it dies. Each batch of synced events extends it.
+    pub sync_lease: std::time::Duration,
     /// Connection, request and body limits and timeouts.
     pub http: HttpLimits,
     /// `CALDAV_ALLOW_PRIVATE_NETWORKS=true`: CalDAV servers on loopback and private addresses
@@ -258,6 +262,12 @@ impl Config {
             cal_api_base_url: cal_api_base_url.trim_end_matches('/').to_string(),
             google: None,
             sync_interval: std::time::Duration::from_secs(300),
+            sync_lease: seconds_between(
+                source,
+                "SYNC_LEASE_SECONDS",
+                crate::sync::LEASE.as_secs().unsigned_abs(),
+                "Use e.g. 300; it must outlast the slowest page a calendar provider answers.",
+            )?,
             http: HttpLimits::from_source(source)?,
             caldav_allow_private_networks: flag(source, "CALDAV_ALLOW_PRIVATE_NETWORKS")?,
             microsoft: microsoft::settings(source, &public_url)?,
@@ -439,27 +449,43 @@ fn google_settings(source: &dyn Source, config: &mut Config) -> Result<(), Confi
     Ok(())
 }
 
+/// A whole number of seconds from 1 to 3600 in `name`, `default` when unset.
+fn seconds_between(
+    source: &dyn Source,
+    name: &'static str,
+    default: u64,
+    hint: &'static str,
+) -> Result<std::time::Duration, ConfigError> {
+    let Some(raw) = source.get(name) else {
+        return Ok(std::time::Duration::from_secs(default));
+    };
+    raw.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|s| (1..=3600).contains(s))
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| {
+            ConfigError::new(
+                name,
+                format!("{raw:?} is not a number of seconds from 1 to 3600"),
+                hint,
+            )
+        })
+}
+
 /// `OUTBOX_LEASE_SECONDS`: how long the outbox worker holds the jobs it claims (default 120), so
 /// how soon another process takes over the jobs of one that died.
 ///
 /// # Errors
 /// A value that is not a whole number of seconds from 1 to 3600.
 pub fn outbox_lease(source: &dyn Source) -> Result<jiff::SignedDuration, ConfigError> {
-    let Some(raw) = source.get("OUTBOX_LEASE_SECONDS") else {
-        return Ok(crate::outbox::LEASE);
-    };
-    raw.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|s| (1..=3600).contains(s))
-        .map(jiff::SignedDuration::from_secs)
-        .ok_or_else(|| {
-            ConfigError::new(
-                "OUTBOX_LEASE_SECONDS",
-                format!("{raw:?} is not a number of seconds from 1 to 3600"),
-                "Use e.g. 120; it must outlast the slowest batch of deliveries.",
-            )
-        })
+    let seconds = seconds_between(
+        source,
+        "OUTBOX_LEASE_SECONDS",
+        crate::outbox::LEASE.as_secs().unsigned_abs(),
+        "Use e.g. 120; it must outlast the slowest batch of deliveries.",
+    )?;
+    Ok(jiff::SignedDuration::try_from(seconds).unwrap_or(crate::outbox::LEASE))
 }
 
 #[cfg(test)]
@@ -599,6 +625,26 @@ mod tests {
             error_for("GOOGLE_SYNC_INTERVAL_SECONDS", "soon").variable,
             "GOOGLE_SYNC_INTERVAL_SECONDS"
         );
+    }
+
+    #[test]
+    fn the_sync_lease_defaults_to_five_minutes_and_takes_seconds_from_one_to_an_hour() {
+        assert_eq!(
+            Config::from_source(&valid()).unwrap().sync_lease,
+            std::time::Duration::from_secs(300)
+        );
+        let mut source = valid();
+        source.insert("SYNC_LEASE_SECONDS".into(), "4".into());
+        assert_eq!(
+            Config::from_source(&source).unwrap().sync_lease,
+            std::time::Duration::from_secs(4)
+        );
+        for bad in ["0", "3601", "five", "-1"] {
+            assert_eq!(
+                error_for("SYNC_LEASE_SECONDS", bad).variable,
+                "SYNC_LEASE_SECONDS"
+            );
+        }
     }
 
     #[test]

@@ -18,7 +18,8 @@ use super::provider::{CalendarProvider, ChangeSet, OwnEvent, ProviderError};
 use super::{SyncReport, Trigger, origin_of};
 use crate::outbox::{BookingChange, JobKind, OutboxJob};
 
-/// How long a sync may hold a connection before another process may take it over.
+/// How long a sync may hold a connection before another process may take it over, unless
+/// `SYNC_LEASE_SECONDS` says otherwise ([`crate::Config::sync_lease`]).
 pub const LEASE: SignedDuration = SignedDuration::from_mins(5);
 /// Synced events are written in batches of this many, each extending the lease.
 const BATCH: usize = 500;
@@ -61,6 +62,8 @@ pub struct SyncEngine {
     /// Outlook, when `MICROSOFT_OAUTH_*` is configured.
     pub microsoft: Option<Arc<MicrosoftProvider>>,
     interval: SignedDuration,
+    /// How long each lease lasts (extended batch by batch while a sync runs).
+    lease: SignedDuration,
     /// Names this process's leases.
     owner: String,
 }
@@ -103,6 +106,7 @@ impl SyncEngine {
             microsoft,
             interval: SignedDuration::try_from(config.sync_interval)
                 .unwrap_or(SignedDuration::from_mins(5)),
+            lease: SignedDuration::try_from(config.sync_lease).unwrap_or(LEASE),
             owner: format!("pid{}", std::process::id()),
         }
     }
@@ -148,7 +152,7 @@ impl SyncEngine {
         let owner = self.run_owner();
         let leased = self
             .store
-            .lease_calendar_connection(tenant, id, &owner, Timestamp::now(), LEASE)
+            .lease_calendar_connection(tenant, id, &owner, Timestamp::now(), self.lease)
             .await?;
         let Some(connection) = leased else {
             return match self.store.get_calendar_connection(tenant, id).await? {
@@ -214,7 +218,7 @@ impl SyncEngine {
             .unwrap_or(SignedDuration::from_hours(2));
         let due = self
             .store
-            .lease_due_calendar_connections(&owner, now, LEASE, now + renew, 8)
+            .lease_due_calendar_connections(&owner, now, self.lease, now + renew, 8)
             .await?;
         let count = due.len();
         for connection in due {
@@ -433,7 +437,7 @@ impl SyncEngine {
                 connection.id,
                 owner,
                 Timestamp::now(),
-                LEASE,
+                self.lease,
             )
             .await
             .map(drop)

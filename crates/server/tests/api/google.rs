@@ -203,9 +203,9 @@ pub fn assert_no_plain_text(dir: &std::path::Path, secrets: &[&str]) {
 // ---------------------------------------------------------------------------------------------
 // Against the fake Google.
 
-const CLIENT_ID: &str = "pillow-test-client.apps.googleusercontent.com";
-const CLIENT_SECRET: &str = "pillow-test-client-secret";
-const HOST_EMAIL: &str = "host@gmail.test";
+pub(crate) const CLIENT_ID: &str = "pillow-test-client.apps.googleusercontent.com";
+pub(crate) const CLIENT_SECRET: &str = "pillow-test-client-secret";
+pub(crate) const HOST_EMAIL: &str = "host@gmail.test";
 
 /// The server, the fake Google it is configured for, and a tenant whose owner is the host.
 struct Harness {
@@ -215,7 +215,7 @@ struct Harness {
 }
 
 /// The settings that point a server at the fake Google.
-fn google_settings(google: &FakeGoogle) -> Vec<(&'static str, String)> {
+pub(crate) fn google_settings(google: &FakeGoogle) -> Vec<(&'static str, String)> {
     vec![
         ("GOOGLE_OAUTH_CLIENT_ID", CLIENT_ID.to_string()),
         ("GOOGLE_OAUTH_CLIENT_SECRET", CLIENT_SECRET.to_string()),

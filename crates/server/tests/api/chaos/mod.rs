@@ -2,6 +2,7 @@
 //! bounded in time. PostgreSQL ones say they were skipped without `TEST_DATABASE_URL`.
 
 mod killed_process;
+mod killed_sync;
 mod overload;
 mod postgres_outage;
 pub(crate) mod proxy;
