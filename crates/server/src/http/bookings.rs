@@ -237,7 +237,8 @@ struct ListQuery {
     /// Bookings overlapping [start, end) (RFC 3339).
     start: Option<String>,
     end: Option<String>,
-    /// At most this many (default 500).
+    /// At most this many (default 500; above 5,000 reads as 5,000).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4_294_967_295_u64)]
     limit: Option<u32>,
 }
 

@@ -11,8 +11,38 @@ on_both_backends!(
     zones_that_are_not_places_are_refused,
     instants_that_are_not_rfc_3339_are_refused,
     a_json_body_sent_as_another_media_type_is_a_415,
-    an_origin_that_is_not_text_does_not_skip_the_widget_keys_origin_check
+    an_origin_that_is_not_text_does_not_skip_the_widget_keys_origin_check,
+    a_bookings_limit_is_read_as_far_as_the_document_says_and_refused_past_it
 );
+
+/// The document declares `limit` an integer from 0 to 4,294,967,295 (not an int32): any of
+/// those lists (above 5,000 reads as 5,000), one past it is a 400 in the error shape.
+async fn a_bookings_limit_is_read_as_far_as_the_document_says_and_refused_past_it(app: &TestApp) {
+    let acme = app.tenant("Acme").await;
+    for limit in ["0", "3000000000", "4294967295"] {
+        let listed = app
+            .get(&format!("/api/calendar/bookings?limit={limit}"), &acme.key)
+            .await;
+        assert_eq!(listed.status, StatusCode::OK, "{limit}");
+    }
+    for limit in ["4294967296", "-1", "1.5"] {
+        let refused = app
+            .get(&format!("/api/calendar/bookings?limit={limit}"), &acme.key)
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{limit}");
+        assert!(!refused.code().is_empty(), "{limit}");
+    }
+    let document = app.get("/openapi.json", "").await.body;
+    let limit = document["paths"]["/api/calendar/bookings"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap()
+        .clone();
+    assert_eq!(limit["schema"]["maximum"], 4_294_967_295_u64, "{limit}");
+    assert_ne!(limit["schema"]["format"], "int32", "{limit}");
+}
 
 async fn zones_that_are_not_places_are_refused(app: &TestApp) {
     let acme = app.tenant("Acme").await;
