@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use pillow_store::{Booking, BookingStatus, Job, Store, TenantId, User};
 use secrecy::{ExposeSecret, SecretString};
@@ -115,6 +116,10 @@ impl EmailDeliverer {
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.smtp_url.expose_secret())
                     .ok()?
                     .timeout(Some(SMTP_TIMEOUT))
+                    // Connections are kept and reused (a few at most, closed after a minute
+                    // idle): a storm of confirmations costs one SMTP greeting per connection,
+                    // not one per message.
+                    .pool_config(PoolConfig::new().max_size(4))
                     .build();
             let domain = settings.from.email.domain().to_string();
             Some(Mailer {
