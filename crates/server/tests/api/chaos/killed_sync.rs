@@ -91,6 +91,18 @@ fn add_event(google: &FakeGoogle, n: i64) -> Value {
     )
 }
 
+/// The server processes, killed when the test ends, however it ends.
+struct Servers(Vec<(std::process::Child, String)>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for (child, _) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Waits for `what`, checked every 20 ms, for at most `limit`.
 macro_rules! wait_until {
     ($what:expr, $limit:expr, $done:expr) => {{
@@ -121,15 +133,15 @@ async fn a_server_killed_mid_sync_keeps_the_connection_until_its_lease_ends_then
         ("SYNC_LEASE_SECONDS", format!("{SYNC_LEASE_SECONDS}")),
     ]);
     let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut servers = Vec::new();
+    let mut servers = Servers(Vec::new());
     for _ in 0..3 {
-        servers.push(serve(&database.url, &settings).await);
+        servers.0.push(serve(&database.url, &settings).await);
     }
     let client = reqwest::Client::new();
     let pool = PgPool::connect(&database.url).await.unwrap();
 
     // Connect through the first server (its default PUBLIC_URL names localhost).
-    let first = &servers[0].1;
+    let first = &servers.0[0].1;
     let port = first.rsplit(':').next().unwrap();
     google.register_client(
         CLIENT_ID,
@@ -196,18 +208,19 @@ async fn a_server_killed_mid_sync_keeps_the_connection_until_its_lease_ends_then
     };
     let owner = held.owner.clone().unwrap();
     let victim = servers
+        .0
         .iter()
         .position(|(child, _)| owner.starts_with(&format!("pid{}:", child.id())))
         .unwrap_or_else(|| panic!("{owner} is none of the three servers"));
-    servers[victim].0.kill().unwrap();
-    servers[victim].0.wait().unwrap();
+    servers.0[victim].0.kill().unwrap();
+    servers.0[victim].0.wait().unwrap();
     google.set_list_delay(Duration::ZERO);
     let killed_at = now_seconds();
     let lease_end = held.locked_until.unwrap();
 
     // Until the lease ends the connection is the dead process's: a survivor asked to sync it
     // now says so rather than syncing beside it.
-    let survivor = &servers[(victim + 1) % 3].1;
+    let survivor = &servers.0[(victim + 1) % 3].1;
     let asked: Value = client
         .post(format!("{survivor}/api/calendar/sync"))
         .bearer_auth(&key)
@@ -258,10 +271,7 @@ async fn a_server_killed_mid_sync_keeps_the_connection_until_its_lease_ends_then
     assert!(local.iter().any(|(_, title)| title == "Renamed"));
     assert_eq!(google.max_concurrent_lists(HOST_EMAIL), 1);
 
-    for (child, _) in &mut servers {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop(servers);
     pool.close().await;
     database.drop_database().await;
 }
