@@ -153,6 +153,8 @@ pub(crate) struct Inner {
     state: Mutex<FakeState>,
     pub base: String,
     notify: mpsc::UnboundedSender<Delivery>,
+    /// The time spent in handlers, in nanoseconds (see [`FakeMicrosoft::busy_time`]).
+    busy_nanos: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Clone)]
@@ -237,6 +239,7 @@ impl FakeMicrosoft {
             }),
             base: format!("http://{addr}"),
             notify: tx,
+            busy_nanos: std::sync::atomic::AtomicU64::new(0),
         }));
         // One task posts notifications in order.
         let notifier = {
@@ -481,6 +484,18 @@ impl FakeMicrosoft {
 
     pub fn count(&self, call: Call) -> usize {
         self.lock().counts.get(&call).copied().unwrap_or(0)
+    }
+
+    /// The time the fake has spent answering requests so far (its handlers, including
+    /// building and serialising their answers and any delay set with
+    /// [`FakeMicrosoft::set_delta_delay`]; not the network), so a benchmark can take it out.
+    pub fn busy_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(
+            self.shared
+                .0
+                .busy_nanos
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// When each request of `call` arrived.

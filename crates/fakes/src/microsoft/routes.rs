@@ -32,7 +32,24 @@ pub(super) fn router(shared: Shared) -> Router {
             "/v1.0/subscriptions/{id}",
             axum::routing::patch(renew_subscription).delete(delete_subscription),
         )
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), timed))
         .with_state(shared)
+}
+
+/// Adds each request's handling time to [`super::FakeMicrosoft::busy_time`].
+async fn timed(
+    State(shared): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    shared
+        .0
+        .busy_nanos
+        .fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+    response
 }
 
 /// Graph's error body: `{"error":{"code","message","innerError":{...}}}`.

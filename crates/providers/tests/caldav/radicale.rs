@@ -145,6 +145,18 @@ impl Radicale {
         r.headers()["etag"].to_str().expect("etag").to_owned()
     }
 
+    /// Writes an event file straight into the storage folder, as a bulk import would, so a
+    /// benchmark can fill a calendar with thousands of events without a PUT each (Radicale
+    /// reads the folder on the next request). Only while no request is writing.
+    #[allow(dead_code)] // used by the server's sync benchmark, not by these tests
+    pub fn write_directly(&self, href: &str, ics: &str) {
+        let path = self
+            .storage
+            .join("collection-root")
+            .join(href.trim_start_matches('/'));
+        std::fs::write(path, ics).expect("write the event file");
+    }
+
     pub async fn delete(&self, href: &str) {
         let r = self.request("DELETE", href).send().await.expect("delete");
         assert!(r.status().is_success(), "DELETE {href}: {}", r.status());

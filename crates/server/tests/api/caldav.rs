@@ -5,7 +5,7 @@
 
 #[allow(dead_code)]
 #[path = "../../../providers/tests/caldav/radicale.rs"]
-mod radicale;
+pub(crate) mod radicale;
 
 use std::sync::Arc;
 
@@ -18,19 +18,19 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Db, TestApp, always_open, spawn_app_beside, spawn_app_with};
 
-const WORK: &str = "/alice/work/";
+pub(crate) const WORK: &str = "/alice/work/";
 
-struct Harness {
-    app: TestApp,
-    dav: Radicale,
-    tenant: crate::helpers::Tenant,
+pub(crate) struct Harness {
+    pub(crate) app: TestApp,
+    pub(crate) dav: Radicale,
+    pub(crate) tenant: crate::helpers::Tenant,
 }
 
 fn settings() -> Vec<(&'static str, String)> {
     vec![("CALDAV_ALLOW_PRIVATE_NETWORKS", "true".to_string())]
 }
 
-async fn harness(db: Db) -> Option<Harness> {
+pub(crate) async fn harness(db: Db) -> Option<Harness> {
     let dav = Radicale::start().await?;
     dav.mkcalendar("/alice/tasks/", "Tasks", "VTODO").await;
     dav.mkcalendar(WORK, "Work", "VEVENT").await;
@@ -64,7 +64,7 @@ macro_rules! with_radicale {
 }
 
 /// A one-off timed event as another calendar app writes it.
-fn ics(uid: &str, start: Timestamp, end: Timestamp) -> String {
+pub(crate) fn ics(uid: &str, start: Timestamp, end: Timestamp) -> String {
     let f = |t: Timestamp| t.strftime("%Y%m%dT%H%M%SZ").to_string();
     format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
@@ -76,17 +76,17 @@ fn ics(uid: &str, start: Timestamp, end: Timestamp) -> String {
 }
 
 /// A round hour a day or so ahead.
-fn soon(hours: i64) -> Timestamp {
+pub(crate) fn soon(hours: i64) -> Timestamp {
     let now = Timestamp::now().as_second();
     Timestamp::from_second((now / 3600 + 24 + hours) * 3600).unwrap()
 }
 
 impl Harness {
-    fn token(&self) -> &str {
+    pub(crate) fn token(&self) -> &str {
         &self.tenant.token
     }
 
-    async fn connect(&self, body: Value) -> crate::helpers::Reply {
+    pub(crate) async fn connect(&self, body: Value) -> crate::helpers::Reply {
         self.app
             .post("/api/calendar/caldav/connect", self.token(), &body)
             .await
@@ -142,7 +142,7 @@ impl Harness {
         out
     }
 
-    async fn open_hours(&self) {
+    pub(crate) async fn open_hours(&self) {
         let reply = self
             .app
             .post(

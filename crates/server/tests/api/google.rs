@@ -208,10 +208,10 @@ pub(crate) const CLIENT_SECRET: &str = "pillow-test-client-secret";
 pub(crate) const HOST_EMAIL: &str = "host@gmail.test";
 
 /// The server, the fake Google it is configured for, and a tenant whose owner is the host.
-struct Harness {
-    app: TestApp,
-    google: FakeGoogle,
-    tenant: crate::helpers::Tenant,
+pub(crate) struct Harness {
+    pub(crate) app: TestApp,
+    pub(crate) google: FakeGoogle,
+    pub(crate) tenant: crate::helpers::Tenant,
 }
 
 /// The settings that point a server at the fake Google.
@@ -228,7 +228,7 @@ pub(crate) fn google_settings(google: &FakeGoogle) -> Vec<(&'static str, String)
     ]
 }
 
-async fn harness(db: Db, extra: &[(&str, String)]) -> Option<Harness> {
+pub(crate) async fn harness(db: Db, extra: &[(&str, String)]) -> Option<Harness> {
     let google = FakeGoogle::start().await;
     let mut settings = google_settings(&google);
     settings.extend(extra.iter().cloned());
@@ -272,7 +272,7 @@ macro_rules! with_google {
 }
 
 impl Harness {
-    fn token(&self) -> &str {
+    pub(crate) fn token(&self) -> &str {
         &self.tenant.token
     }
 
@@ -311,7 +311,7 @@ impl Harness {
     /// Connects, then waits until the sync the callback starts in the background has finished.
     /// After `connect` and `sync`, that sync may still be waiting for the lease and run later,
     /// behind the test's back (e.g. while the test expects the cron to take the connection).
-    async fn connect_settled(&self) -> String {
+    pub(crate) async fn connect_settled(&self) -> String {
         let id = self.connect().await;
         let uuid = id.parse::<pillow_store::ConnectionId>().unwrap();
         for _ in 0..500 {
@@ -348,7 +348,7 @@ impl Harness {
     }
 
     /// A sync now, waiting out one already running (the initial sync starts in the background).
-    async fn sync(&self) -> Value {
+    pub(crate) async fn sync(&self) -> Value {
         for _ in 0..200 {
             let reply = self
                 .app
@@ -414,7 +414,7 @@ impl Harness {
         out
     }
 
-    fn create(&self, summary: &str, start: jiff::Timestamp, minutes: i64) -> Value {
+    pub(crate) fn create(&self, summary: &str, start: jiff::Timestamp, minutes: i64) -> Value {
         self.google.create_event(
             HOST_EMAIL,
             json!({
@@ -449,7 +449,7 @@ impl Harness {
 }
 
 /// A time tomorrow-ish at a round hour, inside the initial sync window.
-fn soon(hours: i64) -> jiff::Timestamp {
+pub(crate) fn soon(hours: i64) -> jiff::Timestamp {
     let now = jiff::Timestamp::now().as_second();
     jiff::Timestamp::from_second((now / 3600 + 24 + hours) * 3600).unwrap()
 }
@@ -825,7 +825,7 @@ async fn book(h: &Harness, start: jiff::Timestamp) -> Value {
     reply.body
 }
 
-async fn open_hours(h: &Harness) {
+pub(crate) async fn open_hours(h: &Harness) {
     let reply = h
         .app
         .post(

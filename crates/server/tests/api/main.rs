@@ -46,6 +46,7 @@ mod python_client;
 mod rules;
 mod series;
 mod series_calls;
+mod sync_bench;
 mod users;
 mod voice;
 mod voice_suggestions;

@@ -18,12 +18,12 @@ use crate::helpers::{Db, TestApp, always_open, spawn_app_beside, spawn_app_with}
 
 const CLIENT_ID: &str = "pillow-test-client";
 const CLIENT_SECRET: &str = "pillow-test-secret";
-const HOST: &str = "host@contoso.test";
+pub(crate) const HOST: &str = "host@contoso.test";
 
-struct Harness {
-    app: TestApp,
-    ms: FakeMicrosoft,
-    tenant: crate::helpers::Tenant,
+pub(crate) struct Harness {
+    pub(crate) app: TestApp,
+    pub(crate) ms: FakeMicrosoft,
+    pub(crate) tenant: crate::helpers::Tenant,
 }
 
 fn settings(ms: &FakeMicrosoft) -> Vec<(&'static str, String)> {
@@ -37,7 +37,7 @@ fn settings(ms: &FakeMicrosoft) -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn harness(db: Db) -> Option<Harness> {
+pub(crate) async fn harness(db: Db) -> Option<Harness> {
     let ms = FakeMicrosoft::start().await;
     let app = spawn_app_with(db, &settings(&ms)).await?;
     ms.register_client(
@@ -75,7 +75,7 @@ macro_rules! with_microsoft {
 }
 
 /// A round hour a day or so ahead.
-fn soon(hours: i64) -> Timestamp {
+pub(crate) fn soon(hours: i64) -> Timestamp {
     let now = Timestamp::now().as_second();
     Timestamp::from_second((now / 3600 + 24 + hours) * 3600).unwrap()
 }
@@ -85,12 +85,12 @@ fn graph_time(t: Timestamp) -> Value {
 }
 
 impl Harness {
-    fn token(&self) -> &str {
+    pub(crate) fn token(&self) -> &str {
         &self.tenant.token
     }
 
     /// The consent flow end to end through the fake's sign-in page; the connection.
-    async fn connect(&self) -> ConnectionId {
+    pub(crate) async fn connect(&self) -> ConnectionId {
         let reply = self
             .app
             .client
@@ -156,7 +156,7 @@ impl Harness {
         out
     }
 
-    fn create(&self, subject: &str, start: Timestamp, minutes: i64) -> String {
+    pub(crate) fn create(&self, subject: &str, start: Timestamp, minutes: i64) -> String {
         self.ms.create_event(
             HOST,
             json!({"subject": subject, "start": graph_time(start),
@@ -164,7 +164,7 @@ impl Harness {
         )
     }
 
-    async fn open_hours(&self) {
+    pub(crate) async fn open_hours(&self) {
         let reply = self
             .app
             .post(
