@@ -1,11 +1,15 @@
 // Copy buttons: `<button data-copy-target="#id" hidden>` copies the value of the field it
 // names (a key, a snippet, tool definitions) and says so on the button for a moment. Without
 // script the buttons stay hidden; the fields are read-only and can be selected by hand.
+// Buttons in parts htmx loads later (the voice setup's tool definitions) are wired when they
+// arrive.
 (() => {
   "use strict";
-  for (const button of document.querySelectorAll("button[data-copy-target]")) {
+  const wire = (button) => {
+    if (button.dataset.wired) return;
     const field = document.querySelector(button.dataset.copyTarget);
-    if (!field) continue;
+    if (!field) return;
+    button.dataset.wired = "true";
     const label = button.textContent;
     button.hidden = false;
     button.addEventListener("click", async () => {
@@ -25,5 +29,11 @@
         button.textContent = label;
       }, 2500);
     });
-  }
+  };
+  const wireIn = (root) => {
+    if (root.matches?.("button[data-copy-target]")) wire(root);
+    for (const button of root.querySelectorAll("button[data-copy-target]")) wire(button);
+  };
+  wireIn(document);
+  document.addEventListener("htmx:load", (event) => wireIn(event.target));
 })();

@@ -5,6 +5,16 @@ use super::*;
 /// The user an event belongs to, for [`PostgresStore::scoped_owned`].
 const EVENT_OWNER: &str = "SELECT user_id FROM calendar_events WHERE tenant_id = $1 AND id = $2";
 
+/// The events half of [`BUSY_EVENTS`] with each title, in start order.
+const TITLED_BUSY_EVENTS: &str = "\
+    SELECT user_id, title, start_at, end_at, all_day FROM calendar_events
+     WHERE tenant_id = $1 AND user_id = ANY($2)
+       AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
+       AND source <> 'booking'
+       AND end_at > $3 AND start_at < $4
+       AND (all_day OR (end_at > $5 AND start_at < $6))
+     ORDER BY start_at, id";
+
 #[async_trait]
 impl EventStore for PostgresStore {
     async fn create_event(
@@ -127,6 +137,21 @@ impl EventStore for PostgresStore {
         }
         let values = busy_values(tenant, user_ids, (from, to));
         self.fetch_in(Scope::Tenant(tenant), BUSY_EVENTS, values)
+            .await
+    }
+
+    async fn titled_busy_events(
+        &self,
+        tenant: TenantId,
+        user_ids: &[UserId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<TitledBusyEvent>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values = busy_values(tenant, user_ids, (from, to));
+        self.fetch_in(Scope::Tenant(tenant), TITLED_BUSY_EVENTS, values)
             .await
     }
 

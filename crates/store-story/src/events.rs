@@ -335,6 +335,50 @@ pub async fn busy_time_is_the_blocking_events_overlapping_the_range(store: &dyn 
     assert_eq!(only_ada.len(), 2, "{only_ada:?}");
 }
 
+/// The same events as [`busy_time_is_the_blocking_events_overlapping_the_range`], each with
+/// its title, in start order; none of another tenant's.
+pub async fn titled_busy_time_is_the_blocking_events_in_start_order(store: &dyn Store) {
+    let scene = scene(store).await;
+    let (acme, ada, bob) = (scene.world.acme.id, scene.world.ada.id, scene.world.bob.id);
+    let (from, to) = range();
+    let titled = store
+        .titled_busy_events(acme, &[ada, bob], from, to)
+        .await
+        .unwrap();
+    let mut expected: Vec<TitledBusyEvent> = [
+        &scene.meeting,
+        &scene.tentative,
+        &scene.long,
+        &scene.holiday,
+        &scene.next_day,
+    ]
+    .into_iter()
+    .map(|e| TitledBusyEvent {
+        user_id: e.user_id,
+        title: e.title.clone(),
+        start: e.start,
+        end: e.end,
+        all_day: e.all_day,
+    })
+    .collect();
+    expected.sort_by_key(|e| e.start);
+    assert_eq!(titled, expected);
+    assert!(
+        store
+            .titled_busy_events(acme, &[scene.world.gus.id], from, to)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .titled_busy_events(acme, &[], from, to)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 pub async fn busy_time_of_no_users_or_of_another_tenants_user_is_empty(store: &dyn Store) {
     let Scene { world, .. } = scene(store).await;
     let (from, to) = range();

@@ -130,6 +130,7 @@ macro_rules! store_story_cases {
                 an_event_for_another_tenants_user_is_refused,
                 busy_time_is_the_blocking_events_overlapping_the_range,
                 busy_time_of_no_users_or_of_another_tenants_user_is_empty,
+                titled_busy_time_is_the_blocking_events_in_start_order,
                 events_are_listed_by_start_then_id,
                 a_listing_in_a_range_holds_the_users_events_overlapping_it,
                 a_listing_bounded_on_one_side_widens_all_day_events_by_a_day,

@@ -23,6 +23,7 @@ mod collective;
 mod collective_google;
 mod crash;
 mod dashboard;
+mod dashboard_agents;
 mod dashboard_pages;
 mod dashboard_team;
 mod doctor;

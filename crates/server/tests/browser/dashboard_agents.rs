@@ -1,7 +1,8 @@
 //! The agents page in real Chromium: creating an agent, editing its zone and moving it to
 //! Cal.com (refused without a key, with the reason beside the form; saved with one), creating a
 //! widget key with allowed origins (shown whole once, with the embed snippet and a copy
-//! button), the key working for the in-call API, and revoking it. Photographed at 1280 and 390
+//! button), the key working for the in-call API, revoking it, and the voice setup's tool
+//! definitions loaded when it is opened (and on their own page). Photographed at 1280 and 390
 //! pixels wide.
 
 use serde_json::{Value, json};
@@ -233,6 +234,56 @@ async fn agents_page_at(width: u32, prefix: &'static str) {
     assert_eq!(refused.status().as_u16(), 401);
     browser.check_page().await;
     browser.shot("agents").await;
+
+    // The voice setup loads the tool definitions when it is first opened, copy buttons and all.
+    let voice = format!("[data-agent='{id}'] details.voice");
+    assert_eq!(browser.count(&format!("#tools-retell-{id}")).await, 0);
+    browser.click(&format!("{voice} summary")).await;
+    browser
+        .until(&format!(
+            "document.querySelector('#tools-openai-{id}')?.value.includes('check_availability')"
+        ))
+        .await;
+    // Still the agents page: the part came from the voice page, its title did not.
+    assert_eq!(
+        browser.js("return document.title").await,
+        json!("Agents · Pillow Calendar")
+    );
+    let retell = browser
+        .js(&format!(
+            "return document.querySelector('#tools-retell-{id}').value"
+        ))
+        .await;
+    let retell = retell.as_str().unwrap();
+    assert!(retell.contains(&format!("\"{id}\"")), "{retell}");
+    assert!(
+        retell.contains("/api/calendar/availability/retell"),
+        "{retell}"
+    );
+    browser
+        .click(&format!("button[data-copy-target='#tools-vapi-{id}']"))
+        .await;
+    browser
+        .until(&format!(
+            "!!document.querySelector(\"button[data-copy-target='#tools-vapi-{id}']\").dataset.copied"
+        ))
+        .await;
+    browser.check_page().await;
+    browser
+        .js(&format!(
+            "document.querySelector(\"{voice}\").scrollIntoView()"
+        ))
+        .await;
+    browser.shot("agents-voice").await;
+
+    // Without script the section links to the same definitions on a page of their own.
+    browser
+        .open(&dash, &format!("/dashboard/agents/{id}/voice"))
+        .await;
+    assert_eq!(browser.heading().await, "Voice setup");
+    assert_eq!(browser.count(&format!("#tools-vapi-{id}")).await, 1);
+    browser.check_page().await;
+    browser.shot("agents-voice-page").await;
     browser.finish().await;
 }
 

@@ -2,8 +2,9 @@
 //! [`super::agent_forms`]), who it can book (with each host's
 //! priority, round-robin weight and per-day and per-week limits, saved through the same
 //! validation as `PUT /api/agents/{id}/booking-settings`), its widget keys (created with their
-//! allowed origins, revoked) and embed snippet with a copy button, and the copy-ready voice setup: tool definitions for Retell, Vapi and OpenAI and the MCP
-//! URL. Owners and admins only.
+//! allowed origins, revoked) and embed snippet with a copy button, and the voice setup: the MCP
+//! URL, and the copy-ready tool definitions for Retell, Vapi and OpenAI, loaded when the section
+//! is opened ([`super::agent_voice`]). Owners and admins only.
 
 use std::collections::HashMap;
 
@@ -16,13 +17,13 @@ use pillow_store::{Agent, AgentId, User, UserId};
 use serde::Deserialize;
 
 use super::agent_forms::{self, Place};
+use super::agent_voice;
 use super::csrf;
 use super::errors::{PageError, PageResult};
 use super::layout::{self, Extras, Nav};
 use super::session::Viewer;
 use crate::AppState;
 use crate::domain::bookings::{AssignableUser, BookingSettings, validate_settings};
-use crate::voice::definitions::{Platform, definitions};
 
 #[derive(Deserialize, Default)]
 pub struct AgentsQuery {
@@ -146,7 +147,7 @@ impl Flash {
 }
 
 /// A copy button for the text of the element `target` (shown by `copy.js`).
-fn copy_button(target: &str, what: &str) -> Markup {
+pub(super) fn copy_button(target: &str, what: &str) -> Markup {
     html! {
         button.secondary.copy type="button" data-copy-target=(target) hidden {
             "Copy " (what)
@@ -161,32 +162,18 @@ fn embed_snippet(base: &str, agent: AgentId, key: &str) -> String {
     )
 }
 
-fn voice_setup(state: &AppState, agent: &Agent, signed: bool) -> Markup {
-    let base = state.config.public_url.trim_end_matches('/');
-    let pretty = |platform: Platform| {
-        serde_json::to_string_pretty(&definitions(platform, agent.id, base, signed))
-            .unwrap_or_default()
-    };
+/// The voice setup's section: the MCP URL and agent id at once; the tool definitions (see
+/// [`agent_voice`]) are loaded the first time the section is opened, or opened on their own
+/// page without script.
+fn voice_setup(state: &AppState, agent: &Agent) -> Markup {
+    let url = agent_voice::path(agent);
     html! {
-        details {
+        details.voice hx-get=(url) hx-trigger="toggle once" hx-target="find .voice-tools"
+            hx-select={ "#" (agent_voice::part_id(agent)) } hx-swap="innerHTML ignoreTitle:true" {
             summary { "Voice setup: tools for Retell, Vapi and OpenAI, and the MCP URL" }
-            p {
-                "Paste these into your voice platform. Where a tool asks for "
-                code { "Authorization" } ", use your internal voice key (" code { "INTERNAL_API_KEY" } ")."
-                @if signed { " Retell calls are checked by Retell's signature (a Retell key is set)." }
-                @else { " No Retell key is set, so Retell sends the internal key too." }
-            }
-            dl.details {
-                dt { "MCP URL" }
-                dd { code data-testid="mcp-url" { (base) (crate::mcp::PATH) } }
-                dt { "Agent id" }
-                dd { code { (agent.id) } }
-            }
-            @for (platform, name) in [(Platform::Retell, "Retell"), (Platform::Vapi, "Vapi"), (Platform::Openai, "OpenAI")] {
-                @let id = format!("tools-{}-{}", platform.as_str(), agent.id);
-                label for=(id) { (name) " tool definitions" }
-                textarea.code id=(id) readonly rows="8" { (pretty(platform)) }
-                (copy_button(&format!("#{id}"), &format!("{name} tools")))
+            (agent_voice::addresses(state, agent))
+            div.voice-tools aria-live="polite" {
+                p { a href=(url) data-voice=(agent.id) { "Open the tool definitions for Retell, Vapi and OpenAI" } }
             }
         }
     }
@@ -198,7 +185,6 @@ pub(super) async fn render(state: &AppState, viewer: &Viewer, flash: &Flash) -> 
     agents.sort_by(|a, b| a.name.cmp(&b.name));
     let mut members = state.store.list_users(tenant).await?;
     members.sort_by(|a, b| a.name.cmp(&b.name));
-    let signed = state.store.get_retell_key(tenant).await?.is_some();
     let base = state.config.public_url.trim_end_matches('/').to_string();
     let mut cards = Vec::new();
     for agent in &agents {
@@ -279,7 +265,7 @@ pub(super) async fn render(state: &AppState, viewer: &Viewer, flash: &Flash) -> 
                     " · " a href={ "/book/" (agent.id) } { "hosted booking page" }
                     " (add " code { "key=pk_…" } " to either)"
                 }
-                (voice_setup(state, agent, signed))
+                (voice_setup(state, agent))
             }
         });
     }

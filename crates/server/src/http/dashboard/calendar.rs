@@ -11,11 +11,13 @@
 //! busy, linking to the day; the day view lists every busy block too, with its title where
 //! the viewer may see it. The week's busy time comes from the availability calendar cache
 //! (the members' rules and busy time, kept per member while their version holds), so a
-//! week of twenty busy members costs two small queries; the day view reads that day's events
-//! in one range query over the members' index.
+//! week of twenty busy members costs two small queries; the day view reads that day's
+//! blocking events in one range query of only the columns it shows (member, title, times),
+//! and merges the blocks that touch and read the same before drawing them.
 
 mod strip;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -26,10 +28,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use maud::{Markup, html};
 use pillow_engine::Interval;
-use pillow_store::{
-    Booking, BookingFilter, BookingStatus, CalendarEvent, EventFilter, EventSource, EventStatus,
-    Transparency, User, UserId,
-};
+use pillow_store::{Booking, BookingFilter, BookingStatus, TitledBusyEvent, User, UserId};
 use serde::Deserialize;
 
 use super::errors::{PageError, PageResult};
@@ -83,13 +82,14 @@ impl View {
     }
 }
 
-/// One thing in a member's day, as the viewer may see it.
-struct Entry {
+/// One thing in a member's day, as the viewer may see it; its label is borrowed from the
+/// booking or event it shows, or a fixed word.
+struct Entry<'a> {
     start: Timestamp,
     end: Timestamp,
     all_day: bool,
     kind: &'static str,
-    label: String,
+    label: Cow<'a, str>,
     /// The booking's page, when the viewer may open it.
     link: Option<String>,
 }
@@ -152,7 +152,7 @@ fn period(query: &CalendarQuery, viewer: &Viewer) -> PageResult<Period> {
 
 /// The local dates an entry touches: an all-day event's carried dates, or the days a timed
 /// entry overlaps in the page's zone.
-fn dates_of(entry: &Entry, zone: &TimeZone) -> (Date, Date) {
+fn dates_of(entry: &Entry<'_>, zone: &TimeZone) -> (Date, Date) {
     if entry.all_day {
         let first = entry.start.to_zoned(TimeZone::UTC).date();
         let last = entry.end.to_zoned(TimeZone::UTC).date().yesterday();
@@ -169,7 +169,7 @@ fn dates_of(entry: &Entry, zone: &TimeZone) -> (Date, Date) {
     (first, last.max(first))
 }
 
-fn booking_entry(booking: &Booking, viewer: &Viewer) -> Entry {
+fn booking_entry<'a>(booking: &'a Booking, viewer: &Viewer) -> Entry<'a> {
     let mine = viewer.is_admin() || booking.user_id == viewer.user.id;
     Entry {
         start: booking.start,
@@ -177,23 +177,15 @@ fn booking_entry(booking: &Booking, viewer: &Viewer) -> Entry {
         all_day: false,
         kind: "booking",
         label: if mine {
-            booking.attendee.name.clone()
+            Cow::Borrowed(&booking.attendee.name)
         } else {
-            "Booked".into()
+            Cow::Borrowed("Booked")
         },
         link: mine.then(|| format!("/dashboard/bookings/{}", booking.id)),
     }
 }
 
-/// Synced and API-made events that block time; a booking's own calendar entry is left out,
-/// since the booking is shown itself.
-fn blocks_time(event: &CalendarEvent) -> bool {
-    event.source != EventSource::Booking
-        && event.status != EventStatus::Cancelled
-        && event.transparency == Transparency::Opaque
-}
-
-fn event_entry(event: &CalendarEvent, viewer: &Viewer) -> Entry {
+fn event_entry<'a>(event: &'a TitledBusyEvent, viewer: &Viewer) -> Entry<'a> {
     let mine = viewer.is_admin() || event.user_id == viewer.user.id;
     Entry {
         start: event.start,
@@ -201,16 +193,16 @@ fn event_entry(event: &CalendarEvent, viewer: &Viewer) -> Entry {
         all_day: event.all_day,
         kind: "busy",
         label: if mine && !event.title.trim().is_empty() {
-            event.title.clone()
+            Cow::Borrowed(&event.title)
         } else {
-            "Busy".into()
+            Cow::Borrowed("Busy")
         },
         link: None,
     }
 }
 
 /// Each member's entries by day, in start order.
-type Grid = HashMap<(UserId, Date), Vec<Entry>>;
+type Grid<'a> = HashMap<(UserId, Date), Vec<Entry<'a>>>;
 
 /// The confirmed bookings of the period: one range query.
 async fn bookings_of(
@@ -233,33 +225,30 @@ async fn bookings_of(
         .await?)
 }
 
-/// The members' events of the period that block time: one range query over the members'
-/// index (all-day events carry their dates at 00:00 UTC, so the store widens by a day and
-/// they are placed by date).
+/// The members' events of the period that block time (synced and API-made; a booking's own
+/// calendar entry is left out, since the booking is shown itself), with their titles: one
+/// range query of five columns (all-day events carry their dates at 00:00 UTC, so the store
+/// widens by a day and they are placed by date).
 async fn events_of(
     state: &AppState,
     viewer: &Viewer,
     period: &Period,
     members: &[User],
-) -> PageResult<Vec<CalendarEvent>> {
-    let mut events = state
+) -> PageResult<Vec<TitledBusyEvent>> {
+    let ids: Vec<UserId> = members.iter().map(|m| m.id).collect();
+    Ok(state
         .store
-        .list_events(
-            viewer.user.tenant_id,
-            &EventFilter {
-                user_ids: members.iter().map(|m| m.id).collect(),
-                from: Some(period.from),
-                to: Some(period.to),
-                include_cancelled: false,
-            },
-        )
-        .await?;
-    events.retain(blocks_time);
-    Ok(events)
+        .titled_busy_events(viewer.user.tenant_id, &ids, period.from, period.to)
+        .await?)
 }
 
 /// Places bookings and events in their members' days.
-fn grid(viewer: &Viewer, period: &Period, bookings: &[Booking], events: &[CalendarEvent]) -> Grid {
+fn grid<'a>(
+    viewer: &Viewer,
+    period: &Period,
+    bookings: &'a [Booking],
+    events: &'a [TitledBusyEvent],
+) -> Grid<'a> {
     let mut grid = Grid::new();
     let entries = bookings
         .iter()
@@ -365,8 +354,8 @@ impl Day {
 /// Merges busy entries that overlap or touch and read the same (and open nothing): a day of
 /// back-to-back meetings shown as "Busy" is one block, which keeps a big team's week readable
 /// and its page small.
-fn coalesce(list: &mut Vec<Entry>) {
-    let mut merged: Vec<Entry> = Vec::with_capacity(list.len());
+fn coalesce(list: &mut Vec<Entry<'_>>) {
+    let mut merged: Vec<Entry<'_>> = Vec::with_capacity(list.len());
     for entry in list.drain(..) {
         if let Some(last) = merged.last_mut()
             && last.kind == "busy"
@@ -384,7 +373,7 @@ fn coalesce(list: &mut Vec<Entry>) {
     *list = merged;
 }
 
-fn entry_markup(entry: &Entry, zone: &TimeZone) -> Markup {
+fn entry_markup(entry: &Entry<'_>, zone: &TimeZone) -> Markup {
     let when = if entry.all_day {
         "All day".to_string()
     } else {
@@ -399,9 +388,9 @@ fn entry_markup(entry: &Entry, zone: &TimeZone) -> Markup {
             span.time { (when) }
             " "
             @if let Some(link) = &entry.link {
-                a href=(link) { (entry.label) }
+                a href=(link) { (entry.label.as_ref()) }
             } @else {
-                span { (entry.label) }
+                span { (entry.label.as_ref()) }
             }
         }
     }
@@ -593,13 +582,13 @@ pub async fn page(
 mod tests {
     use super::*;
 
-    fn entry(start: &str, end: &str, all_day: bool) -> Entry {
+    fn entry(start: &str, end: &str, all_day: bool) -> Entry<'static> {
         Entry {
             start: start.parse().unwrap(),
             end: end.parse().unwrap(),
             all_day,
             kind: "busy",
-            label: String::new(),
+            label: Cow::Borrowed(""),
             link: None,
         }
     }

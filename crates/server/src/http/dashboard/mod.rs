@@ -10,6 +10,7 @@
 //! state-changing requests from other sites or without the session's token.
 
 mod agent_forms;
+mod agent_voice;
 mod agents;
 mod analytics;
 mod assets;
@@ -60,6 +61,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(agents::page).post(agent_forms::create),
         )
         .route("/dashboard/agents/{id}", post(agent_forms::update))
+        .route("/dashboard/agents/{id}/voice", get(agent_voice::page))
         .route(
             "/dashboard/agents/{id}/widget-keys",
             post(agent_forms::create_key),
