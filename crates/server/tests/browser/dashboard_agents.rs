@@ -115,9 +115,10 @@ async fn agents_page_at(width: u32, prefix: &'static str) {
             .await,
         json!(false)
     );
-    // Back to native for the widget.
+    // Back to native for the widget. The last save's notice goes first, so the wait below is
+    // for this save's page, not the one already showing.
     browser
-        .js(&format!("document.querySelector('[data-agent=\"{id}\"] details').open = true; document.getElementById('edit-{id}-backend').value = 'native'"))
+        .js(&format!("document.querySelector('.notice')?.remove(); document.querySelector('[data-agent=\"{id}\"] details').open = true; document.getElementById('edit-{id}-backend').value = 'native'"))
         .await;
     browser.click(&format!("[data-save-agent='{id}']")).await;
     browser
