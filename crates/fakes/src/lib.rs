@@ -6,4 +6,5 @@
 pub mod calcom;
 pub mod google;
 pub mod microsoft;
+mod timing;
 pub mod twilio;

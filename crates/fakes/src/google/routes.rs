@@ -30,14 +30,7 @@ pub(super) async fn timed(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-    shared
-        .0
-        .busy_nanos
-        .fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
-    response
+    crate::timing::add_handling_time(&shared.0.busy_nanos, request, next).await
 }
 
 /// Google's error body: `{"error":{"errors":[{domain,reason,message}],"code","message"}}`.
