@@ -6,7 +6,7 @@ use super::*;
 impl AgentStore for SqliteStore {
     async fn create_agent(&self, tenant: TenantId, agent: &NewAgent) -> StoreResult<Agent> {
         fetch_one(
-            &self.pool,
+            &self.writes,
             "INSERT INTO agents (id, tenant_id, name, time_zone, backend, cal_enabled, \
              cal_api_key_encrypted, cal_event_type_slug, cal_timezone, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING *",
@@ -41,7 +41,7 @@ impl AgentStore for SqliteStore {
     ) -> StoreResult<Option<Agent>> {
         // For the clearable fields, a flag says whether to touch the column at all.
         fetch_optional(
-            &self.pool,
+            &self.writes,
             "UPDATE agents SET name = COALESCE($3, name), time_zone = COALESCE($4, time_zone), \
              backend = COALESCE($5, backend), cal_enabled = COALESCE($6, cal_enabled), \
              cal_api_key_encrypted = CASE WHEN $7 THEN $8 ELSE cal_api_key_encrypted END, \
@@ -55,7 +55,7 @@ impl AgentStore for SqliteStore {
 
     async fn delete_agent(&self, tenant: TenantId, id: AgentId) -> StoreResult<bool> {
         let deleted = execute(
-            &self.pool,
+            &self.writes,
             "DELETE FROM agents WHERE tenant_id = $1 AND id = $2",
             stored![tenant, id],
         )
@@ -95,7 +95,7 @@ impl AgentStore for SqliteStore {
         settings: &serde_json::Value,
     ) -> StoreResult<()> {
         execute(
-            &self.pool,
+            &self.writes,
             "INSERT INTO booking_settings (tenant_id, agent_id, settings, created_at, \
              updated_at) VALUES ($1, $2, $3, $4, $4) \
              ON CONFLICT (tenant_id, agent_id) DO UPDATE SET settings = excluded.settings, \
@@ -115,7 +115,7 @@ impl AgentStore for SqliteStore {
         retell_agent_id: Option<&str>,
     ) -> StoreResult<bool> {
         let updated = execute(
-            &self.pool,
+            &self.writes,
             "UPDATE agents SET retell_agent_id = $3, updated_at = $4 \
              WHERE tenant_id = $1 AND id = $2",
             stored![tenant, agent_id, retell_agent_id, Timestamp::now()],
@@ -166,7 +166,7 @@ impl AgentStore for SqliteStore {
 
     async fn set_retell_key(&self, tenant: TenantId, sealed: Option<&str>) -> StoreResult<()> {
         execute(
-            &self.pool,
+            &self.writes,
             "INSERT INTO voice_settings (tenant_id, retell_api_key_encrypted, created_at, \
              updated_at) VALUES ($1, $2, $3, $3) \
              ON CONFLICT (tenant_id) DO UPDATE SET \

@@ -6,7 +6,7 @@ use super::*;
 impl ApiKeyStore for SqliteStore {
     async fn create_api_key(&self, tenant: TenantId, key: &NewApiKey) -> StoreResult<ApiKey> {
         fetch_one(
-            &self.pool,
+            &self.writes,
             "INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
             key.insert_values(tenant, new_id(), Timestamp::now()),

@@ -11,7 +11,7 @@ impl AppointmentTypeStore for SqliteStore {
         new: &NewAppointmentType,
     ) -> StoreResult<AppointmentType> {
         fetch_one(
-            &self.pool,
+            &self.writes,
             "INSERT INTO appointment_types (id, tenant_id, agent_id, slug, document, created_at, \
              updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING *",
             new.insert_values(tenant, id, Timestamp::now()),
@@ -56,7 +56,7 @@ impl AppointmentTypeStore for SqliteStore {
         new: &NewAppointmentType,
     ) -> StoreResult<Option<AppointmentType>> {
         fetch_optional(
-            &self.pool,
+            &self.writes,
             "UPDATE appointment_types SET slug = $4, document = $5, updated_at = $6 \
              WHERE tenant_id = $1 AND agent_id = $2 AND id = $3 RETURNING *",
             stored![
@@ -78,7 +78,7 @@ impl AppointmentTypeStore for SqliteStore {
         id: Uuid,
     ) -> StoreResult<bool> {
         let deleted = execute(
-            &self.pool,
+            &self.writes,
             "DELETE FROM appointment_types WHERE tenant_id = $1 AND agent_id = $2 AND id = $3",
             stored![tenant, agent_id, id],
         )

@@ -14,7 +14,7 @@ impl ConnectionStore for SqliteStore {
         connection: &NewCalendarConnection,
     ) -> StoreResult<CalendarConnection> {
         fetch_one(
-            &self.pool,
+            &self.writes,
             "INSERT INTO calendar_providers (id, tenant_id, user_id, kind, calendar_id, \
              account_email, access_token_encrypted, refresh_token_encrypted, token_expires_at, \
              scopes, sync_enabled, status, next_sync_at, created_at, updated_at) \
@@ -118,7 +118,7 @@ impl ConnectionStore for SqliteStore {
     ) -> StoreResult<Option<CalendarConnection>> {
         let until = lease_until(now, lease);
         fetch_optional(
-            &self.pool,
+            &self.writes,
             "UPDATE calendar_providers SET sync_lock_owner = $3, sync_locked_until = $4 \
              WHERE tenant_id = $1 AND id = $2 AND (sync_locked_until IS NULL \
              OR sync_locked_until <= $5 OR sync_lock_owner = $3) RETURNING *",
@@ -134,7 +134,7 @@ impl ConnectionStore for SqliteStore {
         owner: &str,
     ) -> StoreResult<()> {
         execute(
-            &self.pool,
+            &self.writes,
             "UPDATE calendar_providers SET sync_lock_owner = NULL, sync_locked_until = NULL \
              WHERE tenant_id = $1 AND id = $2 AND sync_lock_owner = $3",
             stored![tenant, id, owner],
@@ -264,7 +264,7 @@ impl ConnectionStore for SqliteStore {
         etag: Option<&str>,
     ) -> StoreResult<()> {
         execute(
-            &self.pool,
+            &self.writes,
             "UPDATE calendar_events SET provider_id = $3, external_id = $4, etag = $5 \
              WHERE tenant_id = $1 AND id = $2",
             stored![tenant, event_id, provider_id, external_id, etag],

@@ -48,13 +48,13 @@ impl IdempotencyStore for SqliteStore {
         tenant: TenantId,
         response: &IdempotentResponse,
     ) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut conn = self.writes.acquire().await.map_err(db)?;
         record_response(&mut conn, tenant, Some(response), Timestamp::now()).await
     }
 
     async fn abandon_idempotent(&self, tenant: TenantId, key: &str) -> StoreResult<()> {
         execute(
-            &self.pool,
+            &self.writes,
             "DELETE FROM idempotency_keys \
              WHERE tenant_id = $1 AND key = $2 AND state = 'in_progress'",
             stored![tenant, key],

@@ -44,7 +44,13 @@ use stored::*;
 /// The SQLite-backed store.
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// Reads, several at once (WAL lets them run beside the writer).
     pool: SqlitePool,
+    /// Writes: one connection, so this process's writers queue for it in turn instead of
+    /// meeting SQLite's lock, whose busy handler retries after sleeps of 1 to 100 ms and
+    /// would put those sleeps into a booking's answer. Another process's writer is still met
+    /// at the lock, with the busy timeout.
+    writes: SqlitePool,
 }
 
 impl SqliteStore {
@@ -69,14 +75,25 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(db)?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(Self { pool })
+        let writes = if max == 1 {
+            pool.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                // Waiting in turn is waiting for the lock: as long as the busy timeout.
+                .acquire_timeout(busy_timeout.max(Duration::from_secs(1)))
+                .connect_with(options)
+                .await
+                .map_err(db)?
+        };
+        Ok(Self { pool, writes })
     }
 
     /// The pool, for tests that look underneath the trait.
@@ -86,7 +103,7 @@ impl SqliteStore {
 
     /// Begins a write transaction that takes the write lock at once (see the crate docs).
     async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)
+        self.writes.begin_with("BEGIN IMMEDIATE").await.map_err(db)
     }
 }
 
@@ -353,6 +370,38 @@ fn instant(us: i64) -> StoreResult<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn writers_in_one_process_take_turns_instead_of_finding_the_database_busy() {
+        // With no busy wait at all, a writer that met another at SQLite's lock would fail.
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?busy_timeout_ms=0",
+            dir.path().join("turns.db").display()
+        );
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let mut writers = tokio::task::JoinSet::new();
+        for i in 0..48 {
+            let store = store.clone();
+            writers.spawn(async move {
+                if i % 2 == 0 {
+                    store
+                        .create_tenant(&format!("Tenant {i}"))
+                        .await
+                        .map(|_| ())
+                } else {
+                    let lease = jiff::SignedDuration::from_secs(60);
+                    store
+                        .claim_jobs(Timestamp::now(), lease, 10)
+                        .await
+                        .map(|_| ())
+                }
+            });
+        }
+        while let Some(written) = writers.join_next().await {
+            written.unwrap().expect("no writer finds the database busy");
+        }
+    }
 
     #[test]
     fn a_pool_that_gives_no_connection_is_unavailable_not_a_database_error() {

@@ -11,7 +11,7 @@ impl NoticeStore for SqliteStore {
     ) -> StoreResult<Option<i32>> {
         // One statement: concurrent changes of one booking each get their own number.
         let next: Option<NoticeSequence> = fetch_optional(
-            &self.pool,
+            &self.writes,
             "INSERT INTO booking_notice_sequences (booking_id, tenant_id, sequence) \
              SELECT id, tenant_id, 1 FROM bookings WHERE tenant_id = $1 AND id = $2 \
              ON CONFLICT (booking_id) DO UPDATE SET sequence = sequence + 1 \

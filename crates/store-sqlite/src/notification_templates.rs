@@ -25,7 +25,7 @@ impl NotificationTemplateStore for SqliteStore {
         body: &str,
     ) -> StoreResult<NotificationTemplate> {
         fetch_one(
-            &self.pool,
+            &self.writes,
             "INSERT INTO notification_templates (tenant_id, kind, subject, body, updated_at) \
              VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (tenant_id, kind) DO UPDATE SET subject = excluded.subject, \
@@ -41,7 +41,7 @@ impl NotificationTemplateStore for SqliteStore {
         kind: &str,
     ) -> StoreResult<bool> {
         let deleted = execute(
-            &self.pool,
+            &self.writes,
             "DELETE FROM notification_templates WHERE tenant_id = $1 AND kind = $2",
             stored![tenant, kind],
         )

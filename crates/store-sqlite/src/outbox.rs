@@ -40,7 +40,7 @@ impl OutboxStore for SqliteStore {
 
     async fn complete_job(&self, id: Uuid) -> StoreResult<()> {
         execute(
-            &self.pool,
+            &self.writes,
             "UPDATE outbox SET status = 'done', updated_at = $2 WHERE id = $1",
             stored![id, Timestamp::now()],
         )
@@ -93,7 +93,7 @@ impl OutboxStore for SqliteStore {
         retry_at: Option<Timestamp>,
     ) -> StoreResult<()> {
         execute(
-            &self.pool,
+            &self.writes,
             "UPDATE outbox SET status = CASE WHEN $3 IS NULL THEN 'failed' ELSE 'pending' END, \
              next_attempt_at = COALESCE($3, next_attempt_at), last_error = $2, updated_at = $4 \
              WHERE id = $1",

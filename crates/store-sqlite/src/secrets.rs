@@ -39,6 +39,6 @@ impl SecretStore for SqliteStore {
             }
         };
         let values = stored![secret.id, &secret.value, old];
-        Ok(execute(&self.pool, sql, values).await? > 0)
+        Ok(execute(&self.writes, sql, values).await? > 0)
     }
 }

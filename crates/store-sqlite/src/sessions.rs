@@ -6,7 +6,7 @@ use super::*;
 impl SessionStore for SqliteStore {
     async fn create_session(&self, tenant: TenantId, session: &NewSession) -> StoreResult<Session> {
         fetch_one(
-            &self.pool,
+            &self.writes,
             "INSERT INTO sessions (id, tenant_id, user_id, token_hash, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
             session.insert_values(tenant, new_id(), Timestamp::now()),
@@ -37,7 +37,7 @@ impl SessionStore for SqliteStore {
         now: Timestamp,
     ) -> StoreResult<bool> {
         let revoked = execute(
-            &self.pool,
+            &self.writes,
             "UPDATE sessions SET revoked_at = $3 \
              WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
             stored![tenant, id, now],

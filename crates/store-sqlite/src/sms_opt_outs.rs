@@ -12,7 +12,7 @@ impl SmsOptOutStore for SqliteStore {
     ) -> StoreResult<()> {
         if opted_out {
             execute(
-                &self.pool,
+                &self.writes,
                 "INSERT INTO sms_opt_outs (phone, opted_out_at) VALUES ($1, $2) \
                  ON CONFLICT (phone) DO NOTHING",
                 stored![phone, at],
@@ -20,7 +20,7 @@ impl SmsOptOutStore for SqliteStore {
             .await?;
         } else {
             execute(
-                &self.pool,
+                &self.writes,
                 "DELETE FROM sms_opt_outs WHERE phone = $1",
                 stored![phone],
             )

@@ -15,7 +15,7 @@ impl TenantStore for SqliteStore {
 
     async fn create_tenant(&self, name: &str) -> StoreResult<Tenant> {
         fetch_one(
-            &self.pool,
+            &self.writes,
             "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) RETURNING *",
             stored![new_id(), name, Timestamp::now()],
         )

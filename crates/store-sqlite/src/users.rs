@@ -6,7 +6,7 @@ use super::*;
 impl UserStore for SqliteStore {
     async fn create_user(&self, tenant: TenantId, user: &NewUser) -> StoreResult<User> {
         fetch_one(
-            &self.pool,
+            &self.writes,
             "INSERT INTO users (id, tenant_id, email, name, role, time_zone, password_hash, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING *",
             user.insert_values(tenant, UserId::new(), Timestamp::now()),

@@ -6,7 +6,7 @@ use super::*;
 impl WebhookStore for SqliteStore {
     async fn create_webhook(&self, tenant: TenantId, webhook: &NewWebhook) -> StoreResult<Webhook> {
         fetch_one(
-            &self.pool,
+            &self.writes,
             "INSERT INTO webhooks (id, tenant_id, subscriber_url, events, secret_sealed, active, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING *",
             webhook.insert_values(tenant, new_id(), Timestamp::now()),
@@ -39,7 +39,7 @@ impl WebhookStore for SqliteStore {
         patch: &WebhookPatch,
     ) -> StoreResult<Option<Webhook>> {
         fetch_optional(
-            &self.pool,
+            &self.writes,
             "UPDATE webhooks SET subscriber_url = COALESCE($3, subscriber_url), \
              events = COALESCE($4, events), secret_sealed = COALESCE($5, secret_sealed), \
              active = COALESCE($6, active), updated_at = $7 \
@@ -51,7 +51,7 @@ impl WebhookStore for SqliteStore {
 
     async fn delete_webhook(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
         let deleted = execute(
-            &self.pool,
+            &self.writes,
             "DELETE FROM webhooks WHERE tenant_id = $1 AND id = $2",
             stored![tenant, id],
         )
@@ -68,7 +68,7 @@ impl WebhookDeliveryStore for SqliteStore {
         attempt: &WebhookAttempt,
     ) -> StoreResult<WebhookDelivery> {
         fetch_one(
-            &self.pool,
+            &self.writes,
             "INSERT INTO webhook_deliveries (id, tenant_id, webhook_id, job_id, booking_id, event, \
              status, response_code, duration_ms, error, job_created_at, attempts, created_at, \
              updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $12) \

@@ -10,7 +10,7 @@ impl WidgetKeyStore for SqliteStore {
         key: &NewWidgetKey,
     ) -> StoreResult<WidgetKey> {
         fetch_one(
-            &self.pool,
+            &self.writes,
             "INSERT INTO widget_keys (id, tenant_id, agent_id, name, prefix, secret_hash, \
              allowed_origins, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING *",
@@ -43,7 +43,7 @@ impl WidgetKeyStore for SqliteStore {
         patch: &WidgetKeyPatch,
     ) -> StoreResult<Option<WidgetKey>> {
         fetch_optional(
-            &self.pool,
+            &self.writes,
             "UPDATE widget_keys SET name = COALESCE($4, name), \
              allowed_origins = COALESCE($5, allowed_origins), prefix = COALESCE($6, prefix), \
              secret_hash = COALESCE($7, secret_hash), updated_at = $8 \
@@ -60,7 +60,7 @@ impl WidgetKeyStore for SqliteStore {
         id: Uuid,
     ) -> StoreResult<bool> {
         let deleted = execute(
-            &self.pool,
+            &self.writes,
             "DELETE FROM widget_keys WHERE tenant_id = $1 AND agent_id = $2 AND id = $3",
             stored![tenant, agent_id, id],
         )
