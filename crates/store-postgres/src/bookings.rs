@@ -2,6 +2,22 @@
 
 use super::*;
 
+/// Each member's newest confirmed booking (when it was made) and how many confirmed ones are
+/// still to come: two searches of small indexes per member (`bookings_confirmed_made`,
+/// `bookings_confirmed_start`), not a pass over every booking they ever had, which grows
+/// without end and is read on every reload of their calendar.
+const MEMBER_STATS: &str = "\
+    SELECT u.id,
+           (SELECT b.created_at FROM bookings b
+             WHERE b.tenant_id = u.tenant_id AND b.user_id = u.id AND b.status = 'confirmed'
+               AND b.created_at IS NOT NULL
+             ORDER BY b.created_at DESC LIMIT 1),
+           (SELECT count(*) FROM bookings b
+             WHERE b.tenant_id = u.tenant_id AND b.user_id = u.id AND b.status = 'confirmed'
+               AND b.start_at >= $3)
+      FROM users u
+     WHERE u.tenant_id = $1 AND u.id = ANY($2)";
+
 #[async_trait]
 impl BookingStore for PostgresStore {
     async fn create_booking(
@@ -171,21 +187,13 @@ impl BookingStore for PostgresStore {
             return Ok(Vec::new());
         }
         self.within(Scope::Tenant(tenant), async |tx| {
-            let rows: Vec<(Uuid, Option<jiff_sqlx::Timestamp>, i64)> = sqlx::query_as(
-                "SELECT u.id,
-                        max(b.created_at) FILTER (WHERE b.status = 'confirmed'),
-                        count(b.id) FILTER (WHERE b.status = 'confirmed' AND b.start_at >= $3)
-                   FROM users u
-                   LEFT JOIN bookings b ON b.tenant_id = u.tenant_id AND b.user_id = u.id
-                  WHERE u.tenant_id = $1 AND u.id = ANY($2)
-                  GROUP BY u.id",
-            )
-            .bind(tenant.0)
-            .bind(Bound(StoredValue::from(user_ids)))
-            .bind(now.to_sqlx())
-            .fetch_all(tx)
-            .await
-            .map_err(db)?;
+            let rows: Vec<(Uuid, Option<jiff_sqlx::Timestamp>, i64)> = sqlx::query_as(MEMBER_STATS)
+                .bind(tenant.0)
+                .bind(Bound(StoredValue::from(user_ids)))
+                .bind(now.to_sqlx())
+                .fetch_all(tx)
+                .await
+                .map_err(db)?;
             let stats = rows.into_iter().map(|(user, last, upcoming)| {
                 MemberStats::from_counts(UserId(user), last.map(|t| t.to_jiff()), upcoming)
             });

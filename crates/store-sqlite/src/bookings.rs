@@ -2,6 +2,22 @@
 
 use super::*;
 
+/// Each member's newest confirmed booking (when it was made) and how many confirmed ones are
+/// still to come: two searches of small indexes per member (`bookings_confirmed_made`,
+/// `bookings_confirmed_start`), not a pass over every booking they ever had, which grows
+/// without end and is read on every reload of their calendar.
+const MEMBER_STATS: &str = "\
+    SELECT u.id,
+           (SELECT b.created_at FROM bookings b
+             WHERE b.tenant_id = u.tenant_id AND b.user_id = u.id AND b.status = 'confirmed'
+               AND b.created_at IS NOT NULL
+             ORDER BY b.created_at DESC LIMIT 1),
+           (SELECT count(*) FROM bookings b
+             WHERE b.tenant_id = u.tenant_id AND b.user_id = u.id AND b.status = 'confirmed'
+               AND b.start_at >= $3)
+      FROM users u
+     WHERE u.tenant_id = $1 AND u.id IN (SELECT unhex(value) FROM json_each($2))";
+
 #[async_trait]
 impl BookingStore for SqliteStore {
     async fn create_booking(
@@ -145,21 +161,13 @@ impl BookingStore for SqliteStore {
         if user_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<(Uuid, Option<i64>, i64)> = sqlx::query_as(
-            "SELECT u.id,
-                    max(b.created_at) FILTER (WHERE b.status = 'confirmed'),
-                    count(b.id) FILTER (WHERE b.status = 'confirmed' AND b.start_at >= $3)
-               FROM users u
-               LEFT JOIN bookings b ON b.tenant_id = u.tenant_id AND b.user_id = u.id
-              WHERE u.tenant_id = $1 AND u.id IN (SELECT unhex(value) FROM json_each($2))
-              GROUP BY u.id",
-        )
-        .bind(tenant.0)
-        .bind(id_list(user_ids))
-        .bind(micros(now))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+        let rows: Vec<(Uuid, Option<i64>, i64)> = sqlx::query_as(MEMBER_STATS)
+            .bind(tenant.0)
+            .bind(id_list(user_ids))
+            .bind(micros(now))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         rows.into_iter()
             .map(|(user, last, upcoming)| {
                 let last = last.map(instant).transpose()?;
@@ -456,4 +464,32 @@ pub(crate) async fn has_upcoming(
     .fetch_one(conn)
     .await
     .map_err(db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn member_stats_search_the_confirmed_booking_indexes_instead_of_every_booking() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {MEMBER_STATS}"
+        )))
+        .bind(new_id())
+        .bind(id_list(&[new_id(), new_id()]))
+        .bind(0_i64)
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        let details: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+        for index in ["bookings_confirmed_made", "bookings_confirmed_start"] {
+            assert!(
+                details
+                    .iter()
+                    .any(|d| d.contains(&format!("COVERING INDEX {index}"))),
+                "{index}: {details:#?}"
+            );
+        }
+    }
 }
