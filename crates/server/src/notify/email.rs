@@ -8,15 +8,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use pillow_store::{Booking, BookingStatus, Job, Store, TenantId, User};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::ics::Invite;
 use super::reminders;
+use super::smtp::SmtpSender;
 use super::templates::{self, MessageFacts, MessageKind, Rendered};
 use crate::config::{ConfigError, Source};
 use crate::domain::time::stored_zone;
@@ -59,7 +59,7 @@ impl EmailSettings {
         let Some(url) = source.get("SMTP_URL") else {
             return Ok(None);
         };
-        if let Err(e) = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url) {
+        if let Err(e) = SmtpSender::check_url(&url) {
             return Err(ConfigError {
                 variable: "SMTP_URL",
                 problem: format!("cannot be read: {e}"),
@@ -101,7 +101,7 @@ struct Links {
 }
 
 struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    sender: SmtpSender,
     from: Mailbox,
     /// The sender's domain: qualifies `Message-ID`s and invite `UID`s.
     domain: String,
@@ -112,18 +112,13 @@ impl EmailDeliverer {
     /// (saying so once, here).
     pub fn new(store: Arc<dyn Store>, settings: Option<EmailSettings>) -> EmailDeliverer {
         let mailer = settings.and_then(|settings| {
-            let transport =
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.smtp_url.expose_secret())
-                    .ok()?
-                    .timeout(Some(SMTP_TIMEOUT))
-                    // Connections are kept and reused (a few at most, closed after a minute
-                    // idle): a storm of confirmations costs one SMTP greeting per connection,
-                    // not one per message.
-                    .pool_config(PoolConfig::new().max_size(4))
-                    .build();
+            // Connections are kept and reused: a storm of confirmations costs one SMTP
+            // greeting per connection, not one per message.
+            let sender =
+                SmtpSender::from_url(settings.smtp_url.expose_secret(), SMTP_TIMEOUT).ok()?;
             let domain = settings.from.email.domain().to_string();
             Some(Mailer {
-                transport,
+                sender,
                 from: settings.from,
                 domain,
             })
@@ -210,7 +205,10 @@ impl Deliverer for EmailDeliverer {
             return Ok(());
         };
         let started = Instant::now();
-        let sent = mailer.transport.send(message).await;
+        let sent = mailer
+            .sender
+            .send(message.envelope(), &message.formatted())
+            .await;
         metrics::histogram!("notifications_latency_seconds", "channel" => "email")
             .record(started.elapsed().as_secs_f64());
         match sent {

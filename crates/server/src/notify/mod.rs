@@ -2,7 +2,8 @@
 //! [`Deliverer`](crate::outbox::Deliverer) of its own job kind, so a failure on one channel
 //! never repeats another's message.
 //!
-//! - [`email`]: the SMTP deliverer and its settings (`SMTP_URL`, `EMAIL_FROM`).
+//! - [`email`]: the SMTP deliverer and its settings (`SMTP_URL`, `EMAIL_FROM`); [`smtp`] the
+//!   connections it sends over.
 //! - [`confirmation`]: what the confirmation on screen says: where the details went, masked,
 //!   and "Add to calendar" (Google, Outlook, `.ics`).
 //! - [`ics`]: the iCalendar invite (`REQUEST` / `CANCEL`, stable `UID`, rising `SEQUENCE`).
@@ -24,6 +25,7 @@ pub mod network;
 pub mod reminders;
 pub mod series_ics;
 pub mod sms;
+pub mod smtp;
 pub mod templates;
 pub mod webhooks;
 

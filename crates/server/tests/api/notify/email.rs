@@ -20,6 +20,7 @@ on_both_backends!(
     booking_moving_and_cancelling_mail_both_people_one_invite_that_evolves,
     an_agent_that_does_not_ask_for_e_mail_queues_none,
     mail_queued_while_the_mail_server_is_down_is_all_delivered_once_and_only_once,
+    a_connection_the_mail_server_dropped_is_replaced_on_the_same_attempt,
 );
 
 const BOOK: &str = "/api/calendar/booking";
@@ -328,4 +329,37 @@ async fn mail_queued_while_the_mail_server_is_down_is_all_delivered_once_and_onl
         .filter(|m| m.to() == "john@example.com")
         .count();
     assert_eq!(to_caller, BOOKINGS as usize);
+}
+
+async fn a_connection_the_mail_server_dropped_is_replaced_on_the_same_attempt(app: &TestApp) {
+    let Some(mut sink) = SmtpSink::start().await else {
+        return;
+    };
+    let acme = app.tenant("Acme").await;
+    let agent = desk(app, &acme, true).await;
+    // One deliverer throughout, so the connection of the first booking's mail is kept.
+    let store = app.state.store.clone();
+    let worker = Worker::new(store.clone())
+        .with(Arc::new(EmailDeliverer::new(store, Some(settings(&sink)))));
+    let run = || async { while worker.try_execute_task().await.unwrap() != Step::Empty {} };
+    book(app, &acme, &agent, slot(2, 0)).await;
+    run().await;
+    assert_eq!(sink.messages().len(), 2);
+
+    // The mail server restarts on the same port: the kept connection is dead.
+    sink.down().await;
+    sink.up().await;
+    book(app, &acme, &agent, slot(2, 1)).await;
+    run().await;
+    assert_eq!(sink.messages().len(), 4, "sent now, not after a backoff");
+    let jobs = app
+        .store()
+        .list_jobs(acme.id, Some("email.booking"))
+        .await
+        .unwrap();
+    assert!(
+        jobs.iter()
+            .all(|job| job.attempts == 1 && job.last_error.is_none()),
+        "{jobs:?}"
+    );
 }
