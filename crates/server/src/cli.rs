@@ -476,6 +476,7 @@ pub async fn serve_with(config: Config, ready: impl FnOnce(&AppState)) -> Result
         .with_links(state.manage_links.clone(), &state.config.public_url);
     crate::outbox::Worker::new(state.store.clone())
         .with_lease(crate::config::outbox_lease(&crate::config::Environment)?)
+        .giving_way_to(state.load.clone())
         .with(Arc::new(crate::google::GoogleWriteBack(
             state.google.clone(),
         )))

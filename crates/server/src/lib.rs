@@ -15,6 +15,7 @@ pub mod google;
 pub mod http;
 pub mod json;
 pub mod live;
+pub mod load;
 pub mod manage_link;
 pub mod mcp;
 pub mod notify;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Messages for a live call's browsers (the agent opens the calendar), across processes.
     pub bus: Arc<dyn live::CallBus>,
+    /// Requests being answered now, which the outbox gives way to.
+    pub load: load::RequestLoad,
 }
 
 impl AppState {
@@ -109,6 +112,7 @@ impl AppState {
             google,
             sync,
             shutdown: tokio_util::sync::CancellationToken::new(),
+            load: load::RequestLoad::default(),
         }
     }
 }

@@ -16,20 +16,24 @@ use tokio::sync::Semaphore;
 
 use crate::config::HttpLimits;
 use crate::http::error::{ApiError, ErrorCode};
+use crate::load::RequestLoad;
 
 /// The shared counters behind [`guard`].
 pub struct Limits {
     settings: HttpLimits,
     in_flight: Arc<Semaphore>,
     queued: AtomicUsize,
+    /// The admitted requests, counted for background work to give way to.
+    load: RequestLoad,
 }
 
 impl Limits {
-    pub fn new(settings: &HttpLimits) -> Arc<Self> {
+    pub fn new(settings: &HttpLimits, load: RequestLoad) -> Arc<Self> {
         Arc::new(Self {
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
             settings: settings.clone(),
             queued: AtomicUsize::new(0),
+            load,
         })
     }
 }
@@ -69,6 +73,7 @@ pub async fn guard(State(limits): State<Arc<Limits>>, request: Request, next: Ne
             }
         }
     };
+    let _counted = limits.load.enter();
     next.run(request).await
 }
 

@@ -120,7 +120,7 @@ pub fn router(state: AppState) -> Router {
     let routes = routes.merge(mcp::router(&state));
     let document = std::sync::Arc::new(document);
     let request_id = HeaderName::from_static("x-request-id");
-    let limits = limits::Limits::new(&state.config.http);
+    let limits = limits::Limits::new(&state.config.http, state.load.clone());
     routes
         .route(
             "/openapi.json",
