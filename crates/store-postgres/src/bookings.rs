@@ -208,13 +208,7 @@ const BOOKING: &str = "SELECT * FROM bookings WHERE tenant_id = $1 AND id = $2";
 
 /// The blocking calendar events of one user near a booking's occupied range: the events half
 /// of [`BUSY_EVENTS`] for one user. All-day candidates are refined in Rust by zone.
-const BLOCKING_EVENTS: &str = "\
-    SELECT user_id, start_at, end_at, all_day FROM calendar_events
-     WHERE tenant_id = $1 AND user_id = $2
-       AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
-       AND source <> 'booking'
-       AND end_at > $3 AND start_at < $4
-       AND (all_day OR (end_at > $5 AND start_at < $6))";
+const BLOCKING_EVENTS: &str = blocking_events!("user_id, start_at, end_at, all_day", "= $2");
 
 /// The zones all-day events are read in for a user: the default rule's, then the user's own.
 const USER_ZONES: &str = "\

@@ -258,24 +258,60 @@ fn now() -> jiff_sqlx::Timestamp {
     Timestamp::now().to_sqlx()
 }
 
-/// Busy time of some users overlapping a range: blocking calendar events, then confirmed
-/// bookings' occupied ranges. The events' status, transparency and source terms repeat the
-/// WHERE clause of the partial index `calendar_events_blocking`, and the bookings' status term
-/// that of `bookings_busy`, so the planner may use them; the widened bounds (`$3`, `$4`) drive
-/// the events index, the exact ones (`$5`, `$6`) apply to timed events and bookings. A
-/// booking's own event is left out: its booking counts, with its buffers. A test checks the
-/// plan.
-const BUSY_EVENTS: &str = "\
-    SELECT user_id, start_at, end_at, all_day FROM calendar_events
-     WHERE tenant_id = $1 AND user_id = ANY($2)
-       AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
-       AND source <> 'booking'
-       AND end_at > $3 AND start_at < $4
-       AND (all_day OR (end_at > $5 AND start_at < $6))
-    UNION ALL
-    SELECT user_id, occupied_start_at, occupied_end_at, false FROM bookings
-     WHERE tenant_id = $1 AND user_id = ANY($2) AND status = 'confirmed'
-       AND occupied_end_at > $5 AND occupied_start_at < $6";
+/// The blocking calendar events of some users (`user_id` meets `$users`, e.g. `= $2`) near a
+/// range, each with `$columns`: the events of [`BUSY_EVENTS`], read bounded on both sides of
+/// the range. The widened bounds (`$3`, `$4`) apply to all-day carriers, the exact ones (`$5`,
+/// `$6`) to timed events. An event at most a day long (`interval '24 hours'`) that ends after a
+/// bound starts less than a day before it, so it is found by start in
+/// `calendar_events_blocking_short` (timed and all-day apart, each with its own bounds); a
+/// longer one by end in `calendar_events_blocking_long`. The status, transparency, source and
+/// length terms repeat the WHERE clauses of those partial indexes, so the planner may use them.
+/// A booking's own event is left out: its booking counts, with its buffers.
+#[rustfmt::skip]
+macro_rules! blocking_events {
+    ($columns:literal, $users:literal) => { concat!(
+        "SELECT ", $columns, " FROM calendar_events
+          WHERE tenant_id = $1 AND user_id ", $users, "
+            AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
+            AND source <> 'booking' AND end_at - start_at <= interval '24 hours'
+            AND NOT all_day AND start_at > $5 - interval '24 hours' AND start_at < $6 AND end_at > $5
+         UNION ALL
+         SELECT ", $columns, " FROM calendar_events
+          WHERE tenant_id = $1 AND user_id ", $users, "
+            AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
+            AND source <> 'booking' AND end_at - start_at <= interval '24 hours'
+            AND all_day AND start_at > $3 - interval '24 hours' AND start_at < $4 AND end_at > $3
+         UNION ALL
+         SELECT ", $columns, " FROM calendar_events
+          WHERE tenant_id = $1 AND user_id ", $users, "
+            AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
+            AND source <> 'booking' AND end_at - start_at > interval '24 hours'
+            AND end_at > $3 AND start_at < $4
+            AND (all_day OR (end_at > $5 AND start_at < $6))"
+    ) };
+}
+pub(crate) use blocking_events;
+
+/// Busy time of some users overlapping a range: blocking calendar events (see
+/// [`blocking_events`]), then confirmed bookings' occupied ranges, bounded on both sides like
+/// the events: a range at most a day long by start in `bookings_busy_short`, a longer one by
+/// end in `bookings_busy_long` (their status and length terms repeated here). A test checks
+/// the plan.
+const BUSY_EVENTS: &str = concat!(
+    blocking_events!("user_id, start_at, end_at, all_day", "= ANY($2)"),
+    "
+     UNION ALL
+     SELECT user_id, occupied_start_at, occupied_end_at, false FROM bookings
+      WHERE tenant_id = $1 AND user_id = ANY($2) AND status = 'confirmed'
+        AND occupied_end_at - occupied_start_at <= interval '24 hours'
+        AND occupied_start_at > $5 - interval '24 hours'
+        AND occupied_start_at < $6 AND occupied_end_at > $5
+     UNION ALL
+     SELECT user_id, occupied_start_at, occupied_end_at, false FROM bookings
+      WHERE tenant_id = $1 AND user_id = ANY($2) AND status = 'confirmed'
+        AND occupied_end_at - occupied_start_at > interval '24 hours'
+        AND occupied_end_at > $5 AND occupied_start_at < $6"
+);
 
 fn missing_user() -> StoreError {
     StoreError::MissingReference(Entity::User)
@@ -463,34 +499,80 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn busy_events_use_the_partial_index() {
+    async fn busy_events_search_the_partial_indexes_on_both_sides_of_the_range() {
         let Some(db) = testing::fresh_database().await else {
             return;
         };
         let store = PostgresStore::connect(&db.url).await.unwrap();
         let mut tx = store.pool().begin().await.unwrap();
-        // Tables this small would be read whole; ask what the plan is when that is not an
-        // option, i.e. whether the index can serve the query at all.
-        sqlx::query("SET LOCAL enable_seqscan = off")
+        // Two months of a member's half-hour events and bookings, analysed, so that the plan
+        // weighs real tables (with empty ones every index costs about the same). Our own
+        // ids, so formatting them into the SQL is safe.
+        let (tenant, user) = (new_id(), new_id());
+        let seed = format!(
+            "SET LOCAL app.tenant_id = '{tenant}';
+             SET LOCAL enable_seqscan = off;
+             INSERT INTO tenants (id, name, created_at) VALUES ('{tenant}', 'plans', now());
+             INSERT INTO users (id, tenant_id, email, name, role, time_zone, created_at,
+                                updated_at)
+                  VALUES ('{user}', '{tenant}', 'plans@example.test', 'Plans', 'member', 'UTC',
+                          now(), now());
+             INSERT INTO calendar_events (id, tenant_id, user_id, title, start_at, end_at,
+                                          all_day, status, transparency, source, created_at,
+                                          updated_at)
+                  SELECT gen_random_uuid(), '{tenant}', '{user}', 'Busy', t,
+                         t + interval '30 minutes', false, 'confirmed', 'opaque', 'google',
+                         now(), now()
+                    FROM generate_series(timestamptz '2030-01-01', timestamptz '2030-03-01',
+                                         interval '1 hour') AS t;
+             INSERT INTO bookings (id, tenant_id, user_id, confirmation_code, start_at, end_at,
+                                   buffer_before_minutes, buffer_after_minutes,
+                                   occupied_start_at, occupied_end_at, attendee_name, title,
+                                   status, created_at, updated_at)
+                  SELECT gen_random_uuid(), '{tenant}', '{user}', md5(t::text), t,
+                         t + interval '30 minutes', 0, 0, t, t + interval '30 minutes',
+                         'Caller', 'Call', 'confirmed', now(), now()
+                    FROM generate_series(timestamptz '2030-01-01 00:30Z',
+                                         timestamptz '2030-03-01', interval '1 hour') AS t;
+             ANALYZE calendar_events;
+             ANALYZE bookings;"
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(seed))
             .execute(&mut *tx)
             .await
             .unwrap();
-        let now = Timestamp::now();
-        let wide = widened_for_all_day((now, now));
+        let day = ("2030-02-01T09:00:00Z", "2030-02-01T17:00:00Z");
+        let day: (Timestamp, Timestamp) = (day.0.parse().unwrap(), day.1.parse().unwrap());
+        let wide = widened_for_all_day(day);
         let plan: Vec<String> =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {BUSY_EVENTS}")))
-                .bind(new_id())
-                .bind(vec![new_id(), new_id()])
+                .bind(tenant)
+                .bind(vec![user, new_id()])
                 .bind(wide.0.to_sqlx())
                 .bind(wide.1.to_sqlx())
-                .bind(now.to_sqlx())
-                .bind(now.to_sqlx())
+                .bind(day.0.to_sqlx())
+                .bind(day.1.to_sqlx())
                 .fetch_all(&mut *tx)
                 .await
                 .unwrap();
         let plan = plan.join("\n");
-        assert!(plan.contains("calendar_events_blocking"), "{plan}");
-        assert!(plan.contains("bookings_busy"), "{plan}");
+        // Timed and all-day events by start, long events by end; short and long bookings.
+        for (index, scans) in [
+            ("calendar_events_blocking_short", 2),
+            ("calendar_events_blocking_long", 1),
+            ("bookings_busy_short", 1),
+            ("bookings_busy_long", 1),
+        ] {
+            assert_eq!(plan.matches(index).count(), scans, "{index}: {plan}");
+        }
+        // The three scans by start are bounded on both sides in the index itself.
+        let bounded = plan
+            .lines()
+            .filter(|line| line.contains("Index Cond"))
+            .filter(|line| line.contains("start_at > (") && line.contains("start_at < "))
+            .count();
+        assert_eq!(bounded, 3, "{plan}");
+        assert!(!plan.contains("Seq Scan"), "{plan}");
         tx.rollback().await.unwrap();
         drop(store);
         db.drop_database().await;

@@ -4,7 +4,8 @@
 -- answer both by a search.
 -- Never edit a migration once it has landed: add a new one.
 -- The `IS NOT NULL` conditions (always true) keep the busy-time read, which names neither
--- column, on the index made for it (`bookings_busy`); the stats' query implies them.
+-- column, on the indexes made for it (`bookings_busy_short`, `bookings_busy_long`); the
+-- stats' query implies them.
 CREATE INDEX bookings_confirmed_made ON bookings (tenant_id, user_id, created_at)
     WHERE status = 'confirmed' AND created_at IS NOT NULL;
 CREATE INDEX bookings_confirmed_start ON bookings (tenant_id, user_id, start_at)

@@ -182,18 +182,21 @@ const BOOKING: &str = "SELECT * FROM bookings WHERE tenant_id = $1 AND id = $2";
 
 /// The blocking calendar events of one user near a booking's occupied range: the events half
 /// of [`BUSY_EVENTS`] for one user. All-day candidates are refined in Rust by zone.
-const BLOCKING_EVENTS: &str = "\
-    SELECT user_id, start_at, end_at, all_day FROM calendar_events
-     WHERE tenant_id = $1 AND user_id = $2
-       AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
-       AND source <> 'booking'
-       AND end_at > $3 AND start_at < $4
-       AND (all_day OR (end_at > $5 AND start_at < $6))";
+const BLOCKING_EVENTS: &str = blocking_events!("user_id, start_at, end_at, all_day", "= $2");
 
-/// Whether another confirmed booking of the user occupies part of the range.
+/// Whether another confirmed booking of the user occupies part of the range (`$4`, `$5`), read
+/// bounded on both sides as [`BUSY_EVENTS`] reads bookings: by start in `bookings_busy_short`,
+/// by end in `bookings_busy_long`.
 const OVERLAPPING_BOOKING: &str = "\
     SELECT EXISTS (SELECT 1 FROM bookings
                     WHERE tenant_id = $1 AND user_id = $2 AND status = 'confirmed'
+                      AND occupied_end_at - occupied_start_at <= 86400000000
+                      AND id <> $3 AND occupied_start_at > $4 - 86400000000
+                      AND occupied_start_at < $5 AND occupied_end_at > $4
+                    UNION ALL
+                   SELECT 1 FROM bookings
+                    WHERE tenant_id = $1 AND user_id = $2 AND status = 'confirmed'
+                      AND occupied_end_at - occupied_start_at > 86400000000
                       AND id <> $3 AND occupied_end_at > $4 AND occupied_start_at < $5)";
 
 /// The zones all-day events are read in for a user: the default rule's, then the user's own.
@@ -470,19 +473,50 @@ pub(crate) async fn has_upcoming(
 mod tests {
     use super::*;
 
+    /// What SQLite's plan says of `sql`, bound to `ids` fresh ids, then `instants` (micros).
+    async fn plan(sql: &str, ids: usize, instants: &[i64]) -> Vec<String> {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let sql = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(sqlx::AssertSqlSafe(sql));
+        for _ in 0..ids {
+            query = query.bind(new_id());
+        }
+        for instant in instants {
+            query = query.bind(instant);
+        }
+        let plan = query.fetch_all(store.pool()).await.unwrap();
+        plan.into_iter().map(|row| row.3).collect()
+    }
+
+    #[tokio::test]
+    async fn a_booking_write_checks_its_range_bounded_on_both_sides() {
+        let bookings = plan(OVERLAPPING_BOOKING, 3, &[0, 10]).await;
+        for expected in [
+            "INDEX bookings_busy_short (tenant_id=? AND user_id=? AND occupied_start_at>? AND \
+             occupied_start_at<?)",
+            "INDEX bookings_busy_long (tenant_id=? AND user_id=? AND occupied_end_at>?)",
+        ] {
+            assert!(
+                bookings.iter().any(|d| d.contains(expected)),
+                "{bookings:#?}"
+            );
+        }
+        let events = plan(BLOCKING_EVENTS, 2, &[0, 10, 0, 10]).await;
+        let short = "COVERING INDEX calendar_events_blocking_short (tenant_id=? AND user_id=? AND \
+                     all_day=? AND start_at>? AND start_at<?)";
+        assert_eq!(
+            events.iter().filter(|d| d.contains(short)).count(),
+            2,
+            "{events:#?}"
+        );
+        let long = "COVERING INDEX calendar_events_blocking_long (tenant_id=? AND user_id=? AND \
+                    end_at>?)";
+        assert!(events.iter().any(|d| d.contains(long)), "{events:#?}");
+    }
+
     #[tokio::test]
     async fn member_stats_search_the_confirmed_booking_indexes_instead_of_every_booking() {
-        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
-        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN {MEMBER_STATS}"
-        )))
-        .bind(new_id())
-        .bind(id_list(&[new_id(), new_id()]))
-        .bind(0_i64)
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
-        let details: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+        let details = plan(MEMBER_STATS, 2, &[0]).await;
         for index in ["bookings_confirmed_made", "bookings_confirmed_start"] {
             assert!(
                 details

@@ -6,14 +6,14 @@ use super::*;
 const EVENT_OWNER: &str = "SELECT user_id FROM calendar_events WHERE tenant_id = $1 AND id = $2";
 
 /// The events half of [`BUSY_EVENTS`] with each title, in start order.
-const TITLED_BUSY_EVENTS: &str = "\
-    SELECT user_id, title, start_at, end_at, all_day FROM calendar_events
-     WHERE tenant_id = $1 AND user_id IN (SELECT unhex(value) FROM json_each($2))
-       AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
-       AND source <> 'booking'
-       AND end_at > $3 AND start_at < $4
-       AND (all_day OR (end_at > $5 AND start_at < $6))
-     ORDER BY start_at, id";
+const TITLED_BUSY_EVENTS: &str = concat!(
+    "SELECT user_id, title, start_at, end_at, all_day FROM (",
+    blocking_events!(
+        "id, user_id, title, start_at, end_at, all_day",
+        "IN (SELECT unhex(value) FROM json_each($2))"
+    ),
+    ") ORDER BY start_at, id"
+);
 
 #[async_trait]
 impl EventStore for SqliteStore {

@@ -286,24 +286,63 @@ impl SqliteStore {
     }
 }
 
-/// Busy time of some users overlapping a range: blocking calendar events, then confirmed
-/// bookings' occupied ranges. The events' status, transparency and source terms repeat the
-/// WHERE clause of the partial index `calendar_events_blocking` word for word, so SQLite may use
-/// it; the widened bounds (`$3`, `$4`) drive the index, the exact ones (`$5`, `$6`) apply to
-/// timed events and bookings. A booking's own event is left out: its booking counts, with its
-/// buffers. A test checks the plan.
-const BUSY_EVENTS: &str = "\
-    SELECT user_id, start_at, end_at, all_day FROM calendar_events
-     WHERE tenant_id = $1 AND user_id IN (SELECT unhex(value) FROM json_each($2))
-       AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
-       AND source <> 'booking'
-       AND end_at > $3 AND start_at < $4
-       AND (all_day OR (end_at > $5 AND start_at < $6))
-    UNION ALL
-    SELECT user_id, occupied_start_at, occupied_end_at, FALSE FROM bookings
-     WHERE tenant_id = $1 AND user_id IN (SELECT unhex(value) FROM json_each($2))
-       AND status = 'confirmed'
-       AND occupied_end_at > $5 AND occupied_start_at < $6";
+/// The blocking calendar events of some users (`user_id` meets `$users`, e.g. `= $2`) near a
+/// range, each with `$columns`: the events of [`BUSY_EVENTS`], read bounded on both sides of
+/// the range. The widened bounds (`$3`, `$4`) apply to all-day carriers, the exact ones (`$5`,
+/// `$6`) to timed events. An event at most a day long (86,400,000,000 µs) that ends after a
+/// bound starts less than a day before it, so it is found by start in
+/// `calendar_events_blocking_short` (timed and all-day apart, each with its own bounds); a
+/// longer one by end in `calendar_events_blocking_long`. The status, transparency, source and
+/// length terms repeat the WHERE clauses of those partial indexes word for word, so SQLite may
+/// use them. A booking's own event is left out: its booking counts, with its buffers.
+#[rustfmt::skip]
+macro_rules! blocking_events {
+    ($columns:literal, $users:literal) => { concat!(
+        "SELECT ", $columns, " FROM calendar_events
+          WHERE tenant_id = $1 AND user_id ", $users, "
+            AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
+            AND source <> 'booking' AND end_at - start_at <= 86400000000
+            AND all_day = 0 AND start_at > $5 - 86400000000 AND start_at < $6 AND end_at > $5
+         UNION ALL
+         SELECT ", $columns, " FROM calendar_events
+          WHERE tenant_id = $1 AND user_id ", $users, "
+            AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
+            AND source <> 'booking' AND end_at - start_at <= 86400000000
+            AND all_day = 1 AND start_at > $3 - 86400000000 AND start_at < $4 AND end_at > $3
+         UNION ALL
+         SELECT ", $columns, " FROM calendar_events
+          WHERE tenant_id = $1 AND user_id ", $users, "
+            AND status IN ('confirmed', 'tentative') AND transparency = 'opaque'
+            AND source <> 'booking' AND end_at - start_at > 86400000000
+            AND end_at > $3 AND start_at < $4
+            AND (all_day OR (end_at > $5 AND start_at < $6))"
+    ) };
+}
+pub(crate) use blocking_events;
+
+/// Busy time of some users overlapping a range: blocking calendar events (see
+/// [`blocking_events`]), then confirmed bookings' occupied ranges, bounded on both sides like
+/// the events: a range at most a day long by start in `bookings_busy_short`, a longer one by
+/// end in `bookings_busy_long` (their status and length terms repeated word for word). A test
+/// checks the plan.
+const BUSY_EVENTS: &str = concat!(
+    blocking_events!(
+        "user_id, start_at, end_at, all_day",
+        "IN (SELECT unhex(value) FROM json_each($2))"
+    ),
+    "
+     UNION ALL
+     SELECT user_id, occupied_start_at, occupied_end_at, FALSE FROM bookings
+      WHERE tenant_id = $1 AND user_id IN (SELECT unhex(value) FROM json_each($2))
+        AND status = 'confirmed' AND occupied_end_at - occupied_start_at <= 86400000000
+        AND occupied_start_at > $5 - 86400000000
+        AND occupied_start_at < $6 AND occupied_end_at > $5
+     UNION ALL
+     SELECT user_id, occupied_start_at, occupied_end_at, FALSE FROM bookings
+      WHERE tenant_id = $1 AND user_id IN (SELECT unhex(value) FROM json_each($2))
+        AND status = 'confirmed' AND occupied_end_at - occupied_start_at > 86400000000
+        AND occupied_end_at > $5 AND occupied_start_at < $6"
+);
 
 /// Queues jobs in the caller's transaction.
 async fn insert_jobs(
@@ -482,7 +521,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn busy_events_search_the_covering_partial_indexes() {
+    async fn busy_events_search_the_covering_partial_indexes_on_both_sides_of_the_range() {
         let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
         let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "EXPLAIN QUERY PLAN {BUSY_EVENTS}"
@@ -497,13 +536,43 @@ mod tests {
         .await
         .unwrap();
         let details: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
-        assert!(
+        // Each branch searches its index on both sides of the range (short rows by start,
+        // from below and above), or by end in the small index of long rows.
+        let searches = |index: &str, terms: &[&str]| {
             details
                 .iter()
-                .any(|d| d.contains("COVERING INDEX calendar_events_blocking")
-                    && d.contains("user_id=?")
-                    && d.contains("end_at>?")),
+                .filter(|d| d.contains(index) && d.contains("user_id=?"))
+                .filter(|d| terms.iter().all(|term| d.contains(term)))
+                .count()
+        };
+        let short_events = ["COVERING", "all_day=?", "start_at>?", "start_at<?"];
+        assert_eq!(
+            searches("INDEX calendar_events_blocking_short ", &short_events),
+            2,
             "{details:#?}"
         );
+        let long_events = ["COVERING", "end_at>?"];
+        assert_eq!(
+            searches("INDEX calendar_events_blocking_long ", &long_events),
+            1,
+            "{details:#?}"
+        );
+        let short_bookings = ["occupied_start_at>?", "occupied_start_at<?"];
+        assert_eq!(
+            searches("INDEX bookings_busy_short ", &short_bookings),
+            1,
+            "{details:#?}"
+        );
+        assert_eq!(
+            searches("INDEX bookings_busy_long ", &["occupied_end_at>?"]),
+            1,
+            "{details:#?}"
+        );
+        assert!(
+            !details
+                .iter()
+                .any(|d| d.starts_with("SCAN calendar_events"))
+        );
+        assert!(!details.iter().any(|d| d.starts_with("SCAN bookings")));
     }
 }

@@ -158,6 +158,7 @@ macro_rules! store_story_cases {
                 busy_time_is_each_bookings_occupied_range_and_the_blocking_events,
                 a_bookings_busy_time_includes_its_buffers,
                 a_range_touching_only_a_buffer_still_sees_the_booking,
+                a_long_event_or_booking_begun_days_before_a_range_still_blocks_it,
                 cancelling_a_booking_keeps_its_time_and_records_why,
                 a_cancelled_bookings_own_event_is_cancelled_too,
                 cancelling_twice_changes_nothing_and_queues_no_jobs,
