@@ -351,22 +351,34 @@ async fn insert_jobs(
     jobs: &[NewJob],
     now: Timestamp,
 ) -> StoreResult<()> {
-    for job in jobs {
-        execute(
-            &mut *conn,
+    // One statement for all of a change's jobs (a booking with e-mail, texts, reminders and a
+    // webhook has eight or more): each statement is a round trip to SQLite's thread, made while
+    // the caller holds the one writer.
+    for chunk in jobs.chunks(100) {
+        let mut query = QueryBuilder::<Sqlite>::new(
             "INSERT INTO outbox (id, tenant_id, kind, payload, status, attempts, \
-             next_attempt_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $6)",
-            stored![
+             next_attempt_at, created_at, updated_at) ",
+        );
+        query.push_values(chunk, |mut row, job| {
+            let [id, tenant, kind, payload, due, at] = stored![
                 new_id(),
                 tenant,
                 &job.kind,
                 &job.payload,
                 job.run_after.unwrap_or(now),
                 now
-            ],
-        )
-        .await?;
+            ];
+            row.push_bind(Bound(id))
+                .push_bind(Bound(tenant))
+                .push_bind(Bound(kind))
+                .push_bind(Bound(payload))
+                .push("'pending'")
+                .push("0")
+                .push_bind(Bound(due))
+                .push_bind(Bound(at.clone()))
+                .push_bind(Bound(at));
+        });
+        query.build().execute(&mut *conn).await.map_err(db)?;
     }
     Ok(())
 }
