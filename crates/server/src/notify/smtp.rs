@@ -175,9 +175,13 @@ impl DirectSender {
                     self.keep(connection);
                     return Ok(());
                 }
-                // The server may have closed a kept connection since its last message: a
-                // refusal is the answer, anything else is tried once on a new connection.
-                Err(error) if error.is_permanent() => return Err(error),
+                // The server may have closed a kept connection since its last message: that
+                // is tried once more on a new connection. A refusal is the answer, and a
+                // server that took too long may have the message: both go to the outbox's
+                // retry instead of being sent again at once.
+                Err(error) if error.is_permanent() || matches!(error, SendError::TimedOut(_)) => {
+                    return Err(error);
+                }
                 Err(error) => tracing::debug!(%error, "kept SMTP connection failed; reconnecting"),
             }
         }
