@@ -63,6 +63,10 @@ struct NotifyArgs {
     /// Measured time per run.
     #[arg(long, short = 'd', value_parser = parse_duration, default_value = "5s")]
     duration: Duration,
+    /// The agent's `notifications` settings in the "on" mode, to find what part costs what
+    /// (e.g. `{"send_email":true,"send_sms":true,"reminders":[]}`).
+    #[arg(long, default_value = r#"{"send_email":true,"send_sms":true}"#)]
+    on_notifications: String,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -401,6 +405,8 @@ async fn run(command: Command) -> Result<()> {
                 members: args.members.clamp(1, 200),
                 warmup: args.warmup,
                 duration: args.duration,
+                on_notifications: serde_json::from_str(&args.on_notifications)
+                    .context("--on-notifications is not JSON")?,
             })
             .await?;
             if args.json {

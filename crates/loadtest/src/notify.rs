@@ -46,6 +46,8 @@ pub struct NotifyOptions {
     pub members: u32,
     pub warmup: Duration,
     pub duration: Duration,
+    /// The agent's `notifications` settings in the "on" mode.
+    pub on_notifications: Value,
 }
 
 /// One measured window.
@@ -363,7 +365,7 @@ async fn one_run(options: &NotifyOptions, backend: Backend, round: usize, on: bo
         .collect();
     let mut settings = json!({"assignable_users": hosts, "distribution_strategy": "round_robin"});
     if on {
-        settings["notifications"] = json!({"send_email": true, "send_sms": true});
+        settings["notifications"] = options.on_notifications.clone();
         call(
             &client,
             reqwest::Method::POST,
@@ -462,12 +464,18 @@ async fn one_run(options: &NotifyOptions, backend: Backend, round: usize, on: bo
     latencies.sort_by(f64::total_cmp);
     let measured: Vec<&Booked> = booked.iter().filter(|b| b.measured).collect();
 
-    // Wait for every message of every booking: two e-mails, a text and a post each.
+    // Wait for every message of every booking: two e-mails, a text (those asked for) and a
+    // post each.
     let (mut e2e_p50_ms, mut e2e_p99_ms) = (None, None);
     if on {
+        let wants = |channel: &str| options.on_notifications[channel] == json!(true);
+        let (emails, texts) = (
+            usize::from(wants("send_email")) * 2 * booked.len(),
+            usize::from(wants("send_sms")) * booked.len(),
+        );
         let deadline = Instant::now() + Duration::from_secs(120);
-        while (smtp.accepted().len() < 2 * booked.len()
-            || twilio.messages().len() < booked.len()
+        while (smtp.accepted().len() < emails
+            || twilio.messages().len() < texts
             || hooks.load(Ordering::SeqCst) < booked.len())
             && Instant::now() < deadline
         {
