@@ -79,6 +79,23 @@ impl OutboxStore for PostgresStore {
         .await
     }
 
+    async fn complete_job_queuing(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        jobs: &[NewJob],
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        execute(
+            &mut *tx,
+            "UPDATE outbox SET status = 'done', updated_at = $3 WHERE id = $1 AND tenant_id = $2",
+            stored![id, tenant, Timestamp::now()],
+        )
+        .await?;
+        insert_jobs(&mut tx, tenant, jobs).await?;
+        commit(tx, ()).await
+    }
+
     async fn complete_jobs(&self, ids: &[Uuid]) -> StoreResult<()> {
         if ids.is_empty() {
             return Ok(());

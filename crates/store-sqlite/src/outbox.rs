@@ -69,6 +69,24 @@ impl OutboxStore for SqliteStore {
         commit(tx, (keys, jobs)).await
     }
 
+    async fn complete_job_queuing(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        jobs: &[NewJob],
+    ) -> StoreResult<()> {
+        let now = Timestamp::now();
+        let mut tx = self.write().await?;
+        execute(
+            &mut *tx,
+            "UPDATE outbox SET status = 'done', updated_at = $3 WHERE id = $1 AND tenant_id = $2",
+            stored![id, tenant, now],
+        )
+        .await?;
+        insert_jobs(&mut tx, tenant, jobs, now).await?;
+        commit(tx, ()).await
+    }
+
     async fn complete_jobs(&self, ids: &[Uuid]) -> StoreResult<()> {
         if ids.is_empty() {
             return Ok(());

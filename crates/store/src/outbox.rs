@@ -95,6 +95,14 @@ pub trait OutboxStore: Send + Sync {
     ) -> StoreResult<(u64, u64)>;
     /// Marks a job done.
     async fn complete_job(&self, id: Uuid) -> StoreResult<()>;
+    /// Marks job `id` of `tenant` done and queues `jobs` in the same transaction: a job that
+    /// stands for others (a reminder plan) is never half done, nor done twice.
+    async fn complete_job_queuing(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        jobs: &[NewJob],
+    ) -> StoreResult<()>;
     /// Marks jobs done in one write: the worker's way, so a busy outbox costs one commit per
     /// batch rather than one per job.
     async fn complete_jobs(&self, ids: &[Uuid]) -> StoreResult<()>;

@@ -3,7 +3,8 @@
 //!
 //! - [`worker`]: claims due jobs (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several processes
 //!   share the work), hands each to its deliverers, and records the outcome. It knows no
-//!   integration by name.
+//!   integration by name; the one kind it handles itself is a reminder plan, which becomes
+//!   the jobs it stands for.
 //! - [`retry`]: the one retry policy: backoff with jitter, attempts, giving up.
 //! - [`jobs`]: every job kind and its typed payload; the one place that reads or writes them.
 //! - [`deliverer`]: the trait each integration implements, and the registry filled at
@@ -17,7 +18,7 @@ pub mod worker;
 pub use deliverer::{Deliverer, Deliverers, DeliveryError, LifecycleLog, TestJobs};
 pub use jobs::{
     BookingChange, BookingNotice, Change, EventChange, JobKind, Origin, OutboxJob, Recipient,
-    Reminder, WebhookEvent, WebhookPing, WebhookReplay,
+    Reminder, ReminderPlan, WebhookEvent, WebhookPing, WebhookReplay,
 };
 pub use retry::{MAX_ATTEMPTS, backoff};
 pub use worker::{DONE_JOB_RETENTION, KEY_RETENTION, LEASE, Step, Worker, step_now};

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use pillow_store::{Store, StoreError};
+use pillow_store::{Job, Store, StoreError};
 
-use super::deliverer::{Deliverer, Deliverers};
+use super::deliverer::{Deliverer, Deliverers, DeliveryError};
+use super::jobs::{JobKind, OutboxJob};
 use super::retry;
 use crate::load::RequestLoad;
 
@@ -27,6 +28,10 @@ const GATHER: Duration = Duration::from_millis(50);
 /// booking storm, confirmations go out a little later instead of slowing the bookings (the
 /// database's one writer and the CPU are shared); each job still goes, so nothing starves.
 pub const GIVE_WAY: Duration = Duration::from_millis(20);
+/// While the server is busy, a job is left until it has been due this long: a storm's
+/// confirmations wait for the first lull instead of taking the CPU and the database's writer
+/// from the bookings still coming in. Load that never lets up still gets them, this much late.
+pub const HOLD_WHILE_BUSY: SignedDuration = SignedDuration::from_secs(10);
 /// How often the backlog gauges are refreshed.
 const BACKLOG_EVERY: Duration = Duration::from_secs(2);
 /// How long an idempotency key is remembered: a retry later than this is a new request.
@@ -48,6 +53,14 @@ pub fn step_now() -> Timestamp {
     STEP_NOW
         .try_with(|now| *now)
         .unwrap_or_else(|_| Timestamp::now())
+}
+
+/// How a job was handled.
+enum Handled {
+    /// Delivered; the worker records it done.
+    Delivered,
+    /// Already recorded done, with what it led to.
+    Settled,
 }
 
 /// What one step did.
@@ -79,7 +92,8 @@ impl Worker {
         }
     }
 
-    /// Waits [`GIVE_WAY`] before each job while `load` says the server is busy.
+    /// While `load` says the server is busy, holds jobs for [`HOLD_WHILE_BUSY`] past their due
+    /// time and waits [`GIVE_WAY`] before each one it delivers.
     #[must_use]
     pub fn giving_way_to(mut self, load: RequestLoad) -> Self {
         self.load = Some(load);
@@ -114,7 +128,18 @@ impl Worker {
     /// # Errors
     /// As [`Worker::try_execute_task`].
     pub async fn try_execute_task_at(&self, now: Timestamp) -> Result<Step, StoreError> {
-        let jobs = self.store.claim_jobs(now, self.lease, BATCH).await?;
+        let busy = self.load.as_ref().is_some_and(RequestLoad::is_busy);
+        let hold = if busy {
+            HOLD_WHILE_BUSY
+        } else {
+            SignedDuration::ZERO
+        };
+        // Claimed as if it were `hold` earlier, with the lease still ending `lease` from now.
+        let due_by = now.checked_sub(hold).unwrap_or(now);
+        let jobs = self
+            .store
+            .claim_jobs(due_by, self.lease + hold, BATCH)
+            .await?;
         if jobs.is_empty() {
             return Ok(Step::Empty);
         }
@@ -124,8 +149,13 @@ impl Worker {
             if self.load.as_ref().is_some_and(RequestLoad::is_busy) {
                 tokio::time::sleep(GIVE_WAY).await;
             }
-            let error = match STEP_NOW.scope(now, self.deliverers.deliver(&job)).await {
-                Ok(()) => {
+            let error = match STEP_NOW.scope(now, self.handle(&job)).await {
+                Ok(Handled::Settled) => {
+                    metrics::counter!("outbox_jobs_total", "kind" => job.kind.clone(), "outcome" => "done")
+                        .increment(1);
+                    continue;
+                }
+                Ok(Handled::Delivered) => {
                     if self.deliverers.settles_each_job(&job.kind) {
                         self.store.complete_jobs(&[job.id]).await?;
                     } else {
@@ -161,6 +191,29 @@ impl Worker {
         // settle each job as they go, when their receiver cannot recognise a repeat).
         self.store.complete_jobs(&done).await?;
         Ok(Step::Done(count))
+    }
+
+    /// Delivers `job` through its deliverers, or, for a reminder plan, queues the reminders
+    /// and records the plan done in one write: run twice, it would queue them twice.
+    async fn handle(&self, job: &Job) -> Result<Handled, DeliveryError> {
+        if job.kind != JobKind::ReminderPlan.as_str() {
+            return self
+                .deliverers
+                .deliver(job)
+                .await
+                .map(|()| Handled::Delivered);
+        }
+        let Ok(OutboxJob::Plan(plan)) = OutboxJob::read(job) else {
+            return Err(DeliveryError::Permanent(format!(
+                "the payload of a {} job does not fit",
+                job.kind
+            )));
+        };
+        self.store
+            .complete_job_queuing(job.tenant_id, job.id, &plan.reminder_jobs())
+            .await
+            .map_err(DeliveryError::retry)?;
+        Ok(Handled::Settled)
     }
 
     /// Forgets idempotency keys older than [`KEY_RETENTION`] and jobs done longer than
@@ -229,6 +282,100 @@ mod tests {
     use crate::load::BUSY_ABOVE;
 
     #[tokio::test]
+    async fn a_busy_server_holds_fresh_jobs_until_they_are_overdue_and_a_quiet_one_sends_them_at_once()
+     {
+        let store = crate::open_store("sqlite::memory:").await.unwrap();
+        let tenant = store.create_tenant("Acme").await.unwrap();
+        let job = pillow_store::NewJob {
+            kind: "test".into(),
+            payload: json!({"fail_times": 0}),
+            run_after: None,
+        };
+        store
+            .enqueue_jobs(tenant.id, &[job.clone(), job])
+            .await
+            .unwrap();
+        let load = RequestLoad::default();
+        let worker = Worker::new(store).giving_way_to(load.clone());
+        let callers: Vec<_> = (0..=BUSY_ABOVE).map(|_| load.enter()).collect();
+
+        let now = Timestamp::now();
+        assert_eq!(worker.try_execute_task_at(now).await.unwrap(), Step::Empty);
+        let almost = now + HOLD_WHILE_BUSY - SignedDuration::from_secs(1);
+        assert_eq!(
+            worker.try_execute_task_at(almost).await.unwrap(),
+            Step::Empty
+        );
+        let overdue = now + HOLD_WHILE_BUSY + SignedDuration::from_secs(1);
+        assert_eq!(
+            worker.try_execute_task_at(overdue).await.unwrap(),
+            Step::Done(2)
+        );
+
+        let store = worker.store.clone();
+        store
+            .enqueue_jobs(
+                tenant.id,
+                &[pillow_store::NewJob {
+                    kind: "test".into(),
+                    payload: json!({"fail_times": 0}),
+                    run_after: None,
+                }],
+            )
+            .await
+            .unwrap();
+        drop(callers);
+        assert_eq!(worker.try_execute_task().await.unwrap(), Step::Done(1));
+    }
+
+    #[tokio::test]
+    async fn a_reminder_plan_becomes_its_reminders_in_the_write_that_records_it_done() {
+        let store = crate::open_store("sqlite::memory:").await.unwrap();
+        let tenant = store.create_tenant("Acme").await.unwrap();
+        let now = Timestamp::now();
+        // Whole seconds: the store keeps instants to the microsecond.
+        let start = Timestamp::from_second(now.as_second() + 30 * 3600).unwrap();
+        let plan = crate::outbox::ReminderPlan {
+            booking_id: pillow_store::BookingId::new(),
+            user_id: pillow_store::UserId::new(),
+            start,
+            offsets: vec![1440, 60],
+            email: true,
+            sms: false,
+            planned_at: now,
+        };
+        store
+            .enqueue_jobs(tenant.id, &[plan.job().unwrap()])
+            .await
+            .unwrap();
+        let worker = Worker::new(store.clone());
+
+        assert_eq!(worker.try_execute_task().await.unwrap(), Step::Done(1));
+        let planned = store
+            .list_jobs(tenant.id, Some("reminders.plan"))
+            .await
+            .unwrap();
+        assert_eq!(planned[0].status, pillow_store::JobStatus::Done);
+        let reminders = store
+            .list_jobs(tenant.id, Some("email.reminder"))
+            .await
+            .unwrap();
+        let due: Vec<_> = reminders.iter().map(|j| j.next_attempt_at).collect();
+        assert_eq!(
+            due,
+            [
+                start - SignedDuration::from_hours(24),
+                start - SignedDuration::from_hours(1)
+            ]
+        );
+        assert_eq!(
+            worker.try_execute_task().await.unwrap(),
+            Step::Empty,
+            "queued once"
+        );
+    }
+
+    #[tokio::test]
     async fn a_busy_server_gets_a_pause_before_each_job_and_every_job_still_goes() {
         let store = crate::open_store("sqlite::memory:").await.unwrap();
         let tenant = store.create_tenant("Acme").await.unwrap();
@@ -246,7 +393,11 @@ mod tests {
         let worker = Worker::new(store).giving_way_to(load);
 
         let started = std::time::Instant::now();
-        assert_eq!(worker.try_execute_task().await.unwrap(), Step::Done(3));
+        let overdue = Timestamp::now() + HOLD_WHILE_BUSY;
+        assert_eq!(
+            worker.try_execute_task_at(overdue).await.unwrap(),
+            Step::Done(3)
+        );
         assert!(started.elapsed() >= 3 * GIVE_WAY, "{:?}", started.elapsed());
     }
 }

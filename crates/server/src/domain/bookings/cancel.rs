@@ -102,7 +102,7 @@ pub(crate) async fn booking_jobs(
         ));
     }
     if kind == JobKind::BookingRescheduled {
-        jobs.extend(notifications.reminder_jobs(
+        jobs.extend(notifications.reminder_plan(
             booking.id,
             booking.user_id,
             booking.start,

@@ -251,7 +251,7 @@ pub async fn book_typed(
             };
             let mut jobs = lifecycle_jobs(JobKind::BookingCreated, new.id, member, notifications);
             if let Some(notifications) = notifications {
-                jobs.extend(notifications.reminder_jobs(new.id, member, new.start, now));
+                jobs.extend(notifications.reminder_plan(new.id, member, new.start, now));
             }
             let view = BookingView::new(&preview(tenant, &new, now), &host_name);
             let response = record.map(|(key, hash)| IdempotentResponse {

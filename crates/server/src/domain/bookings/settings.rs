@@ -132,39 +132,25 @@ impl Notifications {
         self.reminders.as_deref().unwrap_or(&DEFAULT_REMINDERS)
     }
 
-    /// The reminder jobs of a booking of `user` starting at `start`, for the channels that are
-    /// on; only those still ahead of `now`.
-    pub fn reminder_jobs(
+    /// The job that queues the reminders of a booking of `user` starting at `start`, made or
+    /// moved at `now`, for the channels that are on; `None` when none is still ahead.
+    pub fn reminder_plan(
         &self,
         booking: BookingId,
         user: UserId,
         start: Timestamp,
         now: Timestamp,
-    ) -> Vec<pillow_store::NewJob> {
-        use crate::outbox::{JobKind, Reminder};
-        let offsets = self.reminder_offsets();
-        let mut jobs = Vec::new();
-        if self.send_email {
-            jobs.extend(Reminder::jobs(
-                JobKind::EmailReminder,
-                booking,
-                user,
-                start,
-                offsets,
-                now,
-            ));
+    ) -> Option<pillow_store::NewJob> {
+        crate::outbox::ReminderPlan {
+            booking_id: booking,
+            user_id: user,
+            start,
+            offsets: self.reminder_offsets().to_vec(),
+            email: self.send_email,
+            sms: self.send_sms,
+            planned_at: now,
         }
-        if self.send_sms {
-            jobs.extend(Reminder::jobs(
-                JobKind::SmsReminder,
-                booking,
-                user,
-                start,
-                offsets,
-                now,
-            ));
-        }
-        jobs
+        .job()
     }
 
     fn check_reminders(&self) -> DomainResult<()> {

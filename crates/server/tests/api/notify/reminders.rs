@@ -1,5 +1,5 @@
-//! Reminders: queued with the booking as outbox jobs due before its start, moved with it,
-//! dropped with it, and skipped rather than sent late. The clock is driven by running the
+//! Reminders: planned with the booking, queued by the outbox as jobs due before its start,
+//! moved with it, dropped with it, and skipped rather than sent late. The clock is driven by running the
 //! outbox as of a later instant; nothing sleeps.
 
 use jiff::tz::TimeZone;
@@ -61,6 +61,14 @@ fn new_york(t: Timestamp) -> String {
     t.to_zoned(TimeZone::get("America/New_York").unwrap())
         .strftime("%-I:%M %p")
         .to_string()
+}
+
+/// Runs the outbox once: a booking's reminder plan becomes its reminder jobs.
+async fn plan_reminders(app: &TestApp) {
+    pillow_server::outbox::Worker::new(app.state.store.clone())
+        .try_execute_task()
+        .await
+        .unwrap();
 }
 
 async fn reminder_jobs(app: &TestApp, acme: &Tenant) -> Vec<pillow_store::Job> {
@@ -232,6 +240,11 @@ async fn an_agent_s_own_reminders_are_checked_when_saved_and_only_those_ahead_ar
     // The agent's list, not the default: one reminder half an hour before.
     let start = slot_after(Timestamp::now() + HOUR * 2);
     book(app, &acme, &agent, start).await;
+    assert!(
+        reminder_jobs(app, &acme).await.is_empty(),
+        "planned, not yet queued"
+    );
+    plan_reminders(app).await;
     let jobs = reminder_jobs(app, &acme).await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     assert_eq!(jobs[0].next_attempt_at, start - MINUTE * 30);
@@ -248,6 +261,7 @@ async fn an_agent_s_own_reminders_are_checked_when_saved_and_only_those_ahead_ar
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     let later = start + HOUR * 2;
     book(app, &acme, &agent, later).await;
+    plan_reminders(app).await;
     let jobs = reminder_jobs(app, &acme).await;
     assert_eq!(jobs.len(), 2, "{jobs:?}");
     assert_eq!(jobs[1].next_attempt_at, later - HOUR);
