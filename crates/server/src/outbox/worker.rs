@@ -281,9 +281,8 @@ mod tests {
     use super::*;
     use crate::load::BUSY_ABOVE;
 
-    #[tokio::test]
-    async fn a_busy_server_holds_fresh_jobs_until_they_are_overdue_and_a_quiet_one_sends_them_at_once()
-     {
+    /// A store with `count` test jobs queued now, that succeed at once.
+    async fn store_with_test_jobs(count: usize) -> Arc<dyn Store> {
         let store = crate::open_store("sqlite::memory:").await.unwrap();
         let tenant = store.create_tenant("Acme").await.unwrap();
         let job = pillow_store::NewJob {
@@ -292,40 +291,34 @@ mod tests {
             run_after: None,
         };
         store
-            .enqueue_jobs(tenant.id, &[job.clone(), job])
+            .enqueue_jobs(tenant.id, &vec![job; count])
             .await
             .unwrap();
-        let load = RequestLoad::default();
-        let worker = Worker::new(store).giving_way_to(load.clone());
-        let callers: Vec<_> = (0..=BUSY_ABOVE).map(|_| load.enter()).collect();
+        store
+    }
 
+    #[tokio::test]
+    async fn a_busy_server_holds_fresh_jobs_until_they_are_overdue_and_a_quiet_one_sends_them_at_once()
+     {
+        let load = RequestLoad::default();
+        let callers: Vec<_> = (0..=BUSY_ABOVE).map(|_| load.enter()).collect();
+        let store = store_with_test_jobs(2).await;
+        let busy = Worker::new(store).giving_way_to(load.clone());
         let now = Timestamp::now();
-        assert_eq!(worker.try_execute_task_at(now).await.unwrap(), Step::Empty);
+        assert_eq!(busy.try_execute_task_at(now).await.unwrap(), Step::Empty);
         let almost = now + HOLD_WHILE_BUSY - SignedDuration::from_secs(1);
-        assert_eq!(
-            worker.try_execute_task_at(almost).await.unwrap(),
-            Step::Empty
-        );
+        assert_eq!(busy.try_execute_task_at(almost).await.unwrap(), Step::Empty);
         let overdue = now + HOLD_WHILE_BUSY + SignedDuration::from_secs(1);
         assert_eq!(
-            worker.try_execute_task_at(overdue).await.unwrap(),
+            busy.try_execute_task_at(overdue).await.unwrap(),
             Step::Done(2)
         );
 
-        let store = worker.store.clone();
-        store
-            .enqueue_jobs(
-                tenant.id,
-                &[pillow_store::NewJob {
-                    kind: "test".into(),
-                    payload: json!({"fail_times": 0}),
-                    run_after: None,
-                }],
-            )
-            .await
-            .unwrap();
+        let store = store_with_test_jobs(1).await;
+        let quiet = Worker::new(store).giving_way_to(load.clone());
+        assert_eq!(quiet.try_execute_task().await.unwrap(), Step::Empty);
         drop(callers);
-        assert_eq!(worker.try_execute_task().await.unwrap(), Step::Done(1));
+        assert_eq!(quiet.try_execute_task().await.unwrap(), Step::Done(1));
     }
 
     #[tokio::test]
@@ -377,17 +370,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_busy_server_gets_a_pause_before_each_job_and_every_job_still_goes() {
-        let store = crate::open_store("sqlite::memory:").await.unwrap();
-        let tenant = store.create_tenant("Acme").await.unwrap();
-        let job = pillow_store::NewJob {
-            kind: "test".into(),
-            payload: json!({"fail_times": 0}),
-            run_after: None,
-        };
-        store
-            .enqueue_jobs(tenant.id, &[job.clone(), job.clone(), job])
-            .await
-            .unwrap();
+        let store = store_with_test_jobs(3).await;
         let load = RequestLoad::default();
         let _callers: Vec<_> = (0..=BUSY_ABOVE).map(|_| load.enter()).collect();
         let worker = Worker::new(store).giving_way_to(load);
