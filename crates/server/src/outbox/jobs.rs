@@ -7,6 +7,8 @@
 //! delivered after it.
 
 use pillow_store::{BookingId, EventId, Job, NewJob, UserId};
+
+pub use super::plans::{NotificationPlan, ReminderPlan};
 use serde::{Deserialize, Serialize};
 
 macro_rules! job_kinds {
@@ -60,10 +62,14 @@ job_kinds! {
     SmsBooking = "sms.booking",
     /// Remind the caller of a booking by text, due some time before its start.
     SmsReminder = "sms.reminder",
-    /// Queue a booking's reminder jobs. Written with the booking in their place, one row
-    /// instead of up to ten, so the booking's own write stays small; the worker turns it into
-    /// them and records it done in one transaction.
+    /// Queue a booking's reminder jobs ([`ReminderPlan`]). Written by earlier builds; now part
+    /// of a [`JobKind::NotificationPlan`].
     ReminderPlan = "reminders.plan",
+    /// Queue a booking change's e-mails, text and reminders ([`NotificationPlan`]). Written
+    /// with the change in their place, one row instead of up to thirteen, so the booking's own
+    /// write stays small; the worker turns it into them and records it done in one
+    /// transaction.
+    NotificationPlan = "notifications.plan",
     /// Post a booking change to the tenant's webhook subscribers.
     WebhookBooking = "webhook.booking",
     /// Post a test ping to one webhook subscriber.
@@ -75,6 +81,12 @@ job_kinds! {
 }
 
 impl JobKind {
+    /// Whether the worker turns jobs of this kind into the jobs they stand for, rather than
+    /// hand them to deliverers.
+    pub fn is_plan(self) -> bool {
+        matches!(self, JobKind::ReminderPlan | JobKind::NotificationPlan)
+    }
+
     /// The three kinds every booking change writes; the hook that calendar write-back and
     /// notifications attach to.
     pub const BOOKING_LIFECYCLE: [JobKind; 3] = [
@@ -127,6 +139,15 @@ pub enum Change {
 }
 
 impl Change {
+    /// The booking lifecycle kind of the change.
+    pub fn kind(self) -> JobKind {
+        match self {
+            Change::Created => JobKind::BookingCreated,
+            Change::Rescheduled => JobKind::BookingRescheduled,
+            Change::Cancelled => JobKind::BookingCancelled,
+        }
+    }
+
     /// The change a booking lifecycle kind stands for.
     pub fn of(kind: JobKind) -> Option<Change> {
         match kind {
@@ -242,54 +263,6 @@ impl Reminder {
     }
 }
 
-/// The payload of a reminder plan: the reminders a booking was given when it was made or
-/// moved, to be queued by the worker ([`ReminderPlan::reminder_jobs`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReminderPlan {
-    pub booking_id: BookingId,
-    pub user_id: UserId,
-    pub start: jiff::Timestamp,
-    /// Minutes before the start.
-    pub offsets: Vec<i64>,
-    pub email: bool,
-    pub sms: bool,
-    /// When the booking was made or moved: reminders due before then are not queued; later
-    /// ones are, even if the plan itself runs late (a reminder's own delivery skips one whose
-    /// time has passed).
-    pub planned_at: jiff::Timestamp,
-}
-
-impl ReminderPlan {
-    /// The plan's job, or `None` when no reminder of it is still ahead.
-    pub fn job(self) -> Option<NewJob> {
-        let wanted = (self.email || self.sms) && !self.reminder_jobs().is_empty();
-        wanted.then(|| OutboxJob::Plan(self).to_new_job())
-    }
-
-    /// The reminder jobs the plan stands for: one per channel and offset still ahead of
-    /// [`ReminderPlan::planned_at`].
-    pub fn reminder_jobs(&self) -> Vec<NewJob> {
-        let channels = [
-            (self.email, JobKind::EmailReminder),
-            (self.sms, JobKind::SmsReminder),
-        ];
-        channels
-            .into_iter()
-            .filter(|(on, _)| *on)
-            .flat_map(|(_, kind)| {
-                Reminder::jobs(
-                    kind,
-                    self.booking_id,
-                    self.user_id,
-                    self.start,
-                    &self.offsets,
-                    self.planned_at,
-                )
-            })
-            .collect()
-    }
-}
-
 impl BookingNotice {
     /// The text to the caller about one change of a booking; `None` for a kind that is not a
     /// booking change.
@@ -373,6 +346,8 @@ pub enum OutboxJob {
     Reminder(JobKind, Reminder),
     /// [`JobKind::ReminderPlan`]: handled by the worker itself.
     Plan(ReminderPlan),
+    /// [`JobKind::NotificationPlan`]: handled by the worker itself.
+    Notifications(NotificationPlan),
     Ping(WebhookPing),
     Replay(WebhookReplay),
     Test(TestJob),
@@ -393,6 +368,15 @@ pub enum JobReadError {
 }
 
 impl OutboxJob {
+    /// The jobs a plan stands for; `None` for a job that is not a plan.
+    pub fn planned_jobs(&self) -> Option<Vec<NewJob>> {
+        match self {
+            OutboxJob::Plan(plan) => Some(plan.reminder_jobs()),
+            OutboxJob::Notifications(plan) => Some(plan.jobs()),
+            _ => None,
+        }
+    }
+
     /// A booking change's job of `kind`.
     pub fn booking(kind: JobKind, change: BookingChange) -> OutboxJob {
         OutboxJob::Booking(kind, change)
@@ -411,6 +395,7 @@ impl OutboxJob {
             | OutboxJob::Webhook(kind, _)
             | OutboxJob::Reminder(kind, _) => *kind,
             OutboxJob::Plan(_) => JobKind::ReminderPlan,
+            OutboxJob::Notifications(_) => JobKind::NotificationPlan,
             OutboxJob::Ping(_) => JobKind::WebhookPing,
             OutboxJob::Replay(_) => JobKind::WebhookReplay,
             OutboxJob::Test(_) => JobKind::Test,
@@ -426,6 +411,7 @@ impl OutboxJob {
             OutboxJob::Webhook(_, event) => serde_json::to_value(event),
             OutboxJob::Reminder(_, reminder) => serde_json::to_value(reminder),
             OutboxJob::Plan(plan) => serde_json::to_value(plan),
+            OutboxJob::Notifications(plan) => serde_json::to_value(plan),
             OutboxJob::Ping(ping) => serde_json::to_value(ping),
             OutboxJob::Replay(replay) => serde_json::to_value(replay),
             OutboxJob::Test(test) => serde_json::to_value(test),
@@ -469,6 +455,9 @@ impl OutboxJob {
             }
             JobKind::ReminderPlan => {
                 OutboxJob::Plan(Deserialize::deserialize(payload).map_err(bad)?)
+            }
+            JobKind::NotificationPlan => {
+                OutboxJob::Notifications(Deserialize::deserialize(payload).map_err(bad)?)
             }
             JobKind::WebhookPing => {
                 OutboxJob::Ping(Deserialize::deserialize(payload).map_err(bad)?)
@@ -575,41 +564,6 @@ mod tests {
             now,
         );
         assert_eq!(soon.len(), 1);
-    }
-
-    #[test]
-    fn a_reminder_plan_stands_for_each_channel_s_reminders_still_ahead_when_it_was_made() {
-        let now: Timestamp = "2026-03-10T09:00:00Z".parse().unwrap();
-        let plan = |start: &str, email, sms| ReminderPlan {
-            booking_id: BookingId::new(),
-            user_id: UserId::new(),
-            start: start.parse().unwrap(),
-            offsets: vec![1440, 60],
-            email,
-            sms,
-            planned_at: now,
-        };
-        let both = plan("2026-03-11T10:00:00Z", true, true);
-        let kinds: Vec<_> = both.reminder_jobs().into_iter().map(|j| j.kind).collect();
-        assert_eq!(
-            kinds,
-            [
-                "email.reminder",
-                "email.reminder",
-                "sms.reminder",
-                "sms.reminder"
-            ]
-        );
-        let job = both.clone().job().expect("reminders ahead");
-        assert_eq!((job.kind.as_str(), job.run_after), ("reminders.plan", None));
-        let read = OutboxJob::read(&stored(&job.kind, job.payload)).unwrap();
-        assert_eq!(read, OutboxJob::Plan(both));
-        // Run late, a plan still queues what was ahead when the booking was made: the
-        // reminder's own delivery decides whether it is too late.
-        let soon = plan("2026-03-10T11:00:00Z", false, true);
-        assert_eq!(soon.reminder_jobs().len(), 1);
-        assert!(plan("2026-03-10T09:30:00Z", true, true).job().is_none());
-        assert!(plan("2026-03-11T10:00:00Z", false, false).job().is_none());
     }
 
     #[test]

@@ -193,24 +193,29 @@ impl Worker {
         Ok(Step::Done(count))
     }
 
-    /// Delivers `job` through its deliverers, or, for a reminder plan, queues the reminders
+    /// Delivers `job` through its deliverers, or, for a plan, queues the jobs it stands for
     /// and records the plan done in one write: run twice, it would queue them twice.
     async fn handle(&self, job: &Job) -> Result<Handled, DeliveryError> {
-        if job.kind != JobKind::ReminderPlan.as_str() {
+        if !JobKind::parse(&job.kind).is_some_and(JobKind::is_plan) {
             return self
                 .deliverers
                 .deliver(job)
                 .await
                 .map(|()| Handled::Delivered);
         }
-        let Ok(OutboxJob::Plan(plan)) = OutboxJob::read(job) else {
+        let Some(mut jobs) = OutboxJob::read(job).ok().and_then(|j| j.planned_jobs()) else {
             return Err(DeliveryError::Permanent(format!(
                 "the payload of a {} job does not fit",
                 job.kind
             )));
         };
+        // A message is due when its change was made, so one held back while the server was
+        // busy is not held again, and the changes of a booking are told in their order.
+        for planned in &mut jobs {
+            planned.run_after.get_or_insert(job.created_at);
+        }
         self.store
-            .complete_job_queuing(job.tenant_id, job.id, &plan.reminder_jobs())
+            .complete_job_queuing(job.tenant_id, job.id, &jobs)
             .await
             .map_err(DeliveryError::retry)?;
         Ok(Handled::Settled)
@@ -365,6 +370,57 @@ mod tests {
             worker.try_execute_task().await.unwrap(),
             Step::Empty,
             "queued once"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_notification_plan_s_messages_are_due_when_its_change_was_made() {
+        let store = crate::open_store("sqlite::memory:").await.unwrap();
+        let tenant = store.create_tenant("Acme").await.unwrap();
+        let plan = crate::outbox::NotificationPlan {
+            email_sequence: Some(0),
+            sms: true,
+            ..crate::outbox::NotificationPlan::new(
+                crate::outbox::Change::Created,
+                pillow_store::BookingId::new(),
+                pillow_store::UserId::new(),
+            )
+        };
+        store
+            .enqueue_jobs(tenant.id, &[plan.job().unwrap()])
+            .await
+            .unwrap();
+        let load = RequestLoad::default();
+        let _callers: Vec<_> = (0..=BUSY_ABOVE).map(|_| load.enter()).collect();
+        let worker = Worker::new(store.clone()).giving_way_to(load);
+
+        let overdue = Timestamp::now() + HOLD_WHILE_BUSY + SignedDuration::from_secs(1);
+        assert_eq!(
+            worker.try_execute_task_at(overdue).await.unwrap(),
+            Step::Done(1)
+        );
+        let jobs = store.list_jobs(tenant.id, None).await.unwrap();
+        let planned = jobs
+            .iter()
+            .find(|j| j.kind == "notifications.plan")
+            .unwrap();
+        assert_eq!(planned.status, pillow_store::JobStatus::Done);
+        // Held back once already, the messages are not held again: they are due as the plan
+        // was, ahead of anything queued since.
+        let mut messages: Vec<_> = jobs
+            .iter()
+            .filter(|j| j.kind != "notifications.plan")
+            .map(|j| (j.kind.as_str(), j.next_attempt_at))
+            .collect();
+        messages.sort();
+        let made = planned.created_at;
+        assert_eq!(
+            messages,
+            [
+                ("email.booking", made),
+                ("email.booking", made),
+                ("sms.booking", made)
+            ]
         );
     }
 

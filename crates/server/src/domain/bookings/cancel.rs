@@ -1,7 +1,7 @@
 //! Cancelling a booking: frees its time and tells the outbox, once however often it is retried.
 
 use super::*;
-use crate::outbox::JobKind;
+use crate::outbox::{Change, JobKind, NotificationPlan};
 use pillow_store::BookingStatus;
 
 /// Cancels; shared by the authenticated and the self-service routes.
@@ -68,17 +68,16 @@ pub async fn cancel(
 }
 
 /// The jobs of a change to an existing booking (`booking` as it is after the change): its
-/// lifecycle job, and its e-mails and text when its agent's booking settings ask for them,
-/// the e-mails carrying the invite's next `SEQUENCE`; a move also sets the reminders for the new start
-/// (those for the old one are dropped when due).
+/// lifecycle job, and the plan of its e-mails and text when its agent's booking settings ask
+/// for them, the e-mails carrying the invite's next `SEQUENCE`; a move's plan also sets the
+/// reminders for the new start (those for the old one are dropped when due).
 pub(crate) async fn booking_jobs(
     state: &AppState,
     kind: JobKind,
     booking: &Booking,
 ) -> DomainResult<Vec<pillow_store::NewJob>> {
-    let mut jobs = lifecycle_jobs(kind, booking.id, booking.user_id, None);
     let Some(agent) = booking.agent_id else {
-        return Ok(jobs);
+        return Ok(lifecycle_jobs(kind, booking.id, booking.user_id, None));
     };
     let settings = state
         .store
@@ -94,15 +93,13 @@ pub(crate) async fn booking_jobs(
         .and_then(|s| s.get("notifications"))
         .and_then(|n| serde_json::from_value(n.clone()).ok())
         .unwrap_or_default();
-    if notifications.send_sms {
-        jobs.extend(crate::outbox::BookingNotice::sms_job(
-            kind,
-            booking.id,
-            booking.user_id,
-        ));
-    }
+    let change = Change::of(kind).ok_or_else(|| DomainError::internal("not a booking change"))?;
+    let mut plan = NotificationPlan {
+        sms: notifications.send_sms,
+        ..NotificationPlan::new(change, booking.id, booking.user_id)
+    };
     if kind == JobKind::BookingRescheduled {
-        jobs.extend(notifications.reminder_plan(
+        plan.reminders = Some(notifications.reminder_plan(
             booking.id,
             booking.user_id,
             booking.start,
@@ -115,12 +112,8 @@ pub(crate) async fn booking_jobs(
             .next_notice_sequence(booking.tenant_id, booking.id)
             .await?
             .ok_or_else(|| DomainError::not_found("booking"))?;
-        jobs.extend(crate::outbox::BookingNotice::email_jobs(
-            kind,
-            booking.id,
-            booking.user_id,
-            sequence,
-        ));
+        plan.email_sequence = Some(sequence);
     }
+    let jobs = lifecycle_jobs(kind, booking.id, booking.user_id, Some(plan));
     Ok(jobs)
 }

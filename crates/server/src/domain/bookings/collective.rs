@@ -5,7 +5,7 @@
 use super::*;
 use crate::domain::availability::limits::caps_at;
 use crate::domain::error::ErrorCode;
-use crate::outbox::JobKind;
+use crate::outbox::{Change, JobKind};
 use pillow_store::{BookingId, HostBooking, UserId};
 
 /// What a collective write needs besides the request: the free hosts (list order, the lead
@@ -91,12 +91,8 @@ pub(crate) async fn book_collective(
         let Some(first) = hosts.first() else {
             return Err(DomainError::internal("no calendar for a collective host"));
         };
-        let mut jobs = lifecycle_jobs(
-            JobKind::BookingCreated,
-            first.booking.id,
-            lead,
-            notifications,
-        );
+        let plan = notifications.map(|n| n.notices(Change::Created, first.booking.id, lead, 0));
+        let mut jobs = lifecycle_jobs(JobKind::BookingCreated, first.booking.id, lead, plan);
         // Every other host gets the appointment in their own connected calendars too.
         jobs.extend(other_hosts_write_back(
             hosts

@@ -5,7 +5,7 @@ use crate::domain::appointment_types::Offered;
 use crate::domain::availability::limits::{caps_at, team_calendars};
 use crate::domain::error::Alternative;
 use crate::domain::error::ErrorCode;
-use crate::outbox::{BookingChange, JobKind, OutboxJob};
+use crate::outbox::{BookingChange, Change, JobKind, NotificationPlan, OutboxJob};
 use pillow_store::{BookingId, UserId};
 
 /// A rejected time as a 422 naming the field.
@@ -249,10 +249,11 @@ pub async fn book_typed(
                 call_id: request.call_id.clone(),
                 channel: Some(request.channel),
             };
-            let mut jobs = lifecycle_jobs(JobKind::BookingCreated, new.id, member, notifications);
-            if let Some(notifications) = notifications {
-                jobs.extend(notifications.reminder_plan(new.id, member, new.start, now));
-            }
+            let plan = notifications.map(|n| NotificationPlan {
+                reminders: Some(n.reminder_plan(new.id, member, new.start, now)),
+                ..n.notices(Change::Created, new.id, member, 0)
+            });
+            let jobs = lifecycle_jobs(JobKind::BookingCreated, new.id, member, plan);
             let view = BookingView::new(&preview(tenant, &new, now), &host_name);
             let response = record.map(|(key, hash)| IdempotentResponse {
                 key: key.to_string(),
@@ -440,33 +441,23 @@ pub(crate) fn render_texts(
     )
 }
 
-/// The outbox jobs of a booking change: the lifecycle event, which later deliverers (calendar
-/// write-back, e-mail, SMS, webhooks) act on.
+/// The outbox jobs of a booking change: the lifecycle event, which calendar write-back acts
+/// on; the plan of its messages and reminders, when it has any; and its webhook event.
 pub fn lifecycle_jobs(
     kind: JobKind,
     booking: BookingId,
     user: UserId,
-    notifications: Option<&Notifications>,
+    plan: Option<NotificationPlan>,
 ) -> Vec<NewJob> {
     let change = BookingChange {
         booking_id: booking,
         user_id: user,
         origin: None,
-        send_email: notifications.is_some_and(|n| n.send_email),
-        send_sms: notifications.is_some_and(|n| n.send_sms),
+        send_email: plan.as_ref().is_some_and(|p| p.email_sequence.is_some()),
+        send_sms: plan.as_ref().is_some_and(|p| p.sms),
     };
-    // A new booking's invite is at SEQUENCE 0; later changes count up from the store.
-    let email = change.send_email && kind == JobKind::BookingCreated;
-    let sms = change.send_sms && kind == JobKind::BookingCreated;
     let mut jobs = vec![OutboxJob::booking(kind, change).to_new_job()];
-    if sms {
-        jobs.extend(crate::outbox::BookingNotice::sms_job(kind, booking, user));
-    }
-    if email {
-        jobs.extend(crate::outbox::BookingNotice::email_jobs(
-            kind, booking, user, 0,
-        ));
-    }
+    jobs.extend(plan.and_then(NotificationPlan::job));
     jobs.extend(crate::outbox::WebhookEvent::job(kind, booking));
     jobs
 }

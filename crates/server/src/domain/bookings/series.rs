@@ -7,7 +7,7 @@ use super::*;
 use crate::domain::appointment_types::Offered;
 use crate::domain::availability::limits::{caps_at, team_calendars};
 use crate::domain::error::{Alternative, ErrorCode};
-use crate::outbox::JobKind;
+use crate::outbox::{Change, JobKind};
 use pillow_engine::{Frequency, MAX_OCCURRENCES, Recurrence, RecurrenceError, SeriesEnd};
 use pillow_store::{BookingId, HostBooking, UserId};
 
@@ -311,11 +311,17 @@ pub async fn book_series(
             // One confirmation e-mail for the whole series (its invite carries the RRULE, see
             // `notify::series_ics`), sent with the first occurrence.
             let first = occurrences.is_empty();
-            jobs.extend(
-                lifecycle_jobs(JobKind::BookingCreated, booking.id, *host, notifications)
-                    .into_iter()
-                    .filter(|job| first || job.kind != JobKind::EmailBooking.as_str()),
-            );
+            let plan = notifications.map(|n| {
+                let mut plan = n.notices(Change::Created, booking.id, *host, 0);
+                plan.email_sequence = plan.email_sequence.filter(|_| first);
+                plan
+            });
+            jobs.extend(lifecycle_jobs(
+                JobKind::BookingCreated,
+                booking.id,
+                *host,
+                plan,
+            ));
             occurrences.push(HostBooking {
                 caps: caps_at(team, calendar, occurrence.start),
                 booking,

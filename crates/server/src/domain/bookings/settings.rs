@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::domain::error::ErrorCode;
+use crate::outbox::{Change, NotificationPlan, ReminderPlan};
 use pillow_store::{BookingId, UserId};
 
 // ---------------------------------------------------------------------------------------------
@@ -132,16 +133,32 @@ impl Notifications {
         self.reminders.as_deref().unwrap_or(&DEFAULT_REMINDERS)
     }
 
-    /// The job that queues the reminders of a booking of `user` starting at `start`, made or
-    /// moved at `now`, for the channels that are on; `None` when none is still ahead.
+    /// The messages a booking's `change` sends on the channels that are on: the e-mails,
+    /// whose invite carries `sequence`, and a text; no reminders.
+    pub fn notices(
+        &self,
+        change: Change,
+        booking: BookingId,
+        user: UserId,
+        sequence: i32,
+    ) -> NotificationPlan {
+        NotificationPlan {
+            email_sequence: self.send_email.then_some(sequence),
+            sms: self.send_sms,
+            ..NotificationPlan::new(change, booking, user)
+        }
+    }
+
+    /// The reminders of a booking of `user` starting at `start`, made or moved at `now`, on
+    /// the channels that are on.
     pub fn reminder_plan(
         &self,
         booking: BookingId,
         user: UserId,
         start: Timestamp,
         now: Timestamp,
-    ) -> Option<pillow_store::NewJob> {
-        crate::outbox::ReminderPlan {
+    ) -> ReminderPlan {
+        ReminderPlan {
             booking_id: booking,
             user_id: user,
             start,
@@ -150,7 +167,6 @@ impl Notifications {
             sms: self.send_sms,
             planned_at: now,
         }
-        .job()
     }
 
     fn check_reminders(&self) -> DomainResult<()> {

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::email::desk_with;
 use crate::helpers::{Db, Tenant, TestApp, spawn_app, spawn_app_with};
 
-/// E-mail and SMS on at the server level (neither is contacted: nothing runs the outbox).
+/// E-mail and SMS on at the server level (neither is contacted: no deliverer runs).
 fn channels_on() -> Vec<(&'static str, String)> {
     vec![
         ("SMTP_URL", "smtp://127.0.0.1:9".to_string()),
@@ -113,7 +113,13 @@ async fn the_confirmation_names_only_the_channels_that_queued_a_message(db: Db) 
         booking["sentTo"],
         json!({"email": "j…@example.com", "phone": "…0123"})
     );
-    // What it names was queued: the caller's e-mail (and the member's) and the text.
+    // What it names was planned with the booking, and the plan queues it: the caller's
+    // e-mail (and the member's) and the text.
+    assert_eq!(jobs(&app, &acme, "notifications.plan").await, 1);
+    pillow_server::outbox::Worker::new(app.state.store.clone())
+        .try_execute_task()
+        .await
+        .unwrap();
     assert_eq!(jobs(&app, &acme, "email.booking").await, 2);
     assert_eq!(jobs(&app, &acme, "sms.booking").await, 1);
 

@@ -63,7 +63,7 @@ fn new_york(t: Timestamp) -> String {
         .to_string()
 }
 
-/// Runs the outbox once: a booking's reminder plan becomes its reminder jobs.
+/// Runs the outbox once: a booking's notification plan becomes its messages and reminders.
 async fn plan_reminders(app: &TestApp) {
     pillow_server::outbox::Worker::new(app.state.store.clone())
         .try_execute_task()
