@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use jiff::{SignedDuration, Timestamp};
 use pillow_engine::{AppointmentShape, Interval, Rule, SlotQuery, TeamSlot};
@@ -53,10 +53,12 @@ impl From<&AppointmentShape> for ShapeKey {
 
 /// One member's free slots for a question, computed at `at` from `rule` and `busy`.
 struct MemberSlots {
-    /// The calendar cache's `Arc`s this was computed from (held, so their addresses are not
-    /// reused while this entry lives).
-    rule: Arc<Rule>,
-    busy: Arc<Vec<Interval>>,
+    /// The calendar cache's `Arc`s this was computed from, held weakly: their allocations stay
+    /// reserved, so an address is never reused while this entry lives, but a member's old busy
+    /// time is freed once the cache has moved on. (Held strongly, every kept list of a day not
+    /// asked again since pinned its own old copy of the member's busy time.)
+    rule: Weak<Rule>,
+    busy: Weak<Vec<Interval>>,
     at: Timestamp,
     /// The (shaped) rule's minimum notice: slots starting before `now + notice` are gone.
     notice: SignedDuration,
@@ -71,8 +73,8 @@ impl MemberSlots {
     }
 
     fn matches(&self, calendar: &MemberCalendar, now: Timestamp) -> bool {
-        Arc::ptr_eq(&self.rule, &calendar.rule)
-            && Arc::ptr_eq(&self.busy, &calendar.busy)
+        std::ptr::eq(self.rule.as_ptr(), Arc::as_ptr(&calendar.rule))
+            && std::ptr::eq(self.busy.as_ptr(), Arc::as_ptr(&calendar.busy))
             && self.at <= now
     }
 }
@@ -223,8 +225,8 @@ impl SlotLists {
                 let free = pillow_engine::free_slots(rule, &calendar.busy, query);
                 self.computed.fetch_add(1, Ordering::Relaxed);
                 let list = Arc::new(MemberSlots {
-                    rule: calendar.rule.clone(),
-                    busy: calendar.busy.clone(),
+                    rule: Arc::downgrade(&calendar.rule),
+                    busy: Arc::downgrade(&calendar.busy),
                     at: query.now,
                     notice: rule.min_booking_notice(),
                     free,
@@ -296,6 +298,44 @@ mod tests {
 
     fn starts(slots: &[TeamSlot<UserId>]) -> Vec<String> {
         slots.iter().map(|s| s.slot.start.to_string()).collect()
+    }
+
+    #[test]
+    fn a_kept_list_does_not_keep_its_member_s_old_busy_time_alive() {
+        let lists = SlotLists::default();
+        let tenant = TenantId::new();
+        let busy = vec![Interval::new(ts("2024-01-08T10:00Z"), ts("2024-01-08T11:00Z")).unwrap()];
+        let before = [calendar(open(serde_json::json!({})), busy)];
+        let hour = SignedDuration::from_hours(1);
+        let now = ts("2024-01-08T07:30Z");
+        assert_eq!(
+            lists
+                .team_slots(tenant, &before, None, monday(), hour, now)
+                .len(),
+            7
+        );
+        lists.team_slots(tenant, &before, None, monday(), hour, now);
+        assert_eq!(lists.hits(), 1, "kept while current");
+        // The member's calendar moves on (a booking elsewhere); this day is not asked again.
+        let old_busy = Arc::downgrade(&before[0].busy);
+        let after = [MemberCalendar {
+            busy: Arc::new(Vec::new()),
+            ..before[0].clone()
+        }];
+        drop(before);
+        assert!(
+            old_busy.upgrade().is_none(),
+            "the kept list still holds the old busy time"
+        );
+        // Asked again, the old list is not mistaken for the new calendar's.
+        let computed = lists.computed();
+        assert_eq!(
+            lists
+                .team_slots(tenant, &after, None, monday(), hour, now)
+                .len(),
+            8
+        );
+        assert_eq!(lists.computed(), computed + 1);
     }
 
     #[test]
