@@ -5,7 +5,7 @@
 //! latency by route, plus whatever the features record.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
@@ -41,9 +41,34 @@ pub fn prometheus() -> &'static PrometheusHandle {
             .build_recorder();
         let handle = recorder.handle();
         // Fails only if another recorder is already installed, in which case ours stays idle.
-        let _ = metrics::set_global_recorder(recorder);
+        if metrics::set_global_recorder(recorder).is_ok() {
+            let upkept = handle.clone();
+            spawn_upkeep(UPKEEP_EVERY, move || upkept.run_upkeep());
+        }
         handle
     })
+}
+
+/// How often recorded histogram samples are folded into their buckets. A recorder built by
+/// hand (as ours is, to serve `/metrics` from our own router) keeps every sample until
+/// `/metrics` is read: on a server nobody scrapes, that was 8 bytes more for every request,
+/// for ever (tens of MiB over the 20-minute soak).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Runs `upkeep` every `every` on a thread of its own, for the life of the process: it needs
+/// no runtime, and the recorder it keeps is process-wide too.
+fn spawn_upkeep(every: Duration, upkeep: impl Fn() + Send + 'static) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(every);
+                upkeep();
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "metrics upkeep not started: histogram samples wait for a scrape");
+    }
 }
 
 /// Middleware: counts requests and times them, labelled by route template (not the raw path,
@@ -84,5 +109,22 @@ fn method_label(method: &axum::http::Method) -> &'static str {
         Method::CONNECT => "CONNECT",
         Method::TRACE => "TRACE",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upkeep_runs_again_and_again_without_anyone_scraping() {
+        let (ran, runs) = std::sync::mpsc::channel();
+        spawn_upkeep(Duration::from_millis(5), move || {
+            let _ = ran.send(());
+        });
+        for _ in 0..3 {
+            runs.recv_timeout(Duration::from_secs(10))
+                .expect("the upkeep ran");
+        }
     }
 }
