@@ -470,28 +470,30 @@ impl OutboxJob {
     }
 }
 
+/// A job as the store hands it out, for tests that read payloads back.
+#[cfg(test)]
+pub(crate) fn stored_job(kind: &str, payload: serde_json::Value) -> Job {
+    use pillow_store::{JobStatus, TenantId};
+    Job {
+        id: uuid::Uuid::nil(),
+        tenant_id: TenantId(uuid::Uuid::nil()),
+        kind: kind.into(),
+        payload,
+        status: JobStatus::Pending,
+        attempts: 0,
+        next_attempt_at: jiff::Timestamp::UNIX_EPOCH,
+        last_error: None,
+        created_at: jiff::Timestamp::UNIX_EPOCH,
+        updated_at: jiff::Timestamp::UNIX_EPOCH,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use jiff::Timestamp;
-    use pillow_store::{JobStatus, TenantId};
     use serde_json::json;
-    use uuid::Uuid;
-
-    fn stored(kind: &str, payload: serde_json::Value) -> Job {
-        Job {
-            id: Uuid::nil(),
-            tenant_id: TenantId(Uuid::nil()),
-            kind: kind.into(),
-            payload,
-            status: JobStatus::Pending,
-            attempts: 0,
-            next_attempt_at: Timestamp::UNIX_EPOCH,
-            last_error: None,
-            created_at: Timestamp::UNIX_EPOCH,
-            updated_at: Timestamp::UNIX_EPOCH,
-        }
-    }
+    use stored_job as stored;
 
     #[test]
     fn every_kind_reads_back_from_its_stored_name() {

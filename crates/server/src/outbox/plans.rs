@@ -136,24 +136,8 @@ impl ReminderPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbox::jobs::stored_job as stored;
     use jiff::Timestamp;
-    use pillow_store::{Job, JobStatus, TenantId};
-    use uuid::Uuid;
-
-    fn stored(kind: &str, payload: serde_json::Value) -> Job {
-        Job {
-            id: Uuid::nil(),
-            tenant_id: TenantId(Uuid::nil()),
-            kind: kind.into(),
-            payload,
-            status: JobStatus::Pending,
-            attempts: 0,
-            next_attempt_at: Timestamp::UNIX_EPOCH,
-            last_error: None,
-            created_at: Timestamp::UNIX_EPOCH,
-            updated_at: Timestamp::UNIX_EPOCH,
-        }
-    }
 
     #[test]
     fn a_reminder_plan_stands_for_each_channel_s_reminders_still_ahead_when_it_was_made() {
